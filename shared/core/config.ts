@@ -1,0 +1,43 @@
+/** Environment configuration, validated with zod at start-up (Lambda init or local boot). */
+import { z } from 'zod';
+import { ConfigError } from './errors';
+import { parseTrustedKeys, type TrustedKey } from './bundle/signing';
+
+const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+
+export const EnvSchema = z.object({
+  AGENT_BUNDLE_PUBKEYS: z.string().optional(),
+  AGENT_WHEEL_PUBKEY: z.string().optional(),
+  AGENT_VERIFIER: z.enum(['node', 'noble']).default('node'),
+  AGENT_MAX_BUNDLE_BYTES: int(5 * 1024 * 1024, 1),
+  AGENT_ERR_THRESHOLD: int(3, 1),
+  AGENT_MAX_RESTARTS: int(3, 0),
+  AGENT_RESTART_WINDOW_SECONDS: int(600, 1),
+  AGENT_RESTART_BACKOFF_BASE_SECONDS: int(5, 0),
+  AGENT_RESTART_BACKOFF_MAX_SECONDS: int(300, 0),
+  AGENT_STUCK_GRACE_SECONDS: int(30, 0),
+  AGENT_LEDGER_RETENTION_DAYS: int(0, 0),
+  REGISTRY_TABLE: z.string().min(1).default('agent-registry'),
+  HEARTBEAT_TABLE: z.string().min(1).default('agent-heartbeats'),
+  LEDGER_TABLE: z.string().min(1).default('agent-ledger'),
+  HOT_BUCKET: z.string().min(1).default('agent-hot-directory'),
+  EVENT_BUS_NAME: z.string().min(1).default('agent-bus'),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+});
+export type Env = z.infer<typeof EnvSchema>;
+
+export interface Config extends Env {
+  trustedKeys: TrustedKey[];
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const r = EnvSchema.safeParse(env);
+  if (!r.success) throw new ConfigError(`invalid environment: ${z.prettifyError(r.error)}`);
+  let trustedKeys: TrustedKey[];
+  try {
+    trustedKeys = parseTrustedKeys(r.data.AGENT_BUNDLE_PUBKEYS, r.data.AGENT_WHEEL_PUBKEY);
+  } catch (e) {
+    throw new ConfigError(`AGENT_BUNDLE_PUBKEYS: ${(e as Error).message}`);
+  }
+  return { ...r.data, trustedKeys };
+}

@@ -1,0 +1,54 @@
+/** The bus envelope of the contract. Validated with zod wherever one enters the system. */
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { ValidationError } from './errors';
+
+export const MAX_ENVELOPE_BYTES = 256 * 1024;
+export const TOPIC_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+/** sender of events the orchestrator itself writes (registrations, rejections, health transitions) */
+export const ORCHESTRATOR_SENDER = 'orchestrator';
+
+export const TopicSchema = z.string().regex(TOPIC_RE, 'topic must be 1-128 chars of [A-Za-z0-9._:-], starting alphanumeric');
+
+export const EnvelopeSchema = z
+  .object({
+    id: z.string().min(1).max(128),
+    topic: TopicSchema,
+    sender: z.string().min(1).max(128),
+    recipient: z.string().min(1).max(128).optional(),
+    ts: z.iso.datetime({ offset: true }),
+    payload: z.record(z.string(), z.unknown()),
+    replayOf: z.number().int().nonnegative().optional(),
+  })
+  .strict();
+
+export type Envelope = z.infer<typeof EnvelopeSchema>;
+
+export function envelopeSize(e: unknown): number {
+  return Buffer.byteLength(JSON.stringify(e), 'utf8');
+}
+
+/** Validates an envelope; throws ValidationError with a readable message. */
+export function parseEnvelope(input: unknown): Envelope {
+  const r = EnvelopeSchema.safeParse(input);
+  if (!r.success) throw new ValidationError(`invalid envelope: ${z.prettifyError(r.error)}`);
+  const size = envelopeSize(r.data);
+  if (size > MAX_ENVELOPE_BYTES) throw new ValidationError(`envelope is ${size} bytes, over the limit of ${MAX_ENVELOPE_BYTES}`);
+  return r.data;
+}
+
+export function makeEnvelope(
+  fields: { topic: string; sender: string; payload: Record<string, unknown>; recipient?: string | undefined; replayOf?: number | undefined },
+  now: number = Date.now(),
+): Envelope {
+  const env: Envelope = {
+    id: randomUUID(),
+    topic: fields.topic,
+    sender: fields.sender,
+    ts: new Date(now).toISOString(),
+    payload: fields.payload,
+  };
+  if (fields.recipient !== undefined) env.recipient = fields.recipient;
+  if (fields.replayOf !== undefined) env.replayOf = fields.replayOf;
+  return parseEnvelope(env);
+}

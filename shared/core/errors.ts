@@ -1,0 +1,73 @@
+/**
+ * Named errors of the domain core. Every error carries a stable machine-readable `code`; the API
+ * maps them to HTTP statuses (see functions/api), the manager maps bundle errors to ledger events.
+ */
+export class OrchestratorError extends Error {
+  override name = 'OrchestratorError';
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}
+
+/** Bad configuration (env) detected at start-up. */
+export class ConfigError extends OrchestratorError {
+  override name = 'ConfigError';
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('config_invalid', message, details);
+  }
+}
+
+/** Input that failed validation at a boundary (API body, envelope, manifest). */
+export class ValidationError extends OrchestratorError {
+  override name = 'ValidationError';
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('validation_failed', message, details);
+  }
+}
+
+export class NotFoundError extends OrchestratorError {
+  override name = 'NotFoundError';
+  constructor(what: string) {
+    super('not_found', `${what} not found`);
+  }
+}
+
+/** A conditional write lost a race or a state transition is not allowed from the current state. */
+export class ConflictError extends OrchestratorError {
+  override name = 'ConflictError';
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('conflict', message, details);
+  }
+}
+
+export type BundleRejectReason =
+  | 'bad_key'
+  | 'bad_name'
+  | 'bad_version'
+  | 'too_large'
+  | 'missing_signature'
+  | 'malformed_signature'
+  | 'unknown_key'
+  | 'bad_signature'
+  | 'not_newer'
+  | 'bad_manifest';
+
+/** A bundle that must not be loaded; `reason` is written to the `bundle.rejected` ledger event. */
+export class BundleRejectedError extends OrchestratorError {
+  override name = 'BundleRejectedError';
+  constructor(
+    readonly reason: BundleRejectReason,
+    message: string,
+    details?: Record<string, unknown>,
+  ) {
+    super(`bundle_${reason}`, message, details);
+  }
+}
+
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
