@@ -1,0 +1,141 @@
+/**
+ * agentctl — bundle tooling (keygen, sign, verify, publish) and, through cli/ops.ts, the
+ * operator commands (thin API client). Exit codes: 0 ok, 1 failed operation, 2 usage error.
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { AGENT_NAME_RE, bundleKey } from '../shared/core/bundle/identity';
+import { generateKeyPair, nodeCryptoVerifier, parsePublicKey, publicKeyOf, sha256Hex, signBundle, signingMessage } from '../shared/core/bundle/signing';
+import { createClients } from '../shared/adapters/aws/clients';
+import { S3BundleStore } from '../shared/adapters/aws/s3-bundle-store';
+import { OperationError, UsageError } from './errors';
+import { dataDirOf, readLocalEndpoints } from './local-endpoints';
+import semver from 'semver';
+
+export interface Io {
+  stdout: { write(s: string): unknown };
+  stderr: { write(s: string): unknown };
+  env: NodeJS.ProcessEnv;
+}
+
+const USAGE = `usage: agentctl <command> [options]
+
+bundle commands:
+  keygen --out DIR [--force]                         write DIR/signing.key (0600) and DIR/signing.pub
+  sign FILE --name N --version V --key KEYFILE       print the base64 signature
+  verify FILE --name N --version V --sig SIG --pubkey KEY|PUBFILE
+  publish FILE --name N --version V --key KEYFILE [--bucket B]
+                                                     upload to the hot directory (local mode's by default)
+operator commands (API client; --api URL or AGENT_API_URL, token AGENT_API_TOKEN or the local data dir's):
+  agents | pause N | resume N | trigger N | restart N | quarantine N | release N | ledger verify | ledger tail
+`;
+
+function bundleArgs(args: string[], extra: Record<string, { type: 'string' | 'boolean' }> = {}) {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { name: { type: 'string' }, version: { type: 'string' }, key: { type: 'string' }, ...extra },
+  });
+  const file = positionals[0];
+  if (!file || positionals.length > 1) throw new UsageError('expected exactly one FILE');
+  const name = values.name as string | undefined;
+  const version = values.version as string | undefined;
+  if (!name || !AGENT_NAME_RE.test(name)) throw new UsageError('--name must match [a-z0-9][a-z0-9-]{1,62}');
+  if (!version || semver.valid(version) !== version) throw new UsageError('--version must be a semver version such as 1.2.3');
+  if (!existsSync(file)) throw new OperationError(`no such file: ${file}`);
+  return { file, name, version, values: values as Record<string, string | boolean | undefined>, bytes: new Uint8Array(readFileSync(file)) };
+}
+
+function readKey(path: string | undefined): string {
+  if (!path) throw new UsageError('--key KEYFILE is required');
+  if (!existsSync(path)) throw new OperationError(`no such key file: ${path}`);
+  return readFileSync(path, 'utf8').trim();
+}
+
+function readPub(v: string): string {
+  return existsSync(v) ? readFileSync(v, 'utf8').trim() : v.trim();
+}
+
+async function keygen(args: string[], io: Io): Promise<number> {
+  const { values } = parseArgs({ args, options: { out: { type: 'string' }, force: { type: 'boolean' } } });
+  if (!values.out) throw new UsageError('--out DIR is required');
+  const keyPath = join(values.out, 'signing.key');
+  if (existsSync(keyPath) && !values.force) throw new OperationError(`${keyPath} exists; use --force to overwrite`);
+  mkdirSync(values.out, { recursive: true });
+  const kp = generateKeyPair();
+  writeFileSync(keyPath, kp.privateKey + '\n', { mode: 0o600 });
+  chmodSync(keyPath, 0o600);
+  writeFileSync(join(values.out, 'signing.pub'), kp.publicKey + '\n');
+  io.stdout.write(`wrote ${keyPath} and ${join(values.out, 'signing.pub')}\npublic key: ${kp.publicKey}\n`);
+  return 0;
+}
+
+async function sign(args: string[], io: Io): Promise<number> {
+  const a = bundleArgs(args);
+  io.stdout.write(signBundle(readKey(a.values.key as string | undefined), a.name, a.version, a.bytes) + '\n');
+  return 0;
+}
+
+async function verify(args: string[], io: Io): Promise<number> {
+  const a = bundleArgs(args, { sig: { type: 'string' }, pubkey: { type: 'string' } });
+  const sig = a.values.sig as string | undefined;
+  const pub = a.values.pubkey as string | undefined;
+  if (!sig || !pub) throw new UsageError('--sig SIG and --pubkey KEY|PUBFILE are required');
+  const key = parsePublicKey(readPub(pub));
+  const sigBytes = Buffer.from(readPub(sig), 'base64');
+  const ok = sigBytes.length === 64 && nodeCryptoVerifier(signingMessage(a.name, a.version, sha256Hex(a.bytes)), sigBytes, key);
+  if (!ok) throw new OperationError('signature does NOT verify');
+  io.stdout.write('signature ok\n');
+  return 0;
+}
+
+async function publish(args: string[], io: Io): Promise<number> {
+  const a = bundleArgs(args, { bucket: { type: 'string' }, endpoint: { type: 'string' } });
+  const priv = readKey(a.values.key as string | undefined);
+  const signature = signBundle(priv, a.name, a.version, a.bytes);
+  let bucket = a.values.bucket as string | undefined;
+  let clients;
+  if (bucket) {
+    const endpoint = (a.values.endpoint as string | undefined) ?? io.env.AWS_ENDPOINT_URL_S3;
+    clients = createClients(endpoint ? { endpoints: { s3: endpoint } } : {});
+  } else {
+    const local = readLocalEndpoints(dataDirOf(io.env));
+    if (!local) throw new OperationError(`local mode is not running (no endpoints.json in ${dataDirOf(io.env)}); start it with npm start or pass --bucket`);
+    bucket = local.bucket;
+    clients = createClients({ region: 'us-east-1', endpoints: { s3: local.s3 }, localCredentials: true });
+  }
+  const key = bundleKey(a.name, a.version);
+  try {
+    await new S3BundleStore(clients.s3, bucket).put(key, a.bytes, { signature, signer: publicKeyOf(priv) });
+  } catch (e) {
+    throw new OperationError(`upload failed: ${(e as Error).message}`);
+  }
+  io.stdout.write(`published s3://${bucket}/${key} (sha256 ${sha256Hex(a.bytes)})\n`);
+  return 0;
+}
+
+const BUNDLE_COMMANDS: Record<string, (args: string[], io: Io) => Promise<number>> = { keygen, sign, verify, publish };
+
+export async function main(argv: string[], io: Io): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
+      (cmd ? io.stdout : io.stderr).write(USAGE);
+      return cmd ? 0 : 2;
+    }
+    const bundleCmd = BUNDLE_COMMANDS[cmd];
+    if (bundleCmd) return await bundleCmd(rest, io);
+    // Operator commands live in cli/ops.ts (thin API client), loaded only when needed.
+    const opsPath = './ops';
+    const ops = (await import(opsPath)) as { runOpsCommand(args: string[], io: Io): Promise<number> };
+    return await ops.runOpsCommand(argv, io);
+  } catch (e) {
+    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.stderr.write(`agentctl: ${(e as Error).message}\n${USAGE}`);
+      return 2;
+    }
+    io.stderr.write(`agentctl: ${(e as Error).message}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * Where a running local mode listens. `npm start` writes `<dataDir>/endpoints.json`; agentctl
+ * reads it to publish into the local hot directory and to find the local API and token.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+
+export const LocalEndpointsSchema = z.object({
+  api: z.string().url(),
+  s3: z.string().url(),
+  dynamodb: z.string().url(),
+  bucket: z.string(),
+  pid: z.number().int(),
+});
+export type LocalEndpoints = z.infer<typeof LocalEndpointsSchema>;
+
+export const dataDirOf = (env: NodeJS.ProcessEnv): string => resolve(env.AGENT_DATA_DIR ?? './.agent-data');
+export const endpointsFile = (dataDir: string): string => join(dataDir, 'endpoints.json');
+export const tokenFile = (dataDir: string): string => join(dataDir, 'api-token');
+export const devKeyDir = (dataDir: string): string => join(dataDir, 'keys');
+
+export function readLocalEndpoints(dataDir: string): LocalEndpoints | null {
+  const f = endpointsFile(dataDir);
+  if (!existsSync(f)) return null;
+  const r = LocalEndpointsSchema.safeParse(JSON.parse(readFileSync(f, 'utf8')));
+  return r.success ? r.data : null;
+}

@@ -1,0 +1,65 @@
+/** S3 adapter of the BundleStore port (the hot directory). */
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { BundleObject, BundleStore, StoredObject } from '../../core/ports';
+import { SIDECAR_SUFFIX } from '../../core/bundle/identity';
+
+function isNotFound(e: unknown): boolean {
+  const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return err.name === 'NotFound' || err.name === 'NoSuchKey' || err.$metadata?.httpStatusCode === 404;
+}
+
+export class S3BundleStore implements BundleStore {
+  constructor(
+    private readonly s3: S3Client,
+    readonly bucket: string,
+  ) {}
+
+  async head(key: string): Promise<StoredObject | null> {
+    try {
+      const out = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return { key, size: out.ContentLength ?? 0 };
+    } catch (e) {
+      if (isNotFound(e)) return null;
+      throw e;
+    }
+  }
+
+  private async getBytes(key: string): Promise<{ bytes: Uint8Array; metadata: Record<string, string> } | null> {
+    try {
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const bytes = out.Body ? await out.Body.transformToByteArray() : new Uint8Array();
+      return { bytes, metadata: out.Metadata ?? {} };
+    } catch (e) {
+      if (isNotFound(e)) return null;
+      throw e;
+    }
+  }
+
+  async get(key: string): Promise<BundleObject | null> {
+    const obj = await this.getBytes(key);
+    if (!obj) return null;
+    let signature = obj.metadata.signature;
+    if (!signature) {
+      const sidecar = await this.getBytes(key + SIDECAR_SUFFIX);
+      if (sidecar) signature = new TextDecoder().decode(sidecar.bytes).trim();
+    }
+    return { key, bytes: obj.bytes, signature, signer: obj.metadata.signer };
+  }
+
+  async list(prefix: string): Promise<StoredObject[]> {
+    const out: StoredObject[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
+      for (const o of page.Contents ?? []) if (o.Key) out.push({ key: o.Key, size: o.Size ?? 0 });
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return out;
+  }
+
+  async put(key: string, bytes: Uint8Array, metadata: Record<string, string>): Promise<void> {
+    await this.s3.send(
+      new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: bytes, Metadata: metadata, ContentType: 'text/javascript' }),
+    );
+  }
+}
