@@ -1,10 +1,11 @@
 /**
  * A component of local mode that can be stopped and started on its own
  * (`POST /components/{name}/{stop|start}`). In the cloud the same switch disables the
- * component's EventBridge rule or schedule instead.
+ * component's EventBridge rule, schedule or event source mapping instead.
  */
-export const COMPONENT_NAMES = ['manager', 'scheduler', 'runner', 'monitor', 'bus'] as const;
-export type ComponentName = (typeof COMPONENT_NAMES)[number];
+import type { ComponentName } from '../shared/definitions/routing';
+
+export { COMPONENT_NAMES, type ComponentName } from '../shared/definitions/routing';
 
 export interface LocalComponent {
   readonly name: ComponentName;

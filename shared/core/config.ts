@@ -17,6 +17,12 @@ export const EnvSchema = z.object({
   AGENT_RESTART_BACKOFF_MAX_SECONDS: int(300, 0),
   AGENT_STUCK_GRACE_SECONDS: int(30, 0),
   AGENT_LEDGER_RETENTION_DAYS: int(0, 0),
+  /** write sharding of the sparse `due` and `expect` GSIs (see shared/definitions/tables.ts) */
+  AGENT_SCHEDULE_SHARDS: int(4, 1),
+  /** V8 heap limit of one agent run's worker thread */
+  AGENT_RUN_MEMORY_MB: int(256, 16),
+  /** SQS dispatch queue (cloud); local mode dispatches to its runner pool instead */
+  DISPATCH_QUEUE_URL: z.string().url().optional(),
   REGISTRY_TABLE: z.string().min(1).default('agent-registry'),
   HEARTBEAT_TABLE: z.string().min(1).default('agent-heartbeats'),
   LEDGER_TABLE: z.string().min(1).default('agent-ledger'),

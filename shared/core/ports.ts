@@ -1,23 +1,97 @@
 /**
- * Ports of the domain core. Adapters live in shared/adapters (AWS SDK) and local/ (local host);
- * the core never imports @aws-sdk or aws-lambda.
+ * Ports of the domain core. Adapters live in shared/adapters/aws (AWS SDK: the same code in the
+ * cloud and, pointed at DynamoDB Local / s3rver, in local mode), shared/adapters/node (worker
+ * threads) and local/ (local-only replacements for EventBridge, SQS and Scheduler).
+ * The core never imports @aws-sdk or aws-lambda.
  */
-import type { BundleManifest, AgentRecord, NewRegistration, RegisterOutcome, AgentStatus } from './registry';
+import type { AgentRecord, AgentStatus, BundleManifest, DueAgent, NewRegistration, RegisterOutcome, Transition } from './registry';
+import type { HeartbeatRecord, RunOutcome } from './heartbeat';
 import type { Envelope } from './envelope';
+import type { DispatchItem } from './dispatch';
+import type { ComponentName } from '../definitions/routing';
+
+// ---------------------------------------------------------------------------------------------
+// Registry (DynamoDB table Registry)
 
 export interface RegistryStore {
   get(name: string): Promise<AgentRecord | null>;
   list(): Promise<AgentRecord[]>;
   /**
    * Atomically makes `reg` the active version if it is newer than the stored one (conditional
-   * write on the sortable version key). Bundle fields are replaced together, never mixed.
+   * write on the sortable version key). Bundle fields are replaced together, never mixed. A new
+   * agent is active and scheduled at `reg.firstRunAt`; an upgrade keeps status and schedule.
    */
   register(reg: NewRegistration): Promise<RegisterOutcome>;
   /** Removes the agent if `version` is still its active version. Returns whether it removed it. */
   deregister(name: string, version: string): Promise<boolean>;
-  /** Sets the status, optionally only when the current status is one of `from`. */
-  setStatus(name: string, status: AgentStatus, opts?: { from?: AgentStatus[]; at?: string }): Promise<AgentRecord>;
+  /**
+   * Applies a status transition atomically (see Transition). Throws NotFoundError if the agent
+   * does not exist, ConflictError if `from`/`expectGeneration` do not match. Returns the new record.
+   */
+  transition(name: string, t: Transition): Promise<AgentRecord>;
 }
+
+/** The scheduler's view of the registry: the sparse `due` index and the conditional advance. */
+export interface ScheduleStore {
+  /** Scheduled agents of one shard with nextRunAt <= before, oldest first (paged internally up to `limit`). */
+  queryDue(shard: string, before: number, limit: number): Promise<DueAgent[]>;
+  /**
+   * Moves an agent's schedule from `expectNextRunAt` to `nextRunAt` (and `restarting` → `active`
+   * when `activate`), only if nextRunAt still equals `expectNextRunAt` and the agent is still
+   * scheduled: two schedulers racing for the same slots never both win. Returns whether it won.
+   */
+  advance(name: string, expectNextRunAt: number, nextRunAt: number, opts: { activate: boolean; at: number }): Promise<boolean>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Heartbeats (DynamoDB table Heartbeats)
+
+export interface RunClaim {
+  runId: string;
+  /** scheduled cycles: the slot (at most once per agent and slot); triggers and envelopes: undefined */
+  slot?: number;
+  startedAt: number;
+  deadline: number;
+}
+
+export interface RunCompletion {
+  runId: string;
+  /** epoch ms the run ended: the heartbeat */
+  at: number;
+  outcome: RunOutcome;
+  error: string | null;
+  durationMs: number;
+  generation: number;
+  /** only keys the run changed; `undefined` deletes a key */
+  stateChanges: Record<string, unknown>;
+  /** next heartbeat expected by (epoch ms); null: none expected */
+  expectBy: number | null;
+  /** does this run count toward cycles/failures (cycles and triggers: yes; envelope handling: failures only) */
+  countsAsCycle: boolean;
+}
+
+export interface HeartbeatStore {
+  get(name: string): Promise<HeartbeatRecord | null>;
+  /** Heartbeats of many agents (missing ones omitted). */
+  getMany(names: string[]): Promise<Map<string, HeartbeatRecord>>;
+  /** Persisted `ctx.state` of an agent. */
+  getState(name: string): Promise<Record<string, unknown>>;
+  /** Claims a run; false if it was already claimed (duplicate delivery or racing dispatch). */
+  claim(name: string, claim: RunClaim): Promise<boolean>;
+  /** Heartbeat + outcome + counters + state in one write; returns the new consecutive-error count. */
+  complete(name: string, done: RunCompletion): Promise<{ consecutiveErrors: number }>;
+  /** Health bookkeeping: reset the consecutive-error count and set/clear the expected heartbeat. */
+  resetHealth(name: string, opts: { expectBy: number | null }): Promise<void>;
+  /** Sets/clears when the next heartbeat is expected (pause, quarantine, resume, registration). */
+  expect(name: string, expectBy: number | null): Promise<void>;
+  /** Agents of one shard whose expected heartbeat is overdue (expectBy < now), oldest first. */
+  queryOverdue(shard: string, now: number, limit: number): Promise<{ name: string; expectBy: number; lastHeartbeat: number | null }[]>;
+  /** Removes an agent's heartbeat item (deregistration). */
+  remove(name: string): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hot directory (S3)
 
 export interface StoredObject {
   key: string;
@@ -40,12 +114,125 @@ export interface BundleStore {
   put(key: string, bytes: Uint8Array, metadata: Record<string, string>): Promise<void>;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Bus, dispatch, sandbox
+
 /** Publishes envelopes onto the bus (EventBridge in the cloud, the local router locally). */
 export interface EventPublisher {
   publish(envelopes: Envelope[]): Promise<void>;
 }
 
-/** Reads what a verified bundle declares, in isolation (worker thread / sandbox). */
-export interface BundleInspector {
-  inspect(bundle: { key: string; sha256: string; bytes: Uint8Array }): Promise<BundleManifest>;
+/** Hands runs to the runner (SQS dispatch queue with per-message delay; local runner pool). */
+export interface Dispatcher {
+  dispatch(items: DispatchItem[]): Promise<void>;
 }
+
+/** A verified bundle handed to the sandbox. The sandbox re-checks sha256 before importing it. */
+export interface VerifiedBundleRef {
+  key: string;
+  sha256: string;
+  bytes: Uint8Array;
+}
+
+/** Reads what a verified bundle declares, in isolation (worker thread). */
+export interface BundleInspector {
+  inspect(bundle: VerifiedBundleRef): Promise<BundleManifest>;
+}
+
+export interface SandboxRun {
+  agent: string;
+  version: string;
+  bundle: VerifiedBundleRef;
+  kind: 'cycle' | 'envelope';
+  /** cycle number shown to the agent as ctx.cycle (1-based) */
+  cycle: number;
+  envelope?: Envelope;
+  state: Record<string, unknown>;
+  timeoutMs: number;
+}
+
+export interface PublishedByAgent {
+  topic: string;
+  payload: Record<string, unknown>;
+  recipient?: string;
+}
+
+export interface SandboxResult {
+  outcome: RunOutcome;
+  error: string | null;
+  durationMs: number;
+  published: PublishedByAgent[];
+  /** keys set (or deleted: undefined) through ctx.state during the run */
+  stateChanges: Record<string, unknown>;
+}
+
+/** Runs agent code in isolation: its exception, hang, exit or memory blow-up only fails this run. */
+export interface AgentSandbox extends BundleInspector {
+  run(run: SandboxRun): Promise<SandboxResult>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ledger (read side; the writer is the ledger-writer handler)
+
+export interface LedgerEntry {
+  seq: number;
+  id: string;
+  ts: string;
+  topic: string;
+  sender: string;
+  recipient?: string;
+  payload: Record<string, unknown>;
+  replayOf?: number;
+  hash: string;
+  prevHash: string;
+}
+
+export interface LedgerQuery {
+  after?: number;
+  limit: number;
+  topic?: string;
+  /** sender or recipient */
+  agent?: string;
+}
+
+export interface LedgerPage {
+  entries: LedgerEntry[];
+  /** `after` value for the next page; null at the end */
+  next: number | null;
+}
+
+export interface LedgerVerifyReport {
+  ok: boolean;
+  entries: number;
+  head: string;
+  firstBad: number | null;
+}
+
+export interface ReplayRequest {
+  fromSeq: number;
+  toSeq: number;
+  topic?: string;
+  agent?: string;
+}
+
+export interface LedgerReader {
+  list(q: LedgerQuery): Promise<LedgerPage>;
+  verify(): Promise<LedgerVerifyReport>;
+  head(): Promise<{ seq: number; hash: string }>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Components
+
+export interface ComponentState {
+  name: ComponentName;
+  running: boolean;
+}
+
+/** Stops/starts a component: locally the component itself; in the cloud its rule/schedule/ESM. */
+export interface ComponentControl {
+  list(): Promise<ComponentState[]>;
+  set(name: ComponentName, running: boolean): Promise<ComponentState>;
+}
+
+export type { AgentStatus };

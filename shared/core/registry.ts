@@ -1,9 +1,12 @@
-/** Registry records: one per agent, the active bundle and its control status. */
+/** Registry records: one per agent, the active bundle, its control status and its schedule. */
 import { z } from 'zod';
 import { AgentNameSchema, VersionSchema } from './bundle/identity';
 
 export const AgentStatusSchema = z.enum(['active', 'paused', 'restarting', 'quarantined']);
 export type AgentStatus = z.infer<typeof AgentStatusSchema>;
+
+/** Statuses in which an agent is scheduled (carries nextRunAt in the sparse `due` index). */
+export const SCHEDULED_STATUSES: readonly AgentStatus[] = ['active', 'restarting'];
 
 /** What a bundle declares in its default export (read in a sandbox after verification). */
 export const BundleManifestSchema = z.object({
@@ -25,16 +28,27 @@ export const AgentRecordSchema = z.object({
   /** base64 public key that verified the bundle; null when loaded unverified */
   signer: z.string().nullable(),
   status: AgentStatusSchema,
+  /** why the status last changed (operator action, "3 consecutive failures", "stuck: ...") */
+  statusReason: z.string().nullable().default(null),
+  statusChangedAt: z.string().nullable().default(null),
   cycleSeconds: z.number(),
   timeoutSeconds: z.number(),
   subscriptions: z.array(z.string()),
   hasOnEnvelope: z.boolean(),
   registeredAt: z.string(),
   updatedAt: z.string(),
-  /** health bookkeeping (owned by the health monitor) */
+  /**
+   * Bumped by every registration, restart and release. Dispatched runs carry the generation they
+   * were scheduled under; the runner skips a run whose generation is stale (e.g. slots enqueued
+   * before a restart), and a restart is a "fresh load" because caches are keyed by it.
+   */
+  generation: z.number().int().nonnegative().default(0),
+  /** health bookkeeping (owned by the health monitor and the control API) */
   restarts: z.number().int().nonnegative().default(0),
+  /** epoch ms of restarts inside the restart window (pruned on each restart) */
   restartTimes: z.array(z.number()).default([]),
-  lastError: z.string().nullable().default(null),
+  /** start (epoch ms) of the next slot to dispatch; null when not scheduled (paused, quarantined) */
+  nextRunAt: z.number().nullable().default(null),
 });
 export type AgentRecord = z.infer<typeof AgentRecordSchema>;
 
@@ -48,8 +62,46 @@ export interface NewRegistration {
   signer: string | null;
   manifest: BundleManifest;
   at: string;
+  /** first slot for a new agent (epoch ms); an upgraded agent keeps its schedule */
+  firstRunAt: number;
 }
 
 export type RegisterOutcome =
   | { outcome: 'registered'; previousVersion: string | null }
   | { outcome: 'not_newer'; activeVersion: string };
+
+/**
+ * A status transition applied atomically to a registry item (one conditional UpdateItem).
+ * The store refuses it (ConflictError) unless the current status is in `from` and, when given,
+ * the generation equals `expectGeneration` (optimistic concurrency between monitors/operators).
+ */
+export interface Transition {
+  to: AgentStatus;
+  from: readonly AgentStatus[];
+  /** epoch ms of the change */
+  at: number;
+  reason: string | null;
+  /** number: schedule the next slot then; null: unschedule; undefined: leave as is */
+  nextRunAt?: number | null;
+  bumpGeneration?: boolean;
+  expectGeneration?: number;
+  /** count a restart at `at`, keeping only restartTimes newer than `windowStart` */
+  recordRestart?: { windowStart: number };
+  /** forget the restart window (release) */
+  resetRestartWindow?: boolean;
+}
+
+/** A scheduled agent as the scheduler's due query returns it. */
+export interface DueAgent {
+  name: string;
+  status: AgentStatus;
+  nextRunAt: number;
+  cycleSeconds: number;
+  generation: number;
+}
+
+/** Slot grid: slots of an agent start at multiples of its period (epoch ms). */
+export function nextSlotAtOrAfter(t: number, cycleSeconds: number): number {
+  const p = Math.round(cycleSeconds * 1000);
+  return Math.ceil(t / p) * p;
+}

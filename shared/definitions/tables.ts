@@ -1,6 +1,17 @@
 /**
  * DynamoDB table definitions, the single source for the CDK constructs (infra/) and for the
- * tables local mode creates in DynamoDB Local. Plain data: no CDK or SDK imports.
+ * tables local mode and the tests create in DynamoDB Local. Plain data: no CDK or SDK imports.
+ *
+ * Layout (see docs/architecture.md, "Data model"):
+ * - Registry   pk `name`. One item per agent. Sparse GSI `due` (dueShard, nextRunAt): only agents
+ *              that are scheduled (status active|restarting) carry these two attributes, so the
+ *              scheduler's tick reads only agents that are due, never every agent.
+ * - Heartbeats pk `name`. One item per agent (runner-owned: last heartbeat, counters, slot claim,
+ *              persisted state) plus short-lived run-claim items (`<agent>#run#<runId>`, TTL).
+ *              Sparse GSI `expect` (hbShard, expectBy): agents whose next heartbeat is expected;
+ *              the health monitor's sweep queries `expectBy < now`, i.e. only overdue agents.
+ * - Ledger     pk `pk` (string), sk `seq` (number): entries in chunks of LEDGER_CHUNK_SIZE
+ *              (`C#<chunk>`), the head item, event-id markers and retention checkpoints.
  */
 export interface KeyAttr {
   name: string;
@@ -24,11 +35,43 @@ export interface TableDef {
   indexes?: IndexDef[];
 }
 
+export const DUE_INDEX = 'due';
+export const EXPECT_INDEX = 'expect';
+
 export const REGISTRY_TABLE: TableDef = {
   id: 'Registry',
   envVar: 'REGISTRY_TABLE',
   localName: 'agent-registry',
   partitionKey: { name: 'name', type: 'S' },
+  indexes: [{ indexName: DUE_INDEX, partitionKey: { name: 'dueShard', type: 'S' }, sortKey: { name: 'nextRunAt', type: 'N' }, projection: 'ALL' }],
 };
 
-export const TABLES: TableDef[] = [REGISTRY_TABLE];
+export const HEARTBEAT_TABLE: TableDef = {
+  id: 'Heartbeats',
+  envVar: 'HEARTBEAT_TABLE',
+  localName: 'agent-heartbeats',
+  partitionKey: { name: 'name', type: 'S' },
+  ttlAttribute: 'expiresAt',
+  indexes: [{ indexName: EXPECT_INDEX, partitionKey: { name: 'hbShard', type: 'S' }, sortKey: { name: 'expectBy', type: 'N' }, projection: 'ALL' }],
+};
+
+export const LEDGER_TABLE: TableDef = {
+  id: 'Ledger',
+  envVar: 'LEDGER_TABLE',
+  localName: 'agent-ledger',
+  partitionKey: { name: 'pk', type: 'S' },
+  sortKey: { name: 'seq', type: 'N' },
+  ttlAttribute: 'expiresAt',
+};
+
+export const TABLES: TableDef[] = [REGISTRY_TABLE, HEARTBEAT_TABLE, LEDGER_TABLE];
+
+/** Stable shard of an agent name for the sparse GSIs (write sharding; 0 <= shard < shards). */
+export function shardOf(name: string, shards: number): string {
+  let h = 2166136261;
+  for (let i = 0; i < name.length; i++) {
+    h ^= name.charCodeAt(i);
+    h = Math.imul(h, 16777619);
+  }
+  return String((h >>> 0) % Math.max(1, shards));
+}

@@ -1,0 +1,121 @@
+/**
+ * Routing rules and schedules: the single definition used by the CDK stack (infra/, as
+ * EventBridge rules and EventBridge Scheduler schedules) and by local mode (local router and
+ * local timers). A test compares the synthesized template with these definitions.
+ *
+ * Plain data: no CDK or SDK imports. Patterns are EventBridge event patterns; `{{HOT_BUCKET}}`
+ * is replaced with the hot-directory bucket name by `resolvePattern`.
+ */
+
+/** `Source` of every envelope the orchestrator puts on its bus (DetailType = topic, Detail = envelope). */
+export const BUS_SOURCE = 'agent-orchestrator';
+
+/** Functions (cloud) / handler cores (local) that rules and schedules target. */
+export type TargetName = 'agent-manager' | 'scheduler' | 'health-monitor' | 'ledger-writer' | 'router';
+
+/** Components an operator can stop and start (`POST /components/{name}/{stop|start}`). */
+export const COMPONENT_NAMES = ['manager', 'scheduler', 'runner', 'monitor', 'bus'] as const;
+export type ComponentName = (typeof COMPONENT_NAMES)[number];
+
+export type EventPattern = Record<string, unknown>;
+
+export interface RuleDef {
+  /** logical id (CDK construct id, local router rule name) */
+  id: 'HotDirectory' | 'Ledger' | 'Delivery' | 'Health';
+  /** `default`: the account's default bus (S3 sends there); `agents`: the orchestrator's custom bus */
+  bus: 'default' | 'agents';
+  target: TargetName;
+  /** component whose stop/start disables/enables this rule; undefined = always on */
+  component?: ComponentName;
+  description: string;
+  pattern: EventPattern;
+}
+
+export interface ScheduleDef {
+  id: 'SchedulerTick' | 'HealthSweep' | 'Rescan';
+  target: TargetName;
+  component: ComponentName;
+  /** period in the cloud (EventBridge Scheduler `rate(...)`; minimum 60 s) */
+  everySeconds: number;
+  /** period of the local timer (local mode ticks faster: it has no SQS delay queue to look ahead) */
+  localEverySeconds: number;
+  /** event payload the target receives */
+  input: Record<string, unknown>;
+  description: string;
+}
+
+/** Topics written for every cycle: ledgered, but not routed to agents' onEnvelope (volume). */
+export const UNROUTED_TOPICS = ['agent.cycle'];
+
+export const RULES: RuleDef[] = [
+  {
+    id: 'HotDirectory',
+    bus: 'default',
+    target: 'agent-manager',
+    component: 'manager',
+    description: 'S3 object created/deleted under agents/ in the hot directory',
+    pattern: {
+      source: ['aws.s3'],
+      'detail-type': ['Object Created', 'Object Deleted'],
+      detail: { bucket: { name: ['{{HOT_BUCKET}}'] }, object: { key: [{ prefix: 'agents/' }] } },
+    },
+  },
+  {
+    id: 'Ledger',
+    bus: 'agents',
+    target: 'ledger-writer',
+    description: 'every envelope on the bus is appended to the ledger',
+    pattern: { source: [BUS_SOURCE] },
+  },
+  {
+    id: 'Delivery',
+    bus: 'agents',
+    target: 'router',
+    component: 'bus',
+    description: "envelopes routed to agents' onEnvelope (by recipient or subscribed topic)",
+    pattern: { source: [BUS_SOURCE], 'detail-type': [{ 'anything-but': UNROUTED_TOPICS }] },
+  },
+  {
+    id: 'Health',
+    bus: 'agents',
+    target: 'health-monitor',
+    component: 'monitor',
+    description: 'failed cycles go to the health monitor',
+    pattern: { source: [BUS_SOURCE], 'detail-type': ['agent.failed'] },
+  },
+];
+
+export const SCHEDULES: ScheduleDef[] = [
+  {
+    id: 'SchedulerTick',
+    target: 'scheduler',
+    component: 'scheduler',
+    everySeconds: 60,
+    localEverySeconds: 1,
+    input: { action: 'tick' },
+    description: 'dispatch the slots due before the next tick',
+  },
+  {
+    id: 'HealthSweep',
+    target: 'health-monitor',
+    component: 'monitor',
+    everySeconds: 60,
+    localEverySeconds: 2,
+    input: { action: 'sweep' },
+    description: 'restart agents whose heartbeat is overdue (stuck)',
+  },
+  {
+    id: 'Rescan',
+    target: 'agent-manager',
+    component: 'manager',
+    everySeconds: 86_400,
+    localEverySeconds: 3_600,
+    input: { action: 'rescan' },
+    description: 'full rescan of the hot directory (catches missed S3 events)',
+  },
+];
+
+/** Replaces `{{HOT_BUCKET}}` placeholders in a pattern. */
+export function resolvePattern(pattern: EventPattern, vars: { HOT_BUCKET: string }): EventPattern {
+  return JSON.parse(JSON.stringify(pattern).replaceAll('{{HOT_BUCKET}}', vars.HOT_BUCKET)) as EventPattern;
+}
