@@ -1,20 +1,55 @@
 /**
- * DynamoDB adapter of the RegistryStore port. One item per agent (key `name`).
- * Registration is a single conditional UpdateItem: the new version wins only if its sortable
- * version key is greater than the stored one, so racing managers never roll back or mix fields.
+ * DynamoDB adapters of the registry table (see shared/definitions/tables.ts):
+ * - DynamoRegistry (RegistryStore): registration, deregistration, status transitions.
+ * - DynamoSchedule (ScheduleStore): the scheduler's sparse `due` index and conditional advance.
+ *
+ * Registration never mixes versions: a new agent is created with `attribute_not_exists(name)`;
+ * an upgrade replaces all bundle fields in one UpdateItem conditioned on the stored sortable
+ * version key being lower. Status transitions are single conditional UpdateItems.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, QueryCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError } from '../../core/errors';
-import type { RegistryStore } from '../../core/ports';
-import { AgentRecordSchema, type AgentRecord, type AgentStatus, type NewRegistration, type RegisterOutcome } from '../../core/registry';
+import type { RegistryStore, ScheduleStore } from '../../core/ports';
+import {
+  AgentRecordSchema,
+  SCHEDULED_STATUSES,
+  type AgentRecord,
+  type AgentStatus,
+  type DueAgent,
+  type NewRegistration,
+  type RegisterOutcome,
+  type Transition,
+} from '../../core/registry';
+import { DUE_INDEX, shardOf } from '../../definitions/tables';
 import { StoreError } from './errors';
 
+export interface RegistryOptions {
+  /** number of `dueShard` values (AGENT_SCHEDULE_SHARDS); must match the scheduler's */
+  shards?: number;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Builds `#status IN (:s0, :s1)` and fills the values map. */
+function statusIn(statuses: readonly AgentStatus[], values: Record<string, unknown>, prefix: string): string {
+  const keys = statuses.map((s, i) => {
+    values[`:${prefix}${i}`] = s;
+    return `:${prefix}${i}`;
+  });
+  return `#status IN (${keys.join(', ')})`;
+}
+
 export class DynamoRegistry implements RegistryStore {
+  private readonly shards: number;
+
   constructor(
     private readonly ddb: DynamoDBDocumentClient,
     private readonly tableName: string,
-  ) {}
+    opts: RegistryOptions = {},
+  ) {
+    this.shards = opts.shards ?? 4;
+  }
 
   private parse(item: Record<string, unknown>): AgentRecord {
     const r = AgentRecordSchema.safeParse(item);
@@ -38,56 +73,89 @@ export class DynamoRegistry implements RegistryStore {
     return items.sort((a, b) => a.name.localeCompare(b.name));
   }
 
+  private bundleFields(reg: NewRegistration) {
+    return {
+      names: {
+        '#version': 'version',
+        '#vk': 'versionKey',
+        '#bundleKey': 'bundleKey',
+        '#sha': 'sha256',
+        '#size': 'size',
+        '#signer': 'signer',
+        '#cycle': 'cycleSeconds',
+        '#timeout': 'timeoutSeconds',
+        '#subs': 'subscriptions',
+        '#hoe': 'hasOnEnvelope',
+        '#updatedAt': 'updatedAt',
+      },
+      values: {
+        ':version': reg.version,
+        ':vk': reg.versionKey,
+        ':bundleKey': reg.bundleKey,
+        ':sha': reg.sha256,
+        ':size': reg.size,
+        ':signer': reg.signer,
+        ':cycle': reg.manifest.cycleSeconds,
+        ':timeout': reg.manifest.timeoutSeconds,
+        ':subs': reg.manifest.subscriptions,
+        ':hoe': reg.manifest.hasOnEnvelope,
+        ':at': reg.at,
+      },
+      set: '#version = :version, #vk = :vk, #bundleKey = :bundleKey, #sha = :sha, #size = :size, #signer = :signer, #cycle = :cycle, #timeout = :timeout, #subs = :subs, #hoe = :hoe, #updatedAt = :at',
+    };
+  }
+
   async register(reg: NewRegistration): Promise<RegisterOutcome> {
+    const f = this.bundleFields(reg);
+    // 1. a new agent: created active and scheduled at its first slot
+    try {
+      await this.ddb.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { name: reg.name },
+          ConditionExpression: 'attribute_not_exists(#name)',
+          UpdateExpression:
+            `SET ${f.set}, #status = :active, #statusReason = :reason, #statusChangedAt = :at, #registeredAt = :at, ` +
+            '#generation = :one, #restarts = :zero, #restartTimes = :empty, #nextRunAt = :next, #dueShard = :shard',
+          ExpressionAttributeNames: {
+            ...f.names,
+            '#name': 'name',
+            '#status': 'status',
+            '#statusReason': 'statusReason',
+            '#statusChangedAt': 'statusChangedAt',
+            '#registeredAt': 'registeredAt',
+            '#generation': 'generation',
+            '#restarts': 'restarts',
+            '#restartTimes': 'restartTimes',
+            '#nextRunAt': 'nextRunAt',
+            '#dueShard': 'dueShard',
+          },
+          ExpressionAttributeValues: {
+            ...f.values,
+            ':active': 'active',
+            ':reason': 'registered',
+            ':one': 1,
+            ':zero': 0,
+            ':empty': [],
+            ':next': reg.firstRunAt,
+            ':shard': shardOf(reg.name, this.shards),
+          },
+        }),
+      );
+      return { outcome: 'registered', previousVersion: null };
+    } catch (e) {
+      if (!(e instanceof ConditionalCheckFailedException)) throw e;
+    }
+    // 2. an upgrade: bundle fields replaced together, status and schedule kept, generation bumped
     try {
       const out = await this.ddb.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { name: reg.name },
-          ConditionExpression: 'attribute_not_exists(#name) OR #vk < :vk',
-          UpdateExpression: [
-            'SET #version = :version, #vk = :vk, #bundleKey = :bundleKey, #sha = :sha, #size = :size, #signer = :signer',
-            '#cycle = :cycle, #timeout = :timeout, #subs = :subs, #hasOnEnvelope = :hoe, #updatedAt = :at',
-            '#status = if_not_exists(#status, :active), #registeredAt = if_not_exists(#registeredAt, :at)',
-            '#restarts = if_not_exists(#restarts, :zero), #restartTimes = if_not_exists(#restartTimes, :empty)',
-            '#lastError = if_not_exists(#lastError, :null)',
-          ].join(', '),
-          ExpressionAttributeNames: {
-            '#name': 'name',
-            '#version': 'version',
-            '#vk': 'versionKey',
-            '#bundleKey': 'bundleKey',
-            '#sha': 'sha256',
-            '#size': 'size',
-            '#signer': 'signer',
-            '#cycle': 'cycleSeconds',
-            '#timeout': 'timeoutSeconds',
-            '#subs': 'subscriptions',
-            '#hasOnEnvelope': 'hasOnEnvelope',
-            '#updatedAt': 'updatedAt',
-            '#status': 'status',
-            '#registeredAt': 'registeredAt',
-            '#restarts': 'restarts',
-            '#restartTimes': 'restartTimes',
-            '#lastError': 'lastError',
-          },
-          ExpressionAttributeValues: {
-            ':version': reg.version,
-            ':vk': reg.versionKey,
-            ':bundleKey': reg.bundleKey,
-            ':sha': reg.sha256,
-            ':size': reg.size,
-            ':signer': reg.signer,
-            ':cycle': reg.manifest.cycleSeconds,
-            ':timeout': reg.manifest.timeoutSeconds,
-            ':subs': reg.manifest.subscriptions,
-            ':hoe': reg.manifest.hasOnEnvelope,
-            ':at': reg.at,
-            ':active': 'active',
-            ':zero': 0,
-            ':empty': [],
-            ':null': null,
-          },
+          ConditionExpression: 'attribute_exists(#name) AND #vk < :vk',
+          UpdateExpression: `SET ${f.set} ADD #generation :one`,
+          ExpressionAttributeNames: { ...f.names, '#name': 'name', '#generation': 'generation' },
+          ExpressionAttributeValues: { ...f.values, ':one': 1 },
           ReturnValues: 'UPDATED_OLD',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
@@ -96,7 +164,9 @@ export class DynamoRegistry implements RegistryStore {
       return { outcome: 'registered', previousVersion: typeof prev === 'string' ? prev : null };
     } catch (e) {
       if (e instanceof ConditionalCheckFailedException) {
-        const active = (e.Item?.version as { S?: string } | undefined)?.S ?? (await this.get(reg.name))?.version ?? 'unknown';
+        const active = (e.Item?.version as { S?: string } | undefined)?.S ?? (await this.get(reg.name))?.version;
+        // deregistered between the two writes: try again as a new agent
+        if (active === undefined) return this.register(reg);
         return { outcome: 'not_newer', activeVersion: active };
       }
       throw e;
@@ -121,35 +191,150 @@ export class DynamoRegistry implements RegistryStore {
     }
   }
 
-  async setStatus(name: string, status: AgentStatus, opts: { from?: AgentStatus[]; at?: string } = {}): Promise<AgentRecord> {
-    const values: Record<string, unknown> = { ':s': status, ':at': opts.at ?? new Date().toISOString() };
-    let cond = 'attribute_exists(#name)';
-    if (opts.from?.length) {
-      const keys = opts.from.map((s, i) => {
-        values[`:f${i}`] = s;
-        return `:f${i}`;
-      });
-      cond += ` AND #status IN (${keys.join(', ')})`;
+  async transition(name: string, t: Transition): Promise<AgentRecord> {
+    // A restart prunes the restart window: read, compute, write conditioned on the generation read
+    // (every restart bumps it), retried when another writer got in between and the caller did not
+    // pin a generation itself.
+    for (let attempt = 0; ; attempt++) {
+      let restartTimes: number[] | undefined;
+      let readGeneration: number | undefined;
+      if (t.recordRestart) {
+        const cur = await this.get(name);
+        if (!cur) throw new NotFoundError(`agent ${name}`);
+        restartTimes = [...cur.restartTimes.filter((x) => x >= t.recordRestart!.windowStart), t.at];
+        readGeneration = cur.generation;
+      }
+      const names: Record<string, string> = {
+        '#name': 'name',
+        '#status': 'status',
+        '#statusReason': 'statusReason',
+        '#statusChangedAt': 'statusChangedAt',
+        '#updatedAt': 'updatedAt',
+      };
+      const values: Record<string, unknown> = { ':to': t.to, ':reason': t.reason, ':at': iso(t.at) };
+      const set = ['#status = :to', '#statusReason = :reason', '#statusChangedAt = :at', '#updatedAt = :at'];
+      const remove: string[] = [];
+      const add: string[] = [];
+      if (t.nextRunAt !== undefined) {
+        names['#nextRunAt'] = 'nextRunAt';
+        names['#dueShard'] = 'dueShard';
+        if (t.nextRunAt === null) remove.push('#nextRunAt', '#dueShard');
+        else {
+          set.push('#nextRunAt = :next', '#dueShard = :shard');
+          values[':next'] = t.nextRunAt;
+          values[':shard'] = shardOf(name, this.shards);
+        }
+      }
+      const conds = ['attribute_exists(#name)', statusIn(t.from, values, 'f')];
+      if (t.bumpGeneration) {
+        names['#generation'] = 'generation';
+        add.push('#generation :one');
+        values[':one'] = 1;
+      }
+      const expectGen = t.expectGeneration ?? readGeneration;
+      if (expectGen !== undefined) {
+        names['#generation'] = 'generation';
+        conds.push('#generation = :eg');
+        values[':eg'] = expectGen;
+      }
+      if (restartTimes) {
+        names['#restartTimes'] = 'restartTimes';
+        names['#restarts'] = 'restarts';
+        set.push('#restartTimes = :rt');
+        values[':rt'] = restartTimes;
+        add.push('#restarts :one');
+        values[':one'] = 1;
+      } else if (t.resetRestartWindow) {
+        names['#restartTimes'] = 'restartTimes';
+        set.push('#restartTimes = :rt');
+        values[':rt'] = [];
+      }
+      const expr = [`SET ${set.join(', ')}`, remove.length ? `REMOVE ${remove.join(', ')}` : '', add.length ? `ADD ${add.join(', ')}` : '']
+        .filter(Boolean)
+        .join(' ');
+      try {
+        const out = await this.ddb.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: { name },
+            ConditionExpression: conds.join(' AND '),
+            UpdateExpression: expr,
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        return this.parse(out.Attributes ?? {});
+      } catch (e) {
+        if (!(e instanceof ConditionalCheckFailedException)) throw e;
+        const cur = await this.get(name);
+        if (!cur) throw new NotFoundError(`agent ${name}`);
+        const raceOnOurRead = t.expectGeneration === undefined && readGeneration !== undefined && cur.generation !== readGeneration;
+        if (raceOnOurRead && t.from.includes(cur.status) && attempt < 3) continue;
+        if (!t.from.includes(cur.status))
+          throw new ConflictError(`agent ${name} is ${cur.status}; cannot make it ${t.to}`, { name, status: cur.status });
+        throw new ConflictError(`agent ${name} changed concurrently (generation ${cur.generation}); try again`, { name, generation: cur.generation });
+      }
+    }
+  }
+}
+
+export class DynamoSchedule implements ScheduleStore {
+  constructor(
+    private readonly ddb: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async queryDue(shard: string, before: number, limit: number): Promise<DueAgent[]> {
+    const due: DueAgent[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.ddb.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: DUE_INDEX,
+          KeyConditionExpression: '#shard = :s AND #next <= :b',
+          ExpressionAttributeNames: { '#shard': 'dueShard', '#next': 'nextRunAt' },
+          ExpressionAttributeValues: { ':s': shard, ':b': before },
+          Limit: Math.min(limit - due.length, 1000),
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const it of out.Items ?? []) {
+        const r = AgentRecordSchema.safeParse(it);
+        if (!r.success || r.data.nextRunAt === null) continue;
+        due.push({ name: r.data.name, status: r.data.status, nextRunAt: r.data.nextRunAt, cycleSeconds: r.data.cycleSeconds, generation: r.data.generation });
+      }
+      start = out.LastEvaluatedKey;
+    } while (start && due.length < limit);
+    return due;
+  }
+
+  async advance(name: string, expectNextRunAt: number, nextRunAt: number, opts: { activate: boolean; at: number }): Promise<boolean> {
+    const values: Record<string, unknown> = { ':expect': expectNextRunAt, ':next': nextRunAt };
+    const names: Record<string, string> = { '#next': 'nextRunAt', '#status': 'status' };
+    let expr = 'SET #next = :next';
+    if (opts.activate) {
+      names['#statusChangedAt'] = 'statusChangedAt';
+      names['#updatedAt'] = 'updatedAt';
+      values[':active'] = 'active';
+      values[':at'] = iso(opts.at);
+      expr += ', #status = :active, #statusChangedAt = :at, #updatedAt = :at';
     }
     try {
-      const out = await this.ddb.send(
+      await this.ddb.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { name },
-          ConditionExpression: cond,
-          UpdateExpression: 'SET #status = :s, #updatedAt = :at',
-          ExpressionAttributeNames: { '#name': 'name', '#status': 'status', '#updatedAt': 'updatedAt' },
+          ConditionExpression: `#next = :expect AND ${statusIn(SCHEDULED_STATUSES, values, 'st')}`,
+          UpdateExpression: expr,
+          ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
-          ReturnValues: 'ALL_NEW',
         }),
       );
-      return this.parse(out.Attributes ?? {});
+      return true;
     } catch (e) {
-      if (e instanceof ConditionalCheckFailedException) {
-        const cur = await this.get(name);
-        if (!cur) throw new NotFoundError(`agent ${name}`);
-        throw new ConflictError(`agent ${name} is ${cur.status}; cannot change it to ${status}`, { name, status: cur.status });
-      }
+      if (e instanceof ConditionalCheckFailedException) return false;
       throw e;
     }
   }

@@ -17,6 +17,7 @@ import { systemClock } from '../clock';
 import type { Logger } from '../logger';
 import { silentLogger } from '../logger';
 import semver from 'semver';
+import { nextSlotAtOrAfter } from '../registry';
 
 export interface ManagerDeps {
   registry: RegistryStore;
@@ -119,6 +120,7 @@ export class AgentManager {
         signer: verified.signer,
         manifest,
         at,
+        firstRunAt: nextSlotAtOrAfter(this.clock.now(), manifest.cycleSeconds),
       });
       if (res.outcome === 'not_newer') {
         throw new BundleRejectedError('not_newer', `version ${id.version} is not newer than the active version ${res.activeVersion}`, {
