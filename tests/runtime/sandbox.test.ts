@@ -1,0 +1,188 @@
+/**
+ * WorkerSandbox with real worker threads: every failure mode of agent code ends only its own run
+ * with the right outcome, the agent sees no orchestrator env, what it publishes and persists is
+ * validated, and bundles are imported from a sha256-named cache file that is re-hashed.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { WorkerSandbox, abortAfterMs } from '../../shared/adapters/node/sandbox';
+import { BundleIntegrityError, InvalidManifestError } from '../../shared/adapters/node/errors';
+import type { SandboxRun, VerifiedBundleRef } from '../../shared/core/ports';
+import { makeEnvelope } from '../../shared/core/envelope';
+import { createTestInspector } from '../support/inspector';
+import { tempDir } from '../support/env';
+
+let dir: ReturnType<typeof tempDir>;
+let sandbox: WorkerSandbox;
+
+beforeAll(() => {
+  dir = tempDir('orch-sandbox-');
+  sandbox = createTestInspector({ cacheDir: dir.path });
+});
+afterAll(() => dir.cleanup());
+
+function bundle(src: string, key = 'agents/t/1.0.0.mjs'): VerifiedBundleRef {
+  const bytes = new TextEncoder().encode(src);
+  return { key, bytes, sha256: createHash('sha256').update(bytes).digest('hex') };
+}
+
+function runOf(src: string, over: Partial<SandboxRun> = {}): SandboxRun {
+  return { agent: 'tester', version: '1.0.0', bundle: bundle(src), kind: 'cycle', cycle: 1, state: {}, timeoutMs: 2_000, ...over };
+}
+
+const agent = (body: string, extra = '') => `export default { ${extra} async runCycle(ctx) { ${body} } };`;
+
+describe('WorkerSandbox.inspect', () => {
+  it('reads what the default export declares, with contract defaults', async () => {
+    const m = await sandbox.inspect(bundle(`export default { cycleSeconds: 2, timeoutSeconds: 0.5, subscriptions: ['a.b'], runCycle() {}, onEnvelope() {} };`));
+    expect(m).toEqual({ cycleSeconds: 2, timeoutSeconds: 0.5, subscriptions: ['a.b'], hasOnEnvelope: true });
+    expect(await sandbox.inspect(bundle(`export default { runCycle() {} };`))).toEqual({ cycleSeconds: 60, timeoutSeconds: 30, subscriptions: [], hasOnEnvelope: false });
+  });
+
+  const bad: [string, string, RegExp][] = [
+    ['a non-object default export', 'export default 42;', /not an agent object/],
+    ['no runCycle', 'export default { cycleSeconds: 5 };', /no runCycle/],
+    ['a period below 1 s', 'export default { cycleSeconds: 0.5, runCycle() {} };', /cycleSeconds/],
+    ['subscriptions that are not strings', 'export default { subscriptions: [1], runCycle() {} };', /subscriptions/],
+    ['a syntax error', 'export default { runCycle() { ', /could not be imported/],
+    ['top-level code that throws', 'throw new Error("nope"); export default { runCycle() {} };', /nope/],
+    ['top-level code that exits', 'process.exit(2); export default { runCycle() {} };', /exited/],
+  ];
+  for (const [title, src, re] of bad) {
+    it(`rejects ${title} with InvalidManifestError`, async () => {
+      const err = await sandbox.inspect(bundle(src)).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InvalidManifestError);
+      expect((err as Error).message).toMatch(re);
+    });
+  }
+
+  it('cuts a bundle whose top-level code hangs', async () => {
+    const quick = createTestInspector({ cacheDir: dir.path, inspectTimeoutMs: 300 });
+    const err = await quick.inspect(bundle('while (true) {} export default { runCycle() {} };')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidManifestError);
+    expect((err as Error).message).toMatch(/did not finish within 300 ms/);
+  });
+});
+
+describe('WorkerSandbox.run', () => {
+  it('runs a cycle: ctx fields, state get/set/delete, publish, logs', async () => {
+    const logs: string[] = [];
+    const sb = createTestInspector({
+      cacheDir: dir.path,
+      logger: { debug() {}, info: (m) => logs.push(m), warn() {}, error() {}, child() { return this; } },
+    });
+    const src = agent(`
+      const n = (ctx.state.get('n') ?? 0) + 1;
+      ctx.state.set('n', n);
+      ctx.state.delete('old');
+      ctx.state.set('seen', { agent: ctx.agent, cycle: ctx.cycle, aborted: ctx.signal.aborted, keys: ctx.state.keys().sort() });
+      ctx.log.info('hello from the agent', { n });
+      await ctx.publish('greeting', { n }, 'echo');
+      await ctx.publish('plain.topic', { x: [1, 2] });
+    `);
+    const res = await sb.run(runOf(src, { state: { n: 41, old: 'x' }, cycle: 7 }));
+    expect(res).toMatchObject({ outcome: 'ok', error: null });
+    expect(res.stateChanges).toEqual({ n: 42, old: undefined, seen: { agent: 'tester', cycle: 7, aborted: false, keys: ['n'] } });
+    expect('old' in res.stateChanges).toBe(true);
+    expect(res.published).toEqual([
+      { topic: 'greeting', payload: { n: 42 }, recipient: 'echo' },
+      { topic: 'plain.topic', payload: { x: [1, 2] } },
+    ]);
+    expect(logs).toContain('hello from the agent');
+    expect(res.durationMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it('gives the agent an empty process.env: no orchestrator configuration or credentials', async () => {
+    process.env.AWS_SECRET_ACCESS_KEY = 'do-not-leak';
+    try {
+      const res = await sandbox.run(runOf(agent(`ctx.state.set('env', Object.keys(process.env)); ctx.state.set('secret', process.env.AWS_SECRET_ACCESS_KEY ?? null);`)));
+      expect(res.outcome).toBe('ok');
+      expect(res.stateChanges).toEqual({ env: [], secret: null });
+    } finally {
+      delete process.env.AWS_SECRET_ACCESS_KEY;
+    }
+  });
+
+  it('runs onEnvelope with the envelope for kind envelope', async () => {
+    const env = makeEnvelope({ topic: 'greeting', sender: 'hello', payload: { text: 'hi' }, recipient: 'tester' });
+    const src = `export default { runCycle() {}, async onEnvelope(e, ctx) { ctx.state.set('got', e.payload.text + ' from ' + e.sender); } };`;
+    const res = await sandbox.run(runOf(src, { kind: 'envelope', envelope: env }));
+    expect(res).toMatchObject({ outcome: 'ok', stateChanges: { got: 'hi from hello' } });
+    const none = await sandbox.run(runOf(agent(''), { kind: 'envelope', envelope: env }));
+    expect(none).toMatchObject({ outcome: 'error', error: expect.stringMatching(/no onEnvelope/) });
+  });
+
+  const failures: [string, string, Partial<SandboxRun>, string, RegExp][] = [
+    ['a thrown exception', agent(`throw new TypeError('bad thing');`), {}, 'error', /TypeError: bad thing/],
+    ['a rejected promise', agent(`await Promise.reject(new Error('rejected'));`), {}, 'error', /rejected/],
+    ['an exception in a timer callback', agent(`setTimeout(() => { throw new Error('late'); }, 5); await new Promise(() => {});`), {}, 'error', /uncaught: late/],
+    ['an unhandled rejection', agent(`Promise.reject(new Error('floating')); await new Promise(() => {});`), {}, 'error', /floating/],
+    ['a hang past the timeout', agent(`await new Promise(() => {});`), { timeoutMs: 300 }, 'timeout', /timed out after 300 ms/],
+    ['a synchronous busy loop', agent(`for (;;) {}`), { timeoutMs: 300 }, 'timeout', /timed out/],
+    ['an agent that gives up on the signal by throwing', agent(`await new Promise((_, rej) => ctx.signal.addEventListener('abort', () => rej(ctx.signal.reason)));`), { timeoutMs: 300 }, 'timeout', /TimeoutError.*after the timeout signal/],
+    ['process.exit(1)', agent(`process.exit(1);`), {}, 'crashed', /exit code 1/],
+    ['an unbounded allocation', agent(`const a = []; for (;;) a.push(new Array(10000).fill({ x: Math.random() }));`), {}, 'oom', /out of memory/],
+    ['a bundle that cannot be imported', 'export default {', {}, 'error', /could not be imported/],
+    ['publishing to an invalid topic', agent(`await ctx.publish('bad topic!', {});`), {}, 'error', /topic must match/],
+    ['publishing a non-object payload', agent(`await ctx.publish('t', [1]);`), {}, 'error', /payload must be a JSON object/],
+    ['publishing an envelope over 256 KB', agent(`await ctx.publish('t', { big: 'x'.repeat(300 * 1024) });`), {}, 'error', /over the limit of 262144/],
+    ['a state over the limit', agent(`ctx.state.set('big', 'x'.repeat(70 * 1024));`), {}, 'error', /over the limit/],
+    ['an invalid state key', agent(`ctx.state.set('no spaces', 1);`), {}, 'error', /state key must match/],
+    ['a non-JSON state value', agent(`ctx.state.set('k', 10n);`), {}, 'error', /not JSON-serializable/],
+  ];
+  for (const [title, src, over, outcome, re] of failures) {
+    it(`${title} ends the run as ${outcome}`, async () => {
+      const res = await sandbox.run(runOf(src, over));
+      expect(res.outcome).toBe(outcome);
+      expect(res.error).toMatch(re);
+    });
+  }
+
+  it('fires ctx.signal before the timeout; an agent that stops cleanly on it succeeds with its state', async () => {
+    const src = agent(`
+      const t0 = Date.now();
+      await new Promise((res) => ctx.signal.addEventListener('abort', res));
+      ctx.state.set('abortedAfter', Date.now() - t0);
+      ctx.state.set('reason', ctx.signal.reason.name);
+    `);
+    const res = await sandbox.run(runOf(src, { timeoutMs: 500 }));
+    expect(res.outcome).toBe('ok');
+    expect(res.stateChanges.reason).toBe('TimeoutError');
+    expect(abortAfterMs(500)).toBe(450);
+  });
+
+  it('an agent that catches a rejected publish keeps running; nothing invalid is published', async () => {
+    const res = await sandbox.run(runOf(agent(`try { await ctx.publish('', {}); } catch (e) { ctx.state.set('err', e.message.slice(0, 20)); } await ctx.publish('ok', { a: 1 });`)));
+    expect(res).toMatchObject({ outcome: 'ok', published: [{ topic: 'ok', payload: { a: 1 } }] });
+  });
+
+  it('a crashing or memory-hungry run does not disturb a concurrent healthy run', async () => {
+    const healthy = runOf(agent(`await new Promise((r) => setTimeout(r, 300)); ctx.state.set('done', true);`));
+    const results = await Promise.all([
+      sandbox.run(healthy),
+      sandbox.run(runOf(agent(`const a = []; for (;;) a.push(new Array(10000).fill(1.5));`))),
+      sandbox.run(runOf(agent(`process.exit(1);`))),
+      sandbox.run(runOf(agent(`for (;;) {}`), { timeoutMs: 200 })),
+    ]);
+    expect(results.map((r) => r.outcome)).toEqual(['ok', 'oom', 'crashed', 'timeout']);
+    expect(results[0]?.stateChanges).toEqual({ done: true });
+  });
+
+  it('imports from <cacheDir>/<sha256>.mjs, rewrites a tampered cache file, refuses bytes that do not match their sha256', async () => {
+    const src = agent(`ctx.state.set('v', 'genuine');`);
+    const b = bundle(src);
+    expect((await sandbox.run(runOf(src))).stateChanges).toEqual({ v: 'genuine' });
+    const file = join(dir.path, `${b.sha256}.mjs`);
+    expect(readFileSync(file, 'utf8')).toBe(src);
+    // tamper with the cached file: the worker's re-hash notices, the file is rewritten from the verified bytes
+    writeFileSync(file, agent(`ctx.state.set('v', 'tampered');`));
+    expect((await sandbox.run(runOf(src))).stateChanges).toEqual({ v: 'genuine' });
+    expect(readFileSync(file, 'utf8')).toBe(src);
+    // bytes that do not hash to the sha256 they claim are refused before anything is written or run
+    const forged: VerifiedBundleRef = { ...b, bytes: new TextEncoder().encode(agent(`ctx.state.set('v', 'forged');`)) };
+    await expect(sandbox.run(runOf(src, { bundle: forged }))).rejects.toBeInstanceOf(BundleIntegrityError);
+    expect(existsSync(join(dir.path, `${createHash('sha256').update(forged.bytes).digest('hex')}.mjs`))).toBe(false);
+  });
+});
