@@ -1,0 +1,264 @@
+/**
+ * DynamoDB adapter of the HeartbeatStore port (table Heartbeats, see shared/definitions/tables.ts).
+ *
+ * Item `name = <agent>`: last heartbeat, counters, the duration histogram as top-level number
+ * attributes `h:<le ms>` / `h:+Inf` (so one UpdateItem can ADD to them), the at-most-once slot
+ * guard `lastSlot`, the expected heartbeat `expectBy` + `hbShard` (sparse GSI `expect`), and the
+ * agent's persisted state as attributes `s:<key>` holding JSON text. A completion writes only the
+ * state keys its run changed, so concurrent runs (a trigger next to a cycle) do not clobber each
+ * other's keys.
+ *
+ * Items `name = <agent>#run#<runId>` are claims of trigger and envelope runs, deleted by the
+ * table's TTL (`expiresAt`, epoch seconds).
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  type BatchGetCommandOutput,
+  DeleteCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+import type { HeartbeatStore, RunClaim, RunCompletion } from '../../core/ports';
+import { DURATION_BUCKETS_MS, HeartbeatRecordSchema, type HeartbeatRecord } from '../../core/heartbeat';
+import { EXPECT_INDEX, shardOf } from '../../definitions/tables';
+import { StoreError } from './errors';
+
+export interface HeartbeatOptions {
+  /** number of `hbShard` values (AGENT_SCHEDULE_SHARDS); must match the health monitor's */
+  shards?: number;
+  /** how long run-claim items live after their deadline (TTL), default 1 day */
+  claimTtlSeconds?: number;
+}
+
+const STATE_PREFIX = 's:';
+const HIST_PREFIX = 'h:';
+const INF = '+Inf';
+export const claimItemKey = (agent: string, runId: string): string => `${agent}#run#${runId}`;
+
+export class DynamoHeartbeats implements HeartbeatStore {
+  private readonly shards: number;
+  private readonly claimTtlSeconds: number;
+
+  constructor(
+    private readonly ddb: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    opts: HeartbeatOptions = {},
+  ) {
+    this.shards = opts.shards ?? 4;
+    this.claimTtlSeconds = opts.claimTtlSeconds ?? 86_400;
+  }
+
+  private parse(item: Record<string, unknown>): HeartbeatRecord {
+    const buckets: Record<string, number> = {};
+    for (const [k, v] of Object.entries(item)) if (k.startsWith(HIST_PREFIX) && typeof v === 'number') buckets[k.slice(HIST_PREFIX.length)] = v;
+    const r = HeartbeatRecordSchema.safeParse({ ...item, durationBuckets: buckets });
+    if (!r.success) throw new StoreError(`heartbeat item ${String(item.name)} is malformed: ${r.error.message}`);
+    return r.data;
+  }
+
+  async get(name: string): Promise<HeartbeatRecord | null> {
+    const out = await this.ddb.send(new GetCommand({ TableName: this.tableName, Key: { name }, ConsistentRead: true }));
+    return out.Item ? this.parse(out.Item) : null;
+  }
+
+  async getMany(names: string[]): Promise<Map<string, HeartbeatRecord>> {
+    const result = new Map<string, HeartbeatRecord>();
+    const unique = [...new Set(names)];
+    for (let i = 0; i < unique.length; i += 100) {
+      let keys: Record<string, unknown>[] | undefined = unique.slice(i, i + 100).map((name) => ({ name }));
+      for (let attempt = 0; keys && keys.length > 0; attempt++) {
+        if (attempt > 8) throw new StoreError('BatchGetItem on heartbeats kept returning unprocessed keys');
+        if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 20 * 2 ** attempt)));
+        const out: BatchGetCommandOutput = await this.ddb.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }));
+        for (const it of out.Responses?.[this.tableName] ?? []) {
+          const rec = this.parse(it);
+          result.set(rec.name, rec);
+        }
+        keys = out.UnprocessedKeys?.[this.tableName]?.Keys;
+      }
+    }
+    return result;
+  }
+
+  async getState(name: string): Promise<Record<string, unknown>> {
+    const out = await this.ddb.send(new GetCommand({ TableName: this.tableName, Key: { name }, ConsistentRead: true }));
+    const state: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(out.Item ?? {})) {
+      if (!k.startsWith(STATE_PREFIX) || typeof v !== 'string') continue;
+      try {
+        state[k.slice(STATE_PREFIX.length)] = JSON.parse(v);
+      } catch {
+        throw new StoreError(`state key ${k} of ${name} is not JSON`);
+      }
+    }
+    return state;
+  }
+
+  async claim(name: string, claim: RunClaim): Promise<boolean> {
+    try {
+      if (claim.slot !== undefined) {
+        await this.ddb.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: { name },
+            ConditionExpression: 'attribute_not_exists(#lastSlot) OR #lastSlot < :slot',
+            UpdateExpression: 'SET #lastSlot = :slot, #running = :running',
+            ExpressionAttributeNames: { '#lastSlot': 'lastSlot', '#running': 'running' },
+            ExpressionAttributeValues: { ':slot': claim.slot, ':running': { runId: claim.runId, startedAt: claim.startedAt, deadline: claim.deadline } },
+          }),
+        );
+      } else {
+        await this.ddb.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: {
+              name: claimItemKey(name, claim.runId),
+              runId: claim.runId,
+              startedAt: claim.startedAt,
+              deadline: claim.deadline,
+              expiresAt: Math.ceil(claim.deadline / 1000) + this.claimTtlSeconds,
+            },
+            ConditionExpression: 'attribute_not_exists(#name)',
+            ExpressionAttributeNames: { '#name': 'name' },
+          }),
+        );
+      }
+      return true;
+    } catch (e) {
+      if (e instanceof ConditionalCheckFailedException) return false;
+      throw e;
+    }
+  }
+
+  /** SET expectBy/hbShard, or REMOVE both (the item leaves the sparse `expect` index). */
+  private expectation(expectBy: number | null, name: string, names: Record<string, string>, values: Record<string, unknown>, set: string[], remove: string[]) {
+    names['#expectBy'] = 'expectBy';
+    names['#hbShard'] = 'hbShard';
+    if (expectBy === null) remove.push('#expectBy', '#hbShard');
+    else {
+      set.push('#expectBy = :expectBy', '#hbShard = :hbShard');
+      values[':expectBy'] = expectBy;
+      values[':hbShard'] = shardOf(name, this.shards);
+    }
+  }
+
+  async complete(name: string, done: RunCompletion): Promise<{ consecutiveErrors: number }> {
+    const names: Record<string, string> = { '#ce': 'consecutiveErrors', '#gen': 'generation' };
+    const values: Record<string, unknown> = { ':gen': done.generation };
+    const set: string[] = ['#gen = :gen'];
+    const remove: string[] = [];
+    const add: string[] = [];
+    const failed = done.outcome !== 'ok';
+    values[':zero'] = 0;
+    if (failed || done.countsAsCycle) values[':one'] = 1;
+    if (failed) {
+      set.push('#ce = if_not_exists(#ce, :zero) + :one', '#lastError = :error');
+      names['#lastError'] = 'lastError';
+      values[':error'] = (done.error ?? done.outcome).slice(0, 1000);
+      names['#failures'] = 'failures';
+      add.push('#failures :one');
+    } else if (done.countsAsCycle) {
+      set.push('#ce = :zero');
+    } else {
+      set.push('#ce = if_not_exists(#ce, :zero)');
+    }
+    if (done.countsAsCycle) {
+      // a cycle or trigger: the heartbeat, its outcome and duration, and the next expectation
+      Object.assign(names, { '#hb': 'lastHeartbeat', '#outcome': 'lastOutcome', '#dur': 'lastDurationMs', '#cycles': 'cycles', '#sum': 'durationSumMs', '#running': 'running' });
+      Object.assign(values, { ':at': done.at, ':outcome': done.outcome, ':dur': done.durationMs });
+      set.push('#hb = :at', '#outcome = :outcome', '#dur = :dur');
+      add.push('#cycles :one', '#sum :dur');
+      remove.push('#running');
+      const les = [...DURATION_BUCKETS_MS.filter((le) => done.durationMs <= le).map(String), INF];
+      les.forEach((le, i) => {
+        names[`#h${i}`] = `${HIST_PREFIX}${le}`;
+        add.push(`#h${i} :one`);
+      });
+      this.expectation(done.expectBy, name, names, values, set, remove);
+    }
+    Object.entries(done.stateChanges).forEach(([key, value], i) => {
+      names[`#s${i}`] = `${STATE_PREFIX}${key}`;
+      if (value === undefined) remove.push(`#s${i}`);
+      else {
+        set.push(`#s${i} = :s${i}`);
+        values[`:s${i}`] = JSON.stringify(value);
+      }
+    });
+    const expr = [`SET ${set.join(', ')}`, remove.length ? `REMOVE ${remove.join(', ')}` : '', add.length ? `ADD ${add.join(', ')}` : ''].filter(Boolean).join(' ');
+    const out = await this.ddb.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { name },
+        UpdateExpression: expr,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    );
+    const ce = out.Attributes?.consecutiveErrors;
+    return { consecutiveErrors: typeof ce === 'number' ? ce : 0 };
+  }
+
+  async resetHealth(name: string, opts: { expectBy: number | null }): Promise<void> {
+    const names: Record<string, string> = { '#ce': 'consecutiveErrors' };
+    const values: Record<string, unknown> = { ':zero': 0 };
+    const set = ['#ce = :zero'];
+    const remove: string[] = [];
+    this.expectation(opts.expectBy, name, names, values, set, remove);
+    await this.update(name, set, remove, names, values);
+  }
+
+  async expect(name: string, expectBy: number | null): Promise<void> {
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = {};
+    const set: string[] = [];
+    const remove: string[] = [];
+    this.expectation(expectBy, name, names, values, set, remove);
+    await this.update(name, set, remove, names, values);
+  }
+
+  private async update(name: string, set: string[], remove: string[], names: Record<string, string>, values: Record<string, unknown>) {
+    const expr = [set.length ? `SET ${set.join(', ')}` : '', remove.length ? `REMOVE ${remove.join(', ')}` : ''].filter(Boolean).join(' ');
+    await this.ddb.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { name },
+        UpdateExpression: expr,
+        ExpressionAttributeNames: names,
+        ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}),
+      }),
+    );
+  }
+
+  async queryOverdue(shard: string, now: number, limit: number): Promise<{ name: string; expectBy: number; lastHeartbeat: number | null }[]> {
+    const found: { name: string; expectBy: number; lastHeartbeat: number | null }[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.ddb.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: EXPECT_INDEX,
+          KeyConditionExpression: '#shard = :s AND #expectBy < :now',
+          ExpressionAttributeNames: { '#shard': 'hbShard', '#expectBy': 'expectBy' },
+          ExpressionAttributeValues: { ':s': shard, ':now': now },
+          Limit: Math.min(limit - found.length, 1000),
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const it of out.Items ?? []) {
+        if (typeof it.name !== 'string' || typeof it.expectBy !== 'number') continue;
+        found.push({ name: it.name, expectBy: it.expectBy, lastHeartbeat: typeof it.lastHeartbeat === 'number' ? it.lastHeartbeat : null });
+      }
+      start = out.LastEvaluatedKey;
+    } while (start && found.length < limit);
+    return found;
+  }
+
+  async remove(name: string): Promise<void> {
+    await this.ddb.send(new DeleteCommand({ TableName: this.tableName, Key: { name } }));
+  }
+}

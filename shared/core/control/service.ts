@@ -1,0 +1,279 @@
+/**
+ * ControlService: what operators do to agents, used by the HTTP API (`GET /agents`,
+ * `GET /agents/{name}`, `POST /agents/{name}/{action}`) and by local mode.
+ *
+ * Every action is one conditional registry transition (so racing operators, monitors and
+ * schedulers never interleave), then the heartbeat bookkeeping it implies, then one ledger event:
+ *
+ * | action     | allowed from                     | result                                              | ledger event        |
+ * |------------|----------------------------------|-----------------------------------------------------|---------------------|
+ * | pause      | active, restarting               | paused, unscheduled, no heartbeat expected          | agent.paused        |
+ * | resume     | paused                           | active, next slot on the grid                       | agent.resumed       |
+ * | trigger    | active, paused                   | one extra cycle dispatched now (status unchanged)   | agent.triggered     |
+ * | restart    | active, restarting               | active, fresh load (generation + 1), runs now,      | agent.restarted     |
+ * |            |                                  | consecutive errors reset, no backoff                |                     |
+ * | quarantine | active, restarting, paused       | quarantined: the stub takes its place               | agent.quarantined   |
+ * | release    | quarantined                      | active, fresh load, restart window forgotten,       | agent.released      |
+ * |            |                                  | consecutive errors reset, next slot on the grid     |                     |
+ *
+ * Errors: a malformed name → ValidationError (400); an unknown agent → NotFoundError (404); an
+ * action not allowed in the current status → ConflictError (409; ActionNotAllowedError is one).
+ * Operator restarts do not count toward the quarantine window (only the monitor's do).
+ */
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { NotFoundError, ValidationError } from '../errors';
+import { AgentNameSchema } from '../bundle/identity';
+import { makeEnvelope, ORCHESTRATOR_SENDER } from '../envelope';
+import { nextSlotAtOrAfter, type AgentRecord, type AgentStatus } from '../registry';
+import type { HeartbeatRecord } from '../heartbeat';
+import type { Dispatcher, EventPublisher, HeartbeatStore, RegistryStore } from '../ports';
+import { systemClock, type Clock } from '../clock';
+import { silentLogger, type Logger } from '../logger';
+import { stuckDeadline, type HealthPolicy } from '../health/policy';
+import { ActionNotAllowedError, UnknownActionError } from './errors';
+
+/** One agent as `GET /agents` shows it (contract). */
+export interface AgentView {
+  name: string;
+  version: string;
+  status: AgentStatus;
+  cycleSeconds: number;
+  /** ISO time of the last finished cycle (any outcome); null before the first */
+  lastHeartbeat: string | null;
+  /** ISO start of the next scheduled slot; null when not scheduled (paused, quarantined) */
+  nextRunAt: string | null;
+  consecutiveErrors: number;
+  /** restarts by the health monitor (operator restarts are not counted) */
+  restarts: number;
+  lastError: string | null;
+}
+
+/** `GET /agents/{name}`: the view plus what an operator needs to understand it. */
+export interface AgentDetail extends AgentView {
+  timeoutSeconds: number;
+  subscriptions: string[];
+  hasOnEnvelope: boolean;
+  statusReason: string | null;
+  statusChangedAt: string | null;
+  generation: number;
+  sha256: string;
+  signer: string | null;
+  registeredAt: string;
+  updatedAt: string;
+  cycles: number;
+  failures: number;
+  lastOutcome: HeartbeatRecord['lastOutcome'];
+  lastDurationMs: number | null;
+  /** ISO time by which the next heartbeat is expected before the agent counts as stuck */
+  stuckAt: string | null;
+}
+
+export const CONTROL_ACTIONS = ['pause', 'resume', 'trigger', 'restart', 'quarantine', 'release'] as const;
+export type ControlAction = (typeof CONTROL_ACTIONS)[number];
+
+export interface ControlResult {
+  agent: AgentView;
+  /** the run dispatched by `trigger` */
+  runId?: string;
+}
+
+export interface ControlDeps {
+  registry: RegistryStore;
+  heartbeats: HeartbeatStore;
+  dispatcher: Dispatcher;
+  events: EventPublisher;
+  policy: HealthPolicy;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+export function toAgentView(rec: AgentRecord, hb: HeartbeatRecord | null | undefined): AgentView {
+  return {
+    name: rec.name,
+    version: rec.version,
+    status: rec.status,
+    cycleSeconds: rec.cycleSeconds,
+    lastHeartbeat: iso(hb?.lastHeartbeat ?? null),
+    nextRunAt: iso(rec.nextRunAt),
+    consecutiveErrors: hb?.consecutiveErrors ?? 0,
+    restarts: rec.restarts,
+    lastError: hb?.lastError ?? null,
+  };
+}
+
+export class ControlService {
+  private readonly clock: Clock;
+  private readonly log: Logger;
+
+  constructor(private readonly deps: ControlDeps) {
+    this.clock = deps.clock ?? systemClock;
+    this.log = deps.logger ?? silentLogger;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // reads
+
+  async list(): Promise<AgentView[]> {
+    const recs = await this.deps.registry.list();
+    const hbs = await this.deps.heartbeats.getMany(recs.map((r) => r.name));
+    return recs.map((r) => toAgentView(r, hbs.get(r.name)));
+  }
+
+  async get(name: string): Promise<AgentView> {
+    const rec = await this.record(name);
+    return toAgentView(rec, await this.deps.heartbeats.get(rec.name));
+  }
+
+  async describe(name: string): Promise<AgentDetail> {
+    const rec = await this.record(name);
+    const hb = await this.deps.heartbeats.get(rec.name);
+    return {
+      ...toAgentView(rec, hb),
+      timeoutSeconds: rec.timeoutSeconds,
+      subscriptions: rec.subscriptions,
+      hasOnEnvelope: rec.hasOnEnvelope,
+      statusReason: rec.statusReason,
+      statusChangedAt: rec.statusChangedAt,
+      generation: rec.generation,
+      sha256: rec.sha256,
+      signer: rec.signer,
+      registeredAt: rec.registeredAt,
+      updatedAt: rec.updatedAt,
+      cycles: hb?.cycles ?? 0,
+      failures: hb?.failures ?? 0,
+      lastOutcome: hb?.lastOutcome ?? null,
+      lastDurationMs: hb?.lastDurationMs ?? null,
+      stuckAt: iso(hb?.expectBy ?? null),
+    };
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // actions
+
+  /** `POST /agents/{name}/{action}`: validates the action name, then runs it. */
+  async act(name: string, action: string): Promise<ControlResult> {
+    const a = z.enum(CONTROL_ACTIONS).safeParse(action);
+    if (!a.success) throw new UnknownActionError(action, CONTROL_ACTIONS);
+    switch (a.data) {
+      case 'pause':
+        return { agent: await this.pause(name) };
+      case 'resume':
+        return { agent: await this.resume(name) };
+      case 'trigger':
+        return this.trigger(name);
+      case 'restart':
+        return { agent: await this.restart(name) };
+      case 'quarantine':
+        return { agent: await this.quarantine(name) };
+      case 'release':
+        return { agent: await this.release(name) };
+    }
+  }
+
+  async pause(name: string): Promise<AgentView> {
+    const cur = await this.record(name);
+    this.allow(cur, 'pause', ['active', 'restarting'], cur.status === 'paused' ? 'it is already paused' : undefined);
+    const now = this.clock.now();
+    const rec = await this.deps.registry.transition(cur.name, { to: 'paused', from: ['active', 'restarting'], at: now, reason: 'paused by operator', nextRunAt: null });
+    await this.deps.heartbeats.expect(rec.name, null);
+    await this.ledger('agent.paused', { name: rec.name, version: rec.version, by: 'operator', previousStatus: cur.status }, now);
+    return this.get(rec.name);
+  }
+
+  async resume(name: string): Promise<AgentView> {
+    const cur = await this.record(name);
+    this.allow(cur, 'resume', ['paused'], cur.status === 'quarantined' ? 'release it instead' : undefined);
+    const now = this.clock.now();
+    const next = nextSlotAtOrAfter(now, cur.cycleSeconds);
+    const rec = await this.deps.registry.transition(cur.name, { to: 'active', from: ['paused'], at: now, reason: 'resumed by operator', nextRunAt: next });
+    await this.deps.heartbeats.expect(rec.name, stuckDeadline(this.deps.policy, next, rec));
+    await this.ledger('agent.resumed', { name: rec.name, version: rec.version, by: 'operator', nextRunAt: iso(next) }, now);
+    return this.get(rec.name);
+  }
+
+  /** Dispatches one extra cycle now (a `trigger` message: claimed once by its runId, status unchanged). */
+  async trigger(name: string): Promise<ControlResult> {
+    const cur = await this.record(name);
+    this.allow(cur, 'trigger', ['active', 'paused'], cur.status === 'quarantined' ? 'no agent code runs until it is released' : 'it is waiting to restart');
+    const now = this.clock.now();
+    const runId = `${cur.name}!trigger!${randomUUID()}`;
+    await this.deps.dispatcher.dispatch([{ message: { kind: 'trigger', agent: cur.name, runId }, notBefore: now }]);
+    await this.ledger('agent.triggered', { name: cur.name, version: cur.version, by: 'operator', runId }, now);
+    return { agent: await this.get(cur.name), runId };
+  }
+
+  /** Operator restart: immediate (no backoff), fresh load, health counters reset. */
+  async restart(name: string): Promise<AgentView> {
+    const cur = await this.record(name);
+    this.allow(cur, 'restart', ['active', 'restarting'], cur.status === 'paused' ? 'resume it instead' : cur.status === 'quarantined' ? 'release it instead' : undefined);
+    const now = this.clock.now();
+    const rec = await this.deps.registry.transition(cur.name, {
+      to: 'active',
+      from: ['active', 'restarting'],
+      at: now,
+      reason: 'restarted by operator',
+      nextRunAt: now,
+      bumpGeneration: true,
+    });
+    await this.deps.heartbeats.resetHealth(rec.name, { expectBy: stuckDeadline(this.deps.policy, now, rec) });
+    await this.ledger('agent.restarted', { name: rec.name, version: rec.version, by: 'operator', reason: 'operator', backoffMs: 0, generation: rec.generation }, now);
+    return this.get(rec.name);
+  }
+
+  async quarantine(name: string): Promise<AgentView> {
+    const cur = await this.record(name);
+    this.allow(cur, 'quarantine', ['active', 'restarting', 'paused'], 'it is already quarantined');
+    const now = this.clock.now();
+    const rec = await this.deps.registry.transition(cur.name, {
+      to: 'quarantined',
+      from: ['active', 'restarting', 'paused'],
+      at: now,
+      reason: 'quarantined by operator',
+      nextRunAt: null,
+    });
+    await this.deps.heartbeats.expect(rec.name, null);
+    await this.ledger('agent.quarantined', { name: rec.name, version: rec.version, by: 'operator', reason: 'operator', previousStatus: cur.status }, now);
+    return this.get(rec.name);
+  }
+
+  async release(name: string): Promise<AgentView> {
+    const cur = await this.record(name);
+    this.allow(cur, 'release', ['quarantined'], 'only quarantined agents can be released');
+    const now = this.clock.now();
+    const next = nextSlotAtOrAfter(now, cur.cycleSeconds);
+    const rec = await this.deps.registry.transition(cur.name, {
+      to: 'active',
+      from: ['quarantined'],
+      at: now,
+      reason: 'released by operator',
+      nextRunAt: next,
+      bumpGeneration: true,
+      resetRestartWindow: true,
+    });
+    await this.deps.heartbeats.resetHealth(rec.name, { expectBy: stuckDeadline(this.deps.policy, next, rec) });
+    await this.ledger('agent.released', { name: rec.name, version: rec.version, by: 'operator', nextRunAt: iso(next), generation: rec.generation }, now);
+    return this.get(rec.name);
+  }
+
+  // ------------------------------------------------------------------------------------------
+
+  private async record(name: string): Promise<AgentRecord> {
+    const n = AgentNameSchema.safeParse(name);
+    if (!n.success) throw new ValidationError(`invalid agent name "${String(name).slice(0, 80)}": must match [a-z0-9][a-z0-9-]{1,62}`);
+    const rec = await this.deps.registry.get(n.data);
+    if (!rec) throw new NotFoundError(`agent ${n.data}`);
+    return rec;
+  }
+
+  private allow(rec: AgentRecord, action: ControlAction, from: AgentStatus[], hint?: string): void {
+    if (!from.includes(rec.status)) throw new ActionNotAllowedError(rec.name, action, rec.status, hint);
+  }
+
+  private async ledger(topic: string, payload: Record<string, unknown>, now: number): Promise<void> {
+    this.log.info(topic, payload);
+    await this.deps.events.publish([makeEnvelope({ topic, sender: ORCHESTRATOR_SENDER, payload }, now)]);
+  }
+}

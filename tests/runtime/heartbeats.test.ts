@@ -1,0 +1,94 @@
+/** DynamoHeartbeats against DynamoDB Local: claims, one-write completion, state, expectations. */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoHeartbeats, claimItemKey } from '../../shared/adapters/aws/dynamo-heartbeats';
+import type { RunCompletion } from '../../shared/core/ports';
+import { shardOf } from '../../shared/definitions/tables';
+import { createTestTables, type TestTables } from '../support/env';
+import { T0 } from './helpers';
+
+const SHARDS = 3;
+let t: TestTables;
+let hb: DynamoHeartbeats;
+
+beforeAll(async () => {
+  t = await createTestTables();
+  hb = new DynamoHeartbeats(t.clients.ddb, t.names.Heartbeats, { shards: SHARDS });
+});
+
+const done = (over: Partial<RunCompletion> = {}): RunCompletion => ({
+  runId: 'r',
+  at: T0,
+  outcome: 'ok',
+  error: null,
+  durationMs: 7,
+  generation: 1,
+  stateChanges: {},
+  expectBy: T0 + 60_000,
+  countsAsCycle: true,
+  ...over,
+});
+
+describe('DynamoHeartbeats (DynamoDB Local)', () => {
+  it('claims a slot at most once, and only slots after the last one', async () => {
+    const c = (slot: number) => ({ runId: `a@${slot}`, slot, startedAt: T0, deadline: T0 + 1000 });
+    expect(await hb.claim('a', c(1000))).toBe(true);
+    expect(await hb.claim('a', c(1000))).toBe(false);
+    expect(await hb.claim('a', c(500))).toBe(false);
+    // racing claims of one slot: exactly one wins
+    const wins = await Promise.all(Array.from({ length: 8 }, () => hb.claim('a', c(2000))));
+    expect(wins.filter(Boolean)).toHaveLength(1);
+    expect(await hb.get('a')).toMatchObject({ lastSlot: 2000, running: { runId: 'a@2000' } });
+  });
+
+  it('claims trigger/envelope runs once per runId with a TTL claim item', async () => {
+    const claim = { runId: 'a!trigger!1', startedAt: T0, deadline: T0 + 5000 };
+    const wins = await Promise.all([hb.claim('a', claim), hb.claim('a', claim), hb.claim('a', claim)]);
+    expect(wins.filter(Boolean)).toHaveLength(1);
+    const item = await t.clients.ddb.send(new GetCommand({ TableName: t.names.Heartbeats, Key: { name: claimItemKey('a', claim.runId) } }));
+    expect(item.Item).toMatchObject({ runId: claim.runId, expiresAt: Math.ceil((T0 + 5000) / 1000) + 86_400 });
+    expect(await hb.claim('a', { ...claim, runId: 'a!trigger!2' })).toBe(true);
+  });
+
+  it('writes heartbeat, outcome, counters, histogram and changed state keys in one completion; failures count up, success resets', async () => {
+    expect(await hb.complete('b', done({ stateChanges: { count: 1, keep: { x: 'y' } }, durationMs: 30 }))).toEqual({ consecutiveErrors: 0 });
+    expect(await hb.complete('b', done({ outcome: 'error', error: 'boom', at: T0 + 1, durationMs: 3 }))).toEqual({ consecutiveErrors: 1 });
+    expect(await hb.complete('b', done({ outcome: 'timeout', error: 'slow', at: T0 + 2, durationMs: 70_000 }))).toEqual({ consecutiveErrors: 2 });
+    let rec = await hb.get('b');
+    expect(rec).toMatchObject({ lastHeartbeat: T0 + 2, cycles: 3, failures: 2, consecutiveErrors: 2, lastOutcome: 'timeout', lastError: 'slow', lastDurationMs: 70_000, durationSumMs: 70_033 });
+    // cumulative buckets: 30 ms counts from le=50 up, 3 ms from le=5 up, 70 s only in +Inf
+    expect(rec?.durationBuckets).toMatchObject({ '5': 1, '25': 1, '50': 2, '60000': 2, '+Inf': 3 });
+    // only changed keys are written: a concurrent run's key survives, deletes remove
+    await hb.complete('b', done({ stateChanges: { count: 2, keep: undefined }, at: T0 + 3 }));
+    expect(await hb.getState('b')).toEqual({ count: 2 });
+    rec = await hb.get('b');
+    expect(rec).toMatchObject({ consecutiveErrors: 0, cycles: 4, failures: 2, lastOutcome: 'ok', lastError: 'slow' });
+  });
+
+  it('envelope runs count failures but neither heartbeat nor reset the consecutive count on success', async () => {
+    await hb.complete('c', done({ outcome: 'error', error: 'x' }));
+    expect(await hb.complete('c', done({ countsAsCycle: false, at: T0 + 50, expectBy: null, stateChanges: { seen: 1 } }))).toEqual({ consecutiveErrors: 1 });
+    expect(await hb.complete('c', done({ countsAsCycle: false, outcome: 'error', error: 'env', at: T0 + 60, expectBy: null }))).toEqual({ consecutiveErrors: 2 });
+    expect(await hb.get('c')).toMatchObject({ lastHeartbeat: T0, cycles: 1, failures: 2, lastError: 'env', expectBy: T0 + 60_000 });
+    expect(await hb.getState('c')).toEqual({ seen: 1 });
+  });
+
+  it('queries overdue expectations through the sparse expect index, per shard', async () => {
+    const names = ['o1', 'o2', 'o3', 'o4', 'o5', 'o6'];
+    for (const [i, n] of names.entries()) await hb.expect(n, T0 + i * 1000);
+    await hb.expect('o6', null); // unexpected again: leaves the index
+    await hb.resetHealth('o5', { expectBy: T0 + 999_999 });
+    const overdue = [];
+    for (let s = 0; s < SHARDS; s++) overdue.push(...(await hb.queryOverdue(String(s), T0 + 4500, 100)));
+    expect(overdue.map((o) => o.name).filter((n) => n.startsWith('o')).sort()).toEqual(['o1', 'o2', 'o3', 'o4']);
+    const one = await hb.queryOverdue(shardOf('o1', SHARDS), T0 + 4500, 100);
+    expect(one.find((o) => o.name === 'o1')).toEqual({ name: 'o1', expectBy: T0, lastHeartbeat: null });
+  });
+
+  it('getMany reads many heartbeats at once; remove deletes', async () => {
+    const many = await hb.getMany(['a', 'b', 'missing', 'b']);
+    expect([...many.keys()].sort()).toEqual(['a', 'b']);
+    await hb.remove('b');
+    expect(await hb.get('b')).toBeNull();
+  });
+});
