@@ -7,3 +7,22 @@ export class StoreError extends OrchestratorError {
     super('store_error', message, details);
   }
 }
+
+/** An AWS call of a component switch (Scheduler, EventBridge rule, Lambda event source mapping) failed. */
+export class ComponentSwitchError extends OrchestratorError {
+  override name = 'ComponentSwitchError';
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('component_switch_failed', message, details);
+  }
+}
+
+/** Dispatch messages that SQS did not accept (after retrying the failed entries). */
+export class DispatchError extends OrchestratorError {
+  override name = 'DispatchError';
+  constructor(
+    message: string,
+    readonly failed: { runId: string; code: string; message: string }[],
+  ) {
+    super('dispatch_failed', message, { failed });
+  }
+}

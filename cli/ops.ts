@@ -1,0 +1,214 @@
+/**
+ * Operator commands of agentctl — a thin client of the control API (CONTRACT):
+ *   agents | pause N | resume N | trigger N | restart N | quarantine N | release N
+ *   ledger verify | ledger tail [-n N] [--follow] [--topic T] [--agent A]
+ * Options: --api URL (else AGENT_API_URL, else the running local mode), --iam (SigV4),
+ * --json (raw API JSON).
+ * Exit codes: 0 ok, 1 failed operation (API error or unreachable; message on stderr), 2 usage.
+ */
+import { parseArgs } from 'node:util';
+import type { Io } from './agentctl';
+import { OperationError, UsageError } from './errors';
+import { describeError, request, resolveTarget, authHeaders, routeUrl, type ApiTarget } from './api-client';
+import { AGENT_NAME_RE } from '../shared/core/bundle/identity';
+
+const AGENT_ACTIONS = ['pause', 'resume', 'trigger', 'restart', 'quarantine', 'release'] as const;
+type AgentAction = (typeof AGENT_ACTIONS)[number];
+const PAST: Record<AgentAction, string> = { pause: 'paused', resume: 'resumed', trigger: 'triggered', restart: 'restarted', quarantine: 'quarantined', release: 'released' };
+
+interface AgentViewLike {
+  name: string;
+  version: string;
+  status: string;
+  cycleSeconds: number;
+  lastHeartbeat: string | null;
+  nextRunAt: string | null;
+  consecutiveErrors: number;
+  restarts: number;
+  lastError: string | null;
+}
+
+interface LedgerEntryLike {
+  seq: number;
+  ts: string;
+  topic: string;
+  sender: string;
+  recipient?: string;
+  replayOf?: number;
+  payload: unknown;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')).join('\n') + '\n';
+}
+
+function entryLine(e: LedgerEntryLike): string {
+  const to = e.recipient ? ` -> ${e.recipient}` : '';
+  const replay = e.replayOf !== undefined ? ` (replay of #${e.replayOf})` : '';
+  return `#${e.seq} ${e.ts} ${e.topic} ${e.sender}${to}${replay} ${JSON.stringify(e.payload)}\n`;
+}
+
+async function call(target: ApiTarget, method: 'GET' | 'POST', route: string, body?: unknown): Promise<unknown> {
+  const r = await request(target, method, route, body);
+  if (r.status < 200 || r.status >= 300) throw new OperationError(`${method} ${route} failed: ${describeError(r)}`);
+  return r.json();
+}
+
+/** Follows /events/stream (SSE) and prints envelopes until interrupted. */
+async function follow(target: ApiTarget, after: number, io: Io, filter: (e: LedgerEntryLike) => boolean): Promise<number> {
+  const ctl = new AbortController();
+  const stop = () => ctl.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  let last = after;
+  let failures = 0;
+  const streamBase = io.env.AGENT_STREAM_URL ? new URL(io.env.AGENT_STREAM_URL) : null;
+  try {
+    while (!ctl.signal.aborted) {
+      const url = streamBase ?? routeUrl(target.base, '/events/stream');
+      const headers = await authHeaders(target, 'GET', url, undefined, { accept: 'text/event-stream', 'last-event-id': String(last) });
+      let retry = 2000;
+      try {
+        const res = await fetch(url, { headers, signal: ctl.signal });
+        if (!res.ok || !res.body) {
+          const text = await res.text();
+          throw new OperationError(`GET /events/stream failed: ${describeError({ status: res.status, headers: res.headers, body: text, json: () => null })}`);
+        }
+        failures = 0;
+        const decoder = new TextDecoder();
+        let buf = '';
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          buf += decoder.decode(chunk, { stream: true }).replace(/\r\n?/g, '\n');
+          let i: number;
+          while ((i = buf.indexOf('\n\n')) >= 0) {
+            const block = buf.slice(0, i);
+            buf = buf.slice(i + 2);
+            let event = 'message';
+            const data: string[] = [];
+            for (const line of block.split('\n')) {
+              if (!line || line.startsWith(':')) continue;
+              const c = line.indexOf(':');
+              const field = c < 0 ? line : line.slice(0, c);
+              const value = c < 0 ? '' : line.slice(c + 1).replace(/^ /, '');
+              if (field === 'event') event = value;
+              else if (field === 'data') data.push(value);
+              else if (field === 'retry' && /^\d+$/.test(value)) retry = Number(value);
+            }
+            if (event !== 'envelope' || data.length === 0) continue;
+            const e = JSON.parse(data.join('\n')) as LedgerEntryLike;
+            if (e.seq <= last) continue;
+            last = e.seq;
+            if (filter(e)) io.stdout.write(entryLine(e));
+          }
+        }
+      } catch (e) {
+        if (ctl.signal.aborted) break;
+        if (e instanceof OperationError && !/ 5\d\d /.test(e.message)) throw e;
+        if (++failures >= 10) throw new OperationError(`event stream keeps failing: ${(e as Error).message}`);
+      }
+      if (!ctl.signal.aborted) await new Promise((r) => setTimeout(r, retry));
+    }
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+  return 0;
+}
+
+export async function runOpsCommand(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      api: { type: 'string' },
+      iam: { type: 'boolean' },
+      json: { type: 'boolean' },
+      lines: { type: 'string', short: 'n' },
+      follow: { type: 'boolean', short: 'f' },
+      topic: { type: 'string' },
+      agent: { type: 'string' },
+    },
+  });
+  const [cmd, ...args] = positionals;
+  const target = () => resolveTarget({ api: values.api, iam: values.iam, env: io.env });
+  const out = (v: unknown) => io.stdout.write(JSON.stringify(v, null, 2) + '\n');
+
+  if (cmd === 'agents') {
+    if (args.length) throw new UsageError('agents takes no arguments');
+    const body = (await call(await target(), 'GET', '/agents')) as { agents: AgentViewLike[] };
+    if (values.json) return out(body), 0;
+    const rows = [['NAME', 'VERSION', 'STATUS', 'CYCLE', 'LAST HEARTBEAT', 'NEXT RUN', 'ERRORS', 'RESTARTS', 'LAST ERROR']];
+    for (const a of body.agents)
+      rows.push([a.name, a.version, a.status, `${a.cycleSeconds}s`, a.lastHeartbeat ?? '-', a.nextRunAt ?? '-', String(a.consecutiveErrors), String(a.restarts), a.lastError ?? '']);
+    io.stdout.write(body.agents.length ? table(rows) : 'no agents registered\n');
+    return 0;
+  }
+
+  if ((AGENT_ACTIONS as readonly string[]).includes(cmd ?? '')) {
+    const action = cmd as AgentAction;
+    const name = args[0];
+    if (!name || args.length > 1) throw new UsageError(`usage: agentctl ${action} NAME`);
+    if (!AGENT_NAME_RE.test(name)) throw new UsageError('agent name must match [a-z0-9][a-z0-9-]{1,62}');
+    const body = (await call(await target(), 'POST', `/agents/${name}/${action}`, {})) as {
+      agent?: AgentViewLike;
+      runId?: string;
+    };
+    if (values.json) return out(body), 0;
+    const status = body.agent ? ` (status ${body.agent.status})` : '';
+    io.stdout.write(`${PAST[action]} ${name}${status}${body.runId ? `, run ${body.runId}` : ''}\n`);
+    return 0;
+  }
+
+  if (cmd === 'ledger') {
+    const sub = args[0];
+    if (sub === 'verify') {
+      if (args.length > 1) throw new UsageError('usage: agentctl ledger verify');
+      const r = (await call(await target(), 'GET', '/ledger/verify')) as { ok: boolean; entries: number; head: string; firstBad: number | null };
+      if (values.json) out(r);
+      if (!r.ok) throw new OperationError(`ledger verification FAILED: first bad entry #${r.firstBad} (${r.entries} entries checked)`);
+      if (!values.json) io.stdout.write(`ledger ok: ${r.entries} entries, head ${r.head}\n`);
+      return 0;
+    }
+    if (sub === 'tail') {
+      if (args.length > 1) throw new UsageError('usage: agentctl ledger tail [-n N] [--follow] [--topic T] [--agent A]');
+      const n = values.lines === undefined ? 20 : /^[0-9]{1,4}$/.test(values.lines) ? Number(values.lines) : NaN;
+      if (!Number.isInteger(n) || n < 1 || n > 1000) throw new UsageError('-n must be an integer from 1 to 1000');
+      const t = await target();
+      const filter = new URLSearchParams();
+      if (values.topic) filter.set('topic', values.topic);
+      if (values.agent) filter.set('agent', values.agent);
+      // newest seq first, then the last n entries (of those matching the filter) from there
+      const head = ((await call(t, 'GET', '/ledger?limit=1')) as { head: number }).head;
+      const q = new URLSearchParams(filter);
+      let after = Math.max(0, head - n);
+      const lines: LedgerEntryLike[] = [];
+      // with a filter, walk back in windows until n matching entries are found or the start
+      for (let window = n; ; window *= 4) {
+        after = Math.max(0, head - window);
+        q.set('after', String(after));
+        q.set('limit', String(Math.min(1000, head - after || 1)));
+        lines.length = 0;
+        let cursor: number | null = after;
+        while (cursor !== null && cursor < head) {
+          q.set('after', String(cursor));
+          const page = (await call(t, 'GET', `/ledger?${q}`)) as { entries: LedgerEntryLike[]; next: number | null };
+          lines.push(...page.entries.filter((e) => e.seq <= head));
+          cursor = page.next;
+        }
+        if (lines.length >= n || after === 0 || !(values.topic || values.agent)) break;
+      }
+      const shown = lines.slice(-n);
+      if (values.json) out(shown);
+      else for (const e of shown) io.stdout.write(entryLine(e));
+      if (!values.follow) return 0;
+      const match = (e: LedgerEntryLike) =>
+        (!values.topic || e.topic === values.topic) && (!values.agent || e.sender === values.agent || e.recipient === values.agent);
+      return follow(t, head, io, match);
+    }
+    throw new UsageError('usage: agentctl ledger verify | ledger tail [-n N] [--follow]');
+  }
+
+  throw new UsageError(cmd ? `unknown command ${JSON.stringify(cmd)}` : 'missing command');
+}
