@@ -23,7 +23,8 @@ export interface AwsClients {
   eventBridge: EventBridgeClient;
 }
 
-const LOCAL_CREDS = { accessKeyId: 'local', secretAccessKey: 'local' };
+// s3rver knows one key pair, S3RVER/S3RVER; DynamoDB Local accepts any credentials.
+const LOCAL_CREDS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
 export function createClients(opts: ClientOptions = {}): AwsClients {
   const region = opts.region ?? process.env.AWS_REGION ?? 'us-east-1';
