@@ -185,6 +185,10 @@ export interface LedgerEntry {
   replayOf?: number;
   hash: string;
   prevHash: string;
+  /** retention (AGENT_LEDGER_RETENTION_DAYS > 0): TTL of this entry, epoch seconds (hashed; see docs/ledger.md) */
+  expiresAt?: number;
+  /** retention: the previous entry's expiresAt (hashed; lets verify tell expired gaps from deletions) */
+  prevExpiresAt?: number;
 }
 
 export interface LedgerQuery {

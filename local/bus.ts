@@ -1,0 +1,374 @@
+/**
+ * LocalBus: local mode's EventBridge (the `agents` custom bus and, for the S3 events of the hot
+ * directory, the default bus). It is the EventPublisher of local mode.
+ *
+ * - It applies the RULES of shared/definitions/routing.ts (the same definitions the CDK stack
+ *   installs) with our EventBridge pattern matcher (shared/core/bus/pattern.ts).
+ * - `publish` wraps each envelope exactly as PutEvents would deliver it (version, id,
+ *   detail-type = topic, source = agent-orchestrator, account, time, region, resources, detail =
+ *   the envelope after a JSON round trip) and refuses what PutEvents would refuse (invalid
+ *   envelope, entry over 256 KB) before accepting anything. Like PutEvents it returns once the
+ *   events are accepted, not when they are delivered.
+ * - Delivery: one queue per target, strictly in order, one delivery at a time (different
+ *   targets independently). The Ledger rule's target gets what the cloud's SQS FIFO queue hands
+ *   the ledger-writer Lambda: an SQS event with up to `ledgerBatchSize` (10) records whose
+ *   bodies are the EventBridge events. Every other target gets the EventBridge event itself
+ *   (EventBridge → Lambda).
+ * - A target that throws is retried with exponential backoff up to `maxAttempts` (default 3) in
+ *   total, like the cloud's bounded retries (FIFO maxReceiveCount, EventBridge retry policy);
+ *   then the delivery is counted as failed, logged and kept in `deadLetters` (bounded), and the
+ *   queue moves on. A target's error never crashes the process.
+ * - `setRuleEnabled(id, false)`: events matching a disabled rule are not delivered, as with a
+ *   disabled EventBridge rule (dropped and counted), except for the Delivery rule (component
+ *   `bus`): its events are buffered (up to `maxBuffered`, oldest dropped beyond) and delivered in
+ *   order when it is enabled again, so stopping the bus pauses deliveries to agents without
+ *   losing them. Deliveries already queued when a rule is disabled still happen.
+ * - `idle()` resolves when everything published so far (and whatever the targets published
+ *   meanwhile) has been delivered; `stats()` has the counters for metrics.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { resolvePattern, type RuleDef, type TargetName } from '../shared/definitions/routing';
+import { compilePattern, type CompiledPattern } from '../shared/core/bus/pattern';
+import { planPutEvents, toBusEvent, type BusEvent } from '../shared/core/bus/events';
+import { parseEnvelope, type Envelope } from '../shared/core/envelope';
+import type { EventPublisher } from '../shared/core/ports';
+import { systemClock, type Clock } from '../shared/core/clock';
+import { ValidationError, errorMessage } from '../shared/core/errors';
+import { silentLogger, type Logger } from '../shared/core/logger';
+
+/**
+ * A rule target: receives an EventBridge event (BusEvent), or for the Ledger rule an SQS event
+ * (SqsBatchEvent). Handlers take `unknown` and parse it with zod, hence the loose parameter.
+ */
+export type LocalTarget = (event: never) => Promise<unknown>;
+
+export interface SqsBatchEvent {
+  Records: {
+    messageId: string;
+    receiptHandle: string;
+    body: string;
+    attributes: { ApproximateReceiveCount: string; SentTimestamp: string; MessageGroupId: string; MessageDeduplicationId: string; SequenceNumber: string };
+    messageAttributes: Record<string, never>;
+    md5OfBody: string;
+    eventSource: 'aws:sqs';
+    eventSourceARN: string;
+    awsRegion: string;
+  }[];
+}
+
+export interface LocalBusOptions {
+  rules: RuleDef[];
+  vars: { HOT_BUCKET: string };
+  targets: Partial<Record<TargetName, LocalTarget>>;
+  logger?: Logger;
+  clock?: Clock;
+  account?: string;
+  region?: string;
+  /** deliveries per event and target, the first included (default 3) */
+  maxAttempts?: number;
+  /** first retry delay, doubling per attempt (default 100 ms) */
+  retryBaseMs?: number;
+  /** records per SQS batch to the Ledger rule's target (default 10, the FIFO maximum) */
+  ledgerBatchSize?: number;
+  /** events the Delivery rule buffers while disabled (default 100 000) */
+  maxBuffered?: number;
+  /** failed deliveries kept for inspection (default 100) */
+  maxDeadLetters?: number;
+}
+
+/** Rules whose cloud target sits behind an SQS FIFO queue (batched SQS events, one message group). */
+const FIFO_RULES: ReadonlySet<RuleDef['id']> = new Set(['Ledger']);
+/** Rules that buffer while disabled instead of dropping. */
+const BUFFERING_RULES: ReadonlySet<RuleDef['id']> = new Set(['Delivery']);
+
+interface RuleState {
+  def: RuleDef;
+  pattern: CompiledPattern;
+  enabled: boolean;
+  buffer: BusEvent[];
+}
+
+interface Delivery {
+  rule: RuleState;
+  event: BusEvent;
+  sentAt: number;
+}
+
+interface TargetQueue {
+  name: TargetName;
+  items: Delivery[];
+  running: Promise<void> | null;
+}
+
+type PerRule = Record<RuleDef['id'], number>;
+
+export interface LocalBusStats {
+  /** envelopes accepted by publish */
+  published: number;
+  /** events accepted by putDefaultBusEvent */
+  defaultBusEvents: number;
+  matched: PerRule;
+  delivered: PerRule;
+  failed: PerRule;
+  retried: PerRule;
+  /** matched while the rule was disabled and not buffered */
+  dropped: PerRule;
+  /** matched but no local target is wired for the rule */
+  undeliverable: PerRule;
+  /** currently buffered (disabled buffering rule) */
+  buffered: PerRule;
+  /** currently queued per target */
+  queued: Partial<Record<TargetName, number>>;
+}
+
+export interface DeadLetter {
+  rule: RuleDef['id'];
+  target: TargetName;
+  eventId: string;
+  error: string;
+  at: number;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const zero = (): PerRule => ({ HotDirectory: 0, Ledger: 0, Delivery: 0, Health: 0 });
+
+export class LocalBus implements EventPublisher {
+  private readonly rules: RuleState[];
+  private readonly queues = new Map<TargetName, TargetQueue>();
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly account: string;
+  private readonly region: string;
+  private readonly maxAttempts: number;
+  private readonly retryBaseMs: number;
+  private readonly ledgerBatchSize: number;
+  private readonly maxBuffered: number;
+  private readonly maxDeadLetters: number;
+  private readonly listeners = new Set<(e: BusEvent<Envelope>) => void>();
+  private fifoSeq = 0n;
+  private readonly counters = {
+    published: 0,
+    defaultBusEvents: 0,
+    matched: zero(),
+    delivered: zero(),
+    failed: zero(),
+    retried: zero(),
+    dropped: zero(),
+    undeliverable: zero(),
+  };
+  readonly deadLetters: DeadLetter[] = [];
+
+  constructor(private readonly opts: LocalBusOptions) {
+    this.log = opts.logger ?? silentLogger;
+    this.clock = opts.clock ?? systemClock;
+    this.account = opts.account ?? '000000000000';
+    this.region = opts.region ?? 'us-east-1';
+    this.maxAttempts = Math.max(1, opts.maxAttempts ?? 3);
+    this.retryBaseMs = opts.retryBaseMs ?? 100;
+    this.ledgerBatchSize = Math.min(10, Math.max(1, opts.ledgerBatchSize ?? 10));
+    this.maxBuffered = opts.maxBuffered ?? 100_000;
+    this.maxDeadLetters = opts.maxDeadLetters ?? 100;
+    // compiling validates every pattern at start-up (InvalidPatternError names the fault)
+    this.rules = opts.rules.map((def) => ({ def, pattern: compilePattern(resolvePattern(def.pattern, opts.vars)), enabled: true, buffer: [] }));
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // input
+
+  /** PutEvents on the `agents` bus. Validates everything first: a refused batch changes nothing. */
+  async publish(envelopes: Envelope[]): Promise<void> {
+    const valid = envelopes.map((e) => parseEnvelope(e));
+    const groups = planPutEvents(valid); // size limits of PutEvents entries
+    const now = this.clock.now();
+    for (const group of groups) {
+      for (const { entry } of group) {
+        const event = toBusEvent(
+          { source: entry.Source, detailType: entry.DetailType, detail: JSON.parse(entry.Detail) as Envelope },
+          { now, account: this.account, region: this.region },
+        );
+        this.counters.published++;
+        for (const l of this.listeners) {
+          try {
+            l(event);
+          } catch (e) {
+            this.log.warn('bus listener failed', { error: e });
+          }
+        }
+        this.route('agents', event);
+      }
+    }
+  }
+
+  /** An event on the account's default bus (S3 "Object Created"/"Object Deleted" from s3rver). */
+  putDefaultBusEvent(event: BusEvent): void {
+    this.counters.defaultBusEvents++;
+    this.route('default', event);
+  }
+
+  /** Observes every envelope event put on the agents bus (e.g. the API's event stream). */
+  subscribe(listener: (e: BusEvent<Envelope>) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private route(bus: RuleDef['bus'], event: BusEvent): void {
+    for (const rule of this.rules) {
+      if (rule.def.bus !== bus || !rule.pattern.matches(event)) continue;
+      this.counters.matched[rule.def.id]++;
+      if (!this.opts.targets[rule.def.target]) {
+        this.counters.undeliverable[rule.def.id]++;
+        continue;
+      }
+      if (!rule.enabled) {
+        if (BUFFERING_RULES.has(rule.def.id)) {
+          rule.buffer.push(event);
+          if (rule.buffer.length > this.maxBuffered) {
+            rule.buffer.shift();
+            this.counters.dropped[rule.def.id]++;
+          }
+        } else {
+          this.counters.dropped[rule.def.id]++;
+        }
+        continue;
+      }
+      this.enqueue(rule, event);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // rule switches
+
+  setRuleEnabled(id: RuleDef['id'], enabled: boolean): void {
+    const rule = this.rules.find((r) => r.def.id === id);
+    if (!rule) throw new ValidationError(`unknown bus rule ${String(id)}; one of ${this.rules.map((r) => r.def.id).join(', ')}`);
+    if (rule.enabled === enabled) return;
+    rule.enabled = enabled;
+    this.log.info(enabled ? 'bus rule enabled' : 'bus rule disabled', { rule: id, buffered: rule.buffer.length });
+    if (enabled) for (const ev of rule.buffer.splice(0)) this.enqueue(rule, ev);
+  }
+
+  isRuleEnabled(id: RuleDef['id']): boolean {
+    return this.rules.find((r) => r.def.id === id)?.enabled ?? false;
+  }
+
+  /** A switch for local/components.ts (`LocalSwitchTargets.rule`). */
+  ruleSwitch(id: RuleDef['id']): { setEnabled(enabled: boolean): void; isEnabled(): boolean } {
+    return { setEnabled: (on) => this.setRuleEnabled(id, on), isEnabled: () => this.isRuleEnabled(id) };
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // delivery
+
+  private enqueue(rule: RuleState, event: BusEvent): void {
+    const name = rule.def.target;
+    let q = this.queues.get(name);
+    if (!q) {
+      q = { name, items: [], running: null };
+      this.queues.set(name, q);
+    }
+    q.items.push({ rule, event, sentAt: this.clock.now() });
+    if (!q.running) q.running = this.drain(q);
+  }
+
+  private async drain(q: TargetQueue): Promise<void> {
+    try {
+      while (q.items.length > 0) {
+        const first = q.items[0]!;
+        let n = 1;
+        if (FIFO_RULES.has(first.rule.def.id)) {
+          while (n < this.ledgerBatchSize && n < q.items.length && q.items[n]!.rule === first.rule) n++;
+        }
+        const batch = q.items.splice(0, n);
+        await this.deliver(q.name, batch);
+      }
+    } finally {
+      q.running = null;
+    }
+  }
+
+  private shape(batch: Delivery[], attempt: number): unknown {
+    const first = batch[0]!;
+    if (!FIFO_RULES.has(first.rule.def.id)) return structuredClone(first.event);
+    const records: SqsBatchEvent['Records'] = batch.map((d) => {
+      const body = JSON.stringify(d.event);
+      this.fifoSeq++;
+      return {
+        messageId: randomUUID(),
+        receiptHandle: randomUUID(),
+        body,
+        attributes: {
+          ApproximateReceiveCount: String(attempt),
+          SentTimestamp: String(d.sentAt),
+          MessageGroupId: d.rule.def.id.toLowerCase(),
+          MessageDeduplicationId: d.event.id,
+          SequenceNumber: this.fifoSeq.toString().padStart(20, '0'),
+        },
+        messageAttributes: {},
+        md5OfBody: createHash('md5').update(body).digest('hex'),
+        eventSource: 'aws:sqs',
+        eventSourceARN: `arn:aws:sqs:${this.region}:${this.account}:${d.rule.def.id.toLowerCase()}.fifo`,
+        awsRegion: this.region,
+      };
+    });
+    return { Records: records } satisfies SqsBatchEvent;
+  }
+
+  private async deliver(target: TargetName, batch: Delivery[]): Promise<void> {
+    const fn = this.opts.targets[target];
+    const rule = batch[0]!.rule.def.id;
+    if (!fn) {
+      this.counters.undeliverable[rule] += batch.length;
+      return;
+    }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await fn(this.shape(batch, attempt) as never);
+        this.counters.delivered[rule] += batch.length;
+        return;
+      } catch (e) {
+        if (attempt >= this.maxAttempts) {
+          this.counters.failed[rule] += batch.length;
+          this.log.error('bus delivery failed; giving up', { rule, target, events: batch.length, attempts: attempt, error: e });
+          for (const d of batch) {
+            this.deadLetters.push({ rule, target, eventId: d.event.id, error: errorMessage(e), at: this.clock.now() });
+            if (this.deadLetters.length > this.maxDeadLetters) this.deadLetters.shift();
+          }
+          return;
+        }
+        this.counters.retried[rule] += batch.length;
+        this.log.warn('bus delivery failed; retrying', { rule, target, attempt, error: e });
+        await sleep(this.retryBaseMs * 2 ** (attempt - 1));
+      }
+    }
+  }
+
+  /** Resolves when every accepted event has been delivered (or given up on). */
+  async idle(): Promise<void> {
+    for (;;) {
+      const running = [...this.queues.values()].map((q) => q.running).filter((p): p is Promise<void> => p !== null);
+      if (running.length === 0) return;
+      await Promise.all(running);
+    }
+  }
+
+  stats(): LocalBusStats {
+    const buffered = zero();
+    for (const r of this.rules) buffered[r.def.id] = r.buffer.length;
+    const queued: Partial<Record<TargetName, number>> = {};
+    for (const q of this.queues.values()) queued[q.name] = q.items.length;
+    const c = this.counters;
+    return {
+      published: c.published,
+      defaultBusEvents: c.defaultBusEvents,
+      matched: { ...c.matched },
+      delivered: { ...c.delivered },
+      failed: { ...c.failed },
+      retried: { ...c.retried },
+      dropped: { ...c.dropped },
+      undeliverable: { ...c.undeliverable },
+      buffered,
+      queued,
+    };
+  }
+}
+
