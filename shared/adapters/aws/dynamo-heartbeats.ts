@@ -23,6 +23,7 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import type { HeartbeatStore, RunClaim, RunCompletion } from '../../core/ports';
+import type { HeartbeatClaimReader, StubCounter } from '../../core/runner/service';
 import { DURATION_BUCKETS_MS, HeartbeatRecordSchema, type HeartbeatRecord } from '../../core/heartbeat';
 import { EXPECT_INDEX, shardOf } from '../../definitions/tables';
 import { StoreError } from './errors';
@@ -39,7 +40,7 @@ const HIST_PREFIX = 'h:';
 const INF = '+Inf';
 export const claimItemKey = (agent: string, runId: string): string => `${agent}#run#${runId}`;
 
-export class DynamoHeartbeats implements HeartbeatStore {
+export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, StubCounter {
   private readonly shards: number;
   private readonly claimTtlSeconds: number;
 
@@ -86,8 +87,12 @@ export class DynamoHeartbeats implements HeartbeatStore {
 
   async getState(name: string): Promise<Record<string, unknown>> {
     const out = await this.ddb.send(new GetCommand({ TableName: this.tableName, Key: { name }, ConsistentRead: true }));
+    return this.stateOf(name, out.Item);
+  }
+
+  private stateOf(name: string, item: Record<string, unknown> | undefined): Record<string, unknown> {
     const state: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(out.Item ?? {})) {
+    for (const [k, v] of Object.entries(item ?? {})) {
       if (!k.startsWith(STATE_PREFIX) || typeof v !== 'string') continue;
       try {
         state[k.slice(STATE_PREFIX.length)] = JSON.parse(v);
@@ -96,6 +101,55 @@ export class DynamoHeartbeats implements HeartbeatStore {
       }
     }
     return state;
+  }
+
+  /**
+   * The runner's claim plus the read it needs (cycle count, state) in one request for scheduled
+   * slots (UpdateItem returning ALL_NEW); trigger/envelope claims are a PutItem and a GetItem.
+   */
+  async claimAndRead(name: string, claim: RunClaim): Promise<{ claimed: boolean; record: HeartbeatRecord | null; state: Record<string, unknown> }> {
+    if (claim.slot === undefined) {
+      if (!(await this.claim(name, claim))) return { claimed: false, record: null, state: {} };
+      const out = await this.ddb.send(new GetCommand({ TableName: this.tableName, Key: { name }, ConsistentRead: true }));
+      return { claimed: true, record: out.Item ? this.parse(out.Item) : null, state: this.stateOf(name, out.Item) };
+    }
+    try {
+      const out = await this.ddb.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { name },
+          ConditionExpression: 'attribute_not_exists(#lastSlot) OR #lastSlot < :slot',
+          UpdateExpression: 'SET #lastSlot = :slot, #running = :running',
+          ExpressionAttributeNames: { '#lastSlot': 'lastSlot', '#running': 'running' },
+          ExpressionAttributeValues: { ':slot': claim.slot, ':running': { runId: claim.runId, startedAt: claim.startedAt, deadline: claim.deadline } },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return { claimed: true, record: out.Attributes ? this.parse(out.Attributes) : null, state: this.stateOf(name, out.Attributes) };
+    } catch (e) {
+      if (e instanceof ConditionalCheckFailedException) return { claimed: false, record: null, state: {} };
+      throw e;
+    }
+  }
+
+  /** The quarantine stub consumed an envelope for this agent: counted, not run. */
+  async recordDropped(name: string, at: number): Promise<void> {
+    await this.ddb.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { name },
+        UpdateExpression: 'SET #at = :at ADD #n :one',
+        ExpressionAttributeNames: { '#at': 'lastDroppedAt', '#n': 'stubDropped' },
+        ExpressionAttributeValues: { ':at': at, ':one': 1 },
+      }),
+    );
+  }
+
+  /** Envelopes the quarantine stub consumed for this agent so far. */
+  async droppedCount(name: string): Promise<number> {
+    const out = await this.ddb.send(new GetCommand({ TableName: this.tableName, Key: { name }, ProjectionExpression: '#n', ExpressionAttributeNames: { '#n': 'stubDropped' }, ConsistentRead: true }));
+    const n = out.Item?.stubDropped;
+    return typeof n === 'number' ? n : 0;
   }
 
   async claim(name: string, claim: RunClaim): Promise<boolean> {
@@ -203,11 +257,12 @@ export class DynamoHeartbeats implements HeartbeatStore {
     return { consecutiveErrors: typeof ce === 'number' ? ce : 0 };
   }
 
+  /** Restart/release: consecutive errors reset, the run marker cleared (a fresh start), expectation set. */
   async resetHealth(name: string, opts: { expectBy: number | null }): Promise<void> {
-    const names: Record<string, string> = { '#ce': 'consecutiveErrors' };
+    const names: Record<string, string> = { '#ce': 'consecutiveErrors', '#running': 'running' };
     const values: Record<string, unknown> = { ':zero': 0 };
     const set = ['#ce = :zero'];
-    const remove: string[] = [];
+    const remove: string[] = ['#running'];
     this.expectation(opts.expectBy, name, names, values, set, remove);
     await this.update(name, set, remove, names, values);
   }

@@ -1,0 +1,227 @@
+/**
+ * LocalRunnerPool: local mode's stand-in for the SQS dispatch queue + runner Lambda. It is the
+ * Dispatcher the scheduler, the router and the control API hand runs to, and the `runner`
+ * component of `POST /components/runner/{stop|start}`.
+ *
+ * - Each item waits until its `notBefore` (a timer, like the queue's per-message delay), then the
+ *   same runner core the Lambda uses runs it: each run in its own worker thread.
+ * - At most `concurrency` runs at once (like the event source mapping's maximum concurrency);
+ *   items beyond wait in notBefore order.
+ * - A run that throws (an infrastructure error: the core reports agent failures as results) is
+ *   retried after `retryDelayMs`, up to `maxAttempts` in total, then logged and kept in
+ *   `deadLetters` (like maxReceiveCount + a DLQ).
+ * - `stop()` stops starting runs (items keep waiting, as with a disabled event source mapping) and
+ *   resolves when the runs in flight have finished; `start()` resumes.
+ * - `idle()` resolves when no run is in flight and none is due (tests); `poke()` re-checks what is
+ *   due after a fake clock moved.
+ */
+import { availableParallelism } from 'node:os';
+import { DispatchMessageSchema, type DispatchItem, type DispatchMessage } from '../shared/core/dispatch';
+import type { Dispatcher } from '../shared/core/ports';
+import type { RunReport } from '../shared/core/runner/service';
+import { ValidationError, errorMessage } from '../shared/core/errors';
+import { systemClock, type Clock } from '../shared/core/clock';
+import { silentLogger, type Logger } from '../shared/core/logger';
+import type { LocalComponent } from './component';
+
+export interface LocalRunnerPoolOptions {
+  /** the runner core (functions/runner/handler.ts createRunnerCore) */
+  core: (msg: DispatchMessage) => Promise<RunReport>;
+  /** runs at once (default: the number of CPUs, at least 2) */
+  concurrency?: number;
+  clock?: Clock;
+  logger?: Logger;
+  /** attempts per item when the core throws (default 3) */
+  maxAttempts?: number;
+  retryDelayMs?: number;
+  /** items waiting at most (default 100 000); dispatch beyond throws */
+  maxPending?: number;
+  /** called with every run report (metrics, SSE, tests) */
+  onReport?: (report: RunReport) => void;
+  /** start in the stopped state (default: running) */
+  stopped?: boolean;
+}
+
+export interface RunnerPoolStats {
+  pending: number;
+  inFlight: number;
+  started: number;
+  ran: number;
+  skipped: number;
+  /** runs whose core threw (infrastructure), retried or dead-lettered */
+  errors: number;
+  deadLetters: number;
+  outcomes: Record<string, number>;
+}
+
+interface Entry {
+  item: DispatchItem;
+  attempts: number;
+}
+
+export class LocalRunnerPool implements Dispatcher, LocalComponent {
+  readonly name = 'runner' as const;
+  readonly deadLetters: { message: DispatchMessage; error: string }[] = [];
+  private readonly core: LocalRunnerPoolOptions['core'];
+  private readonly concurrency: number;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly maxAttempts: number;
+  private readonly retryDelayMs: number;
+  private readonly maxPending: number;
+  private readonly onReport: ((r: RunReport) => void) | undefined;
+  private running: boolean;
+  private readonly pending: Entry[] = [];
+  private readonly inFlight = new Set<Promise<void>>();
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt = Infinity;
+  private readonly counters = { started: 0, ran: 0, skipped: 0, errors: 0 };
+  private readonly outcomes: Record<string, number> = {};
+
+  constructor(opts: LocalRunnerPoolOptions) {
+    this.core = opts.core;
+    this.concurrency = Math.max(1, opts.concurrency ?? Math.max(2, availableParallelism()));
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.logger ?? silentLogger;
+    this.maxAttempts = Math.max(1, opts.maxAttempts ?? 3);
+    this.retryDelayMs = opts.retryDelayMs ?? 1000;
+    this.maxPending = opts.maxPending ?? 100_000;
+    this.onReport = opts.onReport;
+    this.running = !opts.stopped;
+  }
+
+  async dispatch(items: DispatchItem[]): Promise<void> {
+    const checked = items.map((it) => {
+      const m = DispatchMessageSchema.safeParse(it.message);
+      if (!m.success) throw new ValidationError(`invalid dispatch message: ${m.error.message}`);
+      if (!Number.isFinite(it.notBefore)) throw new ValidationError('notBefore must be a finite epoch ms');
+      return { message: m.data, notBefore: it.notBefore };
+    });
+    if (this.pending.length + checked.length > this.maxPending)
+      throw new ValidationError(`runner pool is full (${this.pending.length} waiting, limit ${this.maxPending})`);
+    for (const item of checked) this.insert({ item, attempts: 0 });
+    this.pump();
+  }
+
+  start(): void {
+    this.running = true;
+    this.pump();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.clearTimer();
+    await Promise.all([...this.inFlight]);
+  }
+
+  isRunning(): boolean {
+    return this.running;
+  }
+
+  /** Re-checks which items are due (after a fake clock moved). */
+  poke(): void {
+    this.pump();
+  }
+
+  /** Resolves when no run is in flight and no waiting item is due (while running). */
+  async idle(): Promise<void> {
+    for (;;) {
+      this.pump();
+      if (this.inFlight.size === 0) return;
+      await Promise.race([...this.inFlight]);
+    }
+  }
+
+  stats(): RunnerPoolStats {
+    return {
+      pending: this.pending.length,
+      inFlight: this.inFlight.size,
+      ...this.counters,
+      deadLetters: this.deadLetters.length,
+      outcomes: { ...this.outcomes },
+    };
+  }
+
+  /** Items still waiting (for diagnostics, and for a host that wants to report them at shutdown). */
+  waiting(): DispatchItem[] {
+    return this.pending.map((e) => e.item);
+  }
+
+  private insert(e: Entry): void {
+    // keep `pending` sorted by notBefore (stable for equal times)
+    let lo = 0;
+    let hi = this.pending.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.pending[mid] as Entry).item.notBefore <= e.item.notBefore) lo = mid + 1;
+      else hi = mid;
+    }
+    this.pending.splice(lo, 0, e);
+  }
+
+  private pump(): void {
+    if (!this.running) return;
+    const now = this.clock.now();
+    while (this.inFlight.size < this.concurrency) {
+      const head = this.pending[0];
+      if (!head || head.item.notBefore > now) break;
+      this.pending.shift();
+      this.launch(head);
+    }
+    const head = this.pending[0];
+    if (head && head.item.notBefore > now) this.arm(head.item.notBefore, now);
+    else if (!head) this.clearTimer();
+  }
+
+  private arm(at: number, now: number): void {
+    if (this.timer && this.timerAt <= at) return;
+    this.clearTimer();
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.timerAt = Infinity;
+      this.pump();
+    }, Math.min(2 ** 31 - 1, Math.max(1, at - now)));
+    this.timer.unref();
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.timerAt = Infinity;
+  }
+
+  private launch(e: Entry): void {
+    this.counters.started++;
+    const msg = e.item.message;
+    const p: Promise<void> = this.core(msg)
+      .then((report) => {
+        if (report.status === 'ran') {
+          this.counters.ran++;
+          this.outcomes[report.outcome] = (this.outcomes[report.outcome] ?? 0) + 1;
+        } else this.counters.skipped++;
+        try {
+          this.onReport?.(report);
+        } catch (err) {
+          this.log.warn('onReport threw', { error: err });
+        }
+      })
+      .catch((err: unknown) => {
+        this.counters.errors++;
+        e.attempts++;
+        if (e.attempts < this.maxAttempts) {
+          this.log.warn('run failed on an infrastructure error; retrying', { agent: msg.agent, runId: msg.runId, attempt: e.attempts, error: errorMessage(err) });
+          this.insert({ item: { message: msg, notBefore: this.clock.now() + this.retryDelayMs }, attempts: e.attempts });
+        } else {
+          this.log.error('run failed on an infrastructure error; giving up', { agent: msg.agent, runId: msg.runId, attempts: e.attempts, error: errorMessage(err) });
+          this.deadLetters.push({ message: msg, error: errorMessage(err) });
+          if (this.deadLetters.length > 1000) this.deadLetters.shift();
+        }
+      })
+      .finally(() => {
+        this.inFlight.delete(p);
+        this.pump();
+      });
+    this.inFlight.add(p);
+  }
+}

@@ -1,0 +1,29 @@
+/** Errors of the runner. */
+import { OrchestratorError } from '../errors';
+
+/**
+ * The registered bundle failed its re-verification on load (signature, size, or the hot
+ * directory object no longer hashes to the registered sha256). The run fails; no code runs.
+ */
+export class BundleReverifyError extends OrchestratorError {
+  override name = 'BundleReverifyError';
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('bundle_reverify_failed', message, details);
+  }
+}
+
+/** The registered bundle object is gone from the hot directory (deregistration racing a run). */
+export class BundleUnavailableError extends OrchestratorError {
+  override name = 'BundleUnavailableError';
+  constructor(key: string) {
+    super('bundle_unavailable', `bundle ${key} is not in the hot directory`, { key });
+  }
+}
+
+/** A dispatch message that does not parse (poison message): dropped, never retried. */
+export class InvalidDispatchMessageError extends OrchestratorError {
+  override name = 'InvalidDispatchMessageError';
+  constructor(message: string) {
+    super('invalid_dispatch_message', message);
+  }
+}

@@ -1,0 +1,313 @@
+/**
+ * RunnerService: one dispatch message = one run (the runner Lambda handles one SQS message per
+ * invocation; local mode's runner pool calls the same core).
+ *
+ * 1. Read the registry record and decide whether the run may happen at all:
+ *    - unknown agent → skipped;
+ *    - quarantined → the stub takes the agent's place: no agent code runs, envelope deliveries
+ *      are counted and dropped;
+ *    - cycles need status `active` and the generation they were scheduled under (slots enqueued
+ *      before a restart are skipped); triggers run for `active` and `paused` agents; envelope
+ *      runs need `active` and an onEnvelope.
+ * 2. Load the bundle by sha256 (in-memory cache; on every load, cached or not, the bytes are
+ *    re-hashed and the signature re-verified against the trusted keys).
+ * 3. Claim the run: a scheduled slot with the conditional `lastSlot < slot` (at most once per
+ *    agent and slot, whatever the number of deliveries), a trigger or envelope run with a TTL
+ *    claim item per runId. A lost claim → skipped ('duplicate').
+ * 4. Run it in the sandbox (fresh worker thread) with the persisted state.
+ * 5. One heartbeat write: heartbeat, outcome, duration, counters, consecutive errors, the state
+ *    keys the run changed (a failed run changes no state) and the next expected heartbeat.
+ * 6. Publish the agent's envelopes (only for a successful run) and `agent.cycle` / `agent.failed`.
+ *
+ * Agent failures are results, never exceptions: `handle` throws only for infrastructure errors
+ * (registry/heartbeat/S3 unreachable) so that the queue redelivers.
+ */
+import { DispatchMessageSchema, type DispatchMessage } from '../dispatch';
+import { makeEnvelope, ORCHESTRATOR_SENDER, type Envelope } from '../envelope';
+import { BundleRejectedError, errorMessage } from '../errors';
+import { SCHEDULED_STATUSES, type AgentRecord } from '../registry';
+import type { HeartbeatRecord, RunOutcome } from '../heartbeat';
+import type { AgentSandbox, BundleStore, EventPublisher, HeartbeatStore, RegistryStore, RunClaim, SandboxResult, VerifiedBundleRef } from '../ports';
+import { verifyBundle } from '../bundle/verify';
+import { nodeCryptoVerifier, type TrustedKey, type Verifier } from '../bundle/signing';
+import { stuckDeadline, type HealthPolicy } from '../health/policy';
+import { systemClock, type Clock } from '../clock';
+import { silentLogger, type Logger } from '../logger';
+import { BundleReverifyError, BundleUnavailableError, InvalidDispatchMessageError } from './errors';
+
+/** Optional capability of a HeartbeatStore: claim and read heartbeat + state in one request. */
+export interface HeartbeatClaimReader {
+  claimAndRead(name: string, claim: RunClaim): Promise<{ claimed: boolean; record: HeartbeatRecord | null; state: Record<string, unknown> }>;
+}
+
+/** Optional capability of a HeartbeatStore: count envelopes the quarantine stub consumed. */
+export interface StubCounter {
+  recordDropped(name: string, at: number): Promise<void>;
+}
+
+export interface RunnerDeps {
+  registry: RegistryStore;
+  heartbeats: HeartbeatStore & Partial<HeartbeatClaimReader> & Partial<StubCounter>;
+  bundles: BundleStore;
+  events: EventPublisher;
+  sandbox: AgentSandbox;
+  policy: HealthPolicy;
+  trustedKeys: TrustedKey[];
+  maxBundleBytes: number;
+  verifier?: Verifier;
+  clock?: Clock;
+  logger?: Logger;
+  /** bundles kept in memory (by sha256), default 64 */
+  bundleCacheEntries?: number;
+}
+
+export type SkipReason =
+  | 'unknown_agent'
+  | 'quarantined'
+  | 'paused'
+  | 'restarting'
+  | 'stale_generation'
+  | 'duplicate'
+  | 'no_onEnvelope'
+  | 'bundle_unavailable';
+
+export type RunReport =
+  | {
+      status: 'ran';
+      agent: string;
+      runId: string;
+      kind: DispatchMessage['kind'];
+      cycle: number;
+      outcome: RunOutcome;
+      error: string | null;
+      durationMs: number;
+      consecutiveErrors: number;
+      published: number;
+      /** set when the bus refused the run's envelopes (the heartbeat was written) */
+      publishError?: string;
+    }
+  | { status: 'skipped'; agent: string; runId: string; kind: DispatchMessage['kind']; reason: SkipReason };
+
+/** Time a run may need beyond the agent's timeout (worker start, import, completion write). */
+export const RUN_OVERHEAD_MS = 10_000;
+
+interface CachedBundle {
+  key: string;
+  bytes: Uint8Array;
+  signature: string | undefined;
+  signer: string | undefined;
+}
+
+export class RunnerService {
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly verifier: Verifier;
+  private readonly cacheSize: number;
+  private readonly cache = new Map<string, CachedBundle>();
+
+  constructor(private readonly deps: RunnerDeps) {
+    this.clock = deps.clock ?? systemClock;
+    this.log = deps.logger ?? silentLogger;
+    this.verifier = deps.verifier ?? nodeCryptoVerifier;
+    this.cacheSize = deps.bundleCacheEntries ?? 64;
+  }
+
+  /** Parses a raw dispatch message (SQS body, local pool item); throws InvalidDispatchMessageError. */
+  static parse(raw: unknown): DispatchMessage {
+    const r = DispatchMessageSchema.safeParse(raw);
+    if (!r.success) throw new InvalidDispatchMessageError(`invalid dispatch message: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    return r.data;
+  }
+
+  async handle(raw: DispatchMessage): Promise<RunReport> {
+    const msg = RunnerService.parse(raw);
+    const skip = (reason: SkipReason): RunReport => {
+      this.log.debug('run skipped', { agent: msg.agent, runId: msg.runId, kind: msg.kind, reason });
+      return { status: 'skipped', agent: msg.agent, runId: msg.runId, kind: msg.kind, reason };
+    };
+    const rec = await this.deps.registry.get(msg.agent);
+    if (!rec) return skip('unknown_agent');
+    if (rec.status === 'quarantined') {
+      if (msg.kind === 'envelope') await this.deps.heartbeats.recordDropped?.(rec.name, this.clock.now());
+      return skip('quarantined');
+    }
+    if (msg.kind === 'cycle' || msg.kind === 'envelope') {
+      if (rec.status === 'paused' || rec.status === 'restarting') return skip(rec.status);
+      if (msg.kind === 'cycle' && msg.generation !== rec.generation) return skip('stale_generation');
+      if (msg.kind === 'envelope' && !rec.hasOnEnvelope) return skip('no_onEnvelope');
+    } else if (rec.status === 'restarting') return skip('restarting');
+
+    let bundle: VerifiedBundleRef | null = null;
+    let loadError: string | null = null;
+    try {
+      bundle = await this.loadBundle(rec);
+    } catch (e) {
+      if (e instanceof BundleUnavailableError) return skip('bundle_unavailable');
+      if (!(e instanceof BundleReverifyError)) throw e;
+      loadError = e.message;
+      this.log.error('bundle failed re-verification; the run fails without running it', { agent: rec.name, error: e.message });
+    }
+
+    const startedAt = this.clock.now();
+    const timeoutMs = Math.round(rec.timeoutSeconds * 1000);
+    const claim: RunClaim = { runId: msg.runId, startedAt, deadline: startedAt + timeoutMs + RUN_OVERHEAD_MS };
+    if (msg.kind === 'cycle') claim.slot = msg.slot;
+    const claimed = await this.claim(rec.name, claim);
+    if (!claimed.claimed) return skip('duplicate');
+    const cycle = (claimed.record?.cycles ?? 0) + 1;
+
+    let result: SandboxResult;
+    if (!bundle) {
+      result = { outcome: 'error', error: loadError, durationMs: 0, published: [], stateChanges: {} };
+    } else {
+      try {
+        result = await this.deps.sandbox.run({
+          agent: rec.name,
+          version: rec.version,
+          bundle,
+          kind: msg.kind === 'envelope' ? 'envelope' : 'cycle',
+          cycle,
+          ...(msg.kind === 'envelope' ? { envelope: msg.envelope } : {}),
+          state: claimed.state,
+          timeoutMs,
+        });
+      } catch (e) {
+        // the sandbox itself failed (cannot start a worker, cache file keeps failing its hash):
+        // the claim is spent, so record the run as crashed rather than retrying it
+        this.log.error('sandbox failed', { agent: rec.name, runId: msg.runId, error: e });
+        result = { outcome: 'crashed', error: `sandbox: ${errorMessage(e)}`, durationMs: 0, published: [], stateChanges: {} };
+      }
+    }
+
+    const at = this.clock.now();
+    const ok = result.outcome === 'ok';
+    const countsAsCycle = msg.kind !== 'envelope';
+    const expectBy = countsAsCycle && SCHEDULED_STATUSES.includes(rec.status) ? stuckDeadline(this.deps.policy, at, rec) : null;
+    const { consecutiveErrors } = await this.deps.heartbeats.complete(rec.name, {
+      runId: msg.runId,
+      at,
+      outcome: result.outcome,
+      error: result.error,
+      durationMs: result.durationMs,
+      generation: rec.generation,
+      // all or nothing: a failed run leaves no state change and publishes nothing of its own
+      stateChanges: ok ? result.stateChanges : {},
+      expectBy,
+      countsAsCycle,
+    });
+
+    const envelopes: Envelope[] = [];
+    if (ok) {
+      for (const p of result.published) {
+        try {
+          envelopes.push(makeEnvelope({ topic: p.topic, sender: rec.name, payload: p.payload, recipient: p.recipient }, at));
+        } catch (e) {
+          this.log.warn('dropped an invalid envelope published by the agent', { agent: rec.name, topic: p.topic, error: errorMessage(e) });
+        }
+      }
+    }
+    const common = {
+      name: rec.name,
+      version: rec.version,
+      runId: msg.runId,
+      kind: msg.kind,
+      ...(msg.kind === 'cycle' ? { slot: msg.slot } : {}),
+      cycle,
+      generation: rec.generation,
+      outcome: result.outcome,
+      durationMs: result.durationMs,
+    };
+    const record = ok
+      ? makeEnvelope({ topic: 'agent.cycle', sender: ORCHESTRATOR_SENDER, payload: { ...common, published: envelopes.length } }, at)
+      : makeEnvelope({ topic: 'agent.failed', sender: ORCHESTRATOR_SENDER, payload: { ...common, error: result.error, consecutiveErrors } }, at);
+    let publishError: string | undefined;
+    try {
+      await this.deps.events.publish([...envelopes, record]);
+    } catch (e) {
+      publishError = errorMessage(e);
+      this.log.error('publishing the run events failed', { agent: rec.name, runId: msg.runId, error: e });
+    }
+    if (!ok) this.log.warn('run failed', { agent: rec.name, runId: msg.runId, outcome: result.outcome, error: result.error, consecutiveErrors });
+    return {
+      status: 'ran',
+      agent: rec.name,
+      runId: msg.runId,
+      kind: msg.kind,
+      cycle,
+      outcome: result.outcome,
+      error: result.error,
+      durationMs: result.durationMs,
+      consecutiveErrors,
+      published: envelopes.length,
+      ...(publishError !== undefined ? { publishError } : {}),
+    };
+  }
+
+  private async claim(name: string, claim: RunClaim): Promise<{ claimed: boolean; record: HeartbeatRecord | null; state: Record<string, unknown> }> {
+    const hb = this.deps.heartbeats;
+    if (hb.claimAndRead) return hb.claimAndRead(name, claim);
+    if (!(await hb.claim(name, claim))) return { claimed: false, record: null, state: {} };
+    const [record, state] = await Promise.all([hb.get(name), hb.getState(name)]);
+    return { claimed: true, record, state };
+  }
+
+  /**
+   * The registered bundle by sha256: from memory or the hot directory, re-verified on every load
+   * (sha256 against the registry, signature against the trusted keys, size).
+   */
+  private async loadBundle(rec: AgentRecord): Promise<VerifiedBundleRef> {
+    let c = this.cache.get(rec.sha256);
+    let fetched = false;
+    if (c && c.key !== rec.bundleKey) c = undefined;
+    if (!c) {
+      const obj = await this.deps.bundles.get(rec.bundleKey);
+      if (!obj) throw new BundleUnavailableError(rec.bundleKey);
+      c = { key: rec.bundleKey, bytes: obj.bytes, signature: obj.signature, signer: obj.signer };
+      fetched = true;
+    }
+    let verified;
+    try {
+      verified = verifyBundle({
+        key: rec.bundleKey,
+        bytes: c.bytes,
+        signature: c.signature,
+        signer: c.signer,
+        trustedKeys: this.deps.trustedKeys,
+        maxBytes: this.deps.maxBundleBytes,
+        verifier: this.verifier,
+      });
+    } catch (e) {
+      this.cache.delete(rec.sha256);
+      if (e instanceof BundleRejectedError) throw new BundleReverifyError(`bundle ${rec.bundleKey} failed re-verification (${e.reason}): ${e.message}`, { reason: e.reason });
+      throw e;
+    }
+    if (verified.sha256 !== rec.sha256) {
+      this.cache.delete(rec.sha256);
+      throw new BundleReverifyError(`bundle ${rec.bundleKey} no longer matches its registered sha256 (the object was replaced after registration)`, {
+        expected: rec.sha256,
+        actual: verified.sha256,
+      });
+    }
+    // LRU: re-insert as the newest entry, evict the oldest beyond the limit
+    this.cache.delete(rec.sha256);
+    this.cache.set(rec.sha256, c);
+    while (this.cache.size > this.cacheSize) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest === undefined) break;
+      this.cache.delete(oldest);
+    }
+    if (fetched && verified.signer === null) {
+      await this.deps.events.publish([
+        makeEnvelope(
+          {
+            topic: 'bundle.unverified',
+            sender: ORCHESTRATOR_SENDER,
+            payload: { key: rec.bundleKey, name: rec.name, version: rec.version, sha256: rec.sha256, message: 'no trusted keys configured; bundle loaded without signature verification' },
+          },
+          this.clock.now(),
+        ),
+      ]);
+    }
+    return { key: rec.bundleKey, sha256: rec.sha256, bytes: c.bytes };
+  }
+}

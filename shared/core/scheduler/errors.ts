@@ -1,0 +1,18 @@
+/** Errors of the scheduler. */
+import { OrchestratorError } from '../errors';
+
+/** A tick could not hand its slots to the dispatcher; the won advances were rolled back. */
+export class SchedulerDispatchError extends OrchestratorError {
+  override name = 'SchedulerDispatchError';
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('scheduler_dispatch_failed', message, details);
+  }
+}
+
+/** Invalid scheduler configuration (shards, horizon). */
+export class SchedulerConfigError extends OrchestratorError {
+  override name = 'SchedulerConfigError';
+  constructor(message: string) {
+    super('scheduler_config_invalid', message);
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * SchedulerService: one tick dispatches every slot that starts before `now + horizon`.
+ *
+ * Per shard it queries the sparse `due` index (only scheduled agents whose nextRunAt is inside
+ * the window, never every agent), computes each agent's slots on its grid, moves its nextRunAt
+ * past them with a conditional write (`nextRunAt = :expected`), and only for the advances it won
+ * dispatches the slots with `notBefore = slot start`. Two schedulers ticking at once: for each
+ * agent exactly one advance wins, so each slot is dispatched once (and the runner's claim on
+ * the slot guards against a duplicate delivery on top).
+ *
+ * Overdue slots (scheduler stopped, agent resumed late) are not replayed in a burst: only the
+ * latest overdue slot runs, at once; the grid continues after it.
+ *
+ * If the dispatcher fails, the advances this tick won are rolled back (conditionally), so the
+ * next tick finds those agents overdue and runs their latest slot.
+ */
+import { nextSlotAtOrAfter, type DueAgent } from '../registry';
+import { cycleRunId, type DispatchItem } from '../dispatch';
+import type { Dispatcher, ScheduleStore } from '../ports';
+import { systemClock, type Clock } from '../clock';
+import { silentLogger, type Logger } from '../logger';
+import { errorMessage } from '../errors';
+import { SchedulerConfigError, SchedulerDispatchError } from './errors';
+
+export interface SchedulerOptions {
+  /** number of `dueShard` values (AGENT_SCHEDULE_SHARDS) */
+  shards: number;
+  /** slots starting before now + horizonMs are dispatched by this tick */
+  horizonMs: number;
+  /** due agents read per query page (default 500) */
+  pageSize?: number;
+  /** at most this many agents per shard per tick; the rest are picked up (overdue) next tick (default 20 000) */
+  maxPerShard?: number;
+  /** cap on the slots one agent gets per tick (default 1000) */
+  maxSlotsPerAgent?: number;
+  /** parallel conditional advances per shard (default 16) */
+  concurrency?: number;
+}
+
+export interface SchedulerDeps {
+  schedule: ScheduleStore;
+  dispatcher: Dispatcher;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export interface TickReport {
+  at: number;
+  horizonMs: number;
+  /** due agents read from the index */
+  due: number;
+  /** conditional advances won (agents this tick scheduled) */
+  advanced: number;
+  /** advances lost to another scheduler or a concurrent status change */
+  lost: number;
+  /** slots dispatched */
+  dispatched: number;
+  /** agents that had overdue slots (only the latest ran) */
+  overdue: number;
+  /** `restarting` agents flipped back to `active` (their backoff ended) */
+  activated: number;
+}
+
+export interface SlotPlan {
+  slots: { slot: number; notBefore: number }[];
+  /** nextRunAt after the planned slots */
+  next: number;
+  overdue: boolean;
+}
+
+/**
+ * Slots of one due agent for a tick at `now` with window end `before` (inclusive). A nextRunAt in
+ * the past collapses to the latest overdue slot, run at once; then the grid continues.
+ */
+export function planSlots(agent: Pick<DueAgent, 'nextRunAt' | 'cycleSeconds'>, now: number, before: number, maxSlots = 1000): SlotPlan {
+  const p = Math.max(1, Math.round(agent.cycleSeconds * 1000));
+  const after = (t: number) => nextSlotAtOrAfter(t + 1, agent.cycleSeconds);
+  const slots: SlotPlan['slots'] = [];
+  let s = agent.nextRunAt;
+  let overdue = false;
+  if (s < now) {
+    const latest = Math.max(s, Math.floor(now / p) * p);
+    slots.push({ slot: latest, notBefore: now });
+    overdue = true;
+    s = after(latest);
+  }
+  while (s <= before && slots.length < maxSlots) {
+    slots.push({ slot: s, notBefore: s });
+    s = after(s);
+  }
+  return { slots, next: s, overdue };
+}
+
+async function mapLimit<T>(items: T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
+  let i = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (i < items.length) {
+      const item = items[i++] as T;
+      await fn(item);
+    }
+  });
+  await Promise.all(workers);
+}
+
+interface Won {
+  agent: DueAgent;
+  plan: SlotPlan;
+}
+
+export class SchedulerService {
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly pageSize: number;
+  private readonly maxPerShard: number;
+  private readonly maxSlotsPerAgent: number;
+  private readonly concurrency: number;
+
+  constructor(
+    private readonly deps: SchedulerDeps,
+    private readonly opts: SchedulerOptions,
+  ) {
+    if (!Number.isInteger(opts.shards) || opts.shards < 1) throw new SchedulerConfigError(`shards must be a positive integer, got ${opts.shards}`);
+    if (!(opts.horizonMs >= 0)) throw new SchedulerConfigError(`horizonMs must be >= 0, got ${opts.horizonMs}`);
+    this.clock = deps.clock ?? systemClock;
+    this.log = deps.logger ?? silentLogger;
+    this.pageSize = opts.pageSize ?? 500;
+    this.maxPerShard = opts.maxPerShard ?? 20_000;
+    this.maxSlotsPerAgent = opts.maxSlotsPerAgent ?? 1000;
+    this.concurrency = opts.concurrency ?? 16;
+  }
+
+  async tick(now: number = this.clock.now()): Promise<TickReport> {
+    const horizonMs = this.opts.horizonMs;
+    const before = now + horizonMs;
+    const report: TickReport = { at: now, horizonMs, due: 0, advanced: 0, lost: 0, dispatched: 0, overdue: 0, activated: 0 };
+    const won: Won[] = [];
+    await Promise.all(Array.from({ length: this.opts.shards }, (_, i) => this.tickShard(String(i), now, before, report, won)));
+    const items: DispatchItem[] = [];
+    for (const w of won) {
+      for (const s of w.plan.slots) {
+        items.push({
+          message: { kind: 'cycle', agent: w.agent.name, runId: cycleRunId(w.agent.name, s.slot), slot: s.slot, generation: w.agent.generation },
+          notBefore: s.notBefore,
+        });
+      }
+    }
+    items.sort((a, b) => a.notBefore - b.notBefore);
+    if (items.length > 0) {
+      try {
+        await this.deps.dispatcher.dispatch(items);
+      } catch (e) {
+        await this.rollback(won, now);
+        throw new SchedulerDispatchError(`dispatching ${items.length} slots failed; ${won.length} schedules rolled back: ${errorMessage(e)}`, { slots: items.length });
+      }
+    }
+    report.dispatched = items.length;
+    if (report.due > 0) this.log.debug('tick', { ...report });
+    return report;
+  }
+
+  private async tickShard(shard: string, now: number, before: number, report: TickReport, won: Won[]): Promise<void> {
+    let seen = 0;
+    for (;;) {
+      const due = await this.deps.schedule.queryDue(shard, before, Math.min(this.pageSize, this.maxPerShard - seen));
+      report.due += due.length;
+      seen += due.length;
+      await mapLimit(due, this.concurrency, async (agent) => {
+        const plan = planSlots(agent, now, before, this.maxSlotsPerAgent);
+        const activate = agent.status === 'restarting';
+        const ok = await this.deps.schedule.advance(agent.name, agent.nextRunAt, plan.next, { activate, at: now });
+        if (!ok) {
+          report.lost++;
+          return;
+        }
+        report.advanced++;
+        if (plan.overdue) report.overdue++;
+        if (activate) report.activated++;
+        won.push({ agent, plan });
+      });
+      // a full page may hide more due agents (every agent read has moved past `before` or left the index)
+      if (due.length < this.pageSize || seen >= this.maxPerShard) {
+        if (seen >= this.maxPerShard) this.log.warn('tick reached maxPerShard; the rest run next tick', { shard, maxPerShard: this.maxPerShard });
+        return;
+      }
+    }
+  }
+
+  private async rollback(won: Won[], now: number): Promise<void> {
+    await mapLimit(won, this.concurrency, async (w) => {
+      try {
+        await this.deps.schedule.advance(w.agent.name, w.plan.next, w.agent.nextRunAt, { activate: false, at: now });
+      } catch (e) {
+        this.log.error('schedule rollback failed', { agent: w.agent.name, error: e });
+      }
+    });
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * Local-mode runtime for the runtime tests, wired as local mode wires it: DynamoDB Local tables,
+ * an s3rver hot directory with signed bundles registered by the real AgentManager, the real
+ * worker-thread sandbox, the local bus (rules of shared/definitions/routing.ts) delivering
+ * `agent.failed` to the health-monitor handler, the scheduler handler dispatching into the local
+ * runner pool, which runs the runner core. Time is a FakeClock the test moves; the runs
+ * themselves (worker threads, DynamoDB, S3) are real.
+ */
+import { DynamoRegistry, DynamoSchedule } from '../../shared/adapters/aws/dynamo-registry';
+import { DynamoHeartbeats } from '../../shared/adapters/aws/dynamo-heartbeats';
+import { S3BundleStore } from '../../shared/adapters/aws/s3-bundle-store';
+import type { WorkerSandbox } from '../../shared/adapters/node/sandbox';
+import { AgentManager } from '../../shared/core/manager/service';
+import { ControlService } from '../../shared/core/control/service';
+import { healthPolicyFrom } from '../../shared/core/health/policy';
+import { generateKeyPair, publicKeyOf, signBundle } from '../../shared/core/bundle/signing';
+import { bundleKey } from '../../shared/core/bundle/identity';
+import { loadConfig, type Config } from '../../shared/core/config';
+import { FakeClock } from '../../shared/core/clock';
+import type { Envelope } from '../../shared/core/envelope';
+import type { RunReport } from '../../shared/core/runner/service';
+import { RULES } from '../../shared/definitions/routing';
+import { createSchedulerHandler } from '../../functions/scheduler/handler';
+import { createRunnerCore } from '../../functions/runner/handler';
+import { createHealthMonitorHandler, type HealthHandlerResult } from '../../functions/health-monitor/handler';
+import type { TickReport } from '../../shared/core/scheduler/service';
+import { LocalBus } from '../../local/bus';
+import { LocalRunnerPool } from '../../local/runner';
+import { createTestTables, startTestS3, type TestTables } from '../support/env';
+import { createTestInspector } from '../support/inspector';
+import { T0, fixtureBytes } from './helpers';
+
+export interface RuntimeOptions {
+  env?: Record<string, string>;
+  concurrency?: number;
+  horizonMs?: number;
+  start?: number;
+}
+
+export type Runtime = Awaited<ReturnType<typeof startRuntime>>;
+
+export async function startRuntime(opts: RuntimeOptions = {}) {
+  const s3 = await startTestS3();
+  const tables: TestTables = await createTestTables(s3.endpoint);
+  const ddb = tables.clients.ddb;
+  const keys = generateKeyPair();
+  const config: Config = loadConfig({ AGENT_BUNDLE_PUBKEYS: keys.publicKey, AGENT_SCHEDULE_SHARDS: '3', ...opts.env });
+  const shards = config.AGENT_SCHEDULE_SHARDS;
+  const clock = new FakeClock(opts.start ?? T0);
+  const registry = new DynamoRegistry(ddb, tables.names.Registry, { shards });
+  const schedule = new DynamoSchedule(ddb, tables.names.Registry);
+  const heartbeats = new DynamoHeartbeats(ddb, tables.names.Heartbeats, { shards });
+  const bundles = new S3BundleStore(tables.clients.s3, s3.bucket);
+  const sandbox: WorkerSandbox = createTestInspector({ memoryMb: 64 });
+
+  const events: Envelope[] = [];
+  const healthResults: HealthHandlerResult[] = [];
+  let health: ((e: unknown) => Promise<HealthHandlerResult>) | undefined;
+  const bus = new LocalBus({
+    rules: RULES,
+    vars: { HOT_BUCKET: s3.bucket },
+    clock,
+    targets: {
+      'health-monitor': async (e: never) => {
+        const r = await health!(e);
+        healthResults.push(r);
+        return r;
+      },
+    },
+  });
+  bus.subscribe((e) => events.push(e.detail));
+  health = createHealthMonitorHandler({ registry, heartbeats, events: bus, config, clock });
+
+  const reports: RunReport[] = [];
+  const core = createRunnerCore({ registry, heartbeats, bundles, events: bus, sandbox, config, clock });
+  const pool = new LocalRunnerPool({ core, concurrency: opts.concurrency ?? 4, clock, onReport: (r) => reports.push(r) });
+  const horizonMs = opts.horizonMs ?? 1500;
+  const scheduler = createSchedulerHandler({ schedule, dispatcher: pool, clock, config: { shards, horizonMs } });
+  const manager = new AgentManager({ registry, bundles, events: bus, inspector: sandbox, trustedKeys: config.trustedKeys, maxBytes: config.AGENT_MAX_BUNDLE_BYTES, clock });
+  const policy = healthPolicyFrom(config);
+  const control = new ControlService({ registry, heartbeats, dispatcher: pool, events: bus, policy, clock });
+
+  const rt = {
+    s3,
+    tables,
+    config,
+    policy,
+    clock,
+    registry,
+    schedule,
+    heartbeats,
+    bundles,
+    sandbox,
+    bus,
+    events,
+    healthResults,
+    reports,
+    core,
+    pool,
+    scheduler,
+    health: (e: unknown) => health!(e),
+    manager,
+    control,
+    keys,
+
+    /** Signs a fixture and registers it through the real manager (as an S3 upload would). */
+    async publish(name: string, file: string, version = '1.0.0') {
+      const bytes = typeof file === 'string' && file.endsWith('.mjs') ? fixtureBytes(file) : new TextEncoder().encode(file);
+      const key = bundleKey(name, version);
+      await bundles.put(key, bytes, { signature: signBundle(keys.privateKey, name, version, bytes), signer: publicKeyOf(keys.privateKey) });
+      const out = await manager.onObjectCreated(key, bytes.byteLength);
+      if (out.kind !== 'registered') throw new Error(`registration of ${name} failed: ${JSON.stringify(out)}`);
+      return out;
+    },
+
+    /** Lets everything due now happen: runs, then bus deliveries (health monitor), repeatedly until quiet. */
+    async settle() {
+      for (let i = 0; i < 10; i++) {
+        pool.poke();
+        await pool.idle();
+        await bus.idle();
+        if (pool.stats().inFlight === 0) {
+          const due = pool.waiting().some((w) => w.notBefore <= clock.now());
+          if (!due) return;
+        }
+      }
+    },
+
+    /** One local-mode second: scheduler tick at `now`, due runs, deliveries; then the clock moves on. */
+    async step(ms = 1000, opts2: { sweep?: boolean } = {}): Promise<TickReport> {
+      const tick = await scheduler({ action: 'tick' });
+      await rt.settle();
+      if (opts2.sweep) {
+        await health!({ action: 'sweep' });
+        await rt.settle();
+      }
+      clock.advance(ms);
+      return tick;
+    },
+
+    /** agent.cycle / agent.failed events of one agent, in order. */
+    runsOf(name: string) {
+      return events.filter((e) => (e.topic === 'agent.cycle' || e.topic === 'agent.failed') && e.payload.name === name);
+    },
+
+    ledgerOf(topic: string, name?: string) {
+      return events.filter((e) => e.topic === topic && (name === undefined || e.payload.name === name));
+    },
+
+    async stop() {
+      await pool.stop();
+      await bus.idle();
+      await s3.stop();
+    },
+  };
+  return rt;
+}

@@ -1,0 +1,207 @@
+/**
+ * Scheduling in local mode (DynamoDB Local, s3rver, real worker runs, fake clock): slot grid,
+ * at-most-once slots under racing schedulers and duplicate deliveries, overdue policy, and the
+ * operator's pause / resume / trigger.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { planSlots, SchedulerService } from '../../shared/core/scheduler/service';
+import { SchedulerDispatchError } from '../../shared/core/scheduler/errors';
+import { createSchedulerHandler, schedulerHorizonMs } from '../../functions/scheduler/handler';
+import { ValidationError } from '../../shared/core/errors';
+import type { Dispatcher } from '../../shared/core/ports';
+import { startRuntime, type Runtime } from './harness';
+import { RecordingDispatcher, T0, registration } from './helpers';
+
+describe('planSlots (slot grid and overdue policy)', () => {
+  it('dispatches every grid slot inside the window, inclusive', () => {
+    expect(planSlots({ nextRunAt: T0, cycleSeconds: 1 }, T0, T0 + 1500)).toEqual({
+      slots: [
+        { slot: T0, notBefore: T0 },
+        { slot: T0 + 1000, notBefore: T0 + 1000 },
+      ],
+      next: T0 + 2000,
+      overdue: false,
+    });
+    expect(planSlots({ nextRunAt: T0 + 60_000, cycleSeconds: 60 }, T0, T0 + 90_000).slots.map((s) => s.slot)).toEqual([T0 + 60_000]);
+    expect(planSlots({ nextRunAt: T0 + 120_000, cycleSeconds: 60 }, T0, T0 + 90_000)).toEqual({ slots: [], next: T0 + 120_000, overdue: false });
+  });
+
+  it('collapses overdue slots into the latest one, run at once, then continues on the grid', () => {
+    // scheduler was away for 10 s: slots T0..T0+10 s missed; only T0+10 s runs, now
+    const p = planSlots({ nextRunAt: T0, cycleSeconds: 1 }, T0 + 10_400, T0 + 11_900);
+    expect(p.overdue).toBe(true);
+    expect(p.slots).toEqual([
+      { slot: T0 + 10_000, notBefore: T0 + 10_400 },
+      { slot: T0 + 11_000, notBefore: T0 + 11_000 },
+    ]);
+    expect(p.next).toBe(T0 + 12_000);
+  });
+
+  it('an off-grid first slot (after a restart backoff) runs once, then the grid resumes', () => {
+    const p = planSlots({ nextRunAt: T0 + 5_300, cycleSeconds: 2 }, T0 + 5_000, T0 + 9_000);
+    expect(p.slots.map((s) => s.slot)).toEqual([T0 + 5_300, T0 + 6_000, T0 + 8_000]);
+  });
+});
+
+describe('scheduler handler', () => {
+  it('accepts the tick input and the EventBridge scheduled-event shape; refuses anything else', async () => {
+    const disp = new RecordingDispatcher();
+    const h = createSchedulerHandler({ schedule: { queryDue: async () => [], advance: async () => true }, dispatcher: disp, config: { shards: 2, horizonMs: 1000 } });
+    await expect(h({ action: 'tick' })).resolves.toMatchObject({ due: 0, dispatched: 0 });
+    await expect(h({ source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} })).resolves.toMatchObject({ due: 0 });
+    await expect(h({ action: 'sweep' })).rejects.toBeInstanceOf(ValidationError);
+    await expect(h(null)).rejects.toBeInstanceOf(ValidationError);
+    expect(schedulerHorizonMs(60)).toBe(90_000);
+  });
+});
+
+describe('scheduling in local mode (DynamoDB Local + real runs)', () => {
+  let rt: Runtime;
+  beforeAll(async () => {
+    rt = await startRuntime();
+  });
+  afterAll(async () => rt?.stop());
+
+  it('a healthy agent with cycleSeconds 1 runs once a second for a minute, no missed or doubled slot', async () => {
+    await rt.publish('steady', 'healthy.mjs');
+    for (let s = 0; s < 60; s++) await rt.step(1000);
+    const runs = rt.runsOf('steady');
+    expect(runs.map((e) => e.topic).every((t) => t === 'agent.cycle')).toBe(true);
+    const slots = runs.map((e) => e.payload.slot as number);
+    // 60 seconds from T0: slots T0, T0+1 s, ..., T0+59 s: each exactly once, in order
+    expect(slots).toEqual(Array.from({ length: 60 }, (_, i) => T0 + i * 1000));
+    expect(runs.map((e) => e.payload.cycle)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    // state persisted across all 60 isolated runs; the agent's own envelopes were published
+    expect(await rt.heartbeats.getState('steady')).toEqual({ n: 60 });
+    expect(rt.ledgerOf('healthy.tick').map((e) => e.payload.n)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    expect(await rt.heartbeats.get('steady')).toMatchObject({ cycles: 60, failures: 0, lastSlot: T0 + 59_000 });
+  });
+
+  it('two schedulers ticking at once never run the same slot twice', async () => {
+    await rt.publish('raced', 'healthy.mjs');
+    const a = new SchedulerService({ schedule: rt.schedule, dispatcher: rt.pool, clock: rt.clock }, { shards: 3, horizonMs: 1500 });
+    const b = new SchedulerService({ schedule: rt.schedule, dispatcher: rt.pool, clock: rt.clock }, { shards: 3, horizonMs: 1500 });
+    const start = rt.clock.now();
+    let lost = 0;
+    for (let s = 0; s < 15; s++) {
+      const [ra, rb] = await Promise.all([a.tick(), b.tick()]);
+      lost += ra.lost + rb.lost;
+      await rt.settle();
+      rt.clock.advance(1000);
+    }
+    const slots = rt.runsOf('raced').map((e) => e.payload.slot as number);
+    expect(slots).toEqual(Array.from({ length: 15 }, (_, i) => start + i * 1000));
+    expect(new Set(slots).size).toBe(slots.length);
+    // the race really happened: for every tick of both, one of them lost the advance
+    expect(lost).toBeGreaterThanOrEqual(15);
+  });
+
+  it('a duplicate delivery of a slot runs once (conditional claim on the slot)', async () => {
+    await rt.step(1000);
+    const rec = await rt.registry.get('raced');
+    const slot = rt.clock.now() + 5000;
+    const msg = { kind: 'cycle' as const, agent: 'raced', runId: `raced@${slot}`, slot, generation: rec!.generation };
+    const reports = await Promise.all([rt.core(msg), rt.core(msg), rt.core(msg)]);
+    expect(reports.map((r) => r.status).sort()).toEqual(['ran', 'skipped', 'skipped']);
+    expect(reports.filter((r) => r.status === 'skipped').map((r) => (r.status === 'skipped' ? r.reason : ''))).toEqual(['duplicate', 'duplicate']);
+    // an older slot delivered late is refused too
+    expect(await rt.core({ ...msg, slot: slot - 3000, runId: `raced@${slot - 3000}` })).toMatchObject({ status: 'skipped', reason: 'duplicate' });
+  });
+
+  it('paused agents do not run; resume continues on the grid without a burst; trigger runs one extra cycle now', async () => {
+    await rt.control.pause('raced');
+    await rt.control.pause('steady');
+    const before = rt.runsOf('steady').length;
+    for (let s = 0; s < 5; s++) await rt.step(1000);
+    expect(rt.runsOf('steady').length).toBe(before);
+    expect((await rt.registry.get('steady'))?.nextRunAt).toBeNull();
+
+    // trigger while paused: exactly one extra cycle, now, status unchanged
+    const { runId } = await rt.control.trigger('steady');
+    await rt.settle();
+    const trig = rt.runsOf('steady').slice(before);
+    expect(trig).toHaveLength(1);
+    expect(trig[0]?.payload).toMatchObject({ kind: 'trigger', runId, outcome: 'ok' });
+    expect((await rt.registry.get('steady'))?.status).toBe('paused');
+
+    // resume: the next grid slot, no replay of the paused seconds
+    const resumeAt = rt.clock.now();
+    await rt.control.resume('steady');
+    for (let s = 0; s < 3; s++) await rt.step(1000);
+    const after = rt.runsOf('steady').slice(before + 1).map((e) => e.payload.slot as number);
+    expect(after).toEqual([resumeAt, resumeAt + 1000, resumeAt + 2000]);
+  });
+
+  it('overdue slots after a scheduler outage run once (the latest), not in a burst', async () => {
+    await rt.settle(); // the slot dispatched by the last tick before the outage runs
+    const before = rt.runsOf('steady').length;
+    rt.clock.advance(30_000); // the scheduler did not tick for 30 s
+    const tick = await rt.step(1000);
+    expect(tick.overdue).toBeGreaterThanOrEqual(1);
+    const runs = rt.runsOf('steady').slice(before);
+    expect(runs).toHaveLength(1);
+    expect(runs[0]?.payload.slot).toBe(Math.floor((rt.clock.now() - 1000) / 1000) * 1000);
+  });
+});
+
+describe('scheduler against DynamoDB Local only', () => {
+  let rt: Runtime;
+  beforeAll(async () => {
+    rt = await startRuntime({ start: T0 });
+  });
+  afterAll(async () => rt?.stop());
+
+  it('reads only due agents (sparse index): idle agents far in the future cost nothing per tick', async () => {
+    for (let i = 0; i < 40; i++) await rt.registry.register(registration(`idle-${i}`, { cycleSeconds: 3600, firstRunAt: T0 + 3_600_000 }));
+    await rt.registry.register(registration('due-now', { cycleSeconds: 10, firstRunAt: T0 }));
+    const disp = new RecordingDispatcher();
+    const svc = new SchedulerService({ schedule: rt.schedule, dispatcher: disp, clock: rt.clock }, { shards: 3, horizonMs: 60_000 });
+    const r = await svc.tick(T0);
+    // window [T0, T0 + 60 s] inclusive: 7 slots of a 10 s agent
+    expect(r).toMatchObject({ due: 1, advanced: 1, dispatched: 7 });
+    expect(disp.items.map((i) => i.message)).toEqual(
+      Array.from({ length: 7 }, (_, k) => ({ kind: 'cycle', agent: 'due-now', runId: `due-now@${T0 + k * 10_000}`, slot: T0 + k * 10_000, generation: 1 })),
+    );
+    expect((await rt.registry.get('due-now'))?.nextRunAt).toBe(T0 + 70_000);
+    // the next tick inside the window finds nothing to do
+    expect(await svc.tick(T0 + 1000)).toMatchObject({ due: 0, dispatched: 0 });
+  });
+
+  it('a failed dispatch rolls the advance back, so the next tick runs the (overdue) slot', async () => {
+    await rt.registry.register(registration('rollback', { cycleSeconds: 5, firstRunAt: T0 + 100_000 }));
+    const failing: Dispatcher = {
+      dispatch: async () => {
+        throw new Error('queue unavailable');
+      },
+    };
+    const svc = new SchedulerService({ schedule: rt.schedule, dispatcher: failing }, { shards: 3, horizonMs: 4000 });
+    await expect(svc.tick(T0 + 99_000)).rejects.toBeInstanceOf(SchedulerDispatchError);
+    expect((await rt.registry.get('rollback'))?.nextRunAt).toBe(T0 + 100_000);
+    const disp = new RecordingDispatcher();
+    const ok = new SchedulerService({ schedule: rt.schedule, dispatcher: disp }, { shards: 3, horizonMs: 4000 });
+    await ok.tick(T0 + 101_000);
+    // the missed slot runs at once, then the grid continues inside the window
+    expect(disp.items.filter((i) => i.message.agent === 'rollback').map((i) => [i.message.kind === 'cycle' ? i.message.slot : 0, i.notBefore])).toEqual([
+      [T0 + 100_000, T0 + 101_000],
+      [T0 + 105_000, T0 + 105_000],
+    ]);
+  });
+
+  it('flips restarting agents back to active when it dispatches their first slot after the backoff', async () => {
+    await rt.registry.register(registration('backoff', { cycleSeconds: 1, firstRunAt: T0 }));
+    await rt.registry.transition('backoff', { to: 'restarting', from: ['active'], at: T0, reason: 'test', nextRunAt: T0 + 200_500, bumpGeneration: true });
+    const disp = new RecordingDispatcher();
+    const svc = new SchedulerService({ schedule: rt.schedule, dispatcher: disp }, { shards: 3, horizonMs: 1500 });
+    expect((await svc.tick(T0 + 198_000)).activated).toBe(0);
+    expect((await rt.registry.get('backoff'))?.status).toBe('restarting');
+    const r = await svc.tick(T0 + 199_500);
+    expect(r.activated).toBe(1);
+    const rec = await rt.registry.get('backoff');
+    expect(rec?.status).toBe('active');
+    // the off-grid first slot after the backoff, then the grid, under the new generation
+    expect(disp.items.filter((i) => i.message.agent === 'backoff').map((i) => i.message)).toEqual([
+      { kind: 'cycle', agent: 'backoff', runId: `backoff@${T0 + 200_500}`, slot: T0 + 200_500, generation: rec?.generation },
+      { kind: 'cycle', agent: 'backoff', runId: `backoff@${T0 + 201_000}`, slot: T0 + 201_000, generation: rec?.generation },
+    ]);
+  });
+});
