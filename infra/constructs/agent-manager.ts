@@ -1,0 +1,71 @@
+/**
+ * Agent manager: S3 "Object Created/Deleted" events of the hot directory (rule HotDirectory on
+ * the DEFAULT bus, where S3 sends them) and a daily full rescan (schedule Rescan). Verifies and
+ * registers bundles. May read bundles and list `agents/`, read/write the registry, publish on
+ * the agents bus — nothing else.
+ */
+import { Duration } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as events from 'aws-cdk-lib/aws-events';
+import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import { Construct } from 'constructs';
+import { RULES, SCHEDULES } from '../../shared/definitions/routing';
+import { DDB_READ, DDB_SCAN, DDB_WRITE, putEventsStatement, tableStatement } from './access';
+import type { OrchestratorContext } from './context';
+import { OrchestratorFunction } from './function';
+import { BUNDLE_PREFIX } from './hot-directory';
+import { createRule, createSchedule } from './routing';
+
+export class AgentManager extends Construct {
+  readonly function: OrchestratorFunction;
+  readonly rules: events.Rule[];
+  readonly schedules: scheduler.Schedule[];
+
+  constructor(scope: Construct, id: string, ctx: OrchestratorContext) {
+    super(scope, id);
+    this.function = new OrchestratorFunction(this, 'Manager', {
+      defaults: ctx.functions,
+      dir: 'agent-manager',
+      description: 'verifies and registers agent bundles from the hot directory',
+      memoryMb: 512,
+      timeout: Duration.minutes(5),
+      async: { retryAttempts: 2, maxEventAge: Duration.hours(1) },
+    });
+    this.function.addToPolicy(
+      new iam.PolicyStatement({ sid: 'ReadBundles', actions: ['s3:GetObject'], resources: [ctx.hot.bundleObjectsArn()] }),
+      new iam.PolicyStatement({
+        sid: 'ListBundles',
+        actions: ['s3:ListBucket'],
+        resources: [ctx.hot.bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [BUNDLE_PREFIX, `${BUNDLE_PREFIX}*`] } },
+      }),
+      tableStatement('RegistryReadWrite', ctx.tables.Registry, [...DDB_READ, ...DDB_SCAN, ...DDB_WRITE]),
+      putEventsStatement(ctx.bus.bus),
+    );
+    const fn = this.function.fn;
+    this.rules = RULES.filter((r) => r.target === 'agent-manager').map((def) =>
+      createRule(this, def, {
+        agentsBus: ctx.bus.bus,
+        hotBucketName: ctx.hot.bucket.bucketName,
+        components: ctx.props.components,
+        target: new targets.LambdaFunction(fn, {
+          deadLetterQueue: ctx.deadLetters.deliveryFailures,
+          retryAttempts: 8,
+          maxEventAge: Duration.hours(2),
+        }),
+      }),
+    );
+    this.schedules = SCHEDULES.filter((s) => s.target === 'agent-manager').map((def) =>
+      createSchedule(this, def, {
+        group: ctx.schedules.group,
+        role: ctx.schedules.role,
+        deadLetterQueue: ctx.deadLetters.deliveryFailures,
+        components: ctx.props.components,
+        fn,
+        retryAttempts: 2,
+        maxEventAge: Duration.hours(1),
+      }),
+    );
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * Control API: API Gateway HTTP API (payload v2) → the api function, with the routes of the
+ * CONTRACT, IAM (SigV4) authorization by default or a JWT authorizer as an option. Public
+ * without authorization: `GET /healthz` and the dashboard's static files (`/`,
+ * `/dashboard/app.js`, `/dashboard/app.css`: no data; every call the page makes is authorized).
+ * A `$default` route (authorized) sends anything else to the handler, which answers with the
+ * API's error shape (404/405) instead of API Gateway's.
+ * Stage: throttling, JSON access logs. `GET /events/stream` through API Gateway answers one
+ * batch (API Gateway cannot stream); the streaming endpoint is a Lambda function URL
+ * (RESPONSE_STREAM, AWS_IAM auth) on functions/api/stream.ts.
+ *
+ * Component switches (`POST /components/{name}/{stop|start}`): the api function gets the rule
+ * names, schedule names and group, the Scheduler role and the runner's event source mapping
+ * UUID (names in shared/definitions/cloud-env.ts) and exactly the permissions to read and flip
+ * those — nothing else of EventBridge, Scheduler or Lambda.
+ */
+import { CfnOutput, Duration, Stack } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer, HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { RemovalPolicy } from 'aws-cdk-lib';
+import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import type { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { Construct } from 'constructs';
+import { CLOUD_ENV, type SwitchableRuleId } from '../../shared/definitions/cloud-env';
+import type { ScheduleDef } from '../../shared/definitions/routing';
+import { DDB_READ, DDB_SCAN, DDB_WRITE, putEventsStatement, sendStatement, tableStatement } from './access';
+import type { OrchestratorContext } from './context';
+import { OrchestratorFunction } from './function';
+
+export interface CloudRoute {
+  method: 'GET' | 'POST';
+  path: string;
+  /** false: no authorizer (public) */
+  auth: boolean;
+}
+
+const AGENT_ACTIONS = ['pause', 'resume', 'trigger', 'restart', 'quarantine', 'release'] as const;
+const COMPONENT_ACTIONS = ['stop', 'start'] as const;
+
+/** Routes of the CONTRACT as API Gateway routes (plus `$default`, added separately). */
+export const CLOUD_API_ROUTES: CloudRoute[] = [
+  { method: 'GET', path: '/healthz', auth: false },
+  { method: 'GET', path: '/', auth: false },
+  { method: 'GET', path: '/dashboard/app.js', auth: false },
+  { method: 'GET', path: '/dashboard/app.css', auth: false },
+  { method: 'GET', path: '/agents', auth: true },
+  { method: 'GET', path: '/agents/{name}', auth: true },
+  ...AGENT_ACTIONS.map((a): CloudRoute => ({ method: 'POST', path: `/agents/{name}/${a}`, auth: true })),
+  { method: 'GET', path: '/metrics', auth: true },
+  { method: 'GET', path: '/events/stream', auth: true },
+  { method: 'POST', path: '/events', auth: true },
+  { method: 'GET', path: '/ledger', auth: true },
+  { method: 'GET', path: '/ledger/verify', auth: true },
+  { method: 'POST', path: '/ledger/replay', auth: true },
+  { method: 'GET', path: '/components', auth: true },
+  ...COMPONENT_ACTIONS.map((a): CloudRoute => ({ method: 'POST', path: `/components/{name}/${a}`, auth: true })),
+];
+
+/** JSON access log line of the stage ($context variables of HTTP APIs) */
+export const ACCESS_LOG_FORMAT = {
+  requestId: '$context.requestId',
+  time: '$context.requestTime',
+  ip: '$context.identity.sourceIp',
+  caller: '$context.identity.userArn',
+  jwtSub: '$context.authorizer.claims.sub',
+  method: '$context.httpMethod',
+  path: '$context.path',
+  routeKey: '$context.routeKey',
+  status: '$context.status',
+  protocol: '$context.protocol',
+  responseLength: '$context.responseLength',
+  latencyMs: '$context.responseLatency',
+  integrationLatencyMs: '$context.integrationLatency',
+  integrationError: '$context.integrationErrorMessage',
+  authorizerError: '$context.authorizer.error',
+};
+
+export interface ApiSwitchTargets {
+  rules: Record<SwitchableRuleId, events.Rule>;
+  schedules: Record<ScheduleDef['id'], scheduler.Schedule>;
+  runnerEventSource: SqsEventSource;
+}
+
+export class ControlApi extends Construct {
+  readonly function: OrchestratorFunction;
+  readonly streamFunction: OrchestratorFunction;
+  readonly httpApi: apigwv2.HttpApi;
+  readonly stage: apigwv2.HttpStage;
+  readonly streamUrl: lambda.FunctionUrl;
+  readonly accessLogs: logs.LogGroup;
+  /** routes without an authorizer (healthz, dashboard files) */
+  readonly publicRoutes: apigwv2.HttpRoute[] = [];
+
+  constructor(scope: Construct, id: string, ctx: OrchestratorContext, switches: ApiSwitchTargets) {
+    super(scope, id);
+    const p = ctx.props;
+
+    // --- streaming endpoint (function URL): GET /events/stream as server-sent events
+    this.streamFunction = new OrchestratorFunction(this, 'Stream', {
+      defaults: ctx.functions,
+      dir: 'api',
+      file: 'stream.ts',
+      description: 'GET /events/stream: tails the ledger as server-sent events (response streaming)',
+      memoryMb: 256,
+      timeout: Duration.minutes(5),
+      environment: { [CLOUD_ENV.apiAuthMode]: 'iam' },
+    });
+    this.streamFunction.addToPolicy(
+      tableStatement('LedgerRead', ctx.tables.Ledger, DDB_READ),
+      tableStatement('RegistryRead', ctx.tables.Registry, [...DDB_READ, ...DDB_SCAN]),
+      tableStatement('HeartbeatsRead', ctx.tables.Heartbeats, DDB_READ),
+    );
+    this.streamUrl = this.streamFunction.fn.addFunctionUrl({
+      authType: lambda.FunctionUrlAuthType.AWS_IAM,
+      invokeMode: lambda.InvokeMode.RESPONSE_STREAM,
+    });
+
+    // --- the API function
+    const switchEnv: Record<string, string> = {
+      [CLOUD_ENV.apiAuthMode]: p.api.authMode,
+      [CLOUD_ENV.scheduleGroup]: ctx.schedules.group.scheduleGroupName,
+      [CLOUD_ENV.schedulerRoleArn]: ctx.schedules.role.roleArn,
+      [CLOUD_ENV.runnerEsmUuid]: switches.runnerEventSource.eventSourceMappingId,
+      [CLOUD_ENV.streamUrl]: this.streamUrl.url,
+    };
+    for (const [sid, s] of Object.entries(switches.schedules)) switchEnv[CLOUD_ENV.schedules[sid as ScheduleDef['id']]] = s.scheduleName;
+    for (const [rid, r] of Object.entries(switches.rules)) switchEnv[CLOUD_ENV.rules[rid as SwitchableRuleId]] = r.ruleName;
+
+    this.function = new OrchestratorFunction(this, 'Api', {
+      defaults: ctx.functions,
+      dir: 'api',
+      description: 'control API (HTTP API payload v2): agents, ledger, metrics, components',
+      memoryMb: 512,
+      timeout: Duration.seconds(29),
+      environment: switchEnv,
+    });
+    const stack = Stack.of(this);
+    this.function.addToPolicy(
+      tableStatement('RegistryReadWrite', ctx.tables.Registry, [...DDB_READ, ...DDB_SCAN, ...DDB_WRITE]),
+      tableStatement('HeartbeatsReadWrite', ctx.tables.Heartbeats, [...DDB_READ, ...DDB_WRITE]),
+      tableStatement('LedgerRead', ctx.tables.Ledger, DDB_READ),
+      putEventsStatement(ctx.bus.bus),
+      sendStatement('DispatchTriggers', ctx.dispatchQueue),
+      new iam.PolicyStatement({
+        sid: 'SwitchSchedules',
+        actions: ['scheduler:GetSchedule', 'scheduler:UpdateSchedule'],
+        resources: Object.values(switches.schedules).map((s) => s.scheduleArn),
+      }),
+      new iam.PolicyStatement({
+        sid: 'PassSchedulerRole',
+        actions: ['iam:PassRole'],
+        resources: [ctx.schedules.role.roleArn],
+        conditions: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+      }),
+      new iam.PolicyStatement({
+        sid: 'SwitchRules',
+        actions: ['events:DescribeRule', 'events:EnableRule', 'events:DisableRule'],
+        resources: Object.values(switches.rules).map((r) => r.ruleArn),
+      }),
+      new iam.PolicyStatement({
+        sid: 'SwitchRunner',
+        actions: ['lambda:GetEventSourceMapping', 'lambda:UpdateEventSourceMapping'],
+        resources: [switches.runnerEventSource.eventSourceMappingArn],
+      }),
+    );
+
+    // --- HTTP API
+    const authorizer: apigwv2.IHttpRouteAuthorizer =
+      p.api.authMode === 'jwt' && p.api.jwt
+        ? new HttpJwtAuthorizer('JwtAuthorizer', p.api.jwt.issuer, { jwtAudience: p.api.jwt.audience })
+        : new HttpIamAuthorizer();
+    this.httpApi = new apigwv2.HttpApi(this, 'HttpApi', {
+      description: 'agent orchestrator control API',
+      createDefaultStage: false,
+    });
+    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {
+      retention: ctx.functions.logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.stage = new apigwv2.HttpStage(this, 'DefaultStage', {
+      httpApi: this.httpApi,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: p.api.rateLimit, burstLimit: p.api.burstLimit },
+      accessLogSettings: {
+        destination: new apigwv2.LogGroupLogDestination(this.accessLogs),
+        format: apigw.AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FORMAT)),
+      },
+    });
+    const integration = new HttpLambdaIntegration('ApiIntegration', this.function.fn, {
+      payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
+      scopePermissionToRoute: false,
+    });
+    for (const r of CLOUD_API_ROUTES) {
+      const added = this.httpApi.addRoutes({
+        path: r.path,
+        methods: [r.method === 'GET' ? apigwv2.HttpMethod.GET : apigwv2.HttpMethod.POST],
+        integration,
+        authorizer: r.auth ? authorizer : new apigwv2.HttpNoneAuthorizer(),
+      });
+      if (!r.auth) this.publicRoutes.push(...added);
+    }
+    new apigwv2.HttpRoute(this, 'DefaultRoute', {
+      httpApi: this.httpApi,
+      routeKey: apigwv2.HttpRouteKey.DEFAULT,
+      integration,
+      authorizer,
+    });
+
+    new CfnOutput(stack, 'ApiUrl', { value: this.httpApi.apiEndpoint, description: 'control API (AGENT_API_URL)' });
+    new CfnOutput(stack, 'EventsStreamUrl', { value: this.streamUrl.url, description: 'GET /events/stream (function URL, IAM)' });
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * Scheduler: an EventBridge Scheduler schedule (SchedulerTick, rate(1 minute)) invokes the
+ * scheduler function, which queries the sparse `due` GSI for agents due before the next tick,
+ * advances `nextRunAt` with a conditional UpdateItem and sends the slots to the dispatch queue
+ * with a per-message delay. It may do exactly that: Query the `due` index, UpdateItem the
+ * registry, SendMessage to the dispatch queue.
+ */
+import { Duration } from 'aws-cdk-lib';
+import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import { Construct } from 'constructs';
+import { SCHEDULES } from '../../shared/definitions/routing';
+import { DUE_INDEX } from '../../shared/definitions/tables';
+import { indexStatement, sendStatement, tableStatement } from './access';
+import type { OrchestratorContext } from './context';
+import { OrchestratorFunction } from './function';
+import { createSchedule } from './routing';
+
+export class Scheduler extends Construct {
+  readonly function: OrchestratorFunction;
+  readonly schedules: scheduler.Schedule[];
+
+  constructor(scope: Construct, id: string, ctx: OrchestratorContext) {
+    super(scope, id);
+    this.function = new OrchestratorFunction(this, 'Scheduler', {
+      defaults: ctx.functions,
+      dir: 'scheduler',
+      description: 'dispatches the agent slots due before the next tick',
+      memoryMb: 512,
+      timeout: Duration.seconds(55),
+      // a lost tick is made up by the next one (overdue slots run at once); never run a stale one
+      async: { retryAttempts: 0, maxEventAge: Duration.minutes(1) },
+    });
+    this.function.addToPolicy(
+      indexStatement('QueryDueAgents', ctx.tables.Registry, DUE_INDEX),
+      tableStatement('AdvanceNextRun', ctx.tables.Registry, ['dynamodb:UpdateItem']),
+      sendStatement('DispatchSlots', ctx.dispatchQueue),
+    );
+    this.schedules = SCHEDULES.filter((s) => s.target === 'scheduler').map((def) =>
+      createSchedule(this, def, {
+        group: ctx.schedules.group,
+        role: ctx.schedules.role,
+        deadLetterQueue: ctx.deadLetters.deliveryFailures,
+        components: ctx.props.components,
+        fn: this.function.fn,
+        retryAttempts: 0,
+        maxEventAge: Duration.minutes(1),
+      }),
+    );
+  }
+}
