@@ -161,7 +161,7 @@ export const DASHBOARD_JS = String.raw`(function () {
     for (var g = 0; g <= 4; g++) {
       var y = T + (H - T - B) * (1 - g / 4);
       ctx.beginPath(); ctx.moveTo(L, y); ctx.lineTo(W - R, y); ctx.stroke();
-      ctx.fillText(String(Math.round(max * g / 4)), 4, y + 4);
+      ctx.fillText(String(Number((max * g / 4).toPrecision(3))), 4, y + 4);
     }
     ctx.fillText('older \u2190 cycles \u2192 newer', L, H - 6);
     names.forEach(function (n) {

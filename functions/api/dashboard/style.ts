@@ -15,6 +15,7 @@ button:disabled { opacity:.4; cursor:default; }
 main { display:grid; grid-template-columns: minmax(0,2fr) minmax(0,1fr); gap:16px; padding:16px; }
 section { background:#fff; border:1px solid var(--line); border-radius:6px; padding:12px; min-width:0; }
 #agents-section, #chart-section { grid-column: 1 / 2; }
+#agents-section { overflow-x:auto; }
 #components-section, #feed-section { grid-column: 2 / 3; }
 #components-section { grid-row: 1 / 2; }
 #feed-section { grid-row: 2 / 3; }
@@ -23,8 +24,8 @@ th, td { text-align:left; padding:5px 6px; border-bottom:1px solid var(--line); 
 th { color:var(--muted); font-weight:600; font-size:12px; }
 td.num { text-align:right; font-variant-numeric: tabular-nums; }
 td.err { color:var(--bad); max-width:220px; overflow:hidden; text-overflow:ellipsis; white-space:nowrap; }
-td.actions { white-space:nowrap; }
-td.actions button { margin-right:3px; }
+td.actions { min-width:190px; }
+td.actions button { margin:0 3px 3px 0; padding:2px 6px; font-size:12px; }
 tr.empty td { color:var(--muted); }
 .status { display:inline-block; padding:1px 8px; border-radius:10px; font-size:12px; font-weight:600; color:#fff; }
 .status-active { background:var(--ok); }
