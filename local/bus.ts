@@ -68,7 +68,10 @@ export interface LocalBusOptions {
   maxAttempts?: number;
   /** first retry delay, doubling per attempt (default 100 ms) */
   retryBaseMs?: number;
-  /** records per SQS batch to the Ledger rule's target (default 10, the FIFO maximum) */
+  /**
+   * records per SQS batch to the Ledger rule's target (default 10, the cloud's SQS FIFO batch
+   * maximum; a larger value only changes how many envelopes one local append commits at once)
+   */
   ledgerBatchSize?: number;
   /** events the Delivery rule buffers while disabled (default 100 000) */
   maxBuffered?: number;
@@ -165,7 +168,7 @@ export class LocalBus implements EventPublisher {
     this.region = opts.region ?? 'us-east-1';
     this.maxAttempts = Math.max(1, opts.maxAttempts ?? 3);
     this.retryBaseMs = opts.retryBaseMs ?? 100;
-    this.ledgerBatchSize = Math.min(10, Math.max(1, opts.ledgerBatchSize ?? 10));
+    this.ledgerBatchSize = Math.max(1, opts.ledgerBatchSize ?? 10);
     this.maxBuffered = opts.maxBuffered ?? 100_000;
     this.maxDeadLetters = opts.maxDeadLetters ?? 100;
     // compiling validates every pattern at start-up (InvalidPatternError names the fault)

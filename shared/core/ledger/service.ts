@@ -278,9 +278,33 @@ export class LedgerService implements LedgerReader {
       if (firstBad === null && cps.size > 0) bad(Math.min(...cps.keys()), 'checkpoint without a ledger head');
       return { ok: firstBad === null, entries: 0, head: GENESIS_HASH, firstBad };
     }
-    /** may the entries a..b (all missing) have expired legitimately? `lastExp`: expiresAt of b */
-    const gapExpired = (a: number, b: number, lastExp: number | null) =>
-      lastExp !== null && lastExp <= nowS && !retentionStarts.some((s) => s > a && s <= b);
+    const inf = (x: number | null) => (x === null ? Infinity : x);
+    /**
+     * Entries a..b are all missing. Returns the first of them that certainly had not expired
+     * (so was deleted or lost), or null if they may all have expired legitimately.
+     * `lastExp`: expiresAt of b (known from b+1's prevExpiresAt, or from the head);
+     * `before`: expiresAt of a-1 when that entry is present. Expiry never decreases along the
+     * chain (null = never), except at retention starts (checkpointed), where a never-expiring
+     * entry is followed by an expiring one.
+     */
+    const missingBad = (a: number, b: number, lastExp: number | null, before: { exp: number | null } | null): number | null => {
+      const inside = retentionStarts.filter((s) => s > a && s <= b);
+      if (inside.length > 0) {
+        // entry s-1 of the first start never expires: the gap up to it is certainly bad somewhere
+        return missingBad(a, Math.min(...inside) - 1, null, before) ?? a;
+      }
+      // a..b is monotone; so is a-1..b unless a itself is a retention start
+      if (before && !retentionStarts.includes(a) && inf(before.exp) > nowS) return a;
+      if (inf(lastExp) <= nowS) return null;
+      let first = b;
+      for (const cp of cps.values()) if (cp.seq >= a && cp.seq < first && inf(cp.expiresAt) > nowS) first = cp.seq;
+      return first;
+    };
+    const gap = (a: number, b: number, lastExp: number | null, prev: LedgerEntry | null) => {
+      const before = prev && prev.seq === a - 1 ? { exp: prev.expiresAt ?? null } : null;
+      const at = missingBad(a, b, lastExp, before);
+      if (at !== null) bad(at, `entries ${a}..${b} are missing, and entry ${at} had not expired`);
+    };
 
     let prev: LedgerEntry | null = null;
     let next = 1;
@@ -294,7 +318,7 @@ export class LedgerService implements LedgerReader {
         continue;
       }
       const e = it.entry;
-      if (e.seq > next && !gapExpired(next, e.seq - 1, e.prevExpiresAt ?? null)) bad(next, `entries ${next}..${e.seq - 1} are missing and had not expired`);
+      if (e.seq > next) gap(next, e.seq - 1, e.prevExpiresAt ?? null, prev);
       if (hashEntry(e, e.prevHash) !== e.hash) bad(e.seq, 'hash does not match the content');
       const prevExp = e.prevExpiresAt ?? null;
       if (e.seq === 1) {
@@ -313,7 +337,7 @@ export class LedgerService implements LedgerReader {
       prev = e;
       next = e.seq + 1;
     }
-    if (next <= head.seq && !gapExpired(next, head.seq, head.expiresAt)) bad(next, `entries ${next}..${head.seq} are missing and had not expired`);
+    if (next <= head.seq) gap(next, head.seq, head.expiresAt, prev);
     if (prev && prev.seq === head.seq && prev.hash !== head.hash) bad(head.seq, 'the head does not match the last entry');
     // an entry beyond the head was not written by the ledger writer
     for await (const it of store.scan(head.seq + 1, head.seq + 1)) bad(it.seq, 'entry beyond the ledger head');
