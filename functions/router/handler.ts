@@ -11,10 +11,16 @@
  * from the env once per container.
  */
 import { z } from 'zod';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { createClients } from '../../shared/adapters/aws/clients';
+import { DynamoRegistry } from '../../shared/adapters/aws/dynamo-registry';
+import { SqsDispatcher } from '../../shared/adapters/aws/sqs-dispatcher';
+import { loadConfig } from '../../shared/core/config';
+import { ConfigError } from '../../shared/core/errors';
 import { EnvelopeEventSchema } from '../../shared/core/bus/events';
 import { EnvelopeRouter, type RouterDeps } from '../../shared/core/bus/router';
 import type { Route } from '../../shared/core/bus/routing';
-import { silentLogger } from '../../shared/core/logger';
+import { createLogger, silentLogger } from '../../shared/core/logger';
 
 export type RouterHandlerDeps = RouterDeps;
 
@@ -35,3 +41,18 @@ export function createRouterHandler(deps: RouterHandlerDeps): ((event: unknown) 
   };
   return Object.assign(fn, { router });
 }
+
+function fromEnv(env: Record<string, string | undefined> = process.env) {
+  const config = loadConfig(env);
+  if (!config.DISPATCH_QUEUE_URL) throw new ConfigError('DISPATCH_QUEUE_URL is required by the router');
+  const logger = createLogger({ service: 'router', level: config.LOG_LEVEL });
+  const clients = createClients();
+  return createRouterHandler({
+    registry: new DynamoRegistry(clients.ddb, config.REGISTRY_TABLE, { shards: config.AGENT_SCHEDULE_SHARDS }),
+    dispatcher: new SqsDispatcher(new SQSClient({}), config.DISPATCH_QUEUE_URL, { logger }),
+    logger,
+  });
+}
+
+let cached: ReturnType<typeof fromEnv> | undefined;
+export const handler = (event: unknown): Promise<RouterResult> => (cached ??= fromEnv())(event);
