@@ -118,6 +118,16 @@ export class LocalRunnerPool implements Dispatcher, LocalComponent {
     return this.running;
   }
 
+  /** The component switch shape of local/components.ts (`Switch`). */
+  setEnabled(enabled: boolean): Promise<void> | void {
+    if (enabled) return this.start();
+    return this.stop();
+  }
+
+  isEnabled(): boolean {
+    return this.running;
+  }
+
   /** Re-checks which items are due (after a fake clock moved). */
   poke(): void {
     this.pump();

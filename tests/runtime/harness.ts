@@ -19,6 +19,7 @@ import { loadConfig, type Config } from '../../shared/core/config';
 import { FakeClock } from '../../shared/core/clock';
 import type { Envelope } from '../../shared/core/envelope';
 import type { RunReport } from '../../shared/core/runner/service';
+import type { DispatchMessage } from '../../shared/core/dispatch';
 import { RULES } from '../../shared/definitions/routing';
 import { createSchedulerHandler } from '../../functions/scheduler/handler';
 import { createRunnerCore } from '../../functions/runner/handler';
@@ -35,6 +36,8 @@ export interface RuntimeOptions {
   concurrency?: number;
   horizonMs?: number;
   start?: number;
+  /** wraps the runner core the pool calls (e.g. to route some agents to a runner host that dies mid-run) */
+  wrapCore?: (core: (msg: DispatchMessage) => Promise<RunReport>) => (msg: DispatchMessage) => Promise<RunReport>;
 }
 
 export type Runtime = Awaited<ReturnType<typeof startRuntime>>;
@@ -73,7 +76,7 @@ export async function startRuntime(opts: RuntimeOptions = {}) {
 
   const reports: RunReport[] = [];
   const core = createRunnerCore({ registry, heartbeats, bundles, events: bus, sandbox, config, clock });
-  const pool = new LocalRunnerPool({ core, concurrency: opts.concurrency ?? 4, clock, onReport: (r) => reports.push(r) });
+  const pool = new LocalRunnerPool({ core: opts.wrapCore ? opts.wrapCore(core) : core, concurrency: opts.concurrency ?? 4, clock, onReport: (r) => reports.push(r) });
   const horizonMs = opts.horizonMs ?? 1500;
   const scheduler = createSchedulerHandler({ schedule, dispatcher: pool, clock, config: { shards, horizonMs } });
   const manager = new AgentManager({ registry, bundles, events: bus, inspector: sandbox, trustedKeys: config.trustedKeys, maxBytes: config.AGENT_MAX_BUNDLE_BYTES, clock });

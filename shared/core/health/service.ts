@@ -11,10 +11,11 @@
  *   agent code runs until an operator releases it.
  * - `sweep(now)`: queries the sparse `expect` index for agents whose expected heartbeat is overdue
  *   (expectBy < now; the expectation is the stuck limit, max(3 periods, period + timeout + grace)
- *   after the last heartbeat). An agent is stuck when a run of it was claimed and is past its
- *   deadline without having written its heartbeat; it is restarted like a failing one. When no run
- *   was started at all, the dispatch pipeline (scheduler or runner) is stopped or behind: a restart
- *   would not help, so the expectation is only moved on and logged.
+ *   after the last heartbeat). An agent is stuck when runs of it were claimed since its last
+ *   heartbeat and none has finished (its runner host dies mid-run, e.g. memory outside the V8 heap,
+ *   or runs never return); it is restarted like a failing one. When no run was started at all,
+ *   the dispatch pipeline (scheduler or runner) is stopped or behind: a restart would not help, so
+ *   the expectation is only moved on and logged.
  * - Every transition is a ledger event (`agent.restarted`, `agent.quarantined`) with its reason.
  *   Transitions are conditional on the generation the decision was based on, so two monitors
  *   (or a monitor and an operator) racing on the same agent apply at most one of them.
@@ -114,11 +115,11 @@ export class HealthMonitor {
       return { action: 'cleared', name, reason: rec ? `agent is ${rec.status}: no heartbeat expected` : 'unknown agent' };
     }
     const hb = await this.deps.heartbeats.get(name);
+    // `running` is set by each slot claim and cleared by each cycle completion: set means runs
+    // were started since the last heartbeat and none finished. The expectation already allows a
+    // run started right after the last heartbeat its full timeout plus the grace, so a run still
+    // going now is a later one: the earlier ones never finished either.
     const running = hb?.running ?? null;
-    if (running && running.deadline >= now) {
-      await this.deps.heartbeats.expect(name, running.deadline + 1);
-      return { action: 'none', name, reason: `run ${running.runId} is still within its deadline` };
-    }
     if (!running) {
       const next = stuckDeadline(this.deps.policy, now, rec);
       await this.deps.heartbeats.expect(name, next);

@@ -7,8 +7,9 @@
  *    - quarantined → the stub takes the agent's place: no agent code runs, envelope deliveries
  *      are counted and dropped;
  *    - cycles need status `active` and the generation they were scheduled under (slots enqueued
- *      before a restart are skipped); triggers run for `active` and `paused` agents; envelope
- *      runs need `active` and an onEnvelope.
+ *      before a restart are skipped), and are skipped when delivered long after their start
+ *      (slotExpiryMs); triggers run for `active` and `paused` agents; envelope runs need `active`
+ *      and an onEnvelope.
  * 2. Load the bundle by sha256 (in-memory cache; on every load, cached or not, the bytes are
  *    re-hashed and the signature re-verified against the trusted keys).
  * 3. Claim the run: a scheduled slot with the conditional `lastSlot < slot` (at most once per
@@ -68,6 +69,7 @@ export type SkipReason =
   | 'restarting'
   | 'stale_generation'
   | 'duplicate'
+  | 'expired'
   | 'no_onEnvelope'
   | 'bundle_unavailable';
 
@@ -88,8 +90,16 @@ export type RunReport =
     }
   | { status: 'skipped'; agent: string; runId: string; kind: DispatchMessage['kind']; reason: SkipReason };
 
-/** Time a run may need beyond the agent's timeout (worker start, import, completion write). */
-export const RUN_OVERHEAD_MS = 10_000;
+/**
+ * A slot delivered this long after its start is not run (skipped as 'expired'): after the runner
+ * was stopped (event source mapping disabled, local pool stopped) the queued slots are not
+ * replayed in a burst, in line with the scheduler's overdue policy. Normal delivery delays are far
+ * below it: max(2 periods, 10 s).
+ */
+export function slotExpiryMs(cycleSeconds: number): number {
+  return Math.max(2 * cycleSeconds * 1000, 10_000);
+}
+
 
 interface CachedBundle {
   key: string;
@@ -134,6 +144,7 @@ export class RunnerService {
     if (msg.kind === 'cycle' || msg.kind === 'envelope') {
       if (rec.status === 'paused' || rec.status === 'restarting') return skip(rec.status);
       if (msg.kind === 'cycle' && msg.generation !== rec.generation) return skip('stale_generation');
+      if (msg.kind === 'cycle' && this.clock.now() > msg.slot + slotExpiryMs(rec.cycleSeconds)) return skip('expired');
       if (msg.kind === 'envelope' && !rec.hasOnEnvelope) return skip('no_onEnvelope');
     } else if (rec.status === 'restarting') return skip('restarting');
 
@@ -150,7 +161,9 @@ export class RunnerService {
 
     const startedAt = this.clock.now();
     const timeoutMs = Math.round(rec.timeoutSeconds * 1000);
-    const claim: RunClaim = { runId: msg.runId, startedAt, deadline: startedAt + timeoutMs + RUN_OVERHEAD_MS };
+    // by the deadline the run has finished, overhead (worker start, import, writes) included: the
+    // stuck grace is that allowance in the stuck limit too
+    const claim: RunClaim = { runId: msg.runId, startedAt, deadline: startedAt + timeoutMs + this.deps.policy.stuckGraceSeconds * 1000 };
     if (msg.kind === 'cycle') claim.slot = msg.slot;
     const claimed = await this.claim(rec.name, claim);
     if (!claimed.claimed) return skip('duplicate');

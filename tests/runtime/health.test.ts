@@ -1,0 +1,211 @@
+/**
+ * Health in local mode (DynamoDB Local, s3rver, local bus, real worker runs, fake clock): failing
+ * agents are restarted with capped exponential backoff and quarantined after the restart budget,
+ * hangs are cut and counted, stuck agents are restarted, crashes and memory blow-ups stay inside
+ * their run, and neighbours are never disturbed.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRunnerCore } from '../../functions/runner/handler';
+import type { AgentSandbox } from '../../shared/core/ports';
+import type { DispatchMessage } from '../../shared/core/dispatch';
+import type { RunReport } from '../../shared/core/runner/service';
+import { makeEnvelope } from '../../shared/core/envelope';
+import { ValidationError } from '../../shared/core/errors';
+import { InvalidFailureEventError } from '../../shared/core/health/errors';
+import { BUS_SOURCE } from '../../shared/definitions/routing';
+import { startRuntime, type Runtime } from './harness';
+
+/** slots of an agent's runs must be consecutive grid slots: no missed, no doubled */
+function expectContiguous(slots: number[], periodMs = 1000) {
+  expect(slots.length).toBeGreaterThan(0);
+  for (let i = 1; i < slots.length; i++) expect(slots[i]! - slots[i - 1]!).toBe(periodMs);
+}
+
+describe('failing agents: restart at the threshold, quarantine after the budget (contract defaults)', () => {
+  let rt: Runtime;
+  beforeAll(async () => {
+    rt = await startRuntime();
+  });
+  afterAll(async () => rt?.stop());
+
+  it('an agent that always throws is restarted 3 times with backoff 5/10/20 s, then quarantined; its neighbour runs undisturbed', async () => {
+    await rt.publish('neighbour', 'healthy.mjs');
+    await rt.publish('faulty', 'thrower.mjs');
+    for (let s = 0; s < 90 && (await rt.registry.get('faulty'))?.status !== 'quarantined'; s++) await rt.step(1000);
+    const rec = await rt.registry.get('faulty');
+    expect(rec?.status).toBe('quarantined');
+    expect(rec?.nextRunAt).toBeNull();
+
+    const restarted = rt.ledgerOf('agent.restarted', 'faulty').map((e) => e.payload);
+    expect(restarted.map((p) => [p.backoffMs, p.restartsInWindow, p.cause, p.by])).toEqual([
+      [5000, 1, 'failures', 'health-monitor'],
+      [10000, 2, 'failures', 'health-monitor'],
+      [20000, 3, 'failures', 'health-monitor'],
+    ]);
+    expect(String(restarted[0]?.reason)).toMatch(/^3 consecutive failures \(last: error: thrower always fails\)/);
+    const quarantined = rt.ledgerOf('agent.quarantined', 'faulty').map((e) => e.payload);
+    expect(quarantined).toHaveLength(1);
+    expect(String(quarantined[0]?.reason)).toMatch(/more than 3 restarts within 600 s/);
+
+    // exactly AGENT_ERR_THRESHOLD failures per generation; slots enqueued before a restart never ran
+    const failed = rt.runsOf('faulty');
+    expect(failed.every((e) => e.topic === 'agent.failed')).toBe(true);
+    expect(failed).toHaveLength(12);
+    const byGen = new Map<number, number>();
+    for (const e of failed) byGen.set(e.payload.generation as number, (byGen.get(e.payload.generation as number) ?? 0) + 1);
+    expect([...byGen.values()]).toEqual([3, 3, 3, 3]);
+    // each restart's backoff held: the first run after it is at least backoff later
+    const restartEvents = rt.ledgerOf('agent.restarted', 'faulty');
+    for (const r of restartEvents) {
+      const at = Date.parse(r.ts);
+      const firstAfter = failed.find((e) => Date.parse(e.ts) > at);
+      expect(firstAfter && (firstAfter.payload.slot as number) - at).toBeGreaterThanOrEqual(r.payload.backoffMs as number);
+    }
+    // a failed run persists no state
+    expect(await rt.heartbeats.getState('faulty')).toEqual({});
+
+    // the neighbour: every second, every run ok, no missed or doubled slot
+    const n = rt.runsOf('neighbour');
+    expect(n.every((e) => e.topic === 'agent.cycle')).toBe(true);
+    expectContiguous(n.map((e) => e.payload.slot as number));
+    expect(n.length).toBeGreaterThanOrEqual(40);
+
+    // quarantined: no agent code runs any more, the stub consumes deliveries
+    const before = rt.runsOf('faulty').length;
+    for (let s = 0; s < 5; s++) await rt.step(1000);
+    expect(rt.runsOf('faulty').length).toBe(before);
+    const env = makeEnvelope({ topic: 'note', sender: 'neighbour', recipient: 'faulty', payload: {} }, rt.clock.now());
+    expect(await rt.core({ kind: 'envelope', agent: 'faulty', runId: `faulty<${env.id}`, envelope: env })).toMatchObject({ status: 'skipped', reason: 'quarantined' });
+    expect(await rt.core({ kind: 'trigger', agent: 'faulty', runId: 'faulty!t' })).toMatchObject({ status: 'skipped', reason: 'quarantined' });
+    expect(await rt.heartbeats.droppedCount('faulty')).toBe(1);
+    expect((await rt.control.get('faulty')).status).toBe('quarantined');
+  });
+
+  it('a released agent runs again, with a fresh restart window', async () => {
+    const before = rt.runsOf('faulty').length;
+    await rt.control.release('faulty');
+    for (let s = 0; s < 3; s++) await rt.step(1000);
+    const after = rt.runsOf('faulty').slice(before);
+    expect(after.length).toBe(3);
+    expect(after.every((e) => e.payload.outcome === 'error')).toBe(true);
+    expect(rt.ledgerOf('agent.released', 'faulty')).toHaveLength(1);
+    // the third failure after release restarts it (window was reset), it is not quarantined again
+    await rt.settle();
+    const rec = await rt.registry.get('faulty');
+    expect(rec?.status).toBe('restarting');
+    expect(rt.ledgerOf('agent.restarted', 'faulty').at(-1)?.payload).toMatchObject({ restartsInWindow: 1, backoffMs: 5000 });
+  });
+
+  it('ignores replayed failures, failures of an older generation, and refuses events that are not failures or sweeps', async () => {
+    const rec = await rt.registry.get('neighbour');
+    const failed = (payload: Record<string, unknown>, replayOf?: number) => ({
+      source: BUS_SOURCE,
+      'detail-type': 'agent.failed',
+      detail: makeEnvelope({ topic: 'agent.failed', sender: 'orchestrator', payload, replayOf }, rt.clock.now()),
+    });
+    await rt.heartbeats.complete('neighbour', { runId: 'x', at: rt.clock.now(), outcome: 'error', error: 'e', durationMs: 1, generation: rec!.generation, stateChanges: {}, expectBy: null, countsAsCycle: true });
+    await rt.heartbeats.complete('neighbour', { runId: 'y', at: rt.clock.now(), outcome: 'error', error: 'e', durationMs: 1, generation: rec!.generation, stateChanges: {}, expectBy: null, countsAsCycle: true });
+    await rt.heartbeats.complete('neighbour', { runId: 'z', at: rt.clock.now(), outcome: 'error', error: 'e', durationMs: 1, generation: rec!.generation, stateChanges: {}, expectBy: null, countsAsCycle: true });
+    expect(await rt.health(failed({ name: 'neighbour', generation: rec!.generation }, 7))).toMatchObject({ decision: { action: 'none', reason: 'replay of ledger entry 7' } });
+    expect(await rt.health(failed({ name: 'neighbour', generation: rec!.generation - 1 }))).toMatchObject({ decision: { action: 'none' } });
+    expect((await rt.registry.get('neighbour'))?.status).toBe('active');
+    await expect(rt.health({ action: 'tick' })).rejects.toBeInstanceOf(ValidationError);
+    await expect(rt.health(failed({ nope: true }))).rejects.toBeInstanceOf(InvalidFailureEventError);
+    await rt.heartbeats.resetHealth('neighbour', { expectBy: null });
+  });
+});
+
+describe('hangs, crashes, memory blow-ups and stuck agents', () => {
+  let rt: Runtime;
+  /** agents whose runs go to a runner host that dies mid-run (claims, never completes) */
+  const dying = new Set<string>();
+  beforeAll(async () => {
+    rt = await startRuntime({
+      env: { AGENT_STUCK_GRACE_SECONDS: '2' },
+      wrapCore: (core) => {
+        let dead: ((m: DispatchMessage) => Promise<RunReport>) | undefined;
+        return async (msg) => {
+          if (!dying.has(msg.agent)) return core(msg);
+          const never: AgentSandbox = { inspect: () => new Promise(() => {}), run: () => new Promise(() => {}) };
+          dead ??= createRunnerCore({ registry: rt.registry, heartbeats: rt.heartbeats, bundles: rt.bundles, events: rt.bus, sandbox: never, config: rt.config, clock: rt.clock });
+          void dead(msg);
+          return { status: 'skipped', agent: msg.agent, runId: msg.runId, kind: msg.kind, reason: 'duplicate' };
+        };
+      },
+    });
+  });
+  afterAll(async () => rt?.stop());
+
+  it('a hang is cut at the timeout and counted as a failure (restart at the threshold)', async () => {
+    await rt.publish('calm', 'healthy.mjs');
+    await rt.publish('hangs', 'hanger.mjs');
+    for (let s = 0; s < 3; s++) await rt.step(1000);
+    const runs = rt.runsOf('hangs');
+    expect(runs.map((e) => [e.topic, e.payload.outcome, e.payload.error, e.payload.consecutiveErrors])).toEqual([
+      ['agent.failed', 'timeout', 'timed out after 300 ms', 1],
+      ['agent.failed', 'timeout', 'timed out after 300 ms', 2],
+      ['agent.failed', 'timeout', 'timed out after 300 ms', 3],
+    ]);
+    expect((await rt.heartbeats.get('hangs'))?.lastOutcome).toBe('timeout');
+    expect(rt.ledgerOf('agent.restarted', 'hangs')).toHaveLength(1);
+    expectContiguous(rt.runsOf('calm').map((e) => e.payload.slot as number));
+  });
+
+  it('process.exit(1) and an unbounded allocation fail only their own run', async () => {
+    await rt.publish('exits', 'exiter.mjs');
+    await rt.publish('hogs', 'hog.mjs');
+    for (let s = 0; s < 2; s++) await rt.step(1000);
+    expect(rt.runsOf('exits').map((e) => [e.payload.outcome, e.payload.error])).toEqual([
+      ['crashed', 'agent code ended its worker (exit code 1) before the run finished'],
+      ['crashed', 'agent code ended its worker (exit code 1) before the run finished'],
+    ]);
+    expect(rt.runsOf('hogs').map((e) => e.payload.outcome)).toEqual(['oom', 'oom']);
+    const calm = rt.runsOf('calm');
+    expect(calm.every((e) => e.payload.outcome === 'ok')).toBe(true);
+    expectContiguous(calm.map((e) => e.payload.slot as number));
+    await rt.control.pause('exits');
+    await rt.control.pause('hogs');
+    await rt.control.pause('hangs').catch(() => undefined);
+  });
+
+  it('an agent whose heartbeats stop (its runs never finish) is detected as stuck and restarted', async () => {
+    await rt.publish('wedged', 'healthy.mjs');
+    for (let s = 0; s < 3; s++) await rt.step(1000, { sweep: true });
+    const lastBeat = (await rt.heartbeats.get('wedged'))?.lastHeartbeat;
+    expect(lastBeat).toBe(rt.clock.now() - 1000);
+    dying.add('wedged');
+    // stuck limit: max(3 × 1 s, 1 s + 2 s timeout + 2 s grace) = 5 s without heartbeat
+    let stuckAt = 0;
+    for (let s = 0; s < 12 && !stuckAt; s++) {
+      await rt.step(1000, { sweep: true });
+      if (rt.ledgerOf('agent.restarted', 'wedged').length) stuckAt = rt.clock.now() - 1000;
+    }
+    const ev = rt.ledgerOf('agent.restarted', 'wedged')[0];
+    expect(ev?.payload).toMatchObject({ cause: 'stuck', by: 'health-monitor', backoffMs: 5000 });
+    expect(String(ev?.payload.reason)).toMatch(/^stuck: no heartbeat since .* never finished/);
+    expect(stuckAt - lastBeat!).toBeGreaterThanOrEqual(5000);
+    expect(stuckAt - lastBeat!).toBeLessThanOrEqual(8000);
+    expect((await rt.registry.get('wedged'))?.status).toBe('restarting');
+    // its neighbour kept running all along
+    expectContiguous(rt.runsOf('calm').map((e) => e.payload.slot as number));
+    dying.delete('wedged');
+  });
+
+  it('a stopped runner is not mistaken for stuck agents; queued slots are not replayed in a burst', async () => {
+    await rt.control.restart('wedged');
+    const restartsBefore = rt.ledgerOf('agent.restarted').length;
+    const calmBefore = rt.runsOf('calm').length;
+    await rt.pool.stop();
+    for (let s = 0; s < 30; s++) await rt.step(1000, { sweep: true });
+    expect(rt.runsOf('calm').length).toBe(calmBefore);
+    expect(rt.ledgerOf('agent.restarted').length).toBe(restartsBefore);
+    expect((await rt.registry.get('calm'))?.status).toBe('active');
+    rt.pool.start();
+    await rt.step(1000, { sweep: true });
+    const resumed = rt.runsOf('calm').slice(calmBefore);
+    // 30 s of queued slots: only those younger than the expiry (10 s) run
+    expect(resumed.length).toBeGreaterThan(0);
+    expect(resumed.length).toBeLessThanOrEqual(12);
+    expect(rt.reports.filter((r) => r.status === 'skipped' && r.reason === 'expired' && r.agent === 'calm').length).toBeGreaterThanOrEqual(15);
+  });
+});

@@ -1,0 +1,188 @@
+/**
+ * The runner core and its SQS handler against DynamoDB Local, s3rver and real worker runs:
+ * status/generation gating, claims, envelope runs, the all-or-nothing completion, bundle
+ * re-verification on load, and the batch-item-failure contract of the Lambda handler.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createRunnerCore, createRunnerHandler } from '../../functions/runner/handler';
+import { DynamoRegistry } from '../../shared/adapters/aws/dynamo-registry';
+import { bundleKey } from '../../shared/core/bundle/identity';
+import { generateKeyPair, signBundle } from '../../shared/core/bundle/signing';
+import { makeEnvelope } from '../../shared/core/envelope';
+import { ValidationError } from '../../shared/core/errors';
+import type { BundleStore } from '../../shared/core/ports';
+import { tempDir } from '../support/env';
+import { startRuntime, type Runtime } from './harness';
+
+describe('runner core', () => {
+  let rt: Runtime;
+  let markers: ReturnType<typeof tempDir>;
+  beforeAll(async () => {
+    rt = await startRuntime();
+    markers = tempDir('orch-runner-');
+    await rt.publish('listener', 'listener.mjs');
+    await rt.publish('worker', 'healthy.mjs');
+  });
+  afterAll(async () => {
+    await rt?.stop();
+    markers?.cleanup();
+  });
+
+  const cycleMsg = async (agent: string, slot = rt.clock.now()) => ({
+    kind: 'cycle' as const,
+    agent,
+    runId: `${agent}@${slot}`,
+    slot,
+    generation: (await rt.registry.get(agent))!.generation,
+  });
+
+  it('runs onEnvelope for an envelope delivery once per runId; no heartbeat, state persisted', async () => {
+    const env = makeEnvelope({ topic: 'healthy.tick', sender: 'worker', payload: { n: 1 } }, rt.clock.now());
+    const msg = { kind: 'envelope' as const, agent: 'listener', runId: `listener<${env.id}`, envelope: env };
+    expect(await rt.core(msg)).toMatchObject({ status: 'ran', outcome: 'ok', kind: 'envelope' });
+    expect(await rt.core(msg)).toMatchObject({ status: 'skipped', reason: 'duplicate' });
+    expect(await rt.heartbeats.getState('listener')).toEqual({ got: 1 });
+    expect(await rt.heartbeats.get('listener')).toMatchObject({ lastHeartbeat: null, cycles: 0 });
+    // an agent without onEnvelope is not run for envelopes
+    expect(await rt.core({ ...msg, agent: 'worker', runId: `worker<${env.id}` })).toMatchObject({ status: 'skipped', reason: 'no_onEnvelope' });
+  });
+
+  it('skips unknown agents, paused agents, restarting agents and slots of an older generation', async () => {
+    expect(await rt.core({ kind: 'cycle', agent: 'ghost', runId: 'ghost@1', slot: 1, generation: 1 })).toMatchObject({ status: 'skipped', reason: 'unknown_agent' });
+    const stale = await cycleMsg('worker');
+    await rt.control.restart('worker'); // generation + 1
+    expect(await rt.core(stale)).toMatchObject({ status: 'skipped', reason: 'stale_generation' });
+    await rt.control.pause('worker');
+    expect(await rt.core(await cycleMsg('worker'))).toMatchObject({ status: 'skipped', reason: 'paused' });
+    await rt.control.resume('worker');
+    await rt.registry.transition('worker', { to: 'restarting', from: ['active'], at: rt.clock.now(), reason: 'test', nextRunAt: rt.clock.now() + 5000 });
+    expect(await rt.core(await cycleMsg('worker'))).toMatchObject({ status: 'skipped', reason: 'restarting' });
+    expect(await rt.core({ kind: 'trigger', agent: 'worker', runId: 'worker!t1' })).toMatchObject({ status: 'skipped', reason: 'restarting' });
+    await rt.registry.transition('worker', { to: 'active', from: ['restarting'], at: rt.clock.now(), reason: 'test' });
+    // nothing of the above ran agent code or wrote a heartbeat
+    expect(rt.runsOf('worker')).toEqual([]);
+  });
+
+  it('a run publishes the agent envelopes (sender = agent) then agent.cycle; the report matches the heartbeat', async () => {
+    const r = await rt.core(await cycleMsg('worker'));
+    expect(r).toMatchObject({ status: 'ran', outcome: 'ok', cycle: 1, published: 1, consecutiveErrors: 0 });
+    await rt.bus.idle();
+    const tick = rt.ledgerOf('healthy.tick').at(-1);
+    expect(tick).toMatchObject({ sender: 'worker', payload: { n: 1, cycle: 1 } });
+    expect(rt.runsOf('worker').at(-1)).toMatchObject({ topic: 'agent.cycle', sender: 'orchestrator', payload: { name: 'worker', outcome: 'ok', published: 1, kind: 'cycle' } });
+    expect(await rt.heartbeats.get('worker')).toMatchObject({ cycles: 1, lastOutcome: 'ok', running: null, lastHeartbeat: rt.clock.now() });
+  });
+
+  it('a slot delivered long after its start is skipped as expired', async () => {
+    const old = await cycleMsg('worker', rt.clock.now() + 1000);
+    rt.clock.advance(12_000);
+    expect(await rt.core(old)).toMatchObject({ status: 'skipped', reason: 'expired' });
+  });
+
+  it('re-verifies the bundle on every load: a replaced hot-directory object fails the run without running it', async () => {
+    const marker = join(markers.path, 'tampered');
+    const evil = new TextEncoder().encode(`import { writeFileSync } from 'node:fs'; export default { cycleSeconds: 1, runCycle() { writeFileSync(${JSON.stringify(marker)}, 'ran'); } };`);
+    // 1. replaced without a valid signature
+    await rt.bundles.put(bundleKey('worker', '1.0.0'), evil, { signature: signBundle(generateKeyPair().privateKey, 'worker', '1.0.0', evil) });
+    const fresh = createRunnerCore({ registry: rt.registry, heartbeats: rt.heartbeats, bundles: rt.bundles, events: rt.bus, sandbox: rt.sandbox, config: rt.config, clock: rt.clock });
+    const r1 = await fresh(await cycleMsg('worker'));
+    expect(r1).toMatchObject({ status: 'ran', outcome: 'error' });
+    expect(r1.status === 'ran' && r1.error).toMatch(/failed re-verification \(bad_signature\)/);
+    // 2. replaced with content validly signed by the trusted key, but not what was registered
+    await rt.bundles.put(bundleKey('worker', '1.0.0'), evil, { signature: signBundle(rt.keys.privateKey, 'worker', '1.0.0', evil) });
+    rt.clock.advance(1000);
+    const r2 = await fresh(await cycleMsg('worker'));
+    expect(r2.status === 'ran' && r2.error).toMatch(/no longer matches its registered sha256/);
+    expect(existsSync(marker)).toBe(false);
+    // the runner that had the verified bytes cached keeps running the registered code
+    rt.clock.advance(1000);
+    expect(await rt.core(await cycleMsg('worker'))).toMatchObject({ status: 'ran', outcome: 'ok' });
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it('a failed run changes no state and publishes nothing of its own', async () => {
+    await rt.publish('halfway', `export default { cycleSeconds: 1, async runCycle(ctx) { ctx.state.set('partial', 1); await ctx.publish('half.way', {}); throw new Error('midway'); } };`);
+    const r = await rt.core(await cycleMsg('halfway'));
+    expect(r).toMatchObject({ status: 'ran', outcome: 'error', error: 'midway', published: 0, consecutiveErrors: 1 });
+    await rt.bus.idle();
+    expect(await rt.heartbeats.getState('halfway')).toEqual({});
+    expect(rt.ledgerOf('half.way')).toEqual([]);
+    expect(rt.ledgerOf('agent.failed', 'halfway').at(-1)?.payload).toMatchObject({ error: 'midway', consecutiveErrors: 1, outcome: 'error' });
+  });
+
+  it('loads a bundle from the hot directory once, then from its cache (re-verified each time)', async () => {
+    let gets = 0;
+    const counting: BundleStore = { ...rt.bundles, head: (k) => rt.bundles.head(k), list: (p) => rt.bundles.list(p), put: (k, b, m) => rt.bundles.put(k, b, m), get: (k) => (gets++, rt.bundles.get(k)) };
+    const core = createRunnerCore({ registry: rt.registry, heartbeats: rt.heartbeats, bundles: counting, events: rt.bus, sandbox: rt.sandbox, config: rt.config, clock: rt.clock });
+    for (let i = 0; i < 3; i++) {
+      rt.clock.advance(1000);
+      expect(await core(await cycleMsg('listener'))).toMatchObject({ status: 'ran', outcome: 'ok' });
+    }
+    expect(gets).toBe(1);
+  });
+});
+
+describe('runner without trusted keys', () => {
+  let rt: Runtime;
+  beforeAll(async () => {
+    rt = await startRuntime({ env: { AGENT_BUNDLE_PUBKEYS: '' } });
+  });
+  afterAll(async () => rt?.stop());
+
+  it('loads bundles unverified and writes bundle.unverified for each load from the hot directory', async () => {
+    await rt.publish('loose', 'healthy.mjs');
+    const unverifiedAtRegistration = rt.ledgerOf('bundle.unverified').length;
+    const gen = (await rt.registry.get('loose'))!.generation;
+    for (let i = 0; i < 2; i++) {
+      const slot = rt.clock.now();
+      expect(await rt.core({ kind: 'cycle', agent: 'loose', runId: `loose@${slot}`, slot, generation: gen })).toMatchObject({ outcome: 'ok' });
+      rt.clock.advance(1000);
+    }
+    await rt.bus.idle();
+    const ev = rt.ledgerOf('bundle.unverified').slice(unverifiedAtRegistration);
+    expect(ev).toHaveLength(1);
+    expect(ev[0]?.payload).toMatchObject({ name: 'loose', version: '1.0.0' });
+  });
+});
+
+describe('runner SQS handler', () => {
+  let rt: Runtime;
+  beforeAll(async () => {
+    rt = await startRuntime();
+    await rt.publish('sqs-agent', 'thrower.mjs');
+  });
+  afterAll(async () => rt?.stop());
+
+  const record = (id: string, body: unknown) => ({ messageId: id, receiptHandle: 'r', body: typeof body === 'string' ? body : JSON.stringify(body), attributes: {}, eventSource: 'aws:sqs' });
+
+  it('agent failures are not batch failures; invalid bodies are dropped; infrastructure errors are', async () => {
+    const h = createRunnerHandler(rt.core);
+    const gen = (await rt.registry.get('sqs-agent'))!.generation;
+    const slot = rt.clock.now();
+    const out = await h({
+      Records: [
+        record('m1', { kind: 'cycle', agent: 'sqs-agent', runId: `sqs-agent@${slot}`, slot, generation: gen }),
+        record('m2', 'not json'),
+        record('m3', { kind: 'cycle', agent: 'Bad Name', runId: 'x', slot: 1, generation: 1 }),
+      ],
+    });
+    expect(out).toEqual({ batchItemFailures: [] });
+    expect((await rt.heartbeats.get('sqs-agent'))?.consecutiveErrors).toBe(1);
+
+    // a registry table that does not exist: a real DynamoDB error, the message is retried
+    const broken = createRunnerCore({
+      registry: new DynamoRegistry(rt.tables.clients.ddb, 'no-such-table'),
+      heartbeats: rt.heartbeats,
+      bundles: rt.bundles,
+      events: rt.bus,
+      sandbox: rt.sandbox,
+      config: rt.config,
+      clock: rt.clock,
+    });
+    const out2 = await createRunnerHandler(broken)({ Records: [record('m4', { kind: 'trigger', agent: 'sqs-agent', runId: 'sqs-agent!t' })] });
+    expect(out2).toEqual({ batchItemFailures: [{ itemIdentifier: 'm4' }] });
+    await expect(h({ Records: 'nope' })).rejects.toBeInstanceOf(ValidationError);
+  });
+});
