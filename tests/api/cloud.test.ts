@@ -1,0 +1,219 @@
+/**
+ * The cloud wiring of the API (functions/api/env.ts → createApiHandler) and of the streaming
+ * function (functions/api/stream.ts): DynamoDB through DynamoDB Local; the services without an
+ * emulator (EventBridge PutEvents, SQS, Scheduler) through aws-sdk-client-mock with the exact
+ * requests asserted; the Lambda streaming runtime (`awslambda` global, only inside Lambda)
+ * replaced by a recorder of what the handler writes.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { PassThrough, type Writable } from 'node:stream';
+import { mockClient } from 'aws-sdk-client-mock';
+import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetScheduleCommand, SchedulerClient, UpdateScheduleCommand } from '@aws-sdk/client-scheduler';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { apiDepsFromEnv, type CloudClients } from '../../functions/api/env';
+import { createApiHandler } from '../../functions/api/app';
+import { createStreamHandler } from '../../functions/api/stream-core';
+import { createStreamingLambda, STREAM_END_MARGIN_MS, type LambdaStreamingRuntime } from '../../functions/api/stream';
+import { DynamoRegistry } from '../../shared/adapters/aws/dynamo-registry';
+import { createDynamoLedger } from '../../shared/adapters/aws/dynamo-ledger';
+import { makeEnvelope } from '../../shared/core/envelope';
+import { CLOUD_ENV } from '../../shared/definitions/cloud-env';
+import { BUS_SOURCE } from '../../shared/definitions/routing';
+import { registration } from '../runtime/helpers';
+import { createTestTables, type TestTables } from '../support/env';
+
+let t: TestTables;
+let clients: CloudClients;
+let env: Record<string, string>;
+const QUEUE = 'https://sqs.eu-west-1.amazonaws.com/123456789012/orch-dispatch';
+
+beforeAll(async () => {
+  t = await createTestTables();
+  clients = { ...t.clients, sqs: new SQSClient({ region: 'eu-west-1' }), scheduler: new SchedulerClient({ region: 'eu-west-1' }), lambda: new LambdaClient({ region: 'eu-west-1' }) };
+  env = {
+    REGISTRY_TABLE: t.names.Registry,
+    HEARTBEAT_TABLE: t.names.Heartbeats,
+    LEDGER_TABLE: t.names.Ledger,
+    EVENT_BUS_NAME: 'orch-bus',
+    DISPATCH_QUEUE_URL: QUEUE,
+    LOG_LEVEL: 'silent',
+    [CLOUD_ENV.apiAuthMode]: 'iam',
+    [CLOUD_ENV.scheduleGroup]: 'orch-group',
+    [CLOUD_ENV.schedules.SchedulerTick]: 'orch-tick',
+  };
+  await new DynamoRegistry(t.clients.ddb, t.names.Registry).register(registration('cloudy', { cycleSeconds: 60, firstRunAt: Date.now() + 60_000 }));
+});
+
+const eb = () => mockClient(clients.eventBridge);
+const sqs = () => mockClient(clients.sqs);
+const sch = () => mockClient(clients.scheduler);
+let ebMock: ReturnType<typeof eb>;
+let sqsMock: ReturnType<typeof sqs>;
+let schMock: ReturnType<typeof sch>;
+
+beforeEach(() => {
+  ebMock = eb();
+  sqsMock = sqs();
+  schMock = sch();
+  ebMock.on(PutEventsCommand).callsFake((input: { Entries: unknown[] }) => ({ FailedEntryCount: 0, Entries: input.Entries.map((_, i) => ({ EventId: `e${i}` })) }));
+  sqsMock.on(SendMessageBatchCommand).callsFake((input: { Entries: { Id: string }[] }) => ({ Successful: input.Entries.map((e) => ({ Id: e.Id, MessageId: `m${e.Id}`, MD5OfMessageBody: 'x' })), Failed: [] }));
+});
+
+afterAll(() => {
+  ebMock?.restore();
+  sqsMock?.restore();
+  schMock?.restore();
+});
+
+function event(method: string, path: string, opts: { body?: unknown; authorizer?: unknown; query?: string } = {}): APIGatewayProxyEventV2 {
+  const ev = {
+    version: '2.0',
+    routeKey: `${method} ${path}`,
+    rawPath: path,
+    rawQueryString: opts.query ?? '',
+    headers: { 'content-type': 'application/json', host: 'abc123.execute-api.eu-west-1.amazonaws.com' },
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'abc123',
+      domainName: 'abc123.execute-api.eu-west-1.amazonaws.com',
+      domainPrefix: 'abc123',
+      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '203.0.113.9', userAgent: 'test' },
+      requestId: 'r-1',
+      routeKey: `${method} ${path}`,
+      stage: '$default',
+      time: '01/Jan/2026:00:00:00 +0000',
+      timeEpoch: Date.now(),
+      ...(opts.authorizer !== undefined ? { authorizer: opts.authorizer } : {}),
+    },
+    ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
+  };
+  return ev as APIGatewayProxyEventV2;
+}
+
+const IAM = { iam: { accessKey: 'AKIA', accountId: '123456789012', callerId: 'AIDA', principalOrgId: null, userArn: 'arn:aws:iam::123456789012:user/operator', userId: 'AIDA' } };
+const JWT = { jwt: { claims: { sub: 'op-1' }, scopes: null } };
+
+describe('cloud API handler (env wiring)', () => {
+  it('iam mode: refuses requests that did not pass the IAM authorizer, serves those that did', async () => {
+    const handler = createApiHandler(apiDepsFromEnv(env, clients));
+    const denied = await handler(event('GET', '/agents'));
+    expect(denied.statusCode).toBe(401);
+    expect(JSON.parse(denied.body ?? '')).toMatchObject({ error: { code: 'unauthorized' } });
+    expect((await handler(event('GET', '/agents', { authorizer: JWT }))).statusCode).toBe(401);
+    const ok = await handler(event('GET', '/agents', { authorizer: IAM }));
+    expect(ok.statusCode).toBe(200);
+    expect(JSON.parse(ok.body ?? '').agents.map((a: { name: string }) => a.name)).toEqual(['cloudy']);
+    expect((await handler(event('GET', '/healthz'))).statusCode).toBe(200);
+  });
+
+  it('jwt mode: accepts the JWT authorizer context only', async () => {
+    const handler = createApiHandler(apiDepsFromEnv({ ...env, [CLOUD_ENV.apiAuthMode]: 'jwt' }, clients));
+    expect((await handler(event('GET', '/agents', { authorizer: JWT }))).statusCode).toBe(200);
+    expect((await handler(event('GET', '/agents', { authorizer: IAM }))).statusCode).toBe(401);
+    expect(() => apiDepsFromEnv({ ...env, [CLOUD_ENV.apiAuthMode]: 'token' }, clients)).toThrow(/API_AUTH_MODE/);
+  });
+
+  it('POST /events puts exactly one event on the orchestrator bus', async () => {
+    const handler = createApiHandler(apiDepsFromEnv(env, clients));
+    const res = await handler(event('POST', '/events', { authorizer: IAM, body: { topic: 'ops.note', payload: { a: 1 }, recipient: 'cloudy' } }));
+    expect(res.statusCode).toBe(202);
+    const { id } = JSON.parse(res.body ?? '') as { id: string };
+    const calls = ebMock.commandCalls(PutEventsCommand);
+    expect(calls).toHaveLength(1);
+    const entries = calls[0]?.args[0].input.Entries ?? [];
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatchObject({ Source: BUS_SOURCE, DetailType: 'ops.note', EventBusName: 'orch-bus' });
+    expect(JSON.parse(entries[0]?.Detail ?? '')).toMatchObject({ id, topic: 'ops.note', sender: 'api', recipient: 'cloudy', payload: { a: 1 } });
+  });
+
+  it('POST /agents/{name}/trigger sends one trigger message to the dispatch queue and ledgers agent.triggered', async () => {
+    const handler = createApiHandler(apiDepsFromEnv(env, clients));
+    const res = await handler(event('POST', '/agents/cloudy/trigger', { authorizer: IAM }));
+    expect(res.statusCode).toBe(202);
+    const { runId } = JSON.parse(res.body ?? '') as { runId: string };
+    const batches = sqsMock.commandCalls(SendMessageBatchCommand);
+    expect(batches).toHaveLength(1);
+    expect(batches[0]?.args[0].input).toEqual({ QueueUrl: QUEUE, Entries: [{ Id: '0', MessageBody: JSON.stringify({ kind: 'trigger', agent: 'cloudy', runId }), DelaySeconds: 0 }] });
+    expect(ebMock.commandCalls(PutEventsCommand).map((c) => c.args[0].input.Entries?.[0]?.DetailType)).toEqual(['agent.triggered']);
+  });
+
+  it('POST /components/scheduler/stop disables the tick schedule', async () => {
+    const def = { Name: 'orch-tick', GroupName: 'orch-group', State: 'ENABLED', ScheduleExpression: 'rate(1 minute)', FlexibleTimeWindow: { Mode: 'OFF' }, Target: { Arn: 'arn:fn', RoleArn: 'arn:role', Input: '{"action":"tick"}' } } as const;
+    schMock.on(GetScheduleCommand).resolvesOnce(def).resolves({ ...def, State: 'DISABLED' });
+    schMock.on(UpdateScheduleCommand).resolves({ ScheduleArn: 'arn:s' });
+    const handler = createApiHandler(apiDepsFromEnv(env, clients));
+    const res = await handler(event('POST', '/components/scheduler/stop', { authorizer: IAM }));
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(res.body ?? '')).toEqual({ component: { name: 'scheduler', running: false } });
+    expect(schMock.commandCalls(UpdateScheduleCommand).map((c) => c.args[0].input)).toEqual([
+      { Name: 'orch-tick', GroupName: 'orch-group', ScheduleExpression: 'rate(1 minute)', FlexibleTimeWindow: { Mode: 'OFF' }, Target: def.Target, State: 'DISABLED' },
+    ]);
+  });
+
+  it('GET /events/stream through API Gateway answers one batch in the stream format', async () => {
+    const ledger = createDynamoLedger(t.clients.ddb, t.names.Ledger);
+    await ledger.append([makeEnvelope({ topic: 'batch.one', sender: 'x', payload: { n: 1 } }), makeEnvelope({ topic: 'batch.two', sender: 'x', payload: { n: 2 } })]);
+    const head = (await ledger.head()).seq;
+    const handler = createApiHandler(apiDepsFromEnv(env, clients));
+    const res = await handler({ ...event('GET', '/events/stream', { authorizer: IAM }), headers: { 'last-event-id': String(head - 1) } });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers?.['content-type']).toBe('text/event-stream; charset=utf-8');
+    const body = res.body ?? '';
+    expect(body.startsWith('retry: ')).toBe(true);
+    expect(body).toContain(`id: ${head}\nevent: envelope\ndata: `);
+    expect(body).not.toContain(`id: ${head - 1}\n`);
+    expect(body).toContain('event: metrics\ndata: ');
+  });
+});
+
+/** Records what the handler writes through Lambda's HttpResponseStream. */
+function fakeRuntime() {
+  const stream = new PassThrough();
+  const rec = { metadata: null as null | { statusCode: number; headers: Record<string, string> }, body: '', get ended() { return stream.writableEnded; } };
+  const runtime: LambdaStreamingRuntime = {
+    streamifyResponse: (fn) => fn,
+    HttpResponseStream: {
+      from(stream: Writable, metadata) {
+        rec.metadata = metadata;
+        return stream;
+      },
+    },
+  };
+  stream.on('data', (c: Buffer) => (rec.body += c.toString('utf8')));
+  return { runtime, stream, rec };
+}
+
+const context = (remainingMs: number) => ({ getRemainingTimeInMillis: () => remainingMs }) as unknown as Context;
+
+describe('streaming function (function URL, RESPONSE_STREAM)', () => {
+  it('streams ledger entries as SSE and ends itself before the function timeout', async () => {
+    const { runtime, stream, rec } = fakeRuntime();
+    const deps = apiDepsFromEnv(env, clients);
+    let maxSeen = 0;
+    const fn = createStreamingLambda(runtime, (maxDurationMs) => {
+      maxSeen = maxDurationMs;
+      return createStreamHandler({ ...deps, stream: { pollMs: 50, metricsEveryMs: 100, maxDurationMs } });
+    }) as (e: APIGatewayProxyEventV2, s: Writable, c: Context) => Promise<void>;
+    await fn({ ...event('GET', '/events/stream', { authorizer: IAM }), rawQueryString: 'backlog=2' }, stream, context(STREAM_END_MARGIN_MS + 1200));
+    expect(maxSeen).toBe(1200);
+    expect(rec.metadata).toEqual({ statusCode: 200, headers: expect.objectContaining({ 'content-type': 'text/event-stream; charset=utf-8' }) });
+    expect(rec.ended).toBe(true);
+    const ids = [...rec.body.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+    expect(ids.length).toBe(2);
+    expect(ids[1]).toBe((ids[0] as number) + 1);
+    expect(rec.body).toContain('event: metrics');
+  });
+
+  it('refuses a request without the IAM authorizer context with the error shape', async () => {
+    const { runtime, stream, rec } = fakeRuntime();
+    const fn = createStreamingLambda(runtime, () => createStreamHandler(apiDepsFromEnv(env, clients))) as (e: APIGatewayProxyEventV2, s: Writable, c: Context) => Promise<void>;
+    await fn(event('GET', '/events/stream'), stream, context(60_000));
+    expect(rec.metadata?.statusCode).toBe(401);
+    expect(JSON.parse(rec.body)).toMatchObject({ error: { code: 'unauthorized' } });
+    expect(rec.ended).toBe(true);
+  });
+});
