@@ -122,7 +122,7 @@ export class DynamoLedgerStore implements LedgerStore {
     private readonly ddb: DynamoDBDocumentClient,
     readonly tableName: string,
     /** items per Query page when scanning (tests use small pages to exercise paging) */
-    private readonly pageSize = 500,
+    private readonly pageSize = 1000,
   ) {}
 
   async readHead(): Promise<LedgerHead | null> {
