@@ -163,6 +163,27 @@ describe('ledger (DynamoDB Local)', () => {
     expect((await ledger.verify()).ok).toBe(true);
   });
 
+  it('a batch redelivered after its append had committed (writer timed out) is not recorded twice', async () => {
+    const table = await freshTable();
+    const ledger = ledgerOn(t.clients.ddb, table);
+    const writer = createLedgerWriterHandler({ ledger });
+    let calls = 0;
+    const flaky = async (e: unknown) => {
+      const r = await writer(e);
+      if (++calls === 2) throw new Error('Task timed out after the commit');
+      return r;
+    };
+    const bus = new LocalBus({ rules: RULES, vars: { HOT_BUCKET: 'hot' }, targets: { 'ledger-writer': flaky }, retryBaseMs: 1 });
+    const envs = Array.from({ length: 25 }, (_, i) => env('t', 's', { i }));
+    for (const e of envs) await bus.publish([e]);
+    await bus.idle();
+    expect(bus.stats()).toMatchObject({ delivered: { Ledger: 25 }, retried: { Ledger: expect.any(Number) }, failed: { Ledger: 0 } });
+    expect(bus.stats().retried.Ledger).toBeGreaterThan(0);
+    const entries = await allEntries(ledger);
+    expect(entries.map((e) => e.id)).toEqual(envs.map((e) => e.id));
+    expect((await ledger.verify()).ok).toBe(true);
+  });
+
   it('the ledger writer skips records without a valid envelope and refuses events it does not know', async () => {
     const table = await freshTable();
     const ledger = ledgerOn(t.clients.ddb, table);
