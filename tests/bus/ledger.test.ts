@@ -201,9 +201,12 @@ describe('ledger (DynamoDB Local)', () => {
       ],
     });
     expect(res).toEqual({ batchItemFailures: [], appended: 1, duplicates: 0, invalid: 4, lastSeq: 1 });
+    // called locally with one EventBridge event (no SQS around it)
+    const direct = env('a.b', 'y', {});
+    expect(await writer(JSON.parse(ev(direct)))).toEqual({ batchItemFailures: [], appended: 1, duplicates: 0, invalid: 0, lastSeq: 2 });
     await expect(writer({ hello: 'world' })).rejects.toBeInstanceOf(ValidationError);
     await expect(writer({ Records: [] })).rejects.toBeInstanceOf(ValidationError);
-    expect((await allEntries(ledger)).map((x) => x.id)).toEqual([good.id]);
+    expect((await allEntries(ledger)).map((x) => x.id)).toEqual([good.id, direct.id]);
   });
 
   it('list filters by topic and agent, pages with after/limit/next, and refuses bad queries', async () => {
