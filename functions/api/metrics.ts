@@ -17,10 +17,28 @@ import type { Clock } from '../../shared/core/clock';
 import { AgentStatusSchema } from '../../shared/core/registry';
 
 /**
- * Bus counters as the local bus reports them: a number is a counter (`bus_<key>_total`), a map
- * is a counter per rule or target (`bus_<key>_total{rule="<k>"}`).
+ * Bus figures as the local bus reports them (LocalBus.stats()): a number is a counter
+ * (`bus_<key>_total`), a map is one per rule (`bus_<key>_total{rule="<k>"}`); `buffered` (per
+ * rule) and `queued` (per target) are current levels, rendered as gauges `bus_buffered{rule}`
+ * and `bus_queued{target}`.
  */
-export type BusCounters = Record<string, number | Record<string, number>>;
+export type BusCounters = Record<string, number | Partial<Record<string, number>>>;
+
+const BUS_GAUGES: Record<string, { label: string; help: string }> = {
+  buffered: { label: 'rule', help: 'Events held by a disabled buffering rule (Delivery while the bus component is stopped).' },
+  queued: { label: 'target', help: 'Events waiting for their target.' },
+};
+
+const BUS_HELP: Record<string, string> = {
+  published: 'Envelopes accepted by the bus.',
+  defaultBusEvents: 'Events put on the default bus (hot-directory notifications).',
+  matched: 'Events matched, per rule.',
+  delivered: 'Events delivered to the rule target, per rule.',
+  failed: 'Deliveries that failed after retries, per rule.',
+  retried: 'Delivery retries, per rule.',
+  dropped: 'Events matched while the rule was disabled and not buffered, per rule.',
+  undeliverable: 'Events matched by a rule without a local target, per rule.',
+};
 
 export interface MetricsSources {
   registry: Pick<RegistryStore, 'list'>;
@@ -114,14 +132,14 @@ function num(v: number): string {
 }
 
 const METRIC_NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-/** A counter name derived from a bus counter key (camelCase → snake_case, invalid chars dropped). */
-function busMetricName(key: string): string | null {
+/** A metric name derived from a bus figure key (camelCase → snake_case, invalid chars dropped). */
+function busMetricName(key: string, counter: boolean): string | null {
   const snake = key
     .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
     .replace(/[^a-zA-Z0-9_]/g, '_')
     .toLowerCase()
     .replace(/_total$/, '');
-  const name = `bus_${snake}_total`;
+  const name = counter ? `bus_${snake}_total` : `bus_${snake}`;
   return METRIC_NAME_RE.test(name) ? name : null;
 }
 
@@ -179,12 +197,17 @@ export function renderPrometheus(s: MetricsSnapshot): string {
   out.sample('ledger_head_seq', {}, s.ledger.headSeq);
 
   if (s.bus) {
-    for (const [key, v] of Object.entries(s.bus).sort(([a], [b]) => (a < b ? -1 : 1))) {
-      const name = busMetricName(key);
+    const byKey = (a: [string, unknown], b: [string, unknown]) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+    for (const [key, v] of Object.entries(s.bus).sort(byKey)) {
+      const gauge = BUS_GAUGES[key];
+      const name = busMetricName(key, !gauge);
       if (!name) continue;
-      out.family(name, 'counter', `Local bus counter "${key}".`);
+      out.family(name, gauge ? 'gauge' : 'counter', gauge?.help ?? BUS_HELP[key] ?? `Local bus counter "${key}".`);
       if (typeof v === 'number') out.sample(name, {}, v);
-      else for (const [rule, n] of Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) out.sample(name, { rule }, n);
+      else
+        for (const [k, n] of Object.entries(v).sort(byKey)) {
+          if (typeof n === 'number') out.sample(name, { [gauge?.label ?? 'rule']: k }, n);
+        }
     }
   }
   return out.toString();

@@ -13,7 +13,8 @@ import { renderPrometheus, type MetricsSnapshot } from '../../functions/api/metr
 import { startApiHarness, type ApiHarness } from './harness';
 
 let h: ApiHarness;
-const busCounters = { published: 0, delivered: { Ledger: 0, Delivery: 0 }, failed: { Delivery: 0 } };
+/** the shape LocalBus.stats() reports (a subset) */
+const busCounters = { published: 0, delivered: { Ledger: 0, Delivery: 0 }, failed: { Delivery: 0 }, buffered: { Delivery: 0, Health: 0 }, queued: { router: 1, 'ledger-writer': 0 } };
 
 beforeAll(async () => {
   h = await startApiHarness({ busCounters: () => busCounters });
@@ -82,6 +83,8 @@ describe('GET /metrics', () => {
       bus_published_total: 'counter',
       bus_delivered_total: 'counter',
       bus_failed_total: 'counter',
+      bus_buffered: 'gauge',
+      bus_queued: 'gauge',
     };
     for (const [name, type] of Object.entries(types)) {
       expect(m.get(name)?.type, name).toBe(type);
@@ -95,6 +98,8 @@ describe('GET /metrics', () => {
     expect(value(m, 'agent_status', { agent: 'alpha', status: 'active' })).toBe(1);
     expect(value(m, 'agent_status', { agent: 'alpha', status: 'paused' })).toBe(0);
     expect(value(m, 'bus_delivered_total', { rule: 'Ledger' })).toBe(0);
+    expect(value(m, 'bus_buffered', { rule: 'Delivery' })).toBe(0);
+    expect(value(m, 'bus_queued', { target: 'router' })).toBe(1);
   });
 
   it('counters and the histogram move after cycles; failures, up and consecutive errors follow outcomes', async () => {
