@@ -206,7 +206,7 @@ export const DASHBOARD_JS = String.raw`(function () {
     addFeed(entry);
     var p = entry.payload || {};
     if ((entry.topic === 'agent.cycle' || entry.topic === 'agent.failed') && typeof p.durationMs === 'number') {
-      var agent = typeof p.agent === 'string' ? p.agent : entry.sender;
+      var agent = typeof p.name === 'string' ? p.name : (typeof p.agent === 'string' ? p.agent : entry.sender);
       S.viaEnvelopes = true;
       addPoint(agent, p.durationMs, p.outcome || (entry.topic === 'agent.failed' ? 'error' : 'ok'));
     }
