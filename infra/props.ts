@@ -7,6 +7,7 @@
  * keys are parsed with the same code the functions use at start-up, so a bad key fails the
  * synth, not the first cold start.
  */
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { COMPONENT_NAMES, type ComponentName } from '../shared/definitions/routing';
@@ -32,8 +33,10 @@ export const AGENT_ENV_KEYS = [
 ] as const;
 export type AgentEnvKey = (typeof AGENT_ENV_KEYS)[number];
 
-/** the values CloudWatch Logs accepts as a retention period */
-const LOG_RETENTION_VALUES = new Set<number>(Object.values(RetentionDays).filter((v): v is number => typeof v === 'number' && v > 0));
+/** the values CloudWatch Logs accepts as a retention period (not "never expire": logs cost) */
+const LOG_RETENTION_VALUES = new Set<number>(
+  Object.values(RetentionDays).filter((v): v is number => typeof v === 'number' && v > 0 && v !== RetentionDays.INFINITE),
+);
 
 const positiveInt = (max: number) => z.number().int().min(1).max(max);
 
@@ -157,6 +160,7 @@ export function resolveProps(input: unknown): OrchestratorProps {
 export const CONTEXT_KEYS = [
   'stackName',
   'trustedKeys',
+  'trustedKeysFile',
   'allowUnsignedBundles',
   'disable',
   'logRetentionDays',
@@ -222,12 +226,21 @@ export function propsFromContext(context: Record<string, unknown>): { stackName:
   if (!/^[A-Za-z][A-Za-z0-9-]{0,100}$/.test(stackName)) {
     throw new InfraConfigError(`-c stackName: ${JSON.stringify(stackName)} is not a valid CloudFormation stack name (letters, digits, hyphens; at most 101)`);
   }
+  const keyFiles = list(get('trustedKeysFile')) ?? [];
+  const fileKeys = keyFiles.flatMap((f) => {
+    try {
+      return list(readFileSync(f, 'utf8').replace(/\s+/g, ',')) ?? [];
+    } catch (e) {
+      throw new InfraConfigError(`-c trustedKeysFile: cannot read ${f}: ${(e as Error).message}`);
+    }
+  });
+  const keys = [...(list(get('trustedKeys')) ?? []), ...fileKeys];
   const issuer = get('jwtIssuer');
   const audience = list(get('jwtAudience'));
   const agentEnv = Object.fromEntries(AGENT_ENV_KEYS.flatMap((k) => (get(k) === undefined ? [] : [[k, get(k)]])));
   const defined = <T extends Record<string, unknown>>(o: T) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
   const props: OrchestratorPropsInput = defined({
-    trustedPublicKeys: list(get('trustedKeys')),
+    trustedPublicKeys: keys.length ? keys : undefined,
     allowUnsignedBundles: bool('allowUnsignedBundles', get('allowUnsignedBundles')),
     components: Object.fromEntries(COMPONENT_NAMES.map((c) => [c, !disabled.includes(c)])),
     retention: defined({

@@ -28,10 +28,11 @@ import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
 import { CLOUD_ENV, type SwitchableRuleId } from '../../shared/definitions/cloud-env';
-import type { ScheduleDef } from '../../shared/definitions/routing';
+import { RULES, type ScheduleDef } from '../../shared/definitions/routing';
 import { DDB_READ, DDB_SCAN, DDB_WRITE, putEventsStatement, sendStatement, tableStatement } from './access';
 import type { OrchestratorContext } from './context';
 import { OrchestratorFunction } from './function';
+import { ruleNameFor } from './routing';
 
 export interface CloudRoute {
   method: 'GET' | 'POST';
@@ -130,7 +131,11 @@ export class ControlApi extends Construct {
       [CLOUD_ENV.streamUrl]: this.streamUrl.url,
     };
     for (const [sid, s] of Object.entries(switches.schedules)) switchEnv[CLOUD_ENV.schedules[sid as ScheduleDef['id']]] = s.scheduleName;
-    for (const [rid, r] of Object.entries(switches.rules)) switchEnv[CLOUD_ENV.rules[rid as SwitchableRuleId]] = r.ruleName;
+    // the rule NAME: `rule.ruleName` is the CloudFormation Ref, `bus|name` for custom-bus rules
+    for (const rid of Object.keys(switches.rules) as SwitchableRuleId[]) {
+      const def = RULES.find((d) => d.id === rid);
+      if (def) switchEnv[CLOUD_ENV.rules[rid]] = ruleNameFor(this, def);
+    }
 
     this.function = new OrchestratorFunction(this, 'Api', {
       defaults: ctx.functions,

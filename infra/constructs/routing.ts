@@ -63,7 +63,7 @@ export interface ScheduleOptions {
 }
 
 export function createSchedule(scope: Construct, def: ScheduleDef, opts: ScheduleOptions): scheduler.Schedule {
-  return new scheduler.Schedule(scope, `${def.id}Schedule`, {
+  const schedule = new scheduler.Schedule(scope, `${def.id}Schedule`, {
     schedule: rateOf(def.everySeconds),
     description: def.description,
     scheduleGroup: opts.group,
@@ -77,4 +77,7 @@ export function createSchedule(scope: Construct, def: ScheduleDef, opts: Schedul
       maxEventAge: opts.maxEventAge,
     }),
   });
+  // the group has an explicit name, so the reference carries no dependency by itself
+  schedule.node.addDependency(opts.group);
+  return schedule;
 }
