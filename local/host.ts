@@ -1,7 +1,16 @@
 /**
- * Local mode host: starts DynamoDB Local and s3rver (data under the data dir, so it survives
- * restarts), creates tables and the bucket, and runs the same handler cores the Lambdas run,
- * through the same AWS SDK adapters pointed at the local endpoints.
+ * Local mode host: one process that runs the whole orchestrator with no AWS account.
+ *
+ * It starts DynamoDB Local and s3rver (data under the data dir, so state survives restarts),
+ * creates the tables and the bucket, and wires the very handler cores the Lambdas run, through
+ * the same AWS SDK adapters pointed at the local endpoints. Only the AWS services that have no
+ * emulator are replaced, each behind the port the cloud adapter implements:
+ *
+ *   EventBridge bus + rules   → LocalBus (the RULES of shared/definitions/routing.ts)
+ *   EventBridge Scheduler     → LocalTimers (the SCHEDULES of the same file, local periods)
+ *   SQS dispatch queue + ESM  → LocalRunnerPool (each run in its own worker thread)
+ *   S3 → EventBridge events   → s3rver notifications reshaped (local/s3-events.ts)
+ *   API Gateway               → local/http.ts (same v2 event, same handler)
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -9,21 +18,39 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { createLocalClients, type AwsClients } from '../shared/adapters/aws/clients';
 import { ensureTables } from '../shared/adapters/aws/tables';
-import { DynamoRegistry } from '../shared/adapters/aws/dynamo-registry';
+import { DynamoRegistry, DynamoSchedule } from '../shared/adapters/aws/dynamo-registry';
+import { DynamoHeartbeats } from '../shared/adapters/aws/dynamo-heartbeats';
+import { createDynamoLedger } from '../shared/adapters/aws/dynamo-ledger';
 import { S3BundleStore } from '../shared/adapters/aws/s3-bundle-store';
+import { WorkerSandbox } from '../shared/adapters/node/sandbox';
 import { TABLES } from '../shared/definitions/tables';
+import { RULES, SCHEDULES, type ScheduleDef, type TargetName } from '../shared/definitions/routing';
 import { loadConfig, type Config } from '../shared/core/config';
-import { parsePublicKey } from '../shared/core/bundle/signing';
-import { signBundle, publicKeyOf } from '../shared/core/bundle/signing';
+import { parsePublicKey, publicKeyOf, signBundle, verifierFromName } from '../shared/core/bundle/signing';
 import { bundleKey } from '../shared/core/bundle/identity';
 import { AgentManager } from '../shared/core/manager/service';
-import type { BundleInspector, EventPublisher } from '../shared/core/ports';
+import { ControlService } from '../shared/core/control/service';
+import { healthPolicyFrom } from '../shared/core/health/policy';
+import type { LedgerService } from '../shared/core/ledger/service';
+import type { RunReport } from '../shared/core/runner/service';
 import { createLogger, type Logger } from '../shared/core/logger';
+import { createManagerHandler } from '../functions/agent-manager/handler';
+import { createSchedulerHandler, LOCAL_TICK_SECONDS, schedulerHorizonMs } from '../functions/scheduler/handler';
+import { createRunnerCore } from '../functions/runner/handler';
+import { createHealthMonitorHandler } from '../functions/health-monitor/handler';
+import { createLedgerWriterHandler } from '../functions/ledger-writer/handler';
+import { createRouterHandler } from '../functions/router/handler';
+import { createApiHandler } from '../functions/api/app';
+import { createStreamHandler } from '../functions/api/stream-core';
 import { endpointsFile, type LocalEndpoints } from '../cli/local-endpoints';
-import { startDynamoLocal, startS3Local, type DynamoLocal, type S3Local } from './emulators';
+import { startDynamoLocal, startS3Local, type DynamoLocal, type S3Local, type S3NotificationRecord } from './emulators';
 import { ensureDevMaterial, type DevMaterial } from './bootstrap';
-import { LocalManagerComponent } from './manager';
-import type { LocalComponent } from './component';
+import { LocalBus, type LocalTarget } from './bus';
+import { LocalRunnerPool } from './runner';
+import { LocalTimers } from './timers';
+import { LocalComponentControl } from './components';
+import { startHttpServer, type HttpServer } from './http';
+import { toEventBridge } from './s3-events';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const EXAMPLES_DIR = join(here, '..', 'examples', 'agents');
@@ -32,18 +59,19 @@ const ExamplesSchema = z.array(z.object({ file: z.string(), name: z.string(), ve
 
 export interface LocalOptions {
   dataDir: string;
-  /** API port; 0 picks a free one */
+  /** API port on 127.0.0.1; 0 picks a free one */
   port: number;
   env?: Record<string, string | undefined>;
   logger?: Logger;
-  publishExamples?: boolean;
-  inspector: BundleInspector;
-  events: EventPublisher;
+  /** local timer periods in seconds, overriding the definitions' local periods (tests, soak) */
+  periods?: Partial<Record<ScheduleDef['id'], number>>;
+  /** runs at once in the local runner pool (default: 2 × CPUs, at least 4) */
+  runnerConcurrency?: number;
+  /** observes every run report (tests, soak) */
+  onRun?: (report: RunReport) => void;
 }
 
 export class LocalOrchestrator {
-  readonly components: LocalComponent[] = [];
-
   private constructor(
     readonly options: LocalOptions,
     readonly config: Config,
@@ -52,40 +80,128 @@ export class LocalOrchestrator {
     readonly s3: S3Local,
     readonly clients: AwsClients,
     readonly registry: DynamoRegistry,
+    readonly heartbeats: DynamoHeartbeats,
     readonly bundles: S3BundleStore,
-    readonly manager: AgentManager,
-    readonly managerComponent: LocalManagerComponent,
+    readonly ledger: LedgerService,
+    readonly bus: LocalBus,
+    readonly pool: LocalRunnerPool,
+    readonly timers: LocalTimers,
+    readonly components: LocalComponentControl,
+    readonly control: ControlService,
+    readonly http: HttpServer,
     readonly log: Logger,
+    private readonly detachS3: () => void,
   ) {}
+
+  get apiUrl(): string {
+    return this.http.url;
+  }
 
   static async start(opts: LocalOptions): Promise<LocalOrchestrator> {
     const log = opts.logger ?? createLogger({ service: 'local' });
     const dev = ensureDevMaterial(opts.dataDir);
-    const env = { ...(opts.env ?? process.env) };
-    const config = loadConfig(env);
+    const config = loadConfig({ ...(opts.env ?? process.env) });
     // local mode trusts its dev key in addition to any configured keys
     if (!config.trustedKeys.some((k) => k.id === dev.publicKey)) config.trustedKeys.push(parsePublicKey(dev.publicKey));
+    const shards = config.AGENT_SCHEDULE_SHARDS;
+
     const ddb = await startDynamoLocal({ dbPath: join(opts.dataDir, 'dynamodb') });
     let s3: S3Local | undefined;
     try {
       s3 = await startS3Local({ directory: join(opts.dataDir, 's3'), buckets: [config.HOT_BUCKET] });
       const clients = createLocalClients({ dynamodb: ddb.endpoint, s3: s3.endpoint });
       await ensureTables(clients.ddbRaw, TABLES, { Registry: config.REGISTRY_TABLE, Heartbeats: config.HEARTBEAT_TABLE, Ledger: config.LEDGER_TABLE });
-      const registry = new DynamoRegistry(clients.ddb, config.REGISTRY_TABLE);
+
+      const registry = new DynamoRegistry(clients.ddb, config.REGISTRY_TABLE, { shards });
+      const schedule = new DynamoSchedule(clients.ddb, config.REGISTRY_TABLE);
+      const heartbeats = new DynamoHeartbeats(clients.ddb, config.HEARTBEAT_TABLE, { shards });
       const bundles = new S3BundleStore(clients.s3, config.HOT_BUCKET);
+      const sandbox = new WorkerSandbox({ cacheDir: join(opts.dataDir, 'bundle-cache'), memoryMb: config.AGENT_RUN_MEMORY_MB, logger: log.child({ component: 'agent' }) });
+
+      // The bus is every handler's EventPublisher and delivers to the handlers: the targets are
+      // filled in below, before anything is published.
+      const targets: Partial<Record<TargetName, LocalTarget>> = {};
+      const bus = new LocalBus({ rules: RULES, vars: { HOT_BUCKET: config.HOT_BUCKET }, targets, logger: log.child({ component: 'bus' }) });
+      const ledger = createDynamoLedger(clients.ddb, config.LEDGER_TABLE, bus, { retentionDays: config.AGENT_LEDGER_RETENTION_DAYS });
+
       const manager = new AgentManager({
         registry,
         bundles,
-        events: opts.events,
-        inspector: opts.inspector,
+        events: bus,
+        inspector: sandbox,
         trustedKeys: config.trustedKeys,
         maxBytes: config.AGENT_MAX_BUNDLE_BYTES,
+        verifier: verifierFromName(config.AGENT_VERIFIER),
         logger: log.child({ component: 'manager' }),
       });
-      const managerComponent = new LocalManagerComponent(manager, s3.events, config.HOT_BUCKET, log.child({ component: 'manager' }));
-      const host = new LocalOrchestrator(opts, config, dev, ddb, s3, clients, registry, bundles, manager, managerComponent, log);
-      host.components.push(managerComponent);
-      await managerComponent.start();
+      const runnerCore = createRunnerCore({ registry, heartbeats, bundles, events: bus, sandbox, config, logger: log.child({ component: 'runner' }) });
+      const pool = new LocalRunnerPool({
+        core: runnerCore,
+        concurrency: opts.runnerConcurrency,
+        logger: log.child({ component: 'runner' }),
+        onReport: opts.onRun,
+      });
+
+      const handlers: Record<TargetName, (event: unknown) => Promise<unknown>> = {
+        'agent-manager': createManagerHandler({ manager, bucket: config.HOT_BUCKET, logger: log.child({ component: 'manager' }) }),
+        scheduler: createSchedulerHandler({
+          schedule,
+          dispatcher: pool,
+          config: { shards, horizonMs: schedulerHorizonMs(opts.periods?.SchedulerTick ?? LOCAL_TICK_SECONDS) },
+          logger: log.child({ component: 'scheduler' }),
+        }),
+        'health-monitor': createHealthMonitorHandler({ registry, heartbeats, events: bus, config, logger: log.child({ component: 'monitor' }) }),
+        'ledger-writer': createLedgerWriterHandler({ ledger, logger: log.child({ component: 'ledger-writer' }) }),
+        router: createRouterHandler({ registry, dispatcher: pool, logger: log.child({ component: 'router' }) }),
+      };
+      Object.assign(targets, handlers);
+
+      const timers = new LocalTimers(SCHEDULES, handlers, log.child({ component: 'timers' }), opts.periods);
+      const components = new LocalComponentControl({
+        rule: (id) => bus.ruleSwitch(id),
+        schedule: (id) => ({ setEnabled: (on) => timers.setEnabled(id, on), isEnabled: () => timers.isEnabled(id) }),
+        extra: { runner: [{ setEnabled: (on) => (on ? pool.start() : pool.stop()), isEnabled: () => pool.isRunning() }] },
+        // the cloud's S3 events are not replayed when the rule is re-enabled either; the rescan catches up
+        onStarted: { manager: () => timers.fire('Rescan') },
+      });
+      const control = new ControlService({ registry, heartbeats, dispatcher: pool, events: bus, policy: healthPolicyFrom(config), logger: log.child({ component: 'control' }) });
+
+      // s3rver's notifications, reshaped into the EventBridge events S3 puts on the default bus
+      const s3Listener = (ev: { Records?: S3NotificationRecord[] }) => {
+        for (const rec of ev.Records ?? []) {
+          const eb = toEventBridge(rec);
+          if (eb) bus.putDefaultBusEvent(eb);
+        }
+      };
+      s3.events.on('event', s3Listener);
+      const detachS3 = () => s3?.events.off('event', s3Listener);
+
+      const auth = { mode: 'token' as const, token: dev.token };
+      const busCounters = () => bus.stats() as unknown as Record<string, number | Record<string, number>>;
+      const apiDeps = {
+        auth,
+        control,
+        registry,
+        heartbeats,
+        ledger,
+        replay: (r: Parameters<LedgerService['replay']>[0]) => ledger.replay(r),
+        events: bus,
+        components,
+        busCounters,
+        logger: log.child({ component: 'api' }),
+      };
+      const http = await startHttpServer({
+        handler: createApiHandler(apiDeps),
+        streamHandler: createStreamHandler(apiDeps),
+        port: opts.port,
+        host: '127.0.0.1',
+        logger: log.child({ component: 'http' }),
+      });
+
+      const host = new LocalOrchestrator(opts, config, dev, ddb, s3, clients, registry, heartbeats, bundles, ledger, bus, pool, timers, components, control, http, log, detachS3);
+      timers.start();
+      // catch up with whatever changed in the hot directory while local mode was not running
+      await timers.fire('Rescan');
       return host;
     } catch (e) {
       await s3?.stop();
@@ -94,7 +210,7 @@ export class LocalOrchestrator {
     }
   }
 
-  /** Signs and uploads the example agents that are not registered yet (first start). */
+  /** Signs (dev key) and uploads the example agents that are not registered yet (first start). */
   async publishExamples(): Promise<string[]> {
     const list = ExamplesSchema.parse(JSON.parse(readFileSync(join(EXAMPLES_DIR, 'examples.json'), 'utf8')));
     const published: string[] = [];
@@ -108,22 +224,41 @@ export class LocalOrchestrator {
     return published;
   }
 
-  writeEndpoints(apiUrl: string): LocalEndpoints {
-    const ep: LocalEndpoints = { api: apiUrl, s3: this.s3.endpoint, dynamodb: this.ddb.endpoint, bucket: this.config.HOT_BUCKET, pid: process.pid };
+  writeEndpoints(): LocalEndpoints {
+    const ep: LocalEndpoints = { api: this.apiUrl, s3: this.s3.endpoint, dynamodb: this.ddb.endpoint, bucket: this.config.HOT_BUCKET, pid: process.pid };
     writeFileSync(endpointsFile(this.options.dataDir), JSON.stringify(ep, null, 2) + '\n');
     return ep;
   }
 
-  async stop(): Promise<void> {
-    for (const c of [...this.components].reverse()) {
-      try {
-        await c.stop();
-      } catch (e) {
-        this.log.error('component stop failed', { component: c.name, error: e });
-      }
+  /** Resolves when the bus has delivered everything published so far and no run is in progress or due now. */
+  async idle(): Promise<void> {
+    for (let i = 0; i < 5; i++) {
+      await this.bus.idle();
+      await this.pool.idle();
     }
-    await this.s3.stop();
-    await this.ddb.stop();
+    await this.bus.idle();
+  }
+
+  /**
+   * Clean shutdown: stop accepting requests and firing schedules, let runs in progress finish
+   * (their heartbeats and events are written), deliver what is on the bus (the ledger gets every
+   * event), then stop the emulators (DynamoDB Local flushes its files).
+   */
+  async stop(): Promise<void> {
+    const step = async (what: string, fn: () => Promise<unknown> | unknown) => {
+      try {
+        await fn();
+      } catch (e) {
+        this.log.error('shutdown step failed', { step: what, error: e });
+      }
+    };
+    await step('http', () => this.http.close());
+    this.detachS3();
+    await step('timers', () => this.timers.stop());
+    await step('runner', () => this.pool.stop());
+    await step('bus', () => this.bus.idle());
+    await step('s3', () => this.s3.stop());
+    await step('dynamodb', () => this.ddb.stop());
     const ep = endpointsFile(this.options.dataDir);
     if (existsSync(ep)) rmSync(ep);
   }
