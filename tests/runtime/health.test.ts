@@ -193,9 +193,10 @@ describe('hangs, crashes, memory blow-ups and stuck agents', () => {
 
   it('a stopped runner is not mistaken for stuck agents; queued slots are not replayed in a burst', async () => {
     await rt.control.restart('wedged');
+    await rt.pool.stop(); // runs in flight finish, nothing new starts
+    await rt.bus.idle();
     const restartsBefore = rt.ledgerOf('agent.restarted').length;
     const calmBefore = rt.runsOf('calm').length;
-    await rt.pool.stop();
     for (let s = 0; s < 30; s++) await rt.step(1000, { sweep: true });
     expect(rt.runsOf('calm').length).toBe(calmBefore);
     expect(rt.ledgerOf('agent.restarted').length).toBe(restartsBefore);

@@ -58,8 +58,8 @@ export interface RunnerDeps {
   verifier?: Verifier;
   clock?: Clock;
   logger?: Logger;
-  /** bundles kept in memory (by sha256), default 64 */
-  bundleCacheEntries?: number;
+  /** bytes of bundles kept in memory (LRU by sha256 + key), default 64 MiB */
+  bundleCacheBytes?: number;
 }
 
 export type SkipReason =
@@ -102,7 +102,6 @@ export function slotExpiryMs(cycleSeconds: number): number {
 
 
 interface CachedBundle {
-  key: string;
   bytes: Uint8Array;
   signature: string | undefined;
   signer: string | undefined;
@@ -112,14 +111,15 @@ export class RunnerService {
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly verifier: Verifier;
-  private readonly cacheSize: number;
+  private readonly cacheBytes: number;
   private readonly cache = new Map<string, CachedBundle>();
+  private cachedBytes = 0;
 
   constructor(private readonly deps: RunnerDeps) {
     this.clock = deps.clock ?? systemClock;
     this.log = deps.logger ?? silentLogger;
     this.verifier = deps.verifier ?? nodeCryptoVerifier;
-    this.cacheSize = deps.bundleCacheEntries ?? 64;
+    this.cacheBytes = deps.bundleCacheBytes ?? 64 * 1024 * 1024;
   }
 
   /** Parses a raw dispatch message (SQS body, local pool item); throws InvalidDispatchMessageError. */
@@ -256,6 +256,13 @@ export class RunnerService {
     };
   }
 
+  private uncache(key: string): void {
+    const c = this.cache.get(key);
+    if (!c) return;
+    this.cachedBytes -= c.bytes.byteLength;
+    this.cache.delete(key);
+  }
+
   private async claim(name: string, claim: RunClaim): Promise<{ claimed: boolean; record: HeartbeatRecord | null; state: Record<string, unknown> }> {
     const hb = this.deps.heartbeats;
     if (hb.claimAndRead) return hb.claimAndRead(name, claim);
@@ -269,13 +276,15 @@ export class RunnerService {
    * (sha256 against the registry, signature against the trusted keys, size).
    */
   private async loadBundle(rec: AgentRecord): Promise<VerifiedBundleRef> {
-    let c = this.cache.get(rec.sha256);
+    // keyed by content and object key: the signature covers name and version, so the same
+    // bytes under another key are another cache entry
+    const cacheKey = `${rec.sha256}:${rec.bundleKey}`;
+    let c = this.cache.get(cacheKey);
     let fetched = false;
-    if (c && c.key !== rec.bundleKey) c = undefined;
     if (!c) {
       const obj = await this.deps.bundles.get(rec.bundleKey);
       if (!obj) throw new BundleUnavailableError(rec.bundleKey);
-      c = { key: rec.bundleKey, bytes: obj.bytes, signature: obj.signature, signer: obj.signer };
+      c = { bytes: obj.bytes, signature: obj.signature, signer: obj.signer };
       fetched = true;
     }
     let verified;
@@ -290,24 +299,25 @@ export class RunnerService {
         verifier: this.verifier,
       });
     } catch (e) {
-      this.cache.delete(rec.sha256);
+      this.uncache(cacheKey);
       if (e instanceof BundleRejectedError) throw new BundleReverifyError(`bundle ${rec.bundleKey} failed re-verification (${e.reason}): ${e.message}`, { reason: e.reason });
       throw e;
     }
     if (verified.sha256 !== rec.sha256) {
-      this.cache.delete(rec.sha256);
+      this.uncache(cacheKey);
       throw new BundleReverifyError(`bundle ${rec.bundleKey} no longer matches its registered sha256 (the object was replaced after registration)`, {
         expected: rec.sha256,
         actual: verified.sha256,
       });
     }
-    // LRU: re-insert as the newest entry, evict the oldest beyond the limit
-    this.cache.delete(rec.sha256);
-    this.cache.set(rec.sha256, c);
-    while (this.cache.size > this.cacheSize) {
+    // LRU: re-insert as the newest entry, evict the oldest beyond the byte budget
+    this.uncache(cacheKey);
+    this.cache.set(cacheKey, c);
+    this.cachedBytes += c.bytes.byteLength;
+    while (this.cachedBytes > this.cacheBytes && this.cache.size > 1) {
       const oldest = this.cache.keys().next().value;
       if (oldest === undefined) break;
-      this.cache.delete(oldest);
+      this.uncache(oldest);
     }
     if (fetched && verified.signer === null) {
       await this.deps.events.publish([
