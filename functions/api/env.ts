@@ -23,6 +23,7 @@ import { createLogger } from '../../shared/core/logger';
 import type { Dispatcher } from '../../shared/core/ports';
 import { CLOUD_ENV } from '../../shared/definitions/cloud-env';
 import type { ApiDeps } from './deps';
+import { NotConfiguredError } from './errors';
 
 export const ApiAuthModeSchema = z.enum(['iam', 'jwt']).default('iam');
 
@@ -50,7 +51,7 @@ export function apiDepsFromEnv(env: Record<string, string | undefined> = process
     ? new SqsDispatcher(clients.sqs, config.DISPATCH_QUEUE_URL, { logger })
     : {
         dispatch: async () => {
-          throw new ConfigError('DISPATCH_QUEUE_URL is not set: triggers cannot be dispatched');
+          throw new NotConfiguredError('the dispatch queue (DISPATCH_QUEUE_URL) for triggers');
         },
       };
   const control = new ControlService({ registry, heartbeats, dispatcher, events, policy: healthPolicyFrom(config), logger });

@@ -141,6 +141,15 @@ describe('cloud API handler (env wiring)', () => {
     expect(ebMock.commandCalls(PutEventsCommand).map((c) => c.args[0].input.Entries?.[0]?.DetailType)).toEqual(['agent.triggered']);
   });
 
+  it('without a dispatch queue, trigger is 501 not_configured (and nothing is ledgered)', async () => {
+    const { DISPATCH_QUEUE_URL: _q, ...noQueue } = env;
+    const handler = createApiHandler(apiDepsFromEnv(noQueue, clients));
+    const res = await handler(event('POST', '/agents/cloudy/trigger', { authorizer: IAM }));
+    expect(res.statusCode).toBe(501);
+    expect(JSON.parse(res.body ?? '')).toMatchObject({ error: { code: 'not_configured' } });
+    expect(ebMock.commandCalls(PutEventsCommand)).toHaveLength(0);
+  });
+
   it('POST /components/scheduler/stop disables the tick schedule', async () => {
     const def = { Name: 'orch-tick', GroupName: 'orch-group', State: 'ENABLED', ScheduleExpression: 'rate(1 minute)', FlexibleTimeWindow: { Mode: 'OFF' }, Target: { Arn: 'arn:fn', RoleArn: 'arn:role', Input: '{"action":"tick"}' } } as const;
     schMock.on(GetScheduleCommand).resolvesOnce(def).resolves({ ...def, State: 'DISABLED' });
