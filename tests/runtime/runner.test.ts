@@ -61,6 +61,13 @@ describe('runner core', () => {
     expect(await rt.core(await cycleMsg('worker'))).toMatchObject({ status: 'skipped', reason: 'restarting' });
     expect(await rt.core({ kind: 'trigger', agent: 'worker', runId: 'worker!t1' })).toMatchObject({ status: 'skipped', reason: 'restarting' });
     await rt.registry.transition('worker', { to: 'active', from: ['restarting'], at: rt.clock.now(), reason: 'test' });
+    // an envelope for a paused agent is dropped and counted, not run and not kept
+    await rt.control.pause('listener');
+    const env = makeEnvelope({ topic: 'healthy.tick', sender: 'worker', payload: { n: 2 } }, rt.clock.now());
+    expect(await rt.core({ kind: 'envelope', agent: 'listener', runId: `listener<${env.id}`, envelope: env })).toMatchObject({ status: 'skipped', reason: 'paused' });
+    expect(await rt.heartbeats.droppedCount('listener')).toBe(1);
+    expect(await rt.heartbeats.getState('listener')).toEqual({ got: 1 });
+    await rt.control.resume('listener');
     // nothing of the above ran agent code or wrote a heartbeat
     expect(rt.runsOf('worker')).toEqual([]);
   });

@@ -9,7 +9,7 @@
  *    - cycles need status `active` and the generation they were scheduled under (slots enqueued
  *      before a restart are skipped), and are skipped when delivered long after their start
  *      (slotExpiryMs); triggers run for `active` and `paused` agents; envelope runs need `active`
- *      and an onEnvelope.
+ *      and an onEnvelope (envelopes for paused or restarting agents are dropped and counted).
  * 2. Load the bundle by sha256 (in-memory cache; on every load, cached or not, the bytes are
  *    re-hashed and the signature re-verified against the trusted keys).
  * 3. Claim the run: a scheduled slot with the conditional `lastSlot < slot` (at most once per
@@ -142,7 +142,11 @@ export class RunnerService {
       return skip('quarantined');
     }
     if (msg.kind === 'cycle' || msg.kind === 'envelope') {
-      if (rec.status === 'paused' || rec.status === 'restarting') return skip(rec.status);
+      if (rec.status === 'paused' || rec.status === 'restarting') {
+        // an envelope for an agent that is not running is dropped, and counted like the stub's
+        if (msg.kind === 'envelope') await this.deps.heartbeats.recordDropped?.(rec.name, this.clock.now());
+        return skip(rec.status);
+      }
       if (msg.kind === 'cycle' && msg.generation !== rec.generation) return skip('stale_generation');
       if (msg.kind === 'cycle' && this.clock.now() > msg.slot + slotExpiryMs(rec.cycleSeconds)) return skip('expired');
       if (msg.kind === 'envelope' && !rec.hasOnEnvelope) return skip('no_onEnvelope');
