@@ -4,8 +4,7 @@
  * removal, health knobs) land in the template; cdk-nag stays clean with them.
  */
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateKeyPair } from '../../shared/core/bundle/signing';
 import { App } from 'aws-cdk-lib';
@@ -14,7 +13,7 @@ import { InfraConfigError } from '../../infra/errors';
 import { nagPacks } from '../../infra/nag';
 import { propsFromContext, resolveProps } from '../../infra/props';
 import { OrchestratorStack } from '../../infra/stack';
-import { arnOf, ofType, refOf, synth, TEST_PUBKEY } from './synth';
+import { arnOf, ofType, refOf, synth, tempDir, TEST_PUBKEY } from './synth';
 
 function refused(context: Record<string, string>): InfraConfigError {
   let err: unknown;
@@ -71,7 +70,7 @@ describe('bad configuration is refused before synthesis', () => {
   });
 
   it('keys can come from agentctl signing.pub files', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'keys-'));
+    const dir = tempDir('keys-');
     const other = generateKeyPair().publicKey;
     writeFileSync(join(dir, 'signing.pub'), `${other}\n`);
     const { props } = propsFromContext({ trustedKeys: TEST_PUBKEY, trustedKeysFile: join(dir, 'signing.pub') });

@@ -9,13 +9,10 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { CLOUD_ENV } from '../../shared/definitions/cloud-env';
 import { SCHEDULES } from '../../shared/definitions/routing';
 import { TABLES } from '../../shared/definitions/tables';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { buildApp, cdkJsonContext } from '../../infra/build';
 import { nagPacks } from '../../infra/nag';
-import { actionsOf, arnOf, ofType, refOf, resourcesOf, statementsOfRole, synth, TEST_PUBKEY, type Statement } from './synth';
+import { actionsOf, arnOf, ofType, refOf, resourcesOf, statementsOfRole, synth, tempDir, TEST_PUBKEY, type Statement } from './synth';
 
 const s = synth({ trustedKeys: TEST_PUBKEY });
 const { stack, template, resources, id } = s;
@@ -417,7 +414,7 @@ describe('cdk-nag', () => {
   });
 
   it('the app registers the packs: a new, unacknowledged finding fails the synth', () => {
-    const { app, stack: other } = buildApp({ context: { ...cdkJsonContext(), trustedKeys: TEST_PUBKEY }, bundle: false, outdir: mkdtempSync(join(tmpdir(), 'nag-')) });
+    const { app, stack: other } = buildApp({ context: { ...cdkJsonContext(), trustedKeys: TEST_PUBKEY }, bundle: false, outdir: tempDir('nag-') });
     new sqs.Queue(other, 'UnencryptedQueue', { encryption: sqs.QueueEncryption.UNENCRYPTED });
     expect(() => app.synth()).toThrow(/AwsSolutions-SQS2/);
   });

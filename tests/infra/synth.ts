@@ -4,7 +4,8 @@
  * bundling skipped (the functions' esbuild bundles are checked by synth-cli.test.ts, which runs
  * the real `npm run synth`). Call once per test file, at module level.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { afterAll } from 'vitest';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CfnElement } from 'aws-cdk-lib';
@@ -15,6 +16,20 @@ import type { OrchestratorStack } from '../../infra/stack';
 
 /** a valid base64 raw ed25519 public key (the contents of an agentctl signing.pub) */
 export const TEST_PUBKEY = 'xJE2kL77nisWr5szOStwRX8EX/JaU+K6tX1jxjxWV50=';
+
+const tempDirs: string[] = [];
+// registered while the test file imports this module (collection), so it also covers
+// directories made inside tests
+afterAll(() => {
+  for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** a temporary directory removed after the test file */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
 
 export interface Synthesized {
   app: ReturnType<typeof buildApp>['app'];
@@ -37,7 +52,7 @@ export interface CfnResourceJson {
 export function synth(context: Record<string, string>, opts: { nag?: boolean } = {}): Synthesized {
   const { app, stack } = buildApp({
     context: { ...cdkJsonContext(), ...context },
-    outdir: mkdtempSync(join(tmpdir(), 'infra-test-')),
+    outdir: tempDir('infra-test-'),
     bundle: false,
     nag: opts.nag ?? true,
   });
