@@ -76,8 +76,8 @@ export class LocalOrchestrator {
     readonly options: LocalOptions,
     readonly config: Config,
     readonly dev: DevMaterial,
-    readonly ddb: DynamoLocal,
-    readonly s3: S3Local,
+    private ddbProc: DynamoLocal,
+    private s3Proc: S3Local,
     readonly clients: AwsClients,
     readonly registry: DynamoRegistry,
     readonly heartbeats: DynamoHeartbeats,
@@ -90,8 +90,16 @@ export class LocalOrchestrator {
     readonly control: ControlService,
     readonly http: HttpServer,
     readonly log: Logger,
-    private readonly detachS3: () => void,
+    private readonly s3Listener: (ev: { Records?: S3NotificationRecord[] }) => void,
   ) {}
+
+  get ddb(): DynamoLocal {
+    return this.ddbProc;
+  }
+
+  get s3(): S3Local {
+    return this.s3Proc;
+  }
 
   get apiUrl(): string {
     return this.http.url;
@@ -174,7 +182,6 @@ export class LocalOrchestrator {
         }
       };
       s3.events.on('event', s3Listener);
-      const detachS3 = () => s3?.events.off('event', s3Listener);
 
       const auth = { mode: 'token' as const, token: dev.token };
       const busCounters = () => bus.stats() as unknown as Record<string, number | Record<string, number>>;
@@ -198,7 +205,7 @@ export class LocalOrchestrator {
         logger: log.child({ component: 'http' }),
       });
 
-      const host = new LocalOrchestrator(opts, config, dev, ddb, s3, clients, registry, heartbeats, bundles, ledger, bus, pool, timers, components, control, http, log, detachS3);
+      const host = new LocalOrchestrator(opts, config, dev, ddb, s3, clients, registry, heartbeats, bundles, ledger, bus, pool, timers, components, control, http, log, s3Listener);
       timers.start();
       // catch up with whatever changed in the hot directory while local mode was not running
       await timers.fire('Rescan');
@@ -240,6 +247,28 @@ export class LocalOrchestrator {
   }
 
   /**
+   * Fault injection (soak): stops DynamoDB Local, waits `downMs`, starts it again on the same port
+   * and data directory. Requests meanwhile fail like a network partition; the SDK's retries, the
+   * bus's and the runner pool's bounded retries, and the conditional writes have to cope.
+   */
+  async restartDynamo(downMs: number): Promise<void> {
+    const port = this.ddbProc.port;
+    await this.ddbProc.stop();
+    await new Promise((r) => setTimeout(r, downMs));
+    this.ddbProc = await startDynamoLocal({ port, dbPath: join(this.options.dataDir, 'dynamodb') });
+  }
+
+  /** Fault injection (soak): the same for s3rver (same port and directory, events re-attached). */
+  async restartS3(downMs: number): Promise<void> {
+    const port = this.s3Proc.port;
+    this.s3Proc.events.off('event', this.s3Listener);
+    await this.s3Proc.stop();
+    await new Promise((r) => setTimeout(r, downMs));
+    this.s3Proc = await startS3Local({ port, directory: join(this.options.dataDir, 's3'), buckets: [this.config.HOT_BUCKET] });
+    this.s3Proc.events.on('event', this.s3Listener);
+  }
+
+  /**
    * Clean shutdown: stop accepting requests and firing schedules, let runs in progress finish
    * (their heartbeats and events are written), deliver what is on the bus (the ledger gets every
    * event), then stop the emulators (DynamoDB Local flushes its files).
@@ -253,7 +282,7 @@ export class LocalOrchestrator {
       }
     };
     await step('http', () => this.http.close());
-    this.detachS3();
+    this.s3.events.off('event', this.s3Listener);
     await step('timers', () => this.timers.stop());
     await step('runner', () => this.pool.stop());
     await step('bus', () => this.bus.idle());

@@ -67,7 +67,7 @@ describe('LocalComponentControl', () => {
 
 describe('LocalTimers', () => {
   it('delivers each schedule input to its target, and a disabled schedule does not fire on its timer', async () => {
-    const seen: unknown[] = [];
+    const seen: [string, unknown][] = [];
     const timers = new LocalTimers(SCHEDULES, { scheduler: async (e) => void seen.push(['scheduler', e]), 'health-monitor': async (e) => void seen.push(['monitor', e]) }, silentLogger, {
       SchedulerTick: 0.01,
       HealthSweep: 3600,
