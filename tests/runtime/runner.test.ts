@@ -72,6 +72,17 @@ describe('runner core', () => {
     expect(rt.runsOf('worker')).toEqual([]);
   });
 
+  it('an upgrade does not drop slots already queued: they run with the new version', async () => {
+    await rt.publish('upgrader', 'healthy.mjs', '1.0.0');
+    rt.clock.advance(20 * 60_000); // the last status change (registration) is long past
+    const queued = await cycleMsg('upgrader'); // dispatched under the old generation
+    await rt.publish('upgrader', 'healthy.mjs', '1.1.0');
+    expect((await rt.registry.get('upgrader'))!.generation).toBe(queued.generation + 1);
+    expect(await rt.core(queued)).toMatchObject({ status: 'ran', outcome: 'ok' });
+    await rt.bus.idle();
+    expect(rt.runsOf('upgrader').at(-1)?.payload).toMatchObject({ version: '1.1.0', slot: queued.slot });
+  });
+
   it('a run publishes the agent envelopes (sender = agent) then agent.cycle; the report matches the heartbeat', async () => {
     const r = await rt.core(await cycleMsg('worker'));
     expect(r).toMatchObject({ status: 'ran', outcome: 'ok', cycle: 1, published: 1, consecutiveErrors: 0 });

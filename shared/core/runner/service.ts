@@ -7,7 +7,8 @@
  *    - quarantined → the stub takes the agent's place: no agent code runs, envelope deliveries
  *      are counted and dropped;
  *    - cycles need status `active` and the generation they were scheduled under (slots enqueued
- *      before a restart are skipped), and are skipped when delivered long after their start
+ *      before a restart or release are skipped; an upgrade alone does not drop queued slots, see
+ *      dispatchedAfterStatusChange), and are skipped when delivered long after their start
  *      (slotExpiryMs); triggers run for `active` and `paused` agents; envelope runs need `active`
  *      and an onEnvelope (envelopes for paused or restarting agents are dropped and counted).
  * 2. Load the bundle by sha256 (in-memory cache; on every load, cached or not, the bytes are
@@ -90,6 +91,22 @@ export type RunReport =
     }
   | { status: 'skipped'; agent: string; runId: string; kind: DispatchMessage['kind']; reason: SkipReason };
 
+/** SQS's maximum per-message delay: a slot's message was sent at most this long before the slot. */
+export const MAX_DISPATCH_AHEAD_MS = 900_000;
+
+/**
+ * Whether a slot's message was certainly sent after the agent's last status change. Restarts and
+ * releases change the status and bump the generation: messages sent before them carry an older
+ * generation and are skipped (that is what makes a restart's backoff hold). A registration of a
+ * new version bumps the generation without a status change; a message sent after the last status
+ * change but before such an upgrade still runs (with the new version), so an upgrade does not
+ * drop the slots already queued.
+ */
+export function dispatchedAfterStatusChange(rec: Pick<AgentRecord, 'statusChangedAt'>, slot: number): boolean {
+  const changed = rec.statusChangedAt ? Date.parse(rec.statusChangedAt) : Number.NEGATIVE_INFINITY;
+  return Number.isFinite(slot) && slot - MAX_DISPATCH_AHEAD_MS > changed;
+}
+
 /**
  * A slot delivered this long after its start is not run (skipped as 'expired'): after the runner
  * was stopped (event source mapping disabled, local pool stopped) the queued slots are not
@@ -147,7 +164,7 @@ export class RunnerService {
         if (msg.kind === 'envelope') await this.deps.heartbeats.recordDropped?.(rec.name, this.clock.now());
         return skip(rec.status);
       }
-      if (msg.kind === 'cycle' && msg.generation !== rec.generation) return skip('stale_generation');
+      if (msg.kind === 'cycle' && msg.generation !== rec.generation && !dispatchedAfterStatusChange(rec, msg.slot)) return skip('stale_generation');
       if (msg.kind === 'cycle' && this.clock.now() > msg.slot + slotExpiryMs(rec.cycleSeconds)) return skip('expired');
       if (msg.kind === 'envelope' && !rec.hasOnEnvelope) return skip('no_onEnvelope');
     } else if (rec.status === 'restarting') return skip('restarting');
