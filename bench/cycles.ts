@@ -43,20 +43,28 @@ import { createRunnerCore, createRunnerHandler } from '../functions/runner/handl
 import { createHealthMonitorHandler } from '../functions/health-monitor/handler';
 import { LocalBus } from '../local/bus';
 import { LocalRunnerPool } from '../local/runner';
+import { createLedgerWriterHandler } from '../functions/ledger-writer/handler';
+import { createDynamoLedger } from '../shared/adapters/aws/dynamo-ledger';
+import { toBusEvent } from '../shared/core/bus/events';
 import type { BenchResult } from './types';
 
 /** Public on-demand prices, us-east-1, as published on the AWS pricing pages (checked 2025; not fetched at run time). */
 export const PRICES = {
-  note: 'us-east-1 list prices as of 2025: DynamoDB on-demand $0.625/M write units, $0.125/M read units; SQS standard $0.40/M requests; EventBridge custom events $1.00/M; Lambda $0.20/M requests + $0.0000166667/GB-s (x86)',
+  note: 'us-east-1 list prices as of 2025: DynamoDB on-demand $0.625/M write units, $0.125/M read units; SQS standard $0.40/M and FIFO $0.50/M requests; EventBridge custom events $1.00/M; Lambda $0.20/M requests + $0.0000133334/GB-s (arm64, as deployed)',
   ddbWriteUnit: 0.625 / 1e6,
   ddbReadUnit: 0.125 / 1e6,
   sqsRequest: 0.4 / 1e6,
+  sqsFifoRequest: 0.5 / 1e6,
   eventBridgeEvent: 1.0 / 1e6,
   lambdaRequest: 0.2 / 1e6,
-  lambdaGbSecond: 0.0000166667,
+  lambdaGbSecondArm: 0.0000133334,
 };
-/** runner Lambda memory assumed for the GB-s figure (worker threads with a 256 MB heap limit each) */
+/** runner Lambda memory of the CDK stack's default (infra/props.ts runner.memoryMb 1024) */
 const RUNNER_MEMORY_GB = 1;
+/** ledger-writer Lambda memory (infra/constructs/ledger-writer.ts) */
+const LEDGER_WRITER_MEMORY_GB = 0.5;
+/** records per ledger-writer invocation (the FIFO event source mapping's batch size) */
+const LEDGER_BATCH = 10;
 
 const agentSource = (cycleSeconds: number) =>
   `export default { cycleSeconds: ${cycleSeconds}, timeoutSeconds: 5, async runCycle(ctx) { ctx.state.set('n', (ctx.state.get('n') ?? 0) + 1); } };`;
@@ -197,7 +205,14 @@ async function cloudScenario(env: Env, opts: { agents: number; cycleSeconds: num
     return { Successful: entries.map((e) => ({ Id: e.Id, MessageId: e.Id, MD5OfMessageBody: '' })), Failed: [] };
   });
   const eb = new EventBridgeClient({ region: 'us-east-1', credentials: creds });
-  counter.respond(eb, 'EventBridge', (_op, input) => ({ FailedEntryCount: 0, Entries: ((input.Entries ?? []) as unknown[]).map((_, i) => ({ EventId: String(i) })) }));
+  // what the bus carries, kept to run the ledger path (rule Ledger → SQS FIFO → ledger writer) after the ticks
+  const busEntries: { Source: string; DetailType: string; Detail: string }[] = [];
+  let counting = false;
+  counter.respond(eb, 'EventBridge', (_op, input) => {
+    const entries = (input.Entries ?? []) as { Source: string; DetailType: string; Detail: string }[];
+    if (counting) busEntries.push(...entries);
+    return { FailedEntryCount: 0, Entries: entries.map((_, i) => ({ EventId: String(i) })) };
+  });
 
   const shards = config.AGENT_SCHEDULE_SHARDS;
   const registry = new DynamoRegistry(clients.ddb, names.Registry, { shards });
@@ -221,6 +236,7 @@ async function cloudScenario(env: Env, opts: { agents: number; cycleSeconds: num
     if (k === 1) {
       counter.reset();
       runs = 0;
+      counting = true;
     }
     const tickAt = t0 + k * tickMs;
     clock.set(tickAt);
@@ -239,7 +255,37 @@ async function cloudScenario(env: Env, opts: { agents: number; cycleSeconds: num
       runs += batch.length;
     }
   }
+  counting = false;
   const per = (n: number) => n / runs;
+
+  // the ledger path of what these cycles put on the bus, measured on the real ledger writer:
+  // EventBridge delivers each event to the FIFO queue (one SendMessage), the event source mapping
+  // hands batches of LEDGER_BATCH to the ledger writer (one receive + one delete per batch)
+  const ledgerCounter = new RequestCounter();
+  const ledgerClients = createClients({ region: 'us-east-1', endpoints: { dynamodb: env.endpoints.dynamodb }, localCredentials: true });
+  ledgerCounter.count(ledgerClients.ddbRaw, 'DynamoDB', { capacity: true });
+  const ledgerWriter = createLedgerWriterHandler({ ledger: createDynamoLedger(ledgerClients.ddb, names.Ledger) });
+  const busEvents = busEntries.map((e) =>
+    toBusEvent({ source: e.Source, detailType: e.DetailType, detail: JSON.parse(e.Detail) as unknown }, { now: clock.now(), account: '123456789012', region: 'us-east-1' }),
+  );
+  let ledgerMs = 0;
+  let ledgerBatches = 0;
+  for (let i = 0; i < busEvents.length; i += LEDGER_BATCH) {
+    const records = busEvents.slice(i, i + LEDGER_BATCH).map((ev, j) => ({ messageId: `l${i + j}`, body: JSON.stringify(ev) }));
+    const s0 = performance.now();
+    await ledgerWriter({ Records: records });
+    ledgerMs += performance.now() - s0;
+    ledgerBatches++;
+  }
+  const ledgerEvents = per(busEvents.length);
+  const ledgerWru = per(ledgerCounter.units.write);
+  const ledgerRru = per(ledgerCounter.units.read);
+  const ledgerSqsFifo = ledgerEvents + per(2 * ledgerBatches);
+  const ledgerInvocations = per(ledgerBatches);
+  const ledgerGbS = per(ledgerMs / 1000) * LEDGER_WRITER_MEMORY_GB;
+  const ledgerCost =
+    1e6 * (ledgerWru * PRICES.ddbWriteUnit + ledgerRru * PRICES.ddbReadUnit + ledgerSqsFifo * PRICES.sqsFifoRequest + ledgerInvocations * PRICES.lambdaRequest + ledgerGbS * PRICES.lambdaGbSecondArm);
+
   const sqsSend = per(counter.total('SQS:'));
   const ddbRequests = per(counter.total('DynamoDB:'));
   const wru = per(counter.units.write);
@@ -264,15 +310,27 @@ async function cloudScenario(env: Env, opts: { agents: number; cycleSeconds: num
     samples.push(performance.now() - s);
   }
   const durMs = samples.reduce((a, b) => a + b, 0) / samples.length;
-  const cost =
+  const runCost =
     1e6 *
-    (wru * PRICES.ddbWriteUnit + rru * PRICES.ddbReadUnit + sqsTotal * PRICES.sqsRequest + ebEvents * PRICES.eventBridgeEvent + PRICES.lambdaRequest + (durMs / 1000) * RUNNER_MEMORY_GB * PRICES.lambdaGbSecond);
+    (wru * PRICES.ddbWriteUnit + rru * PRICES.ddbReadUnit + sqsTotal * PRICES.sqsRequest + ebEvents * PRICES.eventBridgeEvent + PRICES.lambdaRequest + (durMs / 1000) * RUNNER_MEMORY_GB * PRICES.lambdaGbSecondArm);
+  const cost = runCost + ledgerCost;
   const label = `${opts.agents} agents × cycleSeconds ${opts.cycleSeconds}`;
   return [
     { name: `cloud (${label}): AWS requests per steady-state cycle`, value: round(ddbRequests + sqsSend + per(counter.total('EventBridge:')) + s3, 2), unit: 'requests/cycle', note: `${runs} cycles over ${opts.ticks} ticks, by SDK middleware: ${detail}; plus ~2 SQS requests/cycle by the event source mapping (receive, delete; estimate)` },
     { name: `cloud (${label}): DynamoDB request units per cycle`, value: round(wru + rru, 2), unit: 'RU/cycle', note: `${round(wru, 2)} write + ${round(rru, 2)} read units (ConsumedCapacity, indexes included)` },
     { name: `cloud (${label}): runner Lambda duration per cycle (local estimate)`, value: round(durMs, 1), unit: 'ms', note: `mean of 10 sequential invocations; priced at ${RUNNER_MEMORY_GB} GB` },
-    { name: `cloud (${label}): cost per million cycles`, value: round(cost, 2), unit: 'USD', note: `DynamoDB ${round(1e6 * (wru * PRICES.ddbWriteUnit + rru * PRICES.ddbReadUnit), 2)} + SQS ${round(1e6 * sqsTotal * PRICES.sqsRequest, 2)} + EventBridge ${round(1e6 * ebEvents * PRICES.eventBridgeEvent, 2)} + Lambda ${round(1e6 * (PRICES.lambdaRequest + (durMs / 1000) * RUNNER_MEMORY_GB * PRICES.lambdaGbSecond), 2)}; ledger appends of agent.cycle not included; ${PRICES.note}` },
+    {
+      name: `cloud (${label}): ledger path per cycle`,
+      value: round(ledgerWru + ledgerRru, 2),
+      unit: 'RU/cycle',
+      note: `${round(ledgerEvents, 2)} bus events/cycle appended by the real ledger writer in FIFO batches of ${LEDGER_BATCH}: ${round(ledgerWru, 2)} write + ${round(ledgerRru, 2)} read units, ${round(ledgerSqsFifo, 2)} SQS FIFO requests, ${round(ledgerInvocations, 2)} invocations, ${round(per(ledgerMs), 1)} ms`,
+    },
+    {
+      name: `cloud (${label}): cost per million cycles`,
+      value: round(cost, 2),
+      unit: 'USD',
+      note: `DynamoDB ${round(1e6 * (wru * PRICES.ddbWriteUnit + rru * PRICES.ddbReadUnit), 2)} + SQS ${round(1e6 * sqsTotal * PRICES.sqsRequest, 2)} + EventBridge ${round(1e6 * ebEvents * PRICES.eventBridgeEvent, 2)} + runner Lambda ${round(1e6 * (PRICES.lambdaRequest + (durMs / 1000) * RUNNER_MEMORY_GB * PRICES.lambdaGbSecondArm), 2)} (${RUNNER_MEMORY_GB} GB arm64) + ledger path ${round(ledgerCost, 2)}; ${PRICES.note}`,
+    },
   ];
 }
 

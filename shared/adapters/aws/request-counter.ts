@@ -23,6 +23,40 @@ interface CapacityEntry {
 
 const READ_OPS = new Set(['GetItemCommand', 'BatchGetItemCommand', 'QueryCommand', 'ScanCommand', 'GetCommand', 'BatchGetCommand']);
 
+const TAGS = new Set(['S', 'N', 'B', 'BOOL', 'NULL', 'M', 'L', 'SS', 'NS', 'BS']);
+
+/**
+ * Size of a value as DynamoDB counts it (strings: UTF-8 bytes; numbers: ~1 byte per 2 digits + 1;
+ * maps and lists: 3 + their members). Accepts the document client's plain values and the low-level
+ * client's marshalled AttributeValues (`{S: "..."}`).
+ */
+export function valueSize(v: unknown): number {
+  if (typeof v === 'string') return Buffer.byteLength(v);
+  if (typeof v === 'number' || typeof v === 'bigint') return Math.ceil(String(v).replace(/^-/, '').length / 2) + 1;
+  if (typeof v === 'boolean' || v === null || v === undefined) return 1;
+  if (v instanceof Uint8Array) return v.byteLength;
+  if (Array.isArray(v)) return 3 + v.reduce((n: number, x) => n + 1 + valueSize(x), 0);
+  const entries = Object.entries(v as Record<string, unknown>);
+  const only = entries.length === 1 ? entries[0] : undefined;
+  if (only && TAGS.has(only[0])) {
+    const [tag, inner] = only;
+    if (tag === 'N' && typeof inner === 'string') return Math.ceil(inner.replace(/^-/, '').length / 2) + 1;
+    if (tag === 'M') return 3 + itemSize(inner as Record<string, unknown>);
+    return valueSize(inner);
+  }
+  return 3 + itemSize(v as Record<string, unknown>);
+}
+
+export function itemSize(item: Record<string, unknown> | undefined): number {
+  return Object.entries(item ?? {}).reduce((n, [k, v]) => n + Buffer.byteLength(k) + valueSize(v), 0);
+}
+
+/** Write units of a TransactWriteItems request: 2 per item and started KB (updates, deletes and checks of our small items: 1 KB). */
+export function transactWriteUnits(input: Record<string, unknown> | undefined): number {
+  const items = (input?.TransactItems ?? []) as { Put?: { Item?: Record<string, unknown> } }[];
+  return items.reduce((n, it) => n + 2 * Math.max(1, Math.ceil((it.Put ? itemSize(it.Put.Item) : 1024) / 1024)), 0);
+}
+
 export class RequestCounter {
   /** `service:Operation` → requests */
   readonly requests = new Map<string, number>();
@@ -61,7 +95,10 @@ export class RequestCounter {
         if (opts.capacity && a.input) a.input.ReturnConsumedCapacity = 'INDEXES';
         if (service === 'EventBridge' && Array.isArray(a.input?.Entries)) this.eventEntries += a.input.Entries.length;
         const out = (await next(args)) as { output?: { ConsumedCapacity?: CapacityEntry | CapacityEntry[] } };
-        if (opts.capacity) this.addCapacity(context.commandName ?? '', out.output?.ConsumedCapacity);
+        // DynamoDB Local reports 2 units for a whole TransactWriteItems call; DynamoDB bills 2 write
+        // units per item and KB, so transactions are priced from the request itself
+        if (opts.capacity && context.commandName === 'TransactWriteItemsCommand') this.units.write += transactWriteUnits(a.input);
+        else if (opts.capacity) this.addCapacity(context.commandName ?? '', out.output?.ConsumedCapacity);
         return out;
       },
       { step: 'initialize', name: `requestCounter-${service}`, priority: 'high' },
