@@ -14,10 +14,14 @@
  *   the ledger-writer Lambda: an SQS event with up to `ledgerBatchSize` (10) records whose
  *   bodies are the EventBridge events. Every other target gets the EventBridge event itself
  *   (EventBridge → Lambda).
- * - A target that throws is retried with exponential backoff up to `maxAttempts` (default 3) in
- *   total, like the cloud's bounded retries (FIFO maxReceiveCount, EventBridge retry policy);
- *   then the delivery is counted as failed, logged and kept in `deadLetters` (bounded), and the
- *   queue moves on. A target's error never crashes the process.
+ * - A target that throws is retried with exponential backoff (from `retryBaseMs`, doubling, at
+ *   most `retryMaxDelayMs`) for `retryForMs` (default 2 minutes; EventBridge's retry policy) or,
+ *   for the Ledger rule, `fifoRetryForMs` (default 10 minutes; the FIFO queue's redeliveries), so
+ *   an emulator restart or a short outage loses nothing. The Ledger rule retries in place and
+ *   holds back the events behind it (FIFO order, one message group); other rules retry in the
+ *   background while later events go on. When the time (or `maxAttempts`) runs out the delivery
+ *   is counted as failed, logged and kept in `deadLetters` (bounded). A target's error never
+ *   crashes the process.
  * - `setRuleEnabled(id, false)`: events matching a disabled rule are not delivered, as with a
  *   disabled EventBridge rule (dropped and counted), except for the Delivery rule (component
  *   `bus`): its events are buffered (up to `maxBuffered`, oldest dropped beyond) and delivered in
@@ -64,10 +68,16 @@ export interface LocalBusOptions {
   clock?: Clock;
   account?: string;
   region?: string;
-  /** deliveries per event and target, the first included (default 3) */
+  /** deliveries per event and target, the first included (default: no limit but the time) */
   maxAttempts?: number;
   /** first retry delay, doubling per attempt (default 100 ms) */
   retryBaseMs?: number;
+  /** longest retry delay (default 5 s) */
+  retryMaxDelayMs?: number;
+  /** how long a failing delivery is retried (default 120 s) */
+  retryForMs?: number;
+  /** the same for the Ledger rule's FIFO deliveries (default 600 s) */
+  fifoRetryForMs?: number;
   /**
    * records per SQS batch to the Ledger rule's target (default 10, the cloud's SQS FIFO batch
    * maximum; a larger value only changes how many envelopes one local append commits at once)
@@ -95,6 +105,9 @@ interface Delivery {
   rule: RuleState;
   event: BusEvent;
   sentAt: number;
+  /** deliveries tried so far, and when the first was (background retries of non-FIFO rules) */
+  attempts: number;
+  firstTriedAt: number | null;
 }
 
 interface TargetQueue {
@@ -144,6 +157,10 @@ export class LocalBus implements EventPublisher {
   private readonly region: string;
   private readonly maxAttempts: number;
   private readonly retryBaseMs: number;
+  private readonly retryMaxDelayMs: number;
+  private readonly retryForMs: number;
+  private readonly fifoRetryForMs: number;
+  private readonly retrying = new Set<Promise<void>>();
   private readonly ledgerBatchSize: number;
   private readonly maxBuffered: number;
   private readonly maxDeadLetters: number;
@@ -166,8 +183,11 @@ export class LocalBus implements EventPublisher {
     this.clock = opts.clock ?? systemClock;
     this.account = opts.account ?? '000000000000';
     this.region = opts.region ?? 'us-east-1';
-    this.maxAttempts = Math.max(1, opts.maxAttempts ?? 3);
+    this.maxAttempts = Math.max(1, opts.maxAttempts ?? Number.POSITIVE_INFINITY);
     this.retryBaseMs = opts.retryBaseMs ?? 100;
+    this.retryMaxDelayMs = opts.retryMaxDelayMs ?? 5_000;
+    this.retryForMs = opts.retryForMs ?? 120_000;
+    this.fifoRetryForMs = opts.fifoRetryForMs ?? 600_000;
     this.ledgerBatchSize = Math.max(1, opts.ledgerBatchSize ?? 10);
     this.maxBuffered = opts.maxBuffered ?? 100_000;
     this.maxDeadLetters = opts.maxDeadLetters ?? 100;
@@ -263,13 +283,21 @@ export class LocalBus implements EventPublisher {
   // delivery
 
   private enqueue(rule: RuleState, event: BusEvent): void {
-    const name = rule.def.target;
+    const q = this.queue(rule.def.target);
+    q.items.push({ rule, event, sentAt: this.clock.now(), attempts: 0, firstTriedAt: null });
+    this.run(q);
+  }
+
+  private queue(name: TargetName): TargetQueue {
     let q = this.queues.get(name);
     if (!q) {
       q = { name, items: [], running: null };
       this.queues.set(name, q);
     }
-    q.items.push({ rule, event, sentAt: this.clock.now() });
+    return q;
+  }
+
+  private run(q: TargetQueue): void {
     if (!q.running) q.running = this.drain(q);
   }
 
@@ -316,6 +344,20 @@ export class LocalBus implements EventPublisher {
     return { Records: records } satisfies SqsBatchEvent;
   }
 
+  private retryDelay(attempt: number): number {
+    return Math.min(this.retryMaxDelayMs, this.retryBaseMs * 2 ** (attempt - 1));
+  }
+
+  private giveUp(target: TargetName, batch: Delivery[], attempts: number, e: unknown): void {
+    const rule = batch[0]!.rule.def.id;
+    this.counters.failed[rule] += batch.length;
+    this.log.error('bus delivery failed; giving up', { rule, target, events: batch.length, attempts, error: e });
+    for (const d of batch) {
+      this.deadLetters.push({ rule, target, eventId: d.event.id, error: errorMessage(e), at: this.clock.now() });
+      if (this.deadLetters.length > this.maxDeadLetters) this.deadLetters.shift();
+    }
+  }
+
   private async deliver(target: TargetName, batch: Delivery[]): Promise<void> {
     const fn = this.opts.targets[target];
     const rule = batch[0]!.rule.def.id;
@@ -323,25 +365,40 @@ export class LocalBus implements EventPublisher {
       this.counters.undeliverable[rule] += batch.length;
       return;
     }
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await fn(this.shape(batch, attempt) as never);
-        this.counters.delivered[rule] += batch.length;
-        return;
-      } catch (e) {
-        if (attempt >= this.maxAttempts) {
-          this.counters.failed[rule] += batch.length;
-          this.log.error('bus delivery failed; giving up', { rule, target, events: batch.length, attempts: attempt, error: e });
-          for (const d of batch) {
-            this.deadLetters.push({ rule, target, eventId: d.event.id, error: errorMessage(e), at: this.clock.now() });
-            if (this.deadLetters.length > this.maxDeadLetters) this.deadLetters.shift();
-          }
+    if (FIFO_RULES.has(rule)) {
+      // FIFO: retried in place; the events behind it wait (one message group)
+      const started = Date.now();
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await fn(this.shape(batch, attempt) as never);
+          this.counters.delivered[rule] += batch.length;
           return;
+        } catch (e) {
+          if (attempt >= this.maxAttempts || Date.now() - started >= this.fifoRetryForMs) return this.giveUp(target, batch, attempt, e);
+          this.counters.retried[rule] += batch.length;
+          this.log.warn('bus delivery failed; retrying', { rule, target, attempt, error: e });
+          await sleep(this.retryDelay(attempt));
         }
-        this.counters.retried[rule] += batch.length;
-        this.log.warn('bus delivery failed; retrying', { rule, target, attempt, error: e });
-        await sleep(this.retryBaseMs * 2 ** (attempt - 1));
       }
+    }
+    // one event: a failure is retried in the background, later events go on
+    const d = batch[0]!;
+    d.attempts++;
+    d.firstTriedAt ??= Date.now();
+    try {
+      await fn(this.shape(batch, d.attempts) as never);
+      this.counters.delivered[rule]++;
+    } catch (e) {
+      if (d.attempts >= this.maxAttempts || Date.now() - d.firstTriedAt >= this.retryForMs) return this.giveUp(target, batch, d.attempts, e);
+      this.counters.retried[rule]++;
+      this.log.warn('bus delivery failed; retrying', { rule, target, attempt: d.attempts, error: e });
+      const retry: Promise<void> = sleep(this.retryDelay(d.attempts)).then(() => {
+        this.retrying.delete(retry);
+        const q = this.queue(target);
+        q.items.push(d);
+        this.run(q);
+      });
+      this.retrying.add(retry);
     }
   }
 
@@ -349,8 +406,8 @@ export class LocalBus implements EventPublisher {
   async idle(): Promise<void> {
     for (;;) {
       const running = [...this.queues.values()].map((q) => q.running).filter((p): p is Promise<void> => p !== null);
-      if (running.length === 0) return;
-      await Promise.all(running);
+      if (running.length === 0 && this.retrying.size === 0) return;
+      await Promise.all([...running, ...this.retrying]);
     }
   }
 

@@ -7,9 +7,11 @@
  *   same runner core the Lambda uses runs it: each run in its own worker thread.
  * - At most `concurrency` runs at once (like the event source mapping's maximum concurrency);
  *   items beyond wait in notBefore order.
- * - A run that throws (an infrastructure error: the core reports agent failures as results) is
- *   retried after `retryDelayMs`, up to `maxAttempts` in total, then logged and kept in
- *   `deadLetters` (like maxReceiveCount + a DLQ).
+ * - A run that throws (an infrastructure error, e.g. DynamoDB unreachable: the core reports agent
+ *   failures as results) is retried with exponential backoff (`retryDelayMs`, doubling, at most
+ *   `retryMaxDelayMs`), up to `maxAttempts` in total (default 8: about 90 s, longer than an
+ *   emulator restart and than a short run's lease, which a retry may then take over), then logged
+ *   and kept in `deadLetters` (like redeliveries up to maxReceiveCount, then the DLQ).
  * - `stop()` stops starting runs (items keep waiting, as with a disabled event source mapping) and
  *   resolves when the runs in flight have finished; `start()` resumes.
  * - `idle()` resolves when no run is in flight and none is due (tests); `poke()` re-checks what is
@@ -31,9 +33,12 @@ export interface LocalRunnerPoolOptions {
   concurrency?: number;
   clock?: Clock;
   logger?: Logger;
-  /** attempts per item when the core throws (default 3) */
+  /** attempts per item when the core throws (default 8) */
   maxAttempts?: number;
+  /** first retry delay, doubling per attempt (default 1 s) */
   retryDelayMs?: number;
+  /** longest retry delay (default 30 s) */
+  retryMaxDelayMs?: number;
   /** items waiting at most (default 100 000); dispatch beyond throws */
   maxPending?: number;
   /** called with every run report (metrics, SSE, tests) */
@@ -68,6 +73,7 @@ export class LocalRunnerPool implements Dispatcher, LocalComponent {
   private readonly log: Logger;
   private readonly maxAttempts: number;
   private readonly retryDelayMs: number;
+  private readonly retryMaxDelayMs: number;
   private readonly maxPending: number;
   private readonly onReport: ((r: RunReport) => void) | undefined;
   private running: boolean;
@@ -83,8 +89,9 @@ export class LocalRunnerPool implements Dispatcher, LocalComponent {
     this.concurrency = Math.max(1, opts.concurrency ?? Math.max(2, availableParallelism()));
     this.clock = opts.clock ?? systemClock;
     this.log = opts.logger ?? silentLogger;
-    this.maxAttempts = Math.max(1, opts.maxAttempts ?? 3);
+    this.maxAttempts = Math.max(1, opts.maxAttempts ?? 8);
     this.retryDelayMs = opts.retryDelayMs ?? 1000;
+    this.retryMaxDelayMs = opts.retryMaxDelayMs ?? 30_000;
     this.maxPending = opts.maxPending ?? 100_000;
     this.onReport = opts.onReport;
     this.running = !opts.stopped;
@@ -221,7 +228,8 @@ export class LocalRunnerPool implements Dispatcher, LocalComponent {
         e.attempts++;
         if (e.attempts < this.maxAttempts) {
           this.log.warn('run failed on an infrastructure error; retrying', { agent: msg.agent, runId: msg.runId, attempt: e.attempts, error: errorMessage(err) });
-          this.insert({ item: { message: msg, notBefore: this.clock.now() + this.retryDelayMs }, attempts: e.attempts });
+          const delay = Math.min(this.retryMaxDelayMs, this.retryDelayMs * 2 ** (e.attempts - 1));
+          this.insert({ item: { message: msg, notBefore: this.clock.now() + delay }, attempts: e.attempts });
         } else {
           this.log.error('run failed on an infrastructure error; giving up', { agent: msg.agent, runId: msg.runId, attempts: e.attempts, error: errorMessage(err) });
           this.deadLetters.push({ message: msg, error: errorMessage(err) });

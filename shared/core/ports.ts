@@ -46,6 +46,13 @@ export interface ScheduleStore {
 // ---------------------------------------------------------------------------------------------
 // Heartbeats (DynamoDB table Heartbeats)
 
+/**
+ * A run's claim: a lease. Scheduled cycles claim their slot on the heartbeat item (at most once per
+ * agent and slot); triggers and envelope runs claim a claim item per runId. A claim whose run
+ * neither completed nor finished by its `deadline` (the run was cut at its timeout by then) may be
+ * taken over by a redelivery of the same run: a run is never lost to an attempt that died after
+ * claiming, and never runs twice while an attempt may still be running.
+ */
 export interface RunClaim {
   runId: string;
   /** scheduled cycles: the slot (at most once per agent and slot); triggers and envelopes: undefined */
@@ -68,7 +75,16 @@ export interface RunCompletion {
   expectBy: number | null;
   /** does this run count toward cycles/failures (cycles and triggers: yes; envelope handling: failures only) */
   countsAsCycle: boolean;
+  /**
+   * The claim this completion belongs to (its slot, if a cycle, and its `startedAt`). With it the
+   * completion is applied only while that lease is current, at most once: a retried write whose
+   * first attempt was applied reports `already`; a lease taken over by a redelivery reports
+   * `superseded` (nothing written). Without it (tools, tests) the write is unconditional.
+   */
+  lease?: { slot?: number; startedAt: number };
 }
+
+export type CompletionStatus = 'applied' | 'already' | 'superseded';
 
 export interface HeartbeatStore {
   get(name: string): Promise<HeartbeatRecord | null>;
@@ -76,10 +92,14 @@ export interface HeartbeatStore {
   getMany(names: string[]): Promise<Map<string, HeartbeatRecord>>;
   /** Persisted `ctx.state` of an agent. */
   getState(name: string): Promise<Record<string, unknown>>;
-  /** Claims a run; false if it was already claimed (duplicate delivery or racing dispatch). */
+  /**
+   * Claims a run; false if it is claimed and that claim is still live or done (duplicate
+   * delivery, racing dispatch). Takes over a claim of the same run that passed its deadline
+   * without completing.
+   */
   claim(name: string, claim: RunClaim): Promise<boolean>;
-  /** Heartbeat + outcome + counters + state in one write; returns the new consecutive-error count. */
-  complete(name: string, done: RunCompletion): Promise<{ consecutiveErrors: number }>;
+  /** Heartbeat + outcome + counters + state in one write; returns the consecutive-error count after it. */
+  complete(name: string, done: RunCompletion): Promise<{ consecutiveErrors: number; status: CompletionStatus }>;
   /** Health bookkeeping: reset the consecutive-error count and set/clear the expected heartbeat. */
   resetHealth(name: string, opts: { expectBy: number | null }): Promise<void>;
   /** Sets/clears when the next heartbeat is expected (pause, quarantine, resume, registration). */

@@ -161,11 +161,49 @@ describe('LocalBus', () => {
     expect(maxActive).toBe(1);
   });
 
+  it('retries a failing Ledger delivery in place, holding back the events behind it (FIFO), for as long as its time budget', async () => {
+    let down = true;
+    const seen: number[] = [];
+    let attempts = 0;
+    const bus = new LocalBus({
+      rules: RULES,
+      vars: VARS,
+      retryBaseMs: 1,
+      retryMaxDelayMs: 5,
+      ledgerBatchSize: 1,
+      targets: {
+        'ledger-writer': async (e: { Records: { body: string }[] }) => {
+          attempts++;
+          if (down) throw new Error('ECONNREFUSED');
+          for (const r of e.Records) seen.push((JSON.parse(r.body) as BusEvent<Envelope>).detail.payload.i as number);
+        },
+      },
+    });
+    await bus.publish([0, 1, 2].map((i) => env('t', 's', { i })));
+    // an outage far longer than the old 3-attempt bound: nothing is given up, nothing overtakes
+    while (attempts < 20) await new Promise((r) => setTimeout(r, 5));
+    expect(seen).toEqual([]);
+    down = false;
+    await bus.idle();
+    expect(seen).toEqual([0, 1, 2]);
+    expect(bus.deadLetters).toEqual([]);
+    expect(bus.stats()).toMatchObject({ delivered: { Ledger: 3 }, failed: { Ledger: 0 } });
+  });
+
+  it('gives up on a delivery once its retry time is spent', async () => {
+    const bus = new LocalBus({ rules: RULES, vars: VARS, retryBaseMs: 1, retryMaxDelayMs: 2, retryForMs: 30, targets: { router: async () => Promise.reject(new Error('down')) } });
+    await bus.publish([env('t', 's', { i: 0 })]);
+    await bus.idle();
+    expect(bus.stats()).toMatchObject({ failed: { Delivery: 1 }, delivered: { Delivery: 0 } });
+    expect(bus.deadLetters).toEqual([expect.objectContaining({ rule: 'Delivery', error: 'down' })]);
+  });
+
   it('retries a failing target with a bound, then counts, logs and moves on without crashing', async () => {
     const lines: string[] = [];
     const { createLogger } = await import('../../shared/core/logger');
     const logger = createLogger({ level: 'warn', sink: (l) => void lines.push(l) });
     let calls = 0;
+    const tries = new Map<number, number>();
     const got: number[] = [];
     const bus = new LocalBus({
       rules: RULES,
@@ -177,7 +215,8 @@ describe('LocalBus', () => {
         router: async (e: BusEvent<Envelope>) => {
           calls++;
           const i = e.detail.payload.i as number;
-          if (i === 0 && calls < 3) throw new Error('transient');
+          tries.set(i, (tries.get(i) ?? 0) + 1);
+          if (i === 0 && tries.get(i)! < 3) throw new Error('transient');
           if (i === 1) throw new Error('permanent');
           got.push(i);
         },
@@ -185,7 +224,8 @@ describe('LocalBus', () => {
     });
     await bus.publish([env('t', 's', { i: 0 }), env('t', 's', { i: 1 }), env('t', 's', { i: 2 })]);
     await bus.idle();
-    expect(got).toEqual([0, 2]);
+    // retries run in the background: event 2 was not held back by the retries of 0 and 1
+    expect(got).toEqual([2, 0]);
     expect(calls).toBe(3 + 3 + 1);
     expect(bus.stats()).toMatchObject({ delivered: { Delivery: 2 }, failed: { Delivery: 1 }, retried: { Delivery: 2 + 2 } });
     expect(bus.deadLetters).toEqual([expect.objectContaining({ rule: 'Delivery', target: 'router', error: 'permanent' })]);

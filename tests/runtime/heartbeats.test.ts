@@ -50,10 +50,58 @@ describe('DynamoHeartbeats (DynamoDB Local)', () => {
     expect(await hb.claim('a', { ...claim, runId: 'a!trigger!2' })).toBe(true);
   });
 
+  it('a slot claim is a lease: taken over by the same run only after its deadline, and its completion is applied once', async () => {
+    const lease = { runId: 'l@1000', slot: 1000, startedAt: T0, deadline: T0 + 5000 };
+    expect(await hb.claim('l', lease)).toBe(true);
+    // a redelivery while the first attempt may still run: refused
+    expect(await hb.claim('l', { ...lease, startedAt: T0 + 4000, deadline: T0 + 9000 })).toBe(false);
+    // after the deadline, without a completion: taken over (the first attempt died after claiming)
+    const second = { ...lease, startedAt: T0 + 6000, deadline: T0 + 11_000 };
+    expect(await hb.claim('l', second)).toBe(true);
+    expect(await hb.get('l')).toMatchObject({ running: { runId: 'l@1000', startedAt: T0 + 6000 } });
+    // the first attempt finishing late: superseded, nothing written
+    const late = await hb.complete('l', done({ runId: 'l@1000', lease: { slot: 1000, startedAt: T0 }, stateChanges: { who: 'first' } }));
+    expect(late.status).toBe('superseded');
+    expect(await hb.get('l')).toMatchObject({ cycles: 0 });
+    // the lease holder completes; a retried write of the same completion is not applied twice
+    const d2 = done({ runId: 'l@1000', lease: { slot: 1000, startedAt: T0 + 6000 }, stateChanges: { who: 'second' } });
+    expect(await hb.complete('l', d2)).toEqual({ consecutiveErrors: 0, status: 'applied' });
+    expect(await hb.complete('l', d2)).toEqual({ consecutiveErrors: 0, status: 'already' });
+    expect(await hb.get('l')).toMatchObject({ cycles: 1, running: null });
+    expect(await hb.getState('l')).toEqual({ who: 'second' });
+    // a completed slot cannot be claimed again, even after its deadline
+    expect(await hb.claim('l', { ...lease, startedAt: T0 + 60_000, deadline: T0 + 65_000 })).toBe(false);
+  });
+
+  it('a trigger or envelope claim item is a lease too; its completion marks it done in the same transaction', async () => {
+    const lease = { runId: 'm<env-1', startedAt: T0, deadline: T0 + 5000 };
+    expect(await hb.claim('m', lease)).toBe(true);
+    expect(await hb.claim('m', { ...lease, startedAt: T0 + 1000 })).toBe(false);
+    const taken = { ...lease, startedAt: T0 + 6000, deadline: T0 + 11_000 };
+    expect(await hb.claim('m', taken)).toBe(true);
+    const env = (startedAt: number, over: Partial<RunCompletion> = {}) => done({ runId: 'm<env-1', countsAsCycle: false, expectBy: null, lease: { startedAt }, ...over });
+    expect((await hb.complete('m', env(T0, { stateChanges: { n: 1 } }))).status).toBe('superseded');
+    expect(await hb.complete('m', env(T0 + 6000, { outcome: 'error', error: 'x' }))).toEqual({ consecutiveErrors: 1, status: 'applied' });
+    expect(await hb.complete('m', env(T0 + 6000, { outcome: 'error', error: 'x' }))).toEqual({ consecutiveErrors: 1, status: 'already' });
+    expect(await hb.get('m')).toMatchObject({ failures: 1, consecutiveErrors: 1 });
+    expect(await hb.getState('m')).toEqual({});
+    // done: never claimed again
+    expect(await hb.claim('m', { ...lease, startedAt: T0 + 60_000, deadline: T0 + 65_000 })).toBe(false);
+  });
+
+  it("a trigger's completion leaves a running slot's lease alone", async () => {
+    expect(await hb.claim('k', { runId: 'k@1000', slot: 1000, startedAt: T0, deadline: T0 + 5000 })).toBe(true);
+    expect(await hb.claim('k', { runId: 'k!t', startedAt: T0, deadline: T0 + 5000 })).toBe(true);
+    expect((await hb.complete('k', done({ runId: 'k!t', lease: { startedAt: T0 } }))).status).toBe('applied');
+    expect(await hb.get('k')).toMatchObject({ cycles: 1, running: { runId: 'k@1000' } });
+    expect((await hb.complete('k', done({ runId: 'k@1000', lease: { slot: 1000, startedAt: T0 } }))).status).toBe('applied');
+    expect(await hb.get('k')).toMatchObject({ cycles: 2, running: null });
+  });
+
   it('writes heartbeat, outcome, counters, histogram and changed state keys in one completion; failures count up, success resets', async () => {
-    expect(await hb.complete('b', done({ stateChanges: { count: 1, keep: { x: 'y' } }, durationMs: 30 }))).toEqual({ consecutiveErrors: 0 });
-    expect(await hb.complete('b', done({ outcome: 'error', error: 'boom', at: T0 + 1, durationMs: 3 }))).toEqual({ consecutiveErrors: 1 });
-    expect(await hb.complete('b', done({ outcome: 'timeout', error: 'slow', at: T0 + 2, durationMs: 70_000 }))).toEqual({ consecutiveErrors: 2 });
+    expect(await hb.complete('b', done({ stateChanges: { count: 1, keep: { x: 'y' } }, durationMs: 30 }))).toEqual({ consecutiveErrors: 0, status: 'applied' });
+    expect(await hb.complete('b', done({ outcome: 'error', error: 'boom', at: T0 + 1, durationMs: 3 }))).toEqual({ consecutiveErrors: 1, status: 'applied' });
+    expect(await hb.complete('b', done({ outcome: 'timeout', error: 'slow', at: T0 + 2, durationMs: 70_000 }))).toEqual({ consecutiveErrors: 2, status: 'applied' });
     let rec = await hb.get('b');
     expect(rec).toMatchObject({ lastHeartbeat: T0 + 2, cycles: 3, failures: 2, consecutiveErrors: 2, lastOutcome: 'timeout', lastError: 'slow', lastDurationMs: 70_000, durationSumMs: 70_033 });
     // cumulative buckets: 30 ms counts from le=50 up, 3 ms from le=5 up, 70 s only in +Inf
@@ -67,8 +115,8 @@ describe('DynamoHeartbeats (DynamoDB Local)', () => {
 
   it('envelope runs count failures but neither heartbeat nor reset the consecutive count on success', async () => {
     await hb.complete('c', done({ outcome: 'error', error: 'x' }));
-    expect(await hb.complete('c', done({ countsAsCycle: false, at: T0 + 50, expectBy: null, stateChanges: { seen: 1 } }))).toEqual({ consecutiveErrors: 1 });
-    expect(await hb.complete('c', done({ countsAsCycle: false, outcome: 'error', error: 'env', at: T0 + 60, expectBy: null }))).toEqual({ consecutiveErrors: 2 });
+    expect(await hb.complete('c', done({ countsAsCycle: false, at: T0 + 50, expectBy: null, stateChanges: { seen: 1 } }))).toEqual({ consecutiveErrors: 1, status: 'applied' });
+    expect(await hb.complete('c', done({ countsAsCycle: false, outcome: 'error', error: 'env', at: T0 + 60, expectBy: null }))).toEqual({ consecutiveErrors: 2, status: 'applied' });
     expect(await hb.get('c')).toMatchObject({ lastHeartbeat: T0, cycles: 1, failures: 2, lastError: 'env', expectBy: T0 + 60_000 });
     expect(await hb.getState('c')).toEqual({ seen: 1 });
   });

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRunnerCore, createRunnerHandler } from '../../functions/runner/handler';
+import { leaseMs, slotExpiryMs } from '../../shared/core/runner/service';
 import { DynamoRegistry } from '../../shared/adapters/aws/dynamo-registry';
 import { bundleKey } from '../../shared/core/bundle/identity';
 import { generateKeyPair, signBundle } from '../../shared/core/bundle/signing';
@@ -36,6 +37,52 @@ describe('runner core', () => {
     runId: `${agent}@${slot}`,
     slot,
     generation: (await rt.registry.get(agent))!.generation,
+  });
+
+  it('survives store failures around a run: a failed completion write is retried in place; a claim whose answer was lost is taken over after its deadline', async () => {
+    await rt.publish('sturdy', 'healthy.mjs');
+    const faults = { complete: 0, claimAnswerLost: false };
+    // the real store, with faults: a failing write, and a claim that is applied but whose answer never arrives
+    const hb = new Proxy(rt.heartbeats, {
+      get(target, prop) {
+        if (prop === 'complete')
+          return async (...a: Parameters<typeof target.complete>) => {
+            if (faults.complete-- > 0) throw new Error('connect ECONNREFUSED (complete)');
+            return target.complete(...a);
+          };
+        if (prop === 'claimAndRead')
+          return async (...a: Parameters<typeof target.claimAndRead>) => {
+            const out = await target.claimAndRead(...a);
+            if (faults.claimAnswerLost) {
+              faults.claimAnswerLost = false;
+              throw new Error('socket hang up (claim applied, answer lost)');
+            }
+            return out;
+          };
+        const v = Reflect.get(target, prop) as unknown;
+        return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const core = createRunnerCore({ registry: rt.registry, heartbeats: hb, bundles: rt.bundles, events: rt.bus, sandbox: rt.sandbox, config: rt.config, clock: rt.clock });
+
+    faults.complete = 2;
+    const first = await cycleMsg('sturdy');
+    expect(await core(first)).toMatchObject({ status: 'ran', outcome: 'ok' });
+    expect(await rt.heartbeats.get('sturdy')).toMatchObject({ cycles: 1, running: null });
+    expect(await rt.heartbeats.getState('sturdy')).toEqual({ n: 1 });
+
+    rt.clock.advance(60_000);
+    faults.claimAnswerLost = true;
+    const second = await cycleMsg('sturdy');
+    await expect(core(second)).rejects.toThrow(/answer lost/);
+    // redelivered at once: the lease may still be live, so the run is not started twice
+    expect(await core(second)).toMatchObject({ status: 'skipped', reason: 'duplicate' });
+    // redelivered after the lease's deadline (timeout + grace): taken over and run, once
+    rt.clock.advance(leaseMs(2) + 1);
+    expect(await core(second)).toMatchObject({ status: 'ran', outcome: 'ok' });
+    expect(await core(second)).toMatchObject({ status: 'skipped', reason: 'duplicate' });
+    expect(await rt.heartbeats.get('sturdy')).toMatchObject({ cycles: 2, running: null });
+    expect(await rt.heartbeats.getState('sturdy')).toEqual({ n: 2 });
   });
 
   it('runs onEnvelope for an envelope delivery once per runId; no heartbeat, state persisted', async () => {
@@ -95,7 +142,7 @@ describe('runner core', () => {
 
   it('a slot delivered long after its start is skipped as expired', async () => {
     const old = await cycleMsg('worker', rt.clock.now() + 1000);
-    rt.clock.advance(12_000);
+    rt.clock.advance(1000 + slotExpiryMs(1, 2) + 1);
     expect(await rt.core(old)).toMatchObject({ status: 'skipped', reason: 'expired' });
   });
 

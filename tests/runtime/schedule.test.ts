@@ -5,10 +5,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planSlots, SchedulerService } from '../../shared/core/scheduler/service';
-import { SchedulerDispatchError } from '../../shared/core/scheduler/errors';
+import { SchedulerDispatchError, SchedulerStoreError } from '../../shared/core/scheduler/errors';
+import { shardOf } from '../../shared/definitions/tables';
 import { createSchedulerHandler, schedulerHorizonMs } from '../../functions/scheduler/handler';
 import { ValidationError } from '../../shared/core/errors';
-import type { Dispatcher } from '../../shared/core/ports';
+import type { Dispatcher, ScheduleStore } from '../../shared/core/ports';
 import { startRuntime, type Runtime } from './harness';
 import { RecordingDispatcher, T0, registration } from './helpers';
 
@@ -185,6 +186,44 @@ describe('scheduler against DynamoDB Local only', () => {
       [T0 + 100_000, T0 + 101_000],
       [T0 + 105_000, T0 + 105_000],
     ]);
+  });
+
+  it('a failing advance or shard query does not cost the other agents their slots; an uncertain advance is dispatched anyway', async () => {
+    for (const n of ['sf-a', 'sf-b', 'sf-c']) await rt.registry.register(registration(n, { cycleSeconds: 5, firstRunAt: T0 + 300_000 }));
+    const flaky: ScheduleStore = {
+      queryDue: (shard, before, limit) => rt.schedule.queryDue(shard, before, limit),
+      advance: async (name, expect, next, opts) => {
+        if (name === 'sf-b') throw new Error('ECONNREFUSED');
+        return rt.schedule.advance(name, expect, next, opts);
+      },
+    };
+    const disp = new RecordingDispatcher();
+    const svc = new SchedulerService({ schedule: flaky, dispatcher: disp }, { shards: 3, horizonMs: 4000 });
+    const r = await svc.tick(T0 + 299_000);
+    expect(r.uncertain).toBe(1);
+    const slots = (n: string) => disp.items.filter((i) => i.message.agent === n).map((i) => (i.message.kind === 'cycle' ? i.message.slot : 0));
+    expect(slots('sf-a')).toEqual([T0 + 300_000]);
+    expect(slots('sf-c')).toEqual([T0 + 300_000]);
+    // unknown whether sf-b's advance happened (here: it did not): its slot is dispatched now and
+    // again by the next tick; the runner's slot claim makes that one run
+    expect(slots('sf-b')).toEqual([T0 + 300_000]);
+    expect((await rt.registry.get('sf-b'))?.nextRunAt).toBe(T0 + 300_000);
+
+    // a shard whose query fails: the other shards' slots still go out, then the tick reports it
+    const broken = shardOf('sf-a', 3);
+    const partial: ScheduleStore = {
+      queryDue: async (shard, before, limit) => {
+        if (shard === broken) throw new Error('ECONNREFUSED');
+        return rt.schedule.queryDue(shard, before, limit);
+      },
+      advance: (name, expect, next, opts) => rt.schedule.advance(name, expect, next, opts),
+    };
+    const disp2 = new RecordingDispatcher();
+    const svc2 = new SchedulerService({ schedule: partial, dispatcher: disp2 }, { shards: 3, horizonMs: 4000 });
+    await expect(svc2.tick(T0 + 304_000)).rejects.toBeInstanceOf(SchedulerStoreError);
+    const others = ['sf-b', 'sf-c'].filter((n) => shardOf(n, 3) !== broken);
+    for (const n of others) expect(disp2.items.some((i) => i.message.agent === n)).toBe(true);
+    expect(disp2.items.some((i) => i.message.agent === 'sf-a')).toBe(false);
   });
 
   it('flips restarting agents back to active when it dispatches their first slot after the backoff', async () => {

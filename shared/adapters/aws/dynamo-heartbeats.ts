@@ -10,8 +10,15 @@
  *
  * Items `name = <agent>#run#<runId>` are claims of trigger and envelope runs, deleted by the
  * table's TTL (`expiresAt`, epoch seconds).
+ *
+ * Claims are leases (see RunClaim): a slot's lease is `running` on the agent's item, a trigger's or
+ * envelope run's lease is its claim item. A redelivery takes over a lease of the same run whose
+ * deadline passed without a completion. A completion given its lease is conditional on it: the
+ * slot's completion on `running` still being that lease (it removes `running` and records
+ * `lastRun`), the claim item's completion in one transaction with marking the claim item done. So
+ * a completion is applied at most once, and never after its lease was taken over.
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
   type BatchGetCommandOutput,
@@ -19,10 +26,11 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  TransactWriteCommand,
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import type { HeartbeatStore, RunClaim, RunCompletion } from '../../core/ports';
+import type { CompletionStatus, HeartbeatStore, RunClaim, RunCompletion } from '../../core/ports';
 import type { HeartbeatClaimReader, StubCounter } from '../../core/runner/service';
 import { DURATION_BUCKETS_MS, HeartbeatRecordSchema, type HeartbeatRecord } from '../../core/heartbeat';
 import { EXPECT_INDEX, shardOf } from '../../definitions/tables';
@@ -113,6 +121,18 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
       const out = await this.ddb.send(new GetCommand({ TableName: this.tableName, Key: { name }, ConsistentRead: true }));
       return { claimed: true, record: out.Item ? this.parse(out.Item) : null, state: this.stateOf(name, out.Item) };
     }
+    const item = await this.claimSlot(name, claim, 'ALL_NEW');
+    if (item === null) return { claimed: false, record: null, state: {} };
+    return { claimed: true, record: this.parse(item), state: this.stateOf(name, item) };
+  }
+
+  private lease(claim: RunClaim) {
+    return { runId: claim.runId, startedAt: claim.startedAt, deadline: claim.deadline };
+  }
+
+  /** The slot's lease: new if the slot is newer than the last claimed one, else a takeover of an expired lease of this run. */
+  private async claimSlot(name: string, claim: RunClaim, returnValues: 'ALL_NEW' | 'NONE'): Promise<Record<string, unknown> | null> {
+    const names = { '#lastSlot': 'lastSlot', '#running': 'running' };
     try {
       const out = await this.ddb.send(
         new UpdateCommand({
@@ -120,14 +140,30 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
           Key: { name },
           ConditionExpression: 'attribute_not_exists(#lastSlot) OR #lastSlot < :slot',
           UpdateExpression: 'SET #lastSlot = :slot, #running = :running',
-          ExpressionAttributeNames: { '#lastSlot': 'lastSlot', '#running': 'running' },
-          ExpressionAttributeValues: { ':slot': claim.slot, ':running': { runId: claim.runId, startedAt: claim.startedAt, deadline: claim.deadline } },
-          ReturnValues: 'ALL_NEW',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: { ':slot': claim.slot, ':running': this.lease(claim) },
+          ReturnValues: returnValues,
         }),
       );
-      return { claimed: true, record: out.Attributes ? this.parse(out.Attributes) : null, state: this.stateOf(name, out.Attributes) };
+      return out.Attributes ?? {};
     } catch (e) {
-      if (e instanceof ConditionalCheckFailedException) return { claimed: false, record: null, state: {} };
+      if (!(e instanceof ConditionalCheckFailedException)) throw e;
+    }
+    try {
+      const out = await this.ddb.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { name },
+          ConditionExpression: '#lastSlot = :slot AND #running.#rid = :rid AND #running.#dl < :now',
+          UpdateExpression: 'SET #running = :running',
+          ExpressionAttributeNames: { ...names, '#rid': 'runId', '#dl': 'deadline' },
+          ExpressionAttributeValues: { ':slot': claim.slot, ':rid': claim.runId, ':now': claim.startedAt, ':running': this.lease(claim) },
+          ReturnValues: returnValues,
+        }),
+      );
+      return out.Attributes ?? {};
+    } catch (e) {
+      if (e instanceof ConditionalCheckFailedException) return null;
       throw e;
     }
   }
@@ -153,34 +189,34 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
   }
 
   async claim(name: string, claim: RunClaim): Promise<boolean> {
+    if (claim.slot !== undefined) return (await this.claimSlot(name, claim, 'NONE')) !== null;
+    const key = claimItemKey(name, claim.runId);
+    const expiresAt = Math.ceil(claim.deadline / 1000) + this.claimTtlSeconds;
     try {
-      if (claim.slot !== undefined) {
-        await this.ddb.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: { name },
-            ConditionExpression: 'attribute_not_exists(#lastSlot) OR #lastSlot < :slot',
-            UpdateExpression: 'SET #lastSlot = :slot, #running = :running',
-            ExpressionAttributeNames: { '#lastSlot': 'lastSlot', '#running': 'running' },
-            ExpressionAttributeValues: { ':slot': claim.slot, ':running': { runId: claim.runId, startedAt: claim.startedAt, deadline: claim.deadline } },
-          }),
-        );
-      } else {
-        await this.ddb.send(
-          new PutCommand({
-            TableName: this.tableName,
-            Item: {
-              name: claimItemKey(name, claim.runId),
-              runId: claim.runId,
-              startedAt: claim.startedAt,
-              deadline: claim.deadline,
-              expiresAt: Math.ceil(claim.deadline / 1000) + this.claimTtlSeconds,
-            },
-            ConditionExpression: 'attribute_not_exists(#name)',
-            ExpressionAttributeNames: { '#name': 'name' },
-          }),
-        );
-      }
+      await this.ddb.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { name: key, runId: claim.runId, startedAt: claim.startedAt, deadline: claim.deadline, expiresAt },
+          ConditionExpression: 'attribute_not_exists(#name)',
+          ExpressionAttributeNames: { '#name': 'name' },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (!(e instanceof ConditionalCheckFailedException)) throw e;
+    }
+    // taken over when its lease expired without a completion
+    try {
+      await this.ddb.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { name: key },
+          ConditionExpression: 'attribute_exists(#name) AND attribute_not_exists(#doneAt) AND #dl < :now',
+          UpdateExpression: 'SET #st = :st, #dl = :dl, #exp = :exp',
+          ExpressionAttributeNames: { '#name': 'name', '#doneAt': 'doneAt', '#st': 'startedAt', '#dl': 'deadline', '#exp': 'expiresAt' },
+          ExpressionAttributeValues: { ':now': claim.startedAt, ':st': claim.startedAt, ':dl': claim.deadline, ':exp': expiresAt },
+        }),
+      );
       return true;
     } catch (e) {
       if (e instanceof ConditionalCheckFailedException) return false;
@@ -200,13 +236,14 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
     }
   }
 
-  async complete(name: string, done: RunCompletion): Promise<{ consecutiveErrors: number }> {
+  async complete(name: string, done: RunCompletion): Promise<{ consecutiveErrors: number; status: CompletionStatus }> {
     const names: Record<string, string> = { '#ce': 'consecutiveErrors', '#gen': 'generation' };
     const values: Record<string, unknown> = { ':gen': done.generation };
     const set: string[] = ['#gen = :gen'];
     const remove: string[] = [];
     const add: string[] = [];
     const failed = done.outcome !== 'ok';
+    const slotLease = done.lease?.slot !== undefined;
     values[':zero'] = 0;
     if (failed || done.countsAsCycle) values[':one'] = 1;
     if (failed) {
@@ -222,17 +259,26 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
     }
     if (done.countsAsCycle) {
       // a cycle or trigger: the heartbeat, its outcome and duration, and the next expectation
-      Object.assign(names, { '#hb': 'lastHeartbeat', '#outcome': 'lastOutcome', '#dur': 'lastDurationMs', '#cycles': 'cycles', '#sum': 'durationSumMs', '#running': 'running' });
+      Object.assign(names, { '#hb': 'lastHeartbeat', '#outcome': 'lastOutcome', '#dur': 'lastDurationMs', '#cycles': 'cycles', '#sum': 'durationSumMs' });
       Object.assign(values, { ':at': done.at, ':outcome': done.outcome, ':dur': done.durationMs });
       set.push('#hb = :at', '#outcome = :outcome', '#dur = :dur');
       add.push('#cycles :one', '#sum :dur');
-      remove.push('#running');
       const les = [...DURATION_BUCKETS_MS.filter((le) => done.durationMs <= le).map(String), INF];
       les.forEach((le, i) => {
         names[`#h${i}`] = `${HIST_PREFIX}${le}`;
         add.push(`#h${i} :one`);
       });
       this.expectation(done.expectBy, name, names, values, set, remove);
+    }
+    // `running` is the slot's lease: only a slot's completion ends it (a trigger's never does)
+    if (slotLease || (!done.lease && done.countsAsCycle)) {
+      names['#running'] = 'running';
+      remove.push('#running');
+    }
+    if (slotLease) {
+      names['#lastRun'] = 'lastRun';
+      set.push('#lastRun = :lastRun');
+      values[':lastRun'] = { runId: done.runId, startedAt: done.lease!.startedAt };
     }
     Object.entries(done.stateChanges).forEach(([key, value], i) => {
       names[`#s${i}`] = `${STATE_PREFIX}${key}`;
@@ -243,18 +289,64 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
       }
     });
     const expr = [`SET ${set.join(', ')}`, remove.length ? `REMOVE ${remove.join(', ')}` : '', add.length ? `ADD ${add.join(', ')}` : ''].filter(Boolean).join(' ');
+    const update = { TableName: this.tableName, Key: { name }, UpdateExpression: expr, ExpressionAttributeNames: names, ExpressionAttributeValues: values };
+
+    if (!done.lease || slotLease) {
+      if (slotLease) {
+        update.ExpressionAttributeNames = { ...names, '#rid': 'runId', '#st': 'startedAt' };
+        update.ExpressionAttributeValues = { ...values, ':rid': done.runId, ':lst': done.lease!.startedAt };
+      }
+      try {
+        const out = await this.ddb.send(
+          new UpdateCommand({ ...update, ...(slotLease ? { ConditionExpression: '#running.#rid = :rid AND #running.#st = :lst' } : {}), ReturnValues: 'UPDATED_NEW' }),
+        );
+        const ce = out.Attributes?.consecutiveErrors;
+        return { consecutiveErrors: typeof ce === 'number' ? ce : 0, status: 'applied' };
+      } catch (e) {
+        if (!(e instanceof ConditionalCheckFailedException)) throw e;
+        const item = (await this.ddb.send(new GetCommand({ TableName: this.tableName, Key: { name }, ConsistentRead: true }))).Item;
+        const last = item?.lastRun as { runId?: unknown; startedAt?: unknown } | undefined;
+        const ours = last?.runId === done.runId && last.startedAt === done.lease!.startedAt;
+        const ce = item?.consecutiveErrors;
+        return { consecutiveErrors: typeof ce === 'number' ? ce : 0, status: ours ? 'already' : 'superseded' };
+      }
+    }
+
+    // a trigger's or envelope run's lease is its claim item: marked done in the same transaction
+    const key = claimItemKey(name, done.runId);
+    try {
+      await this.ddb.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { Update: update },
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: { name: key },
+                ConditionExpression: 'attribute_exists(#name) AND attribute_not_exists(#doneAt) AND #st = :lst',
+                UpdateExpression: 'SET #doneAt = :at',
+                ExpressionAttributeNames: { '#name': 'name', '#doneAt': 'doneAt', '#st': 'startedAt' },
+                ExpressionAttributeValues: { ':lst': done.lease.startedAt, ':at': done.at },
+              },
+            },
+          ],
+        }),
+      );
+    } catch (e) {
+      if (!(e instanceof TransactionCanceledException) || e.CancellationReasons?.[1]?.Code !== 'ConditionalCheckFailed') throw e;
+      const claimItem = (await this.ddb.send(new GetCommand({ TableName: this.tableName, Key: { name: key }, ConsistentRead: true }))).Item;
+      const ours = claimItem?.doneAt !== undefined && claimItem.startedAt === done.lease.startedAt;
+      return { consecutiveErrors: await this.consecutiveErrors(name), status: ours ? 'already' : 'superseded' };
+    }
+    return { consecutiveErrors: await this.consecutiveErrors(name), status: 'applied' };
+  }
+
+  private async consecutiveErrors(name: string): Promise<number> {
     const out = await this.ddb.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { name },
-        UpdateExpression: expr,
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-        ReturnValues: 'UPDATED_NEW',
-      }),
+      new GetCommand({ TableName: this.tableName, Key: { name }, ProjectionExpression: '#ce', ExpressionAttributeNames: { '#ce': 'consecutiveErrors' }, ConsistentRead: true }),
     );
-    const ce = out.Attributes?.consecutiveErrors;
-    return { consecutiveErrors: typeof ce === 'number' ? ce : 0 };
+    const ce = out.Item?.consecutiveErrors;
+    return typeof ce === 'number' ? ce : 0;
   }
 
   /** Restart/release: consecutive errors reset, the run marker cleared (a fresh start), expectation set. */

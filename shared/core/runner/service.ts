@@ -15,7 +15,9 @@
  *    re-hashed and the signature re-verified against the trusted keys).
  * 3. Claim the run: a scheduled slot with the conditional `lastSlot < slot` (at most once per
  *    agent and slot, whatever the number of deliveries), a trigger or envelope run with a TTL
- *    claim item per runId. A lost claim → skipped ('duplicate').
+ *    claim item per runId. A claim is a lease (leaseMs): a redelivery takes over the claim of an
+ *    attempt that died after claiming, once its deadline has passed. A claim that is live or
+ *    done → skipped ('duplicate').
  * 4. Run it in the sandbox (fresh worker thread) with the persisted state.
  * 5. One heartbeat write: heartbeat, outcome, duration, counters, consecutive errors, the state
  *    keys the run changed (a failed run changes no state) and the next expected heartbeat.
@@ -29,7 +31,7 @@ import { makeEnvelope, ORCHESTRATOR_SENDER, type Envelope } from '../envelope';
 import { BundleRejectedError, errorMessage } from '../errors';
 import { SCHEDULED_STATUSES, type AgentRecord } from '../registry';
 import type { HeartbeatRecord, RunOutcome } from '../heartbeat';
-import type { AgentSandbox, BundleStore, EventPublisher, HeartbeatStore, RegistryStore, RunClaim, SandboxResult, VerifiedBundleRef } from '../ports';
+import type { AgentSandbox, BundleStore, CompletionStatus, EventPublisher, HeartbeatStore, RegistryStore, RunClaim, RunCompletion, SandboxResult, VerifiedBundleRef } from '../ports';
 import { verifyBundle } from '../bundle/verify';
 import { nodeCryptoVerifier, type TrustedKey, type Verifier } from '../bundle/signing';
 import { stuckDeadline, type HealthPolicy } from '../health/policy';
@@ -61,6 +63,8 @@ export interface RunnerDeps {
   logger?: Logger;
   /** bytes of bundles kept in memory (LRU by sha256 + key), default 64 MiB */
   bundleCacheBytes?: number;
+  /** how long a failing completion write is retried in place (real time), default 60 s */
+  completeRetryMs?: number;
 }
 
 export type SkipReason =
@@ -72,7 +76,9 @@ export type SkipReason =
   | 'duplicate'
   | 'expired'
   | 'no_onEnvelope'
-  | 'bundle_unavailable';
+  | 'bundle_unavailable'
+  /** it ran, but its lease was taken over before it completed: its result is discarded */
+  | 'superseded';
 
 export type RunReport =
   | {
@@ -108,13 +114,25 @@ export function dispatchedAfterStatusChange(rec: Pick<AgentRecord, 'statusChange
 }
 
 /**
+ * A run's lease (the claim's deadline, from its start): its timeout plus this allowance, by which
+ * an attempt has certainly ended (the sandbox cuts a run at its timeout, plus at most 5 s for
+ * loading the bundle). After it a redelivery of the same run may take the claim over.
+ */
+export const LEASE_GRACE_MS = 10_000;
+
+export function leaseMs(timeoutSeconds: number): number {
+  return Math.round(timeoutSeconds * 1000) + LEASE_GRACE_MS;
+}
+
+/**
  * A slot delivered this long after its start is not run (skipped as 'expired'): after the runner
  * was stopped (event source mapping disabled, local pool stopped) the queued slots are not
- * replayed in a burst, in line with the scheduler's overdue policy. Normal delivery delays are far
- * below it: max(2 periods, 10 s).
+ * replayed in a burst, in line with the scheduler's overdue policy. It is longer than a lease (by
+ * 5 s), so a redelivery can still take over the claim of an attempt that died after claiming; and
+ * normal delivery delays are far below it: max(2 periods, timeout + 15 s).
  */
-export function slotExpiryMs(cycleSeconds: number): number {
-  return Math.max(2 * cycleSeconds * 1000, 10_000);
+export function slotExpiryMs(cycleSeconds: number, timeoutSeconds: number): number {
+  return Math.max(2 * cycleSeconds * 1000, leaseMs(timeoutSeconds) + 5_000);
 }
 
 
@@ -129,6 +147,7 @@ export class RunnerService {
   private readonly log: Logger;
   private readonly verifier: Verifier;
   private readonly cacheBytes: number;
+  private readonly completeRetryMs: number;
   private readonly cache = new Map<string, CachedBundle>();
   private cachedBytes = 0;
 
@@ -137,6 +156,7 @@ export class RunnerService {
     this.log = deps.logger ?? silentLogger;
     this.verifier = deps.verifier ?? nodeCryptoVerifier;
     this.cacheBytes = deps.bundleCacheBytes ?? 64 * 1024 * 1024;
+    this.completeRetryMs = deps.completeRetryMs ?? 60_000;
   }
 
   /** Parses a raw dispatch message (SQS body, local pool item); throws InvalidDispatchMessageError. */
@@ -165,7 +185,7 @@ export class RunnerService {
         return skip(rec.status);
       }
       if (msg.kind === 'cycle' && msg.generation !== rec.generation && !dispatchedAfterStatusChange(rec, msg.slot)) return skip('stale_generation');
-      if (msg.kind === 'cycle' && this.clock.now() > msg.slot + slotExpiryMs(rec.cycleSeconds)) return skip('expired');
+      if (msg.kind === 'cycle' && this.clock.now() > msg.slot + slotExpiryMs(rec.cycleSeconds, rec.timeoutSeconds)) return skip('expired');
       if (msg.kind === 'envelope' && !rec.hasOnEnvelope) return skip('no_onEnvelope');
     } else if (rec.status === 'restarting') return skip('restarting');
 
@@ -182,9 +202,8 @@ export class RunnerService {
 
     const startedAt = this.clock.now();
     const timeoutMs = Math.round(rec.timeoutSeconds * 1000);
-    // by the deadline the run has finished, overhead (worker start, import, writes) included: the
-    // stuck grace is that allowance in the stuck limit too
-    const claim: RunClaim = { runId: msg.runId, startedAt, deadline: startedAt + timeoutMs + this.deps.policy.stuckGraceSeconds * 1000 };
+    // the claim is a lease: by its deadline this attempt has ended (see leaseMs)
+    const claim: RunClaim = { runId: msg.runId, startedAt, deadline: startedAt + leaseMs(rec.timeoutSeconds) };
     if (msg.kind === 'cycle') claim.slot = msg.slot;
     const claimed = await this.claim(rec.name, claim);
     if (!claimed.claimed) return skip('duplicate');
@@ -217,7 +236,7 @@ export class RunnerService {
     const ok = result.outcome === 'ok';
     const countsAsCycle = msg.kind !== 'envelope';
     const expectBy = countsAsCycle && SCHEDULED_STATUSES.includes(rec.status) ? stuckDeadline(this.deps.policy, at, rec) : null;
-    const { consecutiveErrors } = await this.deps.heartbeats.complete(rec.name, {
+    const completion = await this.completeWithRetry(rec.name, {
       runId: msg.runId,
       at,
       outcome: result.outcome,
@@ -228,7 +247,15 @@ export class RunnerService {
       stateChanges: ok ? result.stateChanges : {},
       expectBy,
       countsAsCycle,
+      lease: { startedAt: claim.startedAt, ...(claim.slot !== undefined ? { slot: claim.slot } : {}) },
     });
+    // a redelivery took the lease over (this attempt outlived its deadline, or a restart ended the
+    // run's lease): that attempt's result is the one that counts
+    if (completion.status === 'superseded') {
+      this.log.warn('run result discarded: its lease was taken over', { agent: rec.name, runId: msg.runId, outcome: result.outcome });
+      return skip('superseded');
+    }
+    const { consecutiveErrors } = completion;
 
     const envelopes: Envelope[] = [];
     if (ok) {
@@ -275,6 +302,26 @@ export class RunnerService {
       published: envelopes.length,
       ...(publishError !== undefined ? { publishError } : {}),
     };
+  }
+
+  /**
+   * The completion write, retried in place on infrastructure errors (the run happened and its
+   * result is only in memory; a redelivery would find the claim and not run it again before its
+   * deadline). The write is conditional on the lease, so a retry of a write that was applied is
+   * reported as `already`, not applied twice.
+   */
+  private async completeWithRetry(name: string, done: RunCompletion): Promise<{ consecutiveErrors: number; status: CompletionStatus }> {
+    // real time, not the injected clock: this waits for the store to come back
+    const started = Date.now();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.deps.heartbeats.complete(name, done);
+      } catch (e) {
+        if (Date.now() - started >= this.completeRetryMs) throw e;
+        this.log.warn('completion write failed; retrying', { agent: name, runId: done.runId, attempt, error: errorMessage(e) });
+        await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** (attempt - 1))));
+      }
+    }
   }
 
   private uncache(key: string): void {

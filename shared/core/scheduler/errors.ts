@@ -16,3 +16,11 @@ export class SchedulerConfigError extends OrchestratorError {
     super('scheduler_config_invalid', message);
   }
 }
+
+/** The schedule store failed during a tick (a shard's query); what the other shards won was dispatched. */
+export class SchedulerStoreError extends OrchestratorError {
+  override name = 'SchedulerStoreError';
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('scheduler_store_failed', message, details);
+  }
+}

@@ -20,7 +20,7 @@ import type { Dispatcher, ScheduleStore } from '../ports';
 import { systemClock, type Clock } from '../clock';
 import { silentLogger, type Logger } from '../logger';
 import { errorMessage } from '../errors';
-import { SchedulerConfigError, SchedulerDispatchError } from './errors';
+import { SchedulerConfigError, SchedulerDispatchError, SchedulerStoreError } from './errors';
 
 export interface SchedulerOptions {
   /** number of `dueShard` values (AGENT_SCHEDULE_SHARDS) */
@@ -59,6 +59,8 @@ export interface TickReport {
   overdue: number;
   /** `restarting` agents flipped back to `active` (their backoff ended) */
   activated: number;
+  /** advances that failed with an error (store unreachable): their slots were dispatched anyway */
+  uncertain: number;
 }
 
 export interface SlotPlan {
@@ -132,9 +134,12 @@ export class SchedulerService {
   async tick(now: number = this.clock.now()): Promise<TickReport> {
     const horizonMs = this.opts.horizonMs;
     const before = now + horizonMs;
-    const report: TickReport = { at: now, horizonMs, due: 0, advanced: 0, lost: 0, dispatched: 0, overdue: 0, activated: 0 };
+    const report: TickReport = { at: now, horizonMs, due: 0, advanced: 0, lost: 0, dispatched: 0, overdue: 0, activated: 0, uncertain: 0 };
     const won: Won[] = [];
-    await Promise.all(Array.from({ length: this.opts.shards }, (_, i) => this.tickShard(String(i), now, before, report, won)));
+    // a shard whose query fails (store unreachable mid-tick) does not cost the other shards the
+    // slots they won: those are dispatched first, then the tick reports the failure
+    const shardErrors: unknown[] = [];
+    await Promise.all(Array.from({ length: this.opts.shards }, (_, i) => this.tickShard(String(i), now, before, report, won).catch((e: unknown) => void shardErrors.push(e))));
     const items: DispatchItem[] = [];
     for (const w of won) {
       for (const s of w.plan.slots) {
@@ -154,6 +159,8 @@ export class SchedulerService {
       }
     }
     report.dispatched = items.length;
+    if (shardErrors.length > 0)
+      throw new SchedulerStoreError(`${shardErrors.length} of ${this.opts.shards} shards failed this tick (the rest dispatched ${items.length} slots): ${errorMessage(shardErrors[0])}`, { shards: shardErrors.length, dispatched: items.length });
     if (report.due > 0) this.log.debug('tick', { ...report });
     return report;
   }
@@ -167,7 +174,17 @@ export class SchedulerService {
       await mapLimit(due, this.concurrency, async (agent) => {
         const plan = planSlots(agent, now, before, this.maxSlotsPerAgent);
         const activate = agent.status === 'restarting';
-        const ok = await this.deps.schedule.advance(agent.name, agent.nextRunAt, plan.next, { activate, at: now });
+        let ok: boolean;
+        try {
+          ok = await this.deps.schedule.advance(agent.name, agent.nextRunAt, plan.next, { activate, at: now });
+        } catch (e) {
+          // unknown whether the advance was applied: dispatch its slots anyway. If it was not,
+          // the next tick dispatches the same slots again and the runner's slot claim runs each
+          // once; if it was and they were not dispatched, they would be lost.
+          this.log.warn('advance failed; dispatching its slots anyway', { agent: agent.name, error: errorMessage(e) });
+          report.uncertain++;
+          ok = true;
+        }
         if (!ok) {
           report.lost++;
           return;
