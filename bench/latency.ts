@@ -20,6 +20,7 @@ import { makeEnvelope } from '../shared/core/envelope';
 import { bundleKey } from '../shared/core/bundle/identity';
 import { publicKeyOf, signBundle } from '../shared/core/bundle/signing';
 import type { BenchResult } from './types';
+import { median, quantile } from './stats';
 
 const ROUNDS = 3;
 const SEQUENTIAL = 30;
@@ -37,12 +38,6 @@ const SINK = `export default {
 };
 `;
 
-const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? NaN;
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 /** one run: the figures are already medians over several rounds inside it (bench/run.ts) */
 export const repeat = 1;

@@ -18,6 +18,7 @@ import { cpus, totalmem, platform, release, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { BenchResult } from './types';
+import { median } from './stats';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SKIP = new Set(['run.ts', 'types.ts']);
@@ -46,11 +47,6 @@ interface Section {
   error?: string;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 /** Same precision as the inputs (the modules round their figures). */
 function decimals(xs: number[]): number {

@@ -17,6 +17,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import type { BenchResult } from './types';
+import { median } from './stats';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** the banner of infra/constructs/function.ts (ESM output meeting CommonJS dependencies) */
@@ -43,11 +44,6 @@ function importMs(specs: string[]): Promise<number> {
   });
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 /** one run: the figures are already medians over several processes inside it (bench/run.ts) */
 export const repeat = 1;
