@@ -57,37 +57,51 @@ describe('routeEnvelope', () => {
 describe('EnvelopeRouter cache', () => {
   function fakeRegistry(list: () => Partial<AgentRecord>[]) {
     let calls = 0;
+    let gets = 0;
     return {
       get calls() {
         return calls;
+      },
+      get gets() {
+        return gets;
       },
       list: async () => {
         calls++;
         return list() as AgentRecord[];
       },
+      get: async (name: string) => {
+        gets++;
+        return (list().find((a) => a.name === name) as AgentRecord | undefined) ?? null;
+      },
     };
   }
   const agent = (name: string, subscriptions: string[]): Partial<AgentRecord> => ({ name, status: 'active', subscriptions, hasOnEnvelope: true });
 
-  it('reads the registry at most once per TTL, and refreshes early for an unknown recipient (rate-limited)', async () => {
+  it('reads the registry at most once per TTL, and looks up an unknown recipient at once (a point read, never a scan)', async () => {
     const clock = new FakeClock(T0);
     let agents = [agent('a', ['t'])];
     const registry = fakeRegistry(() => agents);
     const dispatcher = new RecordingDispatcher();
-    const router = new EnvelopeRouter({ registry, dispatcher, clock, cacheTtlMs: 5000, missRefreshMs: 1000 });
+    const router = new EnvelopeRouter({ registry, dispatcher, clock, cacheTtlMs: 5000 });
     await Promise.all([router.route(env('t', 'x', {})), router.route(env('t', 'x', {}))]);
     expect(registry.calls).toBe(1);
     agents = [agent('a', ['t']), agent('b', ['t'])];
     clock.advance(4000);
     expect((await router.route(env('t', 'x', {}))).routes.map((r) => r.agent)).toEqual(['a']); // stale within the bound
-    await router.route(env('t', 'x', {}, { recipient: 'b' })); // unknown recipient: refresh now
-    expect(registry.calls).toBe(2);
+    await router.route(env('t', 'x', {}, { recipient: 'b' })); // unknown recipient, registered just now: looked up
     expect(dispatcher.envelopesFor('b')).toHaveLength(1);
-    await router.route(env('t', 'x', {}, { recipient: 'ghost' })); // just refreshed: not again
-    expect(registry.calls).toBe(2);
+    expect(registry.gets).toBe(1);
+    await router.route(env('t', 'x', {}, { recipient: 'b' })); // now in the cache
+    expect(registry.gets).toBe(1);
+    expect(dispatcher.envelopesFor('b')).toHaveLength(2);
+    await router.route(env('t', 'x', {}, { recipient: 'ghost' })); // unknown for good: one point read each, no scan
+    await router.route(env('t', 'x', {}, { recipient: 'ghost' }));
+    expect(registry.gets).toBe(3);
+    expect(registry.calls).toBe(1);
+    expect(dispatcher.envelopesFor('ghost')).toHaveLength(0);
     clock.advance(5000);
     expect((await router.route(env('t', 'x', {}))).routes.map((r) => r.agent)).toEqual(['a', 'b']);
-    expect(registry.calls).toBe(3);
+    expect(registry.calls).toBe(2);
   });
 });
 

@@ -5,8 +5,8 @@
  *
  * The registry list is cached for `cacheTtlMs` (default 5 s): a subscription change or pause
  * takes effect for routing within that bound. An envelope addressed to an agent missing from
- * the cached list refreshes the list at once (a just-registered agent), at most once per
- * `missRefreshMs` (default 1 s) so messages to unknown agents cannot hammer the table.
+ * the cached list looks that one agent up (a GetItem: a just-registered agent gets its messages
+ * at once; messages to unknown agents cost a point read each, never a scan).
  */
 import { envelopeRunId, type DispatchItem } from '../dispatch';
 import type { Envelope } from '../envelope';
@@ -16,19 +16,17 @@ import { silentLogger, type Logger } from '../logger';
 import { routeEnvelope, type RoutableAgent, type Route } from './routing';
 
 export interface RouterDeps {
-  registry: Pick<RegistryStore, 'list'>;
+  registry: Pick<RegistryStore, 'list' | 'get'>;
   dispatcher: Dispatcher;
   clock?: Clock;
   logger?: Logger;
   cacheTtlMs?: number;
-  missRefreshMs?: number;
 }
 
 export class EnvelopeRouter {
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly ttl: number;
-  private readonly missRefresh: number;
   private cache: { agents: RoutableAgent[]; at: number } | null = null;
   private inflight: Promise<RoutableAgent[]> | null = null;
 
@@ -36,7 +34,6 @@ export class EnvelopeRouter {
     this.clock = deps.clock ?? systemClock;
     this.log = deps.logger ?? silentLogger;
     this.ttl = deps.cacheTtlMs ?? 5_000;
-    this.missRefresh = deps.missRefreshMs ?? 1_000;
   }
 
   private refresh(): Promise<RoutableAgent[]> {
@@ -56,9 +53,14 @@ export class EnvelopeRouter {
   private async agents(recipient: string | undefined): Promise<RoutableAgent[]> {
     const now = this.clock.now();
     const c = this.cache;
-    if (!c || now - c.at >= this.ttl) return this.refresh();
-    if (recipient !== undefined && !c.agents.some((a) => a.name === recipient) && now - c.at >= this.missRefresh) return this.refresh();
-    return c.agents;
+    const agents = !c || now - c.at >= this.ttl ? await this.refresh() : c.agents;
+    if (recipient === undefined || agents.some((a) => a.name === recipient)) return agents;
+    // an addressed envelope for an agent the cached list does not know (yet): look it up
+    const rec = await this.deps.registry.get(recipient);
+    if (!rec) return agents;
+    const found = { name: rec.name, status: rec.status, subscriptions: rec.subscriptions, hasOnEnvelope: rec.hasOnEnvelope };
+    if (this.cache) this.cache.agents = [...this.cache.agents, found];
+    return [...agents, found];
   }
 
   /** Forgets the cached registry (tests; after an operator action in the same process). */
