@@ -12,6 +12,8 @@
  *   `retryMaxDelayMs`), up to `maxAttempts` in total (default 8: about 90 s, longer than an
  *   emulator restart and than a short run's lease, which a retry may then take over), then logged
  *   and kept in `deadLetters` (like redeliveries up to maxReceiveCount, then the DLQ).
+ * - A run another attempt holds (RunLeaseHeldError: a copy delivered while the first runs) waits
+ *   until that attempt's lease ends, then is tried again (a duplicate by then, or taken over).
  * - `stop()` stops starting runs (items keep waiting, as with a disabled event source mapping) and
  *   resolves when the runs in flight have finished; `start()` resumes.
  * - `idle()` resolves when no run is in flight and none is due (tests); `poke()` re-checks what is
@@ -21,6 +23,7 @@ import { availableParallelism } from 'node:os';
 import { DispatchMessageSchema, type DispatchItem, type DispatchMessage } from '../shared/core/dispatch';
 import type { Dispatcher } from '../shared/core/ports';
 import type { RunReport } from '../shared/core/runner/service';
+import { RunLeaseHeldError } from '../shared/core/runner/errors';
 import { ValidationError, errorMessage } from '../shared/core/errors';
 import { systemClock, type Clock } from '../shared/core/clock';
 import { silentLogger, type Logger } from '../shared/core/logger';
@@ -224,6 +227,13 @@ export class LocalRunnerPool implements Dispatcher, LocalComponent {
         }
       })
       .catch((err: unknown) => {
+        if (err instanceof RunLeaseHeldError) {
+          // another attempt holds this run: look again when its lease ends (done by then, or taken over)
+          const deadline = err.details?.deadline;
+          this.log.debug('run held by another attempt; retrying at its deadline', { agent: msg.agent, runId: msg.runId, deadline });
+          this.insert({ item: { message: msg, notBefore: (typeof deadline === 'number' ? deadline : this.clock.now()) + 50 }, attempts: e.attempts });
+          return;
+        }
         this.counters.errors++;
         e.attempts++;
         if (e.attempts < this.maxAttempts) {

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRunnerCore, createRunnerHandler } from '../../functions/runner/handler';
 import { leaseMs, slotExpiryMs } from '../../shared/core/runner/service';
+import { RunLeaseHeldError } from '../../shared/core/runner/errors';
 import { DynamoRegistry } from '../../shared/adapters/aws/dynamo-registry';
 import { bundleKey } from '../../shared/core/bundle/identity';
 import { generateKeyPair, signBundle } from '../../shared/core/bundle/signing';
@@ -75,8 +76,9 @@ describe('runner core', () => {
     faults.claimAnswerLost = true;
     const second = await cycleMsg('sturdy');
     await expect(core(second)).rejects.toThrow(/answer lost/);
-    // redelivered at once: the lease may still be live, so the run is not started twice
-    expect(await core(second)).toMatchObject({ status: 'skipped', reason: 'duplicate' });
+    // redelivered at once: the lease may still be live, so the run is not started twice; the
+    // message goes back to the queue (RunLeaseHeldError) rather than being dropped as a duplicate
+    await expect(core(second)).rejects.toBeInstanceOf(RunLeaseHeldError);
     // redelivered after the lease's deadline (timeout + grace): taken over and run, once
     rt.clock.advance(leaseMs(2) + 1);
     expect(await core(second)).toMatchObject({ status: 'ran', outcome: 'ok' });

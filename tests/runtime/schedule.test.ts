@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planSlots, SchedulerService } from '../../shared/core/scheduler/service';
 import { SchedulerDispatchError, SchedulerStoreError } from '../../shared/core/scheduler/errors';
+import { RunLeaseHeldError } from '../../shared/core/runner/errors';
 import { shardOf } from '../../shared/definitions/tables';
 import { createSchedulerHandler, schedulerHorizonMs } from '../../functions/scheduler/handler';
 import { ValidationError } from '../../shared/core/errors';
@@ -102,9 +103,12 @@ describe('scheduling in local mode (DynamoDB Local + real runs)', () => {
     const rec = await rt.registry.get('raced');
     const slot = rt.clock.now() + 5000;
     const msg = { kind: 'cycle' as const, agent: 'raced', runId: `raced@${slot}`, slot, generation: rec!.generation };
-    const reports = await Promise.all([rt.core(msg), rt.core(msg), rt.core(msg)]);
-    expect(reports.map((r) => r.status).sort()).toEqual(['ran', 'skipped', 'skipped']);
-    expect(reports.filter((r) => r.status === 'skipped').map((r) => (r.status === 'skipped' ? r.reason : ''))).toEqual(['duplicate', 'duplicate']);
+    const settled = await Promise.allSettled([rt.core(msg), rt.core(msg), rt.core(msg)]);
+    // one copy runs; the copies that arrive while it holds the run go back to the queue
+    expect(settled.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<{ status: string }>).value.status)).toEqual(['ran']);
+    expect(settled.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason)).toEqual([expect.any(RunLeaseHeldError), expect.any(RunLeaseHeldError)]);
+    // redelivered once it is done: refused as duplicates
+    expect(await rt.core(msg)).toMatchObject({ status: 'skipped', reason: 'duplicate' });
     // an older slot delivered late is refused too
     expect(await rt.core({ ...msg, slot: slot - 3000, runId: `raced@${slot - 3000}` })).toMatchObject({ status: 'skipped', reason: 'duplicate' });
   });

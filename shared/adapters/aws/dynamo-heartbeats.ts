@@ -19,6 +19,7 @@
  * a completion is applied at most once, and never after its lease was taken over.
  */
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import {
   BatchGetCommand,
   type BatchGetCommandOutput,
@@ -31,7 +32,7 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import type { CompletionStatus, HeartbeatStore, RunClaim, RunCompletion } from '../../core/ports';
-import type { HeartbeatClaimReader, StubCounter } from '../../core/runner/service';
+import type { ClaimOutcome, HeartbeatClaimReader, StubCounter } from '../../core/runner/service';
 import { DURATION_BUCKETS_MS, HeartbeatRecordSchema, type HeartbeatRecord } from '../../core/heartbeat';
 import { EXPECT_INDEX, shardOf } from '../../definitions/tables';
 import { StoreError } from './errors';
@@ -115,23 +116,27 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
    * The runner's claim plus the read it needs (cycle count, state) in one request for scheduled
    * slots (UpdateItem returning ALL_NEW); trigger/envelope claims are a PutItem and a GetItem.
    */
-  async claimAndRead(name: string, claim: RunClaim): Promise<{ claimed: boolean; record: HeartbeatRecord | null; state: Record<string, unknown> }> {
+  async claimAndRead(name: string, claim: RunClaim): Promise<ClaimOutcome> {
     if (claim.slot === undefined) {
-      if (!(await this.claim(name, claim))) return { claimed: false, record: null, state: {} };
+      const r = await this.claimItem(name, claim);
+      if (!r.claimed) return { claimed: false, record: null, state: {}, ...(r.heldUntil !== undefined ? { heldUntil: r.heldUntil } : {}) };
       const out = await this.ddb.send(new GetCommand({ TableName: this.tableName, Key: { name }, ConsistentRead: true }));
       return { claimed: true, record: out.Item ? this.parse(out.Item) : null, state: this.stateOf(name, out.Item) };
     }
-    const item = await this.claimSlot(name, claim, 'ALL_NEW');
-    if (item === null) return { claimed: false, record: null, state: {} };
-    return { claimed: true, record: this.parse(item), state: this.stateOf(name, item) };
+    const r = await this.claimSlot(name, claim, 'ALL_NEW');
+    if (!r.item) return { claimed: false, record: null, state: {}, ...(r.heldUntil !== undefined ? { heldUntil: r.heldUntil } : {}) };
+    return { claimed: true, record: this.parse(r.item), state: this.stateOf(name, r.item) };
   }
 
   private lease(claim: RunClaim) {
     return { runId: claim.runId, startedAt: claim.startedAt, deadline: claim.deadline };
   }
 
-  /** The slot's lease: new if the slot is newer than the last claimed one, else a takeover of an expired lease of this run. */
-  private async claimSlot(name: string, claim: RunClaim, returnValues: 'ALL_NEW' | 'NONE'): Promise<Record<string, unknown> | null> {
+  /**
+   * The slot's lease: new if the slot is newer than the last claimed one, else a takeover of an
+   * expired lease of this run. Refused: `heldUntil` when a live lease of this run holds it.
+   */
+  private async claimSlot(name: string, claim: RunClaim, returnValues: 'ALL_NEW' | 'NONE'): Promise<{ item: Record<string, unknown> | null; heldUntil?: number }> {
     const names = { '#lastSlot': 'lastSlot', '#running': 'running' };
     try {
       const out = await this.ddb.send(
@@ -145,7 +150,7 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
           ReturnValues: returnValues,
         }),
       );
-      return out.Attributes ?? {};
+      return { item: out.Attributes ?? {} };
     } catch (e) {
       if (!(e instanceof ConditionalCheckFailedException)) throw e;
     }
@@ -159,12 +164,53 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
           ExpressionAttributeNames: { ...names, '#rid': 'runId', '#dl': 'deadline' },
           ExpressionAttributeValues: { ':slot': claim.slot, ':rid': claim.runId, ':now': claim.startedAt, ':running': this.lease(claim) },
           ReturnValues: returnValues,
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      return out.Attributes ?? {};
+      return { item: out.Attributes ?? {} };
     } catch (e) {
-      if (e instanceof ConditionalCheckFailedException) return null;
-      throw e;
+      if (!(e instanceof ConditionalCheckFailedException)) throw e;
+      const running = (e.Item ? unmarshall(e.Item) : {}).running as { runId?: unknown; deadline?: unknown } | undefined;
+      const live = running?.runId === claim.runId && typeof running.deadline === 'number' && running.deadline >= claim.startedAt;
+      return { item: null, ...(live ? { heldUntil: running.deadline as number } : {}) };
+    }
+  }
+
+  /** A trigger's or envelope run's lease: its claim item, new, or taken over after its deadline. */
+  private async claimItem(name: string, claim: RunClaim): Promise<{ claimed: boolean; heldUntil?: number }> {
+    const key = claimItemKey(name, claim.runId);
+    const expiresAt = Math.ceil(claim.deadline / 1000) + this.claimTtlSeconds;
+    try {
+      await this.ddb.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { name: key, runId: claim.runId, startedAt: claim.startedAt, deadline: claim.deadline, expiresAt },
+          ConditionExpression: 'attribute_not_exists(#name)',
+          ExpressionAttributeNames: { '#name': 'name' },
+        }),
+      );
+      return { claimed: true };
+    } catch (e) {
+      if (!(e instanceof ConditionalCheckFailedException)) throw e;
+    }
+    try {
+      await this.ddb.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { name: key },
+          ConditionExpression: 'attribute_exists(#name) AND attribute_not_exists(#doneAt) AND #dl < :now',
+          UpdateExpression: 'SET #st = :st, #dl = :dl, #exp = :exp',
+          ExpressionAttributeNames: { '#name': 'name', '#doneAt': 'doneAt', '#st': 'startedAt', '#dl': 'deadline', '#exp': 'expiresAt' },
+          ExpressionAttributeValues: { ':now': claim.startedAt, ':st': claim.startedAt, ':dl': claim.deadline, ':exp': expiresAt },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { claimed: true };
+    } catch (e) {
+      if (!(e instanceof ConditionalCheckFailedException)) throw e;
+      const old = e.Item ? unmarshall(e.Item) : {};
+      const live = old.doneAt === undefined && typeof old.deadline === 'number' && old.deadline >= claim.startedAt;
+      return { claimed: false, ...(live ? { heldUntil: old.deadline as number } : {}) };
     }
   }
 
@@ -189,39 +235,8 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
   }
 
   async claim(name: string, claim: RunClaim): Promise<boolean> {
-    if (claim.slot !== undefined) return (await this.claimSlot(name, claim, 'NONE')) !== null;
-    const key = claimItemKey(name, claim.runId);
-    const expiresAt = Math.ceil(claim.deadline / 1000) + this.claimTtlSeconds;
-    try {
-      await this.ddb.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { name: key, runId: claim.runId, startedAt: claim.startedAt, deadline: claim.deadline, expiresAt },
-          ConditionExpression: 'attribute_not_exists(#name)',
-          ExpressionAttributeNames: { '#name': 'name' },
-        }),
-      );
-      return true;
-    } catch (e) {
-      if (!(e instanceof ConditionalCheckFailedException)) throw e;
-    }
-    // taken over when its lease expired without a completion
-    try {
-      await this.ddb.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { name: key },
-          ConditionExpression: 'attribute_exists(#name) AND attribute_not_exists(#doneAt) AND #dl < :now',
-          UpdateExpression: 'SET #st = :st, #dl = :dl, #exp = :exp',
-          ExpressionAttributeNames: { '#name': 'name', '#doneAt': 'doneAt', '#st': 'startedAt', '#dl': 'deadline', '#exp': 'expiresAt' },
-          ExpressionAttributeValues: { ':now': claim.startedAt, ':st': claim.startedAt, ':dl': claim.deadline, ':exp': expiresAt },
-        }),
-      );
-      return true;
-    } catch (e) {
-      if (e instanceof ConditionalCheckFailedException) return false;
-      throw e;
-    }
+    if (claim.slot !== undefined) return (await this.claimSlot(name, claim, 'NONE')).item !== null;
+    return (await this.claimItem(name, claim)).claimed;
   }
 
   /** SET expectBy/hbShard, or REMOVE both (the item leaves the sparse `expect` index). */

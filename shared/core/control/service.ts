@@ -20,6 +20,7 @@
  * action not allowed in the current status → ConflictError (409; ActionNotAllowedError is one).
  * Operator restarts do not count toward the quarantine window (only the monitor's do).
  */
+import { retryFollowUp } from '../retry';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { NotFoundError, ValidationError } from '../errors';
@@ -34,6 +35,9 @@ import { stuckDeadline, type HealthPolicy } from '../health/policy';
 import { ActionNotAllowedError, UnknownActionError } from './errors';
 
 /** One agent as `GET /agents` shows it (contract). */
+/** how long an operator action's follow-up writes are retried (the API answers within its timeout) */
+const FOLLOW_UP_MS = 10_000;
+
 export interface AgentView {
   name: string;
   version: string;
@@ -178,8 +182,7 @@ export class ControlService {
     this.allow(cur, 'pause', ['active', 'restarting'], cur.status === 'paused' ? 'it is already paused' : undefined);
     const now = this.clock.now();
     const rec = await this.deps.registry.transition(cur.name, { to: 'paused', from: ['active', 'restarting'], at: now, reason: 'paused by operator', nextRunAt: null });
-    await this.deps.heartbeats.expect(rec.name, null);
-    await this.ledger('agent.paused', { name: rec.name, version: rec.version, by: 'operator', previousStatus: cur.status }, now);
+    await this.followUp(rec.name, () => this.deps.heartbeats.expect(rec.name, null), 'agent.paused', { name: rec.name, version: rec.version, by: 'operator', previousStatus: cur.status }, now);
     return this.get(rec.name);
   }
 
@@ -189,8 +192,7 @@ export class ControlService {
     const now = this.clock.now();
     const next = nextSlotAtOrAfter(now, cur.cycleSeconds);
     const rec = await this.deps.registry.transition(cur.name, { to: 'active', from: ['paused'], at: now, reason: 'resumed by operator', nextRunAt: next });
-    await this.deps.heartbeats.expect(rec.name, stuckDeadline(this.deps.policy, next, rec));
-    await this.ledger('agent.resumed', { name: rec.name, version: rec.version, by: 'operator', nextRunAt: iso(next) }, now);
+    await this.followUp(rec.name, () => this.deps.heartbeats.expect(rec.name, stuckDeadline(this.deps.policy, next, rec)), 'agent.resumed', { name: rec.name, version: rec.version, by: 'operator', nextRunAt: iso(next) }, now);
     return this.get(rec.name);
   }
 
@@ -218,8 +220,7 @@ export class ControlService {
       nextRunAt: now,
       bumpGeneration: true,
     });
-    await this.deps.heartbeats.resetHealth(rec.name, { expectBy: stuckDeadline(this.deps.policy, now, rec) });
-    await this.ledger('agent.restarted', { name: rec.name, version: rec.version, by: 'operator', reason: 'operator', backoffMs: 0, generation: rec.generation }, now);
+    await this.followUp(rec.name, () => this.deps.heartbeats.resetHealth(rec.name, { expectBy: stuckDeadline(this.deps.policy, now, rec) }), 'agent.restarted', { name: rec.name, version: rec.version, by: 'operator', reason: 'operator', backoffMs: 0, generation: rec.generation }, now);
     return this.get(rec.name);
   }
 
@@ -234,8 +235,7 @@ export class ControlService {
       reason: 'quarantined by operator',
       nextRunAt: null,
     });
-    await this.deps.heartbeats.expect(rec.name, null);
-    await this.ledger('agent.quarantined', { name: rec.name, version: rec.version, by: 'operator', reason: 'operator', previousStatus: cur.status }, now);
+    await this.followUp(rec.name, () => this.deps.heartbeats.expect(rec.name, null), 'agent.quarantined', { name: rec.name, version: rec.version, by: 'operator', reason: 'operator', previousStatus: cur.status }, now);
     return this.get(rec.name);
   }
 
@@ -253,8 +253,7 @@ export class ControlService {
       bumpGeneration: true,
       resetRestartWindow: true,
     });
-    await this.deps.heartbeats.resetHealth(rec.name, { expectBy: stuckDeadline(this.deps.policy, next, rec) });
-    await this.ledger('agent.released', { name: rec.name, version: rec.version, by: 'operator', nextRunAt: iso(next), generation: rec.generation }, now);
+    await this.followUp(rec.name, () => this.deps.heartbeats.resetHealth(rec.name, { expectBy: stuckDeadline(this.deps.policy, next, rec) }), 'agent.released', { name: rec.name, version: rec.version, by: 'operator', nextRunAt: iso(next), generation: rec.generation }, now);
     return this.get(rec.name);
   }
 
@@ -274,6 +273,16 @@ export class ControlService {
 
   private async ledger(topic: string, payload: Record<string, unknown>, now: number): Promise<void> {
     this.log.info(topic, payload);
-    await this.deps.events.publish([makeEnvelope({ topic, sender: ORCHESTRATOR_SENDER, payload }, now)]);
+    const envelope = makeEnvelope({ topic, sender: ORCHESTRATOR_SENDER, payload }, now);
+    await retryFollowUp(() => this.deps.events.publish([envelope]), { forMs: FOLLOW_UP_MS, log: this.log, what: `${topic}: ledger event`, fields: { agent: payload.name } });
+  }
+
+  /**
+   * After a committed transition, its heartbeat bookkeeping and its ledger event: retried in place
+   * for a few seconds (an operator's retry would find the transition made and be refused).
+   */
+  private async followUp(agent: string, heartbeatStep: () => Promise<void>, topic: string, payload: Record<string, unknown>, now: number): Promise<void> {
+    await retryFollowUp(heartbeatStep, { forMs: FOLLOW_UP_MS, log: this.log, what: `${topic}: heartbeat update`, fields: { agent } });
+    await this.ledger(topic, payload, now);
   }
 }

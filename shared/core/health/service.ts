@@ -22,6 +22,7 @@
  * - Replayed `agent.failed` events (replayOf) and failures of an older generation are ignored.
  */
 import { z } from 'zod';
+import { retryFollowUp } from '../retry';
 import { ConflictError } from '../errors';
 import { AgentNameSchema } from '../bundle/identity';
 import { makeEnvelope, ORCHESTRATOR_SENDER, type Envelope } from '../envelope';
@@ -149,8 +150,11 @@ export class HealthMonitor {
           nextRunAt: null,
           expectGeneration: rec.generation,
         });
-        await this.deps.heartbeats.expect(rec.name, null);
-        await this.ledger('agent.quarantined', { name: rec.name, version: rec.version, by: 'health-monitor', cause, reason: qReason, restartsInWindow: recent }, now);
+        await this.followUp(rec.name, 'quarantine', () => this.deps.heartbeats.expect(rec.name, null), {
+          topic: 'agent.quarantined',
+          payload: { name: rec.name, version: rec.version, by: 'health-monitor', cause, reason: qReason, restartsInWindow: recent },
+          now,
+        });
         this.log.warn('agent quarantined', { agent: rec.name, reason: qReason });
         return { action: 'quarantined', name: rec.name, reason: qReason, restartsInWindow: recent };
       }
@@ -167,12 +171,11 @@ export class HealthMonitor {
         expectGeneration: rec.generation,
         recordRestart: { windowStart },
       });
-      await this.deps.heartbeats.resetHealth(rec.name, { expectBy: stuckDeadline(policy, next, rec) });
-      await this.ledger(
-        'agent.restarted',
-        { name: rec.name, version: rec.version, by: 'health-monitor', cause, reason, backoffMs, restartsInWindow: n, nextRunAt: new Date(next).toISOString(), generation: updated.generation },
+      await this.followUp(rec.name, 'restart', () => this.deps.heartbeats.resetHealth(rec.name, { expectBy: stuckDeadline(policy, next, rec) }), {
+        topic: 'agent.restarted',
+        payload: { name: rec.name, version: rec.version, by: 'health-monitor', cause, reason, backoffMs, restartsInWindow: n, nextRunAt: new Date(next).toISOString(), generation: updated.generation },
         now,
-      );
+      });
       this.log.warn('agent restarted', { agent: rec.name, reason, backoffMs, restartsInWindow: n });
       return { action: 'restarted', name: rec.name, reason, backoffMs, restartsInWindow: n, generation: updated.generation };
     } catch (e) {
@@ -181,7 +184,14 @@ export class HealthMonitor {
     }
   }
 
-  private async ledger(topic: string, payload: Record<string, unknown>, now: number): Promise<void> {
-    await this.deps.events.publish([makeEnvelope({ topic, sender: ORCHESTRATOR_SENDER, payload }, now)]);
+  /**
+   * The steps after a committed transition (heartbeat bookkeeping, then its ledger event): a
+   * retry of the whole event would find the transition made and stop, so these are retried in
+   * place. The event is built once, so a repeated publish is deduplicated by its id.
+   */
+  private async followUp(agent: string, what: string, heartbeatStep: () => Promise<void>, event: { topic: string; payload: Record<string, unknown>; now: number }): Promise<void> {
+    await retryFollowUp(heartbeatStep, { log: this.log, what: `${what}: heartbeat update`, fields: { agent } });
+    const envelope = makeEnvelope({ topic: event.topic, sender: ORCHESTRATOR_SENDER, payload: event.payload }, event.now);
+    await retryFollowUp(() => this.deps.events.publish([envelope]), { log: this.log, what: `${what}: ledger event`, fields: { agent } });
   }
 }

@@ -27,3 +27,15 @@ export class InvalidDispatchMessageError extends OrchestratorError {
     super('invalid_dispatch_message', message);
   }
 }
+
+/**
+ * The run is claimed by an attempt whose lease is still live (a redelivery while that attempt may
+ * still be running, or after it died before its deadline). Thrown so the queue delivers the
+ * message again later: by then the run is done (a duplicate) or its lease expired (taken over).
+ */
+export class RunLeaseHeldError extends OrchestratorError {
+  override name = 'RunLeaseHeldError';
+  constructor(agent: string, runId: string, deadline: number) {
+    super('run_lease_held', `run ${runId} of ${agent} is held by another attempt until ${new Date(deadline).toISOString()}`, { agent, runId, deadline });
+  }
+}

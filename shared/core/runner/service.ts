@@ -29,6 +29,8 @@
 import { DispatchMessageSchema, type DispatchMessage } from '../dispatch';
 import { makeEnvelope, ORCHESTRATOR_SENDER, type Envelope } from '../envelope';
 import { BundleRejectedError, errorMessage } from '../errors';
+import { isTransient, retryFollowUp } from '../retry';
+import { BusPublishError } from '../bus/errors';
 import { SCHEDULED_STATUSES, type AgentRecord } from '../registry';
 import type { HeartbeatRecord, RunOutcome } from '../heartbeat';
 import type { AgentSandbox, BundleStore, CompletionStatus, EventPublisher, HeartbeatStore, RegistryStore, RunClaim, RunCompletion, SandboxResult, VerifiedBundleRef } from '../ports';
@@ -37,11 +39,19 @@ import { nodeCryptoVerifier, type TrustedKey, type Verifier } from '../bundle/si
 import { stuckDeadline, type HealthPolicy } from '../health/policy';
 import { systemClock, type Clock } from '../clock';
 import { silentLogger, type Logger } from '../logger';
-import { BundleReverifyError, BundleUnavailableError, InvalidDispatchMessageError } from './errors';
+import { BundleReverifyError, BundleUnavailableError, InvalidDispatchMessageError, RunLeaseHeldError } from './errors';
+
+/** What a claim attempt found: `heldUntil` is the deadline of a live lease of the same run, if that is why it was refused. */
+export interface ClaimOutcome {
+  claimed: boolean;
+  record: HeartbeatRecord | null;
+  state: Record<string, unknown>;
+  heldUntil?: number;
+}
 
 /** Optional capability of a HeartbeatStore: claim and read heartbeat + state in one request. */
 export interface HeartbeatClaimReader {
-  claimAndRead(name: string, claim: RunClaim): Promise<{ claimed: boolean; record: HeartbeatRecord | null; state: Record<string, unknown> }>;
+  claimAndRead(name: string, claim: RunClaim): Promise<ClaimOutcome>;
 }
 
 /** Optional capability of a HeartbeatStore: count envelopes the quarantine stub consumed. */
@@ -206,6 +216,8 @@ export class RunnerService {
     const claim: RunClaim = { runId: msg.runId, startedAt, deadline: startedAt + leaseMs(rec.timeoutSeconds) };
     if (msg.kind === 'cycle') claim.slot = msg.slot;
     const claimed = await this.claim(rec.name, claim);
+    // another attempt holds the run: come back later (it will be done, or its lease expired)
+    if (!claimed.claimed && claimed.heldUntil !== undefined) throw new RunLeaseHeldError(rec.name, msg.runId, claimed.heldUntil);
     if (!claimed.claimed) return skip('duplicate');
     const cycle = (claimed.record?.cycles ?? 0) + 1;
 
@@ -283,7 +295,14 @@ export class RunnerService {
       : makeEnvelope({ topic: 'agent.failed', sender: ORCHESTRATOR_SENDER, payload: { ...common, error: result.error, consecutiveErrors } }, at);
     let publishError: string | undefined;
     try {
-      await this.deps.events.publish([...envelopes, record]);
+      // the completion is committed: its events must follow (ids are fixed, so a repeat is deduplicated)
+      await retryFollowUp(() => this.deps.events.publish([...envelopes, record]), {
+        forMs: this.completeRetryMs,
+        log: this.log,
+        what: 'publishing the run events',
+        fields: { agent: rec.name, runId: msg.runId },
+        retryable: (e) => isTransient(e) || e instanceof BusPublishError,
+      });
     } catch (e) {
       publishError = errorMessage(e);
       this.log.error('publishing the run events failed', { agent: rec.name, runId: msg.runId, error: e });
@@ -310,18 +329,8 @@ export class RunnerService {
    * deadline). The write is conditional on the lease, so a retry of a write that was applied is
    * reported as `already`, not applied twice.
    */
-  private async completeWithRetry(name: string, done: RunCompletion): Promise<{ consecutiveErrors: number; status: CompletionStatus }> {
-    // real time, not the injected clock: this waits for the store to come back
-    const started = Date.now();
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.deps.heartbeats.complete(name, done);
-      } catch (e) {
-        if (Date.now() - started >= this.completeRetryMs) throw e;
-        this.log.warn('completion write failed; retrying', { agent: name, runId: done.runId, attempt, error: errorMessage(e) });
-        await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** (attempt - 1))));
-      }
-    }
+  private completeWithRetry(name: string, done: RunCompletion): Promise<{ consecutiveErrors: number; status: CompletionStatus }> {
+    return retryFollowUp(() => this.deps.heartbeats.complete(name, done), { forMs: this.completeRetryMs, log: this.log, what: 'completion write', fields: { agent: name, runId: done.runId } });
   }
 
   private uncache(key: string): void {
@@ -331,7 +340,7 @@ export class RunnerService {
     this.cache.delete(key);
   }
 
-  private async claim(name: string, claim: RunClaim): Promise<{ claimed: boolean; record: HeartbeatRecord | null; state: Record<string, unknown> }> {
+  private async claim(name: string, claim: RunClaim): Promise<ClaimOutcome> {
     const hb = this.deps.heartbeats;
     if (hb.claimAndRead) return hb.claimAndRead(name, claim);
     if (!(await hb.claim(name, claim))) return { claimed: false, record: null, state: {} };
