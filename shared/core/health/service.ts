@@ -33,6 +33,9 @@ import { silentLogger, type Logger } from '../logger';
 import { restartBackoffMs, stuckDeadline, type HealthPolicy } from './policy';
 import { InvalidFailureEventError } from './errors';
 
+/** how long each follow-up step of a restart or quarantine is retried (both fit the monitor Lambda's 55 s) */
+const FOLLOW_UP_MS = 20_000;
+
 export interface HealthDeps {
   registry: RegistryStore;
   heartbeats: HeartbeatStore;
@@ -190,8 +193,8 @@ export class HealthMonitor {
    * place. The event is built once, so a repeated publish is deduplicated by its id.
    */
   private async followUp(agent: string, what: string, heartbeatStep: () => Promise<void>, event: { topic: string; payload: Record<string, unknown>; now: number }): Promise<void> {
-    await retryFollowUp(heartbeatStep, { log: this.log, what: `${what}: heartbeat update`, fields: { agent } });
+    await retryFollowUp(heartbeatStep, { forMs: FOLLOW_UP_MS, log: this.log, what: `${what}: heartbeat update`, fields: { agent } });
     const envelope = makeEnvelope({ topic: event.topic, sender: ORCHESTRATOR_SENDER, payload: event.payload }, event.now);
-    await retryFollowUp(() => this.deps.events.publish([envelope]), { log: this.log, what: `${what}: ledger event`, fields: { agent } });
+    await retryFollowUp(() => this.deps.events.publish([envelope]), { forMs: FOLLOW_UP_MS, log: this.log, what: `${what}: ledger event`, fields: { agent } });
   }
 }
