@@ -393,7 +393,7 @@ export function evaluate(obs: SoakObservations): { checks: CheckResult[]; figure
       missed++;
       // By design a slot is skipped only when the scheduler could not tick for longer than the
       // agent's period (overdue slots collapse into the latest one) or when its run arrives
-      // later than max(2 periods, 10 s) (expired). Only a DynamoDB outage longer than the period
+      // later than max(2 periods, timeout + 15 s) (expired). Only a DynamoDB outage longer than the period
       // that covers the slot excuses it; the soak's outages (seconds) are far shorter than its
       // periods, so every slot must run.
       if (obs.faults.some((f) => f.kind === 'dynamodb' && f.to - f.from > p && f.from <= s && s <= f.to)) missedInFaultWindows++;
