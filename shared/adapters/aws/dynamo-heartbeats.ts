@@ -26,7 +26,6 @@ import {
   DeleteCommand,
   GetCommand,
   PutCommand,
-  QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
   type DynamoDBDocumentClient,
@@ -36,6 +35,7 @@ import type { ClaimOutcome, HeartbeatClaimReader, StubCounter } from '../../core
 import { DURATION_BUCKETS_MS, HeartbeatRecordSchema, type HeartbeatRecord } from '../../core/heartbeat';
 import { EXPECT_INDEX, shardOf } from '../../definitions/tables';
 import { StoreError } from './errors';
+import { queryShard } from './sparse-index';
 
 export interface HeartbeatOptions {
   /** number of `hbShard` values (AGENT_SCHEDULE_SHARDS); must match the health monitor's */
@@ -396,28 +396,10 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
     );
   }
 
-  async queryOverdue(shard: string, now: number, limit: number): Promise<{ name: string; expectBy: number; lastHeartbeat: number | null }[]> {
-    const found: { name: string; expectBy: number; lastHeartbeat: number | null }[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await this.ddb.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: EXPECT_INDEX,
-          KeyConditionExpression: '#shard = :s AND #expectBy < :now',
-          ExpressionAttributeNames: { '#shard': 'hbShard', '#expectBy': 'expectBy' },
-          ExpressionAttributeValues: { ':s': shard, ':now': now },
-          Limit: Math.min(limit - found.length, 1000),
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const it of out.Items ?? []) {
-        if (typeof it.name !== 'string' || typeof it.expectBy !== 'number') continue;
-        found.push({ name: it.name, expectBy: it.expectBy, lastHeartbeat: typeof it.lastHeartbeat === 'number' ? it.lastHeartbeat : null });
-      }
-      start = out.LastEvaluatedKey;
-    } while (start && found.length < limit);
-    return found;
+  queryOverdue(shard: string, now: number, limit: number): Promise<{ name: string; expectBy: number; lastHeartbeat: number | null }[]> {
+    return queryShard(this.ddb, { table: this.tableName, index: EXPECT_INDEX, shardAttr: 'hbShard', shard, sortAttr: 'expectBy', cmp: '<', bound: now, limit }, (it) =>
+      typeof it.name === 'string' && typeof it.expectBy === 'number' ? { name: it.name, expectBy: it.expectBy, lastHeartbeat: typeof it.lastHeartbeat === 'number' ? it.lastHeartbeat : null } : null,
+    );
   }
 
   async remove(name: string): Promise<void> {

@@ -8,7 +8,7 @@
  * version key being lower. Status transitions are single conditional UpdateItems.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, QueryCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError } from '../../core/errors';
 import type { RegistryStore, ScheduleStore } from '../../core/ports';
 import {
@@ -23,6 +23,7 @@ import {
 } from '../../core/registry';
 import { DUE_INDEX, shardOf } from '../../definitions/tables';
 import { StoreError } from './errors';
+import { queryShard } from './sparse-index';
 
 export interface RegistryOptions {
   /** number of `dueShard` values (AGENT_SCHEDULE_SHARDS); must match the scheduler's */
@@ -285,29 +286,12 @@ export class DynamoSchedule implements ScheduleStore {
     private readonly tableName: string,
   ) {}
 
-  async queryDue(shard: string, before: number, limit: number): Promise<DueAgent[]> {
-    const due: DueAgent[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await this.ddb.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: DUE_INDEX,
-          KeyConditionExpression: '#shard = :s AND #next <= :b',
-          ExpressionAttributeNames: { '#shard': 'dueShard', '#next': 'nextRunAt' },
-          ExpressionAttributeValues: { ':s': shard, ':b': before },
-          Limit: Math.min(limit - due.length, 1000),
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const it of out.Items ?? []) {
-        const r = AgentRecordSchema.safeParse(it);
-        if (!r.success || r.data.nextRunAt === null) continue;
-        due.push({ name: r.data.name, status: r.data.status, nextRunAt: r.data.nextRunAt, cycleSeconds: r.data.cycleSeconds, generation: r.data.generation });
-      }
-      start = out.LastEvaluatedKey;
-    } while (start && due.length < limit);
-    return due;
+  queryDue(shard: string, before: number, limit: number): Promise<DueAgent[]> {
+    return queryShard(this.ddb, { table: this.tableName, index: DUE_INDEX, shardAttr: 'dueShard', shard, sortAttr: 'nextRunAt', cmp: '<=', bound: before, limit }, (it) => {
+      const r = AgentRecordSchema.safeParse(it);
+      if (!r.success || r.data.nextRunAt === null) return null;
+      return { name: r.data.name, status: r.data.status, nextRunAt: r.data.nextRunAt, cycleSeconds: r.data.cycleSeconds, generation: r.data.generation };
+    });
   }
 
   async advance(name: string, expectNextRunAt: number, nextRunAt: number, opts: { activate: boolean; at: number }): Promise<boolean> {
