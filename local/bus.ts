@@ -118,7 +118,7 @@ interface TargetQueue {
 
 type PerRule = Record<RuleDef['id'], number>;
 
-export interface LocalBusStats {
+export type LocalBusStats = {
   /** envelopes accepted by publish */
   published: number;
   /** events accepted by putDefaultBusEvent */
@@ -134,8 +134,8 @@ export interface LocalBusStats {
   /** currently buffered (disabled buffering rule) */
   buffered: PerRule;
   /** currently queued per target */
-  queued: Partial<Record<TargetName, number>>;
-}
+  queued: Record<string, number>;
+};
 
 export interface DeadLetter {
   rule: RuleDef['id'];
@@ -414,7 +414,7 @@ export class LocalBus implements EventPublisher {
   stats(): LocalBusStats {
     const buffered = zero();
     for (const r of this.rules) buffered[r.def.id] = r.buffer.length;
-    const queued: Partial<Record<TargetName, number>> = {};
+    const queued: Record<string, number> = {};
     for (const q of this.queues.values()) queued[q.name] = q.items.length;
     const c = this.counters;
     return {

@@ -184,7 +184,7 @@ export class LocalOrchestrator {
       s3.events.on('event', s3Listener);
 
       const auth = { mode: 'token' as const, token: dev.token };
-      const busCounters = () => bus.stats() as unknown as Record<string, number | Record<string, number>>;
+      const busCounters = () => bus.stats();
       const apiDeps = {
         auth,
         control,
