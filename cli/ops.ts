@@ -11,22 +11,12 @@ import type { Io } from './agentctl';
 import { OperationError, UsageError } from './errors';
 import { describeError, request, resolveTarget, authHeaders, routeUrl, type ApiTarget } from './api-client';
 import { AGENT_NAME_RE } from '../shared/core/bundle/identity';
+import type { AgentView } from '../shared/core/control/service';
 
 const AGENT_ACTIONS = ['pause', 'resume', 'trigger', 'restart', 'quarantine', 'release'] as const;
 type AgentAction = (typeof AGENT_ACTIONS)[number];
 const PAST: Record<AgentAction, string> = { pause: 'paused', resume: 'resumed', trigger: 'triggered', restart: 'restarted', quarantine: 'quarantined', release: 'released' };
 
-interface AgentViewLike {
-  name: string;
-  version: string;
-  status: string;
-  cycleSeconds: number;
-  lastHeartbeat: string | null;
-  nextRunAt: string | null;
-  consecutiveErrors: number;
-  restarts: number;
-  lastError: string | null;
-}
 
 interface LedgerEntryLike {
   seq: number;
@@ -137,7 +127,7 @@ export async function runOpsCommand(argv: string[], io: Io): Promise<number> {
 
   if (cmd === 'agents') {
     if (args.length) throw new UsageError('agents takes no arguments');
-    const body = (await call(await target(), 'GET', '/agents')) as { agents: AgentViewLike[] };
+    const body = (await call(await target(), 'GET', '/agents')) as { agents: AgentView[] };
     if (values.json) return out(body), 0;
     const rows = [['NAME', 'VERSION', 'STATUS', 'CYCLE', 'LAST HEARTBEAT', 'NEXT RUN', 'ERRORS', 'RESTARTS', 'LAST ERROR']];
     for (const a of body.agents)
@@ -152,7 +142,7 @@ export async function runOpsCommand(argv: string[], io: Io): Promise<number> {
     if (!name || args.length > 1) throw new UsageError(`usage: agentctl ${action} NAME`);
     if (!AGENT_NAME_RE.test(name)) throw new UsageError('agent name must match [a-z0-9][a-z0-9-]{1,62}');
     const body = (await call(await target(), 'POST', `/agents/${name}/${action}`, {})) as {
-      agent?: AgentViewLike;
+      agent?: AgentView;
       runId?: string;
     };
     if (values.json) return out(body), 0;

@@ -1,5 +1,6 @@
 /** Environment configuration, validated with zod at start-up (Lambda init or local boot). */
 import { z } from 'zod';
+import { DEFAULT_SCHEDULE_SHARDS } from '../definitions/tables';
 import { ConfigError } from './errors';
 import { parseTrustedKeys, type TrustedKey } from './bundle/signing';
 
@@ -18,7 +19,7 @@ export const EnvSchema = z.object({
   AGENT_STUCK_GRACE_SECONDS: int(30, 0),
   AGENT_LEDGER_RETENTION_DAYS: int(0, 0),
   /** write sharding of the sparse `due` and `expect` GSIs (see shared/definitions/tables.ts) */
-  AGENT_SCHEDULE_SHARDS: int(4, 1),
+  AGENT_SCHEDULE_SHARDS: int(DEFAULT_SCHEDULE_SHARDS, 1),
   /** V8 heap limit of one agent run's worker thread */
   AGENT_RUN_MEMORY_MB: int(256, 16),
   /** SQS dispatch queue (cloud); local mode dispatches to its runner pool instead */

@@ -35,6 +35,9 @@ export interface TableDef {
   indexes?: IndexDef[];
 }
 
+/** default number of shards of the sparse `due` and `expect` GSIs (AGENT_SCHEDULE_SHARDS) */
+export const DEFAULT_SCHEDULE_SHARDS = 4;
+
 export const DUE_INDEX = 'due';
 export const EXPECT_INDEX = 'expect';
 

@@ -33,7 +33,7 @@ import {
 import type { CompletionStatus, HeartbeatStore, RunClaim, RunCompletion } from '../../core/ports';
 import type { ClaimOutcome, HeartbeatClaimReader, StubCounter } from '../../core/runner/service';
 import { DURATION_BUCKETS_MS, HeartbeatRecordSchema, type HeartbeatRecord } from '../../core/heartbeat';
-import { EXPECT_INDEX, shardOf } from '../../definitions/tables';
+import { DEFAULT_SCHEDULE_SHARDS, EXPECT_INDEX, shardOf } from '../../definitions/tables';
 import { StoreError } from './errors';
 import { queryShard } from './sparse-index';
 
@@ -58,7 +58,7 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
     private readonly tableName: string,
     opts: HeartbeatOptions = {},
   ) {
-    this.shards = opts.shards ?? 4;
+    this.shards = opts.shards ?? DEFAULT_SCHEDULE_SHARDS;
     this.claimTtlSeconds = opts.claimTtlSeconds ?? 86_400;
   }
 

@@ -21,7 +21,7 @@ import {
   type RegisterOutcome,
   type Transition,
 } from '../../core/registry';
-import { DUE_INDEX, shardOf } from '../../definitions/tables';
+import { DEFAULT_SCHEDULE_SHARDS, DUE_INDEX, shardOf } from '../../definitions/tables';
 import { StoreError } from './errors';
 import { queryShard } from './sparse-index';
 
@@ -49,7 +49,7 @@ export class DynamoRegistry implements RegistryStore {
     private readonly tableName: string,
     opts: RegistryOptions = {},
   ) {
-    this.shards = opts.shards ?? 4;
+    this.shards = opts.shards ?? DEFAULT_SCHEDULE_SHARDS;
   }
 
   private parse(item: Record<string, unknown>): AgentRecord {
