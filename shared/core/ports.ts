@@ -59,6 +59,12 @@ export interface RunClaim {
   slot?: number;
   startedAt: number;
   deadline: number;
+  /**
+   * Only take over an expired lease of this run, never start it anew (a slot delivered after its
+   * expiry: not started any more, but one that an earlier attempt claimed in time and left is
+   * still run).
+   */
+  takeoverOnly?: boolean;
 }
 
 export interface RunCompletion {
@@ -82,6 +88,12 @@ export interface RunCompletion {
    * `superseded` (nothing written). Without it (tools, tests) the write is unconditional.
    */
   lease?: { slot?: number; startedAt: number };
+  /**
+   * How long a retry of this completion may still come after its first attempt (the runner's
+   * completion retry window): the store keeps what it needs to answer such a retry with
+   * `already` at least that long. Default 60 s.
+   */
+  retryWindowMs?: number;
 }
 
 export type CompletionStatus = 'applied' | 'already' | 'superseded';

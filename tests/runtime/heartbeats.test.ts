@@ -73,6 +73,49 @@ describe('DynamoHeartbeats (DynamoDB Local)', () => {
     expect(await hb.claim('l', { ...lease, startedAt: T0 + 60_000, deadline: T0 + 65_000 })).toBe(false);
   });
 
+  it('a slot completion applied but unanswered, retried after the next slot ran: already (applied once), never superseded', async () => {
+    const lease = (slot: number, startedAt: number) => ({ runId: `u@${slot}`, slot, startedAt, deadline: startedAt + 5000 });
+    const fail = (slot: number, startedAt: number, at: number) =>
+      done({ runId: `u@${slot}`, outcome: 'error', error: `slot ${slot}`, at, lease: { slot, startedAt }, expectBy: null });
+    expect((await hb.claimAndRead('u', lease(1000, T0))).claimed).toBe(true);
+    // the first attempt is applied; its answer is lost (the runner only sees a network error)
+    expect(await hb.complete('u', fail(1000, T0, T0 + 100))).toEqual({ consecutiveErrors: 1, status: 'applied' });
+    // meanwhile the next slot is claimed and completed
+    expect((await hb.claimAndRead('u', lease(2000, T0 + 1000))).claimed).toBe(true);
+    expect(await hb.complete('u', fail(2000, T0 + 1000, T0 + 1100))).toEqual({ consecutiveErrors: 2, status: 'applied' });
+    // the retry of the first completion: it was applied, once
+    expect(await hb.complete('u', fail(1000, T0, T0 + 100))).toEqual({ consecutiveErrors: 2, status: 'already' });
+    expect(await hb.get('u')).toMatchObject({ cycles: 2, failures: 2, consecutiveErrors: 2, lastError: 'slot 2000' });
+    // a lease overwritten by a newer slot before it completed: superseded, nothing written
+    expect((await hb.claimAndRead('u', lease(3000, T0 + 2000))).claimed).toBe(true);
+    expect((await hb.claimAndRead('u', lease(4000, T0 + 3000))).claimed).toBe(true);
+    expect((await hb.complete('u', fail(3000, T0 + 2000, T0 + 3100))).status).toBe('superseded');
+    expect((await hb.complete('u', fail(4000, T0 + 3000, T0 + 3200))).status).toBe('applied');
+    expect(await hb.get('u')).toMatchObject({ cycles: 3, consecutiveErrors: 3, lastError: 'slot 4000' });
+    // without the claim's read (another runner instance): the same answers
+    const other = new DynamoHeartbeats(t.clients.ddb, t.names.Heartbeats, { shards: SHARDS });
+    expect((await other.complete('u', fail(2000, T0 + 1000, T0 + 1100))).status).toBe('already');
+    expect((await other.complete('u', fail(3000, T0 + 2000, T0 + 3100))).status).toBe('superseded');
+  });
+
+  it('keeps slot receipts for the retry window only (plus a minute)', async () => {
+    const receipts = async () => {
+      const out = await t.clients.ddb.send(new GetCommand({ TableName: t.names.Heartbeats, Key: { name: 'w' }, ConsistentRead: true }));
+      return out.Item?.doneLeases instanceof Set ? out.Item.doneLeases.size : 0;
+    };
+    const run = async (slot: number, at: number) => {
+      expect((await hb.claimAndRead('w', { runId: `w@${slot}`, slot, startedAt: at - 50, deadline: at + 5000 })).claimed).toBe(true);
+      expect((await hb.complete('w', done({ runId: `w@${slot}`, at, lease: { slot, startedAt: at - 50 }, retryWindowMs: 10_000 }))).status).toBe('applied');
+    };
+    for (let i = 1; i <= 5; i++) await run(i * 1000, T0 + i * 1000);
+    expect(await receipts()).toBe(5);
+    // 10 s window + 60 s margin later: only the receipts completed within it remain
+    await run(100_000, T0 + 74_500);
+    expect(await receipts()).toBe(2); // T0+5000 (inside: 74 500 − 70 000 = 4 500) and the new one
+    // and a late retry of one pruned away long after its window is not mistaken for applied
+    expect((await hb.complete('w', done({ runId: 'w@1000', at: T0 + 1000, lease: { slot: 1000, startedAt: T0 + 950 } }))).status).toBe('superseded');
+  });
+
   it('a trigger or envelope claim item is a lease too; its completion marks it done in the same transaction', async () => {
     const lease = { runId: 'm<env-1', startedAt: T0, deadline: T0 + 5000 };
     expect(await hb.claim('m', lease)).toBe(true);

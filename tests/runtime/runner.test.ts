@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRunnerCore, createRunnerHandler } from '../../functions/runner/handler';
 import { leaseMs, slotExpiryMs } from '../../shared/core/runner/service';
-import { RunLeaseHeldError } from '../../shared/core/runner/errors';
+import { CompletionAbandonedError, RunLeaseHeldError } from '../../shared/core/runner/errors';
 import { DynamoRegistry } from '../../shared/adapters/aws/dynamo-registry';
 import { bundleKey } from '../../shared/core/bundle/identity';
 import { generateKeyPair, signBundle } from '../../shared/core/bundle/signing';
@@ -87,6 +87,89 @@ describe('runner core', () => {
     expect(await rt.heartbeats.getState('sturdy')).toEqual({ n: 2 });
   });
 
+  it('a completion applied but unanswered, retried after the next slot ran, is reported as the run it was (counted once), not as superseded', async () => {
+    await rt.publish('unanswered', 'thrower.mjs');
+    let loseAnswerOf: string | null = null;
+    let next: Awaited<ReturnType<typeof cycleMsg>> | null = null;
+    const nextReports: unknown[] = [];
+    const hb = new Proxy(rt.heartbeats, {
+      get(target, prop) {
+        if (prop === 'complete')
+          return async (...a: Parameters<typeof target.complete>) => {
+            const out = await target.complete(...a);
+            if (a[1].runId === loseAnswerOf) {
+              loseAnswerOf = null;
+              // before the runner retries, the agent's next slot runs to its end
+              nextReports.push(await core(next!));
+              throw new Error('read ECONNRESET (completion applied, answer lost)');
+            }
+            return out;
+          };
+        const v = Reflect.get(target, prop) as unknown;
+        return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const core = createRunnerCore({ registry: rt.registry, heartbeats: hb, bundles: rt.bundles, events: rt.bus, sandbox: rt.sandbox, config: rt.config, clock: rt.clock });
+    rt.clock.advance(1000);
+    const first = await cycleMsg('unanswered');
+    next = await cycleMsg('unanswered', first.slot + 1000);
+    loseAnswerOf = first.runId;
+    const report = await core(first);
+    expect(report).toMatchObject({ status: 'ran', runId: first.runId, outcome: 'error', consecutiveErrors: 2 });
+    expect(nextReports).toEqual([expect.objectContaining({ status: 'ran', runId: next.runId, outcome: 'error', consecutiveErrors: 2 })]);
+    // two failed runs, each counted once
+    expect(await rt.heartbeats.get('unanswered')).toMatchObject({ cycles: 2, failures: 2, consecutiveErrors: 2 });
+    await rt.bus.idle();
+    expect(rt.runsOf('unanswered').map((e) => [e.topic, e.payload.runId])).toEqual(
+      expect.arrayContaining([
+        ['agent.failed', first.runId],
+        ['agent.failed', next.runId],
+      ]),
+    );
+  });
+
+  it('an attempt never outlives its lease: a completion failing until the deadline gives up, and the redelivery takes over', async () => {
+    await rt.publish('outage', 'healthy.mjs');
+    let failing = true;
+    let calls = 0;
+    const hb = new Proxy(rt.heartbeats, {
+      get(target, prop) {
+        if (prop === 'complete')
+          return async (...a: Parameters<typeof target.complete>) => {
+            calls++;
+            if (failing) {
+              rt.clock.advance(12_000); // the store stays unreachable while time passes
+              throw new Error('connect ECONNREFUSED (store down)');
+            }
+            return target.complete(...a);
+          };
+        const v = Reflect.get(target, prop) as unknown;
+        return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const core = createRunnerCore({ registry: rt.registry, heartbeats: hb, bundles: rt.bundles, events: rt.bus, sandbox: rt.sandbox, config: rt.config, clock: rt.clock });
+    rt.clock.advance(1000);
+    const msg = await cycleMsg('outage');
+    const started = rt.clock.now();
+    const err = await core(msg).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(CompletionAbandonedError);
+    expect((err as CompletionAbandonedError).cause).toBeInstanceOf(Error);
+    // tried while the lease lasted (2 s timeout + grace), then not once after its deadline
+    expect(calls).toBe(Math.ceil(leaseMs(2) / 12_000));
+    expect(rt.clock.now()).toBeGreaterThanOrEqual(started + leaseMs(2));
+    expect(await rt.heartbeats.get('outage')).toMatchObject({ cycles: 0 });
+    // the store is back; the queue redelivers (before the slot expires): the expired lease is taken
+    // over, the run counts once
+    expect(rt.clock.now()).toBeLessThan(started + slotExpiryMs(1, 2));
+    failing = false;
+    expect(await core(msg)).toMatchObject({ status: 'ran', outcome: 'ok' });
+    expect(await core(msg)).toMatchObject({ status: 'skipped', reason: 'duplicate' });
+    expect(await rt.heartbeats.get('outage')).toMatchObject({ cycles: 1, running: null });
+  });
+
   it('runs onEnvelope for an envelope delivery once per runId; no heartbeat, state persisted', async () => {
     const env = makeEnvelope({ topic: 'healthy.tick', sender: 'worker', payload: { n: 1 } }, rt.clock.now());
     const msg = { kind: 'envelope' as const, agent: 'listener', runId: `listener<${env.id}`, envelope: env };
@@ -146,6 +229,42 @@ describe('runner core', () => {
     const old = await cycleMsg('worker', rt.clock.now() + 1000);
     rt.clock.advance(1000 + slotExpiryMs(1, 2) + 1);
     expect(await rt.core(old)).toMatchObject({ status: 'skipped', reason: 'expired' });
+  });
+
+  it('a slot claimed in time by an attempt that then lost the store is still run when its redelivery comes after the expiry', async () => {
+    await rt.publish('late', 'healthy.mjs');
+    let loseClaimAnswer = true;
+    const hb = new Proxy(rt.heartbeats, {
+      get(target, prop) {
+        if (prop === 'claimAndRead')
+          return async (...a: Parameters<typeof target.claimAndRead>) => {
+            const out = await target.claimAndRead(...a);
+            if (loseClaimAnswer) {
+              loseClaimAnswer = false;
+              throw new Error('connect ECONNREFUSED (claim applied, answer lost)');
+            }
+            return out;
+          };
+        const v = Reflect.get(target, prop) as unknown;
+        return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const core = createRunnerCore({ registry: rt.registry, heartbeats: hb, bundles: rt.bundles, events: rt.bus, sandbox: rt.sandbox, config: rt.config, clock: rt.clock });
+    rt.clock.advance(1000);
+    const msg = await cycleMsg('late');
+    const copy = structuredClone(msg);
+    await expect(core(msg)).rejects.toThrow(/answer lost/);
+    // the redelivery (held until the lease's deadline) comes late, on a busy host: after the expiry
+    rt.clock.advance(slotExpiryMs(1, 2) + 1000);
+    expect(await core(msg)).toMatchObject({ status: 'ran', outcome: 'ok' });
+    // a copy of it: refused as a duplicate (not 'expired': the slot ran)
+    expect(await core(copy)).toMatchObject({ status: 'skipped', reason: 'duplicate' });
+    expect(await rt.heartbeats.get('late')).toMatchObject({ cycles: 1, running: null });
+    // an expired slot nobody claimed is still not started
+    const never = await cycleMsg('late', msg.slot + 1000);
+    rt.clock.advance(1000 + slotExpiryMs(1, 2));
+    expect(await core(never)).toMatchObject({ status: 'skipped', reason: 'expired' });
+    expect(await rt.heartbeats.get('late')).toMatchObject({ cycles: 1 });
   });
 
   it('re-verifies the bundle on every load: a replaced hot-directory object fails the run without running it', async () => {

@@ -14,9 +14,18 @@
  * Claims are leases (see RunClaim): a slot's lease is `running` on the agent's item, a trigger's or
  * envelope run's lease is its claim item. A redelivery takes over a lease of the same run whose
  * deadline passed without a completion. A completion given its lease is conditional on it: the
- * slot's completion on `running` still being that lease (it removes `running` and records
- * `lastRun`), the claim item's completion in one transaction with marking the claim item done. So
- * a completion is applied at most once, and never after its lease was taken over.
+ * slot's completion on `running` still being that lease (it removes `running` and adds the lease's
+ * receipt to `doneLeases`), the claim item's completion in one transaction with marking the claim
+ * item done. So a completion is applied at most once, and never after its lease was taken over.
+ *
+ * Receipts: a completion whose answer was lost (the write was applied, the connection died) is
+ * retried by the runner; by then the agent's next slot may have been claimed and completed too.
+ * `doneLeases` (a string set of `<startedAt>.<completedAt>` in base 36) remembers every slot lease
+ * completed within the runner's retry window (`RunCompletion.retryWindowMs` plus a minute), so the
+ * retry reports `already` (applied once) rather than `superseded`. The set is rewritten whole by
+ * each completion from what the claim read (only the lease holder can complete, so nothing else
+ * writes it meanwhile): about one entry per run in the window, e.g. 2 entries (~40 bytes) for a
+ * 60 s agent with the default 60 s window, 120 (~2 KB) for a 1 s agent.
  */
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
@@ -45,6 +54,32 @@ export interface HeartbeatOptions {
 }
 
 const STATE_PREFIX = 's:';
+/** receipts are kept this much longer than a completion's retry window */
+const RECEIPT_MARGIN_MS = 60_000;
+/** the retry window assumed when a completion does not say (the runner's default) */
+const DEFAULT_RETRY_WINDOW_MS = 60_000;
+/** receipts kept at most, newest first (bounds the item size whatever the window) */
+const MAX_RECEIPTS = 256;
+/** claim-time reads remembered for their completion (bounded; a miss costs one GetItem) */
+const MAX_CLAIMED = 10_000;
+
+const receiptOf = (startedAt: number, at: number): string => `${startedAt.toString(36)}.${at.toString(36)}`;
+const receiptStartedAt = (r: string): number => parseInt(r.slice(0, r.indexOf('.')), 36);
+const receiptAt = (r: string): number => parseInt(r.slice(r.indexOf('.') + 1), 36);
+const claimedKey = (name: string, runId: string, startedAt: number): string => `${name}\u0000${runId}\u0000${startedAt}`;
+
+function receiptsOf(item: Record<string, unknown> | undefined): string[] {
+  const v = item?.doneLeases;
+  return v instanceof Set ? [...v].filter((r): r is string => typeof r === 'string') : [];
+}
+
+/** The receipts still inside the window (completed at or after `since`), newest first, bounded. */
+function keepReceipts(receipts: string[], since: number): string[] {
+  return receipts
+    .filter((r) => receiptAt(r) >= since)
+    .sort((a, b) => receiptAt(b) - receiptAt(a))
+    .slice(0, MAX_RECEIPTS - 1);
+}
 const HIST_PREFIX = 'h:';
 const INF = '+Inf';
 export const claimItemKey = (agent: string, runId: string): string => `${agent}#run#${runId}`;
@@ -52,6 +87,8 @@ export const claimItemKey = (agent: string, runId: string): string => `${agent}#
 export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, StubCounter {
   private readonly shards: number;
   private readonly claimTtlSeconds: number;
+  /** receipts as the slot claim read them, by lease, until that lease's completion */
+  private readonly claimed = new Map<string, string[]>();
 
   constructor(
     private readonly ddb: DynamoDBDocumentClient,
@@ -119,12 +156,14 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
   async claimAndRead(name: string, claim: RunClaim): Promise<ClaimOutcome> {
     if (claim.slot === undefined) {
       const r = await this.claimItem(name, claim);
-      if (!r.claimed) return { claimed: false, record: null, state: {}, ...(r.heldUntil !== undefined ? { heldUntil: r.heldUntil } : {}) };
+      if (!r.claimed) return { claimed: false, record: null, state: {}, ...(r.heldUntil !== undefined ? { heldUntil: r.heldUntil } : {}), ...(r.claimedBefore ? { claimedBefore: true } : {}) };
       const out = await this.ddb.send(new GetCommand({ TableName: this.tableName, Key: { name }, ConsistentRead: true }));
       return { claimed: true, record: out.Item ? this.parse(out.Item) : null, state: this.stateOf(name, out.Item) };
     }
     const r = await this.claimSlot(name, claim, 'ALL_NEW');
-    if (!r.item) return { claimed: false, record: null, state: {}, ...(r.heldUntil !== undefined ? { heldUntil: r.heldUntil } : {}) };
+    if (!r.item) return { claimed: false, record: null, state: {}, ...(r.heldUntil !== undefined ? { heldUntil: r.heldUntil } : {}), ...(r.claimedBefore ? { claimedBefore: true } : {}) };
+    if (this.claimed.size >= MAX_CLAIMED) this.claimed.delete(this.claimed.keys().next().value as string);
+    this.claimed.set(claimedKey(name, claim.runId, claim.startedAt), receiptsOf(r.item));
     return { claimed: true, record: this.parse(r.item), state: this.stateOf(name, r.item) };
   }
 
@@ -136,9 +175,10 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
    * The slot's lease: new if the slot is newer than the last claimed one, else a takeover of an
    * expired lease of this run. Refused: `heldUntil` when a live lease of this run holds it.
    */
-  private async claimSlot(name: string, claim: RunClaim, returnValues: 'ALL_NEW' | 'NONE'): Promise<{ item: Record<string, unknown> | null; heldUntil?: number }> {
+  private async claimSlot(name: string, claim: RunClaim, returnValues: 'ALL_NEW' | 'NONE'): Promise<{ item: Record<string, unknown> | null; heldUntil?: number; claimedBefore?: boolean }> {
     const names = { '#lastSlot': 'lastSlot', '#running': 'running' };
-    try {
+    // a new lease: the slot is newer than the last one claimed
+    if (!claim.takeoverOnly) try {
       const out = await this.ddb.send(
         new UpdateCommand({
           TableName: this.tableName,
@@ -170,17 +210,19 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
       return { item: out.Attributes ?? {} };
     } catch (e) {
       if (!(e instanceof ConditionalCheckFailedException)) throw e;
-      const running = (e.Item ? unmarshall(e.Item) : {}).running as { runId?: unknown; deadline?: unknown } | undefined;
+      const old = e.Item ? unmarshall(e.Item) : {};
+      const running = old.running as { runId?: unknown; deadline?: unknown } | undefined;
       const live = running?.runId === claim.runId && typeof running.deadline === 'number' && running.deadline >= claim.startedAt;
-      return { item: null, ...(live ? { heldUntil: running.deadline as number } : {}) };
+      if (live) return { item: null, heldUntil: running.deadline as number };
+      return { item: null, claimedBefore: typeof old.lastSlot === 'number' && old.lastSlot >= claim.slot! };
     }
   }
 
   /** A trigger's or envelope run's lease: its claim item, new, or taken over after its deadline. */
-  private async claimItem(name: string, claim: RunClaim): Promise<{ claimed: boolean; heldUntil?: number }> {
+  private async claimItem(name: string, claim: RunClaim): Promise<{ claimed: boolean; heldUntil?: number; claimedBefore?: boolean }> {
     const key = claimItemKey(name, claim.runId);
     const expiresAt = Math.ceil(claim.deadline / 1000) + this.claimTtlSeconds;
-    try {
+    if (!claim.takeoverOnly) try {
       await this.ddb.send(
         new PutCommand({
           TableName: this.tableName,
@@ -210,7 +252,8 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
       if (!(e instanceof ConditionalCheckFailedException)) throw e;
       const old = e.Item ? unmarshall(e.Item) : {};
       const live = old.doneAt === undefined && typeof old.deadline === 'number' && old.deadline >= claim.startedAt;
-      return { claimed: false, ...(live ? { heldUntil: old.deadline as number } : {}) };
+      if (live) return { claimed: false, heldUntil: old.deadline as number };
+      return { claimed: false, claimedBefore: e.Item !== undefined };
     }
   }
 
@@ -237,6 +280,16 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
   async claim(name: string, claim: RunClaim): Promise<boolean> {
     if (claim.slot !== undefined) return (await this.claimSlot(name, claim, 'NONE')).item !== null;
     return (await this.claimItem(name, claim)).claimed;
+  }
+
+  /** The receipts before this slot completion: as its claim read them, else read now. */
+  private async priorReceipts(name: string, done: RunCompletion): Promise<string[]> {
+    const known = this.claimed.get(claimedKey(name, done.runId, done.lease!.startedAt));
+    if (known) return known;
+    const out = await this.ddb.send(
+      new GetCommand({ TableName: this.tableName, Key: { name }, ProjectionExpression: '#done', ExpressionAttributeNames: { '#done': 'doneLeases' }, ConsistentRead: true }),
+    );
+    return receiptsOf(out.Item);
   }
 
   /** SET expectBy/hbShard, or REMOVE both (the item leaves the sparse `expect` index). */
@@ -291,9 +344,11 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
       remove.push('#running');
     }
     if (slotLease) {
-      names['#lastRun'] = 'lastRun';
-      set.push('#lastRun = :lastRun');
-      values[':lastRun'] = { runId: done.runId, startedAt: done.lease!.startedAt };
+      // the receipt of this lease (see receipts below): kept while a retry of this write may come
+      names['#done'] = 'doneLeases';
+      const prior = await this.priorReceipts(name, done);
+      values[':done'] = new Set([...keepReceipts(prior, done.at - (done.retryWindowMs ?? DEFAULT_RETRY_WINDOW_MS) - RECEIPT_MARGIN_MS), receiptOf(done.lease!.startedAt, done.at)]);
+      set.push('#done = :done');
     }
     Object.entries(done.stateChanges).forEach(([key, value], i) => {
       names[`#s${i}`] = `${STATE_PREFIX}${key}`;
@@ -315,13 +370,17 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
         const out = await this.ddb.send(
           new UpdateCommand({ ...update, ...(slotLease ? { ConditionExpression: '#running.#rid = :rid AND #running.#st = :lst' } : {}), ReturnValues: 'UPDATED_NEW' }),
         );
+        if (slotLease) this.claimed.delete(claimedKey(name, done.runId, done.lease!.startedAt));
         const ce = out.Attributes?.consecutiveErrors;
         return { consecutiveErrors: typeof ce === 'number' ? ce : 0, status: 'applied' };
       } catch (e) {
         if (!(e instanceof ConditionalCheckFailedException)) throw e;
+        // the lease is no longer current: either this completion was applied by an earlier attempt
+        // whose answer was lost (its receipt is there, whatever ran since), or the lease was taken
+        // over (a redelivery after its deadline, a newer slot, a restart) and nothing was written
+        this.claimed.delete(claimedKey(name, done.runId, done.lease!.startedAt));
         const item = (await this.ddb.send(new GetCommand({ TableName: this.tableName, Key: { name }, ConsistentRead: true }))).Item;
-        const last = item?.lastRun as { runId?: unknown; startedAt?: unknown } | undefined;
-        const ours = last?.runId === done.runId && last.startedAt === done.lease!.startedAt;
+        const ours = receiptsOf(item).some((r) => receiptStartedAt(r) === done.lease!.startedAt);
         const ce = item?.consecutiveErrors;
         return { consecutiveErrors: typeof ce === 'number' ? ce : 0, status: ours ? 'already' : 'superseded' };
       }

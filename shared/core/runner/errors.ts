@@ -1,5 +1,5 @@
 /** Errors of the runner. */
-import { OrchestratorError } from '../errors';
+import { OrchestratorError, errorMessage } from '../errors';
 
 /**
  * The registered bundle failed its re-verification on load (signature, size, or the hot
@@ -37,5 +37,19 @@ export class RunLeaseHeldError extends OrchestratorError {
   override name = 'RunLeaseHeldError';
   constructor(agent: string, runId: string, deadline: number) {
     super('run_lease_held', `run ${runId} of ${agent} is held by another attempt until ${new Date(deadline).toISOString()}`, { agent, runId, deadline });
+  }
+}
+
+/**
+ * The completion write kept failing (store unreachable) until the run's lease ended: the attempt
+ * gives up, so that it never outlives its lease (a redelivery may take the lease over after the
+ * deadline and run again). Thrown out of the runner so the queue redelivers; `cause` is the last
+ * store error.
+ */
+export class CompletionAbandonedError extends OrchestratorError {
+  override name = 'CompletionAbandonedError';
+  constructor(agent: string, runId: string, deadline: number, cause: unknown) {
+    super('completion_abandoned', `completion of run ${runId} of ${agent} failed until its lease ended at ${new Date(deadline).toISOString()}: ${errorMessage(cause)}`, { agent, runId, deadline });
+    this.cause = cause;
   }
 }

@@ -39,7 +39,7 @@ import { nodeCryptoVerifier, type TrustedKey, type Verifier } from '../bundle/si
 import { stuckDeadline, type HealthPolicy } from '../health/policy';
 import { systemClock, type Clock } from '../clock';
 import { silentLogger, type Logger } from '../logger';
-import { BundleReverifyError, BundleUnavailableError, InvalidDispatchMessageError, RunLeaseHeldError } from './errors';
+import { BundleReverifyError, BundleUnavailableError, CompletionAbandonedError, InvalidDispatchMessageError, RunLeaseHeldError } from './errors';
 
 /** What a claim attempt found: `heldUntil` is the deadline of a live lease of the same run, if that is why it was refused. */
 export interface ClaimOutcome {
@@ -47,6 +47,8 @@ export interface ClaimOutcome {
   record: HeartbeatRecord | null;
   state: Record<string, unknown>;
   heldUntil?: number;
+  /** refused because the run was claimed before (it is done, or a later slot was claimed) */
+  claimedBefore?: boolean;
 }
 
 /** Optional capability of a HeartbeatStore: claim and read heartbeat + state in one request. */
@@ -73,7 +75,10 @@ export interface RunnerDeps {
   logger?: Logger;
   /** bytes of bundles kept in memory (LRU by sha256 + key), default 64 MiB */
   bundleCacheBytes?: number;
-  /** how long a failing completion write is retried in place (real time), default 60 s */
+  /**
+   * longest time a failing completion write or event publish is retried in place (real time),
+   * default 60 s. A completion is never retried past its lease's deadline (see leaseMs).
+   */
   completeRetryMs?: number;
 }
 
@@ -125,10 +130,13 @@ export function dispatchedAfterStatusChange(rec: Pick<AgentRecord, 'statusChange
 
 /**
  * A run's lease (the claim's deadline, from its start): its timeout plus this allowance, by which
- * an attempt has certainly ended (the sandbox cuts a run at its timeout, plus at most 5 s for
- * loading the bundle). After it a redelivery of the same run may take the claim over.
+ * an attempt has certainly ended. The sandbox cuts a run at its timeout (plus at most 5 s for
+ * loading the bundle), and the completion write is retried in place only until the deadline (an
+ * outage of the store is ridden out for the rest of the allowance, 25 s or more), so an attempt is
+ * over, completed or given up, when its lease ends. After it a redelivery of the same run may take
+ * the claim over: a takeover never runs beside a live attempt of the same run.
  */
-export const LEASE_GRACE_MS = 10_000;
+export const LEASE_GRACE_MS = 30_000;
 
 export function leaseMs(timeoutSeconds: number): number {
   return Math.round(timeoutSeconds * 1000) + LEASE_GRACE_MS;
@@ -195,9 +203,13 @@ export class RunnerService {
         return skip(rec.status);
       }
       if (msg.kind === 'cycle' && msg.generation !== rec.generation && !dispatchedAfterStatusChange(rec, msg.slot)) return skip('stale_generation');
-      if (msg.kind === 'cycle' && this.clock.now() > msg.slot + slotExpiryMs(rec.cycleSeconds, rec.timeoutSeconds)) return skip('expired');
       if (msg.kind === 'envelope' && !rec.hasOnEnvelope) return skip('no_onEnvelope');
     } else if (rec.status === 'restarting') return skip('restarting');
+
+    // a slot delivered after its expiry is not started any more (no burst of old slots after the
+    // runner was stopped); but one that an earlier attempt claimed in time and then left (it died,
+    // or lost the store) is taken over and run: it is not lost to a redelivery that came late
+    const expired = msg.kind === 'cycle' && this.clock.now() > msg.slot + slotExpiryMs(rec.cycleSeconds, rec.timeoutSeconds);
 
     let bundle: VerifiedBundleRef | null = null;
     let loadError: string | null = null;
@@ -215,10 +227,11 @@ export class RunnerService {
     // the claim is a lease: by its deadline this attempt has ended (see leaseMs)
     const claim: RunClaim = { runId: msg.runId, startedAt, deadline: startedAt + leaseMs(rec.timeoutSeconds) };
     if (msg.kind === 'cycle') claim.slot = msg.slot;
+    if (expired) claim.takeoverOnly = true;
     const claimed = await this.claim(rec.name, claim);
     // another attempt holds the run: come back later (it will be done, or its lease expired)
     if (!claimed.claimed && claimed.heldUntil !== undefined) throw new RunLeaseHeldError(rec.name, msg.runId, claimed.heldUntil);
-    if (!claimed.claimed) return skip('duplicate');
+    if (!claimed.claimed) return skip(expired && !claimed.claimedBefore ? 'expired' : 'duplicate');
     const cycle = (claimed.record?.cycles ?? 0) + 1;
 
     let result: SandboxResult;
@@ -248,7 +261,7 @@ export class RunnerService {
     const ok = result.outcome === 'ok';
     const countsAsCycle = msg.kind !== 'envelope';
     const expectBy = countsAsCycle && SCHEDULED_STATUSES.includes(rec.status) ? stuckDeadline(this.deps.policy, at, rec) : null;
-    const completion = await this.completeWithRetry(rec.name, {
+    const completion = await this.completeWithRetry(rec.name, claim.deadline, {
       runId: msg.runId,
       at,
       outcome: result.outcome,
@@ -260,6 +273,7 @@ export class RunnerService {
       expectBy,
       countsAsCycle,
       lease: { startedAt: claim.startedAt, ...(claim.slot !== undefined ? { slot: claim.slot } : {}) },
+      retryWindowMs: Math.max(0, claim.deadline - at),
     });
     // a redelivery took the lease over (this attempt outlived its deadline, or a restart ended the
     // run's lease): that attempt's result is the one that counts
@@ -326,11 +340,23 @@ export class RunnerService {
   /**
    * The completion write, retried in place on infrastructure errors (the run happened and its
    * result is only in memory; a redelivery would find the claim and not run it again before its
-   * deadline). The write is conditional on the lease, so a retry of a write that was applied is
-   * reported as `already`, not applied twice.
+   * deadline), until the lease's deadline at most: then the attempt gives up (throws, so the
+   * message is redelivered and taken over), and no attempt outlives its lease. The write is
+   * conditional on the lease, so a retry of a write that was applied is reported as `already`
+   * (the store keeps a receipt for `retryWindowMs`), not applied twice.
    */
-  private completeWithRetry(name: string, done: RunCompletion): Promise<{ consecutiveErrors: number; status: CompletionStatus }> {
-    return retryFollowUp(() => this.deps.heartbeats.complete(name, done), { forMs: this.completeRetryMs, log: this.log, what: 'completion write', fields: { agent: name, runId: done.runId } });
+  private completeWithRetry(name: string, deadline: number, done: RunCompletion): Promise<{ consecutiveErrors: number; status: CompletionStatus }> {
+    let lastError: unknown;
+    const attempt = async () => {
+      if (lastError !== undefined && this.clock.now() >= deadline) throw new CompletionAbandonedError(name, done.runId, deadline, lastError);
+      try {
+        return await this.deps.heartbeats.complete(name, done);
+      } catch (e) {
+        lastError = e;
+        throw e;
+      }
+    };
+    return retryFollowUp(attempt, { forMs: this.completeRetryMs, log: this.log, what: 'completion write', fields: { agent: name, runId: done.runId } });
   }
 
   private uncache(key: string): void {
