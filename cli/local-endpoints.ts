@@ -12,6 +12,8 @@ export const LocalEndpointsSchema = z.object({
   dynamodb: z.string().url(),
   bucket: z.string(),
   pid: z.number().int(),
+  /** the DynamoDB Local JVM's pid (it lives and dies with local mode) */
+  dynamodbPid: z.number().int().optional(),
 });
 export type LocalEndpoints = z.infer<typeof LocalEndpointsSchema>;
 

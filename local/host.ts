@@ -69,6 +69,11 @@ export interface LocalOptions {
   runnerConcurrency?: number;
   /** observes every run report (tests, soak) */
   onRun?: (report: RunReport) => void;
+  /**
+   * An emulator died under the running host (DynamoDB Local's JVM exited without stop()): local
+   * mode cannot go on. Default: log it (the host is then unusable until restarted).
+   */
+  onEmulatorDied?: (info: { emulator: 'dynamodb'; code: number | null; signal: string | null; output: string }) => void;
 }
 
 export class LocalOrchestrator {
@@ -113,7 +118,7 @@ export class LocalOrchestrator {
     if (!config.trustedKeys.some((k) => k.id === dev.publicKey)) config.trustedKeys.push(parsePublicKey(dev.publicKey));
     const shards = config.AGENT_SCHEDULE_SHARDS;
 
-    const ddb = await startDynamoLocal({ dbPath: join(opts.dataDir, 'dynamodb') });
+    const ddb = await startDynamoLocal({ dbPath: join(opts.dataDir, 'dynamodb'), onUnexpectedExit: LocalOrchestrator.emulatorDied(opts, log) });
     let s3: S3Local | undefined;
     try {
       s3 = await startS3Local({ directory: join(opts.dataDir, 's3'), buckets: [config.HOT_BUCKET] });
@@ -217,6 +222,14 @@ export class LocalOrchestrator {
     }
   }
 
+  /** What a JVM exiting under the host (not through stop()) does: log, then the host's callback. */
+  private static emulatorDied(opts: LocalOptions, log: Logger) {
+    return (info: { code: number | null; signal: NodeJS.Signals | null; stderr: string }) => {
+      log.error('DynamoDB Local exited unexpectedly; local mode cannot go on', { code: info.code, signal: info.signal, output: info.stderr.slice(-1000) });
+      opts.onEmulatorDied?.({ emulator: 'dynamodb', code: info.code, signal: info.signal, output: info.stderr });
+    };
+  }
+
   /** Signs (dev key) and uploads the example agents that are not registered yet (first start). */
   async publishExamples(): Promise<string[]> {
     const list = ExamplesSchema.parse(JSON.parse(readFileSync(join(EXAMPLES_DIR, 'examples.json'), 'utf8')));
@@ -232,7 +245,7 @@ export class LocalOrchestrator {
   }
 
   writeEndpoints(): LocalEndpoints {
-    const ep: LocalEndpoints = { api: this.apiUrl, s3: this.s3.endpoint, dynamodb: this.ddb.endpoint, bucket: this.config.HOT_BUCKET, pid: process.pid };
+    const ep: LocalEndpoints = { api: this.apiUrl, s3: this.s3.endpoint, dynamodb: this.ddb.endpoint, bucket: this.config.HOT_BUCKET, pid: process.pid, dynamodbPid: this.ddb.pid };
     writeFileSync(endpointsFile(this.options.dataDir), JSON.stringify(ep, null, 2) + '\n');
     return ep;
   }
@@ -255,7 +268,7 @@ export class LocalOrchestrator {
     const port = this.ddbProc.port;
     await this.ddbProc.stop();
     await new Promise((r) => setTimeout(r, downMs));
-    this.ddbProc = await startDynamoLocal({ port, dbPath: join(this.options.dataDir, 'dynamodb') });
+    this.ddbProc = await startDynamoLocal({ port, dbPath: join(this.options.dataDir, 'dynamodb'), onUnexpectedExit: LocalOrchestrator.emulatorDied(this.options, this.log) });
   }
 
   /** Fault injection (soak): the same for s3rver (same port and directory, events re-attached). */

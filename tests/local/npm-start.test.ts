@@ -1,110 +1,135 @@
 /**
  * `npm start` as a user runs it: a real process that prints the URLs, keeps running, serves
- * /healthz, exits 0 on SIGINT, and finds its state again on the next start.
+ * /healthz, exits 0 on SIGINT, and finds its state again on the next start. And every way it can
+ * end says why, in one line (stderr and `<data dir>/exit.log`), with nothing left running: a
+ * signal, an uncaught exception, an unhandled rejection, DynamoDB Local dying under it, and a
+ * fatal out-of-memory (V8's own line and a diagnostic report, since no JavaScript runs then).
+ *
+ * Faults are injected from outside the product (tests/support/fault-hook.mjs through
+ * NODE_OPTIONS=--import, triggered by a file once local mode is up; the JVM killed by its pid).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort } from '../../local/emulators';
+import { readLocalEndpoints } from '../../cli/local-endpoints';
 import { tempDir } from '../support/env';
+import { alive, exitLog, killAllLocalModes, startLocalMode, waitFor } from '../support/local-process';
 
-const dataDir = tempDir('orch-npm-start-');
-afterAll(() => dataDir.cleanup());
+const dirs: ReturnType<typeof tempDir>[] = [];
+const newDataDir = () => {
+  const d = tempDir('orch-npm-start-');
+  dirs.push(d);
+  return d.path;
+};
+afterAll(() => {
+  killAllLocalModes();
+  for (const d of dirs) d.cleanup();
+});
 
-function startProcess(port: number): { child: ChildProcess; output: () => string; ready: Promise<void> } {
-  const child = spawn('npm', ['start', '--silent'], {
-    cwd: process.cwd(),
-    env: { ...process.env, PORT: String(port), AGENT_DATA_DIR: dataDir.path, LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // its own process group, so the test can press "Ctrl-C" the way a terminal does: SIGINT to
-    // every process of the foreground group (npm, and local mode under it)
-    detached: true,
-  });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const ready = new Promise<void>((resolve, reject) => {
-    const timer = setInterval(() => {
-      if (/Orchestrator running/.test(out)) {
-        clearInterval(timer);
-        resolve();
-      }
-    }, 100);
-    child.once('exit', (code) => {
-      clearInterval(timer);
-      reject(new Error(`npm start exited early with ${code}:\n${out}`));
-    });
-  });
-  return { child, output: () => out, ready };
-}
-
-function exitCode(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-}
-
-async function waitFor<T>(fn: () => Promise<T | undefined>, ms: number): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const FAULT_HOOK = join(process.cwd(), 'tests', 'support', 'fault-hook.mjs');
 
 describe('npm start', () => {
   it('prints the URLs and token location, serves the API, exits 0 on Ctrl-C, and keeps its state', async () => {
-    const port = await freePort();
-    const first = startProcess(port);
-    await first.ready;
+    const dataDir = newDataDir();
+    const first = startLocalMode({ dataDir });
+    const url = await first.ready;
     const out = first.output();
-    expect(out).toContain(`http://127.0.0.1:${port}/`);
-    expect(out).toContain(join(dataDir.path, 'api-token'));
-    const token = readFileSync(join(dataDir.path, 'api-token'), 'utf8').trim();
+    expect(out).toContain(join(dataDir, 'api-token'));
+    const token = first.token();
     expect(token).toMatch(/^[0-9a-f]{64}$/);
-    expect(existsSync(join(dataDir.path, 'keys', 'signing.key'))).toBe(true);
+    expect(existsSync(join(dataDir, 'keys', 'signing.key'))).toBe(true);
 
-    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    const health = await fetch(`${url}/healthz`);
     expect(health.status).toBe(200);
+    const auth = { headers: { authorization: `Bearer ${token}` } };
     // the example agents are published and registered on the first start
-    const names = await waitFor(async () => {
-      const r = await fetch(`http://127.0.0.1:${port}/agents`, { headers: { authorization: `Bearer ${token}` } });
-      const body = (await r.json()) as { agents: { name: string }[] };
+    const names = await waitFor('the example agents registered', async () => {
+      const body = (await (await fetch(`${url}/agents`, auth)).json()) as { agents: { name: string }[] };
       const n = body.agents.map((a) => a.name).sort();
       return n.includes('hello') && n.includes('echo') ? n : undefined;
-    }, 20_000);
+    });
     expect(names).toEqual(expect.arrayContaining(['echo', 'hello']));
-    const auth = { headers: { authorization: `Bearer ${token}` } };
     // the example agent runs: hello's first cycle greets echo, and the ledger holds both
-    const greeted = await waitFor(async () => {
-      const r = await fetch(`http://127.0.0.1:${port}/ledger?topic=greeting&limit=10`, auth);
-      const body = (await r.json()) as { entries: { sender: string; recipient?: string }[] };
+    const greeted = await waitFor('hello greeting echo in the ledger', async () => {
+      const body = (await (await fetch(`${url}/ledger?topic=greeting&limit=10`, auth)).json()) as { entries: { sender: string; recipient?: string }[] };
       return body.entries.length > 0 ? body.entries : undefined;
-    }, 30_000);
+    });
     expect(greeted[0]).toMatchObject({ sender: 'hello', recipient: 'echo' });
-    const before = (await (await fetch(`http://127.0.0.1:${port}/ledger/verify`, auth)).json()) as { ok: boolean; entries: number; head: string };
+    const before = (await (await fetch(`${url}/ledger/verify`, auth)).json()) as { ok: boolean; entries: number; head: string };
     expect(before.ok).toBe(true);
+    const jvm = readLocalEndpoints(dataDir)?.dynamodbPid;
+    expect(jvm).toBeGreaterThan(0);
 
-    const code = exitCode(first.child);
-    process.kill(-first.child.pid!, 'SIGINT');
-    expect(await code).toBe(0);
-    expect(existsSync(join(dataDir.path, 'endpoints.json'))).toBe(false);
+    first.ctrlC();
+    expect(await first.exited).toEqual({ code: 0, signal: null });
+    expect(existsSync(join(dataDir, 'endpoints.json'))).toBe(false);
+    expect(alive(jvm!)).toBe(false);
+    expect(first.output()).toMatch(/"msg":"local mode exiting".*"reason":"signal SIGINT"/);
+    expect(exitLog(dataDir)).toEqual([expect.objectContaining({ msg: 'local mode exiting', reason: 'signal SIGINT', signal: 'SIGINT' })]);
 
     // second start: same token, agents still registered, nothing republished
-    const second = startProcess(port);
-    await second.ready;
+    const second = startLocalMode({ dataDir });
+    const url2 = await second.ready;
     expect(second.output()).not.toMatch(/published example/i);
-    const r = await fetch(`http://127.0.0.1:${port}/agents`, { headers: { authorization: `Bearer ${token}` } });
-    const body = (await r.json()) as { agents: { name: string }[] };
+    const body = (await (await fetch(`${url2}/agents`, auth)).json()) as { agents: { name: string }[] };
     expect(body.agents.map((a) => a.name)).toEqual(expect.arrayContaining(['echo', 'hello']));
     // nothing lost: the ledger still verifies and holds at least what it held before the restart
-    const after = (await (await fetch(`http://127.0.0.1:${port}/ledger/verify`, auth)).json()) as { ok: boolean; entries: number };
+    const after = (await (await fetch(`${url2}/ledger/verify`, auth)).json()) as { ok: boolean; entries: number };
     expect(after.ok).toBe(true);
     expect(after.entries).toBeGreaterThanOrEqual(before.entries);
     // SIGTERM as a service manager sends it: to the main process (npm) only
-    const code2 = exitCode(second.child);
     second.child.kill('SIGTERM');
-    expect(await code2).toBe(0);
-  }, 120_000);
+    expect(await second.exited).toEqual({ code: 0, signal: null });
+    expect(exitLog(dataDir).map((l) => l.reason)).toEqual(['signal SIGINT', 'signal SIGTERM']);
+  }, 300_000);
+
+  it('says why it ends, with nothing left running: SIGHUP, an uncaught exception, an unhandled rejection, DynamoDB Local dying', async () => {
+    type Scenario = { name: string; env?: Record<string, string>; act: (dataDir: string, trigger: string) => void; code: number; reason: RegExp; detail?: RegExp };
+    const scenarios: Scenario[] = [
+      // the terminal closed: its default action would end the process without a word
+      { name: 'SIGHUP', act: (d) => process.kill(readLocalEndpoints(d)!.pid, 'SIGHUP'), code: 0, reason: /^signal SIGHUP$/ },
+      { name: 'uncaught', env: { FAULT_KIND: 'throw' }, act: (_d, t) => writeFileSync(t, 'go'), code: 1, reason: /^uncaught exception$/, detail: /injected fault: uncaught/ },
+      { name: 'rejection', env: { FAULT_KIND: 'reject' }, act: (_d, t) => writeFileSync(t, 'go'), code: 1, reason: /^unhandled rejection$/, detail: /injected fault: unhandled rejection/ },
+      { name: 'jvm killed', act: (d) => process.kill(readLocalEndpoints(d)!.dynamodbPid!, 'SIGKILL'), code: 1, reason: /^dynamodb emulator died$/, detail: /"signal":"SIGKILL"/ },
+    ];
+    for (const s of scenarios) {
+      const dataDir = newDataDir();
+      const trigger = join(dataDir, 'fault-trigger');
+      const lm = startLocalMode({ dataDir, env: { NODE_OPTIONS: `--import ${FAULT_HOOK}`, FAULT_TRIGGER: trigger, ...s.env } });
+      await lm.ready;
+      const ep = readLocalEndpoints(dataDir)!;
+      s.act(dataDir, trigger);
+      const ended = await lm.exited;
+      expect(ended.code, `${s.name}: exit code\n${lm.output()}`).toBe(s.code);
+      const lines = exitLog(dataDir);
+      expect(lines, `${s.name}: one exit line\n${lm.output()}`).toHaveLength(1);
+      expect(String(lines[0]!.reason), s.name).toMatch(s.reason);
+      expect(lines[0]).toMatchObject({ msg: 'local mode exiting', pid: ep.pid });
+      if (s.detail) expect(JSON.stringify(lines[0]), s.name).toMatch(s.detail);
+      // the same line on stderr
+      expect(lm.output(), s.name).toContain('"msg":"local mode exiting"');
+      // nothing outlives it: local mode and its JVM are gone
+      expect(alive(ep.pid), `${s.name}: local mode still running`).toBe(false);
+      await waitFor(`${s.name}: the DynamoDB Local JVM to end`, async () => (alive(ep.dynamodbPid!) ? undefined : true), 20_000);
+    }
+  }, 600_000);
+
+  it('a fatal out-of-memory leaves V8\'s line on stderr and a diagnostic report in the data dir, and no JVM behind', async () => {
+    const dataDir = newDataDir();
+    const trigger = join(dataDir, 'fault-trigger');
+    const lm = startLocalMode({ dataDir, env: { NODE_OPTIONS: `--import ${FAULT_HOOK} --max-old-space-size=192`, FAULT_TRIGGER: trigger, FAULT_KIND: 'oom' } });
+    await lm.ready;
+    const ep = readLocalEndpoints(dataDir)!;
+    writeFileSync(trigger, 'go');
+    const ended = await lm.exited;
+    expect(ended.code).not.toBe(0);
+    expect(lm.output()).toMatch(/heap out of memory/i);
+    const reports = readdirSync(dataDir).filter((f) => /^report\..*\.json$/.test(f));
+    expect(reports).toHaveLength(1);
+    const report = JSON.parse(readFileSync(join(dataDir, reports[0]!), 'utf8')) as { header: { event: string; processId: number } };
+    expect(report.header).toMatchObject({ processId: ep.pid });
+    expect(report.header.event).toMatch(/heap out of memory/i);
+    // no JavaScript runs after V8's abort: the kernel ends the JVM with its parent (setpriv --pdeathsig)
+    await waitFor('the DynamoDB Local JVM to end', async () => (alive(ep.dynamodbPid!) ? undefined : true), 20_000);
+  }, 300_000);
 });
