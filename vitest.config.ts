@@ -1,15 +1,47 @@
 import { defineConfig } from 'vitest/config';
 
-// Integration tests start real emulators (DynamoDB Local on Java, s3rver), so they run in
-// forked processes with generous timeouts; the machine has 2 cores, so at most 2 files at once.
+/**
+ * Whole-system tests: each runs all of local mode (its own DynamoDB Local JVM, s3rver, runner
+ * pool, and in two of them `npm start` as a child process). They run one at a time, after the
+ * rest, so that none of them competes with another for the 2 cores: what they wait for depends
+ * on the machine's load, and no test may depend on that.
+ */
+const SYSTEM = ['tests/local/npm-start.test.ts', 'tests/local/publish.test.ts', 'tests/api/e2e.test.ts', 'tests/soak/soak.test.ts'];
+
+// Integration tests start real emulators (DynamoDB Local on Java, s3rver), so they run in forked
+// processes with generous timeouts (bounds on waits, never measurements: a slower machine only
+// waits longer); the machine has 2 cores, so at most 2 files at once.
 export default defineConfig({
   test: {
     pool: 'forks',
-    maxWorkers: 2,
-    include: ['tests/**/*.test.ts'],
-    globalSetup: ['tests/support/global-setup.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
+    testTimeout: 120_000,
+    hookTimeout: 180_000,
     reporters: ['default'],
+    // expect.poll's default (1 s) is a wall-clock margin: a browser → API → render round trip on
+    // a loaded machine can take longer
+    expect: { poll: { timeout: 30_000, interval: 100 } },
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'parallel',
+          include: ['tests/**/*.test.ts'],
+          exclude: SYSTEM,
+          // one DynamoDB Local (in memory) for these files, unique tables per file
+          globalSetup: ['tests/support/global-setup.ts'],
+          maxWorkers: 2,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'system',
+          include: SYSTEM,
+          maxWorkers: 1,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });

@@ -64,25 +64,25 @@ describe('dashboard', () => {
     await page.click('#token-form button[type=submit]');
 
     const row = page.locator('#agents tr[data-agent="ticker"]');
-    await row.waitFor({ timeout: 10_000 });
+    await row.waitFor({ timeout: 30_000 });
     await expect.poll(() => row.locator('[data-role=status]').textContent()).toBe('active');
     expect(await row.locator('td').nth(1).textContent()).toBe('1.0.0');
 
     // cycles finishing (the runner's completion write) show up as counts and in the chart
-    for (const ms of [12, 30, 18]) {
+    // each completion is seen by the page (its own metrics snapshot) before the next one
+    for (const [i, ms] of [12, 30, 18].entries()) {
       await h.heartbeats.complete('ticker', { runId: `r${ms}`, at: Date.now(), outcome: 'ok', error: null, durationMs: ms, generation: 0, stateChanges: {}, expectBy: null, countsAsCycle: true });
-      await new Promise((r) => setTimeout(r, 250)); // one metrics snapshot per completion (every 200 ms)
+      await expect.poll(() => row.locator('td').nth(5).textContent()).toBe(String(i + 1));
     }
-    await expect.poll(() => row.locator('td').nth(5).textContent(), { timeout: 10_000 }).toBe('3');
     await expect.poll(() => page.locator('#legend').textContent()).toContain('ticker');
     // the stream delivered the registration event to the live feed
-    await expect.poll(() => page.locator('#feed').textContent(), { timeout: 10_000 }).toContain('agent.registered');
+    await expect.poll(() => page.locator('#feed').textContent()).toContain('agent.registered');
     await expect.poll(() => page.locator('#conn').textContent()).toBe('stream: live');
 
     await row.locator('button[data-action=pause]').click();
-    await expect.poll(() => row.locator('[data-role=status]').textContent(), { timeout: 10_000 }).toBe('paused');
+    await expect.poll(() => row.locator('[data-role=status]').textContent()).toBe('paused');
     expect((await h.registry.get('ticker'))?.status).toBe('paused');
-    await expect.poll(() => page.locator('#feed').textContent(), { timeout: 10_000 }).toContain('agent.paused');
+    await expect.poll(() => page.locator('#feed').textContent()).toContain('agent.paused');
     expect(await row.locator('button[data-action=resume]').isEnabled()).toBe(true);
     expect(await row.locator('button[data-action=pause]').isEnabled()).toBe(false);
 
@@ -93,7 +93,7 @@ describe('dashboard', () => {
 
     // the token survives a reload (localStorage)
     await page.reload();
-    await expect.poll(() => page.locator('#agents tr[data-agent="ticker"] [data-role=status]').textContent(), { timeout: 10_000 }).toBe('paused');
+    await expect.poll(() => page.locator('#agents tr[data-agent="ticker"] [data-role=status]').textContent()).toBe('paused');
 
     expect(problems).toEqual([]);
     await page.close();

@@ -19,7 +19,7 @@ let host: LocalOrchestrator;
 const api = (path: string, init: RequestInit = {}) =>
   fetch(host.apiUrl.replace(/\/$/, '') + path, { ...init, headers: { authorization: `Bearer ${host.dev.token}`, 'content-type': 'application/json', ...(init.headers ?? {}) } });
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
   const until = Date.now() + ms;
   for (;;) {
     const v = await fn();
@@ -75,12 +75,16 @@ describe('API over the full local mode', () => {
     const comps = (await (await api('/components')).json()) as { components: { name: string; running: boolean }[] };
     expect(comps.components.filter((c) => !c.running).map((c) => c.name)).toEqual(['scheduler']);
 
-    // slots dispatched before the stop may still run; after that, nothing more
-    await host.pool.idle();
-    await new Promise((r) => setTimeout(r, 1500));
+    // slots dispatched before the stop (up to the scheduler's horizon ahead) still run: wait until
+    // none of them is waiting or running; after that, nothing more
+    await waitFor('the slots dispatched before the stop to be done', async () => {
+      await host.pool.idle();
+      return host.pool.waiting().some((w) => w.message.agent === 'fast') ? undefined : true;
+    });
     await host.pool.idle();
     const frozen = await cycles();
-    await new Promise((r) => setTimeout(r, 3500)); // 3.5 periods of the 1-second agent
+    // an absence over 3.5 periods of the 1-second agent (a slower machine cannot make a cycle appear)
+    await new Promise((r) => setTimeout(r, 3500));
     expect(await cycles()).toBe(frozen);
 
     // the API answers and the bus delivers: a published envelope reaches the ledger
@@ -95,12 +99,12 @@ describe('API over the full local mode', () => {
     // the runner is not the scheduler: a trigger still runs one cycle
     expect((await api('/agents/fast/trigger', { method: 'POST' })).status).toBe(202);
     await waitFor('the triggered cycle', async () => ((await cycles()) === frozen + 1 ? true : undefined));
-    await new Promise((r) => setTimeout(r, 1500));
+    await new Promise((r) => setTimeout(r, 1500)); // an absence again: no scheduled cycle follows it
     expect(await cycles()).toBe(frozen + 1);
 
     const start = await api('/components/scheduler/start', { method: 'POST' });
     expect(await start.json()).toEqual({ component: { name: 'scheduler', running: true } });
-    await waitFor('cycles again', async () => ((await cycles()) >= frozen + 3 ? true : undefined), 20_000);
+    await waitFor('cycles again', async () => ((await cycles()) >= frozen + 3 ? true : undefined));
     expect(await metric('agent_cycles_total', { agent: 'fast' })).toBeGreaterThanOrEqual(frozen + 3);
   });
 });

@@ -151,8 +151,8 @@ describe('LocalBus', () => {
       },
     });
     for (let i = 0; i < 20; i++) await bus.publish([env('t', 's', { i })]);
-    // the router is blocked on its first event, the ledger is not
-    await new Promise((r) => setTimeout(r, 20));
+    // the router is blocked on its first event, the ledger is not: it gets all 20 meanwhile
+    await expect.poll(() => ledgerSeen.length).toBe(20);
     expect(ledgerSeen).toEqual(Array.from({ length: 20 }, (_, i) => i));
     expect(seen).toEqual([]);
     gate.resolve();

@@ -2,11 +2,11 @@
  * Local component switches map each component to the same rules and schedules the CDK stack
  * disables for it (shared/definitions/routing.ts), and local timers deliver schedule inputs.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { LocalComponentControl, type Switch } from '../../local/components';
 import { LocalTimers } from '../../local/timers';
 import { SCHEDULES } from '../../shared/definitions/routing';
-import { silentLogger } from '../../shared/core/logger';
+import { createLogger } from '../../shared/core/logger';
 
 function flag(): Switch & { on: boolean } {
   return {
@@ -66,29 +66,43 @@ describe('LocalComponentControl', () => {
 });
 
 describe('LocalTimers', () => {
-  it('delivers each schedule input to its target, and a disabled schedule does not fire on its timer', async () => {
-    const seen: [string, unknown][] = [];
-    const timers = new LocalTimers(SCHEDULES, { scheduler: async (e) => void seen.push(['scheduler', e]), 'health-monitor': async (e) => void seen.push(['monitor', e]) }, silentLogger, {
-      SchedulerTick: 0.01,
-      HealthSweep: 3600,
-      Rescan: 3600,
-    });
-    timers.setEnabled('SchedulerTick', false);
-    timers.start();
-    await new Promise((r) => setTimeout(r, 100));
-    expect(seen).toEqual([]);
-    timers.setEnabled('SchedulerTick', true);
-    for (let i = 0; i < 100 && seen.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
-    await timers.fire('HealthSweep');
-    await timers.stop();
-    expect(seen.filter(([t]) => t === 'scheduler').length).toBeGreaterThanOrEqual(3);
-    expect(seen).toContainEqual(['scheduler', { action: 'tick' }]);
-    expect(seen).toContainEqual(['monitor', { action: 'sweep' }]);
-    // stop() stops the timers for good
-    const n = seen.length;
-    await new Promise((r) => setTimeout(r, 60));
-    expect(seen.length).toBe(n);
-    // the rescan schedule targets the agent-manager, which has no handler here: counted, not thrown
-    await expect(timers.fire('Rescan')).resolves.toBeUndefined();
+  it('delivers each schedule input to its target on its period, and a disabled schedule does not fire', async () => {
+    // the timers' own clock, faked: firings are counted per period, not raced against real time
+    vi.useFakeTimers();
+    try {
+      const seen: [string, unknown][] = [];
+      const logged: { level: string; msg: string; schedule?: unknown }[] = [];
+      const log = createLogger({ level: 'debug', sink: (line, level) => logged.push({ level, ...(JSON.parse(line) as { msg: string; schedule?: unknown }) }) });
+      const timers = new LocalTimers(SCHEDULES, { scheduler: async (e) => void seen.push(['scheduler', e]), 'health-monitor': async (e) => void seen.push(['monitor', e]) }, log, {
+        SchedulerTick: 1,
+        HealthSweep: 3600,
+        Rescan: 3600,
+      });
+      timers.setEnabled('SchedulerTick', false);
+      timers.start();
+      await vi.advanceTimersByTimeAsync(5_000);
+      expect(seen).toEqual([]);
+      timers.setEnabled('SchedulerTick', true);
+      await vi.advanceTimersByTimeAsync(3_000);
+      // one firing per period once enabled: at 1 s, 2 s and 3 s
+      expect(seen).toEqual([
+        ['scheduler', { action: 'tick' }],
+        ['scheduler', { action: 'tick' }],
+        ['scheduler', { action: 'tick' }],
+      ]);
+      await timers.fire('HealthSweep');
+      expect(seen.at(-1)).toEqual(['monitor', { action: 'sweep' }]);
+      expect(timers.stats().find((t) => t.id === 'SchedulerTick')).toEqual({ id: 'SchedulerTick', enabled: true, fired: 3, failed: 0 });
+      await timers.stop();
+      // stop() stops the timers for good
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(seen).toHaveLength(4);
+      // the rescan schedule targets the agent-manager, which has no handler here: logged, not thrown
+      await expect(timers.fire('Rescan')).resolves.toBeUndefined();
+      expect(logged).toEqual([expect.objectContaining({ level: 'warn', msg: 'schedule has no local target', schedule: 'Rescan' })]);
+      expect(timers.stats().find((t) => t.id === 'Rescan')).toMatchObject({ fired: 0, failed: 0 });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
