@@ -47,6 +47,8 @@ export const LIST_MAX_LIMIT = 1000;
 export const REPLAY_MAX_RANGE = 10_000;
 const REPLAY_PUBLISH_BATCH = 50;
 const MAX_COMMIT_ATTEMPTS = 20;
+/** longest pause between two commit attempts that lost to another writer */
+const COMMIT_BACKOFF_MAX_MS = 250;
 
 const AgentFilter = z.string().min(1).max(128);
 
@@ -154,6 +156,9 @@ export class LedgerService implements LedgerReader {
       // lost a race with another writer, or our cached head was stale: re-read and retry
       this.cachedHead = undefined;
       if (++failures >= MAX_COMMIT_ATTEMPTS) throw new LedgerConflictError(`append failed ${failures} times in a row against concurrent writers`);
+      // back off (random, growing) so that writers that keep colliding spread out instead of
+      // losing to each other in lockstep: on a slow host a tight loop can starve one writer
+      await new Promise((r) => setTimeout(r, Math.random() * Math.min(COMMIT_BACKOFF_MAX_MS, 5 * 2 ** failures)));
     }
     if (duplicates.length) this.log.info('duplicate deliveries not recorded again', { ids: duplicates });
     return { appended, duplicates };

@@ -143,14 +143,14 @@ export function leaseMs(timeoutSeconds: number): number {
 }
 
 /**
- * A slot delivered this long after its start is not run (skipped as 'expired'): after the runner
- * was stopped (event source mapping disabled, local pool stopped) the queued slots are not
- * replayed in a burst, in line with the scheduler's overdue policy. It is longer than a lease (by
- * 5 s), so a redelivery can still take over the claim of an attempt that died after claiming; and
- * normal delivery delays are far below it: max(2 periods, timeout + 15 s).
+ * A slot delivered this long after its start is not started any more (skipped as 'expired'):
+ * after the runner was stopped (event source mapping disabled, local pool stopped) the queued
+ * slots are not replayed in a burst, in line with the scheduler's overdue policy. Normal delivery
+ * delays are far below it: max(2 periods, timeout + 15 s). A slot that an attempt claimed before
+ * its expiry is not affected: a redelivery takes its lease over whenever it comes (takeoverOnly).
  */
 export function slotExpiryMs(cycleSeconds: number, timeoutSeconds: number): number {
-  return Math.max(2 * cycleSeconds * 1000, leaseMs(timeoutSeconds) + 5_000);
+  return Math.max(2 * cycleSeconds * 1000, Math.round(timeoutSeconds * 1000) + 15_000);
 }
 
 
