@@ -4,20 +4,19 @@
  * the ledger-writer handler (SQS-FIFO-shaped batches) → LedgerService → DynamoDB Local.
  *
  * Figures: append/s with the cloud's SQS batch size (10) and with full commits (45), verify/s,
- * list/s (pages of 1000), replay/s (read + re-publish) and replay end to end (re-ledgered),
- * plus the pattern matcher alone. DynamoDB Local is far slower per request than DynamoDB (it is
- * a single Java process sharing this machine's cores with the benchmark), so the DynamoDB-bound
- * figures are a floor for local mode, not a prediction for the cloud.
+ * list/s (pages of 1000), replay/s (read + re-publish) and replay end to end (re-ledgered).
+ * The pattern matcher alone is measured by bench/pattern.ts (no emulator). DynamoDB Local is far
+ * slower per request than DynamoDB (it is a single Java process sharing this machine's cores with
+ * the benchmark), so the DynamoDB-bound figures are a floor for local mode, not a prediction for
+ * the cloud.
  */
 import { createClients } from '../shared/adapters/aws/clients';
 import { ensureTable } from '../shared/adapters/aws/tables';
 import { DynamoLedgerStore } from '../shared/adapters/aws/dynamo-ledger';
 import { LEDGER_TABLE } from '../shared/definitions/tables';
-import { RULES, resolvePattern } from '../shared/definitions/routing';
+import { RULES } from '../shared/definitions/routing';
 import { LedgerService } from '../shared/core/ledger/service';
 import { makeEnvelope } from '../shared/core/envelope';
-import { compilePattern } from '../shared/core/bus/pattern';
-import { toBusEvent } from '../shared/core/bus/events';
 import { createLedgerWriterHandler } from '../functions/ledger-writer/handler';
 import { LocalBus } from '../local/bus';
 import { startDynamoLocal } from '../local/emulators';
@@ -84,22 +83,6 @@ export async function run(): Promise<BenchResult[]> {
     const after2 = await ledger.verify();
     if (!after2.ok || after2.entries !== N + R) throw new Error('replay did not re-ledger every entry');
 
-    // the pattern matcher alone: the four RULES against envelope events
-    const rules = RULES.map((r) => compilePattern(resolvePattern(r.pattern, { HOT_BUCKET: 'hot' })));
-    const events = Array.from({ length: 1000 }, (_, i) => {
-      const e = makeEnvelope({ topic: i % 3 === 0 ? 'agent.cycle' : i % 3 === 1 ? 'agent.failed' : 'orders.created', sender: 'a', payload: { i } });
-      return toBusEvent({ source: 'agent-orchestrator', detailType: e.topic, detail: e }, { now: Date.now(), account: '0', region: 'r' });
-    });
-    let matches = 0;
-    t0 = performance.now();
-    let evaluated = 0;
-    while (performance.now() - t0 < 1000) {
-      for (const ev of events) for (const r of rules) if (r.matches(ev)) matches++;
-      evaluated += events.length;
-    }
-    const matchPerSecond = evaluated / ((performance.now() - t0) / 1000);
-    if (matches === 0) throw new Error('no matches');
-
     const r = (v: number) => Math.round(v);
     return [
       { name: `append via local bus, ${PUBLISHERS} publishers, SQS batch 10`, value: r(a10.perSecond), unit: 'envelopes/s', note: `${N} envelopes, DynamoDB Local` },
@@ -108,7 +91,6 @@ export async function run(): Promise<BenchResult[]> {
       { name: 'list (pages of 1000)', value: r(listPerSecond), unit: 'entries/s' },
       { name: 'replay (read + re-publish)', value: r(replayPerSecond), unit: 'envelopes/s', note: `${count} entries` },
       { name: 'replay until re-ledgered', value: r(replayEndToEnd), unit: 'envelopes/s', note: 'bus delivery + append, batch 45' },
-      { name: 'pattern matcher, 4 rules per event', value: r(matchPerSecond), unit: 'events/s' },
     ];
   } finally {
     await ddb.stop();

@@ -173,16 +173,22 @@ describe('EventBridge pattern matcher', () => {
     ['numeric bad operator', { n: [{ numeric: ['!=', 1] }] }, 'unknown numeric operator'],
     ['numeric odd length', { n: [{ numeric: ['>', 1, '<'] }] }, 'numeric must be'],
     ['numeric range reversed', { n: [{ numeric: ['<', 1, '>', 0] }] }, 'lower bound'],
-    ['numeric empty range', { n: [{ numeric: ['>', 5, '<', 1] }] }, 'above the upper bound'],
+    ['numeric empty range', { n: [{ numeric: ['>', 5, '<', 1] }] }, 'bottom must be less than top'],
     ['numeric out of range', { n: [{ numeric: ['>', 6e9] }] }, 'between'],
     ['numeric non-number', { n: [{ numeric: ['>', '1'] }] }, 'operand must be a number'],
     ['exists non-boolean', { n: [{ exists: 'yes' }] }, 'exists must be true or false'],
     ['cidr without bits', { ip: [{ cidr: '10.0.0.1' }] }, 'address/bits'],
-    ['cidr bad address', { ip: [{ cidr: '10.0.0/8' }] }, 'address/bits'],
-    ['cidr bits too long', { ip: [{ cidr: '10.0.0.0/33' }] }, 'too long'],
+    ['cidr bad address', { ip: [{ cidr: '10.0.0/8' }] }, 'nonstandard IP address'],
+    ['cidr bits too long', { ip: [{ cidr: '10.0.0.0/33' }] }, 'IPv4 mask bits must be < 32'],
     ['$or with one alternative', { $or: [{ a: ['x'] }] }, 'at least two'],
     ['$or with a non-object', { $or: [{ a: ['x'] }, ['y']] }, 'pattern objects'],
     ['nested empty object', { detail: {} }, 'detail: a pattern object must not be empty'],
+    ['more than 256 fields (event-ruler\'s rule size)', Object.fromEntries(Array.from({ length: 257 }, (_, i) => [`f${i}`, [i]])), 'more than 256 fields'],
+    [
+      '$or combinations beyond the local guard',
+      Object.fromEntries(Array.from({ length: 14 }, (_, i) => [`k${i}`, { $or: [{ a: [1] }, { b: [2] }] }])),
+      'more than 10000 alternatives',
+    ],
   ];
   it.each(INVALID)('refuses an invalid pattern: %s', (_name, pattern, message) => {
     let err: unknown;
@@ -198,6 +204,138 @@ describe('EventBridge pattern matcher', () => {
 
   it('reports the path of the fault', () => {
     expect(() => compilePattern({ detail: { list: [1, { numeric: ['>', 'x'] }] } })).toThrow(/at detail\.list\[1\]\.numeric\[1\]/);
+  });
+});
+
+/** The fault compilePattern reports (the pattern must be refused). */
+function refusal(pattern: unknown): InvalidPatternError {
+  try {
+    compilePattern(pattern);
+  } catch (e) {
+    if (e instanceof InvalidPatternError) return e;
+    throw e;
+  }
+  throw new Error(`pattern was accepted: ${JSON.stringify(pattern)}`);
+}
+
+// Issue #15: the disagreements found by running this matcher differentially against aws/event-ruler,
+// one test per class, each with the answer EventBridge gives (docs/event-patterns.md has the
+// sources). Where a difference is kept on purpose the test pins our behaviour and says so.
+describe('issue #15: the answers EventBridge gives', () => {
+  it('1. anything-but with a list of prefixes or suffixes is refused (kept: EventBridge documents a single value)', () => {
+    expect(refusal({ a: [{ 'anything-but': { prefix: ['a', 'b'] } }] }).message).toMatch(/anything-but prefix takes a single string.*wildcard/);
+    expect(refusal({ a: [{ 'anything-but': { suffix: ['.png', '.jpg'] } }] }).message).toMatch(/anything-but suffix takes a single string/);
+    // the documented way to exclude several prefixes: an anything-but wildcard list
+    const p = compilePattern({ a: [{ 'anything-but': { wildcard: ['a*', 'b*'] } }] });
+    expect(p.matches({ a: 'x' })).toBe(true);
+    expect(p.matches({ a: 'beta' })).toBe(false);
+    // the single forms stay
+    expect(matchesPattern({ a: [{ 'anything-but': { prefix: 'a' } }] }, { a: 'x' })).toBe(true);
+    expect(matchesPattern({ a: [{ 'anything-but': { suffix: 'x' } }] }, { a: 'ax' })).toBe(false);
+  });
+
+  it('2. a path beside $or and inside an alternative: the later one in the pattern replaces the earlier', () => {
+    // $or after the sibling: the alternative's value replaces the sibling's (event-ruler: match)
+    const after = compilePattern({ detail: { a: [1], $or: [{ a: [2] }, { b: [3] }] } });
+    expect(after.matches({ detail: { a: 2 } })).toBe(true);
+    expect(after.matches({ detail: { a: 1 } })).toBe(false);
+    expect(after.matches({ detail: { a: 1, b: 3 } })).toBe(true);
+    // $or before the sibling: the sibling replaces the alternative's value
+    const before = compilePattern({ detail: { $or: [{ a: [2] }, { b: [3] }], a: [1] } });
+    expect(before.matches({ detail: { a: 2 } })).toBe(false);
+    expect(before.matches({ detail: { a: 1 } })).toBe(true);
+    // one alternative is one AND: its fields and the siblings' are array-consistent together
+    const consistent = compilePattern({ a: { z: [3] }, $or: [{ a: { x: [1] } }, { b: [2] }] });
+    expect(consistent.matches({ a: [{ z: 3 }, { x: 1 }] })).toBe(false);
+    expect(consistent.matches({ a: [{ z: 3, x: 1 }] })).toBe(true);
+  });
+
+  it('3. cidr with a full-length mask (/32, /128) is refused, as EventBridge refuses it', () => {
+    expect(refusal({ ip: [{ cidr: '10.0.0.1/32' }] }).message).toMatch(/IPv4 mask bits must be < 32, got \/32.*exact value/);
+    expect(refusal({ ip: [{ cidr: '2001:db8::1/128' }] }).message).toMatch(/IPv6 mask bits must be < 128/);
+    expect(matchesPattern({ ip: [{ cidr: '10.0.0.0/31' }] }, { ip: '10.0.0.1' })).toBe(true);
+    // one address: the address itself as an exact value
+    expect(matchesPattern({ ip: ['10.0.0.1'] }, { ip: '10.0.0.1' })).toBe(true);
+  });
+
+  it('4. a numeric range with equal bounds is refused ("bottom must be less than top")', () => {
+    expect(refusal({ n: [{ numeric: ['>=', 5, '<=', 5] }] }).message).toMatch(/bottom must be less than top.*\["=", 5\]/);
+    expect(refusal({ n: [{ numeric: ['>', 5, '<', 5] }] }).message).toMatch(/bottom must be less than top/);
+    expect(matchesPattern({ n: [{ numeric: ['=', 5] }] }, { n: 5 })).toBe(true);
+    expect(matchesPattern({ n: [{ numeric: ['>=', 5, '<=', 5.5] }] }, { n: 5 })).toBe(true);
+  });
+
+  it('5. $or that is not a list of two or more pattern objects is an ordinary field name; "exactly" is refused', () => {
+    expect(matchesPattern({ $or: { a: ['x'] } }, { $or: { a: 'x' } })).toBe(true);
+    expect(matchesPattern({ $or: { a: ['x'] } }, { a: 'x' })).toBe(false);
+    expect(matchesPattern({ $or: ['x', 'y'] }, { $or: 'y' })).toBe(true);
+    // operator names inside $or alternatives are reserved, so this is a field "$or" with two matchers
+    const reserved = compilePattern({ $or: [{ numeric: ['>', 1] }, { prefix: 'a' }] });
+    expect(reserved.matches({ $or: 5 })).toBe(true);
+    expect(reserved.matches({ $or: 'abc' })).toBe(true);
+    expect(reserved.matches({ numeric: 5 })).toBe(false);
+    // neither reading works: the $or error is reported
+    expect(refusal({ $or: [{ a: ['x'] }] }).message).toMatch(/\$or must be a list of at least two pattern objects/);
+    expect(refusal({ $or: [{ a: ['x'] }, { prefix: ['y'] }] }).message).toMatch(/"prefix" is a reserved word/);
+    // a reserved name outside $or is an ordinary field
+    expect(matchesPattern({ prefix: ['p'] }, { prefix: 'p' })).toBe(true);
+    // exactly: an event-ruler operator EventBridge does not list
+    expect(refusal({ a: [{ exactly: 'x' }] }).message).toMatch(/unknown operator "exactly"/);
+  });
+
+  const FOLDING: [pattern: string, event: string, expected: boolean][] = [
+    ['ı', 'I', true], // dotless i upper-cases to I
+    ['I', 'ı', false], // I lower-cases to i, not ı
+    ['ß', 'SS', true], // ß upper-cases to SS
+    ['SS', 'ß', false],
+    ['ας', 'ΑΣ', true], // final sigma upper-cases to Σ
+    ['ΑΣ', 'ας', false], // Σ alone lower-cases to σ, not ς
+    ['straße', 'STRASSE', true],
+    ['Ünïcödé', 'üNÏCÖDÉ', true],
+  ];
+  it.each(FOLDING)('6. equals-ignore-case %j vs %j: %s (each pattern character as its lower or upper case, event not folded)', (pattern, event, expected) => {
+    expect(matchesPattern({ s: [{ 'equals-ignore-case': pattern }] }, { s: event })).toBe(expected);
+    expect(matchesPattern({ s: [{ prefix: { 'equals-ignore-case': pattern } }] }, { s: `${event}-tail` })).toBe(expected);
+    expect(matchesPattern({ s: [{ suffix: { 'equals-ignore-case': pattern } }] }, { s: `head-${event}` })).toBe(expected);
+    expect(matchesPattern({ s: [{ 'anything-but': { 'equals-ignore-case': [pattern] } }] }, { s: event })).toBe(!expected);
+  });
+
+  it('7. exists:false under an array of objects: the field is present in the event', () => {
+    const p = compilePattern({ detail: { t: { u: [{ exists: false }] } } });
+    expect(p.matches({ detail: { t: [{ u: 1 }, { v: 1 }] } })).toBe(false);
+    expect(p.matches({ detail: { t: [{ w: 1 }, { v: 1 }] } })).toBe(true);
+    expect(p.matches({ detail: { t: [] } })).toBe(true);
+    // with other fields under the array, event-ruler checks the fields in sorted path order and
+    // exists:false only against the elements fields before it were matched in
+    expect(matchesPattern({ t: { a: [1], u: [{ exists: false }] } }, { t: [{ u: 1 }, { a: 1 }] })).toBe(true);
+    expect(matchesPattern({ t: { u: [{ exists: false }], v: [1] } }, { t: [{ u: 1 }, { v: 1 }] })).toBe(false);
+    expect(matchesPattern({ t: { u: [{ exists: false }], v: [1] } }, { t: [{ w: 1 }, { v: 1 }] })).toBe(true);
+  });
+
+  it('8. anything-but with an empty prefix or suffix and cidr with an IPv4-mapped IPv6 range are refused; cidr reads "010.000.000.001"', () => {
+    expect(refusal({ a: [{ 'anything-but': { prefix: '' } }] }).message).toMatch(/must not be empty/);
+    expect(refusal({ a: [{ 'anything-but': { suffix: '' } }] }).message).toMatch(/must not be empty/);
+    expect(refusal({ ip: [{ cidr: '::ffff:10.0.0.0/104' }] }).message).toMatch(/nonstandard IP address/);
+    expect(refusal({ ip: [{ cidr: '::ffff:a00:0/104' }] }).message).toMatch(/IPv4 mask bits must be < 32.*IPv4-mapped.*10\.0\.0\.0/);
+    // leading zeros are decimal, as java.net.InetAddress reads them
+    expect(matchesPattern({ ip: [{ cidr: '10.0.0.0/24' }] }, { ip: '010.000.000.001' })).toBe(true);
+    expect(matchesPattern({ ip: ['10.0.0.1'] }, { ip: '010.000.000.001' })).toBe(true);
+    // an IPv4-mapped IPv6 event value is its IPv4 address; IPv6 addresses compare by value
+    expect(matchesPattern({ ip: [{ cidr: '10.0.0.0/24' }] }, { ip: '::ffff:a00:5' })).toBe(true);
+    expect(matchesPattern({ ip: ['2001:db8::1'] }, { ip: '2001:DB8:0:0:0:0:0:1' })).toBe(true);
+    expect(matchesPattern({ ip: [{ cidr: '10.0.0.0/24' }] }, { ip: '10.0.0.256' })).toBe(false);
+  });
+
+  it('9. numeric operands beyond ±5e9 are refused (kept: EventBridge documents the range -5.0e9 to +5.0e9)', () => {
+    expect(refusal({ n: [{ numeric: ['>', 5e9 + 1] }] }).message).toMatch(/between -5000000000 and 5000000000/);
+    expect(refusal({ n: [{ numeric: ['>=', -6e9, '<', 0] }] }).message).toMatch(/between/);
+    expect(matchesPattern({ n: [{ numeric: ['>=', -5e9, '<=', 5e9] }] }, { n: 5e9 })).toBe(true);
+  });
+
+  it('kept as EventBridge documents it: dotted field names do not address nesting; cidr does not match a number', () => {
+    expect(matchesPattern({ 'detail.s': ['x'] }, { detail: { s: 'x' } })).toBe(false);
+    expect(matchesPattern({ 'detail.s': ['x'] }, { 'detail.s': 'x' })).toBe(true);
+    expect(matchesPattern({ ip: [{ cidr: '10.0.0.0/8' }] }, { ip: 10 })).toBe(false);
   });
 });
 
