@@ -11,6 +11,7 @@ import { bundleKey } from '../../shared/core/bundle/identity';
 import { publicKeyOf, signBundle } from '../../shared/core/bundle/signing';
 import { silentLogger } from '../../shared/core/logger';
 import { tempDir } from '../support/env';
+import { waitFor } from '../support/local-process';
 import { parsePrometheus } from './prometheus';
 
 const data = tempDir('orch-api-e2e-');
@@ -19,15 +20,6 @@ let host: LocalOrchestrator;
 const api = (path: string, init: RequestInit = {}) =>
   fetch(host.apiUrl.replace(/\/$/, '') + path, { ...init, headers: { authorization: `Bearer ${host.dev.token}`, 'content-type': 'application/json', ...(init.headers ?? {}) } });
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 async function metric(name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
   const fams = parsePrometheus(await (await api('/metrics')).text());

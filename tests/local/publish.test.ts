@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { LocalOrchestrator } from '../../local/host';
 import { silentLogger } from '../../shared/core/logger';
 import { tempDir } from '../support/env';
+import { waitFor } from '../support/local-process';
 
 const data = tempDir('orch-publish-');
 const work = tempDir('orch-publish-work-');
@@ -27,15 +28,6 @@ function agentctl(...args: string[]): Promise<{ code: number | null; stdout: str
   });
 }
 
-async function poll<T>(what: string, fn: () => Promise<T | undefined>, ms: number): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`not within ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 beforeAll(async () => {
   host = await LocalOrchestrator.start({ dataDir: data.path, port: 0, logger: silentLogger, env: { LOG_LEVEL: 'silent' } });
@@ -56,9 +48,9 @@ describe('local mode: publishing with agentctl', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/published s3:\/\/agent-hot-directory\/agents\/pub\/1\.0\.0\.mjs/);
-    const rec = await poll('pub registered', async () => (await host.registry.get('pub')) ?? undefined, 60_000);
+    const rec = await waitFor('pub registered', async () => (await host.registry.get('pub')) ?? undefined, 60_000);
     expect(rec).toMatchObject({ version: '1.0.0', status: 'active', cycleSeconds: 1, signer: host.dev.publicKey });
-    const hb = await poll('pub ran a cycle', async () => ((await host.heartbeats.get('pub'))?.cycles ? await host.heartbeats.get('pub') : undefined), 60_000);
+    const hb = await waitFor('pub ran a cycle', async () => ((await host.heartbeats.get('pub'))?.cycles ? await host.heartbeats.get('pub') : undefined), 60_000);
     expect(hb?.lastOutcome).toBe('ok');
     expect(await host.heartbeats.getState('pub')).toEqual({ ran: true });
   });
@@ -70,7 +62,7 @@ describe('local mode: publishing with agentctl', () => {
     const file = join(work.path, 'evil.mjs');
     writeFileSync(file, `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(marker)}, 'ran');\nexport default { async runCycle() {} };\n`);
     expect((await agentctl('publish', file, '--name', 'pub', '--version', '2.0.0', '--key', join(keys, 'signing.key'))).code).toBe(0);
-    const rejected = await poll(
+    const rejected = await waitFor(
       'bundle.rejected in the ledger',
       async () => {
         await host.idle();
