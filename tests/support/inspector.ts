@@ -1,18 +1,33 @@
 /**
  * The real worker-thread sandbox configured for tests: bundle cache in a fresh temp dir, a small
  * heap limit (so memory blow-ups are cut quickly) and short load/inspect timeouts.
+ *
+ * The temp dirs it makes are removed after the test file (an afterAll registered when a test file
+ * imports this module, directly or through a harness, like tests/infra/synth.ts does; it runs
+ * after the file's own afterAll hooks, so after the runtimes using the cache have stopped).
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll } from 'vitest';
 import { WorkerSandbox, type WorkerSandboxOptions } from '../../shared/adapters/node/sandbox';
 
+const cacheDirs: string[] = [];
+afterAll(() => {
+  for (const d of cacheDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
 export function createTestInspector(opts: Partial<WorkerSandboxOptions> = {}): WorkerSandbox {
+  let cacheDir = opts.cacheDir;
+  if (cacheDir === undefined) {
+    cacheDir = mkdtempSync(join(tmpdir(), 'orch-bundles-'));
+    cacheDirs.push(cacheDir);
+  }
   return new WorkerSandbox({
-    cacheDir: opts.cacheDir ?? mkdtempSync(join(tmpdir(), 'orch-bundles-')),
     memoryMb: 64,
     inspectTimeoutMs: 5_000,
     loadGraceMs: 2_000,
     ...opts,
+    cacheDir,
   });
 }
