@@ -25,7 +25,7 @@ import type { S3NotificationRecord } from '../../local/emulators';
 import { LocalBus } from '../../local/bus';
 import { toEventBridge, type S3EventBridgeEvent } from '../../local/s3-events';
 import { createTestTables, startTestS3, tempDir, uniqueSuffix, type TestTables } from '../support/env';
-import { createTestInspector } from '../support/inspector';
+import { createTestInspector, STARVED_HEAP_MB } from '../support/inspector';
 
 let s3: Awaited<ReturnType<typeof startTestS3>>;
 let t: TestTables;
@@ -173,7 +173,7 @@ describe('inspection: the bundle\'s fault is bad_manifest, the host\'s is retrie
   });
 
   const hostFailures: [string, () => WorkerSandbox, RegExp][] = [
-    ['a worker that cannot start (heap limit too small)', () => createTestInspector({ memoryMb: 1 }), /^the inspector ran out of memory|^the inspector's worker thread failed to start/],
+    ['a worker that cannot start (heap limit too small)', () => createTestInspector({ memoryMb: STARVED_HEAP_MB }), /^the inspector ran out of memory|^the inspector's worker thread failed to start/],
     [
       'a bundle cache that cannot be written',
       () => {

@@ -12,7 +12,7 @@ import { BundleIntegrityError, InspectionUnavailableError, InvalidManifestError 
 import { BundleRejectedError } from '../../shared/core/errors';
 import type { SandboxRun, VerifiedBundleRef } from '../../shared/core/ports';
 import { makeEnvelope } from '../../shared/core/envelope';
-import { createTestInspector } from '../support/inspector';
+import { createTestInspector, STARVED_HEAP_MB } from '../support/inspector';
 import { tempDir } from '../support/env';
 
 let dir: ReturnType<typeof tempDir>;
@@ -71,11 +71,11 @@ describe('WorkerSandbox.inspect', () => {
   });
 
   it('a worker that cannot start (a heap limit too small for the isolate) is InspectionUnavailableError, for any bundle', async () => {
-    const starved = createTestInspector({ cacheDir: dir.path, memoryMb: 1 });
+    const starved = createTestInspector({ cacheDir: dir.path, memoryMb: STARVED_HEAP_MB });
     const err = await starved.inspect(bundle('export default { runCycle() {} };')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InspectionUnavailableError);
     // node reports a V8 isolate that cannot even bootstrap in its heap as the worker running out of memory
-    expect((err as Error).message).toMatch(/^the inspector ran out of memory \(heap limit 1 MB\) while loading the bundle$|^the inspector's worker thread failed to start: /);
+    expect((err as Error).message).toMatch(/^the inspector ran out of memory \(heap limit 4 MB\) while loading the bundle$|^the inspector's worker thread failed to start: /);
   });
 
   it('a bundle cache that cannot be written is InspectionUnavailableError, and no worker runs', async () => {

@@ -17,6 +17,13 @@ afterAll(() => {
   for (const d of cacheDirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
+/**
+ * A V8 heap limit (MB) in which a worker's isolate cannot even bootstrap: the worker fails to
+ * start with ERR_WORKER_OUT_OF_MEMORY (node 20 and 24). Not lower: node 24 aborts the whole
+ * process ("GC during deserialization") for limits under ~3 MB.
+ */
+export const STARVED_HEAP_MB = 4;
+
 export function createTestInspector(opts: Partial<WorkerSandboxOptions> = {}): WorkerSandbox {
   let cacheDir = opts.cacheDir;
   if (cacheDir === undefined) {
