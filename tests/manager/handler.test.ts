@@ -69,7 +69,7 @@ function handlerWith(inspector: WorkerSandbox) {
 /** The notification s3rver sent for `key` (an upload: Object Created, a delete: Object Deleted), waited for. */
 async function eventFor(objectKey: string, type: S3EventBridgeEvent['detail-type']): Promise<S3EventBridgeEvent> {
   let found: S3EventBridgeEvent | undefined;
-  await expect.poll(() => (found = s3Events.find((e) => e['detail-type'] === type && decodeURIComponent(e.detail.object.key) === objectKey)), { timeout: 10_000 }).toBeDefined();
+  await expect.poll(() => (found = s3Events.find((e) => e['detail-type'] === type && decodeURIComponent(e.detail.object.key) === objectKey)), { timeout: 30_000 }).toBeDefined();
   return found as S3EventBridgeEvent;
 }
 
