@@ -11,7 +11,7 @@ import { DynamoRegistry } from '../../shared/adapters/aws/dynamo-registry';
 import { S3BundleStore } from '../../shared/adapters/aws/s3-bundle-store';
 import { EventBridgePublisher } from '../../shared/adapters/aws/eventbridge-publisher';
 import { WorkerSandbox } from '../../shared/adapters/node/sandbox';
-import { loadConfig } from '../../shared/core/config';
+import { loadFunctionConfig } from '../../shared/core/config';
 import { verifierFromName } from '../../shared/core/bundle/signing';
 import { createLogger, silentLogger, type Logger } from '../../shared/core/logger';
 import { AgentManager, type ManagerOutcome } from '../../shared/core/manager/service';
@@ -34,7 +34,7 @@ export function createManagerHandler(deps: ManagerHandlerDeps): (event: unknown)
 }
 
 function fromEnv(env: Record<string, string | undefined> = process.env) {
-  const config = loadConfig(env);
+  const config = loadFunctionConfig('agent-manager', ['REGISTRY_TABLE', 'HOT_BUCKET', 'EVENT_BUS_NAME'], env);
   const logger = createLogger({ service: 'agent-manager', level: config.LOG_LEVEL });
   const clients = createClients();
   const manager = new AgentManager({

@@ -9,13 +9,14 @@
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { systemClock } from '../../shared/core/clock';
-import { envelopeSize, makeEnvelope, MAX_ENVELOPE_BYTES, parseEnvelope } from '../../shared/core/envelope';
+import { parseEnvelope } from '../../shared/core/envelope';
+import { busEntrySize, PUT_EVENTS_MAX_BYTES, toBusEntry } from '../../shared/core/bus/events';
 import { ValidationError } from '../../shared/core/errors';
 import { silentLogger } from '../../shared/core/logger';
 import { randomUUID } from 'node:crypto';
 import { makeAuthenticator, type Caller } from './auth';
 import type { ApiDeps } from './deps';
-import { ApiError, MethodNotAllowedError, RouteNotFoundError } from './errors';
+import { EnvelopeTooLargeError, MethodNotAllowedError, RouteNotFoundError } from './errors';
 import {
   bodyBytes,
   DEFAULT_MAX_BODY_BYTES,
@@ -160,8 +161,11 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
         parseQuery(ev, EmptyQuery);
         const body = jsonBody(ev, PublishBodySchema, maxBody);
         const draft = { id: randomUUID(), topic: body.topic, sender: API_SENDER, ts: new Date(clock.now()).toISOString(), payload: body.payload, ...(body.recipient ? { recipient: body.recipient } : {}) };
-        const size = envelopeSize(draft);
-        if (size > MAX_ENVELOPE_BYTES) throw new ApiError(413, 'envelope_too_large', `the envelope would be ${size} bytes, over the limit of ${MAX_ENVELOPE_BYTES}`);
+        // The size the bus counts (PutEvents: Source + DetailType + Detail), checked here so that an
+        // envelope the bus would refuse is the client's 413, never a failed publish. It is at least
+        // the envelope's own size, so this also keeps the contract's 256 KB envelope limit.
+        const size = busEntrySize(toBusEntry(draft));
+        if (size > PUT_EVENTS_MAX_BYTES) throw new EnvelopeTooLargeError(size, PUT_EVENTS_MAX_BYTES);
         const envelope = parseEnvelope(draft);
         await deps.events.publish([envelope]);
         return json(202, { id: envelope.id });

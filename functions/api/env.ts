@@ -15,7 +15,7 @@ import { createDynamoLedger } from '../../shared/adapters/aws/dynamo-ledger';
 import { EventBridgePublisher } from '../../shared/adapters/aws/eventbridge-publisher';
 import { SqsDispatcher } from '../../shared/adapters/aws/sqs-dispatcher';
 import { AwsComponentControl, switchIdsFromEnv } from '../../shared/adapters/aws/component-control';
-import { loadConfig } from '../../shared/core/config';
+import { loadFunctionConfig } from '../../shared/core/config';
 import { ConfigError } from '../../shared/core/errors';
 import { ControlService } from '../../shared/core/control/service';
 import { healthPolicyFrom } from '../../shared/core/health/policy';
@@ -39,7 +39,7 @@ export function createCloudClients(): CloudClients {
 
 /** Every dependency of the API (and of the stream handler) from the environment. */
 export function apiDepsFromEnv(env: Record<string, string | undefined> = process.env, clients: CloudClients = createCloudClients()): ApiDeps {
-  const config = loadConfig(env);
+  const config = loadFunctionConfig('api', ['REGISTRY_TABLE', 'HEARTBEAT_TABLE', 'LEDGER_TABLE', 'EVENT_BUS_NAME'], env);
   const mode = ApiAuthModeSchema.safeParse(env[CLOUD_ENV.apiAuthMode] || undefined);
   if (!mode.success) throw new ConfigError(`${CLOUD_ENV.apiAuthMode} must be iam or jwt`);
   const logger = createLogger({ service: 'api', level: config.LOG_LEVEL });

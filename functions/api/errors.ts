@@ -1,34 +1,46 @@
 /**
- * Errors of the control API. Each has a stable `code` and an HTTP status; core errors
- * (shared/core/errors.ts and the modules' own errors.ts) are mapped in `statusOf` (http.ts).
+ * Errors of the control API, and the one table that maps every named error of the orchestrator
+ * to an HTTP status (ERROR_STATUS). Nothing is derived from the text of an error code: a class
+ * that is not in the table answers by its nearest ancestor that is (OrchestratorError: 500), and
+ * tests/api/errors.test.ts fails for an error class of shared/ or functions/ missing here.
+ *
+ * - Client mistakes are 4xx with the error's own code and message.
+ * - Infrastructure errors are 5xx. The client cannot fix them; what failed goes to the log.
+ *   `unavailable` (503, Retry-After): a dependency failed or is overloaded for now (DynamoDB,
+ *   EventBridge, SQS unreachable or throttling, appends racing): the same request may succeed
+ *   later. `internal` (500): a deployment or programming error, or damaged data, that a retry
+ *   will not fix. A few 5xx keep their own code and message because the operator can act on
+ *   them (`not_configured`, `component_switch_failed`, `ledger_corrupt`).
+ * docs/api.md has the table in prose.
  */
-import { OrchestratorError } from '../../shared/core/errors';
+import { BundleRejectedError, ConfigError, ConflictError, NotFoundError, OrchestratorError, ValidationError } from '../../shared/core/errors';
+import { BusEntryTooLargeError, BusPublishError, InvalidPatternError } from '../../shared/core/bus/errors';
+import { ActionNotAllowedError, UnknownActionError } from '../../shared/core/control/errors';
+import { InvalidFailureEventError } from '../../shared/core/health/errors';
+import { LedgerConflictError, LedgerCorruptError, LedgerEncodingError, LedgerRequestError } from '../../shared/core/ledger/errors';
+import { ManagerError } from '../../shared/core/manager/errors';
+import { BundleReverifyError, BundleUnavailableError, CompletionAbandonedError, InvalidDispatchMessageError, RunLeaseHeldError } from '../../shared/core/runner/errors';
+import { SchedulerConfigError, SchedulerDispatchError, SchedulerStoreError } from '../../shared/core/scheduler/errors';
+import { ComponentSwitchError, DispatchError, StoreError } from '../../shared/adapters/aws/errors';
+import { BundleIntegrityError, InspectionUnavailableError, InvalidManifestError, SandboxError } from '../../shared/adapters/node/errors';
 
-/** An error the API answers with a given 4xx status. */
+/** Base of the errors the API layer itself raises; the status of each is in ERROR_STATUS. */
 export class ApiError extends OrchestratorError {
   override name = 'ApiError';
-  constructor(
-    readonly status: number,
-    code: string,
-    message: string,
-    details?: Record<string, unknown>,
-  ) {
-    super(code, message, details);
-  }
 }
 
 /** Missing or wrong credentials (token mode: bearer token; iam/jwt: no authorizer context). */
 export class UnauthorizedError extends ApiError {
   override name = 'UnauthorizedError';
   constructor(message = 'missing or invalid credentials') {
-    super(401, 'unauthorized', message);
+    super('unauthorized', message);
   }
 }
 
 export class RouteNotFoundError extends ApiError {
   override name = 'RouteNotFoundError';
   constructor(method: string, path: string) {
-    super(404, 'route_not_found', `no route for ${method} ${path}`);
+    super('route_not_found', `no route for ${method} ${path}`);
   }
 }
 
@@ -39,7 +51,7 @@ export class MethodNotAllowedError extends ApiError {
     path: string,
     readonly allowed: string[],
   ) {
-    super(405, 'method_not_allowed', `${method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`);
+    super('method_not_allowed', `${method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`);
   }
 }
 
@@ -47,7 +59,15 @@ export class MethodNotAllowedError extends ApiError {
 export class PayloadTooLargeError extends ApiError {
   override name = 'PayloadTooLargeError';
   constructor(size: number | null, limit: number) {
-    super(413, 'payload_too_large', `request body ${size === null ? 'is' : `of ${size} bytes is`} over the limit of ${limit} bytes`);
+    super('payload_too_large', `request body ${size === null ? 'is' : `of ${size} bytes is`} over the limit of ${limit} bytes`);
+  }
+}
+
+/** `POST /events` whose envelope would not fit the bus (256 KB, counted as PutEvents counts an entry). */
+export class EnvelopeTooLargeError extends ApiError {
+  override name = 'EnvelopeTooLargeError';
+  constructor(size: number, limit: number) {
+    super('envelope_too_large', `the envelope would make a bus entry of ${size} bytes, over the limit of ${limit}`, { size, limit });
   }
 }
 
@@ -55,14 +75,14 @@ export class PayloadTooLargeError extends ApiError {
 export class MalformedJsonError extends ApiError {
   override name = 'MalformedJsonError';
   constructor(message: string) {
-    super(400, 'malformed_json', message);
+    super('malformed_json', message);
   }
 }
 
 export class UnsupportedMediaTypeError extends ApiError {
   override name = 'UnsupportedMediaTypeError';
   constructor(type: string) {
-    super(415, 'unsupported_media_type', `content-type ${type} is not supported; send application/json`);
+    super('unsupported_media_type', `content-type ${type} is not supported; send application/json`);
   }
 }
 
@@ -70,6 +90,125 @@ export class UnsupportedMediaTypeError extends ApiError {
 export class NotConfiguredError extends ApiError {
   override name = 'NotConfiguredError';
   constructor(what: string) {
-    super(501, 'not_configured', `${what} is not configured on this deployment`);
+    super('not_configured', `${what} is not configured on this deployment`);
   }
+}
+
+/**
+ * What the client sees: `own` = the error's code and message; `internal` = 500
+ * `{"code":"internal","message":"internal error"}`; `unavailable` = 503
+ * `{"code":"unavailable",...}` with a Retry-After header.
+ */
+export type ErrorBodyKind = 'own' | 'internal' | 'unavailable';
+
+export interface ErrorMapping {
+  status: number;
+  body: ErrorBodyKind;
+}
+
+export type ErrorClass = abstract new (...args: never[]) => Error;
+
+const own = (status: number): ErrorMapping => ({ status, body: 'own' });
+const INTERNAL: ErrorMapping = { status: 500, body: 'internal' };
+const UNAVAILABLE: ErrorMapping = { status: 503, body: 'unavailable' };
+
+/**
+ * Every named error class → its HTTP status. Classes that no API route raises are mapped too, by
+ * what they mean, so that nothing depends on where an error happens to surface.
+ */
+export const ERROR_STATUS: ReadonlyMap<ErrorClass, ErrorMapping> = new Map<ErrorClass, ErrorMapping>([
+  // --- client mistakes (4xx, own code and message)
+  [ValidationError, own(400)],
+  [UnknownActionError, own(400)],
+  [MalformedJsonError, own(400)],
+  [LedgerRequestError, own(400)],
+  [UnauthorizedError, own(401)],
+  [NotFoundError, own(404)],
+  [RouteNotFoundError, own(404)],
+  [MethodNotAllowedError, own(405)],
+  [ConflictError, own(409)],
+  [ActionNotAllowedError, own(409)],
+  [PayloadTooLargeError, own(413)],
+  [EnvelopeTooLargeError, own(413)],
+  // an envelope that would not fit a PutEvents entry (POST /events answers envelope_too_large
+  // before publishing; a replay can still meet one, the replayed copy being a little larger)
+  [BusEntryTooLargeError, own(413)],
+  [UnsupportedMediaTypeError, own(415)],
+
+  // --- a dependency failed or is busy for now: the same request may succeed later (503)
+  [LedgerConflictError, UNAVAILABLE],
+  [BusPublishError, UNAVAILABLE],
+  [DispatchError, UNAVAILABLE],
+  [SchedulerDispatchError, UNAVAILABLE],
+  [SchedulerStoreError, UNAVAILABLE],
+  [RunLeaseHeldError, UNAVAILABLE],
+  [CompletionAbandonedError, UNAVAILABLE],
+  [InspectionUnavailableError, UNAVAILABLE],
+
+  // --- deployment or programming errors, damaged data (5xx, the operator can act: own code)
+  [NotConfiguredError, own(501)],
+  [ComponentSwitchError, own(500)],
+  [LedgerCorruptError, own(500)],
+
+  // --- deployment or programming errors, damaged data (500 internal; details in the log)
+  [OrchestratorError, INTERNAL],
+  [ApiError, INTERNAL],
+  [ConfigError, INTERNAL],
+  [SchedulerConfigError, INTERNAL],
+  [InvalidPatternError, INTERNAL],
+  [StoreError, INTERNAL],
+  [LedgerEncodingError, INTERNAL],
+  [ManagerError, INTERNAL],
+  // raised by the manager, runner and health monitor on their own inputs, never by an API request
+  [BundleRejectedError, INTERNAL],
+  [InvalidManifestError, INTERNAL],
+  [BundleReverifyError, INTERNAL],
+  [BundleUnavailableError, INTERNAL],
+  [BundleIntegrityError, INTERNAL],
+  [SandboxError, INTERNAL],
+  [InvalidDispatchMessageError, INTERNAL],
+  [InvalidFailureEventError, INTERNAL],
+]);
+
+/** Node/undici network failures: the dependency could not be reached. */
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
+/** AWS error names that mean "too much right now" (the SDK already retried). */
+const THROTTLING = new Set([
+  'ThrottlingException',
+  'Throttling',
+  'ThrottledException',
+  'TooManyRequestsException',
+  'ProvisionedThroughputExceededException',
+  'RequestLimitExceeded',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'SlowDown',
+  'LimitExceededException',
+  'TransactionInProgressException',
+]);
+
+/**
+ * An error of an AWS SDK call or of the network under it that says the dependency is unreachable
+ * or busy now (the SDK's own retries are already spent): connection refused/reset, timeouts,
+ * throttling, and the service's 5xx. Other SDK errors (access denied, a missing table: the
+ * deployment) are not.
+ */
+export function isDependencyUnavailable(e: unknown, depth = 0): boolean {
+  if (!(e instanceof Error) || depth > 3) return false;
+  const x = e as Error & { code?: unknown; $fault?: unknown; $metadata?: unknown; cause?: unknown };
+  if (typeof x.code === 'string' && NETWORK_CODES.has(x.code)) return true;
+  if (x.name === 'TimeoutError') return true;
+  if (x.$metadata !== undefined && (x.$fault === 'server' || THROTTLING.has(x.name))) return true;
+  return isDependencyUnavailable(x.cause, depth + 1);
+}
+
+/** How an error is answered: the table entry of its class (or nearest listed ancestor). */
+export function errorMapping(e: unknown): ErrorMapping {
+  if (e instanceof Error) {
+    for (let proto: object | null = Object.getPrototypeOf(e) as object | null; proto && proto !== Error.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
+      const m = ERROR_STATUS.get((proto as { constructor: ErrorClass }).constructor);
+      if (m) return m;
+    }
+  }
+  return isDependencyUnavailable(e) ? UNAVAILABLE : INTERNAL;
 }

@@ -4,9 +4,9 @@
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { z } from 'zod';
-import { ConflictError, NotFoundError, OrchestratorError, ValidationError } from '../../shared/core/errors';
+import { OrchestratorError, ValidationError } from '../../shared/core/errors';
 import { LastEventIdSchema, StreamQuerySchema } from './schemas';
-import { ApiError, MalformedJsonError, PayloadTooLargeError, UnsupportedMediaTypeError } from './errors';
+import { errorMapping, MalformedJsonError, PayloadTooLargeError, UnsupportedMediaTypeError } from './errors';
 
 /** Default request body limit: a 256 KB envelope payload plus the JSON around it. */
 export const DEFAULT_MAX_BODY_BYTES = 300 * 1024;
@@ -120,42 +120,33 @@ export function text(statusCode: number, body: string, contentType: string, extr
   return { statusCode, headers: { 'content-type': contentType, ...SECURITY_HEADERS, ...extra }, body };
 }
 
-/** HTTP status of an error: API errors carry theirs; core errors by class, then by code. */
+/** HTTP status of an error: the entry of its class in ERROR_STATUS (functions/api/errors.ts). */
 export function statusOf(e: unknown): number {
-  if (e instanceof ApiError) return e.status;
-  if (e instanceof ValidationError) return 400;
-  if (e instanceof NotFoundError) return 404;
-  if (e instanceof ConflictError) return 409;
-  if (e instanceof OrchestratorError) {
-    const byCode = CODE_STATUS[e.code];
-    if (byCode !== undefined) return byCode;
-    if (e.code.startsWith('bundle_')) return 400;
-    if (e.code.endsWith('_not_found')) return 404;
-    if (e.code.endsWith('_conflict')) return 409;
-    if (e.code.startsWith('invalid_') || e.code.endsWith('_invalid')) return 400;
-  }
-  return 500;
+  return errorMapping(e).status;
 }
-
-const CODE_STATUS: Record<string, number> = {
-  validation_failed: 400,
-  not_found: 404,
-  conflict: 409,
-  config_invalid: 500,
-};
 
 export interface ErrorBody {
   error: { code: string; message: string };
 }
 
-/** The contract's error shape. Unexpected errors get a generic message (details go to the log). */
+/** seconds a client should wait before retrying a 503 */
+export const RETRY_AFTER_SECONDS = 1;
+
+/**
+ * The contract's error shape. Client mistakes carry their code and message; infrastructure errors
+ * a generic one (`internal`, or `unavailable` with Retry-After), details go to the log only.
+ */
 export function errorResult(e: unknown): ApiResult {
-  const status = statusOf(e);
+  const m = errorMapping(e);
   const extra: Record<string, string> = {};
-  if (status === 401) extra['www-authenticate'] = 'Bearer';
-  if (status >= 500 && !(e instanceof ApiError)) return json(status, { error: { code: 'internal', message: 'internal error' } } satisfies ErrorBody);
+  if (m.status === 401) extra['www-authenticate'] = 'Bearer';
+  if (m.body === 'internal') return json(m.status, { error: { code: 'internal', message: 'internal error' } } satisfies ErrorBody);
+  if (m.body === 'unavailable') {
+    extra['retry-after'] = String(RETRY_AFTER_SECONDS);
+    return json(m.status, { error: { code: 'unavailable', message: 'a service the API depends on is unavailable; retry later' } } satisfies ErrorBody, extra);
+  }
   const err = e as OrchestratorError;
-  return json(status, { error: { code: err.code, message: err.message } } satisfies ErrorBody, extra);
+  return json(m.status, { error: { code: err.code, message: err.message } } satisfies ErrorBody, extra);
 }
 
 /** A path parameter validated by a schema (400 naming what was wrong). */

@@ -8,7 +8,7 @@ import { createClients } from '../../shared/adapters/aws/clients';
 import { DynamoRegistry } from '../../shared/adapters/aws/dynamo-registry';
 import { DynamoHeartbeats } from '../../shared/adapters/aws/dynamo-heartbeats';
 import { EventBridgePublisher } from '../../shared/adapters/aws/eventbridge-publisher';
-import { loadConfig, type Config } from '../../shared/core/config';
+import { loadFunctionConfig, type Config } from '../../shared/core/config';
 import { EnvelopeSchema } from '../../shared/core/envelope';
 import { ValidationError } from '../../shared/core/errors';
 import type { Clock } from '../../shared/core/clock';
@@ -61,7 +61,7 @@ export function createHealthMonitorHandler(deps: HealthMonitorHandlerDeps): (eve
 }
 
 function fromEnv(env: Record<string, string | undefined> = process.env) {
-  const config = loadConfig(env);
+  const config = loadFunctionConfig('health-monitor', ['REGISTRY_TABLE', 'HEARTBEAT_TABLE', 'EVENT_BUS_NAME'], env);
   const logger = createLogger({ service: 'health-monitor', level: config.LOG_LEVEL });
   const clients = createClients();
   return createHealthMonitorHandler({

@@ -17,7 +17,7 @@
 import { z } from 'zod';
 import { createClients } from '../../shared/adapters/aws/clients';
 import { createDynamoLedger } from '../../shared/adapters/aws/dynamo-ledger';
-import { loadConfig } from '../../shared/core/config';
+import { loadFunctionConfig } from '../../shared/core/config';
 import { ValidationError, errorMessage } from '../../shared/core/errors';
 import { EnvelopeEventSchema } from '../../shared/core/bus/events';
 import type { Envelope } from '../../shared/core/envelope';
@@ -76,7 +76,7 @@ export function createLedgerWriterHandler(deps: LedgerWriterDeps): (event: unkno
 }
 
 function depsFromEnv(env: Record<string, string | undefined> = process.env): LedgerWriterDeps {
-  const config = loadConfig(env);
+  const config = loadFunctionConfig('ledger-writer', ['LEDGER_TABLE'], env);
   const logger = createLogger({ service: 'ledger-writer', level: config.LOG_LEVEL });
   const clients = createClients();
   return { ledger: createDynamoLedger(clients.ddb, config.LEDGER_TABLE, undefined, { retentionDays: config.AGENT_LEDGER_RETENTION_DAYS, logger }), logger };

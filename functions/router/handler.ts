@@ -15,8 +15,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { createClients } from '../../shared/adapters/aws/clients';
 import { DynamoRegistry } from '../../shared/adapters/aws/dynamo-registry';
 import { SqsDispatcher } from '../../shared/adapters/aws/sqs-dispatcher';
-import { loadConfig } from '../../shared/core/config';
-import { ConfigError } from '../../shared/core/errors';
+import { loadFunctionConfig } from '../../shared/core/config';
 import { EnvelopeEventSchema } from '../../shared/core/bus/events';
 import { EnvelopeRouter, type RouterDeps } from '../../shared/core/bus/router';
 import type { Route } from '../../shared/core/bus/routing';
@@ -43,8 +42,7 @@ export function createRouterHandler(deps: RouterHandlerDeps): ((event: unknown) 
 }
 
 function fromEnv(env: Record<string, string | undefined> = process.env) {
-  const config = loadConfig(env);
-  if (!config.DISPATCH_QUEUE_URL) throw new ConfigError('DISPATCH_QUEUE_URL is required by the router');
+  const config = loadFunctionConfig('router', ['REGISTRY_TABLE', 'DISPATCH_QUEUE_URL'], env);
   const logger = createLogger({ service: 'router', level: config.LOG_LEVEL });
   const clients = createClients();
   return createRouterHandler({

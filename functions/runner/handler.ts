@@ -15,7 +15,7 @@ import { DynamoHeartbeats } from '../../shared/adapters/aws/dynamo-heartbeats';
 import { S3BundleStore } from '../../shared/adapters/aws/s3-bundle-store';
 import { EventBridgePublisher } from '../../shared/adapters/aws/eventbridge-publisher';
 import { WorkerSandbox } from '../../shared/adapters/node/sandbox';
-import { loadConfig, type Config } from '../../shared/core/config';
+import { loadFunctionConfig, type Config } from '../../shared/core/config';
 import { ValidationError } from '../../shared/core/errors';
 import { verifierFromName, type Verifier } from '../../shared/core/bundle/signing';
 import type { DispatchMessage } from '../../shared/core/dispatch';
@@ -102,7 +102,7 @@ export function createRunnerHandler(core: (msg: DispatchMessage) => Promise<RunR
 }
 
 function fromEnv(env: Record<string, string | undefined> = process.env) {
-  const config = loadConfig(env);
+  const config = loadFunctionConfig('runner', ['REGISTRY_TABLE', 'HEARTBEAT_TABLE', 'HOT_BUCKET', 'EVENT_BUS_NAME'], env);
   const logger = createLogger({ service: 'runner', level: config.LOG_LEVEL });
   const clients = createClients();
   const core = createRunnerCore({

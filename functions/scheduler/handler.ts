@@ -9,8 +9,8 @@ import { z } from 'zod';
 import { createClients } from '../../shared/adapters/aws/clients';
 import { DynamoSchedule } from '../../shared/adapters/aws/dynamo-registry';
 import { SqsDispatcher } from '../../shared/adapters/aws/sqs-dispatcher';
-import { loadConfig } from '../../shared/core/config';
-import { ConfigError, ValidationError } from '../../shared/core/errors';
+import { loadFunctionConfig } from '../../shared/core/config';
+import { ValidationError } from '../../shared/core/errors';
 import { systemClock, type Clock } from '../../shared/core/clock';
 import { createLogger, silentLogger, type Logger } from '../../shared/core/logger';
 import type { Dispatcher, ScheduleStore } from '../../shared/core/ports';
@@ -59,8 +59,7 @@ export function createSchedulerHandler(deps: SchedulerHandlerDeps): (event: unkn
 }
 
 function fromEnv(env: Record<string, string | undefined> = process.env) {
-  const config = loadConfig(env);
-  if (!config.DISPATCH_QUEUE_URL) throw new ConfigError('DISPATCH_QUEUE_URL is required by the scheduler');
+  const config = loadFunctionConfig('scheduler', ['REGISTRY_TABLE', 'DISPATCH_QUEUE_URL'], env);
   const logger = createLogger({ service: 'scheduler', level: config.LOG_LEVEL });
   const clients = createClients();
   return createSchedulerHandler({

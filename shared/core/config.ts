@@ -48,3 +48,24 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   return { ...r.data, trustedKeys };
 }
+
+/** What a Lambda function's environment must name (the CDK stack sets all of them on every function). */
+export type FunctionEnvName = 'REGISTRY_TABLE' | 'HEARTBEAT_TABLE' | 'LEDGER_TABLE' | 'HOT_BUCKET' | 'EVENT_BUS_NAME' | 'DISPATCH_QUEUE_URL';
+
+/**
+ * The configuration of a Lambda function. The resources it uses must be named by its
+ * environment: loadConfig's defaults are local mode's names, and a function running on them in
+ * the cloud would fail later and less clearly (on a table or bucket that does not exist). A
+ * missing one is a ConfigError naming the function and the variables.
+ */
+export function loadFunctionConfig<K extends FunctionEnvName>(
+  fn: string,
+  required: readonly K[],
+  env: Record<string, string | undefined> = process.env,
+): Config & { [P in K]-?: NonNullable<Config[P]> } {
+  const missing = required.filter((k) => !env[k]?.trim());
+  if (missing.length > 0) {
+    throw new ConfigError(`${fn}: missing required environment variable${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (the CDK stack sets them)`, { missing });
+  }
+  return loadConfig(env) as Config & { [P in K]-?: NonNullable<Config[P]> };
+}

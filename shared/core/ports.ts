@@ -168,6 +168,11 @@ export interface VerifiedBundleRef {
 
 /** Reads what a verified bundle declares, in isolation (worker thread). */
 export interface BundleInspector {
+  /**
+   * Reads the manifest the verified bundle's default export declares. Rejects with a
+   * BundleRejectedError (reason `bad_manifest`) when the bundle itself is not an agent; any other
+   * rejection means the inspection could not be done (an infrastructure error, retried).
+   */
   inspect(bundle: VerifiedBundleRef): Promise<BundleManifest>;
 }
 

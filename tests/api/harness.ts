@@ -1,9 +1,14 @@
 /**
  * The API under test, wired like local mode but without timers: DynamoDB Local tables (registry,
- * heartbeats, ledger) through the real adapters, the real ControlService and LedgerService, a
- * bus whose only rule is the Ledger one (every published envelope is appended by the ledger
- * core, as the ledger writer does), the real LocalComponentControl over plain switches, and the
- * real local HTTP listener in front of the very handler the Lambda runs.
+ * heartbeats, ledger) through the real adapters, the real ControlService and LedgerService, the
+ * real LocalBus with the RULES of shared/definitions/routing.ts delivering, asynchronously as in
+ * local mode, to the real ledger-writer handler (the other rules' targets, router and health
+ * monitor, are not wired here: their events are counted undeliverable), the real
+ * LocalComponentControl over plain switches, and the real local HTTP listener in front of the
+ * very handler the Lambda runs.
+ *
+ * Publishing returns before the ledger has the envelope (as PutEvents does): a test that reads
+ * the ledger after publishing waits for `h.bus.idle()`.
  */
 import { randomBytes } from 'node:crypto';
 import { DynamoRegistry } from '../../shared/adapters/aws/dynamo-registry';
@@ -12,26 +17,18 @@ import { createDynamoLedger } from '../../shared/adapters/aws/dynamo-ledger';
 import { ControlService } from '../../shared/core/control/service';
 import { healthPolicyFrom } from '../../shared/core/health/policy';
 import { loadConfig } from '../../shared/core/config';
-import type { Envelope } from '../../shared/core/envelope';
-import type { EventPublisher, LedgerReader } from '../../shared/core/ports';
+import type { LedgerReader } from '../../shared/core/ports';
 import type { LedgerService } from '../../shared/core/ledger/service';
+import { RULES } from '../../shared/definitions/routing';
+import { LocalBus } from '../../local/bus';
 import { LocalComponentControl, type Switch } from '../../local/components';
 import { createApiHandler } from '../../functions/api/app';
 import { createStreamHandler } from '../../functions/api/stream-core';
+import { createLedgerWriterHandler } from '../../functions/ledger-writer/handler';
 import type { ApiDeps } from '../../functions/api/deps';
 import { startHttpServer, type HttpServer } from '../../local/http';
 import { RecordingDispatcher } from '../runtime/helpers';
-import { createTestTables } from '../support/env';
-
-/** Publishes onto a "bus" whose Ledger rule appends every envelope, in order, like the ledger writer. */
-export class LedgerOnlyBus implements EventPublisher {
-  ledger!: LedgerService;
-  published = 0;
-  async publish(envelopes: Envelope[]): Promise<void> {
-    this.published += envelopes.length;
-    await this.ledger.append(envelopes);
-  }
-}
+import { createTestTables, type TestTables } from '../support/env';
 
 export class PlainSwitch implements Switch {
   enabled = true;
@@ -50,7 +47,8 @@ export interface ApiHarness {
   registry: DynamoRegistry;
   heartbeats: DynamoHeartbeats;
   ledger: LedgerService & LedgerReader;
-  bus: LedgerOnlyBus;
+  bus: LocalBus;
+  tables: TestTables;
   dispatcher: RecordingDispatcher;
   control: ControlService;
   components: LocalComponentControl;
@@ -64,9 +62,11 @@ export async function startApiHarness(opts: { maxBodyBytes?: number; busCounters
   const t = await createTestTables();
   const registry = new DynamoRegistry(t.clients.ddb, t.names.Registry, { shards: 2 });
   const heartbeats = new DynamoHeartbeats(t.clients.ddb, t.names.Heartbeats, { shards: 2 });
-  const bus = new LedgerOnlyBus();
+  // as local/host.ts wires them: the bus delivers to the ledger writer, the ledger replays onto the bus
+  const targets: ConstructorParameters<typeof LocalBus>[0]['targets'] = {};
+  const bus = new LocalBus({ rules: RULES, vars: { HOT_BUCKET: 'hot' }, targets });
   const ledger = createDynamoLedger(t.clients.ddb, t.names.Ledger, bus);
-  bus.ledger = ledger;
+  targets['ledger-writer'] = createLedgerWriterHandler({ ledger });
   const dispatcher = new RecordingDispatcher();
   const policy = healthPolicyFrom(loadConfig({}));
   const control = new ControlService({ registry, heartbeats, dispatcher, events: bus, policy });
@@ -101,6 +101,7 @@ export async function startApiHarness(opts: { maxBodyBytes?: number; busCounters
     heartbeats,
     ledger,
     bus,
+    tables: t,
     dispatcher,
     control,
     components,
@@ -112,19 +113,23 @@ export async function startApiHarness(opts: { maxBodyBytes?: number; busCounters
       if (use !== null) headers.set('authorization', `Bearer ${use}`);
       return fetch(server.url + path, { ...rest, headers });
     },
-    close: () => server.close(),
+    async close() {
+      await server.close();
+      await bus.idle();
+    },
   };
 }
 
-/** Everything a rejected request must leave untouched. */
+/** Everything a rejected request must leave untouched (read once the bus delivered what it holds). */
 export async function stateOf(h: ApiHarness): Promise<unknown> {
+  await h.bus.idle();
   const agents = (await h.registry.list()).map((a) => ({ name: a.name, status: a.status, generation: a.generation, nextRunAt: a.nextRunAt, restarts: a.restarts, version: a.version }));
   const hbs = await h.heartbeats.getMany(agents.map((a) => a.name));
   return {
     agents,
     heartbeats: [...hbs.entries()].map(([n, hb]) => [n, hb.consecutiveErrors, hb.expectBy, hb.cycles]),
     head: await h.ledger.head(),
-    published: h.bus.published,
+    published: h.bus.stats().published,
     dispatched: h.dispatcher.items.length,
     components: await h.components.list(),
   };

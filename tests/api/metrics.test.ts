@@ -135,12 +135,14 @@ describe('GET /metrics', () => {
   });
 
   it('status gauges follow operator actions; ledger and bus counters move', async () => {
+    await h.bus.idle();
     const before = await scrape();
     const head0 = value(before, 'ledger_head_seq');
     busCounters.published += 2;
     busCounters.delivered.Ledger += 2;
     expect((await h.api('/agents/beta/quarantine', { method: 'POST' })).status).toBe(200);
     expect((await h.api('/events', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"topic":"m.t","payload":{}}' })).status).toBe(202);
+    await h.bus.idle(); // the ledger writer appends asynchronously
     const after = await scrape();
     expect(value(after, 'agent_quarantined', { agent: 'beta' })).toBe(1);
     expect(value(after, 'agent_up', { agent: 'beta' })).toBe(0);

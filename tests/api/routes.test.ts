@@ -7,6 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request as httpRequest } from 'node:http';
 import { registration, T0 } from '../runtime/helpers';
+import { uniqueSuffix } from '../support/env';
+import { busEntrySize, PUT_EVENTS_MAX_BYTES, toBusEntry } from '../../shared/core/bus/events';
 import { startApiHarness, stateOf, type ApiHarness } from './harness';
 
 let h: ApiHarness;
@@ -24,6 +26,18 @@ afterAll(async () => {
 });
 
 const json = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+/** Publishes through the API and waits until the ledger writer appended what the bus holds. */
+async function publishAll(topic: string, payloads: Record<string, unknown>[], recipient?: string): Promise<string[]> {
+  const ids: string[] = [];
+  for (const payload of payloads) {
+    const res = await h.api('/events', json({ topic, payload, ...(recipient ? { recipient } : {}) }));
+    expect(res.status).toBe(202);
+    ids.push(((await res.json()) as { id: string }).id);
+  }
+  await h.bus.idle();
+  return ids;
+}
 
 async function expectError(res: Response, status: number, code?: string) {
   expect(res.status).toBe(status);
@@ -124,6 +138,7 @@ describe('agents', () => {
   });
 
   it('pause, resume, trigger, restart, quarantine, release change the agent and write ledger events', async () => {
+    await h.bus.idle();
     const head0 = (await h.ledger.head()).seq;
     const pause = await h.api('/agents/alpha/pause', { method: 'POST' });
     expect(pause.status).toBe(200);
@@ -152,6 +167,7 @@ describe('agents', () => {
     expect(rel.status).toBe(200);
     expect(((await rel.json()) as { agent: { status: string } }).agent.status).toBe('active');
 
+    await h.bus.idle();
     const page = (await (await h.api(`/ledger?after=${head0}&limit=50`)).json()) as { entries: { topic: string; payload: { name?: string } }[] };
     expect(page.entries.map((e) => e.topic)).toEqual(['agent.paused', 'agent.triggered', 'agent.resumed', 'agent.restarted', 'agent.quarantined', 'agent.released']);
     expect(page.entries.every((e) => e.payload.name === 'alpha')).toBe(true);
@@ -175,6 +191,8 @@ describe('events and ledger', () => {
     expect(res.status).toBe(202);
     const { id } = (await res.json()) as { id: string };
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    // accepted by the bus; the ledger writer appends it asynchronously (as in local mode and the cloud)
+    await h.bus.idle();
     const page = (await (await h.api('/ledger?topic=ops.note&limit=10')).json()) as { entries: { id: string; sender: string; recipient?: string; payload: unknown }[] };
     expect(page.entries.find((e) => e.id === id)).toMatchObject({ sender: 'api', recipient: 'beta', payload: { text: 'hello' } });
   });
@@ -192,6 +210,26 @@ describe('events and ledger', () => {
     await rejected('/events', json({ topic: 'a.b', payload: { blob: 'x'.repeat(400 * 1024) } }), 413, 'payload_too_large');
     // under the body limit but over the 256 KB envelope limit
     await rejected('/events', json({ topic: 'a.b', payload: { blob: 'x'.repeat(270 * 1024) } }), 413, 'envelope_too_large');
+  });
+
+  it('POST /events at the bus entry limit: exactly 256 KB is published (202), one byte more is the API\'s own 413', async () => {
+    const topic = `edge.${uniqueSuffix()}`;
+    // the size EventBridge counts for the entry (Source + DetailType + envelope JSON); id and ts have fixed lengths
+    const entrySize = (blob: string) =>
+      busEntrySize(toBusEntry({ id: '00000000-0000-0000-0000-000000000000', topic, sender: 'api', recipient: 'beta', ts: new Date(T0).toISOString(), payload: { blob } }));
+    const n = PUT_EVENTS_MAX_BYTES - entrySize('');
+    expect(entrySize('x'.repeat(n))).toBe(PUT_EVENTS_MAX_BYTES);
+
+    const err = await rejected('/events', json({ topic, payload: { blob: 'x'.repeat(n + 1) }, recipient: 'beta' }), 413, 'envelope_too_large');
+    expect(err.message).toBe(`the envelope would make a bus entry of ${PUT_EVENTS_MAX_BYTES + 1} bytes, over the limit of ${PUT_EVENTS_MAX_BYTES}`);
+
+    const ok = await h.api('/events', json({ topic, payload: { blob: 'x'.repeat(n) }, recipient: 'beta' }));
+    expect(ok.status).toBe(202);
+    const { id } = (await ok.json()) as { id: string };
+    await h.bus.idle();
+    expect(h.bus.deadLetters).toEqual([]);
+    const page = (await (await h.api(`/ledger?topic=${topic}&limit=10`)).json()) as { entries: { id: string; payload: { blob: string } }[] };
+    expect(page.entries.map((e) => [e.id, e.payload.blob.length])).toEqual([[id, n]]);
   });
 
   it('a body far over the limit is refused without being read (declared length)', async () => {
@@ -213,11 +251,13 @@ describe('events and ledger', () => {
   });
 
   it('GET /ledger pages with after/limit and filters; bad queries are 400', async () => {
-    for (let i = 0; i < 3; i++) expect((await h.api('/events', json({ topic: 'page.test', payload: { i } }))).status).toBe(202);
-    const first = (await (await h.api('/ledger?topic=page.test&limit=2')).json()) as { entries: { seq: number; payload: { i: number } }[]; next: number | null; head: number };
+    const topic = `page.${uniqueSuffix()}`;
+    await publishAll(topic, [{ i: 0 }, { i: 1 }, { i: 2 }]);
+    await publishAll(`note.${uniqueSuffix()}`, [{ to: 'beta' }], 'beta');
+    const first = (await (await h.api(`/ledger?topic=${topic}&limit=2`)).json()) as { entries: { seq: number; payload: { i: number } }[]; next: number | null; head: number };
     expect(first.entries.map((e) => e.payload.i)).toEqual([0, 1]);
-    expect(first.next).not.toBeNull();
-    const second = (await (await h.api(`/ledger?topic=page.test&limit=2&after=${first.next}`)).json()) as { entries: { payload: { i: number } }[] };
+    expect(first.next).toBe(first.entries[1]?.seq);
+    const second = (await (await h.api(`/ledger?topic=${topic}&limit=2&after=${first.next}`)).json()) as { entries: { payload: { i: number } }[] };
     expect(second.entries.map((e) => e.payload.i)).toEqual([2]);
     const all = (await (await h.api('/ledger?after=0&limit=1000')).json()) as { entries: { seq: number; hash: string; prevHash: string }[] };
     all.entries.forEach((e, i) => expect(e.seq).toBe(i + 1));
@@ -230,6 +270,7 @@ describe('events and ledger', () => {
   });
 
   it('GET /ledger/verify reports the chain', async () => {
+    await publishAll(`verify.${uniqueSuffix()}`, [{ n: 1 }, { n: 2 }]);
     const res = await h.api('/ledger/verify');
     expect(res.status).toBe(200);
     const v = (await res.json()) as { ok: boolean; entries: number; head: string; firstBad: number | null };
@@ -237,13 +278,16 @@ describe('events and ledger', () => {
   });
 
   it('POST /ledger/replay re-publishes a range marked replayOf; bad requests change nothing', async () => {
-    const page = (await (await h.api('/ledger?topic=page.test&limit=10')).json()) as { entries: { seq: number; id: string }[] };
+    const topic = `replay.${uniqueSuffix()}`;
+    await publishAll(topic, [{ i: 0 }, { i: 1 }, { i: 2 }]);
+    const page = (await (await h.api(`/ledger?topic=${topic}&limit=10`)).json()) as { entries: { seq: number; id: string }[] };
     const from = page.entries[0]?.seq as number;
     const to = page.entries.at(-1)?.seq as number;
     const head = (await h.ledger.head()).seq;
-    const res = await h.api('/ledger/replay', json({ fromSeq: from, toSeq: to, topic: 'page.test' }));
+    const res = await h.api('/ledger/replay', json({ fromSeq: from, toSeq: to, topic }));
     expect(res.status).toBe(202);
     expect(await res.json()).toEqual({ count: 3 });
+    await h.bus.idle();
     const after = (await (await h.api(`/ledger?after=${head}&limit=10`)).json()) as { entries: { replayOf?: number; id: string }[] };
     expect(after.entries.map((e) => e.replayOf)).toEqual(page.entries.map((e) => e.seq));
     expect(after.entries.every((e) => !page.entries.some((o) => o.id === e.id))).toBe(true);
@@ -295,6 +339,7 @@ describe('metrics and stream (shape; movement is in metrics.test.ts and e2e)', (
   });
 
   it('GET /events/stream streams ledger entries with id = seq and resumes after Last-Event-ID', async () => {
+    await publishAll(`backlog.${uniqueSuffix()}`, [{ n: 1 }, { n: 2 }, { n: 3 }]);
     const head = (await h.ledger.head()).seq;
     const ctl = new AbortController();
     const res = await h.api('/events/stream?backlog=3', { signal: ctl.signal });

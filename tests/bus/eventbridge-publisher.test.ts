@@ -86,7 +86,12 @@ describe('EventBridgePublisher', () => {
     eb.on(PutEventsCommand)
       .resolvesOnce({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'AccessDeniedException', ErrorMessage: 'no' }, ...Array.from({ length: 9 }, () => ({ EventId: 'x' }))] })
       .resolvesOnce({ FailedEntryCount: 0, Entries: [{ EventId: 'a' }, { EventId: 'b' }] });
-    await expect(publisher.publish(envs)).rejects.toThrow(/1 of 12 envelopes could not be put on bus agents-bus/);
-    expect(sent().map((r) => r.Entries!.length)).toEqual([10, 2]);
+    const err = await publisher.publish(envs).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BusPublishError);
+    expect((err as BusPublishError).message).toBe(`1 of 12 envelopes could not be put on bus agents-bus: ${envs[0]!.id} (AccessDeniedException)`);
+    expect((err as BusPublishError).failed).toEqual([{ envelopeId: envs[0]!.id, errorCode: 'AccessDeniedException', errorMessage: 'no' }]);
+    // the second group was sent after the first one failed; the non-retryable entry was not retried
+    expect(sent()).toEqual([{ Entries: envs.slice(0, 10).map(entryOf) }, { Entries: envs.slice(10).map(entryOf) }]);
+    expect(delays).toEqual([]);
   });
 });

@@ -1,12 +1,13 @@
-/** Envelope routing: the pure rules, the router's registry cache, and the router handler on DynamoDB Local. */
+/** Envelope routing: the pure rules, and the router's registry cache and handler on the real registry (DynamoDB Local). */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { routeEnvelope, subscriptionMatches, type RoutableAgent } from '../../shared/core/bus/routing';
 import { EnvelopeRouter } from '../../shared/core/bus/router';
 import { createRouterHandler } from '../../functions/router/handler';
 import { DynamoRegistry } from '../../shared/adapters/aws/dynamo-registry';
 import { FakeClock } from '../../shared/core/clock';
-import type { AgentRecord } from '../../shared/core/registry';
-import { createTestTables } from '../support/env';
+import { createClients } from '../../shared/adapters/aws/clients';
+import { RequestCounter } from '../../shared/adapters/aws/request-counter';
+import { createTestTables, ddbEndpoint } from '../support/env';
 import { RecordingDispatcher, T0, env, registration } from './helpers';
 
 describe('subscriptions', () => {
@@ -54,54 +55,43 @@ describe('routeEnvelope', () => {
   });
 });
 
-describe('EnvelopeRouter cache', () => {
-  function fakeRegistry(list: () => Partial<AgentRecord>[]) {
-    let calls = 0;
-    let gets = 0;
-    return {
-      get calls() {
-        return calls;
-      },
-      get gets() {
-        return gets;
-      },
-      list: async () => {
-        calls++;
-        return list() as AgentRecord[];
-      },
-      get: async (name: string) => {
-        gets++;
-        return (list().find((a) => a.name === name) as AgentRecord | undefined) ?? null;
-      },
-    };
-  }
-  const agent = (name: string, subscriptions: string[]): Partial<AgentRecord> => ({ name, status: 'active', subscriptions, hasOnEnvelope: true });
-
+describe('EnvelopeRouter cache (DynamoRegistry on DynamoDB Local)', () => {
   it('reads the registry at most once per TTL, and looks up an unknown recipient at once (a point read, never a scan)', async () => {
+    const t = await createTestTables();
+    // agents are registered through one client; the router reads through another, whose requests are counted
+    const writer = new DynamoRegistry(t.clients.ddb, t.names.Registry);
+    const clients = createClients({ region: 'us-east-1', endpoints: { dynamodb: ddbEndpoint() }, localCredentials: true });
+    const counter = new RequestCounter();
+    counter.count(clients.ddbRaw, 'DynamoDB');
+    const registry = new DynamoRegistry(clients.ddb, t.names.Registry);
+    const scans = () => counter.requests.get('DynamoDB:Scan') ?? 0;
+    const gets = () => counter.requests.get('DynamoDB:GetItem') ?? 0;
+
+    await writer.register(registration('alpha', { subscriptions: ['t'] }));
     const clock = new FakeClock(T0);
-    let agents = [agent('a', ['t'])];
-    const registry = fakeRegistry(() => agents);
     const dispatcher = new RecordingDispatcher();
     const router = new EnvelopeRouter({ registry, dispatcher, clock, cacheTtlMs: 5000 });
     await Promise.all([router.route(env('t', 'x', {})), router.route(env('t', 'x', {}))]);
-    expect(registry.calls).toBe(1);
-    agents = [agent('a', ['t']), agent('b', ['t'])];
+    expect(scans()).toBe(1);
+    await writer.register(registration('bravo', { subscriptions: ['t'] }));
     clock.advance(4000);
-    expect((await router.route(env('t', 'x', {}))).routes.map((r) => r.agent)).toEqual(['a']); // stale within the bound
-    await router.route(env('t', 'x', {}, { recipient: 'b' })); // unknown recipient, registered just now: looked up
-    expect(dispatcher.envelopesFor('b')).toHaveLength(1);
-    expect(registry.gets).toBe(1);
-    await router.route(env('t', 'x', {}, { recipient: 'b' })); // now in the cache
-    expect(registry.gets).toBe(1);
-    expect(dispatcher.envelopesFor('b')).toHaveLength(2);
+    expect((await router.route(env('t', 'x', {}))).routes.map((r) => r.agent)).toEqual(['alpha']); // stale within the bound
+    await router.route(env('t', 'x', {}, { recipient: 'bravo' })); // unknown recipient, registered just now: looked up
+    expect(dispatcher.envelopesFor('bravo')).toHaveLength(1);
+    expect(gets()).toBe(1);
+    await router.route(env('t', 'x', {}, { recipient: 'bravo' })); // now in the cache
+    expect(gets()).toBe(1);
+    expect(dispatcher.envelopesFor('bravo')).toHaveLength(2);
     await router.route(env('t', 'x', {}, { recipient: 'ghost' })); // unknown for good: one point read each, no scan
     await router.route(env('t', 'x', {}, { recipient: 'ghost' }));
-    expect(registry.gets).toBe(3);
-    expect(registry.calls).toBe(1);
+    expect(gets()).toBe(3);
+    expect(scans()).toBe(1);
     expect(dispatcher.envelopesFor('ghost')).toHaveLength(0);
     clock.advance(5000);
-    expect((await router.route(env('t', 'x', {}))).routes.map((r) => r.agent)).toEqual(['a', 'b']);
-    expect(registry.calls).toBe(2);
+    expect((await router.route(env('t', 'x', {}))).routes.map((r) => r.agent)).toEqual(['alpha', 'bravo']);
+    expect(scans()).toBe(2);
+    // nothing but those reads
+    expect(counter.snapshot()).toEqual({ 'DynamoDB:GetItem': 3, 'DynamoDB:Scan': 2 });
   });
 });
 

@@ -73,7 +73,9 @@ async function registryWith(registered: number, due: number): Promise<{ table: s
   });
   const got = await clients.ddbRaw.send(new GetItemCommand({ TableName: table, Key: { name: { S: template } }, ConsistentRead: true }));
   const base = got.Item!;
-  expect(base.dueShard?.S).toBeDefined();
+  // the adapter put the template into the sparse `due` index: its shard and its first slot
+  expect(base.dueShard).toEqual({ S: shardOf(template, SHARDS) });
+  expect(base.nextRunAt).toEqual({ N: String(NOW + 30_000) });
   const items: Record<string, AttributeValue>[] = [];
   for (let i = 0; i < registered; i++) {
     const n = name(i);

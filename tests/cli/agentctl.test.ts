@@ -4,6 +4,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nodeCryptoVerifier, parsePublicKey, sha256Hex, signingMessage } from '../../shared/core/bundle/signing';
@@ -17,12 +18,20 @@ function agentctl(...args: string[]) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** A fresh key pair made by `agentctl keygen` in a directory of its own (each test makes what it uses). */
+function freshKeys(): string {
+  const keys = join(dir.path, `keys-${randomBytes(4).toString('hex')}`);
+  const r = agentctl('keygen', '--out', keys);
+  expect(r.code, r.stderr).toBe(0);
+  return keys;
+}
+
 describe('agentctl keygen | sign | verify', () => {
-  const keys = join(dir.path, 'keys');
   const bundle = join(dir.path, 'agent.mjs');
   writeFileSync(bundle, 'export default { async runCycle() {} };\n');
 
   it('keygen writes signing.key (0600) and signing.pub (base64 of 32 raw bytes, one line)', () => {
+    const keys = join(dir.path, 'keygen-test');
     const r = agentctl('keygen', '--out', keys);
     expect(r.code).toBe(0);
     expect(statSync(join(keys, 'signing.key')).mode & 0o777).toBe(0o600);
@@ -34,6 +43,7 @@ describe('agentctl keygen | sign | verify', () => {
   });
 
   it('sign prints a base64 signature over the contract message that verify accepts', () => {
+    const keys = freshKeys();
     const r = agentctl('sign', bundle, '--name', 'my-agent', '--version', '1.2.3', '--key', join(keys, 'signing.key'));
     expect(r.code).toBe(0);
     const sig = r.stdout.trim();
@@ -50,6 +60,7 @@ describe('agentctl keygen | sign | verify', () => {
   });
 
   it('usage errors exit 2 with the usage text; failed operations exit 1 with a message', () => {
+    const keys = freshKeys();
     expect(agentctl().code).toBe(2);
     const badName = agentctl('sign', bundle, '--name', 'Bad_Name', '--version', '1.0.0', '--key', join(keys, 'signing.key'));
     expect(badName.code).toBe(2);

@@ -151,6 +151,9 @@ describe('options land in the template', () => {
       RedrivePolicy: { deadLetterTargetArn: arnOf(id(stack.deadLetters.deliveryFailures)) },
     });
     const topicId = id(stack.monitoring.topic as never);
+    const names = ofType(resources, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties?.AlarmName as string);
+    // every function's error alarm is among them (each notifies the topics, below)
+    for (const fn of Object.keys(stack.functions)) expect(names, fn).toContain(`${stack.stackName}-${fn}Errors`);
     for (const [aid, a] of ofType(resources, 'AWS::CloudWatch::Alarm')) {
       expect(a.Properties?.AlarmActions, aid).toEqual([refOf(topicId), 'arn:aws:sns:eu-west-1:123456789012:pager']);
       expect(a.Properties?.OKActions, aid).toEqual([refOf(topicId), 'arn:aws:sns:eu-west-1:123456789012:pager']);

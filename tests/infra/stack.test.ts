@@ -366,8 +366,20 @@ describe('operations', () => {
     expect(doc).toContain('events.amazonaws.com');
   });
 
+  /** what every alarm of infra/constructs/monitoring.ts shares: one 5-minute period at or over the threshold, no data is fine */
+  const fires = { EvaluationPeriods: 1, Period: 300, ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching' };
+
   it('alarms on ledger writer errors, every dead-letter queue, API 5xx and the dispatch backlog', () => {
-    expect(alarm('LedgerWriterErrors')).toMatchObject({ Namespace: 'AWS/Lambda', MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: refOf(fnIds.LedgerWriter as string) }] });
+    expect(alarm('LedgerWriterErrors')).toEqual({
+      AlarmName: 'AgentOrchestrator-LedgerWriterErrors',
+      AlarmDescription: 'the ledger writer failed: ledger appends are delayed (FIFO, one group) until it succeeds',
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: refOf(fnIds.LedgerWriter as string) }],
+      Statistic: 'Sum',
+      Threshold: 1,
+      ...fires,
+    });
     const dlqs = {
       DispatchDeadLettersDepth: stack.dispatch.deadLetters,
       LedgerDeadLettersDepth: stack.ledgerWriter.deadLetters,
@@ -382,11 +394,48 @@ describe('operations', () => {
         Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [id(q), 'QueueName'] } }],
       });
     }
-    expect(alarm('Api5xx')).toMatchObject({ Namespace: 'AWS/ApiGateway', MetricName: '5xx' });
-    expect(alarm('DispatchBacklog')).toMatchObject({ MetricName: 'ApproximateAgeOfOldestMessage' });
-    for (const name of ['AgentManager', 'Scheduler', 'Runner', 'HealthMonitor', 'Router', 'Api', 'ApiStream']) expect(alarm(`${name}Errors`), name).toBeDefined();
-    // no notification target configured by default: no actions
-    for (const a of alarms) expect(a.AlarmActions).toBeUndefined();
+    expect(alarm('Api5xx')).toEqual({
+      AlarmName: 'AgentOrchestrator-Api5xx',
+      AlarmDescription: 'the control API answered 5xx',
+      Namespace: 'AWS/ApiGateway',
+      MetricName: '5xx',
+      Dimensions: [{ Name: 'ApiId', Value: refOf(id(stack.api.httpApi)) }],
+      Statistic: 'Sum',
+      Threshold: 1,
+      ...fires,
+    });
+    expect(alarm('DispatchBacklog')).toEqual({
+      AlarmName: 'AgentOrchestrator-DispatchBacklog',
+      AlarmDescription: 'dispatched runs wait for more than 30 minutes: runner stopped, throttled or failing',
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateAgeOfOldestMessage',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [id(stack.dispatch.queue), 'QueueName'] } }],
+      Statistic: 'Maximum',
+      Threshold: 1800,
+      ...fires,
+    });
+    // no notification target configured by default: no actions (props.test.ts has them with a topic)
+    for (const a of alarms) {
+      expect(a.AlarmActions, a.AlarmName).toBeUndefined();
+      expect(a.OKActions, a.AlarmName).toBeUndefined();
+    }
+  });
+
+  it('alarms on the errors of each of the seven other functions: Errors summed over 5 minutes, at least 1', () => {
+    const names = ['AgentManager', 'Scheduler', 'Runner', 'HealthMonitor', 'Router', 'Api', 'ApiStream'];
+    expect(Object.keys(fnIds).filter((n) => n !== 'LedgerWriter').sort()).toEqual([...names].sort());
+    for (const name of names) {
+      expect(alarm(`${name}Errors`), name).toEqual({
+        AlarmName: `AgentOrchestrator-${name}Errors`,
+        AlarmDescription: `the ${name} function failed (an infrastructure error, not an agent failure)`,
+        Namespace: 'AWS/Lambda',
+        MetricName: 'Errors',
+        Dimensions: [{ Name: 'FunctionName', Value: refOf(fnIds[name] as string) }],
+        Statistic: 'Sum',
+        Threshold: 1,
+        ...fires,
+      });
+    }
   });
 
   it('has a dashboard with the health metrics, queues and API', () => {

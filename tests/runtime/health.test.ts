@@ -4,7 +4,7 @@
  * hangs are cut and counted, stuck agents are restarted, crashes and memory blow-ups stay inside
  * their run, and neighbours are never disturbed.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createRunnerCore } from '../../functions/runner/handler';
 import type { AgentSandbox } from '../../shared/core/ports';
 import type { DispatchMessage } from '../../shared/core/dispatch';
@@ -13,7 +13,9 @@ import { makeEnvelope } from '../../shared/core/envelope';
 import { ValidationError } from '../../shared/core/errors';
 import { InvalidFailureEventError } from '../../shared/core/health/errors';
 import { BUS_SOURCE } from '../../shared/definitions/routing';
+import { restartBackoffMs } from '../../shared/core/health/policy';
 import { startRuntime, type Runtime } from './harness';
+import { registration } from './helpers';
 
 /** slots of an agent's runs must be consecutive grid slots: no missed, no doubled */
 function expectContiguous(slots: number[], periodMs = 1000) {
@@ -81,37 +83,86 @@ describe('failing agents: restart at the threshold, quarantine after the budget 
     expect((await rt.control.get('faulty')).status).toBe('quarantined');
   });
 
-  it('a released agent runs again, with a fresh restart window', async () => {
-    const before = rt.runsOf('faulty').length;
-    await rt.control.release('faulty');
-    for (let s = 0; s < 3; s++) await rt.step(1000);
-    const after = rt.runsOf('faulty').slice(before);
-    expect(after.length).toBe(3);
-    expect(after.every((e) => e.payload.outcome === 'error')).toBe(true);
-    expect(rt.ledgerOf('agent.released', 'faulty')).toHaveLength(1);
-    // the third failure after release restarts it (window was reset), it is not quarantined again
-    await rt.settle();
-    const rec = await rt.registry.get('faulty');
-    expect(rec?.status).toBe('restarting');
-    expect(rt.ledgerOf('agent.restarted', 'faulty').at(-1)?.payload).toMatchObject({ restartsInWindow: 1, backoffMs: 5000 });
-  });
-
   it('ignores replayed failures, failures of an older generation, and refuses events that are not failures or sweeps', async () => {
-    const rec = await rt.registry.get('neighbour');
+    // an agent of its own, registered but not due for a day (its runs play no part here)
+    await rt.registry.register(registration('bystander', { cycleSeconds: 60, firstRunAt: rt.clock.now() + 86_400_000 }));
+    const rec = await rt.registry.get('bystander');
     const failed = (payload: Record<string, unknown>, replayOf?: number) => ({
       source: BUS_SOURCE,
       'detail-type': 'agent.failed',
       detail: makeEnvelope({ topic: 'agent.failed', sender: 'orchestrator', payload, replayOf }, rt.clock.now()),
     });
-    await rt.heartbeats.complete('neighbour', { runId: 'x', at: rt.clock.now(), outcome: 'error', error: 'e', durationMs: 1, generation: rec!.generation, stateChanges: {}, expectBy: null, countsAsCycle: true });
-    await rt.heartbeats.complete('neighbour', { runId: 'y', at: rt.clock.now(), outcome: 'error', error: 'e', durationMs: 1, generation: rec!.generation, stateChanges: {}, expectBy: null, countsAsCycle: true });
-    await rt.heartbeats.complete('neighbour', { runId: 'z', at: rt.clock.now(), outcome: 'error', error: 'e', durationMs: 1, generation: rec!.generation, stateChanges: {}, expectBy: null, countsAsCycle: true });
-    expect(await rt.health(failed({ name: 'neighbour', generation: rec!.generation }, 7))).toMatchObject({ decision: { action: 'none', reason: 'replay of ledger entry 7' } });
-    expect(await rt.health(failed({ name: 'neighbour', generation: rec!.generation - 1 }))).toMatchObject({ decision: { action: 'none' } });
-    expect((await rt.registry.get('neighbour'))?.status).toBe('active');
+    for (const runId of ['x', 'y', 'z'])
+      await rt.heartbeats.complete('bystander', { runId, at: rt.clock.now(), outcome: 'error', error: 'e', durationMs: 1, generation: rec!.generation, stateChanges: {}, expectBy: null, countsAsCycle: true });
+    expect(await rt.health(failed({ name: 'bystander', generation: rec!.generation }, 7))).toEqual({ kind: 'failed', decision: { action: 'none', name: 'bystander', reason: 'replay of ledger entry 7' } });
+    expect(await rt.health(failed({ name: 'bystander', generation: rec!.generation - 1 }))).toEqual({
+      kind: 'failed',
+      decision: { action: 'none', name: 'bystander', reason: `failure of generation ${rec!.generation - 1}, agent is at ${rec!.generation}` },
+    });
+    expect(await rt.registry.get('bystander')).toEqual(rec);
     await expect(rt.health({ action: 'tick' })).rejects.toBeInstanceOf(ValidationError);
     await expect(rt.health(failed({ nope: true }))).rejects.toBeInstanceOf(InvalidFailureEventError);
-    await rt.heartbeats.resetHealth('neighbour', { expectBy: null });
+    await rt.registry.deregister('bystander', rec!.version);
+  });
+});
+
+describe('release: a fresh restart window (fast backoff, so quarantine comes quickly)', () => {
+  let rt: Runtime;
+  beforeAll(async () => {
+    rt = await startRuntime({ env: { AGENT_RESTART_BACKOFF_BASE_SECONDS: '1', AGENT_RESTART_BACKOFF_MAX_SECONDS: '1' } });
+  });
+  afterAll(async () => rt?.stop());
+
+  it('a released agent runs again, with a fresh restart window', async () => {
+    await rt.publish('relapse', 'thrower.mjs');
+    for (let s = 0; s < 40 && (await rt.registry.get('relapse'))?.status !== 'quarantined'; s++) await rt.step(1000);
+    expect((await rt.registry.get('relapse'))?.status).toBe('quarantined');
+    expect(rt.ledgerOf('agent.restarted', 'relapse').map((e) => e.payload.restartsInWindow)).toEqual([1, 2, 3]);
+
+    const before = rt.runsOf('relapse').length;
+    await rt.control.release('relapse');
+    for (let s = 0; s < 3; s++) await rt.step(1000);
+    const after = rt.runsOf('relapse').slice(before);
+    expect(after.length).toBe(3);
+    expect(after.every((e) => e.payload.outcome === 'error')).toBe(true);
+    expect(rt.ledgerOf('agent.released', 'relapse')).toHaveLength(1);
+    // the third failure after release restarts it (window was reset), it is not quarantined again
+    await rt.settle();
+    const rec = await rt.registry.get('relapse');
+    expect(rec?.status).toBe('restarting');
+    expect(rt.ledgerOf('agent.restarted', 'relapse').at(-1)?.payload).toMatchObject({ restartsInWindow: 1, backoffMs: restartBackoffMs(rt.policy, 1) });
+    expect(rt.ledgerOf('agent.quarantined', 'relapse')).toHaveLength(1);
+  });
+});
+
+describe('concurrent agent.failed deliveries', () => {
+  let rt: Runtime;
+  beforeAll(async () => {
+    rt = await startRuntime();
+  });
+  afterAll(async () => rt?.stop());
+
+  it('five deliveries of the threshold failure at once restart the agent exactly once', async () => {
+    await rt.publish('flaky', 'healthy.mjs');
+    const rec = (await rt.registry.get('flaky'))!;
+    for (let i = 1; i <= rt.policy.errThreshold; i++)
+      await rt.heartbeats.complete('flaky', { runId: `f${i}`, at: rt.clock.now(), outcome: 'error', error: 'boom', durationMs: 1, generation: rec.generation, stateChanges: {}, expectBy: null, countsAsCycle: true });
+    // at-least-once delivery: four failure events and a duplicate of the first, all at once
+    const events = Array.from({ length: 4 }, (_, i) => ({
+      source: BUS_SOURCE,
+      'detail-type': 'agent.failed',
+      detail: makeEnvelope({ topic: 'agent.failed', sender: 'orchestrator', payload: { name: 'flaky', generation: rec.generation, outcome: 'error', error: `boom ${i}` } }, rt.clock.now()),
+    }));
+    const results = await Promise.all([...events, events[0]].map((e) => rt.health(e)));
+    const decisions = results.map((r) => (r.kind === 'failed' ? r.decision.action : r.kind));
+    expect(decisions.filter((d) => d === 'restarted')).toHaveLength(1);
+    expect(decisions.filter((d) => d === 'none')).toHaveLength(results.length - 1);
+    await rt.bus.idle();
+    expect(rt.ledgerOf('agent.restarted', 'flaky').map((e) => e.payload.restartsInWindow)).toEqual([1]);
+    const after = (await rt.registry.get('flaky'))!;
+    expect(after).toMatchObject({ status: 'restarting', generation: rec.generation + 1, restarts: rec.restarts + 1 });
+    expect(after.restartTimes).toHaveLength(rec.restartTimes.length + 1);
+    expect((await rt.heartbeats.get('flaky'))?.consecutiveErrors).toBe(0);
   });
 });
 
@@ -119,7 +170,9 @@ describe('hangs, crashes, memory blow-ups and stuck agents', () => {
   let rt: Runtime;
   /** agents whose runs go to a runner host that dies mid-run (claims, never completes) */
   const dying = new Set<string>();
-  beforeAll(async () => {
+  // a runtime of its own per test, each with its own well-behaved neighbour 'calm'
+  beforeEach(async () => {
+    dying.clear();
     rt = await startRuntime({
       env: { AGENT_STUCK_GRACE_SECONDS: '2' },
       wrapCore: (core) => {
@@ -133,11 +186,11 @@ describe('hangs, crashes, memory blow-ups and stuck agents', () => {
         };
       },
     });
+    await rt.publish('calm', 'healthy.mjs');
   });
-  afterAll(async () => rt?.stop());
+  afterEach(async () => rt?.stop());
 
   it('a hang is cut at the timeout and counted as a failure (restart at the threshold)', async () => {
-    await rt.publish('calm', 'healthy.mjs');
     await rt.publish('hangs', 'hanger.mjs');
     for (let s = 0; s < 3; s++) await rt.step(1000);
     const runs = rt.runsOf('hangs');
@@ -163,9 +216,7 @@ describe('hangs, crashes, memory blow-ups and stuck agents', () => {
     const calm = rt.runsOf('calm');
     expect(calm.every((e) => e.payload.outcome === 'ok')).toBe(true);
     expectContiguous(calm.map((e) => e.payload.slot as number));
-    await rt.control.pause('exits');
-    await rt.control.pause('hogs');
-    await rt.control.pause('hangs').catch(() => undefined);
+    expect(calm).toHaveLength(2);
   });
 
   it('an agent whose heartbeats stop (its runs never finish) is detected as stuck and restarted', async () => {
@@ -192,7 +243,8 @@ describe('hangs, crashes, memory blow-ups and stuck agents', () => {
   });
 
   it('a stopped runner is not mistaken for stuck agents; queued slots are not replayed in a burst', async () => {
-    await rt.control.restart('wedged');
+    for (let s = 0; s < 3; s++) await rt.step(1000, { sweep: true });
+    expect(rt.runsOf('calm').map((e) => e.payload.outcome)).toEqual(['ok', 'ok', 'ok']);
     await rt.pool.stop(); // runs in flight finish, nothing new starts
     await rt.bus.idle();
     const restartsBefore = rt.ledgerOf('agent.restarted').length;

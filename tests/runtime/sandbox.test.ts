@@ -8,10 +8,11 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { WorkerSandbox, abortAfterMs } from '../../shared/adapters/node/sandbox';
-import { BundleIntegrityError, InvalidManifestError } from '../../shared/adapters/node/errors';
+import { BundleIntegrityError, InspectionUnavailableError, InvalidManifestError } from '../../shared/adapters/node/errors';
+import { BundleRejectedError } from '../../shared/core/errors';
 import type { SandboxRun, VerifiedBundleRef } from '../../shared/core/ports';
 import { makeEnvelope } from '../../shared/core/envelope';
-import { createTestInspector } from '../support/inspector';
+import { createTestInspector, STARVED_HEAP_MB } from '../support/inspector';
 import { tempDir } from '../support/env';
 
 let dir: ReturnType<typeof tempDir>;
@@ -51,18 +52,39 @@ describe('WorkerSandbox.inspect', () => {
     ['top-level code that exits', 'process.exit(2); export default { runCycle() {} };', /exited/],
   ];
   for (const [title, src, re] of bad) {
-    it(`rejects ${title} with InvalidManifestError`, async () => {
+    it(`rejects ${title} with InvalidManifestError (the bundle's fault: bad_manifest)`, async () => {
       const err = await sandbox.inspect(bundle(src)).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(InvalidManifestError);
+      expect(err).toBeInstanceOf(BundleRejectedError);
+      expect((err as BundleRejectedError).reason).toBe('bad_manifest');
       expect((err as Error).message).toMatch(re);
     });
   }
 
-  it('cuts a bundle whose top-level code hangs', async () => {
+  // failures of the host, not verdicts on the bundle: InspectionUnavailableError (retried by the manager)
+  it('cuts a load that does not finish in time: the inspection could not be done (a busy host looks the same)', async () => {
     const quick = createTestInspector({ cacheDir: dir.path, inspectTimeoutMs: 300 });
     const err = await quick.inspect(bundle('while (true) {} export default { runCycle() {} };')).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(InvalidManifestError);
-    expect((err as Error).message).toMatch(/did not finish within 300 ms/);
+    expect(err).toBeInstanceOf(InspectionUnavailableError);
+    expect(err).not.toBeInstanceOf(BundleRejectedError);
+    expect((err as Error).message).toBe('loading the bundle did not finish within 300 ms (a busy host, or top-level code that never finishes)');
+  });
+
+  it('a worker that cannot start (a heap limit too small for the isolate) is InspectionUnavailableError, for any bundle', async () => {
+    const starved = createTestInspector({ cacheDir: dir.path, memoryMb: STARVED_HEAP_MB });
+    const err = await starved.inspect(bundle('export default { runCycle() {} };')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InspectionUnavailableError);
+    // node reports a V8 isolate that cannot even bootstrap in its heap as the worker running out of memory
+    expect((err as Error).message).toMatch(/^the inspector ran out of memory \(heap limit 4 MB\) while loading the bundle$|^the inspector's worker thread failed to start: /);
+  });
+
+  it('a bundle cache that cannot be written is InspectionUnavailableError, and no worker runs', async () => {
+    const blocker = join(dir.path, 'not-a-dir');
+    writeFileSync(blocker, 'a file where the cache directory should be');
+    const broken = createTestInspector({ cacheDir: join(blocker, 'cache') });
+    const err = await broken.inspect(bundle('export default { runCycle() {} };')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InspectionUnavailableError);
+    expect((err as Error).message).toMatch(/^the bundle could not be inspected: cannot write bundle cache file .*not-a-dir\/cache\/[0-9a-f]{64}\.mjs: ENOTDIR/);
   });
 });
 
@@ -91,7 +113,10 @@ describe('WorkerSandbox.run', () => {
       { topic: 'plain.topic', payload: { x: [1, 2] } },
     ]);
     expect(logs).toContain('hello from the agent');
+    // measured from the agent's start to its end, in whole ms: an ok run ended before its timeout
+    expect(Number.isInteger(res.durationMs)).toBe(true);
     expect(res.durationMs).toBeGreaterThanOrEqual(0);
+    expect(res.durationMs).toBeLessThanOrEqual(runOf(src).timeoutMs);
   });
 
   it('gives the agent an empty process.env: no orchestrator configuration or credentials', async () => {

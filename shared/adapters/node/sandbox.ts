@@ -30,7 +30,7 @@ import type { RunOutcome } from '../../core/heartbeat';
 import { MAX_STATE_BYTES, STATE_KEY_RE } from '../../core/heartbeat';
 import { MAX_ENVELOPE_BYTES, TOPIC_RE, envelopeSize } from '../../core/envelope';
 import { silentLogger, type Logger } from '../../core/logger';
-import { BundleIntegrityError, InvalidManifestError, SandboxError } from './errors';
+import { BundleIntegrityError, InspectionUnavailableError, InvalidManifestError, SandboxError } from './errors';
 import { WORKER_SOURCE } from './sandbox-worker';
 
 export interface SandboxLimits {
@@ -182,8 +182,23 @@ export class WorkerSandbox implements AgentSandbox {
   // ------------------------------------------------------------------------------------------
   // BundleInspector
 
+  /**
+   * Loads the bundle in a fresh worker and reads what its default export declares. Rejects with
+   * InvalidManifestError (a BundleRejectedError, `bad_manifest`) when the bundle itself is not an
+   * agent: it throws or exits while it is imported, its default export is not an agent, or its
+   * manifest is invalid. Rejects with InspectionUnavailableError when the inspection could not be
+   * done for reasons of the host: the cache file cannot be written (or keeps failing its re-hash),
+   * the worker does not start or runs out of memory, or loading does not finish within
+   * `inspectTimeoutMs`.
+   */
   async inspect(bundle: VerifiedBundleRef): Promise<BundleManifest> {
-    const raw = await this.withIntegrityRetry(bundle, (file) => this.inspectOnce(file, bundle));
+    let raw: Record<string, unknown>;
+    try {
+      raw = await this.withIntegrityRetry(bundle, (file) => this.inspectOnce(file, bundle));
+    } catch (e) {
+      if (e instanceof SandboxError || e instanceof BundleIntegrityError) throw new InspectionUnavailableError(`the bundle could not be inspected: ${e.message}`, { key: bundle.key });
+      throw e;
+    }
     const r = BundleManifestSchema.safeParse(raw);
     if (!r.success) throw new InvalidManifestError(`invalid agent manifest: ${z.prettifyError(r.error)}`, { key: bundle.key });
     return r.data;
@@ -200,8 +215,14 @@ export class WorkerSandbox implements AgentSandbox {
         void worker.terminate();
         fn();
       };
+      // the bundle's own fault: permanent
       const fail = (msg: string) => settle(() => reject(new InvalidManifestError(msg, { key: bundle.key })));
-      const timer = setTimeout(() => fail(`loading the bundle did not finish within ${this.inspectTimeoutMs} ms`), this.inspectTimeoutMs);
+      // the host's: the inspection could not be done, it is tried again later
+      const unavailable = (msg: string) => settle(() => reject(new InspectionUnavailableError(msg, { key: bundle.key })));
+      const timer = setTimeout(
+        () => unavailable(`loading the bundle did not finish within ${this.inspectTimeoutMs} ms (a busy host, or top-level code that never finishes)`),
+        this.inspectTimeoutMs,
+      );
       worker.on('message', (raw: unknown) => {
         const m = WorkerMessageSchema.safeParse(raw);
         if (!m.success) return fail('the bundle sent an unexpected message while loading');
@@ -214,9 +235,12 @@ export class WorkerSandbox implements AgentSandbox {
         if (m.data.t === 'done') return fail(m.data.error ?? 'loading the bundle failed');
         return fail('the bundle sent an unexpected message while loading');
       });
-      worker.on('error', (e: Error & { code?: string }) =>
-        fail(e.code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'loading the bundle ran out of memory' : `loading the bundle failed: ${e.message}`),
-      );
+      worker.on('error', (e: Error & { code?: string }) => {
+        if (e.code === 'ERR_WORKER_OUT_OF_MEMORY') return unavailable(`the inspector ran out of memory (heap limit ${this.memoryMb} MB) while loading the bundle`);
+        if (e.code === 'ERR_WORKER_INIT_FAILED') return unavailable(`the inspector's worker thread failed to start: ${e.message}`);
+        // an exception of the bundle's code outside the import (a timer callback, a floating rejection)
+        return fail(`loading the bundle failed: ${e.message}`);
+      });
       worker.on('exit', (code) => fail(`the bundle exited (code ${code}) while loading`));
     });
   }

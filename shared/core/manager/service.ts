@@ -5,6 +5,8 @@
  * signature and rollback (pure, no bundle code) → inspect the verified bundle in a sandbox →
  * conditional registration. Any rejection writes a `bundle.rejected` event and leaves the
  * active version untouched. No code of a bundle runs before its signature is verified.
+ * Infrastructure errors (store, bus, an inspection the host could not do) are thrown: the event
+ * is delivered again, and nothing was rejected.
  */
 import { BundleRejectedError, errorMessage } from '../errors';
 import { BUNDLE_PREFIX, SIDECAR_SUFFIX, parseBundleKey, versionSortKey } from '../bundle/identity';
@@ -97,17 +99,22 @@ export class AgentManager {
           active: active.version,
         });
       }
-      if (verified.signer === null) {
-        await this.deps.events.publish([
-          this.event('bundle.unverified', { key, name: id.name, version: id.version, sha256: verified.sha256, message: 'no trusted keys configured; bundle loaded without signature verification' }),
-        ]);
-      }
       // Only now, after verification, may bundle code run (in a sandbox) to read its manifest.
+      // The inspector rejects with a BundleRejectedError when the bundle itself is not an agent
+      // (bad_manifest, permanent); any other error means the inspection could not be done (the
+      // host: a worker that does not start, a timeout on a busy host, the inspector's memory) and
+      // is thrown on, so the event is retried and the bundle is not rejected.
       let manifest;
       try {
         manifest = await this.deps.inspector.inspect({ key, sha256: verified.sha256, bytes: obj.bytes });
       } catch (e) {
-        throw new BundleRejectedError('bad_manifest', `bundle could not be loaded: ${errorMessage(e)}`, { key });
+        if (e instanceof BundleRejectedError) throw new BundleRejectedError('bad_manifest', `bundle could not be loaded: ${errorMessage(e)}`, { key });
+        throw e;
+      }
+      if (verified.signer === null) {
+        await this.deps.events.publish([
+          this.event('bundle.unverified', { key, name: id.name, version: id.version, sha256: verified.sha256, message: 'no trusted keys configured; bundle loaded without signature verification' }),
+        ]);
       }
       const at = new Date(this.clock.now()).toISOString();
       const res = await this.deps.registry.register({
