@@ -106,7 +106,9 @@ async function startDynamoOnce(port: number, opts: DynamoLocalOptions): Promise<
   // no JavaScript): where util-linux's setpriv exists, the kernel kills the JVM when its parent
   // dies (PR_SET_PDEATHSIG); setpriv execs java, so the pid is the JVM's
   const [cmd, argv] = SETPRIV ? [SETPRIV, ['--pdeathsig', 'SIGKILL', '--', 'java', ...args]] : ['java', args];
-  const child: ChildProcess = spawn(cmd, argv, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  // its own process group: a terminal's Ctrl-C (SIGINT to the foreground group) reaches local
+  // mode, which then stops the JVM in its shutdown order (it must not die first, under running code)
+  const child: ChildProcess = spawn(cmd, argv, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   live.add(child);
   child.once('exit', () => live.delete(child));
   let exited = false;

@@ -61,7 +61,7 @@ describe('npm start', () => {
     expect(jvm).toBeGreaterThan(0);
 
     first.ctrlC();
-    expect(await first.exited).toEqual({ code: 0, signal: null });
+    expect(await first.exited, first.output()).toEqual({ code: 0, signal: null });
     expect(existsSync(join(dataDir, 'endpoints.json'))).toBe(false);
     expect(alive(jvm!)).toBe(false);
     expect(first.output()).toMatch(/"msg":"local mode exiting".*"reason":"signal SIGINT"/);
@@ -79,7 +79,7 @@ describe('npm start', () => {
     expect(after.entries).toBeGreaterThanOrEqual(before.entries);
     // SIGTERM as a service manager sends it: to the main process (npm) only
     second.child.kill('SIGTERM');
-    expect(await second.exited).toEqual({ code: 0, signal: null });
+    expect(await second.exited, second.output()).toEqual({ code: 0, signal: null });
     expect(exitLog(dataDir).map((l) => l.reason)).toEqual(['signal SIGINT', 'signal SIGTERM']);
   }, 300_000);
 
