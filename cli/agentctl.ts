@@ -10,7 +10,7 @@ import { generateKeyPair, nodeCryptoVerifier, parsePublicKey, publicKeyOf, sha25
 import { createClients } from '../shared/adapters/aws/clients';
 import { S3BundleStore } from '../shared/adapters/aws/s3-bundle-store';
 import { OperationError, UsageError } from './errors';
-import { dataDirOf, readLocalEndpoints } from './local-endpoints';
+import { dataDirOf, readLocalEndpoints } from '../shared/definitions/local-data';
 import semver from 'semver';
 
 export interface Io {

@@ -16,7 +16,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, Provider } from '@smithy/types';
 import { OperationError, UsageError } from './errors';
-import { dataDirOf, readLocalEndpoints, tokenFile } from './local-endpoints';
+import { dataDirOf, readLocalEndpoints, tokenFile } from '../shared/definitions/local-data';
 
 /** node:crypto SHA-256 / HMAC-SHA-256 in the shape SignatureV4 expects. */
 export class NodeSha256 {

@@ -6,7 +6,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { generateKeyPair } from '../shared/core/bundle/signing';
-import { devKeyDir, tokenFile } from '../cli/local-endpoints';
+import { devKeyDir, tokenFile } from '../shared/definitions/local-data';
 
 export interface DevMaterial {
   keyFile: string;

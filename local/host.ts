@@ -42,7 +42,7 @@ import { createLedgerWriterHandler } from '../functions/ledger-writer/handler';
 import { createRouterHandler } from '../functions/router/handler';
 import { createApiHandler } from '../functions/api/app';
 import { createStreamHandler } from '../functions/api/stream-core';
-import { endpointsFile, type LocalEndpoints } from '../cli/local-endpoints';
+import { endpointsFile, type LocalEndpoints } from '../shared/definitions/local-data';
 import { startDynamoLocal, startS3Local, type DynamoLocal, type S3Local, type S3NotificationRecord } from './emulators';
 import { ensureDevMaterial, type DevMaterial } from './bootstrap';
 import { LocalBus, type LocalTarget } from './bus';

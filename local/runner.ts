@@ -12,8 +12,10 @@
  *   `retryMaxDelayMs`), up to `maxAttempts` in total (default 8: about 90 s, longer than an
  *   emulator restart and than a short run's lease, which a retry may then take over), then logged
  *   and kept in `deadLetters` (like redeliveries up to maxReceiveCount, then the DLQ).
- * - A run another attempt holds (RunLeaseHeldError: a copy delivered while the first runs) waits
- *   until that attempt's lease ends, then is tried again (a duplicate by then, or taken over).
+ * - Retry semantics come with the error: one that knows when a retry makes sense (`retryAt`: a
+ *   copy delivered while another attempt holds the run waits until that attempt's lease ends,
+ *   then is a duplicate or takes the lease over) is tried again then; a retryable one with
+ *   backoff; one that is not retryable is dead-lettered at once.
  * - `stop()` stops starting runs (items keep waiting, as with a disabled event source mapping) and
  *   resolves when the runs in flight have finished; `start()` resumes.
  * - `idle()` resolves when no run is in flight and none is due (tests); `poke()` re-checks what is
@@ -23,8 +25,7 @@ import { availableParallelism } from 'node:os';
 import { DispatchMessageSchema, type DispatchItem, type DispatchMessage } from '../shared/core/dispatch';
 import type { Dispatcher } from '../shared/core/ports';
 import type { RunReport } from '../shared/core/runner/service';
-import { RunLeaseHeldError } from '../shared/core/runner/errors';
-import { ValidationError, errorMessage } from '../shared/core/errors';
+import { ValidationError, errorMessage, isRetryable, retryAtOf } from '../shared/core/errors';
 import { systemClock, type Clock } from '../shared/core/clock';
 import { silentLogger, type Logger } from '../shared/core/logger';
 import type { LocalComponent } from './component';
@@ -211,6 +212,38 @@ export class LocalRunnerPool implements Dispatcher, LocalComponent {
     this.timerAt = Infinity;
   }
 
+  /**
+   * A run that threw: the error says what to do (retry semantics travel with it). One that knows
+   * when a retry makes sense (another attempt holds the run until its lease's deadline) waits
+   * until then without spending an attempt; another retryable one is retried with backoff up to
+   * `maxAttempts`; one that is not retryable, or out of attempts, is dead-lettered.
+   */
+  private onError(e: Entry, err: unknown): void {
+    const msg = e.item.message;
+    const retryAt = retryAtOf(err);
+    if (retryAt !== undefined && isRetryable(err)) {
+      this.log.debug('run not possible before a known time; retrying then', { agent: msg.agent, runId: msg.runId, retryAt, error: errorMessage(err) });
+      this.insert({ item: { message: msg, notBefore: retryAt + 50 }, attempts: e.attempts });
+      return;
+    }
+    this.counters.errors++;
+    e.attempts++;
+    if (isRetryable(err) && e.attempts < this.maxAttempts) {
+      this.log.warn('run failed on an infrastructure error; retrying', { agent: msg.agent, runId: msg.runId, attempt: e.attempts, error: errorMessage(err) });
+      const delay = Math.min(this.retryMaxDelayMs, this.retryDelayMs * 2 ** (e.attempts - 1));
+      this.insert({ item: { message: msg, notBefore: this.clock.now() + delay }, attempts: e.attempts });
+      return;
+    }
+    this.log.error(isRetryable(err) ? 'run failed on an infrastructure error; giving up' : 'run failed with an error a retry cannot fix; dead-lettered', {
+      agent: msg.agent,
+      runId: msg.runId,
+      attempts: e.attempts,
+      error: errorMessage(err),
+    });
+    this.deadLetters.push({ message: msg, error: errorMessage(err) });
+    if (this.deadLetters.length > 1000) this.deadLetters.shift();
+  }
+
   private launch(e: Entry): void {
     this.counters.started++;
     const msg = e.item.message;
@@ -226,26 +259,7 @@ export class LocalRunnerPool implements Dispatcher, LocalComponent {
           this.log.warn('onReport threw', { error: err });
         }
       })
-      .catch((err: unknown) => {
-        if (err instanceof RunLeaseHeldError) {
-          // another attempt holds this run: look again when its lease ends (done by then, or taken over)
-          const deadline = err.details?.deadline;
-          this.log.debug('run held by another attempt; retrying at its deadline', { agent: msg.agent, runId: msg.runId, deadline });
-          this.insert({ item: { message: msg, notBefore: (typeof deadline === 'number' ? deadline : this.clock.now()) + 50 }, attempts: e.attempts });
-          return;
-        }
-        this.counters.errors++;
-        e.attempts++;
-        if (e.attempts < this.maxAttempts) {
-          this.log.warn('run failed on an infrastructure error; retrying', { agent: msg.agent, runId: msg.runId, attempt: e.attempts, error: errorMessage(err) });
-          const delay = Math.min(this.retryMaxDelayMs, this.retryDelayMs * 2 ** (e.attempts - 1));
-          this.insert({ item: { message: msg, notBefore: this.clock.now() + delay }, attempts: e.attempts });
-        } else {
-          this.log.error('run failed on an infrastructure error; giving up', { agent: msg.agent, runId: msg.runId, attempts: e.attempts, error: errorMessage(err) });
-          this.deadLetters.push({ message: msg, error: errorMessage(err) });
-          if (this.deadLetters.length > 1000) this.deadLetters.shift();
-        }
-      })
+      .catch((err: unknown) => this.onError(e, err))
       .finally(() => {
         this.inFlight.delete(p);
         this.pump();

@@ -19,4 +19,8 @@ export class FakeClock implements Clock {
   }
 }
 
+/** An epoch-ms time as ISO 8601 UTC (what envelopes, records and event payloads show). */
 export const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** The same, null for no time. */
+export const isoOrNull = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : iso(ms));

@@ -2,7 +2,12 @@
  * Structured JSON logger (one object per line), in the spirit of Powertools' Logger but with no
  * dependency so the core stays platform-free. Lambda ships stdout/stderr lines to CloudWatch,
  * where each line is queryable with Logs Insights.
+ *
+ * Invocation context (Powertools' `injectLambdaContext`): `withLogContext({ requestId }, fn)`
+ * adds its fields to every line logged while `fn` runs, by any logger, however deep in the call
+ * (AsyncLocalStorage), so a handler's core needs no logger of its own per invocation.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
 
@@ -20,9 +25,24 @@ const defaultSink: LogSink = (line, level) => {
   (level === 'error' || level === 'warn' ? process.stderr : process.stdout).write(line + '\n');
 };
 
-function serializeError(v: unknown): unknown {
-  if (v instanceof Error) return { name: v.name, message: v.message, stack: v.stack };
-  return v;
+const logContext = new AsyncLocalStorage<Record<string, unknown>>();
+
+/** Runs `fn` with `fields` on every log line written meanwhile (nested contexts add up). */
+export function withLogContext<T>(fields: Record<string, unknown>, fn: () => T): T {
+  return logContext.run({ ...logContext.getStore(), ...fields }, fn);
+}
+
+function serializeError(v: unknown, depth = 0): unknown {
+  if (!(v instanceof Error)) return v;
+  const e = v as Error & { code?: unknown };
+  return {
+    name: e.name,
+    message: e.message,
+    ...(typeof e.code === 'string' ? { code: e.code } : {}),
+    stack: e.stack,
+    // the cause chain, bounded
+    ...(e.cause !== undefined && depth < 3 ? { cause: serializeError(e.cause, depth + 1) } : {}),
+  };
 }
 
 export function createLogger(
@@ -34,7 +54,7 @@ export function createLogger(
   const base = { service: opts.service ?? 'agent-orchestrator', ...opts.base };
   const emit = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[lvl] < min) return;
-    const rec: Record<string, unknown> = { level: lvl, ts: new Date().toISOString(), msg, ...base };
+    const rec: Record<string, unknown> = { level: lvl, ts: new Date().toISOString(), msg, ...base, ...logContext.getStore() };
     if (fields) for (const [k, v] of Object.entries(fields)) rec[k] = serializeError(v);
     sink(JSON.stringify(rec), lvl);
   };

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { NodeSha256, awsHostInfo, routeUrl } from '../../cli/api-client';
 import { main } from '../../cli/agentctl';
-import { endpointsFile, tokenFile } from '../../cli/local-endpoints';
+import { endpointsFile, tokenFile } from '../../shared/definitions/local-data';
 import { registration } from '../runtime/helpers';
 import { tempDir, uniqueSuffix } from '../support/env';
 import { startApiHarness, type ApiHarness } from './harness';

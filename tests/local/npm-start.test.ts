@@ -11,7 +11,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readLocalEndpoints } from '../../cli/local-endpoints';
+import { readLocalEndpoints } from '../../shared/definitions/local-data';
 import { tempDir } from '../support/env';
 import { alive, exitLog, killAllLocalModes, startLocalMode, waitFor } from '../support/local-process';
 

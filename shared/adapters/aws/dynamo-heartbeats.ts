@@ -40,7 +40,7 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import type { CompletionStatus, HeartbeatStore, RunClaim, RunCompletion } from '../../core/ports';
-import type { ClaimOutcome, HeartbeatClaimReader, StubCounter } from '../../core/runner/service';
+import type { ClaimOutcome, HeartbeatClaimReader, StubCounter } from '../../core/ports';
 import { DURATION_BUCKETS_MS, HeartbeatRecordSchema, type HeartbeatRecord } from '../../core/heartbeat';
 import { DEFAULT_SCHEDULE_SHARDS, EXPECT_INDEX, shardOf } from '../../definitions/tables';
 import { StoreError } from './errors';

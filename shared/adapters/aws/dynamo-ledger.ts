@@ -32,7 +32,7 @@ import type { Clock } from '../../core/clock';
 import type { Logger } from '../../core/logger';
 import { canonicalJson } from '../../core/ledger/canonical';
 import { LedgerService } from '../../core/ledger/service';
-import type { CommitResult, LedgerCheckpoint, LedgerCommit, LedgerHead, LedgerStore, ScannedEntry } from '../../core/ledger/store';
+import type { CommitResult, LedgerCheckpoint, LedgerCommit, LedgerHead, LedgerStore, ScannedEntry } from '../../core/ports';
 import { StoreError } from './errors';
 
 export const LEDGER_CHUNK_SIZE = 1000;

@@ -19,6 +19,7 @@ export class ComponentSwitchError extends OrchestratorError {
 /** Dispatch messages that SQS did not accept (after retrying the failed entries). */
 export class DispatchError extends OrchestratorError {
   override name = 'DispatchError';
+  override readonly retryable = true;
   constructor(
     message: string,
     readonly failed: { runId: string; code: string; message: string }[],

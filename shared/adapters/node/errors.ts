@@ -38,6 +38,7 @@ export class InvalidManifestError extends BundleRejectedError {
  */
 export class InspectionUnavailableError extends OrchestratorError {
   override name = 'InspectionUnavailableError';
+  override readonly retryable = true;
   constructor(message: string, details?: Record<string, unknown>) {
     super('inspection_unavailable', message, details);
   }

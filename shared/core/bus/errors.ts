@@ -30,6 +30,7 @@ export class BusEntryTooLargeError extends OrchestratorError {
 /** Entries the bus still refused after the bounded retries (EventBridge FailedEntryCount). */
 export class BusPublishError extends OrchestratorError {
   override name = 'BusPublishError';
+  override readonly retryable = true;
   constructor(
     message: string,
     readonly failed: { envelopeId: string; errorCode: string; errorMessage: string }[],

@@ -25,11 +25,11 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { NotFoundError, ValidationError } from '../errors';
 import { AgentNameSchema } from '../bundle/identity';
-import { makeEnvelope, ORCHESTRATOR_SENDER } from '../envelope';
+import { orchestratorEvent, type OrchestratorPayload, type OrchestratorTopic } from '../events';
 import { nextSlotAtOrAfter, type AgentRecord, type AgentStatus } from '../registry';
 import type { HeartbeatRecord } from '../heartbeat';
 import type { Dispatcher, EventPublisher, HeartbeatStore, RegistryStore } from '../ports';
-import { systemClock, type Clock } from '../clock';
+import { iso, isoOrNull, systemClock, type Clock } from '../clock';
 import { silentLogger, type Logger } from '../logger';
 import { stuckDeadline, type HealthPolicy } from '../health/policy';
 import { ActionNotAllowedError, UnknownActionError } from './errors';
@@ -92,7 +92,6 @@ export interface ControlDeps {
   logger?: Logger;
 }
 
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 export function toAgentView(rec: AgentRecord, hb: HeartbeatRecord | null | undefined): AgentView {
   return {
@@ -100,8 +99,8 @@ export function toAgentView(rec: AgentRecord, hb: HeartbeatRecord | null | undef
     version: rec.version,
     status: rec.status,
     cycleSeconds: rec.cycleSeconds,
-    lastHeartbeat: iso(hb?.lastHeartbeat ?? null),
-    nextRunAt: iso(rec.nextRunAt),
+    lastHeartbeat: isoOrNull(hb?.lastHeartbeat),
+    nextRunAt: isoOrNull(rec.nextRunAt),
     consecutiveErrors: hb?.consecutiveErrors ?? 0,
     restarts: rec.restarts,
     lastError: hb?.lastError ?? null,
@@ -150,7 +149,7 @@ export class ControlService {
       failures: hb?.failures ?? 0,
       lastOutcome: hb?.lastOutcome ?? null,
       lastDurationMs: hb?.lastDurationMs ?? null,
-      stuckAt: iso(hb?.expectBy ?? null),
+      stuckAt: isoOrNull(hb?.expectBy),
     };
   }
 
@@ -271,9 +270,9 @@ export class ControlService {
     if (!from.includes(rec.status)) throw new ActionNotAllowedError(rec.name, action, rec.status, hint);
   }
 
-  private async ledger(topic: string, payload: Record<string, unknown>, now: number): Promise<void> {
+  private async ledger<T extends OrchestratorTopic>(topic: T, payload: OrchestratorPayload<T>, now: number): Promise<void> {
     this.log.info(topic, payload);
-    const envelope = makeEnvelope({ topic, sender: ORCHESTRATOR_SENDER, payload }, now);
+    const envelope = orchestratorEvent(topic, payload, now);
     await retryFollowUp(() => this.deps.events.publish([envelope]), { forMs: FOLLOW_UP_MS, log: this.log, what: `${topic}: ledger event`, fields: { agent: payload.name } });
   }
 
@@ -281,7 +280,7 @@ export class ControlService {
    * After a committed transition, its heartbeat bookkeeping and its ledger event: retried in place
    * for a few seconds (an operator's retry would find the transition made and be refused).
    */
-  private async followUp(agent: string, heartbeatStep: () => Promise<void>, topic: string, payload: Record<string, unknown>, now: number): Promise<void> {
+  private async followUp<T extends OrchestratorTopic>(agent: string, heartbeatStep: () => Promise<void>, topic: T, payload: OrchestratorPayload<T>, now: number): Promise<void> {
     await retryFollowUp(heartbeatStep, { forMs: FOLLOW_UP_MS, log: this.log, what: `${topic}: heartbeat update`, fields: { agent } });
     await this.ledger(topic, payload, now);
   }

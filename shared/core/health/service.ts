@@ -25,10 +25,11 @@ import { z } from 'zod';
 import { retryFollowUp } from '../retry';
 import { ConflictError } from '../errors';
 import { AgentNameSchema } from '../bundle/identity';
-import { makeEnvelope, ORCHESTRATOR_SENDER, type Envelope } from '../envelope';
+import { ORCHESTRATOR_SENDER, type Envelope } from '../envelope';
+import { orchestratorEvent, type OrchestratorPayload, type OrchestratorTopic } from '../events';
 import { SCHEDULED_STATUSES, type AgentRecord } from '../registry';
 import type { EventPublisher, HeartbeatStore, RegistryStore } from '../ports';
-import { systemClock, type Clock } from '../clock';
+import { iso, isoOrNull, systemClock, type Clock } from '../clock';
 import { silentLogger, type Logger } from '../logger';
 import { restartBackoffMs, stuckDeadline, type HealthPolicy } from './policy';
 import { InvalidFailureEventError } from './errors';
@@ -69,7 +70,6 @@ export const FailedPayloadSchema = z.object({
   error: z.string().nullable().optional(),
 });
 
-const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? 'never' : new Date(ms).toISOString());
 
 export class HealthMonitor {
   private readonly clock: Clock;
@@ -87,6 +87,11 @@ export class HealthMonitor {
     const p = FailedPayloadSchema.safeParse(envelope.payload);
     if (!p.success) throw new InvalidFailureEventError(z.prettifyError(p.error));
     const name = p.data.name;
+    // only the runner's own reports count: anyone may publish a topic, not as the orchestrator
+    if (envelope.sender !== ORCHESTRATOR_SENDER) {
+      this.log.warn('agent.failed not sent by the orchestrator; ignored', { agent: name, sender: envelope.sender, id: envelope.id });
+      return { action: 'none', name, reason: `sent by ${envelope.sender}, not by the orchestrator` };
+    }
     if (envelope.replayOf !== undefined) return { action: 'none', name, reason: `replay of ledger entry ${envelope.replayOf}` };
     const rec = await this.deps.registry.get(name);
     if (!rec) return { action: 'none', name, reason: 'unknown agent' };
@@ -132,7 +137,7 @@ export class HealthMonitor {
     }
     return this.restartOrQuarantine(
       rec,
-      `stuck: no heartbeat since ${iso(hb?.lastHeartbeat)}; run ${running.runId} started ${iso(running.startedAt)} never finished`,
+      `stuck: no heartbeat since ${isoOrNull(hb?.lastHeartbeat) ?? 'never'}; run ${running.runId} started ${iso(running.startedAt)} never finished`,
       'stuck',
     );
   }
@@ -176,7 +181,7 @@ export class HealthMonitor {
       });
       await this.followUp(rec.name, 'restart', () => this.deps.heartbeats.resetHealth(rec.name, { expectBy: stuckDeadline(policy, next, rec) }), {
         topic: 'agent.restarted',
-        payload: { name: rec.name, version: rec.version, by: 'health-monitor', cause, reason, backoffMs, restartsInWindow: n, nextRunAt: new Date(next).toISOString(), generation: updated.generation },
+        payload: { name: rec.name, version: rec.version, by: 'health-monitor', cause, reason, backoffMs, restartsInWindow: n, nextRunAt: iso(next), generation: updated.generation },
         now,
       });
       this.log.warn('agent restarted', { agent: rec.name, reason, backoffMs, restartsInWindow: n });
@@ -192,9 +197,9 @@ export class HealthMonitor {
    * retry of the whole event would find the transition made and stop, so these are retried in
    * place. The event is built once, so a repeated publish is deduplicated by its id.
    */
-  private async followUp(agent: string, what: string, heartbeatStep: () => Promise<void>, event: { topic: string; payload: Record<string, unknown>; now: number }): Promise<void> {
+  private async followUp<T extends OrchestratorTopic>(agent: string, what: string, heartbeatStep: () => Promise<void>, event: { topic: T; payload: OrchestratorPayload<T>; now: number }): Promise<void> {
     await retryFollowUp(heartbeatStep, { forMs: FOLLOW_UP_MS, log: this.log, what: `${what}: heartbeat update`, fields: { agent } });
-    const envelope = makeEnvelope({ topic: event.topic, sender: ORCHESTRATOR_SENDER, payload: event.payload }, event.now);
+    const envelope = orchestratorEvent(event.topic, event.payload, event.now);
     await retryFollowUp(() => this.deps.events.publish([envelope]), { forMs: FOLLOW_UP_MS, log: this.log, what: `${what}: ledger event`, fields: { agent } });
   }
 }

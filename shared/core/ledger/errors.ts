@@ -20,6 +20,7 @@ export class LedgerRequestError extends OrchestratorError {
 /** Appends kept losing races with another writer (should not happen with the single FIFO writer). */
 export class LedgerConflictError extends OrchestratorError {
   override name = 'LedgerConflictError';
+  override readonly retryable = true;
   constructor(message: string) {
     super('ledger_append_conflict', message);
   }

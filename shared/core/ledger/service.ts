@@ -36,7 +36,7 @@ import { silentLogger, type Logger } from '../logger';
 import { canonicalJson } from './canonical';
 import { LedgerConflictError, LedgerCorruptError, LedgerRequestError } from './errors';
 import { GENESIS_HASH, hashEntry } from './hash';
-import type { LedgerCheckpoint, LedgerHead, LedgerStore } from './store';
+import type { LedgerCheckpoint, LedgerHead, LedgerStore } from '../ports';
 
 /** A checkpoint every this many entries. */
 export const LEDGER_CHECKPOINT_EVERY = 1000;

@@ -12,10 +12,10 @@ import { BundleRejectedError, errorMessage } from '../errors';
 import { BUNDLE_PREFIX, SIDECAR_SUFFIX, parseBundleKey, versionSortKey } from '../bundle/identity';
 import { checkSize, verifyBundle } from '../bundle/verify';
 import { nodeCryptoVerifier, type TrustedKey, type Verifier } from '../bundle/signing';
-import { makeEnvelope, ORCHESTRATOR_SENDER, type Envelope } from '../envelope';
+import { bundleUnverifiedEvent, orchestratorEvent } from '../events';
 import type { BundleInspector, BundleStore, EventPublisher, RegistryStore } from '../ports';
 import type { Clock } from '../clock';
-import { systemClock } from '../clock';
+import { iso, systemClock } from '../clock';
 import type { Logger } from '../logger';
 import { silentLogger } from '../logger';
 import semver from 'semver';
@@ -51,13 +51,10 @@ export class AgentManager {
     this.verifier = deps.verifier ?? nodeCryptoVerifier;
   }
 
-  private event(topic: string, payload: Record<string, unknown>): Envelope {
-    return makeEnvelope({ topic, sender: ORCHESTRATOR_SENDER, payload }, this.clock.now());
-  }
 
   private async reject(key: string, err: BundleRejectedError): Promise<ManagerOutcome> {
     this.log.warn('bundle rejected', { key, reason: err.reason, error: err.message });
-    await this.deps.events.publish([this.event('bundle.rejected', { key, reason: err.reason, message: err.message, ...err.details })]);
+    await this.deps.events.publish([orchestratorEvent('bundle.rejected', { ...err.details, key, reason: err.reason, message: err.message }, this.clock.now())]);
     return { kind: 'rejected', key, reason: err.reason, message: err.message };
   }
 
@@ -112,11 +109,9 @@ export class AgentManager {
         throw e;
       }
       if (verified.signer === null) {
-        await this.deps.events.publish([
-          this.event('bundle.unverified', { key, name: id.name, version: id.version, sha256: verified.sha256, message: 'no trusted keys configured; bundle loaded without signature verification' }),
-        ]);
+        await this.deps.events.publish([bundleUnverifiedEvent({ key, name: id.name, version: id.version, sha256: verified.sha256 }, this.clock.now())]);
       }
-      const at = new Date(this.clock.now()).toISOString();
+      const at = iso(this.clock.now());
       const res = await this.deps.registry.register({
         name: id.name,
         version: id.version,
@@ -137,14 +132,11 @@ export class AgentManager {
         });
       }
       await this.deps.events.publish([
-        this.event('agent.registered', {
-          name: id.name,
-          version: id.version,
-          previousVersion: res.previousVersion,
-          sha256: verified.sha256,
-          signer: verified.signer,
-          cycleSeconds: manifest.cycleSeconds,
-        }),
+        orchestratorEvent(
+          'agent.registered',
+          { name: id.name, version: id.version, previousVersion: res.previousVersion, sha256: verified.sha256, signer: verified.signer, cycleSeconds: manifest.cycleSeconds },
+          this.clock.now(),
+        ),
       ]);
       this.log.info('agent registered', { name: id.name, version: id.version, previousVersion: res.previousVersion });
       return { kind: 'registered', name: id.name, version: id.version, previousVersion: res.previousVersion, signer: verified.signer };
@@ -167,7 +159,7 @@ export class AgentManager {
     if (!active || active.version !== id.version) return { kind: 'ignored', key, why: 'not the active version' };
     const removed = await this.deps.registry.deregister(id.name, id.version);
     if (!removed) return { kind: 'ignored', key, why: 'active version changed concurrently' };
-    await this.deps.events.publish([this.event('agent.deregistered', { name: id.name, version: id.version, key })]);
+    await this.deps.events.publish([orchestratorEvent('agent.deregistered', { name: id.name, version: id.version, key }, this.clock.now())]);
     return { kind: 'deregistered', name: id.name, version: id.version };
   }
 

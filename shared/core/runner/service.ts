@@ -2,7 +2,8 @@
  * RunnerService: one dispatch message = one run (the runner Lambda handles one SQS message per
  * invocation; local mode's runner pool calls the same core).
  *
- * 1. Read the registry record and decide whether the run may happen at all:
+ * `handle` runs its phases in order (each a method below):
+ * 1. admit: read the registry record and decide whether the run may happen at all:
  *    - unknown agent → skipped;
  *    - quarantined → the stub takes the agent's place: no agent code runs, envelope deliveries
  *      are counted and dropped;
@@ -11,55 +12,35 @@
  *      dispatchedAfterStatusChange), and are skipped when delivered long after their start
  *      (slotExpiryMs); triggers run for `active` and `paused` agents; envelope runs need `active`
  *      and an onEnvelope (envelopes for paused or restarting agents are dropped and counted).
- * 2. Load the bundle by sha256 (in-memory cache; on every load, cached or not, the bytes are
+ * 2. load: the bundle by sha256 (in-memory cache; on every load, cached or not, the bytes are
  *    re-hashed and the signature re-verified against the trusted keys).
- * 3. Claim the run: a scheduled slot with the conditional `lastSlot < slot` (at most once per
+ * 3. claim: a scheduled slot with the conditional `lastSlot < slot` (at most once per
  *    agent and slot, whatever the number of deliveries), a trigger or envelope run with a TTL
  *    claim item per runId. A claim is a lease (leaseMs): a redelivery takes over the claim of an
  *    attempt that died after claiming, once its deadline has passed. A claim that is live or
  *    done → skipped ('duplicate').
- * 4. Run it in the sandbox (fresh worker thread) with the persisted state.
- * 5. One heartbeat write: heartbeat, outcome, duration, counters, consecutive errors, the state
+ * 4. execute: the agent's code in the sandbox with the persisted state.
+ * 5. record: one heartbeat write: heartbeat, outcome, duration, counters, consecutive errors, the state
  *    keys the run changed (a failed run changes no state) and the next expected heartbeat.
- * 6. Publish the agent's envelopes (only for a successful run) and `agent.cycle` / `agent.failed`.
+ * 6. announce: the agent's envelopes (only for a successful run) and `agent.cycle` / `agent.failed`.
  *
  * Agent failures are results, never exceptions: `handle` throws only for infrastructure errors
  * (registry/heartbeat/S3 unreachable) so that the queue redelivers.
  */
 import { DispatchMessageSchema, type DispatchMessage } from '../dispatch';
-import { makeEnvelope, ORCHESTRATOR_SENDER, type Envelope } from '../envelope';
+import { makeEnvelope, type Envelope } from '../envelope';
+import { bundleUnverifiedEvent, orchestratorEvent } from '../events';
 import { BundleRejectedError, errorMessage } from '../errors';
-import { isTransient, retryFollowUp } from '../retry';
-import { BusPublishError } from '../bus/errors';
+import { retryFollowUp } from '../retry';
 import { SCHEDULED_STATUSES, type AgentRecord } from '../registry';
 import type { HeartbeatRecord, RunOutcome } from '../heartbeat';
-import type { AgentSandbox, BundleStore, CompletionStatus, EventPublisher, HeartbeatStore, RegistryStore, RunClaim, RunCompletion, SandboxResult, VerifiedBundleRef } from '../ports';
+import type { AgentSandbox, BundleStore, ClaimOutcome, CompletionStatus, EventPublisher, HeartbeatClaimReader, HeartbeatStore, RegistryStore, RunClaim, RunCompletion, SandboxResult, StubCounter, VerifiedBundleRef } from '../ports';
 import { verifyBundle } from '../bundle/verify';
 import { nodeCryptoVerifier, type TrustedKey, type Verifier } from '../bundle/signing';
 import { stuckDeadline, type HealthPolicy } from '../health/policy';
 import { systemClock, type Clock } from '../clock';
 import { silentLogger, type Logger } from '../logger';
 import { BundleReverifyError, BundleUnavailableError, CompletionAbandonedError, InvalidDispatchMessageError, RunLeaseHeldError } from './errors';
-
-/** What a claim attempt found: `heldUntil` is the deadline of a live lease of the same run, if that is why it was refused. */
-export interface ClaimOutcome {
-  claimed: boolean;
-  record: HeartbeatRecord | null;
-  state: Record<string, unknown>;
-  heldUntil?: number;
-  /** refused because the run was claimed before (it is done, or a later slot was claimed) */
-  claimedBefore?: boolean;
-}
-
-/** Optional capability of a HeartbeatStore: claim and read heartbeat + state in one request. */
-export interface HeartbeatClaimReader {
-  claimAndRead(name: string, claim: RunClaim): Promise<ClaimOutcome>;
-}
-
-/** Optional capability of a HeartbeatStore: count envelopes the quarantine stub consumed. */
-export interface StubCounter {
-  recordDropped(name: string, at: number): Promise<void>;
-}
 
 export interface RunnerDeps {
   registry: RegistryStore;
@@ -184,139 +165,161 @@ export class RunnerService {
     return r.data;
   }
 
+  /** One run, in its phases: admit → load → claim → execute → record → announce. */
   async handle(raw: DispatchMessage): Promise<RunReport> {
     const msg = RunnerService.parse(raw);
-    const skip = (reason: SkipReason): RunReport => {
-      this.log.debug('run skipped', { agent: msg.agent, runId: msg.runId, kind: msg.kind, reason });
-      return { status: 'skipped', agent: msg.agent, runId: msg.runId, kind: msg.kind, reason };
-    };
+    const admitted = await this.admit(msg);
+    if ('skip' in admitted) return this.skipped(msg, admitted.skip);
+    const { rec, expired } = admitted;
+    const loaded = await this.load(rec);
+    if (loaded === 'unavailable') return this.skipped(msg, 'bundle_unavailable');
+    const lease = await this.claimRun(msg, rec, expired);
+    if ('skip' in lease) return this.skipped(msg, lease.skip);
+    const result = await this.execute(msg, rec, loaded, lease);
+    const completion = await this.record(msg, rec, lease, result);
+    // a redelivery took the lease over (this attempt outlived its deadline, or a restart ended the
+    // run's lease): that attempt's result is the one that counts
+    if (completion.status === 'superseded') {
+      this.log.warn('run result discarded: its lease was taken over', { agent: rec.name, runId: msg.runId, outcome: result.outcome });
+      return this.skipped(msg, 'superseded');
+    }
+    return this.announce(msg, rec, lease, result, completion.consecutiveErrors);
+  }
+
+  private skipped(msg: DispatchMessage, reason: SkipReason): RunReport {
+    this.log.debug('run skipped', { agent: msg.agent, runId: msg.runId, kind: msg.kind, reason });
+    return { status: 'skipped', agent: msg.agent, runId: msg.runId, kind: msg.kind, reason };
+  }
+
+  /**
+   * Phase 1, admit: whether the run may happen at all, by the registry record (see the header).
+   * A slot delivered after its expiry is not started any more (no burst of old slots after the
+   * runner was stopped), but one that an earlier attempt claimed in time and then left (it died,
+   * or lost the store) is still taken over and run: `expired` makes the claim a takeover only.
+   */
+  private async admit(msg: DispatchMessage): Promise<{ rec: AgentRecord; expired: boolean } | { skip: SkipReason }> {
     const rec = await this.deps.registry.get(msg.agent);
-    if (!rec) return skip('unknown_agent');
+    if (!rec) return { skip: 'unknown_agent' };
     if (rec.status === 'quarantined') {
       if (msg.kind === 'envelope') await this.deps.heartbeats.recordDropped?.(rec.name, this.clock.now());
-      return skip('quarantined');
+      return { skip: 'quarantined' };
     }
     if (msg.kind === 'cycle' || msg.kind === 'envelope') {
       if (rec.status === 'paused' || rec.status === 'restarting') {
         // an envelope for an agent that is not running is dropped, and counted like the stub's
         if (msg.kind === 'envelope') await this.deps.heartbeats.recordDropped?.(rec.name, this.clock.now());
-        return skip(rec.status);
+        return { skip: rec.status };
       }
-      if (msg.kind === 'cycle' && msg.generation !== rec.generation && !dispatchedAfterStatusChange(rec, msg.slot)) return skip('stale_generation');
-      if (msg.kind === 'envelope' && !rec.hasOnEnvelope) return skip('no_onEnvelope');
-    } else if (rec.status === 'restarting') return skip('restarting');
-
-    // a slot delivered after its expiry is not started any more (no burst of old slots after the
-    // runner was stopped); but one that an earlier attempt claimed in time and then left (it died,
-    // or lost the store) is taken over and run: it is not lost to a redelivery that came late
+      if (msg.kind === 'cycle' && msg.generation !== rec.generation && !dispatchedAfterStatusChange(rec, msg.slot)) return { skip: 'stale_generation' };
+      if (msg.kind === 'envelope' && !rec.hasOnEnvelope) return { skip: 'no_onEnvelope' };
+    } else if (rec.status === 'restarting') return { skip: 'restarting' };
     const expired = msg.kind === 'cycle' && this.clock.now() > msg.slot + slotExpiryMs(rec.cycleSeconds, rec.timeoutSeconds);
+    return { rec, expired };
+  }
 
-    let bundle: VerifiedBundleRef | null = null;
-    let loadError: string | null = null;
+  /**
+   * Phase 2, load: the verified bundle, or why the run must fail without running it (a bundle
+   * that no longer verifies), or 'unavailable' (the object is gone: deregistration racing).
+   */
+  private async load(rec: AgentRecord): Promise<{ bundle: VerifiedBundleRef } | { error: string } | 'unavailable'> {
     try {
-      bundle = await this.loadBundle(rec);
+      return { bundle: await this.loadBundle(rec) };
     } catch (e) {
-      if (e instanceof BundleUnavailableError) return skip('bundle_unavailable');
+      if (e instanceof BundleUnavailableError) return 'unavailable';
       if (!(e instanceof BundleReverifyError)) throw e;
-      loadError = e.message;
       this.log.error('bundle failed re-verification; the run fails without running it', { agent: rec.name, error: e.message });
+      return { error: e.message };
     }
+  }
 
+  /**
+   * Phase 3, claim: the run's lease (see leaseMs). Another attempt holding it → RunLeaseHeldError
+   * (retry at its deadline: it is done by then, or its lease expired); claimed before → skipped.
+   */
+  private async claimRun(msg: DispatchMessage, rec: AgentRecord, expired: boolean): Promise<{ claim: RunClaim; cycle: number; state: Record<string, unknown> } | { skip: SkipReason }> {
     const startedAt = this.clock.now();
-    const timeoutMs = Math.round(rec.timeoutSeconds * 1000);
-    // the claim is a lease: by its deadline this attempt has ended (see leaseMs)
     const claim: RunClaim = { runId: msg.runId, startedAt, deadline: startedAt + leaseMs(rec.timeoutSeconds) };
     if (msg.kind === 'cycle') claim.slot = msg.slot;
     if (expired) claim.takeoverOnly = true;
     const claimed = await this.claim(rec.name, claim);
-    // another attempt holds the run: come back later (it will be done, or its lease expired)
     if (!claimed.claimed && claimed.heldUntil !== undefined) throw new RunLeaseHeldError(rec.name, msg.runId, claimed.heldUntil);
-    if (!claimed.claimed) return skip(expired && !claimed.claimedBefore ? 'expired' : 'duplicate');
-    const cycle = (claimed.record?.cycles ?? 0) + 1;
+    if (!claimed.claimed) return { skip: expired && !claimed.claimedBefore ? 'expired' : 'duplicate' };
+    return { claim, cycle: (claimed.record?.cycles ?? 0) + 1, state: claimed.state };
+  }
 
-    let result: SandboxResult;
-    if (!bundle) {
-      result = { outcome: 'error', error: loadError, durationMs: 0, published: [], stateChanges: {} };
-    } else {
-      try {
-        result = await this.deps.sandbox.run({
-          agent: rec.name,
-          version: rec.version,
-          bundle,
-          kind: msg.kind === 'envelope' ? 'envelope' : 'cycle',
-          cycle,
-          ...(msg.kind === 'envelope' ? { envelope: msg.envelope } : {}),
-          state: claimed.state,
-          timeoutMs,
-        });
-      } catch (e) {
-        // the sandbox itself failed (cannot start a worker, cache file keeps failing its hash):
-        // the claim is spent, so record the run as crashed rather than retrying it
-        this.log.error('sandbox failed', { agent: rec.name, runId: msg.runId, error: e });
-        result = { outcome: 'crashed', error: `sandbox: ${errorMessage(e)}`, durationMs: 0, published: [], stateChanges: {} };
-      }
+  /** Phase 4, execute: the agent's code in the sandbox (or the failure that replaces it). */
+  private async execute(msg: DispatchMessage, rec: AgentRecord, loaded: { bundle: VerifiedBundleRef } | { error: string }, lease: { cycle: number; state: Record<string, unknown> }): Promise<SandboxResult> {
+    if ('error' in loaded) return { outcome: 'error', error: loaded.error, durationMs: 0, published: [], stateChanges: {} };
+    try {
+      return await this.deps.sandbox.run({
+        agent: rec.name,
+        version: rec.version,
+        bundle: loaded.bundle,
+        kind: msg.kind === 'envelope' ? 'envelope' : 'cycle',
+        cycle: lease.cycle,
+        ...(msg.kind === 'envelope' ? { envelope: msg.envelope } : {}),
+        state: lease.state,
+        timeoutMs: Math.round(rec.timeoutSeconds * 1000),
+      });
+    } catch (e) {
+      // the sandbox itself failed (cannot start a worker, cache file keeps failing its hash):
+      // the claim is spent, so record the run as crashed rather than retrying it
+      this.log.error('sandbox failed', { agent: rec.name, runId: msg.runId, error: e });
+      return { outcome: 'crashed', error: `sandbox: ${errorMessage(e)}`, durationMs: 0, published: [], stateChanges: {} };
     }
+  }
 
+  /** Phase 5, record: the one completion write (all or nothing: a failed run changes no state). */
+  private record(msg: DispatchMessage, rec: AgentRecord, lease: { claim: RunClaim }, result: SandboxResult): Promise<{ consecutiveErrors: number; status: CompletionStatus }> {
     const at = this.clock.now();
-    const ok = result.outcome === 'ok';
     const countsAsCycle = msg.kind !== 'envelope';
-    const expectBy = countsAsCycle && SCHEDULED_STATUSES.includes(rec.status) ? stuckDeadline(this.deps.policy, at, rec) : null;
-    const completion = await this.completeWithRetry(rec.name, claim.deadline, {
+    const { claim } = lease;
+    return this.completeWithRetry(rec.name, claim.deadline, {
       runId: msg.runId,
       at,
       outcome: result.outcome,
       error: result.error,
       durationMs: result.durationMs,
       generation: rec.generation,
-      // all or nothing: a failed run leaves no state change and publishes nothing of its own
-      stateChanges: ok ? result.stateChanges : {},
-      expectBy,
+      stateChanges: result.outcome === 'ok' ? result.stateChanges : {},
+      expectBy: countsAsCycle && SCHEDULED_STATUSES.includes(rec.status) ? stuckDeadline(this.deps.policy, at, rec) : null,
       countsAsCycle,
       lease: { startedAt: claim.startedAt, ...(claim.slot !== undefined ? { slot: claim.slot } : {}) },
       retryWindowMs: Math.max(0, claim.deadline - at),
     });
-    // a redelivery took the lease over (this attempt outlived its deadline, or a restart ended the
-    // run's lease): that attempt's result is the one that counts
-    if (completion.status === 'superseded') {
-      this.log.warn('run result discarded: its lease was taken over', { agent: rec.name, runId: msg.runId, outcome: result.outcome });
-      return skip('superseded');
-    }
-    const { consecutiveErrors } = completion;
+  }
 
+  /**
+   * Phase 6, announce: the agent's envelopes (a successful run's only) and agent.cycle /
+   * agent.failed. The completion is committed, so its events must follow: retried in place (ids
+   * are fixed, so a repeat is deduplicated); a bus that stays down is reported, not thrown.
+   */
+  private async announce(msg: DispatchMessage, rec: AgentRecord, lease: { cycle: number }, result: SandboxResult, consecutiveErrors: number): Promise<RunReport> {
+    const at = this.clock.now();
+    const ok = result.outcome === 'ok';
     const envelopes: Envelope[] = [];
-    if (ok) {
-      for (const p of result.published) {
-        try {
-          envelopes.push(makeEnvelope({ topic: p.topic, sender: rec.name, payload: p.payload, recipient: p.recipient }, at));
-        } catch (e) {
-          this.log.warn('dropped an invalid envelope published by the agent', { agent: rec.name, topic: p.topic, error: errorMessage(e) });
-        }
+    for (const p of ok ? result.published : []) {
+      try {
+        envelopes.push(makeEnvelope({ topic: p.topic, sender: rec.name, payload: p.payload, recipient: p.recipient }, at));
+      } catch (e) {
+        this.log.warn('dropped an invalid envelope published by the agent', { agent: rec.name, topic: p.topic, error: errorMessage(e) });
       }
     }
-    const common = {
+    const run = {
       name: rec.name,
       version: rec.version,
       runId: msg.runId,
       kind: msg.kind,
       ...(msg.kind === 'cycle' ? { slot: msg.slot } : {}),
-      cycle,
+      cycle: lease.cycle,
       generation: rec.generation,
       outcome: result.outcome,
       durationMs: result.durationMs,
     };
-    const record = ok
-      ? makeEnvelope({ topic: 'agent.cycle', sender: ORCHESTRATOR_SENDER, payload: { ...common, published: envelopes.length } }, at)
-      : makeEnvelope({ topic: 'agent.failed', sender: ORCHESTRATOR_SENDER, payload: { ...common, error: result.error, consecutiveErrors } }, at);
+    const record = ok ? orchestratorEvent('agent.cycle', { ...run, published: envelopes.length }, at) : orchestratorEvent('agent.failed', { ...run, error: result.error, consecutiveErrors }, at);
     let publishError: string | undefined;
     try {
-      // the completion is committed: its events must follow (ids are fixed, so a repeat is deduplicated)
-      await retryFollowUp(() => this.deps.events.publish([...envelopes, record]), {
-        forMs: this.completeRetryMs,
-        log: this.log,
-        what: 'publishing the run events',
-        fields: { agent: rec.name, runId: msg.runId },
-        retryable: (e) => isTransient(e) || e instanceof BusPublishError,
-      });
+      await retryFollowUp(() => this.deps.events.publish([...envelopes, record]), { forMs: this.completeRetryMs, log: this.log, what: 'publishing the run events', fields: { agent: rec.name, runId: msg.runId } });
     } catch (e) {
       publishError = errorMessage(e);
       this.log.error('publishing the run events failed', { agent: rec.name, runId: msg.runId, error: e });
@@ -327,7 +330,7 @@ export class RunnerService {
       agent: rec.name,
       runId: msg.runId,
       kind: msg.kind,
-      cycle,
+      cycle: lease.cycle,
       outcome: result.outcome,
       error: result.error,
       durationMs: result.durationMs,
@@ -423,16 +426,7 @@ export class RunnerService {
       this.uncache(oldest);
     }
     if (fetched && verified.signer === null) {
-      await this.deps.events.publish([
-        makeEnvelope(
-          {
-            topic: 'bundle.unverified',
-            sender: ORCHESTRATOR_SENDER,
-            payload: { key: rec.bundleKey, name: rec.name, version: rec.version, sha256: rec.sha256, message: 'no trusted keys configured; bundle loaded without signature verification' },
-          },
-          this.clock.now(),
-        ),
-      ]);
+      await this.deps.events.publish([bundleUnverifiedEvent({ key: rec.bundleKey, name: rec.name, version: rec.version, sha256: rec.sha256 }, this.clock.now())]);
     }
     return { key: rec.bundleKey, sha256: rec.sha256, bytes: c.bytes };
   }

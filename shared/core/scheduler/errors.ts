@@ -4,6 +4,7 @@ import { OrchestratorError } from '../errors';
 /** A tick could not hand its slots to the dispatcher; the won advances were rolled back. */
 export class SchedulerDispatchError extends OrchestratorError {
   override name = 'SchedulerDispatchError';
+  override readonly retryable = true;
   constructor(message: string, details?: Record<string, unknown>) {
     super('scheduler_dispatch_failed', message, details);
   }
@@ -20,6 +21,7 @@ export class SchedulerConfigError extends OrchestratorError {
 /** The schedule store failed during a tick (a shard's query); what the other shards won was dispatched. */
 export class SchedulerStoreError extends OrchestratorError {
   override name = 'SchedulerStoreError';
+  override readonly retryable = true;
   constructor(message: string, details?: Record<string, unknown>) {
     super('scheduler_store_failed', message, details);
   }

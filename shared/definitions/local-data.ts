@@ -1,6 +1,7 @@
 /**
- * Where a running local mode listens. `npm start` writes `<dataDir>/endpoints.json`; agentctl
- * reads it to publish into the local hot directory and to find the local API and token.
+ * The layout of local mode's data dir, shared by local mode (which writes it) and agentctl (which
+ * reads it): `endpoints.json` (where a running local mode listens; removed on a clean stop), the
+ * API token, the dev key folder.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
