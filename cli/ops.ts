@@ -12,9 +12,8 @@ import { OperationError, UsageError } from './errors';
 import { describeError, request, resolveTarget, authHeaders, routeUrl, type ApiTarget } from './api-client';
 import { AGENT_NAME_RE } from '../shared/core/bundle/identity';
 import type { AgentView } from '../shared/core/control/service';
+import { AGENT_ACTIONS, type AgentAction } from '../shared/definitions/api';
 
-const AGENT_ACTIONS = ['pause', 'resume', 'trigger', 'restart', 'quarantine', 'release'] as const;
-type AgentAction = (typeof AGENT_ACTIONS)[number];
 const PAST: Record<AgentAction, string> = { pause: 'paused', resume: 'resumed', trigger: 'triggered', restart: 'restarted', quarantine: 'quarantined', release: 'released' };
 
 

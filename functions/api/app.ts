@@ -8,13 +8,15 @@
  * passed, so a rejected request changes nothing.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { systemClock } from '../../shared/core/clock';
+import { iso, systemClock } from '../../shared/core/clock';
 import { parseEnvelope } from '../../shared/core/envelope';
 import { busEntrySize, PUT_EVENTS_MAX_BYTES, toBusEntry } from '../../shared/core/bus/events';
 import { ValidationError } from '../../shared/core/errors';
 import { silentLogger } from '../../shared/core/logger';
 import { randomUUID } from 'node:crypto';
 import { makeAuthenticator, type Caller } from './auth';
+import { AGENT_ACTIONS, API_ROUTES, COMPONENT_ACTIONS, type RouteDef, type RouteId } from '../../shared/definitions/api';
+import { COMPONENT_NAMES } from '../../shared/definitions/routing';
 import type { ApiDeps } from './deps';
 import { EnvelopeTooLargeError, MethodNotAllowedError, RouteNotFoundError } from './errors';
 import {
@@ -59,27 +61,30 @@ interface Req {
   caller: Caller | null;
 }
 
-interface Route {
-  method: 'GET' | 'POST';
-  /** path segments; `:name` captures one segment */
-  path: string[];
-  public?: boolean;
-  run(req: Req): Promise<ApiResult> | ApiResult;
-}
+type RouteHandler = (req: Req) => Promise<ApiResult> | ApiResult;
 
-/** `/a/b` → ['a', 'b']; `/` → [] (the leading slash is not a segment) */
+/** `/a/{b}` → ['a', '{b}']; `/` → [] (the leading slash is not a segment) */
 const segments = (p: string): string[] => (p === '/' || p === '' ? [] : p.replace(/^\//, '').split('/'));
 
-function match(route: Route, parts: string[]): Record<string, string> | null {
-  if (route.path.length !== parts.length) return null;
-  const params: Record<string, string> = {};
-  for (let i = 0; i < parts.length; i++) {
-    const want = route.path[i] as string;
-    const got = parts[i] as string;
-    if (want.startsWith(':')) params[want.slice(1)] = got;
-    else if (want !== got) return null;
+const COMPILED = API_ROUTES.map((r: RouteDef) => ({ def: r, parts: segments(r.path) }));
+
+/** The route table's entries whose path matches, with their `{param}` values. */
+function matchRoutes(parts: string[]): { def: RouteDef; params: Record<string, string> }[] {
+  const hits: { def: RouteDef; params: Record<string, string> }[] = [];
+  for (const r of COMPILED) {
+    if (r.parts.length !== parts.length) continue;
+    const params: Record<string, string> = {};
+    const ok = r.parts.every((want, i) => {
+      const got = parts[i] as string;
+      if (want.startsWith('{') && want.endsWith('}')) {
+        params[want.slice(1, -1)] = got;
+        return true;
+      }
+      return want === got;
+    });
+    if (ok) hits.push({ def: r.def, params });
   }
-  return params;
+  return hits;
 }
 
 export function createApiHandler(deps: ApiDeps): ApiHandler {
@@ -89,142 +94,95 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
   const authenticate = makeAuthenticator(deps.auth);
   const metricsSources = { registry: deps.registry, heartbeats: deps.heartbeats, ledger: deps.ledger, busCounters: deps.busCounters, clock };
 
-  const routes: Route[] = [
-    { method: 'GET', path: [], public: true, run: () => text(200, DASHBOARD_HTML, 'text/html; charset=utf-8', DASHBOARD_CSP) },
-    { method: 'GET', path: ['dashboard', 'app.js'], public: true, run: () => text(200, DASHBOARD_JS, 'text/javascript; charset=utf-8') },
-    { method: 'GET', path: ['dashboard', 'app.css'], public: true, run: () => text(200, DASHBOARD_CSS, 'text/css; charset=utf-8') },
-    { method: 'GET', path: ['healthz'], public: true, run: () => json(200, { ok: true }) },
-
-    {
-      method: 'GET',
-      path: ['agents'],
-      run: async ({ ev }) => {
-        parseQuery(ev, EmptyQuery);
-        return json(200, { agents: await deps.control.list() });
-      },
+  /** The handler of each route of the table (shared/definitions/api.ts), by its id. */
+  const handlers: Record<RouteId, RouteHandler> = {
+    dashboard: () => text(200, DASHBOARD_HTML, 'text/html; charset=utf-8', DASHBOARD_CSP),
+    dashboardScript: () => text(200, DASHBOARD_JS, 'text/javascript; charset=utf-8'),
+    dashboardStyle: () => text(200, DASHBOARD_CSS, 'text/css; charset=utf-8'),
+    health: () => json(200, { ok: true }),
+    listAgents: async ({ ev }) => {
+      parseQuery(ev, EmptyQuery);
+      return json(200, { agents: await deps.control.list() });
     },
-    {
-      method: 'GET',
-      path: ['agents', ':name'],
-      run: async ({ ev, params }) => {
-        parseQuery(ev, EmptyQuery);
-        const name = param(AgentNameSchema, params.name, 'agent name');
-        return json(200, await deps.control.describe(name));
-      },
+    getAgent: async ({ ev, params }) => {
+      parseQuery(ev, EmptyQuery);
+      const name = param(AgentNameSchema, params.name, 'agent name');
+      return json(200, await deps.control.describe(name));
     },
-    {
-      method: 'POST',
-      path: ['agents', ':name', ':action'],
-      run: async ({ ev, params }) => {
-        parseQuery(ev, EmptyQuery);
-        const action = param(AgentActionSchema, params.action, 'action (pause, resume, trigger, restart, quarantine, release)');
-        const name = param(AgentNameSchema, params.name, 'agent name');
-        jsonBody(ev, EmptyBody, maxBody, true);
-        const out = await deps.control.act(name, action);
-        return json(action === 'trigger' ? 202 : 200, out);
-      },
+    agentAction: async ({ ev, params }) => {
+      parseQuery(ev, EmptyQuery);
+      const action = param(AgentActionSchema, params.action, `action (${AGENT_ACTIONS.join(', ')})`);
+      const name = param(AgentNameSchema, params.name, 'agent name');
+      jsonBody(ev, EmptyBody, maxBody, true);
+      const out = await deps.control.act(name, action);
+      return json(action === 'trigger' ? 202 : 200, out);
     },
-
-    {
-      method: 'GET',
-      path: ['metrics'],
-      run: async ({ ev }) => {
-        parseQuery(ev, EmptyQuery);
-        return text(200, renderPrometheus(await collectMetrics(metricsSources)), PROMETHEUS_CONTENT_TYPE);
-      },
+    metrics: async ({ ev }) => {
+      parseQuery(ev, EmptyQuery);
+      return text(200, renderPrometheus(await collectMetrics(metricsSources)), PROMETHEUS_CONTENT_TYPE);
     },
-    {
-      // API Gateway cannot stream: this answers one batch in the stream's format (entries after
-      // Last-Event-ID and a metrics snapshot) and the client reconnects after `retry`. The
-      // streaming endpoint is the function URL (stream.ts) and, locally, local/http.ts.
-      method: 'GET',
-      path: ['events', 'stream'],
-      run: async ({ ev }) => {
-        const start = streamStart(ev);
-        let body = '';
-        for await (const frame of sseFrames({
-          ledger: deps.ledger,
-          metrics: async () => snapshotEventData(await collectMetrics(metricsSources)),
-          ...start,
-          once: true,
-          clock,
-          logger: log,
-        }))
-          body += frame;
-        return text(200, body, SSE_HEADERS['content-type'] as string, SSE_HEADERS);
-      },
+    // API Gateway cannot stream: this answers one batch in the stream's format (entries after
+    // Last-Event-ID and a metrics snapshot) and the client reconnects after `retry`. The
+    // streaming endpoint is the function URL (stream.ts) and, locally, local/http.ts.
+    eventStream: async ({ ev }) => {
+      const start = streamStart(ev);
+      let body = '';
+      for await (const frame of sseFrames({
+        ledger: deps.ledger,
+        metrics: async () => snapshotEventData(await collectMetrics(metricsSources)),
+        ...start,
+        once: true,
+        clock,
+        logger: log,
+      }))
+        body += frame;
+      return text(200, body, SSE_HEADERS['content-type'] as string, SSE_HEADERS);
     },
-    {
-      method: 'POST',
-      path: ['events'],
-      run: async ({ ev }) => {
-        parseQuery(ev, EmptyQuery);
-        const body = jsonBody(ev, PublishBodySchema, maxBody);
-        const draft = { id: randomUUID(), topic: body.topic, sender: API_SENDER, ts: new Date(clock.now()).toISOString(), payload: body.payload, ...(body.recipient ? { recipient: body.recipient } : {}) };
-        // The size the bus counts (PutEvents: Source + DetailType + Detail), checked here so that an
-        // envelope the bus would refuse is the client's 413, never a failed publish. It is at least
-        // the envelope's own size, so this also keeps the contract's 256 KB envelope limit.
-        const size = busEntrySize(toBusEntry(draft));
-        if (size > PUT_EVENTS_MAX_BYTES) throw new EnvelopeTooLargeError(size, PUT_EVENTS_MAX_BYTES);
-        const envelope = parseEnvelope(draft);
-        await deps.events.publish([envelope]);
-        return json(202, { id: envelope.id });
-      },
+    publish: async ({ ev }) => {
+      parseQuery(ev, EmptyQuery);
+      const body = jsonBody(ev, PublishBodySchema, maxBody);
+      const draft = { id: randomUUID(), topic: body.topic, sender: API_SENDER, ts: iso(clock.now()), payload: body.payload, ...(body.recipient ? { recipient: body.recipient } : {}) };
+      // The size the bus counts (PutEvents: Source + DetailType + Detail), checked here so that an
+      // envelope the bus would refuse is the client's 413, never a failed publish. It is at least
+      // the envelope's own size, so this also keeps the contract's 256 KB envelope limit.
+      const size = busEntrySize(toBusEntry(draft));
+      if (size > PUT_EVENTS_MAX_BYTES) throw new EnvelopeTooLargeError(size, PUT_EVENTS_MAX_BYTES);
+      const envelope = parseEnvelope(draft);
+      await deps.events.publish([envelope]);
+      return json(202, { id: envelope.id });
     },
-
-    {
-      method: 'GET',
-      path: ['ledger'],
-      run: async ({ ev }) => {
-        const q = parseQuery(ev, LedgerQuerySchema);
-        const [page, head] = await Promise.all([
-          deps.ledger.list({ limit: q.limit, ...(q.after !== undefined ? { after: q.after } : {}), ...(q.topic ? { topic: q.topic } : {}), ...(q.agent ? { agent: q.agent } : {}) }),
-          deps.ledger.head(),
-        ]);
-        return json(200, { entries: page.entries, next: page.next, head: head.seq });
-      },
+    ledger: async ({ ev }) => {
+      const q = parseQuery(ev, LedgerQuerySchema);
+      const [page, head] = await Promise.all([
+        deps.ledger.list({ limit: q.limit, ...(q.after !== undefined ? { after: q.after } : {}), ...(q.topic ? { topic: q.topic } : {}), ...(q.agent ? { agent: q.agent } : {}) }),
+        deps.ledger.head(),
+      ]);
+      return json(200, { entries: page.entries, next: page.next, head: head.seq });
     },
-    {
-      method: 'GET',
-      path: ['ledger', 'verify'],
-      run: async ({ ev }) => {
-        parseQuery(ev, EmptyQuery);
-        return json(200, await deps.ledger.verify());
-      },
+    verifyLedger: async ({ ev }) => {
+      parseQuery(ev, EmptyQuery);
+      return json(200, await deps.ledger.verify());
     },
-    {
-      method: 'POST',
-      path: ['ledger', 'replay'],
-      run: async ({ ev }) => {
-        parseQuery(ev, EmptyQuery);
-        const b = jsonBody(ev, ReplayBodySchema, maxBody);
-        const out = await deps.replay({ fromSeq: b.fromSeq, toSeq: b.toSeq, ...(b.topic ? { topic: b.topic } : {}), ...(b.agent ? { agent: b.agent } : {}) });
-        return json(202, { count: out.count });
-      },
+    replay: async ({ ev }) => {
+      parseQuery(ev, EmptyQuery);
+      const b = jsonBody(ev, ReplayBodySchema, maxBody);
+      const out = await deps.replay({ fromSeq: b.fromSeq, toSeq: b.toSeq, ...(b.topic ? { topic: b.topic } : {}), ...(b.agent ? { agent: b.agent } : {}) });
+      return json(202, { count: out.count });
     },
-
-    {
-      method: 'GET',
-      path: ['components'],
-      run: async ({ ev }) => {
-        parseQuery(ev, EmptyQuery);
-        return json(200, { components: await deps.components.list() });
-      },
+    listComponents: async ({ ev }) => {
+      parseQuery(ev, EmptyQuery);
+      return json(200, { components: await deps.components.list() });
     },
-    {
-      method: 'POST',
-      path: ['components', ':name', ':action'],
-      run: async ({ ev, params }) => {
-        parseQuery(ev, EmptyQuery);
-        const name = param(ComponentNameSchema, params.name, 'component (manager, scheduler, runner, monitor, bus)');
-        const action = param(ComponentActionSchema, params.action, 'component action (stop, start)');
-        jsonBody(ev, EmptyBody, maxBody, true);
-        const state = await deps.components.set(name, action === 'start');
-        log.info('component switched', { component: name, running: state.running });
-        return json(200, { component: state });
-      },
+    componentAction: async ({ ev, params }) => {
+      parseQuery(ev, EmptyQuery);
+      const name = param(ComponentNameSchema, params.name, `component (${COMPONENT_NAMES.join(', ')})`);
+      const action = param(ComponentActionSchema, params.action, `component action (${COMPONENT_ACTIONS.join(', ')})`);
+      jsonBody(ev, EmptyBody, maxBody, true);
+      const state = await deps.components.set(name, action === 'start');
+      log.info('component switched', { component: name, running: state.running });
+      return json(200, { component: state });
     },
-  ];
+  };
 
   async function route(ev: ApiEvent): Promise<ApiResult> {
     bodyBytes(ev, maxBody);
@@ -236,15 +194,15 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
       throw new ValidationError('malformed percent-encoding in the path');
     }
     const method = ev.requestContext.http.method.toUpperCase();
-    const candidates = routes.map((r) => ({ r, params: match(r, parts) })).filter((c) => c.params !== null);
-    const hit = candidates.find((c) => c.r.method === method);
-    const isPublic = hit?.r.public === true || (candidates.length > 0 && candidates.every((c) => c.r.public));
+    const candidates = matchRoutes(parts);
+    const hit = candidates.find((c) => c.def.method === method);
+    const isPublic = hit?.def.public === true || (candidates.length > 0 && candidates.every((c) => c.def.public));
     const caller = isPublic ? null : authenticate(ev);
     if (!hit) {
-      if (candidates.length > 0) throw new MethodNotAllowedError(method, ev.rawPath, [...new Set(candidates.map((c) => c.r.method))]);
+      if (candidates.length > 0) throw new MethodNotAllowedError(method, ev.rawPath, [...new Set(candidates.map((c) => c.def.method))]);
       throw new RouteNotFoundError(method, ev.rawPath.slice(0, 200));
     }
-    return hit.r.run({ ev, params: hit.params ?? {}, caller });
+    return handlers[hit.def.id]({ ev, params: hit.params, caller });
   }
 
   return async (event) => {

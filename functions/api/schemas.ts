@@ -6,15 +6,14 @@ import { z } from 'zod';
 import { AgentNameSchema } from '../../shared/core/bundle/identity';
 import { TopicSchema } from '../../shared/core/envelope';
 import { COMPONENT_NAMES } from '../../shared/definitions/routing';
+import { AGENT_ACTIONS, COMPONENT_ACTIONS } from '../../shared/definitions/api';
 
 export { AgentNameSchema };
 
-export const AGENT_ACTIONS = ['pause', 'resume', 'trigger', 'restart', 'quarantine', 'release'] as const;
-export type AgentAction = (typeof AGENT_ACTIONS)[number];
 export const AgentActionSchema = z.enum(AGENT_ACTIONS);
 
 export const ComponentNameSchema = z.enum(COMPONENT_NAMES);
-export const ComponentActionSchema = z.enum(['stop', 'start']);
+export const ComponentActionSchema = z.enum(COMPONENT_ACTIONS);
 
 /** Body of the action routes (`POST /agents/...`, `POST /components/...`): none, or `{}`. */
 export const EmptyBodySchema = z.object({}).strict();

@@ -29,6 +29,7 @@ import type { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
 import { CLOUD_ENV, type SwitchableRuleId } from '../../shared/definitions/cloud-env';
 import { RULES, type ScheduleDef } from '../../shared/definitions/routing';
+import { expandedRoutes } from '../../shared/definitions/api';
 import { DDB_READ, DDB_SCAN, DDB_WRITE, putEventsStatement, sendStatement, tableStatement } from './access';
 import type { OrchestratorContext } from './context';
 import { OrchestratorFunction } from './function';
@@ -41,27 +42,8 @@ export interface CloudRoute {
   auth: boolean;
 }
 
-const AGENT_ACTIONS = ['pause', 'resume', 'trigger', 'restart', 'quarantine', 'release'] as const;
-const COMPONENT_ACTIONS = ['stop', 'start'] as const;
-
-/** Routes of the CONTRACT as API Gateway routes (plus `$default`, added separately). */
-export const CLOUD_API_ROUTES: CloudRoute[] = [
-  { method: 'GET', path: '/healthz', auth: false },
-  { method: 'GET', path: '/', auth: false },
-  { method: 'GET', path: '/dashboard/app.js', auth: false },
-  { method: 'GET', path: '/dashboard/app.css', auth: false },
-  { method: 'GET', path: '/agents', auth: true },
-  { method: 'GET', path: '/agents/{name}', auth: true },
-  ...AGENT_ACTIONS.map((a): CloudRoute => ({ method: 'POST', path: `/agents/{name}/${a}`, auth: true })),
-  { method: 'GET', path: '/metrics', auth: true },
-  { method: 'GET', path: '/events/stream', auth: true },
-  { method: 'POST', path: '/events', auth: true },
-  { method: 'GET', path: '/ledger', auth: true },
-  { method: 'GET', path: '/ledger/verify', auth: true },
-  { method: 'POST', path: '/ledger/replay', auth: true },
-  { method: 'GET', path: '/components', auth: true },
-  ...COMPONENT_ACTIONS.map((a): CloudRoute => ({ method: 'POST', path: `/components/{name}/${a}`, auth: true })),
-];
+/** The API's route table (shared/definitions/api.ts) as API Gateway routes (plus `$default`, added separately). */
+export const CLOUD_API_ROUTES: CloudRoute[] = expandedRoutes().map((r) => ({ method: r.method, path: r.path, auth: !r.public }));
 
 /** JSON access log line of the stage ($context variables of HTTP APIs) */
 export const ACCESS_LOG_FORMAT = {

@@ -51,6 +51,13 @@ async function load() {
     return { integrity: false };
   }
   const mod = await import(pathToFileURL(wd.file).href);
+  // the file must still be the one hashed: a file replaced between the hash and the import would
+  // make other code run (or none), so that is an integrity failure, never the bundle's fault
+  const after = createHash('sha256').update(readFileSync(wd.file)).digest('hex');
+  if (after !== wd.sha256) {
+    send({ t: 'integrity', actual: after });
+    return { integrity: false };
+  }
   return { integrity: true, agent: mod.default };
 }
 

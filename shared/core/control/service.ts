@@ -30,6 +30,7 @@ import { nextSlotAtOrAfter, type AgentRecord, type AgentStatus } from '../regist
 import type { HeartbeatRecord } from '../heartbeat';
 import type { Dispatcher, EventPublisher, HeartbeatStore, RegistryStore } from '../ports';
 import { iso, isoOrNull, systemClock, type Clock } from '../clock';
+import { AGENT_ACTIONS, type AgentAction } from '../../definitions/api';
 import { silentLogger, type Logger } from '../logger';
 import { stuckDeadline, type HealthPolicy } from '../health/policy';
 import { ActionNotAllowedError, UnknownActionError } from './errors';
@@ -73,8 +74,6 @@ export interface AgentDetail extends AgentView {
   stuckAt: string | null;
 }
 
-export const CONTROL_ACTIONS = ['pause', 'resume', 'trigger', 'restart', 'quarantine', 'release'] as const;
-export type ControlAction = (typeof CONTROL_ACTIONS)[number];
 
 export interface ControlResult {
   agent: AgentView;
@@ -158,8 +157,8 @@ export class ControlService {
 
   /** `POST /agents/{name}/{action}`: validates the action name, then runs it. */
   async act(name: string, action: string): Promise<ControlResult> {
-    const a = z.enum(CONTROL_ACTIONS).safeParse(action);
-    if (!a.success) throw new UnknownActionError(action, CONTROL_ACTIONS);
+    const a = z.enum(AGENT_ACTIONS).safeParse(action);
+    if (!a.success) throw new UnknownActionError(action, AGENT_ACTIONS);
     switch (a.data) {
       case 'pause':
         return { agent: await this.pause(name) };
@@ -266,7 +265,7 @@ export class ControlService {
     return rec;
   }
 
-  private allow(rec: AgentRecord, action: ControlAction, from: AgentStatus[], hint?: string): void {
+  private allow(rec: AgentRecord, action: AgentAction, from: AgentStatus[], hint?: string): void {
     if (!from.includes(rec.status)) throw new ActionNotAllowedError(rec.name, action, rec.status, hint);
   }
 
