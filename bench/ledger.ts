@@ -17,7 +17,7 @@ import { LEDGER_TABLE } from '../shared/definitions/tables';
 import { RULES } from '../shared/definitions/routing';
 import { LedgerService } from '../shared/core/ledger/service';
 import { makeEnvelope } from '../shared/core/envelope';
-import { createLedgerWriterHandler } from '../functions/ledger-writer/handler';
+import { createLedgerWriterHandler } from '../functions/ledger-writer/core';
 import { LocalBus } from '../local/bus';
 import { startDynamoLocal } from '../local/emulators';
 import type { BenchResult } from './types';

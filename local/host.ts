@@ -2,13 +2,11 @@
  * Local mode host: one process that runs the whole orchestrator with no AWS account.
  *
  * It starts DynamoDB Local and s3rver (data under the data dir, so state survives restarts),
- * creates the tables and the bucket, and wires the very handler cores the Lambdas run, through
- * the same AWS SDK adapters pointed at the local endpoints. Only the AWS services that have no
- * emulator are replaced, each behind the port the cloud adapter implements:
+ * creates the tables and the bucket, and builds the orchestrator with the composition root
+ * (functions/compose.ts) on the local platform (local/platform.ts): the very handlers the Lambdas
+ * run, through the same AWS SDK adapters pointed at the local endpoints, with local stand-ins for
+ * the AWS services that have no emulator. Besides:
  *
- *   EventBridge bus + rules   → LocalBus (the RULES of shared/definitions/routing.ts)
- *   EventBridge Scheduler     → LocalTimers (the SCHEDULES of the same file, local periods)
- *   SQS dispatch queue + ESM  → LocalRunnerPool (each run in its own worker thread)
  *   S3 → EventBridge events   → s3rver notifications reshaped (local/s3-events.ts)
  *   API Gateway               → local/http.ts (same v2 event, same handler)
  */
@@ -18,37 +16,27 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { createLocalClients, type AwsClients } from '../shared/adapters/aws/clients';
 import { ensureTables } from '../shared/adapters/aws/tables';
-import { DynamoRegistry, DynamoSchedule } from '../shared/adapters/aws/dynamo-registry';
-import { DynamoHeartbeats } from '../shared/adapters/aws/dynamo-heartbeats';
-import { createDynamoLedger } from '../shared/adapters/aws/dynamo-ledger';
-import { S3BundleStore } from '../shared/adapters/aws/s3-bundle-store';
-import { WorkerSandbox } from '../shared/adapters/node/sandbox';
+import type { DynamoRegistry } from '../shared/adapters/aws/dynamo-registry';
+import type { DynamoHeartbeats } from '../shared/adapters/aws/dynamo-heartbeats';
+import type { S3BundleStore } from '../shared/adapters/aws/s3-bundle-store';
 import { TABLES } from '../shared/definitions/tables';
-import { RULES, SCHEDULES, type ScheduleDef, type TargetName } from '../shared/definitions/routing';
+import type { ScheduleDef } from '../shared/definitions/routing';
 import { loadConfig, type Config } from '../shared/core/config';
-import { parsePublicKey, publicKeyOf, signBundle, verifierFromName } from '../shared/core/bundle/signing';
+import { parsePublicKey, publicKeyOf, signBundle } from '../shared/core/bundle/signing';
 import { bundleKey } from '../shared/core/bundle/identity';
-import { AgentManager } from '../shared/core/manager/service';
-import { ControlService } from '../shared/core/control/service';
-import { healthPolicyFrom } from '../shared/core/health/policy';
+import type { ControlService } from '../shared/core/control/service';
 import type { LedgerService } from '../shared/core/ledger/service';
 import type { RunReport } from '../shared/core/runner/service';
 import { createLogger, type Logger } from '../shared/core/logger';
-import { createManagerHandler } from '../functions/agent-manager/handler';
-import { createSchedulerHandler, LOCAL_TICK_SECONDS, schedulerHorizonMs } from '../functions/scheduler/handler';
-import { createRunnerCore } from '../functions/runner/handler';
-import { createHealthMonitorHandler } from '../functions/health-monitor/handler';
-import { createLedgerWriterHandler } from '../functions/ledger-writer/handler';
-import { createRouterHandler } from '../functions/router/handler';
-import { createApiHandler } from '../functions/api/app';
-import { createStreamHandler } from '../functions/api/stream-core';
 import { endpointsFile, type LocalEndpoints } from '../shared/definitions/local-data';
+import { compose, type Composition } from '../functions/compose';
 import { startDynamoLocal, startS3Local, type DynamoLocal, type S3Local, type S3NotificationRecord } from './emulators';
 import { ensureDevMaterial, type DevMaterial } from './bootstrap';
-import { LocalBus, type LocalTarget } from './bus';
-import { LocalRunnerPool } from './runner';
-import { LocalTimers } from './timers';
-import { LocalComponentControl } from './components';
+import type { LocalBus } from './bus';
+import type { LocalRunnerPool } from './runner';
+import type { LocalTimers } from './timers';
+import type { LocalComponentControl } from './components';
+import { createLocalPlatform, type LocalPlatform } from './platform';
 import { startHttpServer, type HttpServer } from './http';
 import { toEventBridge } from './s3-events';
 
@@ -84,15 +72,9 @@ export class LocalOrchestrator {
     private ddbProc: DynamoLocal,
     private s3Proc: S3Local,
     readonly clients: AwsClients,
-    readonly registry: DynamoRegistry,
-    readonly heartbeats: DynamoHeartbeats,
-    readonly bundles: S3BundleStore,
-    readonly ledger: LedgerService,
-    readonly bus: LocalBus,
-    readonly pool: LocalRunnerPool,
-    readonly timers: LocalTimers,
-    readonly components: LocalComponentControl,
-    readonly control: ControlService,
+    /** every adapter, service and handler, built by the composition root */
+    readonly composition: Composition,
+    private readonly local: LocalPlatform,
     readonly http: HttpServer,
     readonly log: Logger,
     private readonly s3Listener: (ev: { Records?: S3NotificationRecord[] }) => void,
@@ -110,14 +92,51 @@ export class LocalOrchestrator {
     return this.http.url;
   }
 
+  get registry(): DynamoRegistry {
+    return this.composition.registry;
+  }
+
+  get heartbeats(): DynamoHeartbeats {
+    return this.composition.heartbeats;
+  }
+
+  get bundles(): S3BundleStore {
+    return this.composition.bundles;
+  }
+
+  get ledger(): LedgerService {
+    return this.composition.ledger;
+  }
+
+  get control(): ControlService {
+    return this.composition.control;
+  }
+
+  get bus(): LocalBus {
+    return this.local.bus;
+  }
+
+  get pool(): LocalRunnerPool {
+    return this.local.pool;
+  }
+
+  get timers(): LocalTimers {
+    return this.local.timers;
+  }
+
+  get components(): LocalComponentControl {
+    return this.local.components;
+  }
+
+  /**
+   * Starts local mode in phases: configuration and dev material → emulators → tables and bucket →
+   * the composition on the local platform → the S3 notifications and the API listener → timers
+   * and the catch-up rescan.
+   */
   static async start(opts: LocalOptions): Promise<LocalOrchestrator> {
     const log = opts.logger ?? createLogger({ service: 'local' });
     const dev = ensureDevMaterial(opts.dataDir);
-    const config = loadConfig({ ...(opts.env ?? process.env) });
-    // local mode trusts its dev key in addition to any configured keys
-    if (!config.trustedKeys.some((k) => k.id === dev.publicKey)) config.trustedKeys.push(parsePublicKey(dev.publicKey));
-    const shards = config.AGENT_SCHEDULE_SHARDS;
-
+    const config = LocalOrchestrator.configure(opts, dev);
     const ddb = await startDynamoLocal({ dbPath: join(opts.dataDir, 'dynamodb'), onUnexpectedExit: LocalOrchestrator.emulatorDied(opts, log) });
     let s3: S3Local | undefined;
     try {
@@ -125,101 +144,43 @@ export class LocalOrchestrator {
       const clients = createLocalClients({ dynamodb: ddb.endpoint, s3: s3.endpoint });
       await ensureTables(clients.ddbRaw, TABLES, { Registry: config.REGISTRY_TABLE, Heartbeats: config.HEARTBEAT_TABLE, Ledger: config.LEDGER_TABLE });
 
-      const registry = new DynamoRegistry(clients.ddb, config.REGISTRY_TABLE, { shards });
-      const schedule = new DynamoSchedule(clients.ddb, config.REGISTRY_TABLE);
-      const heartbeats = new DynamoHeartbeats(clients.ddb, config.HEARTBEAT_TABLE, { shards });
-      const bundles = new S3BundleStore(clients.s3, config.HOT_BUCKET);
-      const sandbox = new WorkerSandbox({ cacheDir: join(opts.dataDir, 'bundle-cache'), memoryMb: config.AGENT_RUN_MEMORY_MB, logger: log.child({ component: 'agent' }) });
-
-      // The bus is every handler's EventPublisher and delivers to the handlers: the targets are
-      // filled in below, before anything is published.
-      const targets: Partial<Record<TargetName, LocalTarget>> = {};
-      const bus = new LocalBus({ rules: RULES, vars: { HOT_BUCKET: config.HOT_BUCKET }, targets, logger: log.child({ component: 'bus' }) });
-      const ledger = createDynamoLedger(clients.ddb, config.LEDGER_TABLE, bus, { retentionDays: config.AGENT_LEDGER_RETENTION_DAYS });
-
-      const manager = new AgentManager({
-        registry,
-        bundles,
-        events: bus,
-        inspector: sandbox,
-        trustedKeys: config.trustedKeys,
-        maxBytes: config.AGENT_MAX_BUNDLE_BYTES,
-        verifier: verifierFromName(config.AGENT_VERIFIER),
-        logger: log.child({ component: 'manager' }),
-      });
-      const runnerCore = createRunnerCore({ registry, heartbeats, bundles, events: bus, sandbox, config, logger: log.child({ component: 'runner' }) });
-      const pool = new LocalRunnerPool({
-        core: runnerCore,
-        concurrency: opts.runnerConcurrency,
-        logger: log.child({ component: 'runner' }),
-        onReport: opts.onRun,
-      });
-
-      const handlers: Record<TargetName, (event: unknown) => Promise<unknown>> = {
-        'agent-manager': createManagerHandler({ manager, bucket: config.HOT_BUCKET, logger: log.child({ component: 'manager' }) }),
-        scheduler: createSchedulerHandler({
-          schedule,
-          dispatcher: pool,
-          config: { shards, horizonMs: schedulerHorizonMs(opts.periods?.SchedulerTick ?? LOCAL_TICK_SECONDS) },
-          logger: log.child({ component: 'scheduler' }),
-        }),
-        'health-monitor': createHealthMonitorHandler({ registry, heartbeats, events: bus, config, logger: log.child({ component: 'monitor' }) }),
-        'ledger-writer': createLedgerWriterHandler({ ledger, logger: log.child({ component: 'ledger-writer' }) }),
-        router: createRouterHandler({ registry, dispatcher: pool, logger: log.child({ component: 'router' }) }),
-      };
-      Object.assign(targets, handlers);
-
-      const timers = new LocalTimers(SCHEDULES, handlers, log.child({ component: 'timers' }), opts.periods);
-      const components = new LocalComponentControl({
-        rule: (id) => bus.ruleSwitch(id),
-        schedule: (id) => ({ setEnabled: (on) => timers.setEnabled(id, on), isEnabled: () => timers.isEnabled(id) }),
-        extra: { runner: [{ setEnabled: (on) => (on ? pool.start() : pool.stop()), isEnabled: () => pool.isRunning() }] },
-        // the cloud's S3 events are not replayed when the rule is re-enabled either; the rescan catches up
-        onStarted: { manager: () => timers.fire('Rescan') },
-      });
-      const control = new ControlService({ registry, heartbeats, dispatcher: pool, events: bus, policy: healthPolicyFrom(config), logger: log.child({ component: 'control' }) });
+      const local = createLocalPlatform({ config, dataDir: opts.dataDir, clients, token: dev.token, logger: log, periods: opts.periods, runnerConcurrency: opts.runnerConcurrency, onRun: opts.onRun });
+      const composition = compose(config, local.platform);
+      local.connect(composition);
 
       // s3rver's notifications, reshaped into the EventBridge events S3 puts on the default bus
       const s3Listener = (ev: { Records?: S3NotificationRecord[] }) => {
         for (const rec of ev.Records ?? []) {
           const eb = toEventBridge(rec);
-          if (eb) bus.putDefaultBusEvent(eb);
+          if (eb) local.bus.putDefaultBusEvent(eb);
         }
       };
       s3.events.on('event', s3Listener);
-
-      const auth = { mode: 'token' as const, token: dev.token };
-      const busCounters = () => bus.stats();
-      const apiDeps = {
-        auth,
-        control,
-        registry,
-        heartbeats,
-        ledger,
-        replay: (r: Parameters<LedgerService['replay']>[0]) => ledger.replay(r),
-        events: bus,
-        components,
-        busCounters,
-        logger: log.child({ component: 'api' }),
-      };
       const http = await startHttpServer({
-        handler: createApiHandler(apiDeps),
-        streamHandler: createStreamHandler(apiDeps),
+        handler: composition.handlers.api,
+        streamHandler: composition.stream(),
         port: opts.port,
         host: '127.0.0.1',
         logger: log.child({ component: 'http' }),
       });
 
-      const host = new LocalOrchestrator(opts, config, dev, ddb, s3, clients, registry, heartbeats, bundles, ledger, bus, pool, timers, components, control, http, log, s3Listener);
-      timers.start();
+      const host = new LocalOrchestrator(opts, config, dev, ddb, s3, clients, composition, local, http, log, s3Listener);
+      local.timers.start();
       // catch up with whatever changed in the hot directory while local mode was not running
-      await timers.fire('Rescan');
+      await local.timers.fire('Rescan');
       return host;
     } catch (e) {
       await s3?.stop();
       await ddb.stop();
       throw e;
     }
+  }
+
+  /** The configuration from the environment; local mode trusts its dev key in addition to any configured keys. */
+  private static configure(opts: LocalOptions, dev: DevMaterial): Config {
+    const config = loadConfig({ ...(opts.env ?? process.env) });
+    if (!config.trustedKeys.some((k) => k.id === dev.publicKey)) config.trustedKeys.push(parsePublicKey(dev.publicKey));
+    return config;
   }
 
   /** What a JVM exiting under the host (not through stop()) does: log, then the host's callback. */

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { ValidationError } from '../../shared/core/errors';
 import type { AgentManager, ManagerOutcome } from '../../shared/core/manager/service';
+import { silentLogger, type Logger } from '../../shared/core/logger';
 import { ManagerEventSchema } from './events';
 
 export async function handleManagerEvent(manager: AgentManager, raw: unknown, bucket?: string): Promise<ManagerOutcome[]> {
@@ -15,4 +16,21 @@ export async function handleManagerEvent(manager: AgentManager, raw: unknown, bu
   return ev['detail-type'] === 'Object Created'
     ? [await manager.onObjectCreated(key, ev.detail.object.size)]
     : [await manager.onObjectDeleted(key)];
+}
+
+// ---- the handler
+export interface ManagerHandlerDeps {
+  manager: AgentManager;
+  /** the hot-directory bucket: events for other buckets are ignored */
+  bucket: string;
+  logger?: Logger;
+}
+
+export function createManagerHandler(deps: ManagerHandlerDeps): (event: unknown) => Promise<{ outcomes: ManagerOutcome[] }> {
+  const log = deps.logger ?? silentLogger;
+  return async (event: unknown) => {
+    const outcomes = await handleManagerEvent(deps.manager, event, deps.bucket);
+    for (const o of outcomes) if (o.kind !== 'ignored' && o.kind !== 'unchanged') log.info('manager outcome', { ...o });
+    return { outcomes };
+  };
 }

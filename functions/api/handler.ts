@@ -1,14 +1,4 @@
-/**
- * api Lambda: API Gateway HTTP API (payload v2) → the control API handler (app.ts). Thin: the
- * dependencies are built once per container from the environment (env.ts); `createApiHandler`
- * is the factory tests and local mode call with their own dependencies.
- */
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { createApiHandler, type ApiHandler } from './app';
-import { apiDepsFromEnv } from './env';
+/** The api Lambda (API Gateway HTTP API, payload v2): the control API handler (app.ts) from the composition root, in the one Lambda wrapper. */
+import { lambda } from '../lambda';
 
-export { createApiHandler };
-
-let cached: ApiHandler | undefined;
-
-export const handler = (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => (cached ??= createApiHandler(apiDepsFromEnv()))(event);
+export const handler = lambda('api', (c) => c.handlers.api as (event: unknown) => ReturnType<typeof c.handlers.api>);

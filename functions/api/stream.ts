@@ -10,10 +10,9 @@
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { Writable } from 'node:stream';
-import { createStreamHandler, type StreamHandler, type StreamSink } from './stream-core';
-import { apiDepsFromEnv } from './env';
-import type { ApiDeps } from './deps';
-import { createApiHandler } from './app';
+import type { StreamHandler, StreamSink } from './stream-core';
+import { composeFromEnv } from '../lambda';
+import type { Composition } from '../compose';
 
 /** The parts of the runtime's `awslambda` global used here. */
 export interface LambdaStreamingRuntime {
@@ -53,8 +52,8 @@ export function createStreamingLambda(runtime: LambdaStreamingRuntime, getStream
   });
 }
 
-let deps: ApiDeps | undefined;
-const depsOnce = () => (deps ??= apiDepsFromEnv());
+let composition: Composition | undefined;
+const composed = () => (composition ??= composeFromEnv('api-stream'));
 
 // The AWS SDK itself creates an empty `globalThis.awslambda` (for its invoke store), so the
 // presence of the object proves nothing: check for the streaming API.
@@ -62,6 +61,5 @@ const candidate = (globalThis as { awslambda?: Partial<LambdaStreamingRuntime> }
 const runtime = typeof candidate?.streamifyResponse === 'function' && candidate.HttpResponseStream ? (candidate as LambdaStreamingRuntime) : undefined;
 
 export const handler = runtime
-  ? createStreamingLambda(runtime, (maxDurationMs) => createStreamHandler({ ...depsOnce(), stream: { ...depsOnce().stream, maxDurationMs } }))
-  : (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> =>
-      createApiHandler(depsOnce())({ ...event, rawPath: '/events/stream' });
+  ? createStreamingLambda(runtime, (maxDurationMs) => composed().stream({ maxDurationMs }))
+  : (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => composed().handlers.api({ ...event, rawPath: '/events/stream' });

@@ -136,7 +136,7 @@ export interface HeartbeatStore {
   /** Health bookkeeping: reset the consecutive-error count and set/clear the expected heartbeat. */
   resetHealth(name: string, opts: { expectBy: number | null }): Promise<void>;
   /** Sets/clears when the next heartbeat is expected (pause, quarantine, resume, registration). */
-  expect(name: string, expectBy: number | null): Promise<void>;
+  setExpectedBy(name: string, expectBy: number | null): Promise<void>;
   /** Agents of one shard whose expected heartbeat is overdue (expectBy < now), oldest first. */
   queryOverdue(shard: string, now: number, limit: number): Promise<{ name: string; expectBy: number; lastHeartbeat: number | null }[]>;
   /** Removes an agent's heartbeat item (deregistration). */

@@ -13,7 +13,8 @@ import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { GetScheduleCommand, SchedulerClient, UpdateScheduleCommand } from '@aws-sdk/client-scheduler';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { apiDepsFromEnv, type CloudClients } from '../../functions/api/env';
+import { composeFromEnv } from '../../functions/lambda';
+import type { CloudClients } from '../../functions/platform';
 import { createApiHandler } from '../../functions/api/app';
 import { createStreamHandler } from '../../functions/api/stream-core';
 import { createStreamingLambda, STREAM_END_MARGIN_MS, type LambdaStreamingRuntime } from '../../functions/api/stream';
@@ -24,6 +25,9 @@ import { CLOUD_ENV } from '../../shared/definitions/cloud-env';
 import { BUS_SOURCE } from '../../shared/definitions/routing';
 import { registration } from '../runtime/helpers';
 import { createTestTables, type TestTables } from '../support/env';
+
+/** The API's dependencies as its Lambda builds them from the environment (clients injected). */
+const apiDepsFromEnv = (env: Record<string, string>, clients: CloudClients) => composeFromEnv('api', env, clients).apiDeps;
 
 let t: TestTables;
 let clients: CloudClients;

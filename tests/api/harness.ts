@@ -24,7 +24,7 @@ import { LocalBus } from '../../local/bus';
 import { LocalComponentControl, type Switch } from '../../local/components';
 import { createApiHandler } from '../../functions/api/app';
 import { createStreamHandler } from '../../functions/api/stream-core';
-import { createLedgerWriterHandler } from '../../functions/ledger-writer/handler';
+import { createLedgerWriterHandler } from '../../functions/ledger-writer/core';
 import type { ApiDeps } from '../../functions/api/deps';
 import { startHttpServer, type HttpServer } from '../../local/http';
 import { RecordingDispatcher } from '../runtime/helpers';

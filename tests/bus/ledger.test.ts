@@ -8,7 +8,7 @@ import { setImmediate as tick } from 'node:timers/promises';
 import { createTestTables, type TestTables } from '../support/env';
 import { LocalBus } from '../../local/bus';
 import { RULES } from '../../shared/definitions/routing';
-import { createLedgerWriterHandler } from '../../functions/ledger-writer/handler';
+import { createLedgerWriterHandler } from '../../functions/ledger-writer/core';
 import { GENESIS_HASH } from '../../shared/core/ledger/hash';
 import { LedgerRequestError } from '../../shared/core/ledger/errors';
 import { LEDGER_CHECKPOINT_EVERY } from '../../shared/core/ledger/service';

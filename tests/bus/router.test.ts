@@ -2,7 +2,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { routeEnvelope, subscriptionMatches, type RoutableAgent } from '../../shared/core/bus/routing';
 import { EnvelopeRouter } from '../../shared/core/bus/router';
-import { createRouterHandler } from '../../functions/router/handler';
+import { createRouterHandler } from '../../functions/router/core';
 import { DynamoRegistry } from '../../shared/adapters/aws/dynamo-registry';
 import { FakeClock } from '../../shared/core/clock';
 import { createClients } from '../../shared/adapters/aws/clients';

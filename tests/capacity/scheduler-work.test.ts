@@ -26,7 +26,7 @@ import { FakeClock } from '../../shared/core/clock';
 import type { DispatchItem } from '../../shared/core/dispatch';
 import type { Dispatcher } from '../../shared/core/ports';
 import type { TickReport } from '../../shared/core/scheduler/service';
-import { createSchedulerHandler, schedulerHorizonMs, CLOUD_TICK_SECONDS } from '../../functions/scheduler/handler';
+import { createSchedulerHandler, schedulerHorizonMs, CLOUD_TICK_SECONDS } from '../../functions/scheduler/core';
 
 const SHARDS = 4;
 const DUE = 50;

@@ -26,7 +26,7 @@ import { makeEnvelope, type Envelope } from '../../shared/core/envelope';
 import { toBusEvent } from '../../shared/core/bus/events';
 import { BUS_SOURCE } from '../../shared/definitions/routing';
 import { CLOUD_ENV } from '../../shared/definitions/cloud-env';
-import { schedulerHorizonMs, CLOUD_TICK_SECONDS } from '../../functions/scheduler/handler';
+import { schedulerHorizonMs, CLOUD_TICK_SECONDS } from '../../functions/scheduler/core';
 import { createTestTables, ddbEndpoint, startTestS3, tempDir, type TestTables } from '../support/env';
 import { synth, TEST_PUBKEY } from '../infra/synth';
 
@@ -391,7 +391,7 @@ describe('a required variable missing from the environment', () => {
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(FreshConfigError);
     expect(err).toMatchObject({ name: 'ConfigError', code: 'config_invalid', details: { missing: [missing] } });
-    expect((err as Error).message).toBe(`${fn === 'api-stream' ? 'api' : fn}: missing required environment variable ${missing} (the CDK stack sets them)`);
+    expect((err as Error).message).toBe(`${fn}: missing required environment variable ${missing} (the CDK stack sets them)`);
     expect(ebMock.calls()).toHaveLength(0);
     expect(sqsMock.calls()).toHaveLength(0);
   });

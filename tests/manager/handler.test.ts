@@ -20,7 +20,7 @@ import { generateKeyPair, parseTrustedKeys, publicKeyOf, signBundle } from '../.
 import { bundleKey } from '../../shared/core/bundle/identity';
 import type { Envelope } from '../../shared/core/envelope';
 import { RULES } from '../../shared/definitions/routing';
-import { createManagerHandler } from '../../functions/agent-manager/handler';
+import { createManagerHandler } from '../../functions/agent-manager/core';
 import type { S3NotificationRecord } from '../../local/emulators';
 import { LocalBus } from '../../local/bus';
 import { toEventBridge, type S3EventBridgeEvent } from '../../local/s3-events';

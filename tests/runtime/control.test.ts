@@ -47,7 +47,7 @@ describe('ControlService (DynamoDB Local)', () => {
   });
 
   it('pause unschedules and clears the expected heartbeat; resume schedules the next slot on the grid', async () => {
-    await heartbeats.expect('alpha', T0 + 99_000);
+    await heartbeats.setExpectedBy('alpha', T0 + 99_000);
     const paused = await control.pause('alpha');
     expect(paused).toMatchObject({ status: 'paused', nextRunAt: null });
     expect((await heartbeats.get('alpha'))?.expectBy).toBeNull();

@@ -5,7 +5,7 @@
  * their run, and neighbours are never disturbed.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createRunnerCore } from '../../functions/runner/handler';
+import { createRunnerCore } from '../../functions/runner/core';
 import type { AgentSandbox } from '../../shared/core/ports';
 import type { DispatchMessage } from '../../shared/core/dispatch';
 import { slotExpiryMs, type RunReport } from '../../shared/core/runner/service';

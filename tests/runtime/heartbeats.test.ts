@@ -166,8 +166,8 @@ describe('DynamoHeartbeats (DynamoDB Local)', () => {
 
   it('queries overdue expectations through the sparse expect index, per shard', async () => {
     const names = ['o1', 'o2', 'o3', 'o4', 'o5', 'o6'];
-    for (const [i, n] of names.entries()) await hb.expect(n, T0 + i * 1000);
-    await hb.expect('o6', null); // unexpected again: leaves the index
+    for (const [i, n] of names.entries()) await hb.setExpectedBy(n, T0 + i * 1000);
+    await hb.setExpectedBy('o6', null); // unexpected again: leaves the index
     await hb.resetHealth('o5', { expectBy: T0 + 999_999 });
     const overdue = [];
     for (let s = 0; s < SHARDS; s++) overdue.push(...(await hb.queryOverdue(String(s), T0 + 4500, 100)));

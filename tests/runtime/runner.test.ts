@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRunnerCore, createRunnerHandler } from '../../functions/runner/handler';
+import { createRunnerCore, createRunnerHandler } from '../../functions/runner/core';
 import { leaseMs, slotExpiryMs } from '../../shared/core/runner/service';
 import { CompletionAbandonedError, RunLeaseHeldError } from '../../shared/core/runner/errors';
 import { DynamoRegistry } from '../../shared/adapters/aws/dynamo-registry';

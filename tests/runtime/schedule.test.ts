@@ -8,7 +8,7 @@ import { planSlots, SchedulerService } from '../../shared/core/scheduler/service
 import { SchedulerDispatchError, SchedulerStoreError } from '../../shared/core/scheduler/errors';
 import { RunLeaseHeldError } from '../../shared/core/runner/errors';
 import { shardOf } from '../../shared/definitions/tables';
-import { createSchedulerHandler, schedulerHorizonMs } from '../../functions/scheduler/handler';
+import { createSchedulerHandler, schedulerHorizonMs } from '../../functions/scheduler/core';
 import { ValidationError } from '../../shared/core/errors';
 import type { Dispatcher, ScheduleStore } from '../../shared/core/ports';
 import { startRuntime, type Runtime } from './harness';

@@ -45,6 +45,9 @@ import { DURATION_BUCKETS_MS, HeartbeatRecordSchema, type HeartbeatRecord } from
 import { DEFAULT_SCHEDULE_SHARDS, EXPECT_INDEX, shardOf } from '../../definitions/tables';
 import { StoreError } from './errors';
 import { queryShard } from './sparse-index';
+import { UpdateExpr } from './update-expression';
+
+const numberOr0 = (v: unknown): number => (typeof v === 'number' ? v : 0);
 
 export interface HeartbeatOptions {
   /** number of `hbShard` values (AGENT_SCHEDULE_SHARDS); must match the health monitor's */
@@ -293,106 +296,89 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
   }
 
   /** SET expectBy/hbShard, or REMOVE both (the item leaves the sparse `expect` index). */
-  private expectation(expectBy: number | null, name: string, names: Record<string, string>, values: Record<string, unknown>, set: string[], remove: string[]) {
-    names['#expectBy'] = 'expectBy';
-    names['#hbShard'] = 'hbShard';
-    if (expectBy === null) remove.push('#expectBy', '#hbShard');
-    else {
-      set.push('#expectBy = :expectBy', '#hbShard = :hbShard');
-      values[':expectBy'] = expectBy;
-      values[':hbShard'] = shardOf(name, this.shards);
+  private expectation(u: UpdateExpr, name: string, expectBy: number | null): UpdateExpr {
+    return expectBy === null ? u.remove('expectBy', 'hbShard') : u.set('expectBy', expectBy).set('hbShard', shardOf(name, this.shards));
+  }
+
+  /**
+   * A run's completion: one conditional write (see the header). Built once, written on one of
+   * three paths by what the run held: a slot lease (the agent's item, conditional on `running`),
+   * a claim item (a transaction with marking it done), or no lease (tools and tests).
+   */
+  async complete(name: string, done: RunCompletion): Promise<{ consecutiveErrors: number; status: CompletionStatus }> {
+    const update = await this.completionUpdate(name, done);
+    if (!done.lease) return this.completeUnleased(name, update);
+    if (done.lease.slot !== undefined) return this.completeSlot(name, done, done.lease.startedAt, update);
+    return this.completeClaimItem(name, done, done.lease.startedAt, update);
+  }
+
+  /** The completion's UpdateExpression: counters, heartbeat, histogram, expectation, lease, receipt, state keys. */
+  private async completionUpdate(name: string, done: RunCompletion): Promise<UpdateExpr> {
+    const u = new UpdateExpr().set('generation', done.generation);
+    const ce = u.name('consecutiveErrors');
+    const failed = done.outcome !== 'ok';
+    if (failed) {
+      u.setExpr('consecutiveErrors', `if_not_exists(${ce}, ${u.value(0)}) + ${u.value(1)}`).set('lastError', (done.error ?? done.outcome).slice(0, 1000)).add('failures', 1);
+    } else if (done.countsAsCycle) u.set('consecutiveErrors', 0);
+    else u.setExpr('consecutiveErrors', `if_not_exists(${ce}, ${u.value(0)})`);
+    if (done.countsAsCycle) {
+      // a cycle or trigger: the heartbeat, its outcome and duration, the histogram, the next expectation
+      u.set('lastHeartbeat', done.at).set('lastOutcome', done.outcome).set('lastDurationMs', done.durationMs).add('cycles', 1).add('durationSumMs', done.durationMs);
+      for (const le of [...DURATION_BUCKETS_MS.filter((b) => done.durationMs <= b).map(String), INF]) u.add(`${HIST_PREFIX}${le}`, 1);
+      this.expectation(u, name, done.expectBy);
+    }
+    const slotLease = done.lease?.slot !== undefined;
+    // `running` is the slot's lease: only a slot's completion ends it (a trigger's never does)
+    if (slotLease || (!done.lease && done.countsAsCycle)) u.remove('running');
+    if (slotLease) {
+      // the receipt of this lease: kept while a retry of this write may come (see the header)
+      const prior = await this.priorReceipts(name, done);
+      const since = done.at - (done.retryWindowMs ?? DEFAULT_RETRY_WINDOW_MS) - RECEIPT_MARGIN_MS;
+      u.set('doneLeases', new Set([...keepReceipts(prior, since), receiptOf(done.lease!.startedAt, done.at)]));
+    }
+    for (const [key, value] of Object.entries(done.stateChanges)) {
+      if (value === undefined) u.remove(`${STATE_PREFIX}${key}`);
+      else u.set(`${STATE_PREFIX}${key}`, JSON.stringify(value));
+    }
+    return u;
+  }
+
+  private async completeUnleased(name: string, u: UpdateExpr): Promise<{ consecutiveErrors: number; status: CompletionStatus }> {
+    const out = await this.ddb.send(new UpdateCommand({ TableName: this.tableName, Key: { name }, ...u.request(), ReturnValues: 'UPDATED_NEW' }));
+    return { consecutiveErrors: numberOr0(out.Attributes?.consecutiveErrors), status: 'applied' };
+  }
+
+  /** A slot's completion: applied only while `running` is still its lease. */
+  private async completeSlot(name: string, done: RunCompletion, startedAt: number, u: UpdateExpr): Promise<{ consecutiveErrors: number; status: CompletionStatus }> {
+    const condition = {
+      expression: '#running.#rid = :rid AND #running.#st = :lst',
+      names: { '#running': 'running', '#rid': 'runId', '#st': 'startedAt' },
+      values: { ':rid': done.runId, ':lst': startedAt },
+    };
+    try {
+      const out = await this.ddb.send(new UpdateCommand({ TableName: this.tableName, Key: { name }, ...u.request(condition), ReturnValues: 'UPDATED_NEW' }));
+      this.claimed.delete(claimedKey(name, done.runId, startedAt));
+      return { consecutiveErrors: numberOr0(out.Attributes?.consecutiveErrors), status: 'applied' };
+    } catch (e) {
+      if (!(e instanceof ConditionalCheckFailedException)) throw e;
+      // the lease is no longer current: either this completion was applied by an earlier attempt
+      // whose answer was lost (its receipt is there, whatever ran since), or the lease was taken
+      // over (a redelivery after its deadline, a newer slot, a restart) and nothing was written
+      this.claimed.delete(claimedKey(name, done.runId, startedAt));
+      const item = (await this.ddb.send(new GetCommand({ TableName: this.tableName, Key: { name }, ConsistentRead: true }))).Item;
+      const ours = receiptsOf(item).some((r) => receiptStartedAt(r) === startedAt);
+      return { consecutiveErrors: numberOr0(item?.consecutiveErrors), status: ours ? 'already' : 'superseded' };
     }
   }
 
-  async complete(name: string, done: RunCompletion): Promise<{ consecutiveErrors: number; status: CompletionStatus }> {
-    const names: Record<string, string> = { '#ce': 'consecutiveErrors', '#gen': 'generation' };
-    const values: Record<string, unknown> = { ':gen': done.generation };
-    const set: string[] = ['#gen = :gen'];
-    const remove: string[] = [];
-    const add: string[] = [];
-    const failed = done.outcome !== 'ok';
-    const slotLease = done.lease?.slot !== undefined;
-    values[':zero'] = 0;
-    if (failed || done.countsAsCycle) values[':one'] = 1;
-    if (failed) {
-      set.push('#ce = if_not_exists(#ce, :zero) + :one', '#lastError = :error');
-      names['#lastError'] = 'lastError';
-      values[':error'] = (done.error ?? done.outcome).slice(0, 1000);
-      names['#failures'] = 'failures';
-      add.push('#failures :one');
-    } else if (done.countsAsCycle) {
-      set.push('#ce = :zero');
-    } else {
-      set.push('#ce = if_not_exists(#ce, :zero)');
-    }
-    if (done.countsAsCycle) {
-      // a cycle or trigger: the heartbeat, its outcome and duration, and the next expectation
-      Object.assign(names, { '#hb': 'lastHeartbeat', '#outcome': 'lastOutcome', '#dur': 'lastDurationMs', '#cycles': 'cycles', '#sum': 'durationSumMs' });
-      Object.assign(values, { ':at': done.at, ':outcome': done.outcome, ':dur': done.durationMs });
-      set.push('#hb = :at', '#outcome = :outcome', '#dur = :dur');
-      add.push('#cycles :one', '#sum :dur');
-      const les = [...DURATION_BUCKETS_MS.filter((le) => done.durationMs <= le).map(String), INF];
-      les.forEach((le, i) => {
-        names[`#h${i}`] = `${HIST_PREFIX}${le}`;
-        add.push(`#h${i} :one`);
-      });
-      this.expectation(done.expectBy, name, names, values, set, remove);
-    }
-    // `running` is the slot's lease: only a slot's completion ends it (a trigger's never does)
-    if (slotLease || (!done.lease && done.countsAsCycle)) {
-      names['#running'] = 'running';
-      remove.push('#running');
-    }
-    if (slotLease) {
-      // the receipt of this lease (see receipts below): kept while a retry of this write may come
-      names['#done'] = 'doneLeases';
-      const prior = await this.priorReceipts(name, done);
-      values[':done'] = new Set([...keepReceipts(prior, done.at - (done.retryWindowMs ?? DEFAULT_RETRY_WINDOW_MS) - RECEIPT_MARGIN_MS), receiptOf(done.lease!.startedAt, done.at)]);
-      set.push('#done = :done');
-    }
-    Object.entries(done.stateChanges).forEach(([key, value], i) => {
-      names[`#s${i}`] = `${STATE_PREFIX}${key}`;
-      if (value === undefined) remove.push(`#s${i}`);
-      else {
-        set.push(`#s${i} = :s${i}`);
-        values[`:s${i}`] = JSON.stringify(value);
-      }
-    });
-    const expr = [`SET ${set.join(', ')}`, remove.length ? `REMOVE ${remove.join(', ')}` : '', add.length ? `ADD ${add.join(', ')}` : ''].filter(Boolean).join(' ');
-    const update = { TableName: this.tableName, Key: { name }, UpdateExpression: expr, ExpressionAttributeNames: names, ExpressionAttributeValues: values };
-
-    if (!done.lease || slotLease) {
-      if (slotLease) {
-        update.ExpressionAttributeNames = { ...names, '#rid': 'runId', '#st': 'startedAt' };
-        update.ExpressionAttributeValues = { ...values, ':rid': done.runId, ':lst': done.lease!.startedAt };
-      }
-      try {
-        const out = await this.ddb.send(
-          new UpdateCommand({ ...update, ...(slotLease ? { ConditionExpression: '#running.#rid = :rid AND #running.#st = :lst' } : {}), ReturnValues: 'UPDATED_NEW' }),
-        );
-        if (slotLease) this.claimed.delete(claimedKey(name, done.runId, done.lease!.startedAt));
-        const ce = out.Attributes?.consecutiveErrors;
-        return { consecutiveErrors: typeof ce === 'number' ? ce : 0, status: 'applied' };
-      } catch (e) {
-        if (!(e instanceof ConditionalCheckFailedException)) throw e;
-        // the lease is no longer current: either this completion was applied by an earlier attempt
-        // whose answer was lost (its receipt is there, whatever ran since), or the lease was taken
-        // over (a redelivery after its deadline, a newer slot, a restart) and nothing was written
-        this.claimed.delete(claimedKey(name, done.runId, done.lease!.startedAt));
-        const item = (await this.ddb.send(new GetCommand({ TableName: this.tableName, Key: { name }, ConsistentRead: true }))).Item;
-        const ours = receiptsOf(item).some((r) => receiptStartedAt(r) === done.lease!.startedAt);
-        const ce = item?.consecutiveErrors;
-        return { consecutiveErrors: typeof ce === 'number' ? ce : 0, status: ours ? 'already' : 'superseded' };
-      }
-    }
-
-    // a trigger's or envelope run's lease is its claim item: marked done in the same transaction
+  /** A trigger's or envelope run's completion: in one transaction with marking its claim item done. */
+  private async completeClaimItem(name: string, done: RunCompletion, startedAt: number, u: UpdateExpr): Promise<{ consecutiveErrors: number; status: CompletionStatus }> {
     const key = claimItemKey(name, done.runId);
     try {
       await this.ddb.send(
         new TransactWriteCommand({
           TransactItems: [
-            { Update: update },
+            { Update: { TableName: this.tableName, Key: { name }, ...u.request() } },
             {
               Update: {
                 TableName: this.tableName,
@@ -400,7 +386,7 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
                 ConditionExpression: 'attribute_exists(#name) AND attribute_not_exists(#doneAt) AND #st = :lst',
                 UpdateExpression: 'SET #doneAt = :at',
                 ExpressionAttributeNames: { '#name': 'name', '#doneAt': 'doneAt', '#st': 'startedAt' },
-                ExpressionAttributeValues: { ':lst': done.lease.startedAt, ':at': done.at },
+                ExpressionAttributeValues: { ':lst': startedAt, ':at': done.at },
               },
             },
           ],
@@ -409,7 +395,7 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
     } catch (e) {
       if (!(e instanceof TransactionCanceledException) || e.CancellationReasons?.[1]?.Code !== 'ConditionalCheckFailed') throw e;
       const claimItem = (await this.ddb.send(new GetCommand({ TableName: this.tableName, Key: { name: key }, ConsistentRead: true }))).Item;
-      const ours = claimItem?.doneAt !== undefined && claimItem.startedAt === done.lease.startedAt;
+      const ours = claimItem?.doneAt !== undefined && claimItem.startedAt === startedAt;
       return { consecutiveErrors: await this.consecutiveErrors(name), status: ours ? 'already' : 'superseded' };
     }
     return { consecutiveErrors: await this.consecutiveErrors(name), status: 'applied' };
@@ -419,40 +405,20 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
     const out = await this.ddb.send(
       new GetCommand({ TableName: this.tableName, Key: { name }, ProjectionExpression: '#ce', ExpressionAttributeNames: { '#ce': 'consecutiveErrors' }, ConsistentRead: true }),
     );
-    const ce = out.Item?.consecutiveErrors;
-    return typeof ce === 'number' ? ce : 0;
+    return numberOr0(out.Item?.consecutiveErrors);
   }
 
   /** Restart/release: consecutive errors reset, the run marker cleared (a fresh start), expectation set. */
   async resetHealth(name: string, opts: { expectBy: number | null }): Promise<void> {
-    const names: Record<string, string> = { '#ce': 'consecutiveErrors', '#running': 'running' };
-    const values: Record<string, unknown> = { ':zero': 0 };
-    const set = ['#ce = :zero'];
-    const remove: string[] = ['#running'];
-    this.expectation(opts.expectBy, name, names, values, set, remove);
-    await this.update(name, set, remove, names, values);
+    await this.write(name, this.expectation(new UpdateExpr().set('consecutiveErrors', 0).remove('running'), name, opts.expectBy));
   }
 
-  async expect(name: string, expectBy: number | null): Promise<void> {
-    const names: Record<string, string> = {};
-    const values: Record<string, unknown> = {};
-    const set: string[] = [];
-    const remove: string[] = [];
-    this.expectation(expectBy, name, names, values, set, remove);
-    await this.update(name, set, remove, names, values);
+  async setExpectedBy(name: string, expectBy: number | null): Promise<void> {
+    await this.write(name, this.expectation(new UpdateExpr(), name, expectBy));
   }
 
-  private async update(name: string, set: string[], remove: string[], names: Record<string, string>, values: Record<string, unknown>) {
-    const expr = [set.length ? `SET ${set.join(', ')}` : '', remove.length ? `REMOVE ${remove.join(', ')}` : ''].filter(Boolean).join(' ');
-    await this.ddb.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { name },
-        UpdateExpression: expr,
-        ExpressionAttributeNames: names,
-        ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}),
-      }),
-    );
+  private async write(name: string, u: UpdateExpr): Promise<void> {
+    await this.ddb.send(new UpdateCommand({ TableName: this.tableName, Key: { name }, ...u.request() }));
   }
 
   queryOverdue(shard: string, now: number, limit: number): Promise<{ name: string; expectBy: number; lastHeartbeat: number | null }[]> {

@@ -180,7 +180,7 @@ export class ControlService {
     this.allow(cur, 'pause', ['active', 'restarting'], cur.status === 'paused' ? 'it is already paused' : undefined);
     const now = this.clock.now();
     const rec = await this.deps.registry.transition(cur.name, { to: 'paused', from: ['active', 'restarting'], at: now, reason: 'paused by operator', nextRunAt: null });
-    await this.followUp(rec.name, () => this.deps.heartbeats.expect(rec.name, null), 'agent.paused', { name: rec.name, version: rec.version, by: 'operator', previousStatus: cur.status }, now);
+    await this.followUp(rec.name, () => this.deps.heartbeats.setExpectedBy(rec.name, null), 'agent.paused', { name: rec.name, version: rec.version, by: 'operator', previousStatus: cur.status }, now);
     return this.get(rec.name);
   }
 
@@ -190,7 +190,7 @@ export class ControlService {
     const now = this.clock.now();
     const next = nextSlotAtOrAfter(now, cur.cycleSeconds);
     const rec = await this.deps.registry.transition(cur.name, { to: 'active', from: ['paused'], at: now, reason: 'resumed by operator', nextRunAt: next });
-    await this.followUp(rec.name, () => this.deps.heartbeats.expect(rec.name, stuckDeadline(this.deps.policy, next, rec)), 'agent.resumed', { name: rec.name, version: rec.version, by: 'operator', nextRunAt: iso(next) }, now);
+    await this.followUp(rec.name, () => this.deps.heartbeats.setExpectedBy(rec.name, stuckDeadline(this.deps.policy, next, rec)), 'agent.resumed', { name: rec.name, version: rec.version, by: 'operator', nextRunAt: iso(next) }, now);
     return this.get(rec.name);
   }
 
@@ -233,7 +233,7 @@ export class ControlService {
       reason: 'quarantined by operator',
       nextRunAt: null,
     });
-    await this.followUp(rec.name, () => this.deps.heartbeats.expect(rec.name, null), 'agent.quarantined', { name: rec.name, version: rec.version, by: 'operator', reason: 'operator', previousStatus: cur.status }, now);
+    await this.followUp(rec.name, () => this.deps.heartbeats.setExpectedBy(rec.name, null), 'agent.quarantined', { name: rec.name, version: rec.version, by: 'operator', reason: 'operator', previousStatus: cur.status }, now);
     return this.get(rec.name);
   }
 

@@ -120,7 +120,7 @@ export class HealthMonitor {
   private async checkStuck(name: string, now: number): Promise<HealthDecision> {
     const rec = await this.deps.registry.get(name);
     if (!rec || !SCHEDULED_STATUSES.includes(rec.status)) {
-      await this.deps.heartbeats.expect(name, null);
+      await this.deps.heartbeats.setExpectedBy(name, null);
       return { action: 'cleared', name, reason: rec ? `agent is ${rec.status}: no heartbeat expected` : 'unknown agent' };
     }
     const hb = await this.deps.heartbeats.get(name);
@@ -131,7 +131,7 @@ export class HealthMonitor {
     const running = hb?.running ?? null;
     if (!running) {
       const next = stuckDeadline(this.deps.policy, now, rec);
-      await this.deps.heartbeats.expect(name, next);
+      await this.deps.heartbeats.setExpectedBy(name, next);
       this.log.warn('heartbeat overdue but no run was started: the scheduler or runner is stopped or behind', { agent: name, lastHeartbeat: hb?.lastHeartbeat ?? null });
       return { action: 'none', name, reason: 'no run started since the last heartbeat (dispatch pipeline stopped or behind)' };
     }
@@ -158,7 +158,7 @@ export class HealthMonitor {
           nextRunAt: null,
           expectGeneration: rec.generation,
         });
-        await this.followUp(rec.name, 'quarantine', () => this.deps.heartbeats.expect(rec.name, null), {
+        await this.followUp(rec.name, 'quarantine', () => this.deps.heartbeats.setExpectedBy(rec.name, null), {
           topic: 'agent.quarantined',
           payload: { name: rec.name, version: rec.version, by: 'health-monitor', cause, reason: qReason, restartsInWindow: recent },
           now,

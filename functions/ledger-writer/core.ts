@@ -1,0 +1,72 @@
+/**
+ * The ledger-writer handler (its Lambda and local mode run it; built by functions/compose.ts):
+ * appends every bus envelope to the ledger (rule Ledger → SQS FIFO queue with one message group
+ * → this function, so appends are serial). Thin: parses the event with
+ * zod, hands the envelopes to LedgerService.append (one call per batch: entries, id markers and
+ * head in atomic commits), maps the outcome back.
+ *
+ * - A record that does not carry a valid envelope event is logged and skipped: retrying cannot
+ *   fix it, and it must not block the FIFO group.
+ * - A failing append throws: SQS redelivers the whole batch (FIFO order kept), and the append is
+ *   idempotent because event ids already recorded are skipped.
+ * - An event that is neither an SQS batch nor an EventBridge event is refused (ValidationError).
+ *
+ * Local mode's bus hands it the same SQS-shaped batches the FIFO queue does.
+ */
+import { z } from 'zod';
+import { ValidationError, errorMessage } from '../../shared/core/errors';
+import { EnvelopeEventSchema } from '../../shared/core/bus/events';
+import type { Envelope } from '../../shared/core/envelope';
+import type { LedgerService } from '../../shared/core/ledger/service';
+import { silentLogger, type Logger } from '../../shared/core/logger';
+import { LedgerWriterEventSchema } from './events';
+
+export interface LedgerWriterDeps {
+  ledger: Pick<LedgerService, 'append'>;
+  logger?: Logger;
+}
+
+export interface LedgerWriterResult {
+  /** SQS partial-batch response: always empty (a failure throws and the batch is redelivered) */
+  batchItemFailures: { itemIdentifier: string }[];
+  appended: number;
+  duplicates: number;
+  /** records skipped because they carry no valid envelope event */
+  invalid: number;
+  /** seq of the last entry appended by this call, if any */
+  lastSeq: number | null;
+}
+
+export function createLedgerWriterHandler(deps: LedgerWriterDeps): (event: unknown) => Promise<LedgerWriterResult> {
+  const log = deps.logger ?? silentLogger;
+  return async (event: unknown) => {
+    const parsed = LedgerWriterEventSchema.safeParse(event);
+    if (!parsed.success) throw new ValidationError(`ledger-writer: not an SQS batch or an EventBridge event: ${z.prettifyError(parsed.error)}`);
+    const raw: { ref: string; event: unknown }[] = [];
+    if ('Records' in parsed.data) {
+      for (const r of parsed.data.Records) {
+        try {
+          raw.push({ ref: r.messageId, event: JSON.parse(r.body) as unknown });
+        } catch (e) {
+          raw.push({ ref: r.messageId, event: { unparseable: errorMessage(e) } });
+        }
+      }
+    } else {
+      raw.push({ ref: parsed.data.id, event: parsed.data });
+    }
+    const envelopes: Envelope[] = [];
+    let invalid = 0;
+    for (const { ref, event: ev } of raw) {
+      const r = EnvelopeEventSchema.safeParse(ev);
+      if (r.success) envelopes.push(r.data.detail);
+      else {
+        invalid++;
+        log.error('ledger-writer: record carries no valid envelope event; skipped', { ref, error: z.prettifyError(r.error) });
+      }
+    }
+    const res = envelopes.length ? await deps.ledger.append(envelopes) : { appended: [], duplicates: [] };
+    const last = res.appended[res.appended.length - 1];
+    if (res.appended.length) log.debug('ledger appended', { count: res.appended.length, lastSeq: last?.seq });
+    return { batchItemFailures: [], appended: res.appended.length, duplicates: res.duplicates.length, invalid, lastSeq: last?.seq ?? null };
+  };
+}
