@@ -36,6 +36,7 @@ import { silentLogger, type Logger } from '../logger';
 import { canonicalJson } from './canonical';
 import { LedgerConflictError, LedgerCorruptError, LedgerRequestError } from './errors';
 import { GENESIS_HASH, hashEntry } from './hash';
+import { verifyChain } from './verify';
 import type { LedgerCheckpoint, LedgerHead, LedgerStore } from '../ports';
 
 /** A checkpoint every this many entries. */
@@ -258,95 +259,7 @@ export class LedgerService implements LedgerReader {
 
   /** Verifies the whole retained ledger (docs/ledger.md, "Verification"). */
   async verify(): Promise<LedgerVerifyReport> {
-    const store = this.deps.store;
-    const head = await store.readHead();
-    const nowS = this.clock.now() / 1000;
-    const cps = new Map<number, LedgerCheckpoint>();
-    const retentionStarts: number[] = [];
-    for (const cp of await store.checkpoints()) {
-      cps.set(cp.seq, cp);
-      if (cp.retentionStart) retentionStarts.push(cp.seq);
-    }
-    let firstBad: number | null = null;
-    const bad = (seq: number, why: string) => {
-      if (firstBad === null || seq < firstBad) {
-        firstBad = seq;
-        this.log.warn('ledger verification failed', { seq, why });
-      }
-    };
-    if (!head) {
-      // an empty ledger must really be empty
-      for await (const it of store.scan(1, LEDGER_CHECKPOINT_EVERY)) {
-        bad(it.seq, 'entry without a ledger head');
-        break;
-      }
-      if (firstBad === null && cps.size > 0) bad(Math.min(...cps.keys()), 'checkpoint without a ledger head');
-      return { ok: firstBad === null, entries: 0, head: GENESIS_HASH, firstBad };
-    }
-    const inf = (x: number | null) => (x === null ? Infinity : x);
-    /**
-     * Entries a..b are all missing. Returns the first of them that certainly had not expired
-     * (so was deleted or lost), or null if they may all have expired legitimately.
-     * `lastExp`: expiresAt of b (known from b+1's prevExpiresAt, or from the head);
-     * `before`: expiresAt of a-1 when that entry is present. Expiry never decreases along the
-     * chain (null = never), except at retention starts (checkpointed), where a never-expiring
-     * entry is followed by an expiring one.
-     */
-    const missingBad = (a: number, b: number, lastExp: number | null, before: { exp: number | null } | null): number | null => {
-      const inside = retentionStarts.filter((s) => s > a && s <= b);
-      if (inside.length > 0) {
-        // entry s-1 of the first start never expires: the gap up to it is certainly bad somewhere
-        return missingBad(a, Math.min(...inside) - 1, null, before) ?? a;
-      }
-      // a..b is monotone; so is a-1..b unless a itself is a retention start
-      if (before && !retentionStarts.includes(a) && inf(before.exp) > nowS) return a;
-      if (inf(lastExp) <= nowS) return null;
-      let first = b;
-      for (const cp of cps.values()) if (cp.seq >= a && cp.seq < first && inf(cp.expiresAt) > nowS) first = cp.seq;
-      return first;
-    };
-    const gap = (a: number, b: number, lastExp: number | null, prev: LedgerEntry | null) => {
-      const before = prev && prev.seq === a - 1 ? { exp: prev.expiresAt ?? null } : null;
-      const at = missingBad(a, b, lastExp, before);
-      if (at !== null) bad(at, `entries ${a}..${b} are missing, and entry ${at} had not expired`);
-    };
-
-    let prev: LedgerEntry | null = null;
-    let next = 1;
-    let count = 0;
-    for await (const it of store.scan(1, head.seq)) {
-      count++;
-      if (it.error !== undefined) {
-        bad(it.seq, it.error);
-        prev = null;
-        next = it.seq + 1;
-        continue;
-      }
-      const e = it.entry;
-      if (e.seq > next) gap(next, e.seq - 1, e.prevExpiresAt ?? null, prev);
-      if (hashEntry(e, e.prevHash) !== e.hash) bad(e.seq, 'hash does not match the content');
-      const prevExp = e.prevExpiresAt ?? null;
-      if (e.seq === 1) {
-        if (e.prevHash !== GENESIS_HASH || prevExp !== null) bad(e.seq, 'first entry does not start from genesis');
-      } else if (prev && prev.seq === e.seq - 1) {
-        if (e.prevHash !== prev.hash) bad(e.seq, 'prevHash does not match the previous entry');
-        if (prevExp !== (prev.expiresAt ?? null)) bad(e.seq, 'prevExpiresAt does not match the previous entry');
-      } else {
-        const cp = cps.get(e.seq - 1);
-        if (cp && (cp.hash !== e.prevHash || cp.expiresAt !== prevExp)) bad(e.seq, 'prevHash does not match the checkpoint of the previous entry');
-      }
-      const exp = e.expiresAt ?? null;
-      if (exp !== null && prevExp !== null && exp < prevExp) bad(e.seq, 'expiry goes back in time');
-      const cp = cps.get(e.seq);
-      if (cp && (cp.hash !== e.hash || cp.expiresAt !== exp)) bad(e.seq, 'entry does not match its checkpoint');
-      prev = e;
-      next = e.seq + 1;
-    }
-    if (next <= head.seq) gap(next, head.seq, head.expiresAt, prev);
-    if (prev && prev.seq === head.seq && prev.hash !== head.hash) bad(head.seq, 'the head does not match the last entry');
-    // an entry beyond the head was not written by the ledger writer
-    for await (const it of store.scan(head.seq + 1, head.seq + 1)) bad(it.seq, 'entry beyond the ledger head');
-    return { ok: firstBad === null, entries: count, head: head.hash, firstBad };
+    return verifyChain(this.deps.store, { nowS: this.clock.now() / 1000, logger: this.log });
   }
 
   // ------------------------------------------------------------------------------------------
