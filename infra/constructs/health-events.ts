@@ -20,6 +20,7 @@ import { addToDeadLetterQueueResourcePolicy, bindBaseTargetConfig } from 'aws-cd
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { BUS_SOURCE } from '../../shared/definitions/routing';
+import { MAX_RULE_NAME, stackScopedName } from './names';
 
 /** topic → metric name */
 export const HEALTH_EVENT_METRICS = {
@@ -65,7 +66,7 @@ export class HealthEvents extends Construct {
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
     this.rule = new events.Rule(this, HEALTH_EVENTS_RULE_ID, {
-      ruleName: `${stack.stackName}-HealthEvents`.slice(0, 64),
+      ruleName: stackScopedName(this, 'HealthEvents', MAX_RULE_NAME),
       description: 'observability: health transitions to a log group (metrics, audit trail)',
       eventBus: props.bus,
       eventPattern: { source: [BUS_SOURCE], detailType: Object.keys(HEALTH_EVENT_METRICS) },

@@ -15,6 +15,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { OrchestratorFunction } from './function';
 import type { HealthEvents } from './health-events';
+import { stackScopedName } from './names';
 
 export interface MonitoringProps {
   alarms: { email?: string | undefined; topicArn?: string | undefined };
@@ -108,7 +109,7 @@ export class Monitoring extends Construct {
 
     // --- dashboard
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
-      dashboardName: `${stack.stackName}-orchestrator`.slice(0, 255),
+      dashboardName: stackScopedName(this, 'orchestrator', 255),
       defaultInterval: Duration.hours(3),
     });
     const fns = Object.entries(props.functions);
