@@ -217,6 +217,13 @@ export class ControlApi extends Construct {
       integration,
       authorizer,
     });
+    // The integration's one API-scoped permission allows `<api-id>/*/*/*` (stage/method/path),
+    // but API Gateway invokes the `$default` route as `<api-id>/<stage>/$default`: two segments,
+    // so without this permission unknown paths get API Gateway's 500 instead of the handler's 404.
+    this.function.fn.addPermission('DefaultRouteInvoke', {
+      principal: new iam.ServicePrincipal('apigateway.amazonaws.com'),
+      sourceArn: stack.formatArn({ service: 'execute-api', resource: this.httpApi.apiId, resourceName: '*/$default' }),
+    });
 
     new CfnOutput(stack, 'ApiUrl', { value: this.httpApi.apiEndpoint, description: 'control API (AGENT_API_URL)' });
     new CfnOutput(stack, 'EventsStreamUrl', { value: this.streamUrl.url, description: 'GET /events/stream (function URL, IAM)' });

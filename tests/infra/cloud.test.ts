@@ -59,3 +59,80 @@ describe('item 7: a deploy after a destroy, and long stack names', () => {
     }
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// A template value with the pseudo parameters and Refs of one made-up deployment put in.
+
+const DEPLOYED = { partition: 'aws', region: 'eu-west-1', account: '123456789012' };
+
+function resolveValue(v: unknown, refs: Record<string, string> = {}): string {
+  if (typeof v === 'string') return v;
+  const o = v as Record<string, unknown>;
+  if ('Ref' in o) {
+    const r = o.Ref as string;
+    const pseudo: Record<string, string> = { 'AWS::Partition': DEPLOYED.partition, 'AWS::Region': DEPLOYED.region, 'AWS::AccountId': DEPLOYED.account, 'AWS::URLSuffix': 'amazonaws.com' };
+    const got = pseudo[r] ?? refs[r];
+    if (got === undefined) throw new Error(`no value for Ref ${r}`);
+    return got;
+  }
+  if ('Fn::Join' in o) {
+    const [sep, parts] = o['Fn::Join'] as [string, unknown[]];
+    return parts.map((p) => resolveValue(p, refs)).join(sep);
+  }
+  if ('Fn::GetAtt' in o) {
+    const [lid, attr] = o['Fn::GetAtt'] as [string, string];
+    const got = refs[`${lid}.${attr}`];
+    if (got === undefined) throw new Error(`no value for GetAtt ${lid}.${attr}`);
+    return got;
+  }
+  throw new Error(`cannot resolve ${JSON.stringify(v)}`);
+}
+
+/**
+ * IAM's ArnLike: each of the six colon-delimited parts of the ARN is matched on its own, `*`
+ * any run of characters (slashes included), `?` any one character.
+ */
+function arnLike(pattern: string, arn: string): boolean {
+  const split = (a: string) => {
+    const p = a.split(':');
+    return [...p.slice(0, 5), p.slice(5).join(':')];
+  };
+  const pp = split(pattern);
+  const ap = split(arn);
+  return pp.every((part, i) => new RegExp(`^${part.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`).test(ap[i] ?? ''));
+}
+
+describe('item 8: API Gateway may invoke the API function for every route, $default included', () => {
+  const API_ID = 'a1b2c3d4e5';
+  const apiFn = id(stack.api.function.fn);
+  const permissions = ofType(resources, 'AWS::Lambda::Permission').filter(
+    ([, p]) => JSON.stringify(p.Properties?.FunctionName) === JSON.stringify({ 'Fn::GetAtt': [apiFn, 'Arn'] }) && p.Properties?.Principal === 'apigateway.amazonaws.com',
+  );
+  const patterns = permissions.map(([, p]) => resolveValue(p.Properties?.SourceArn, { [id(stack.api.httpApi)]: API_ID }));
+  /** the source ARN API Gateway presents for an HTTP API route: `<api-id>/<stage>/<route key, space as slash>` */
+  const sourceArn = (routeKey: string) => `arn:aws:execute-api:${DEPLOYED.region}:${DEPLOYED.account}:${API_ID}/$default/${routeKey === '$default' ? '$default' : routeKey.replace(' ', '')}`;
+  const invokable = (routeKey: string) => patterns.some((p) => arnLike(p, sourceArn(routeKey)));
+
+  it('the ArnLike check itself: `*` spans slashes, but not a missing segment', () => {
+    expect(arnLike('arn:aws:execute-api:eu-west-1:123456789012:x/*/*/*', 'arn:aws:execute-api:eu-west-1:123456789012:x/$default/GET/agents/a')).toBe(true);
+    expect(arnLike('arn:aws:execute-api:eu-west-1:123456789012:x/*/*/*', 'arn:aws:execute-api:eu-west-1:123456789012:x/$default/$default')).toBe(false);
+    expect(arnLike('arn:aws:execute-api:eu-west-1:123456789012:x/*/$default', 'arn:aws:execute-api:eu-west-1:123456789012:x/$default/$default')).toBe(true);
+  });
+
+  it('every route key of the API, and `$default`, matches a permission of this API only', () => {
+    const routeKeys = ofType(resources, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties?.RouteKey as string);
+    expect(routeKeys).toContain('$default');
+    expect(routeKeys).toContain('GET /agents/{name}');
+    for (const k of routeKeys) expect(invokable(k), k).toBe(true);
+    // scoped to this API: another API id, account or region is not allowed
+    for (const p of patterns) {
+      expect(arnLike(p, `arn:aws:execute-api:${DEPLOYED.region}:${DEPLOYED.account}:otherapi/$default/$default`)).toBe(false);
+      expect(arnLike(p, `arn:aws:execute-api:${DEPLOYED.region}:999999999999:${API_ID}/$default/$default`)).toBe(false);
+    }
+  });
+
+  it('the $default permission is exactly `<api-id>/*/$default` (AWS console and SAM use the same)', () => {
+    expect(patterns).toContain(`arn:aws:execute-api:${DEPLOYED.region}:${DEPLOYED.account}:${API_ID}/*/$default`);
+    expect(patterns).toHaveLength(2);
+  });
+});
