@@ -78,12 +78,23 @@ export class HealthEvents extends Construct {
         return { ...bindBaseTargetConfig({ deadLetterQueue: props.deadLetterQueue, retryAttempts: 8, maxEventAge: Duration.hours(2) }), arn: targetArn };
       },
     });
+    // EventBridge's pattern for a log group target: CreateLogStream unconditioned (that request
+    // carries no aws:SourceArn of the rule, so a condition on it denies the stream and nothing is
+    // ever delivered: empty metric filters, silent NOT_BREACHING alarms), PutLogEvents only from
+    // this rule.
+    const deliverers = [new iam.ServicePrincipal('events.amazonaws.com'), new iam.ServicePrincipal('delivery.logs.amazonaws.com')];
     new logs.ResourcePolicy(this, 'DeliveryPolicy', {
       policyStatements: [
         new iam.PolicyStatement({
-          sid: 'EventBridgeDelivers',
-          principals: [new iam.ServicePrincipal('events.amazonaws.com'), new iam.ServicePrincipal('delivery.logs.amazonaws.com')],
-          actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          sid: 'EventBridgeCreatesStreams',
+          principals: deliverers,
+          actions: ['logs:CreateLogStream'],
+          resources: [this.logGroup.logGroupArn],
+        }),
+        new iam.PolicyStatement({
+          sid: 'EventBridgeDeliversFromRule',
+          principals: deliverers,
+          actions: ['logs:PutLogEvents'],
           resources: [this.logGroup.logGroupArn],
           conditions: { ArnEquals: { 'aws:SourceArn': this.rule.ruleArn } },
         }),

@@ -136,3 +136,49 @@ describe('item 8: API Gateway may invoke the API function for every route, $defa
     expect(patterns).toHaveLength(2);
   });
 });
+
+describe('item 12: EventBridge can create its log stream in the health-events log group', () => {
+  const policies = ofType(resources, 'AWS::Logs::ResourcePolicy');
+  const LOG_GROUP_ARN = `arn:aws:logs:${DEPLOYED.region}:${DEPLOYED.account}:log-group:/aws/events/AgentOrchestrator/health-events:*`;
+  const RULE_ARN = `arn:aws:events:${DEPLOYED.region}:${DEPLOYED.account}:rule/AgentOrchestrator-agents/AgentOrchestrator-HealthEvents`;
+  const doc = JSON.parse(
+    resolveValue(policies[0]?.[1].Properties?.PolicyDocument, {
+      [`${id(stack.healthEvents.logGroup)}.Arn`]: LOG_GROUP_ARN,
+      [`${id(stack.healthEvents.rule)}.Arn`]: RULE_ARN,
+    }),
+  ) as { Statement: { Effect: string; Principal: { Service: string[] }; Action: string | string[]; Resource: unknown; Condition?: unknown }[] };
+  const actions = (a: string | string[]) => (Array.isArray(a) ? a : [a]);
+
+  it('CreateLogStream without a condition, PutLogEvents only from the health-events rule (the AWS pattern)', () => {
+    expect(policies).toHaveLength(1);
+    const create = doc.Statement.filter((st) => actions(st.Action).includes('logs:CreateLogStream'));
+    const put = doc.Statement.filter((st) => actions(st.Action).includes('logs:PutLogEvents'));
+    expect(create).toHaveLength(1);
+    expect(put).toHaveLength(1);
+    expect(create[0]).toEqual({
+      Sid: 'EventBridgeCreatesStreams',
+      Effect: 'Allow',
+      Principal: { Service: ['events.amazonaws.com', 'delivery.logs.amazonaws.com'] },
+      Action: 'logs:CreateLogStream',
+      Resource: LOG_GROUP_ARN,
+    });
+    expect(put[0]).toEqual({
+      Sid: 'EventBridgeDeliversFromRule',
+      Effect: 'Allow',
+      Principal: { Service: ['events.amazonaws.com', 'delivery.logs.amazonaws.com'] },
+      Action: 'logs:PutLogEvents',
+      Resource: LOG_GROUP_ARN,
+      Condition: { ArnEquals: { 'aws:SourceArn': RULE_ARN } },
+    });
+    // nothing else is granted
+    expect(doc.Statement).toHaveLength(2);
+  });
+
+  it('the rule delivers to exactly that log group (named /aws/events/...), without a role', () => {
+    const rule = resources[id(stack.healthEvents.rule)]?.Properties as { Targets: { Arn: unknown; RoleArn?: unknown }[] };
+    expect(rule.Targets).toHaveLength(1);
+    expect(rule.Targets[0]?.RoleArn).toBeUndefined();
+    expect(resources[id(stack.healthEvents.logGroup)]?.Properties?.LogGroupName).toBe('/aws/events/AgentOrchestrator/health-events');
+    expect(resolveValue(rule.Targets[0]?.Arn, { [id(stack.healthEvents.logGroup)]: '/aws/events/AgentOrchestrator/health-events' })).toBe(LOG_GROUP_ARN.replace(/:\*$/, ''));
+  });
+});
