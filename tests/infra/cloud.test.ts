@@ -5,16 +5,18 @@
  */
 import { describe, expect, it } from 'vitest';
 import { boundedName } from '../../infra/constructs/names';
+import { nagPacks } from '../../infra/nag';
 import { CLOUD_ENV } from '../../shared/definitions/cloud-env';
-import { ofType, synth, TEST_PUBKEY } from './synth';
+import { ofType, synth, TEST_PUBKEY, type CfnResourceJson } from './synth';
 
 const s = synth({ trustedKeys: TEST_PUBKEY });
 const { stack, resources, id } = s;
 
 describe('item 7: a deploy after a destroy, and long stack names', () => {
   it('the schedule group goes with the stack (no Retain): its fixed name is free again after cdk destroy', () => {
-    const [[gid, group]] = ofType(resources, 'AWS::Scheduler::ScheduleGroup') as [[string, { DeletionPolicy?: string; UpdateReplacePolicy?: string; Properties?: Record<string, unknown> }]];
-    expect(gid).toBe(id(stack.schedules.group));
+    const groups = ofType(resources, 'AWS::Scheduler::ScheduleGroup');
+    expect(groups.map(([gid]) => gid)).toEqual([id(stack.schedules.group)]);
+    const group = groups[0]?.[1] as CfnResourceJson;
     expect(group.Properties?.Name).toBe('AgentOrchestrator-schedules');
     expect(group.DeletionPolicy).toBe('Delete');
     expect(group.UpdateReplacePolicy).toBe('Delete');
@@ -180,5 +182,39 @@ describe('item 12: EventBridge can create its log stream in the health-events lo
     expect(rule.Targets[0]?.RoleArn).toBeUndefined();
     expect(resources[id(stack.healthEvents.logGroup)]?.Properties?.LogGroupName).toBe('/aws/events/AgentOrchestrator/health-events');
     expect(resolveValue(rule.Targets[0]?.Arn, { [id(stack.healthEvents.logGroup)]: '/aws/events/AgentOrchestrator/health-events' })).toBe(LOG_GROUP_ARN.replace(/:\*$/, ''));
+  });
+});
+
+describe('item 13: CloudWatch may publish this stack’s alarms to the alarm topic', () => {
+  const e = synth({ trustedKeys: TEST_PUBKEY, alarmEmail: 'ops@example.com' });
+  const topicId = e.id(e.stack.monitoring.topic as never);
+  const policies = ofType(e.resources, 'AWS::SNS::TopicPolicy').filter(([, p]) => JSON.stringify(p.Properties?.Topics) === JSON.stringify([{ Ref: topicId }]));
+  type St = { Sid?: string; Effect: string; Principal: unknown; Action: string; Resource: unknown; Condition?: Record<string, Record<string, unknown>> };
+  const statements = (policies[0]?.[1].Properties?.PolicyDocument.Statement ?? []) as St[];
+  const allow = statements.filter((st) => st.Effect === 'Allow');
+
+  it('the topic policy keeps the TLS-only Deny and allows cloudwatch.amazonaws.com to publish, nothing more', () => {
+    expect(policies).toHaveLength(1);
+    expect(statements.find((st) => st.Effect === 'Deny')).toMatchObject({ Action: 'sns:Publish', Principal: '*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } });
+    expect(allow).toHaveLength(1);
+    expect(allow[0]).toMatchObject({ Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: 'sns:Publish', Resource: { Ref: topicId } });
+    expect(allow[0]?.Condition?.StringEquals).toEqual({ 'aws:SourceAccount': { Ref: 'AWS::AccountId' } });
+  });
+
+  it('scoped to the alarms of this stack in this account and region: every alarm that notifies the topic matches', () => {
+    const pattern = resolveValue(allow[0]?.Condition?.ArnLike?.['aws:SourceArn']);
+    expect(pattern).toBe(`arn:aws:cloudwatch:${DEPLOYED.region}:${DEPLOYED.account}:alarm:AgentOrchestrator-*`);
+    const alarms = ofType(e.resources, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties as { AlarmName: string; AlarmActions: unknown[] });
+    expect(alarms.length).toBeGreaterThanOrEqual(10);
+    for (const a of alarms) {
+      expect(a.AlarmActions, a.AlarmName).toContainEqual({ Ref: topicId });
+      expect(arnLike(pattern, `arn:aws:cloudwatch:${DEPLOYED.region}:${DEPLOYED.account}:alarm:${a.AlarmName}`), a.AlarmName).toBe(true);
+    }
+    expect(arnLike(pattern, `arn:aws:cloudwatch:${DEPLOYED.region}:999999999999:alarm:AgentOrchestrator-Quarantines`)).toBe(false);
+    expect(arnLike(pattern, `arn:aws:cloudwatch:${DEPLOYED.region}:${DEPLOYED.account}:alarm:SomeoneElse-Quarantines`)).toBe(false);
+  });
+
+  it('cdk-nag stays clean with the topic', () => {
+    for (const pack of nagPacks(e.app)) expect(pack.validateScope(e.app).violations.map((v) => v.ruleName), pack.name).toEqual([]);
   });
 });
