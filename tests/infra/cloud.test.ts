@@ -3,10 +3,15 @@
  * asserted on the synthesized template against what the AWS documentation says the service
  * does — not against an emulator.
  */
+import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { boundedName } from '../../infra/constructs/names';
 import { nagPacks } from '../../infra/nag';
+import { toBusEntry, toBusEvent } from '../../shared/core/bus/events';
+import { DispatchMessageSchema, envelopeRunId } from '../../shared/core/dispatch';
+import { envelopeSize, MAX_ENVELOPE_BYTES, parseEnvelope, type Envelope } from '../../shared/core/envelope';
 import { CLOUD_ENV } from '../../shared/definitions/cloud-env';
+import { BUS_SOURCE } from '../../shared/definitions/routing';
 import { ofType, synth, TEST_PUBKEY, type CfnResourceJson } from './synth';
 
 const s = synth({ trustedKeys: TEST_PUBKEY });
@@ -216,5 +221,80 @@ describe('item 13: CloudWatch may publish this stack’s alarms to the alarm top
 
   it('cdk-nag stays clean with the topic', () => {
     for (const pack of nagPacks(e.app)) expect(pack.validateScope(e.app).violations.map((v) => v.ruleName), pack.name).toEqual([]);
+  });
+});
+
+describe('item 14: a 256 KB envelope fits every queue it can travel through', () => {
+  const SQS_MAX = 1_048_576; // SendMessage: "The maximum size is 1 MiB or 1,048,576 bytes"
+  const queues = ofType(resources, 'AWS::SQS::Queue');
+
+  /**
+   * The largest envelope the API accepts: every field at its longest, JSON exactly
+   * MAX_ENVELOPE_BYTES (a little more than the bus takes: PutEvents also counts Source and
+   * DetailType, so what travels is at most this).
+   */
+  function largestEnvelope(): Envelope {
+    const base: Envelope = {
+      id: 'i'.repeat(128),
+      topic: `t${'.'.repeat(127)}`,
+      sender: 's'.repeat(128),
+      recipient: 'r'.repeat(128),
+      ts: '2026-01-01T00:00:00.000+14:00',
+      payload: { data: '' },
+      replayOf: Number.MAX_SAFE_INTEGER,
+    };
+    // 3-byte UTF-8 characters, then ASCII to land on the limit exactly
+    const room = MAX_ENVELOPE_BYTES - envelopeSize(base);
+    const wide = Math.floor(room / 3) - 10;
+    const filler = '€'.repeat(wide) + 'x'.repeat(room - wide * 3);
+    return parseEnvelope({ ...base, payload: { data: filler } });
+  }
+  const envelope = largestEnvelope();
+
+  it('every queue, dead-letter queues included, takes SQS’s largest message (1 MiB)', () => {
+    expect(queues).toHaveLength(6);
+    for (const [qid, q] of queues) expect(q.Properties?.MaximumMessageSize, qid).toBe(SQS_MAX);
+  });
+
+  it('the largest envelope the API accepts is exactly 256 KB (and one byte more is refused)', () => {
+    expect(envelopeSize(envelope)).toBe(MAX_ENVELOPE_BYTES);
+    expect(() => parseEnvelope({ ...envelope, payload: { data: `${String(envelope.payload.data)}x` } })).toThrow(/over the limit/);
+  });
+
+  it('as the event EventBridge delivers to the ledger queue (and to DeliveryFailures), it fits — and would not have fit 256 KiB', () => {
+    const entry = toBusEntry(envelope);
+    const event = toBusEvent(
+      { source: entry.Source, detailType: entry.DetailType, detail: JSON.parse(entry.Detail) as Envelope, resources: [] },
+      { now: Date.UTC(2026, 0, 1), account: '123456789012', region: 'ap-southeast-2', id: randomUUID() },
+    );
+    const body = Buffer.byteLength(JSON.stringify(event), 'utf8');
+    expect(body).toBeGreaterThan(256 * 1024);
+    // EventBridge adds message attributes to dead-lettered events (error code/message, rule and target ARNs)
+    expect(body + 4096).toBeLessThanOrEqual(resources[id(stack.ledgerWriter.queue)]?.Properties?.MaximumMessageSize as number);
+    expect(body + 4096).toBeLessThanOrEqual(resources[id(stack.ledgerWriter.deadLetters)]?.Properties?.MaximumMessageSize as number);
+    expect(body + 4096).toBeLessThanOrEqual(resources[id(stack.deadLetters.deliveryFailures)]?.Properties?.MaximumMessageSize as number);
+  });
+
+  it('as the dispatch message the router sends for it (and in the dispatch DLQ), it fits — and would not have fit 256 KiB', () => {
+    const agent = `a${'-'.repeat(61)}z`;
+    const message = DispatchMessageSchema.parse({ kind: 'envelope', agent, runId: envelopeRunId(agent, envelope.id), envelope });
+    const body = Buffer.byteLength(JSON.stringify(message), 'utf8');
+    expect(body).toBeGreaterThan(256 * 1024);
+    expect(body).toBeLessThanOrEqual(resources[id(stack.dispatch.queue)]?.Properties?.MaximumMessageSize as number);
+    expect(body).toBeLessThanOrEqual(resources[id(stack.dispatch.deadLetters)]?.Properties?.MaximumMessageSize as number);
+  });
+
+  it('as the on-failure record of an asynchronous invocation (AsyncFailures), it fits', () => {
+    // Lambda's destination record: request context, the whole event as requestPayload, the error
+    const event = toBusEvent({ source: BUS_SOURCE, detailType: envelope.topic, detail: envelope }, { now: 0, account: '123456789012', region: 'ap-southeast-2' });
+    const record = {
+      version: '1.0',
+      timestamp: '2026-01-01T00:00:00.000Z',
+      requestContext: { requestId: randomUUID(), functionArn: `arn:aws:lambda:ap-southeast-2:123456789012:function:${'f'.repeat(64)}:$LATEST`, condition: 'RetriesExhausted', approximateInvokeCount: 3 },
+      requestPayload: event,
+      responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+      responsePayload: { errorType: 'Error', errorMessage: 'e'.repeat(4096), trace: Array.from({ length: 20 }, () => 'x'.repeat(200)) },
+    };
+    expect(Buffer.byteLength(JSON.stringify(record), 'utf8')).toBeLessThanOrEqual(resources[id(stack.deadLetters.asyncFailures)]?.Properties?.MaximumMessageSize as number);
   });
 });
