@@ -226,6 +226,16 @@ export class ControlApi extends Construct {
     });
 
     new CfnOutput(stack, 'ApiUrl', { value: this.httpApi.apiEndpoint, description: 'control API (AGENT_API_URL)' });
-    new CfnOutput(stack, 'EventsStreamUrl', { value: this.streamUrl.url, description: 'GET /events/stream (function URL, IAM)' });
+    new CfnOutput(stack, 'ApiExecuteArn', {
+      value: stack.formatArn({ service: 'execute-api', resource: this.httpApi.apiId, resourceName: '*' }),
+      description: 'callers (authMode iam) need execute-api:Invoke on this',
+    });
+    new CfnOutput(stack, 'EventsStreamUrl', { value: this.streamUrl.url, description: 'GET /events/stream as a stream (function URL, IAM; AGENT_STREAM_URL)' });
+    // Function URLs created since October 2025 authorize an IAM caller only with BOTH
+    // lambda:InvokeFunctionUrl and lambda:InvokeFunction on the function: policies need its ARN.
+    new CfnOutput(stack, 'EventsStreamFunctionArn', {
+      value: this.streamFunction.fn.functionArn,
+      description: 'callers of EventsStreamUrl need lambda:InvokeFunctionUrl and lambda:InvokeFunction on this',
+    });
   }
 }
