@@ -226,6 +226,11 @@ export class ControlApi extends Construct {
     });
 
     new CfnOutput(stack, 'ApiUrl', { value: this.httpApi.apiEndpoint, description: 'control API (AGENT_API_URL)' });
+    // The web dashboard (GET /) calls the API from the browser, which cannot SigV4-sign: it works
+    // with JWT auth only, so only then is it an output.
+    if (p.api.authMode === 'jwt') {
+      new CfnOutput(stack, 'WebDashboardUrl', { value: `${this.httpApi.apiEndpoint}/`, description: 'web dashboard: paste a JWT of the configured issuer as the token' });
+    }
     new CfnOutput(stack, 'ApiExecuteArn', {
       value: stack.formatArn({ service: 'execute-api', resource: this.httpApi.apiId, resourceName: '*' }),
       description: 'callers (authMode iam) need execute-api:Invoke on this',

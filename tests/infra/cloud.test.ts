@@ -4,7 +4,10 @@
  * does — not against an emulator.
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../../infra/constructs/function';
 import { boundedName } from '../../infra/constructs/names';
 import { nagPacks } from '../../infra/nag';
 import { toBusEntry, toBusEvent } from '../../shared/core/bus/events';
@@ -12,7 +15,7 @@ import { DispatchMessageSchema, envelopeRunId } from '../../shared/core/dispatch
 import { envelopeSize, MAX_ENVELOPE_BYTES, parseEnvelope, type Envelope } from '../../shared/core/envelope';
 import { CLOUD_ENV } from '../../shared/definitions/cloud-env';
 import { BUS_SOURCE } from '../../shared/definitions/routing';
-import { ofType, synth, TEST_PUBKEY, type CfnResourceJson } from './synth';
+import { cdkCommands, contextOf, ofType, synth, TEST_PUBKEY, type CfnResourceJson } from './synth';
 
 const s = synth({ trustedKeys: TEST_PUBKEY });
 const { stack, resources, id } = s;
@@ -296,5 +299,63 @@ describe('item 14: a 256 KB envelope fits every queue it can travel through', ()
       responsePayload: { errorType: 'Error', errorMessage: 'e'.repeat(4096), trace: Array.from({ length: 20 }, () => 'x'.repeat(200)) },
     };
     expect(Buffer.byteLength(JSON.stringify(record), 'utf8')).toBeLessThanOrEqual(resources[id(stack.deadLetters.asyncFailures)]?.Properties?.MaximumMessageSize as number);
+  });
+});
+
+describe('item 15: the web dashboard in the cloud is a JWT-mode feature, and the documents say so', () => {
+  const deployMd = readFileSync(join(REPO_ROOT, 'docs/deploy.md'), 'utf8');
+  const apiMd = readFileSync(join(REPO_ROOT, 'docs/api.md'), 'utf8');
+  const readmeDeploy = /^## Deploy to AWS\n([\s\S]*?)^## /m.exec(readFileSync(join(REPO_ROOT, 'README.md'), 'utf8'))?.[1] ?? '';
+  const jwtCommand = cdkCommands(deployMd).find((c) => c.includes('authMode=jwt')) as string;
+  // as documented, with the key given inline instead of the keys/signing.pub of a deployer's checkout
+  const { trustedKeysFile, ...jwtContext } = contextOf(jwtCommand);
+  const jwt = synth({ ...jwtContext, trustedKeys: TEST_PUBKEY });
+  const outputs = (t: typeof s) => t.template.toJSON().Outputs as Record<string, { Value: unknown }>;
+
+  it('the documented JWT deployment synthesizes: JWT authorizer on every route but the public page files, WebDashboardUrl output', () => {
+    expect(jwtCommand).toMatch(/^deploy /);
+    expect(trustedKeysFile).toBe('keys/signing.pub');
+    for (const pack of nagPacks(jwt.app)) expect(pack.validateScope(jwt.app).violations.map((v) => v.ruleName), pack.name).toEqual([]);
+    const authorizers = ofType(jwt.resources, 'AWS::ApiGatewayV2::Authorizer');
+    expect(authorizers).toHaveLength(1);
+    expect(authorizers[0]?.[1].Properties).toMatchObject({ AuthorizerType: 'JWT', JwtConfiguration: { Issuer: contextOf(jwtCommand).jwtIssuer, Audience: [contextOf(jwtCommand).jwtAudience] } });
+    const publicKeys = ['GET /', 'GET /dashboard/app.js', 'GET /dashboard/app.css', 'GET /healthz'];
+    for (const [, r] of ofType(jwt.resources, 'AWS::ApiGatewayV2::Route')) {
+      const key = r.Properties?.RouteKey as string;
+      expect(r.Properties?.AuthorizationType, key).toBe(publicKeys.includes(key) ? 'NONE' : 'JWT');
+    }
+    expect(resolveValue(outputs(jwt).WebDashboardUrl?.Value, { [`${jwt.id(jwt.stack.api.httpApi)}.ApiEndpoint`]: 'https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com' })).toBe(
+      'https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/',
+    );
+  });
+
+  it('with IAM auth (the default) there is no dashboard URL to follow', () => {
+    expect(Object.keys(outputs(s))).not.toContain('WebDashboardUrl');
+    expect(ofType(resources, 'AWS::ApiGatewayV2::Route').find(([, r]) => r.Properties?.RouteKey === 'GET /agents')?.[1].Properties?.AuthorizationType).toBe('AWS_IAM');
+  });
+
+  it('docs/api.md opens the Dashboard section with it; the README and docs/deploy.md say it where the cloud dashboard comes up', () => {
+    const dashboard = /^## Dashboard\n\n([^\n]+(?:\n[^\n]+)*)/m.exec(apiMd)?.[1] ?? '';
+    expect(dashboard).toMatch(/needs `authMode=jwt`/);
+    expect(dashboard).toMatch(/browser page has none and cannot sign/);
+    expect(readmeDeploy).toMatch(/dashboard[\s\S]*cannot work with the default IAM auth[\s\S]*-c authMode=jwt[\s\S]*WebDashboardUrl/);
+    expect(deployMd).toMatch(/## Web dashboard: deploy with `authMode=jwt`/);
+  });
+});
+
+describe('docs/deploy.md: the IAM policy for callers names what the stack outputs', () => {
+  const deployMd = readFileSync(join(REPO_ROOT, 'docs/deploy.md'), 'utf8');
+  const policy = JSON.parse(/Callers need `execute-api:Invoke`[\s\S]*?```json\n([\s\S]*?)```/.exec(deployMd)?.[1] ?? '{}') as { Statement: { Action: string; Resource: string; Condition?: unknown }[] };
+
+  it('execute-api:Invoke on ApiExecuteArn; lambda:InvokeFunctionUrl AND lambda:InvokeFunction (via the URL only) on EventsStreamFunctionArn', () => {
+    const outputs = Object.keys(s.template.toJSON().Outputs as object);
+    for (const st of policy.Statement) expect(outputs).toContain(/^<(\w+)>$/.exec(st.Resource)?.[1]);
+    expect(policy.Statement.map((st) => [st.Action, st.Resource])).toEqual([
+      ['execute-api:Invoke', '<ApiExecuteArn>'],
+      ['lambda:InvokeFunctionUrl', '<EventsStreamFunctionArn>'],
+      ['lambda:InvokeFunction', '<EventsStreamFunctionArn>'],
+    ]);
+    expect(policy.Statement[1]?.Condition).toEqual({ StringEquals: { 'lambda:FunctionUrlAuthType': 'AWS_IAM' } });
+    expect(policy.Statement[2]?.Condition).toEqual({ Bool: { 'lambda:InvokedViaFunctionUrl': 'true' } });
   });
 });

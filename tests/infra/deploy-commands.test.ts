@@ -17,19 +17,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../infra/constructs/function';
 import { TRUSTED_KEYS_RULE_ID } from '../../infra/stack';
-import { tempDir, TEST_PUBKEY } from './synth';
-
-/** the `npx cdk ...` lines of the sh blocks of a markdown text (comments stripped) */
-export function cdkCommands(markdown: string): string[] {
-  const out: string[] = [];
-  for (const block of markdown.matchAll(/^```sh\n([\s\S]*?)^```/gm)) {
-    for (const line of (block[1] ?? '').split('\n')) {
-      const m = /^npx cdk (.+?)\s*(?:#.*)?$/.exec(line.trim());
-      if (m?.[1]) out.push(m[1]);
-    }
-  }
-  return out;
-}
+import { cdkCommands, tempDir, TEST_PUBKEY } from './synth';
 
 const deployMd = readFileSync(join(REPO_ROOT, 'docs/deploy.md'), 'utf8');
 const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
@@ -96,6 +84,9 @@ describe('the documented cdk commands, offline', () => {
         'destroy',
       ]),
     );
+    // the web dashboard's JWT deployment is among them (item 15)
+    expect(documented.some((c) => c.startsWith('deploy ') && c.includes('-c authMode=jwt') && c.includes('-c jwtIssuer=https://') && c.includes('-c jwtAudience='))).toBe(true);
+    for (const c of documented) expect(c, c).not.toMatch(/\\/);
   });
 
   it('each synthesizes the app and stops only where AWS is needed (or, destroy, at its confirmation)', () => {
