@@ -45,10 +45,10 @@ type Run = SpawnSyncReturns<string> & { output_: string };
 const runs = new Map<string, Run>();
 
 /** `npx cdk <args>` as the CLI of this repository runs it (no notices: they would be fetched) */
-function cdk(args: string): Run {
+function cdk(args: string, cwd = project): Run {
   const argv = args.split(/\s+/).filter(Boolean);
   const r = spawnSync(join(REPO_ROOT, 'node_modules/.bin/cdk'), [...argv, '--no-notices'], {
-    cwd: project,
+    cwd,
     env: offlineEnv(),
     encoding: 'utf8',
     input: '',
@@ -64,6 +64,11 @@ const WARNING = /this template cannot be deployed \(CloudFormation rule TrustedK
 
 const extra = ['deploy', 'synth --quiet -o cdk.out.nokeys', 'destroy --force'];
 
+/** the documented cdk.context.json (docs/deploy.md): options every command then reads */
+const contextJson = JSON.parse(/put them in `cdk.context.json`[\s\S]*?```json\n([\s\S]*?)```/.exec(deployMd)?.[1] ?? '{}') as Record<string, string>;
+const withContextFile = tempDir('cdk-project-context-');
+let contextRun: Run;
+
 beforeAll(() => {
   const cdkJson = JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.json'), 'utf8')) as { app: string; context: unknown };
   expect(cdkJson.app).toBe('npx tsx infra/app.ts');
@@ -71,6 +76,13 @@ beforeAll(() => {
   mkdirSync(join(project, 'keys'));
   writeFileSync(join(project, 'keys/signing.pub'), `${TEST_PUBKEY}\n`);
   for (const c of [...documented, ...extra]) runs.set(c, cdk(c));
+  // the same project with the documented cdk.context.json, and no -c at all
+  for (const f of ['cdk.json', 'keys/signing.pub']) {
+    mkdirSync(join(withContextFile, f, '..'), { recursive: true });
+    writeFileSync(join(withContextFile, f), readFileSync(join(project, f)));
+  }
+  writeFileSync(join(withContextFile, 'cdk.context.json'), JSON.stringify(contextJson));
+  contextRun = cdk('synth --quiet -o cdk.out', withContextFile);
 }, 900_000);
 
 describe('the documented cdk commands, offline', () => {
@@ -130,5 +142,22 @@ describe('without a trusted key', () => {
     expect(r.output_).toMatch(WARNING);
     const template = JSON.parse(readFileSync(join(project, 'cdk.out.nokeys/AgentOrchestrator.template.json'), 'utf8')) as { Rules: Record<string, { Assertions: { AssertDescription: string }[] }> };
     expect(template.Rules[TRUSTED_KEYS_RULE_ID]?.Assertions[0]?.AssertDescription).toMatch(/^agent-orchestrator: deployment refused: no trusted bundle-signing key/);
+  });
+});
+
+describe('options kept in cdk.context.json, as documented', () => {
+  it('every command reads them: a plain cdk synth has the key and the alarm e-mail, and no refusing rule', () => {
+    expect(contextJson).toEqual({ trustedKeysFile: 'keys/signing.pub', alarmEmail: 'ops@example.com' });
+    expect(contextRun.status, contextRun.output_).toBe(0);
+    expect(contextRun.output_).not.toMatch(WARNING);
+    const template = JSON.parse(readFileSync(join(withContextFile, 'cdk.out/AgentOrchestrator.template.json'), 'utf8')) as {
+      Rules?: Record<string, unknown>;
+      Resources: Record<string, { Type: string; Properties: Record<string, any> }>;
+    };
+    expect(Object.keys(template.Rules ?? {})).not.toContain(TRUSTED_KEYS_RULE_ID);
+    const fns = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function');
+    expect(fns).toHaveLength(8);
+    for (const f of fns) expect(f.Properties.Environment.Variables.AGENT_BUNDLE_PUBKEYS).toBe(TEST_PUBKEY);
+    expect(Object.values(template.Resources).some((r) => r.Type === 'AWS::SNS::Subscription' && r.Properties.Endpoint === 'ops@example.com')).toBe(true);
   });
 });
