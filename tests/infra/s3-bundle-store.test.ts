@@ -2,8 +2,8 @@
  * S3BundleStore against the answers real S3 gives and s3rver never does (issue #10, item 10).
  * S3 answers a GET/HEAD of a missing key with 404 only to callers that also have s3:ListBucket on
  * the bucket; otherwise with 403 (HeadObject/GetObject API reference, "Permissions"). The adapter
- * maps exactly NotFound/NoSuchKey/404 to "missing" and keeps a 403 an error that names both
- * possible causes. The stack side (ListBucket on the roles) is asserted in the last block.
+ * maps exactly NotFound/NoSuchKey/404 to "missing" and keeps a 403 an error (the SDK's own, its
+ * message naming both possible causes). The stack side (ListBucket on the roles) is asserted in the last block.
  *
  * aws-sdk-client-mock for the behaviour; a fake HTTP handler under a real S3Client for what the
  * SDK's own deserializer makes of S3's raw 403/404 responses (so the checks match real errors).
@@ -13,7 +13,6 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { GetObjectCommand, HeadObjectCommand, NoSuchKey, NotFound, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { S3BundleStore } from '../../shared/adapters/aws/s3-bundle-store';
-import { StoreError } from '../../shared/adapters/aws/errors';
 import { actionsOf, arnOf, resourcesOf, statementsOfRole, synth, TEST_PUBKEY } from './synth';
 
 const BUCKET = 'hot-bucket';
@@ -40,18 +39,18 @@ describe('S3BundleStore with a mocked S3 client', () => {
     await expect(store.head(KEY)).resolves.toBeNull();
   });
 
-  it('HeadObject 403: an error naming both causes (missing s3:GetObject, or a missing key without s3:ListBucket), not "missing"', async () => {
+  it('HeadObject 403: the SDK error itself (not "missing"), its message naming both causes (no s3:GetObject, or a missing key without s3:ListBucket)', async () => {
     const original = denied('Forbidden');
     s3.on(HeadObjectCommand).rejects(original);
     const err = await store.head(KEY).then(
       () => null,
       (e: unknown) => e,
     );
-    expect(err).toBeInstanceOf(StoreError);
-    expect((err as StoreError).message).toMatch(/403/);
-    expect((err as StoreError).message).toMatch(/s3:ListBucket/);
-    expect((err as StoreError).message).toContain(`s3://${BUCKET}/${KEY}`);
-    expect((err as StoreError & { cause?: unknown }).cause).toBe(original);
+    expect(err).toBe(original);
+    expect(err).toBeInstanceOf(S3ServiceException);
+    expect((err as S3ServiceException).$metadata.httpStatusCode).toBe(403);
+    expect((err as Error).message).toMatch(/^S3 denied HeadObject s3:\/\/hot-bucket\/agents\/echo\/1\.0\.0\.mjs \(403 Forbidden\)/);
+    expect((err as Error).message).toMatch(/lacks s3:GetObject on the key, or the key does not exist and the role lacks s3:ListBucket/);
   });
 
   it('GetObject 404 NoSuchKey: missing (null); GetObject 403 AccessDenied: an error', async () => {
@@ -59,7 +58,7 @@ describe('S3BundleStore with a mocked S3 client', () => {
     await expect(store.get(KEY)).resolves.toBeNull();
     s3.reset();
     s3.on(GetObjectCommand).rejects(denied('AccessDenied'));
-    await expect(store.get(KEY)).rejects.toThrow(StoreError);
+    await expect(store.get(KEY)).rejects.toThrow(/^S3 denied GetObject .*\(403 AccessDenied\).*s3:ListBucket.*Access Denied$/);
   });
 
   it('the sidecar lookup: a 404 sidecar means "no signature", a 403 sidecar is an error (never silently unsigned)', async () => {
@@ -70,7 +69,7 @@ describe('S3BundleStore with a mocked S3 client', () => {
     s3.reset();
     s3.on(GetObjectCommand, { Key: KEY }).resolves({ Body: body('export default {}'), Metadata: {} });
     s3.on(GetObjectCommand, { Key: `${KEY}.sig` }).rejects(denied('AccessDenied'));
-    await expect(store.get(KEY)).rejects.toThrow(/s3:\/\/hot-bucket\/agents\/echo\/1\.0\.0\.mjs\.sig \(403\)/);
+    await expect(store.get(KEY)).rejects.toThrow(/^S3 denied GetObject s3:\/\/hot-bucket\/agents\/echo\/1\.0\.0\.mjs\.sig \(403 AccessDenied\)/);
   });
 
   it('other failures (throttling, 5xx) pass through unchanged for the caller’s retries', async () => {
@@ -94,14 +93,14 @@ describe('S3BundleStore on the SDK’s own parsing of S3’s raw answers', () =>
   }
   const xmlError = (code: string, message: string) => `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message><RequestId>R1</RequestId></Error>`;
 
-  it('HEAD 404 (no body) → null; HEAD 403 (no body) → StoreError', async () => {
+  it('HEAD 404 (no body) → null; HEAD 403 (no body) → the error, explained', async () => {
     await expect(new S3BundleStore(clientAnswering(404), BUCKET).head(KEY)).resolves.toBeNull();
-    await expect(new S3BundleStore(clientAnswering(403), BUCKET).head(KEY)).rejects.toThrow(StoreError);
+    await expect(new S3BundleStore(clientAnswering(403), BUCKET).head(KEY)).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 }, message: expect.stringMatching(/^S3 denied HeadObject .*s3:ListBucket/) });
   });
 
-  it('GET 404 NoSuchKey → null; GET 403 AccessDenied → StoreError', async () => {
+  it('GET 404 NoSuchKey → null; GET 403 AccessDenied → the error, explained', async () => {
     await expect(new S3BundleStore(clientAnswering(404, xmlError('NoSuchKey', 'The specified key does not exist.')), BUCKET).get(KEY)).resolves.toBeNull();
-    await expect(new S3BundleStore(clientAnswering(403, xmlError('AccessDenied', 'Access Denied')), BUCKET).get(KEY)).rejects.toThrow(StoreError);
+    await expect(new S3BundleStore(clientAnswering(403, xmlError('AccessDenied', 'Access Denied')), BUCKET).get(KEY)).rejects.toMatchObject({ name: 'AccessDenied', $metadata: { httpStatusCode: 403 }, message: expect.stringMatching(/^S3 denied GetObject .*s3:ListBucket/) });
   });
 });
 

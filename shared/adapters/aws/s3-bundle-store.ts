@@ -4,12 +4,12 @@
  * A missing key is `null` only when S3 says so: 404 (`NotFound` for HEAD, `NoSuchKey` for GET).
  * S3 answers 404 only to callers that also have `s3:ListBucket` on the bucket; without it a
  * missing key is 403 AccessDenied, indistinguishable from a real denial, so a 403 stays an error
- * (a StoreError naming both causes; the stack grants ListBucket, see infra/constructs/hot-directory.ts).
+ * (the stack grants ListBucket, see infra/constructs/hot-directory.ts). The SDK's error is kept as
+ * it is (its type, `$metadata`, how callers classify it); only its message says what a 403 means.
  */
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { BundleObject, BundleStore, StoredObject } from '../../core/ports';
 import { SIDECAR_SUFFIX } from '../../core/bundle/identity';
-import { StoreError } from './errors';
 
 type S3Failure = { name?: string; $metadata?: { httpStatusCode?: number } };
 
@@ -18,15 +18,12 @@ function isNotFound(e: unknown): boolean {
   return err.name === 'NotFound' || err.name === 'NoSuchKey' || err.$metadata?.httpStatusCode === 404;
 }
 
-/** a 403 from GET/HEAD, explained; any other error unchanged */
+/** a 403 from GET/HEAD: the same error, its message naming both possible causes */
 function explainDenied(e: unknown, op: string, bucket: string, key: string): unknown {
   const err = e as S3Failure;
-  if (err.$metadata?.httpStatusCode !== 403 && err.name !== 'AccessDenied' && err.name !== 'Forbidden') return e;
-  const denied = new StoreError(
-    `S3 denied ${op} s3://${bucket}/${key} (403): the role lacks s3:GetObject on the key, or the key does not exist and the role lacks s3:ListBucket on the bucket (S3 then answers 403 instead of 404)`,
-    { op, bucket, key, s3Error: err.name },
-  );
-  return Object.assign(denied, { cause: e });
+  if (!(e instanceof Error) || (err.$metadata?.httpStatusCode !== 403 && err.name !== 'AccessDenied' && err.name !== 'Forbidden')) return e;
+  e.message = `S3 denied ${op} s3://${bucket}/${key} (403 ${err.name ?? ''}): the role lacks s3:GetObject on the key, or the key does not exist and the role lacks s3:ListBucket on the bucket (S3 then answers 403 instead of 404). ${e.message}`;
+  return e;
 }
 
 export class S3BundleStore implements BundleStore {
