@@ -9,7 +9,7 @@
  *   loopback address and no token is set. Credentials come from the standard AWS chain (env,
  *   profile, SSO, instance role); the region from the URL (`<id>.execute-api.<region>...`,
  *   `<id>.lambda-url.<region>...`) or AWS_REGION. Service `execute-api` for API Gateway, `lambda`
- *   for a function URL (the event stream).
+ *   for a function URL (the event stream, AGENT_STREAM_URL: always `lambda`, see streamTarget).
  */
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -92,6 +92,16 @@ export async function resolveTarget(o: ResolveOptions): Promise<ApiTarget> {
     return { base, auth: { kind: 'iam', region, service, credentials } };
   }
   return { base, auth: { kind: 'none' } };
+}
+
+/**
+ * The target of the event stream's function URL (AGENT_STREAM_URL): the API's credentials, but a
+ * function URL is signed for service `lambda` (in the URL's region), not `execute-api`.
+ */
+export function streamTarget(target: ApiTarget, url: URL): ApiTarget {
+  if (target.auth.kind !== 'iam') return { base: url, auth: target.auth };
+  const info = awsHostInfo(url.hostname);
+  return { base: url, auth: { ...target.auth, region: info?.region ?? target.auth.region, service: 'lambda' } };
 }
 
 export interface ApiResponse {

@@ -9,7 +9,7 @@
 import { parseArgs } from 'node:util';
 import type { Io } from './agentctl';
 import { OperationError, UsageError } from './errors';
-import { describeError, request, resolveTarget, authHeaders, routeUrl, type ApiTarget } from './api-client';
+import { describeError, request, resolveTarget, authHeaders, routeUrl, streamTarget, type ApiTarget } from './api-client';
 import { AGENT_NAME_RE } from '../shared/core/bundle/identity';
 import type { AgentView } from '../shared/core/control/service';
 import { AGENT_ACTIONS, type AgentAction } from '../shared/definitions/api';
@@ -52,11 +52,12 @@ async function follow(target: ApiTarget, after: number, io: Io, filter: (e: Ledg
   process.once('SIGTERM', stop);
   let last = after;
   let failures = 0;
-  const streamBase = io.env.AGENT_STREAM_URL ? new URL(io.env.AGENT_STREAM_URL) : null;
+  // the function URL (signed for `lambda`) when given, else the API's one-batch /events/stream
+  const stream = io.env.AGENT_STREAM_URL ? streamTarget(target, new URL(io.env.AGENT_STREAM_URL)) : null;
   try {
     while (!ctl.signal.aborted) {
-      const url = streamBase ?? routeUrl(target.base, '/events/stream');
-      const headers = await authHeaders(target, 'GET', url, undefined, { accept: 'text/event-stream', 'last-event-id': String(last) });
+      const url = stream?.base ?? routeUrl(target.base, '/events/stream');
+      const headers = await authHeaders(stream ?? target, 'GET', url, undefined, { accept: 'text/event-stream', 'last-event-id': String(last) });
       let retry = 2000;
       try {
         const res = await fetch(url, { headers, signal: ctl.signal });

@@ -44,7 +44,7 @@ export function acknowledgeFindings(stack: OrchestratorStack): void {
     acknowledge(
       f.role,
       [`AwsSolutions-IAM5[${bundles}]`],
-      'Read access (s3:GetObject only) to the published bundles, which are any objects under the agents/ prefix of the hot-directory bucket; nothing else in the bucket or account.',
+      'Read access (s3:GetObject) to the published bundles, which are any objects under the agents/ prefix of the hot-directory bucket; no other object or bucket (s3:ListBucket is on the bucket ARN itself, no wildcard).',
     );
   }
 

@@ -3,9 +3,12 @@
  * from `cdk deploy -c key=value` context values (see docs/deploy.md for the list).
  *
  * Security default: bundles must be signed. `trustedPublicKeys` (base64 raw ed25519 keys, the
- * contents of `signing.pub`) is required unless `allowUnsignedBundles` is set explicitly; the
- * keys are parsed with the same code the functions use at start-up, so a bad key fails the
- * synth, not the first cold start.
+ * contents of `signing.pub`) is required to DEPLOY unless `allowUnsignedBundles` is set
+ * explicitly. Without either the app still synthesizes — `cdk bootstrap`, `cdk diff`,
+ * `cdk destroy` and `cdk synth` all synthesize the app and must work without the deploy options —
+ * and the template carries a rule that makes CloudFormation refuse the deployment (see
+ * `deployRefusal` and infra/stack.ts). The keys are parsed with the same code the functions use
+ * at start-up, so a bad key fails the synth, not the first cold start.
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
@@ -119,13 +122,6 @@ export const OrchestratorPropsSchema = z
   })
   .strict()
   .superRefine((p, ctx) => {
-    if (p.trustedPublicKeys.length === 0 && !p.allowUnsignedBundles) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['trustedPublicKeys'],
-        message: 'at least one trusted public key is required (-c trustedKeys=<base64>[,...]); set allowUnsignedBundles explicitly to run unsigned bundles',
-      });
-    }
     try {
       parseTrustedKeys(p.trustedPublicKeys.join(','));
     } catch (e) {
@@ -146,6 +142,21 @@ export const OrchestratorPropsSchema = z
 
 export type OrchestratorPropsInput = z.input<typeof OrchestratorPropsSchema>;
 export type OrchestratorProps = z.output<typeof OrchestratorPropsSchema>;
+
+/**
+ * Why this configuration must not be deployed, or null: no trusted key and unsigned bundles not
+ * allowed explicitly. The stack turns it into a CloudFormation rule (the deployment stops there
+ * with `rule`) and a synth-time warning (`warning`).
+ */
+export function deployRefusal(p: Pick<OrchestratorProps, 'trustedPublicKeys' | 'allowUnsignedBundles'>): { rule: string; warning: string } | null {
+  if (p.trustedPublicKeys.length > 0 || p.allowUnsignedBundles) return null;
+  const why = 'no trusted bundle-signing key was given, so every function would run unsigned bundles.';
+  const fix = 'Deploy with -c trustedKeysFile=keys/signing.pub (or -c trustedKeys=<base64>[,...]); to run unsigned bundles on purpose, -c allowUnsignedBundles=true.';
+  return {
+    rule: `agent-orchestrator: deployment refused: ${why} ${fix}`,
+    warning: `agent-orchestrator: this template cannot be deployed (CloudFormation rule TrustedKeysRequired refuses it): ${why} ${fix}`,
+  };
+}
 
 export function resolveProps(input: unknown): OrchestratorProps {
   const r = OrchestratorPropsSchema.safeParse(input ?? {});

@@ -10,7 +10,7 @@
  * Tables come from shared/definitions/tables.ts, rules and schedules from
  * shared/definitions/routing.ts — the definitions local mode runs.
  */
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, Aws, CfnOutput, CfnRule, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as events from 'aws-cdk-lib/aws-events';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
@@ -18,7 +18,7 @@ import type { Construct } from 'constructs';
 import type { SwitchableRuleId } from '../shared/definitions/cloud-env';
 import type { RuleDef, ScheduleDef } from '../shared/definitions/routing';
 import { TABLES } from '../shared/definitions/tables';
-import { resolveProps, type OrchestratorProps, type OrchestratorPropsInput } from './props';
+import { deployRefusal, resolveProps, type OrchestratorProps, type OrchestratorPropsInput } from './props';
 import { AgentManager } from './constructs/agent-manager';
 import { ControlApi } from './constructs/api';
 import type { OrchestratorContext } from './constructs/context';
@@ -36,6 +36,9 @@ import { Scheduler } from './constructs/scheduler';
 import { Schedules } from './constructs/schedules';
 import { StateTables } from './constructs/tables';
 import { acknowledgeFindings } from './nag';
+
+/** logical id of the CloudFormation rule that refuses a deployment without trusted keys */
+export const TRUSTED_KEYS_RULE_ID = 'TrustedKeysRequired';
 
 export interface OrchestratorStackProps extends StackProps {
   orchestrator: OrchestratorPropsInput;
@@ -160,6 +163,20 @@ export class OrchestratorStack extends Stack {
       httpApi: this.api.httpApi,
       notificationFailures: this.deadLetters.deliveryFailures,
     });
+
+    // No trusted key and no explicit allowUnsignedBundles: synthesize (bootstrap, diff, destroy and
+    // synth need the app, not the deploy options), but make the deployment itself fail. A
+    // CloudFormation rule is evaluated before CloudFormation creates or updates anything; this
+    // assertion can never hold (no region has that name), so a create or an update of this
+    // template stops with the AssertDescription — also when a stack deployed with keys is
+    // redeployed without them, which would otherwise strip the keys from every function.
+    const refusal = deployRefusal(config);
+    if (refusal) {
+      new CfnRule(this, TRUSTED_KEYS_RULE_ID, {
+        assertions: [{ assert: Fn.conditionEquals(Aws.REGION, 'no-trusted-bundle-signing-key'), assertDescription: refusal.rule }],
+      });
+      Annotations.of(this).addWarningV2('agent-orchestrator:no-trusted-keys', refusal.warning);
+    }
 
     new CfnOutput(this, 'HotBucket', { value: this.hotDirectory.bucket.bucketName, description: 'agentctl publish --bucket' });
     new CfnOutput(this, 'EventBusName', { value: this.eventBus.bus.eventBusName });

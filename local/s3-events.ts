@@ -2,6 +2,11 @@
  * Turns s3rver's S3 notification records into the EventBridge events S3 sends in the cloud
  * ("Object Created" / "Object Deleted" on the default bus), so the agent-manager handler gets
  * the same event shape in both modes.
+ *
+ * The cloud hot directory is versioned, so a DeleteObject there creates a delete marker and S3
+ * reports `deletion-type: "Delete Marker Created"` — the only deletion the HotDirectory rule
+ * (shared/definitions/routing.ts) matches. s3rver keeps no versions; its removals are reported
+ * as that same call would be in the cloud, so local mode deregisters on delete as the cloud does.
  */
 import { randomUUID } from 'node:crypto';
 import type { S3NotificationRecord } from './emulators';
@@ -20,6 +25,8 @@ export interface S3EventBridgeEvent {
     bucket: { name: string };
     object: { key: string; size?: number; etag?: string; sequencer?: string };
     reason: string;
+    /** Object Deleted only: "Delete Marker Created" (current object gone) or "Permanently Deleted" (one version) */
+    'deletion-type'?: 'Delete Marker Created' | 'Permanently Deleted';
   };
 }
 
@@ -49,6 +56,7 @@ export function toEventBridge(record: S3NotificationRecord): S3EventBridgeEvent 
         ...(obj.sequencer ? { sequencer: obj.sequencer } : {}),
       },
       reason: created ? 'PutObject' : 'DeleteObject',
+      ...(deleted ? { 'deletion-type': 'Delete Marker Created' as const } : {}),
     },
   };
 }

@@ -1,11 +1,10 @@
 /**
  * Agent manager: S3 "Object Created/Deleted" events of the hot directory (rule HotDirectory on
  * the DEFAULT bus, where S3 sends them) and a daily full rescan (schedule Rescan). Verifies and
- * registers bundles. May read bundles and list `agents/`, read/write the registry, publish on
+ * registers bundles. May read bundles and list the hot directory, read/write the registry, publish on
  * the agents bus — nothing else.
  */
 import { Duration } from 'aws-cdk-lib';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as events from 'aws-cdk-lib/aws-events';
 import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -14,7 +13,6 @@ import { RULES, SCHEDULES } from '../../shared/definitions/routing';
 import { DDB_READ, DDB_SCAN, DDB_WRITE, putEventsStatement, tableStatement } from './access';
 import type { OrchestratorContext } from './context';
 import { OrchestratorFunction } from './function';
-import { BUNDLE_PREFIX } from './hot-directory';
 import { createRule, createSchedule } from './routing';
 
 export class AgentManager extends Construct {
@@ -33,13 +31,7 @@ export class AgentManager extends Construct {
       async: { retryAttempts: 2, maxEventAge: Duration.hours(1) },
     });
     this.function.addToPolicy(
-      new iam.PolicyStatement({ sid: 'ReadBundles', actions: ['s3:GetObject'], resources: [ctx.hot.bundleObjectsArn()] }),
-      new iam.PolicyStatement({
-        sid: 'ListBundles',
-        actions: ['s3:ListBucket'],
-        resources: [ctx.hot.bucket.bucketArn],
-        conditions: { StringLike: { 's3:prefix': [BUNDLE_PREFIX, `${BUNDLE_PREFIX}*`] } },
-      }),
+      ...ctx.hot.readBundlesStatements(),
       tableStatement('RegistryReadWrite', ctx.tables.Registry, [...DDB_READ, ...DDB_SCAN, ...DDB_WRITE]),
       putEventsStatement(ctx.bus.bus),
     );

@@ -4,10 +4,11 @@
  * orchestrator puts on it is also kept in an EventBridge archive (replayable from the console or
  * `aws events start-replay`, independent of the ledger's own replay).
  */
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import { Construct } from 'constructs';
 import { BUS_SOURCE } from '../../shared/definitions/routing';
+import { stackScopedName } from './names';
 
 export interface EventBusProps {
   /** 0 = keep forever */
@@ -21,7 +22,7 @@ export class AgentsEventBus extends Construct {
   constructor(scope: Construct, id: string, props: EventBusProps) {
     super(scope, id);
     this.bus = new events.EventBus(this, 'Bus', {
-      eventBusName: `${Stack.of(this).stackName}-agents`.slice(0, 256),
+      eventBusName: stackScopedName(this, 'agents', 256),
       description: 'agent orchestrator envelopes (source agent-orchestrator, detail-type = topic)',
     });
     this.archive = this.bus.archive('Archive', {

@@ -20,6 +20,7 @@ import { addToDeadLetterQueueResourcePolicy, bindBaseTargetConfig } from 'aws-cd
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { BUS_SOURCE } from '../../shared/definitions/routing';
+import { MAX_RULE_NAME, stackScopedName } from './names';
 
 /** topic → metric name */
 export const HEALTH_EVENT_METRICS = {
@@ -65,7 +66,7 @@ export class HealthEvents extends Construct {
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
     this.rule = new events.Rule(this, HEALTH_EVENTS_RULE_ID, {
-      ruleName: `${stack.stackName}-HealthEvents`.slice(0, 64),
+      ruleName: stackScopedName(this, 'HealthEvents', MAX_RULE_NAME),
       description: 'observability: health transitions to a log group (metrics, audit trail)',
       eventBus: props.bus,
       eventPattern: { source: [BUS_SOURCE], detailType: Object.keys(HEALTH_EVENT_METRICS) },
@@ -77,12 +78,23 @@ export class HealthEvents extends Construct {
         return { ...bindBaseTargetConfig({ deadLetterQueue: props.deadLetterQueue, retryAttempts: 8, maxEventAge: Duration.hours(2) }), arn: targetArn };
       },
     });
+    // EventBridge's pattern for a log group target: CreateLogStream unconditioned (that request
+    // carries no aws:SourceArn of the rule, so a condition on it denies the stream and nothing is
+    // ever delivered: empty metric filters, silent NOT_BREACHING alarms), PutLogEvents only from
+    // this rule.
+    const deliverers = [new iam.ServicePrincipal('events.amazonaws.com'), new iam.ServicePrincipal('delivery.logs.amazonaws.com')];
     new logs.ResourcePolicy(this, 'DeliveryPolicy', {
       policyStatements: [
         new iam.PolicyStatement({
-          sid: 'EventBridgeDelivers',
-          principals: [new iam.ServicePrincipal('events.amazonaws.com'), new iam.ServicePrincipal('delivery.logs.amazonaws.com')],
-          actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          sid: 'EventBridgeCreatesStreams',
+          principals: deliverers,
+          actions: ['logs:CreateLogStream'],
+          resources: [this.logGroup.logGroupArn],
+        }),
+        new iam.PolicyStatement({
+          sid: 'EventBridgeDeliversFromRule',
+          principals: deliverers,
+          actions: ['logs:PutLogEvents'],
           resources: [this.logGroup.logGroupArn],
           conditions: { ArnEquals: { 'aws:SourceArn': this.rule.ruleArn } },
         }),

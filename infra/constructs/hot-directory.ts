@@ -9,6 +9,7 @@
  * the L2 `eventBridgeEnabled`, which would add a custom-resource Lambda to the stack.
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 
@@ -61,5 +62,22 @@ export class HotDirectory extends Construct {
   /** ARN pattern of the bundle objects (`agents/*`) */
   bundleObjectsArn(): string {
     return this.bucket.arnForObjects(`${BUNDLE_PREFIX}*`);
+  }
+
+  /**
+   * What a role that reads bundles needs: `s3:GetObject` on `agents/*`, and `s3:ListBucket` on
+   * the bucket. Without ListBucket, S3 answers a GET/HEAD of a missing key with 403 AccessDenied
+   * instead of 404 (HeadObject/GetObject "Permissions"), and the sidecar lookup, the manager's
+   * "object no longer exists" and the runner's unavailable-bundle paths become AccessDenied
+   * errors, retries and dead letters. ListBucket is granted on this bucket without an
+   * `s3:prefix` condition: AWS documents the 404 for "the s3:ListBucket permission on the
+   * bucket" and not how that implicit check fills `s3:prefix`. The bucket holds only bundles
+   * (access logs go to their own bucket), so listing it reveals bundle keys and nothing else.
+   */
+  readBundlesStatements(): iam.PolicyStatement[] {
+    return [
+      new iam.PolicyStatement({ sid: 'ReadBundles', actions: ['s3:GetObject'], resources: [this.bundleObjectsArn()] }),
+      new iam.PolicyStatement({ sid: 'ListHotDirectory', actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn] }),
+    ];
   }
 }

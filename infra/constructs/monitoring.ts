@@ -5,7 +5,8 @@
  * (`alarms.email`), an existing topic (`alarms.topicArn`), both, or none (alarms still show on
  * the dashboard and in the console).
  */
-import { Duration, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -15,6 +16,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { OrchestratorFunction } from './function';
 import type { HealthEvents } from './health-events';
+import { stackScopedName } from './names';
 
 export interface MonitoringProps {
   alarms: { email?: string | undefined; topicArn?: string | undefined };
@@ -36,6 +38,9 @@ export interface MonitoringProps {
 
 const FIVE_MIN = Duration.minutes(5);
 
+/** every alarm of the stack is named `<stack>-<alarm>` (the alarm topic lets exactly those publish) */
+export const alarmNamePrefix = (stackName: string): string => `${stackName}-`;
+
 export class Monitoring extends Construct {
   readonly alarms: cloudwatch.Alarm[] = [];
   readonly topic?: sns.Topic;
@@ -47,6 +52,20 @@ export class Monitoring extends Construct {
     const alarmActions: cloudwatch.IAlarmAction[] = [];
     if (props.alarms.email) {
       this.topic = new sns.Topic(this, 'AlarmTopic', { displayName: `${stack.stackName} alarms`, enforceSSL: true });
+      // The topic policy (needed for the TLS-only Deny) replaces SNS's default policy, which is what
+      // let the account's alarms publish: allow CloudWatch again, for this stack's alarms only.
+      this.topic.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'CloudWatchAlarmsPublish',
+          principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+          actions: ['sns:Publish'],
+          resources: [this.topic.topicArn],
+          conditions: {
+            ArnLike: { 'aws:SourceArn': stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: `${alarmNamePrefix(stack.stackName)}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
+            StringEquals: { 'aws:SourceAccount': stack.account },
+          },
+        }),
+      );
       this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarms.email, { deadLetterQueue: props.notificationFailures }));
       alarmActions.push(new actions.SnsAction(this.topic));
     }
@@ -56,7 +75,7 @@ export class Monitoring extends Construct {
 
     const alarm = (id: string, metric: cloudwatch.IMetric, threshold: number, description: string) => {
       const a = new cloudwatch.Alarm(this, id, {
-        alarmName: `${stack.stackName}-${id}`,
+        alarmName: `${alarmNamePrefix(stack.stackName)}${id}`,
         alarmDescription: description,
         metric,
         threshold,
@@ -108,7 +127,7 @@ export class Monitoring extends Construct {
 
     // --- dashboard
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
-      dashboardName: `${stack.stackName}-orchestrator`.slice(0, 255),
+      dashboardName: stackScopedName(this, 'orchestrator', 255),
       defaultInterval: Duration.hours(3),
     });
     const fns = Object.entries(props.functions);

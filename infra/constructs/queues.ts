@@ -10,10 +10,19 @@ import { Duration } from 'aws-cdk-lib';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
+/**
+ * SQS's largest message: 1 MiB (1,048,576 bytes). An envelope may be 256 KB by itself; as the
+ * event EventBridge delivers (ledger queue, DeliveryFailures), as a dispatch message (dispatch
+ * queue) or as an on-failure record (AsyncFailures) it is larger than the 256 KiB a queue
+ * otherwise keeps as its maximum. Dead-letter queues get the same size as their sources.
+ */
+export const MAX_MESSAGE_BYTES = 1_048_576;
+
 export function secureQueue(scope: Construct, id: string, props: sqs.QueueProps = {}): sqs.Queue {
   return new sqs.Queue(scope, id, {
     encryption: sqs.QueueEncryption.SQS_MANAGED,
     enforceSSL: true,
+    maxMessageSizeBytes: MAX_MESSAGE_BYTES,
     ...props,
   });
 }

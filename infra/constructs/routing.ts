@@ -4,7 +4,7 @@
  * construct creates the rules/schedules that target it; tests/infra compares the synthesized
  * template with the definitions.
  */
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -12,6 +12,7 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { MAX_RULE_NAME, stackScopedName } from './names';
 import { resolvePattern, type ComponentName, type RuleDef, type ScheduleDef } from '../../shared/definitions/routing';
 
 /**
@@ -19,7 +20,7 @@ import { resolvePattern, type ComponentName, type RuleDef, type ScheduleDef } fr
  * of a custom-bus rule is `bus|name`, not the name.
  */
 export function ruleNameFor(scope: Construct, def: RuleDef): string {
-  return `${Stack.of(scope).stackName}-${def.id}`.slice(0, 64);
+  return stackScopedName(scope, def.id, MAX_RULE_NAME);
 }
 
 export function isEnabled(def: { component?: ComponentName }, components: Record<ComponentName, boolean>): boolean {

@@ -4,13 +4,13 @@
  * reports only infrastructure errors as batch item failures (agent failures are outcomes, not
  * retries). Messages that keep failing go to the dispatch dead-letter queue.
  *
- * Least privilege: it reads bundles (GetObject agents/*), reads the registry item of the agent
+ * Least privilege: it reads bundles (GetObject agents/*, ListBucket on the hot directory so a
+ * missing bundle is a 404, not a 403), reads the registry item of the agent
  * (GetItem only: it cannot register, pause, release or change an agent), reads/writes its
  * heartbeat and claim items, and publishes envelopes. It has no access to the trusted keys
  * beyond its own environment and no way to change them.
  */
 import { Duration } from 'aws-cdk-lib';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -55,7 +55,7 @@ export class Runner extends Construct {
       timeout: Duration.seconds(p.timeoutSeconds),
     });
     this.function.addToPolicy(
-      new iam.PolicyStatement({ sid: 'ReadBundles', actions: ['s3:GetObject'], resources: [ctx.hot.bundleObjectsArn()] }),
+      ...ctx.hot.readBundlesStatements(),
       tableStatement('ReadAgentRecord', ctx.tables.Registry, ['dynamodb:GetItem']),
       tableStatement('HeartbeatsReadWrite', ctx.tables.Heartbeats, ['dynamodb:GetItem', 'dynamodb:BatchGetItem', ...DDB_WRITE]),
       putEventsStatement(ctx.bus.bus),

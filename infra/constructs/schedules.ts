@@ -6,8 +6,9 @@
  */
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
-import { Stack } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { MAX_SCHEDULE_GROUP_NAME, stackScopedName } from './names';
 
 export class Schedules extends Construct {
   readonly group: scheduler.ScheduleGroup;
@@ -16,8 +17,11 @@ export class Schedules extends Construct {
   constructor(scope: Construct, id: string) {
     super(scope, id);
     const stack = Stack.of(this);
+    // The group holds nothing but this stack's schedules: it goes with the stack. Retained (the
+    // L2 default), its fixed name would make the next deploy after a destroy fail ("already exists").
     this.group = new scheduler.ScheduleGroup(this, 'Group', {
-      scheduleGroupName: `${stack.stackName}-schedules`.slice(0, 64),
+      scheduleGroupName: stackScopedName(this, 'schedules', MAX_SCHEDULE_GROUP_NAME),
+      removalPolicy: RemovalPolicy.DESTROY,
     });
     this.role = new iam.Role(this, 'Role', {
       description: 'EventBridge Scheduler invokes the orchestrator functions',

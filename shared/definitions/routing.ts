@@ -53,11 +53,15 @@ export const RULES: RuleDef[] = [
     bus: 'default',
     target: 'agent-manager',
     component: 'manager',
-    description: 'S3 object created/deleted under agents/ in the hot directory',
+    description: 'S3 object created, or current object deleted (delete marker), under agents/ in the hot directory',
+    // The hot directory is versioned: "the current object is gone" is a delete marker. An
+    // "Object Deleted" with deletion-type "Permanently Deleted" removes one version — above all
+    // the lifecycle expiry of superseded (noncurrent) versions — and must not deregister the
+    // agent; the rare permanent delete of the last version is caught by the daily rescan.
     pattern: {
       source: ['aws.s3'],
-      'detail-type': ['Object Created', 'Object Deleted'],
       detail: { bucket: { name: ['{{HOT_BUCKET}}'] }, object: { key: [{ prefix: 'agents/' }] } },
+      $or: [{ 'detail-type': ['Object Created'] }, { 'detail-type': ['Object Deleted'], detail: { 'deletion-type': ['Delete Marker Created'] } }],
     },
   },
   {

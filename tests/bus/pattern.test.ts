@@ -380,7 +380,8 @@ describe('shared RULES (the definitions the CDK stack installs)', () => {
 
   it('HotDirectory takes S3 created/deleted events of the hot bucket under agents/ only', () => {
     expect(rule('HotDirectory').matches(s3Event('hot-bucket', 'agents/a/1.0.0.mjs'))).toBe(true);
-    expect(rule('HotDirectory').matches(s3Event('hot-bucket', 'agents/a/1.0.0.mjs', 'Object Deleted'))).toBe(true);
+    const deleted = s3Event('hot-bucket', 'agents/a/1.0.0.mjs', 'Object Deleted');
+    expect(rule('HotDirectory').matches({ ...deleted, detail: { ...deleted.detail, 'deletion-type': 'Delete Marker Created' } })).toBe(true);
     expect(rule('HotDirectory').matches(s3Event('hot-bucket', 'other/a.mjs'))).toBe(false);
     expect(rule('HotDirectory').matches(s3Event('other-bucket', 'agents/a/1.0.0.mjs'))).toBe(false);
     expect(rule('HotDirectory').matches(s3Event('hot-bucket', 'agents/a/1.0.0.mjs', 'Object Restore Completed'))).toBe(false);

@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { matchesPattern } from '../../shared/core/bus/pattern';
 import { BUS_SOURCE, resolvePattern, RULES, SCHEDULES, type RuleDef, type TargetName } from '../../shared/definitions/routing';
 import { TABLES } from '../../shared/definitions/tables';
+import { toEventBridge } from '../../local/s3-events';
 import { arnOf, ofType, refOf, synth, TEST_PUBKEY, type CfnResourceJson } from './synth';
 
 const { stack, resources, id } = synth({ trustedKeys: TEST_PUBKEY }, { nag: false });
@@ -131,7 +132,8 @@ describe('tables: template = shared/definitions/tables.ts TABLES', () => {
 
 describe("local mode's matcher selects the same events with the template's patterns", () => {
   const BUCKET = 'hot-bucket-123';
-  const s3Event = (type: string, bucket: string, key: string) => ({
+  /** S3's EventBridge events (Amazon S3 User Guide, "EventBridge event message structure") */
+  const s3Event = (type: string, bucket: string, key: string, deletion?: { 'deletion-type': string; reason: string }) => ({
     version: '0',
     id: 'e1',
     'detail-type': type,
@@ -140,8 +142,15 @@ describe("local mode's matcher selects the same events with the template's patte
     time: '2026-01-01T00:00:00Z',
     region: 'eu-west-1',
     resources: [`arn:aws:s3:::${bucket}`],
-    detail: { version: '0', bucket: { name: bucket }, object: { key, size: 10 }, reason: 'PutObject' },
+    detail: {
+      version: '0',
+      bucket: { name: bucket },
+      object: type === 'Object Created' ? { key, size: 10, 'version-id': 'v2' } : { key, 'version-id': 'v1' },
+      reason: 'PutObject',
+      ...deletion,
+    },
   });
+  const deleteMarker = { 'deletion-type': 'Delete Marker Created', reason: 'DeleteObject' };
   const envelopeEvent = (topic: string, source = BUS_SOURCE) => ({
     version: '0',
     id: 'e2',
@@ -155,7 +164,21 @@ describe("local mode's matcher selects the same events with the template's patte
   });
   const cases: { name: string; bus: RuleDef['bus']; event: unknown; expected: RuleDef['id'][] }[] = [
     { name: 'bundle uploaded', bus: 'default', event: s3Event('Object Created', BUCKET, 'agents/echo/1.0.0.mjs'), expected: ['HotDirectory'] },
-    { name: 'bundle deleted', bus: 'default', event: s3Event('Object Deleted', BUCKET, 'agents/echo/1.0.0.mjs'), expected: ['HotDirectory'] },
+    { name: 'bundle deleted (DeleteObject: a delete marker, the current object is gone)', bus: 'default', event: s3Event('Object Deleted', BUCKET, 'agents/echo/1.0.0.mjs', deleteMarker), expected: ['HotDirectory'] },
+    {
+      name: 'superseded version expired by the lifecycle rule (noncurrent version permanently deleted)',
+      bus: 'default',
+      event: s3Event('Object Deleted', BUCKET, 'agents/echo/1.0.0.mjs', { 'deletion-type': 'Permanently Deleted', reason: 'Lifecycle Expiration' }),
+      expected: [],
+    },
+    {
+      name: 'one version deleted by version id (Permanently Deleted; the last one is left to the daily rescan)',
+      bus: 'default',
+      event: s3Event('Object Deleted', BUCKET, 'agents/echo/1.0.0.mjs', { 'deletion-type': 'Permanently Deleted', reason: 'DeleteObject' }),
+      expected: [],
+    },
+    { name: 'delete marker in another bucket', bus: 'default', event: s3Event('Object Deleted', 'someone-else', 'agents/echo/1.0.0.mjs', deleteMarker), expected: [] },
+    { name: 'delete marker outside agents/', bus: 'default', event: s3Event('Object Deleted', BUCKET, 'other/x.mjs', deleteMarker), expected: [] },
     { name: 'object outside agents/', bus: 'default', event: s3Event('Object Created', BUCKET, 'other/x.mjs'), expected: [] },
     { name: 'another bucket', bus: 'default', event: s3Event('Object Created', 'someone-else', 'agents/echo/1.0.0.mjs'), expected: [] },
     { name: 'agent.cycle (ledgered, not routed)', bus: 'agents', event: envelopeEvent('agent.cycle'), expected: ['Ledger'] },
@@ -176,4 +199,24 @@ describe("local mode's matcher selects the same events with the template's patte
       expect(viaTemplate.sort()).toEqual([...c.expected].sort());
     });
   }
+});
+
+describe("local mode's S3 events carry what the HotDirectory rule needs", () => {
+  const BUCKET = 'hot-bucket-123';
+  const rule = RULES.find((d) => d.id === 'HotDirectory') as RuleDef;
+  const pattern = JSON.parse(json(templatePattern(ruleFor(rule)[1])).replaceAll(PLACEHOLDER, BUCKET)) as Record<string, unknown>;
+  const record = (eventName: string, key: string) => ({ eventName, eventTime: '2026-01-01T00:00:00.000Z', s3: { bucket: { name: BUCKET }, object: { key, size: 10 } } });
+
+  it('an s3rver delete becomes the delete-marker event the cloud sends for DeleteObject, and the rule matches it', () => {
+    const e = toEventBridge(record('ObjectRemoved:Delete', 'agents/echo/1.0.0.mjs'));
+    expect(e).toMatchObject({ 'detail-type': 'Object Deleted', detail: { 'deletion-type': 'Delete Marker Created', reason: 'DeleteObject' } });
+    expect(matchesPattern(pattern, e)).toBe(true);
+  });
+
+  it('an s3rver upload is an Object Created without deletion-type, and the rule matches it', () => {
+    const e = toEventBridge(record('ObjectCreated:Put', 'agents/echo/1.0.0.mjs'));
+    expect(e?.['detail-type']).toBe('Object Created');
+    expect(e?.detail).not.toHaveProperty('deletion-type');
+    expect(matchesPattern(pattern, e)).toBe(true);
+  });
 });

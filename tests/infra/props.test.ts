@@ -1,6 +1,7 @@
 /**
  * Stack props and `-c` context: bad input is refused with a clear error before anything is
- * synthesized; the options (component switches, JWT auth, alarm e-mail, tracing, retention,
+ * synthesized; a missing trusted key is not bad input for synthesis, but the template then
+ * refuses its own deployment; the options (component switches, JWT auth, alarm e-mail, tracing, retention,
  * removal, health knobs) land in the template; cdk-nag stays clean with them.
  */
 import { describe, expect, it } from 'vitest';
@@ -11,8 +12,8 @@ import { App } from 'aws-cdk-lib';
 import { buildApp, cdkJsonContext } from '../../infra/build';
 import { InfraConfigError } from '../../infra/errors';
 import { nagPacks } from '../../infra/nag';
-import { propsFromContext, resolveProps } from '../../infra/props';
-import { OrchestratorStack } from '../../infra/stack';
+import { deployRefusal, propsFromContext, resolveProps } from '../../infra/props';
+import { OrchestratorStack, TRUSTED_KEYS_RULE_ID } from '../../infra/stack';
 import { arnOf, ofType, refOf, synth, tempDir, TEST_PUBKEY } from './synth';
 
 function refused(context: Record<string, string>): InfraConfigError {
@@ -30,11 +31,6 @@ function refused(context: Record<string, string>): InfraConfigError {
 }
 
 describe('bad configuration is refused before synthesis', () => {
-  it('a trusted key is required unless unsigned bundles are allowed explicitly', () => {
-    expect(refused({}).message).toMatch(/trusted public key is required.*allowUnsignedBundles/s);
-    expect(refused({ allowUnsignedBundles: 'false' }).message).toMatch(/trusted public key is required/);
-  });
-
   it('keys must be base64 raw 32-byte ed25519 public keys', () => {
     // an SPKI-encoded key (44 bytes) instead of the raw 32 bytes
     expect(refused({ trustedKeys: 'MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=' }).message).toMatch(/32 raw bytes/);
@@ -86,6 +82,53 @@ describe('bad configuration is refused before synthesis', () => {
     expect(p.components).toEqual({ manager: true, scheduler: true, runner: false, monitor: true, bus: true });
     expect(p.api).toEqual({ authMode: 'iam', rateLimit: 50, burstLimit: 100 });
     expect(p.retention).toEqual({ logDays: 30, ledgerDays: 0, archiveDays: 30, noncurrentBundleDays: 90, accessLogDays: 90 });
+  });
+});
+
+describe('no trusted key: every command synthesizes, CloudFormation refuses the deployment', () => {
+  /** every commercial, China and GovCloud region name there is or is planned has this shape */
+  const REGIONS = ['us-east-1', 'eu-west-1', 'ap-southeast-2', 'cn-north-1', 'us-gov-west-1', 'eu-central-2', 'il-central-1', 'mx-central-1'];
+  type Rule = { Assertions: { Assert: Record<string, unknown>; AssertDescription: string }[] };
+  const rulesOf = (r: ReturnType<typeof synth>) => (r.template.toJSON().Rules ?? {}) as Record<string, Rule>;
+  const warningsOf = (r: ReturnType<typeof synth>) =>
+    r.stack.node.metadata.filter((m) => m.type === 'aws:cdk:warning').map((m) => String(m.data));
+
+  for (const context of [{}, { allowUnsignedBundles: 'false' }] as Record<string, string>[]) {
+    it(`${JSON.stringify(context)}: the app synthesizes, with the rule TrustedKeysRequired that no region satisfies`, () => {
+      const r = synth(context, { nag: false });
+      const rule = rulesOf(r)[TRUSTED_KEYS_RULE_ID];
+      expect(rule?.Assertions).toHaveLength(1);
+      const assertion = rule?.Assertions[0];
+      // Fn::Equals [Ref AWS::Region, <a name no region has>]: false wherever the stack is deployed
+      const [left, right] = assertion?.Assert['Fn::Equals'] as [unknown, string];
+      expect(left).toEqual({ Ref: 'AWS::Region' });
+      for (const region of REGIONS) expect(region === right, region).toBe(false);
+      expect(right).not.toMatch(/^[a-z]{2}(-gov)?-[a-z]+-\d$/);
+      // what the deploy prints: the cause and both ways out
+      expect(assertion?.AssertDescription).toMatch(/deployment refused: no trusted bundle-signing key/);
+      expect(assertion?.AssertDescription).toContain('-c trustedKeysFile=keys/signing.pub');
+      expect(assertion?.AssertDescription).toContain('-c allowUnsignedBundles=true');
+      // every synth says so before anything reaches AWS
+      expect(warningsOf(r).join('\n')).toMatch(/cannot be deployed \(CloudFormation rule TrustedKeysRequired refuses it\)/);
+      for (const f of Object.values(r.stack.functions)) {
+        expect(r.resources[r.id(f.fn)]?.Properties?.Environment.Variables.AGENT_BUNDLE_PUBKEYS).toBeUndefined();
+      }
+    });
+  }
+
+  it('with a trusted key, or unsigned bundles allowed explicitly, there is no such rule and no warning', () => {
+    for (const context of [{ trustedKeys: TEST_PUBKEY }, { allowUnsignedBundles: 'true' }] as Record<string, string>[]) {
+      const r = synth(context, { nag: false });
+      expect(Object.keys(rulesOf(r)), JSON.stringify(context)).toEqual(['CheckBootstrapVersion']);
+      expect(warningsOf(r), JSON.stringify(context)).toEqual([]);
+    }
+  });
+
+  it('props given in code follow the same rule', () => {
+    const app = new App({ context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] } });
+    const stack = new OrchestratorStack(app, 'InCode', { orchestrator: {} });
+    expect(stack.node.findChild(TRUSTED_KEYS_RULE_ID)).toBeDefined();
+    expect(deployRefusal(resolveProps({ trustedPublicKeys: [TEST_PUBKEY] }))).toBeNull();
   });
 });
 

@@ -284,7 +284,7 @@ describe('IAM: least privilege per function', () => {
     expect(grants('Runner', 'events:PutEvents', arnOf(id(stack.eventBus.bus)))).toBe(true);
     const actions = allActions('Runner');
     for (const a of actions) {
-      expect(a, a).toMatch(/^(logs:(CreateLogStream|PutLogEvents)|s3:GetObject|dynamodb:(GetItem|BatchGetItem|PutItem|UpdateItem|DeleteItem|ConditionCheckItem)|events:PutEvents|sqs:(ReceiveMessage|DeleteMessage|ChangeMessageVisibility|GetQueueAttributes|GetQueueUrl))$/);
+      expect(a, a).toMatch(/^(logs:(CreateLogStream|PutLogEvents)|s3:(GetObject|ListBucket)|dynamodb:(GetItem|BatchGetItem|PutItem|UpdateItem|DeleteItem|ConditionCheckItem)|events:PutEvents|sqs:(ReceiveMessage|DeleteMessage|ChangeMessageVisibility|GetQueueAttributes|GetQueueUrl))$/);
     }
     // no access to the ledger, no way to change configuration (keys live in the function's env)
     expect((roleStatements.Runner ?? []).flatMap(resourcesOf)).not.toContainEqual(arnOf(tableIds.Ledger));

@@ -87,3 +87,27 @@ export function statementsOfRole(resources: Record<string, CfnResourceJson>, rol
 
 export const actionsOf = (s: Statement): string[] => (Array.isArray(s.Action) ? s.Action : [s.Action]);
 export const resourcesOf = (s: Statement): unknown[] => (Array.isArray(s.Resource) ? s.Resource : [s.Resource]);
+
+/** the `npx cdk ...` commands (after `npx cdk `) of the sh blocks of a markdown text: continuations joined, comments stripped */
+export function cdkCommands(markdown: string): string[] {
+  const out: string[] = [];
+  for (const block of markdown.matchAll(/^```sh\n([\s\S]*?)^```/gm)) {
+    for (const line of (block[1] ?? '').replace(/\\\n\s*/g, ' ').split('\n')) {
+      const m = /^npx cdk (.+?)\s*(?:#.*)?$/.exec(line.trim());
+      if (m?.[1]) out.push(m[1]);
+    }
+  }
+  return out;
+}
+
+/** the `-c key=value` options of a cdk command line, as context */
+export function contextOf(command: string): Record<string, string> {
+  const args = command.split(/\s+/);
+  const context: Record<string, string> = {};
+  args.forEach((a, i) => {
+    if (a !== '-c' && a !== '--context') return;
+    const [k, ...v] = (args[i + 1] ?? '').split('=');
+    if (k) context[k] = v.join('=');
+  });
+  return context;
+}

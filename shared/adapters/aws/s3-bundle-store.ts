@@ -1,11 +1,29 @@
-/** S3 adapter of the BundleStore port (the hot directory). */
+/**
+ * S3 adapter of the BundleStore port (the hot directory).
+ *
+ * A missing key is `null` only when S3 says so: 404 (`NotFound` for HEAD, `NoSuchKey` for GET).
+ * S3 answers 404 only to callers that also have `s3:ListBucket` on the bucket; without it a
+ * missing key is 403 AccessDenied, indistinguishable from a real denial, so a 403 stays an error
+ * (the stack grants ListBucket, see infra/constructs/hot-directory.ts). The SDK's error is kept as
+ * it is (its type, `$metadata`, how callers classify it); only its message says what a 403 means.
+ */
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { BundleObject, BundleStore, StoredObject } from '../../core/ports';
 import { SIDECAR_SUFFIX } from '../../core/bundle/identity';
 
+type S3Failure = { name?: string; $metadata?: { httpStatusCode?: number } };
+
 function isNotFound(e: unknown): boolean {
-  const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
+  const err = e as S3Failure;
   return err.name === 'NotFound' || err.name === 'NoSuchKey' || err.$metadata?.httpStatusCode === 404;
+}
+
+/** a 403 from GET/HEAD: the same error, its message naming both possible causes */
+function explainDenied(e: unknown, op: string, bucket: string, key: string): unknown {
+  const err = e as S3Failure;
+  if (!(e instanceof Error) || (err.$metadata?.httpStatusCode !== 403 && err.name !== 'AccessDenied' && err.name !== 'Forbidden')) return e;
+  e.message = `S3 denied ${op} s3://${bucket}/${key} (403 ${err.name ?? ''}): the role lacks s3:GetObject on the key, or the key does not exist and the role lacks s3:ListBucket on the bucket (S3 then answers 403 instead of 404). ${e.message}`;
+  return e;
 }
 
 export class S3BundleStore implements BundleStore {
@@ -20,7 +38,7 @@ export class S3BundleStore implements BundleStore {
       return { key, size: out.ContentLength ?? 0 };
     } catch (e) {
       if (isNotFound(e)) return null;
-      throw e;
+      throw explainDenied(e, 'HeadObject', this.bucket, key);
     }
   }
 
@@ -31,7 +49,7 @@ export class S3BundleStore implements BundleStore {
       return { bytes, metadata: out.Metadata ?? {} };
     } catch (e) {
       if (isNotFound(e)) return null;
-      throw e;
+      throw explainDenied(e, 'GetObject', this.bucket, key);
     }
   }
 
