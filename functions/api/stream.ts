@@ -12,6 +12,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import type { Writable } from 'node:stream';
 import type { StreamHandler, StreamSink } from './stream-core';
 import { composeFromEnv } from '../lambda';
+import { withLogContext } from '../../shared/core/logger';
 import type { Composition } from '../compose';
 
 /** The parts of the runtime's `awslambda` global used here. */
@@ -44,12 +45,15 @@ export function lambdaSink(runtime: LambdaStreamingRuntime, raw: Writable): Stre
 
 /** The streaming handler, wrapped for a runtime (injectable for tests). */
 export function createStreamingLambda(runtime: LambdaStreamingRuntime, getStream: (maxDurationMs: number) => StreamHandler): unknown {
-  return runtime.streamifyResponse(async (event, responseStream, context) => {
-    const maxDurationMs = Math.max(1000, context.getRemainingTimeInMillis() - STREAM_END_MARGIN_MS);
-    const ctl = new AbortController();
-    responseStream.on('close', () => ctl.abort());
-    await getStream(maxDurationMs)(event, lambdaSink(runtime, responseStream), ctl.signal);
-  });
+  return runtime.streamifyResponse((event, responseStream, context) =>
+    // the request id on every log line of the invocation, as functions/lambda.ts does for the others
+    withLogContext({ requestId: context.awsRequestId }, async () => {
+      const maxDurationMs = Math.max(1000, context.getRemainingTimeInMillis() - STREAM_END_MARGIN_MS);
+      const ctl = new AbortController();
+      responseStream.on('close', () => ctl.abort());
+      await getStream(maxDurationMs)(event, lambdaSink(runtime, responseStream), ctl.signal);
+    }),
+  );
 }
 
 let composition: Composition | undefined;

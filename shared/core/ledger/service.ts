@@ -36,11 +36,10 @@ import { silentLogger, type Logger } from '../logger';
 import { canonicalJson } from './canonical';
 import { LedgerConflictError, LedgerCorruptError, LedgerRequestError } from './errors';
 import { GENESIS_HASH, hashEntry } from './hash';
-import { verifyChain } from './verify';
+import { LEDGER_CHECKPOINT_EVERY, verifyChain } from './verify';
 import type { LedgerCheckpoint, LedgerHead, LedgerStore } from '../ports';
 
-/** A checkpoint every this many entries. */
-export const LEDGER_CHECKPOINT_EVERY = 1000;
+export { LEDGER_CHECKPOINT_EVERY };
 /** entries one `list` call examines at most (with filters, `next` continues from there) */
 export const LIST_MAX_SCAN = 5000;
 export const LIST_MAX_LIMIT = 1000;

@@ -9,7 +9,9 @@
 import type { LedgerCheckpoint, LedgerEntry, LedgerHead, LedgerStore, LedgerVerifyReport } from '../ports';
 import type { Logger } from '../logger';
 import { GENESIS_HASH, hashEntry } from './hash';
-import { LEDGER_CHECKPOINT_EVERY } from './service';
+
+/** A checkpoint every this many entries (written by LedgerService, read here). */
+export const LEDGER_CHECKPOINT_EVERY = 1000;
 
 const inf = (x: number | null) => (x === null ? Infinity : x);
 
