@@ -39,7 +39,7 @@ const SECONDS_PER_ROUTE = 5;
 const SECONDS_SINGLE = 3;
 
 /** The load generator, run as `node --input-type=module -e` in a child process (plain JS). */
-const LOADER = String.raw`
+const LOADER = `
 const [url, token, path, seconds, conns] = process.argv.slice(1);
 const until = performance.now() + Number(seconds) * 1000;
 const lat = [];
@@ -76,13 +76,17 @@ interface LoadResult {
 
 function load(url: string, token: string, path: string, seconds = SECONDS_PER_ROUTE, connections = CONNECTIONS): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', LOADER, url, token, path, String(seconds), String(connections)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--input-type=module', '-e', LOADER, url, token, path, String(seconds), String(connections)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out) as LoadResult) : reject(new Error(`load process exited ${code}: ${err}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve(JSON.parse(out) as LoadResult) : reject(new Error(`load process exited ${code}: ${err}`)),
+    );
   });
 }
 
@@ -114,7 +118,17 @@ export async function run(): Promise<BenchResult[]> {
         firstRunAt: now + 10_000,
       });
       for (const ms of [4, 40, 400])
-        await heartbeats.complete(name, { runId: `${name}-${ms}`, at: now, outcome: 'ok', error: null, durationMs: ms, generation: 0, stateChanges: {}, expectBy: null, countsAsCycle: true });
+        await heartbeats.complete(name, {
+          runId: `${name}-${ms}`,
+          at: now,
+          outcome: 'ok',
+          error: null,
+          durationMs: ms,
+          generation: 0,
+          stateChanges: {},
+          expectBy: null,
+          countsAsCycle: true,
+        });
     }
     const dispatched: DispatchItem[] = [];
     const dispatcher = { dispatch: async (items: DispatchItem[]) => void dispatched.push(...items) };
@@ -122,18 +136,37 @@ export async function run(): Promise<BenchResult[]> {
     const on = { setEnabled: () => undefined, isEnabled: () => true };
     const components = new LocalComponentControl({ rule: () => on, schedule: () => on, extra: { runner: [on] } });
     const token = randomBytes(24).toString('hex');
-    const deps = { auth: { mode: 'token' as const, token }, control, registry, heartbeats, ledger, replay: ledger.replay.bind(ledger), events, components };
+    const deps = {
+      auth: { mode: 'token' as const, token },
+      control,
+      registry,
+      heartbeats,
+      ledger,
+      replay: ledger.replay.bind(ledger),
+      events,
+      components,
+    };
     const http = await startHttpServer({ handler: createApiHandler(deps), streamHandler: createStreamHandler(deps), port: 0 });
     server.push(http);
 
     const single = await load(http.url, token, '/agents', SECONDS_SINGLE, 1);
     const agents = await load(http.url, token, '/agents');
     const metrics = await load(http.url, token, '/metrics');
-    for (const [what, r] of [['/agents', single], ['/agents', agents], ['/metrics', metrics]] as const) if (r.errors > 0) throw new Error(`${what}: ${r.errors} failed requests`);
+    for (const [what, r] of [
+      ['/agents', single],
+      ['/agents', agents],
+      ['/metrics', metrics],
+    ] as const)
+      if (r.errors > 0) throw new Error(`${what}: ${r.errors} failed requests`);
     const note = `${AGENTS} agents, ${CONNECTIONS} keep-alive connections from a second process, ${SECONDS_PER_ROUTE} s, DynamoDB Local`;
     const r2 = (x: number) => Number(x.toFixed(2));
     return [
-      { name: 'GET /agents p50, one connection', value: r2(single.p50), unit: 'ms', note: `${AGENTS} agents, sequential requests from a second process, DynamoDB Local` },
+      {
+        name: 'GET /agents p50, one connection',
+        value: r2(single.p50),
+        unit: 'ms',
+        note: `${AGENTS} agents, sequential requests from a second process, DynamoDB Local`,
+      },
       { name: 'GET /agents p99, one connection', value: r2(single.p99), unit: 'ms' },
       { name: 'GET /agents p50', value: r2(agents.p50), unit: 'ms', note },
       { name: 'GET /agents p99', value: r2(agents.p99), unit: 'ms' },

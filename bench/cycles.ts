@@ -120,25 +120,45 @@ async function localMode(env: Env): Promise<BenchResult[]> {
   const core = createRunnerCore({ registry, heartbeats, bundles, events: bus, sandbox, config, clock });
   const concurrency = Math.max(2, availableParallelism());
   const pool = new LocalRunnerPool({ core, concurrency });
-  const manager = new AgentManager({ registry, bundles, events: bus, inspector: sandbox, trustedKeys: config.trustedKeys, maxBytes: config.AGENT_MAX_BUNDLE_BYTES });
+  const manager = new AgentManager({
+    registry,
+    bundles,
+    events: bus,
+    inspector: sandbox,
+    trustedKeys: config.trustedKeys,
+    maxBytes: config.AGENT_MAX_BUNDLE_BYTES,
+  });
   const agents = Array.from({ length: 16 }, (_, i) => `local-${String(i).padStart(2, '0')}`);
   await registerAll(manager, bundles, key, agents, 1);
-  for (const a of agents) await registry.transition(a, { to: 'paused', from: ['active'], at: clock.now(), reason: 'bench setup', nextRunAt: null });
+  for (const a of agents)
+    await registry.transition(a, { to: 'paused', from: ['active'], at: clock.now(), reason: 'bench setup', nextRunAt: null });
   const results: BenchResult[] = [];
 
   // 1. the sandbox alone: one fresh worker per run
   const bytes = new TextEncoder().encode(agentSource(1));
   const ref = { key: 'agents/x/1.0.0.mjs', sha256: sha256Hex(bytes), bytes };
-  for (let i = 0; i < 5; i++) await sandbox.run({ agent: 'x', version: '1.0.0', bundle: ref, kind: 'cycle', cycle: 1, state: {}, timeoutMs: 5000 });
+  for (let i = 0; i < 5; i++)
+    await sandbox.run({ agent: 'x', version: '1.0.0', bundle: ref, kind: 'cycle', cycle: 1, state: {}, timeoutMs: 5000 });
   const n1 = 40;
   let t0 = performance.now();
-  for (let i = 0; i < n1; i++) await sandbox.run({ agent: 'x', version: '1.0.0', bundle: ref, kind: 'cycle', cycle: 1, state: { n: i }, timeoutMs: 5000 });
+  for (let i = 0; i < n1; i++)
+    await sandbox.run({ agent: 'x', version: '1.0.0', bundle: ref, kind: 'cycle', cycle: 1, state: { n: i }, timeoutMs: 5000 });
   const sandboxMs = (performance.now() - t0) / n1;
-  results.push({ name: 'local: sandbox run, sequential (fresh worker thread per run)', value: round(1000 / sandboxMs), unit: 'runs/s', note: `${round(sandboxMs, 1)} ms per run` });
+  results.push({
+    name: 'local: sandbox run, sequential (fresh worker thread per run)',
+    value: round(1000 / sandboxMs),
+    unit: 'runs/s',
+    note: `${round(sandboxMs, 1)} ms per run`,
+  });
 
   // 2. a backlog through the runner pool (runner core: registry read, claim, run, completion, bus)
   const perAgent = 20;
-  const items = agents.flatMap((a) => Array.from({ length: perAgent }, (_, j) => ({ message: { kind: 'trigger' as const, agent: a, runId: `${a}!bench!${j}` }, notBefore: 0 })));
+  const items = agents.flatMap((a) =>
+    Array.from({ length: perAgent }, (_, j) => ({
+      message: { kind: 'trigger' as const, agent: a, runId: `${a}!bench!${j}` },
+      notBefore: 0,
+    })),
+  );
   t0 = performance.now();
   await pool.dispatch(items);
   await pool.idle();
@@ -146,21 +166,32 @@ async function localMode(env: Env): Promise<BenchResult[]> {
   const drainS = (performance.now() - t0) / 1000;
   const ok = cycles.filter((e) => e.topic === 'agent.cycle').length;
   if (ok !== items.length) throw new Error(`pool drain: ${ok} of ${items.length} runs succeeded`);
-  results.push({ name: `local: cycles/s through the runner pool (concurrency ${concurrency})`, value: round(items.length / drainS), unit: 'cycles/s', note: `${items.length} runs of ${agents.length} agents, DynamoDB Local + s3rver + worker threads` });
+  results.push({
+    name: `local: cycles/s through the runner pool (concurrency ${concurrency})`,
+    value: round(items.length / drainS),
+    unit: 'cycles/s',
+    note: `${items.length} runs of ${agents.length} agents, DynamoDB Local + s3rver + worker threads`,
+  });
 
   // 3. scheduled 1 s agents on the real clock (local tick period), a load below the capacity above
   cycles.length = 0;
   const scheduled = agents.slice(0, 8);
   const start = Math.ceil(clock.now() / 1000) * 1000 + 1000;
-  for (const a of scheduled) await registry.transition(a, { to: 'active', from: ['paused'], at: clock.now(), reason: 'bench', nextRunAt: start });
-  const scheduler = createSchedulerHandler({ schedule, dispatcher: pool, config: { shards: config.AGENT_SCHEDULE_SHARDS, horizonMs: schedulerHorizonMs(LOCAL_TICK_SECONDS) } });
+  for (const a of scheduled)
+    await registry.transition(a, { to: 'active', from: ['paused'], at: clock.now(), reason: 'bench', nextRunAt: start });
+  const scheduler = createSchedulerHandler({
+    schedule,
+    dispatcher: pool,
+    config: { shards: config.AGENT_SCHEDULE_SHARDS, horizonMs: schedulerHorizonMs(LOCAL_TICK_SECONDS) },
+  });
   const seconds = 15;
   const end = start + seconds * 1000;
   await scheduler({ action: 'tick' });
   const ticker = setInterval(() => void scheduler({ action: 'tick' }), LOCAL_TICK_SECONDS * 1000);
   await new Promise((r) => setTimeout(r, end - clock.now() + 500));
   clearInterval(ticker);
-  for (const a of scheduled) await registry.transition(a, { to: 'paused', from: ['active', 'restarting'], at: clock.now(), reason: 'bench end', nextRunAt: null });
+  for (const a of scheduled)
+    await registry.transition(a, { to: 'paused', from: ['active', 'restarting'], at: clock.now(), reason: 'bench end', nextRunAt: null });
   await pool.idle(); // runs of slots before `end` still in flight or due
   await pool.stop();
   await bus.idle();
@@ -168,13 +199,21 @@ async function localMode(env: Env): Promise<BenchResult[]> {
   let doubled = 0;
   let ran = 0;
   for (const a of scheduled) {
-    const slots = cycles.filter((e) => e.payload.name === a && e.topic === 'agent.cycle').map((e) => e.payload.slot as number).filter((s) => s >= start && s < end);
+    const slots = cycles
+      .filter((e) => e.payload.name === a && e.topic === 'agent.cycle')
+      .map((e) => e.payload.slot as number)
+      .filter((s) => s >= start && s < end);
     ran += slots.length;
     const set = new Set(slots);
     doubled += slots.length - set.size;
     for (let s = start; s < end; s += 1000) if (!set.has(s)) missed++;
   }
-  results.push({ name: `local: scheduled ${scheduled.length} agents × cycleSeconds 1 for ${seconds} s, real clock`, value: round(ran / seconds), unit: 'cycles/s', note: `${ran} of ${scheduled.length * seconds} slots ran; missed ${missed}, doubled ${doubled}` });
+  results.push({
+    name: `local: scheduled ${scheduled.length} agents × cycleSeconds 1 for ${seconds} s, real clock`,
+    value: round(ran / seconds),
+    unit: 'cycles/s',
+    note: `${ran} of ${scheduled.length * seconds} slots ran; missed ${missed}, doubled ${doubled}`,
+  });
   return results;
 }
 
@@ -222,9 +261,22 @@ async function cloudScenario(env: Env, opts: { agents: number; cycleSeconds: num
   const events: EventPublisher = new EventBridgePublisher(eb, 'agents-bus');
   const sandbox = new WorkerSandbox({ cacheDir: env.cacheDir, memoryMb: config.AGENT_RUN_MEMORY_MB });
   const runner = createRunnerHandler(createRunnerCore({ registry, heartbeats, bundles, events, sandbox, config, clock }));
-  const scheduler = createSchedulerHandler({ schedule, dispatcher: new SqsDispatcher(sqs, 'https://sqs.us-east-1.amazonaws.com/0/dispatch', { clock }), clock, config: { shards, horizonMs: schedulerHorizonMs(CLOUD_TICK_SECONDS) } });
+  const scheduler = createSchedulerHandler({
+    schedule,
+    dispatcher: new SqsDispatcher(sqs, 'https://sqs.us-east-1.amazonaws.com/0/dispatch', { clock }),
+    clock,
+    config: { shards, horizonMs: schedulerHorizonMs(CLOUD_TICK_SECONDS) },
+  });
   const health = createHealthMonitorHandler({ registry, heartbeats, events, config, clock });
-  const manager = new AgentManager({ registry, bundles, events, inspector: sandbox, trustedKeys: config.trustedKeys, maxBytes: config.AGENT_MAX_BUNDLE_BYTES, clock });
+  const manager = new AgentManager({
+    registry,
+    bundles,
+    events,
+    inspector: sandbox,
+    trustedKeys: config.trustedKeys,
+    maxBytes: config.AGENT_MAX_BUNDLE_BYTES,
+    clock,
+  });
   const agentNames = Array.from({ length: opts.agents }, (_, i) => `c${opts.cycleSeconds}-${String(i).padStart(3, '0')}`);
   await registerAll(manager, bundles, key, agentNames, opts.cycleSeconds);
 
@@ -266,7 +318,10 @@ async function cloudScenario(env: Env, opts: { agents: number; cycleSeconds: num
   ledgerCounter.count(ledgerClients.ddbRaw, 'DynamoDB', { capacity: true });
   const ledgerWriter = createLedgerWriterHandler({ ledger: createDynamoLedger(ledgerClients.ddb, names.Ledger) });
   const busEvents = busEntries.map((e) =>
-    toBusEvent({ source: e.Source, detailType: e.DetailType, detail: JSON.parse(e.Detail) as unknown }, { now: clock.now(), account: '123456789012', region: 'us-east-1' }),
+    toBusEvent(
+      { source: e.Source, detailType: e.DetailType, detail: JSON.parse(e.Detail) as unknown },
+      { now: clock.now(), account: '123456789012', region: 'us-east-1' },
+    ),
   );
   let ledgerMs = 0;
   let ledgerBatches = 0;
@@ -284,7 +339,12 @@ async function cloudScenario(env: Env, opts: { agents: number; cycleSeconds: num
   const ledgerInvocations = per(ledgerBatches);
   const ledgerGbS = per(ledgerMs / 1000) * LEDGER_WRITER_MEMORY_GB;
   const ledgerCost =
-    1e6 * (ledgerWru * PRICES.ddbWriteUnit + ledgerRru * PRICES.ddbReadUnit + ledgerSqsFifo * PRICES.sqsFifoRequest + ledgerInvocations * PRICES.lambdaRequest + ledgerGbS * PRICES.lambdaGbSecondArm);
+    1e6 *
+    (ledgerWru * PRICES.ddbWriteUnit +
+      ledgerRru * PRICES.ddbReadUnit +
+      ledgerSqsFifo * PRICES.sqsFifoRequest +
+      ledgerInvocations * PRICES.lambdaRequest +
+      ledgerGbS * PRICES.lambdaGbSecondArm);
 
   const sqsSend = per(counter.total('SQS:'));
   const ddbRequests = per(counter.total('DynamoDB:'));
@@ -312,13 +372,33 @@ async function cloudScenario(env: Env, opts: { agents: number; cycleSeconds: num
   const durMs = samples.reduce((a, b) => a + b, 0) / samples.length;
   const runCost =
     1e6 *
-    (wru * PRICES.ddbWriteUnit + rru * PRICES.ddbReadUnit + sqsTotal * PRICES.sqsRequest + ebEvents * PRICES.eventBridgeEvent + PRICES.lambdaRequest + (durMs / 1000) * RUNNER_MEMORY_GB * PRICES.lambdaGbSecondArm);
+    (wru * PRICES.ddbWriteUnit +
+      rru * PRICES.ddbReadUnit +
+      sqsTotal * PRICES.sqsRequest +
+      ebEvents * PRICES.eventBridgeEvent +
+      PRICES.lambdaRequest +
+      (durMs / 1000) * RUNNER_MEMORY_GB * PRICES.lambdaGbSecondArm);
   const cost = runCost + ledgerCost;
   const label = `${opts.agents} agents × cycleSeconds ${opts.cycleSeconds}`;
   return [
-    { name: `cloud (${label}): AWS requests per steady-state cycle`, value: round(ddbRequests + sqsSend + per(counter.total('EventBridge:')) + s3, 2), unit: 'requests/cycle', note: `${runs} cycles over ${opts.ticks} ticks, by SDK middleware: ${detail}; plus ~2 SQS requests/cycle by the event source mapping (receive, delete; estimate)` },
-    { name: `cloud (${label}): DynamoDB request units per cycle`, value: round(wru + rru, 2), unit: 'RU/cycle', note: `${round(wru, 2)} write + ${round(rru, 2)} read units (ConsumedCapacity, indexes included)` },
-    { name: `cloud (${label}): runner Lambda duration per cycle (local estimate)`, value: round(durMs, 1), unit: 'ms', note: `mean of 10 sequential invocations; priced at ${RUNNER_MEMORY_GB} GB` },
+    {
+      name: `cloud (${label}): AWS requests per steady-state cycle`,
+      value: round(ddbRequests + sqsSend + per(counter.total('EventBridge:')) + s3, 2),
+      unit: 'requests/cycle',
+      note: `${runs} cycles over ${opts.ticks} ticks, by SDK middleware: ${detail}; plus ~2 SQS requests/cycle by the event source mapping (receive, delete; estimate)`,
+    },
+    {
+      name: `cloud (${label}): DynamoDB request units per cycle`,
+      value: round(wru + rru, 2),
+      unit: 'RU/cycle',
+      note: `${round(wru, 2)} write + ${round(rru, 2)} read units (ConsumedCapacity, indexes included)`,
+    },
+    {
+      name: `cloud (${label}): runner Lambda duration per cycle (local estimate)`,
+      value: round(durMs, 1),
+      unit: 'ms',
+      note: `mean of 10 sequential invocations; priced at ${RUNNER_MEMORY_GB} GB`,
+    },
     {
       name: `cloud (${label}): ledger path per cycle`,
       value: round(ledgerWru + ledgerRru, 2),

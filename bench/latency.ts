@@ -38,16 +38,24 @@ const SINK = `export default {
 };
 `;
 
-
 /** one run: the figures are already medians over several rounds inside it (bench/run.ts) */
 export const repeat = 1;
 
 export async function run(): Promise<BenchResult[]> {
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-latency-'));
-  const host = await LocalOrchestrator.start({ dataDir, port: 0, logger: silentLogger, env: { LOG_LEVEL: 'silent' }, runnerConcurrency: 4 });
+  const host = await LocalOrchestrator.start({
+    dataDir,
+    port: 0,
+    logger: silentLogger,
+    env: { LOG_LEVEL: 'silent' },
+    runnerConcurrency: 4,
+  });
   try {
     const bytes = new TextEncoder().encode(SINK);
-    await host.bundles.put(bundleKey('sink', '1.0.0'), bytes, { signature: signBundle(host.dev.privateKey, 'sink', '1.0.0', bytes), signer: publicKeyOf(host.dev.privateKey) });
+    await host.bundles.put(bundleKey('sink', '1.0.0'), bytes, {
+      signature: signBundle(host.dev.privateKey, 'sink', '1.0.0', bytes),
+      signer: publicKeyOf(host.dev.privateKey),
+    });
     for (let i = 0; ; i++) {
       if ((await host.registry.get('sink'))?.hasOnEnvelope) break;
       if (i > 200) throw new Error('the sink agent was not registered within 20 s');
@@ -56,7 +64,8 @@ export async function run(): Promise<BenchResult[]> {
     const waiting = new Map<string, (ms: number) => void>();
     host.bus.subscribe((e) => {
       const p = e.detail.payload;
-      if (e.detail.topic !== 'bench.delivered' || typeof p.key !== 'string' || typeof p.sentAt !== 'number' || typeof p.at !== 'number') return;
+      if (e.detail.topic !== 'bench.delivered' || typeof p.key !== 'string' || typeof p.sentAt !== 'number' || typeof p.at !== 'number')
+        return;
       waiting.get(p.key)?.(p.at - p.sentAt);
       waiting.delete(p.key);
     });
@@ -100,9 +109,19 @@ export async function run(): Promise<BenchResult[]> {
     const r0 = (x: number) => Math.round(x);
     const spread = (xs: number[]) => `median of ${ROUNDS} rounds (${xs.map(r0).join(', ')})`;
     return [
-      { name: 'publish → deliver p50, one at a time', value: r0(median(seqP50)), unit: 'ms', note: `bus accepts → recipient's onEnvelope starts (fresh worker); ${SEQUENTIAL} envelopes per round; ${spread(seqP50)}` },
+      {
+        name: 'publish → deliver p50, one at a time',
+        value: r0(median(seqP50)),
+        unit: 'ms',
+        note: `bus accepts → recipient's onEnvelope starts (fresh worker); ${SEQUENTIAL} envelopes per round; ${spread(seqP50)}`,
+      },
       { name: 'publish → deliver p99, one at a time', value: r0(median(seqP99)), unit: 'ms', note: spread(seqP99) },
-      { name: `publish → deliver p50, ${RATE_PER_SECOND} envelopes/s`, value: r0(median(loadP50)), unit: 'ms', note: `${loadedCount} envelopes per round over ${LOADED_SECONDS} s, runner concurrency 4, ledger appends included; ${spread(loadP50)}` },
+      {
+        name: `publish → deliver p50, ${RATE_PER_SECOND} envelopes/s`,
+        value: r0(median(loadP50)),
+        unit: 'ms',
+        note: `${loadedCount} envelopes per round over ${LOADED_SECONDS} s, runner concurrency 4, ledger appends included; ${spread(loadP50)}`,
+      },
       { name: `publish → deliver p99, ${RATE_PER_SECOND} envelopes/s`, value: r0(median(loadP99)), unit: 'ms', note: spread(loadP99) },
     ];
   } finally {

@@ -34,7 +34,11 @@ async function appendRun(clients: ReturnType<typeof createClients>, table: strin
   await Promise.all(
     Array.from({ length: PUBLISHERS }, async (_, p) => {
       for (let i = 0; i < per; i += 5) {
-        await bus.publish(Array.from({ length: 5 }, (_, j) => makeEnvelope({ topic: `bench.${p % 4}`, sender: `p${p}`, payload: { p, i: i + j, text: 'x'.repeat(200) } })));
+        await bus.publish(
+          Array.from({ length: 5 }, (_, j) =>
+            makeEnvelope({ topic: `bench.${p % 4}`, sender: `p${p}`, payload: { p, i: i + j, text: 'x'.repeat(200) } }),
+          ),
+        );
         await new Promise((r) => setImmediate(r));
       }
     }),
@@ -85,8 +89,18 @@ export async function run(): Promise<BenchResult[]> {
 
     const r = (v: number) => Math.round(v);
     return [
-      { name: `append via local bus, ${PUBLISHERS} publishers, SQS batch 10`, value: r(a10.perSecond), unit: 'envelopes/s', note: `${N} envelopes, DynamoDB Local` },
-      { name: `append via local bus, ${PUBLISHERS} publishers, batch 45 (one commit)`, value: r(a45.perSecond), unit: 'envelopes/s', note: `${N} envelopes, DynamoDB Local` },
+      {
+        name: `append via local bus, ${PUBLISHERS} publishers, SQS batch 10`,
+        value: r(a10.perSecond),
+        unit: 'envelopes/s',
+        note: `${N} envelopes, DynamoDB Local`,
+      },
+      {
+        name: `append via local bus, ${PUBLISHERS} publishers, batch 45 (one commit)`,
+        value: r(a45.perSecond),
+        unit: 'envelopes/s',
+        note: `${N} envelopes, DynamoDB Local`,
+      },
       { name: 'verify', value: r(verifyPerSecond), unit: 'entries/s', note: `${report.entries} entries` },
       { name: 'list (pages of 1000)', value: r(listPerSecond), unit: 'entries/s' },
       { name: 'replay (read + re-publish)', value: r(replayPerSecond), unit: 'envelopes/s', note: `${count} entries` },

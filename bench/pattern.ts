@@ -25,7 +25,10 @@ const MIXED: Record<string, unknown>[] = [
   { detail: { payload: { i: [{ numeric: ['>=', 10, '<', 500] }] } } },
   { detail: { payload: { ip: [{ cidr: '10.0.0.0/16' }] } } },
   { detail: { recipient: [{ exists: false }], sender: [{ exists: true }] } },
-  { 'detail-type': [{ 'anything-but': { prefix: 'agent.' } }], detail: { sender: [{ 'anything-but': { 'equals-ignore-case': ['B', 'C'] } }] } },
+  {
+    'detail-type': [{ 'anything-but': { prefix: 'agent.' } }],
+    detail: { sender: [{ 'anything-but': { 'equals-ignore-case': ['B', 'C'] } }] },
+  },
   { source: ['agent-orchestrator'], $or: [{ 'detail-type': ['agent.failed'] }, { detail: { payload: { i: [{ numeric: ['<', 100] }] } } }] },
   { detail: { payload: { tags: ['blue', { 'equals-ignore-case': 'GREEN' }] } } },
 ];
@@ -33,7 +36,11 @@ const MIXED: Record<string, unknown>[] = [
 function events(): unknown[] {
   return Array.from({ length: 1000 }, (_, i) => {
     const topic = i % 3 === 0 ? 'agent.cycle' : i % 3 === 1 ? 'agent.failed' : 'orders.created';
-    const e = makeEnvelope({ topic, sender: i % 2 ? 'a' : 'b', payload: { i, ip: `10.0.${i % 4}.${i % 250}`, tags: i % 5 ? ['blue'] : ['Green', 'red'] } });
+    const e = makeEnvelope({
+      topic,
+      sender: i % 2 ? 'a' : 'b',
+      payload: { i, ip: `10.0.${i % 4}.${i % 250}`, tags: i % 5 ? ['blue'] : ['Green', 'red'] },
+    });
     return toBusEvent({ source: 'agent-orchestrator', detailType: e.topic, detail: e }, { now: Date.now(), account: '0', region: 'r' });
   });
 }
@@ -55,12 +62,28 @@ function measure(rules: CompiledPattern[], evs: unknown[]): { perSecond: number;
 
 export async function run(): Promise<BenchResult[]> {
   const evs = events();
-  const shared = measure(RULES.map((r) => compilePattern(resolvePattern(r.pattern, { HOT_BUCKET: 'hot' }))), evs);
-  const mixed = measure(MIXED.map((p) => compilePattern(p)), evs);
+  const shared = measure(
+    RULES.map((r) => compilePattern(resolvePattern(r.pattern, { HOT_BUCKET: 'hot' }))),
+    evs,
+  );
+  const mixed = measure(
+    MIXED.map((p) => compilePattern(p)),
+    evs,
+  );
   if (shared.matches === 0 || mixed.matches === 0) throw new Error('no matches');
   return [
-    { name: 'pattern matcher, 4 rules per event', value: Math.round(shared.perSecond), unit: 'events/s', note: 'shared RULES, envelope events; best of 3 rounds of 1 s' },
-    { name: 'pattern matcher, 8 mixed-operator rules per event', value: Math.round(mixed.perSecond), unit: 'events/s', note: 'one rule per operator family; best of 3 rounds of 1 s' },
+    {
+      name: 'pattern matcher, 4 rules per event',
+      value: Math.round(shared.perSecond),
+      unit: 'events/s',
+      note: 'shared RULES, envelope events; best of 3 rounds of 1 s',
+    },
+    {
+      name: 'pattern matcher, 8 mixed-operator rules per event',
+      value: Math.round(mixed.perSecond),
+      unit: 'events/s',
+      note: 'one rule per operator family; best of 3 rounds of 1 s',
+    },
   ];
 }
 

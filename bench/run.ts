@@ -47,7 +47,6 @@ interface Section {
   error?: string;
 }
 
-
 /** Same precision as the inputs (the modules round their figures). */
 function decimals(xs: number[]): number {
   return Math.max(0, ...xs.map((x) => (String(x).split('.')[1] ?? '').length));
@@ -71,7 +70,9 @@ function aggregate(runs: BenchResult[][]): BenchResult[] {
     const d = decimals(values);
     const med = Number(median(values).toFixed(d));
     const same = values.every((v) => v === values[0]);
-    const spread = same ? `same in all ${values.length} runs` : `median of ${values.length} runs: ${values.map((v) => v.toFixed(d)).join(', ')}`;
+    const spread = same
+      ? `same in all ${values.length} runs`
+      : `median of ${values.length} runs: ${values.map((v) => v.toFixed(d)).join(', ')}`;
     // the note (counts, details) of the run whose value is the median, or is closest to it
     const at = rs.reduce((best, r) => (Math.abs(r.value - med) < Math.abs(best.value - med) ? r : best), rs[0]!);
     return { name, value: med, unit: rs[0]!.unit, note: [at.note, spread].filter(Boolean).join('; ') };
@@ -79,7 +80,9 @@ function aggregate(runs: BenchResult[][]): BenchResult[] {
 }
 
 const t0 = performance.now();
-const load = loadavg().map((x) => x.toFixed(2)).join(', ');
+const load = loadavg()
+  .map((x) => x.toFixed(2))
+  .join(', ');
 const sections: Section[] = [];
 for (const f of modules) {
   const s0 = performance.now();
@@ -109,7 +112,14 @@ for (const f of modules) {
     sections.push({ module: f, results, seconds: (performance.now() - s0) / 1000, runs, failedRuns });
   } catch (e) {
     console.error(`  failed: ${(e as Error).stack ?? e}`);
-    sections.push({ module: f, results: [], seconds: (performance.now() - s0) / 1000, runs, failedRuns, error: String((e as Error).message ?? e) });
+    sections.push({
+      module: f,
+      results: [],
+      seconds: (performance.now() - s0) / 1000,
+      runs,
+      failedRuns,
+      error: String((e as Error).message ?? e),
+    });
   }
 }
 const totalSeconds = (performance.now() - t0) / 1000;
@@ -125,10 +135,17 @@ interface Headline {
   transform?: (r: BenchResult) => { value: number; unit: string };
 }
 
-const perMillion = (r: BenchResult) => ({ value: Number(r.value.toFixed(2)), unit: `million requests (${r.value} per cycle counted by SDK middleware, plus ≈ 2 million SQS receive/delete by the event source mapping, estimated)` });
+const perMillion = (r: BenchResult) => ({
+  value: Number(r.value.toFixed(2)),
+  unit: `million requests (${r.value} per cycle counted by SDK middleware, plus ≈ 2 million SQS receive/delete by the event source mapping, estimated)`,
+});
 
 const HEADLINES: Headline[] = [
-  { label: 'cycles/s, local mode (runner pool, DynamoDB Local + s3rver + a worker thread per run)', module: 'cycles.ts', name: 'local: cycles/s through the runner pool' },
+  {
+    label: 'cycles/s, local mode (runner pool, DynamoDB Local + s3rver + a worker thread per run)',
+    module: 'cycles.ts',
+    name: 'local: cycles/s through the runner pool',
+  },
   { label: 'publish → deliver p50 / p99, one at a time', module: 'latency.ts', name: 'publish → deliver p50, one at a time' },
   { label: '', module: 'latency.ts', name: 'publish → deliver p99, one at a time' },
   { label: 'publish → deliver p50 / p99 at 20 envelopes/s', module: 'latency.ts', name: 'publish → deliver p50, 20 envelopes/s' },
@@ -139,15 +156,43 @@ const HEADLINES: Headline[] = [
   { label: '', module: 'api.ts', name: 'GET /metrics p99' },
   { label: 'ledger append (local bus, SQS batch 10)', module: 'ledger.ts', name: 'append via local bus' },
   { label: 'ledger replay (read + re-publish)', module: 'ledger.ts', name: 'replay (read + re-publish)' },
-  { label: 'bundle signature verify, node:crypto', module: 'verify.ts', name: 'ed25519 verify, node:crypto', transform: (r) => ({ value: Number((1e6 / r.value).toFixed(1)), unit: 'µs per verify' }) },
-  { label: 'bundle signature verify, @noble/ed25519', module: 'verify.ts', name: 'ed25519 verify, @noble/ed25519', transform: (r) => ({ value: Number((1e6 / r.value).toFixed(1)), unit: 'µs per verify' }) },
+  {
+    label: 'bundle signature verify, node:crypto',
+    module: 'verify.ts',
+    name: 'ed25519 verify, node:crypto',
+    transform: (r) => ({ value: Number((1e6 / r.value).toFixed(1)), unit: 'µs per verify' }),
+  },
+  {
+    label: 'bundle signature verify, @noble/ed25519',
+    module: 'verify.ts',
+    name: 'ed25519 verify, @noble/ed25519',
+    transform: (r) => ({ value: Number((1e6 / r.value).toFixed(1)), unit: 'µs per verify' }),
+  },
   { label: 'node:crypto / noble speed ratio', module: 'verify.ts', name: 'node:crypto / noble speed ratio' },
   { label: 'runner bundle size (minified ESM, AWS SDK external)', module: 'runner-bundle.ts', name: 'runner bundle size' },
   { label: 'runner bundle module init (cold import)', module: 'runner-bundle.ts', name: 'runner bundle module init' },
-  { label: 'AWS requests per million cycles (100 agents × 60 s)', module: 'cycles.ts', name: 'cloud (100 agents × cycleSeconds 60): AWS requests per steady-state cycle', transform: perMillion },
-  { label: 'AWS cost per million cycles (100 agents × 60 s)', module: 'cycles.ts', name: 'cloud (100 agents × cycleSeconds 60): cost per million cycles' },
-  { label: 'AWS requests per million cycles (10 agents × 1 s)', module: 'cycles.ts', name: 'cloud (10 agents × cycleSeconds 1): AWS requests per steady-state cycle', transform: perMillion },
-  { label: 'AWS cost per million cycles (10 agents × 1 s)', module: 'cycles.ts', name: 'cloud (10 agents × cycleSeconds 1): cost per million cycles' },
+  {
+    label: 'AWS requests per million cycles (100 agents × 60 s)',
+    module: 'cycles.ts',
+    name: 'cloud (100 agents × cycleSeconds 60): AWS requests per steady-state cycle',
+    transform: perMillion,
+  },
+  {
+    label: 'AWS cost per million cycles (100 agents × 60 s)',
+    module: 'cycles.ts',
+    name: 'cloud (100 agents × cycleSeconds 60): cost per million cycles',
+  },
+  {
+    label: 'AWS requests per million cycles (10 agents × 1 s)',
+    module: 'cycles.ts',
+    name: 'cloud (10 agents × cycleSeconds 1): AWS requests per steady-state cycle',
+    transform: perMillion,
+  },
+  {
+    label: 'AWS cost per million cycles (10 agents × 1 s)',
+    module: 'cycles.ts',
+    name: 'cloud (10 agents × cycleSeconds 1): cost per million cycles',
+  },
 ];
 
 const anchor = (module: string) => module.replace(/\.ts$/, '');
@@ -182,7 +227,7 @@ const lines = [
   '',
   `Machine: ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ${platform()} ${release()}, node ${process.version}; load average at the start ${load}. DynamoDB Local (Java) and s3rver run on the same cores as the code measured, so DynamoDB-bound figures are local-mode figures, far below what DynamoDB itself does.`,
   '',
-  'Each figure is the median over the module\'s runs (the number of runs and every value are in its note), or a ratio/count measured in one run. Figures a module measures as medians of rounds or processes inside one run say so in their note.',
+  "Each figure is the median over the module's runs (the number of runs and every value are in its note), or a ratio/count measured in one run. Figures a module measures as medians of rounds or processes inside one run say so in their note.",
   '',
   '## Headline',
   '',
@@ -192,9 +237,18 @@ const lines = [
   '',
 ];
 for (const s of sections) {
-  lines.push(`## ${anchor(s.module)}`, '', `\`bench/${s.module}\`: ${s.runs} run${s.runs === 1 ? '' : 's'}, ${s.seconds.toFixed(1)} s.`, '');
+  lines.push(
+    `## ${anchor(s.module)}`,
+    '',
+    `\`bench/${s.module}\`: ${s.runs} run${s.runs === 1 ? '' : 's'}, ${s.seconds.toFixed(1)} s.`,
+    '',
+  );
   if (s.error) lines.push(`failed: ${s.error}`, '');
-  else if (s.failedRuns.length) lines.push(`${s.failedRuns.length} of ${s.runs} runs failed and are left out of the medians: ${s.failedRuns.map((m) => m.replace(/\|/g, '\\|')).join('; ')}`, '');
+  else if (s.failedRuns.length)
+    lines.push(
+      `${s.failedRuns.length} of ${s.runs} runs failed and are left out of the medians: ${s.failedRuns.map((m) => m.replace(/\|/g, '\\|')).join('; ')}`,
+      '',
+    );
   if (s.results.length) {
     lines.push('| figure | value | unit | note |', '|---|---:|---|---|');
     for (const r of s.results) lines.push(`| ${r.name} | ${r.value} | ${r.unit} | ${(r.note ?? '').replace(/\|/g, '\\|')} |`);

@@ -21,10 +21,11 @@ import { median } from './stats';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** the banner of infra/constructs/function.ts (ESM output meeting CommonJS dependencies) */
-const ESM_REQUIRE_BANNER = "import { createRequire as __orchestratorCreateRequire } from 'node:module'; const require = __orchestratorCreateRequire(import.meta.url);";
+const ESM_REQUIRE_BANNER =
+  "import { createRequire as __orchestratorCreateRequire } from 'node:module'; const require = __orchestratorCreateRequire(import.meta.url);";
 const PROCESSES = 9;
 
-const IMPORT_TIMER = String.raw`
+const IMPORT_TIMER = `
 const specs = JSON.parse(process.argv[1]);
 const t0 = performance.now();
 for (const s of specs) await import(s);
@@ -34,16 +35,21 @@ process.stdout.write(JSON.stringify({ ms: performance.now() - t0 }));
 function importMs(specs: string[]): Promise<number> {
   return new Promise((res, rej) => {
     // run from the repository so that the external @aws-sdk/* resolve from its node_modules
-    const child = spawn(process.execPath, ['--input-type=module', '-e', IMPORT_TIMER, JSON.stringify(specs)], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } });
+    const child = spawn(process.execPath, ['--input-type=module', '-e', IMPORT_TIMER, JSON.stringify(specs)], {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH ?? '', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', rej);
-    child.on('close', (code) => (code === 0 ? res((JSON.parse(out) as { ms: number }).ms) : rej(new Error(`import failed (${code}): ${err.slice(0, 500)}`))));
+    child.on('close', (code) =>
+      code === 0 ? res((JSON.parse(out) as { ms: number }).ms) : rej(new Error(`import failed (${code}): ${err.slice(0, 500)}`)),
+    );
   });
 }
-
 
 /** one run: the figures are already medians over several processes inside it (bench/run.ts) */
 export const repeat = 1;
@@ -88,7 +94,13 @@ export async function run(): Promise<BenchResult[]> {
       .sort((a, b) => b[1] - a[1])
       .map(([k, v]) => `${k} ${Math.round((100 * v) / bytes)} %`)
       .join(', ');
-    const external = [...new Set(Object.values(result.metafile.outputs).flatMap((o) => o.imports.filter((i) => i.external && i.path.startsWith('@aws-sdk/')).map((i) => i.path)))].sort();
+    const external = [
+      ...new Set(
+        Object.values(result.metafile.outputs).flatMap((o) =>
+          o.imports.filter((i) => i.external && i.path.startsWith('@aws-sdk/')).map((i) => i.path),
+        ),
+      ),
+    ].sort();
     const url = pathToFileURL(outfile).href;
     // alternate the two measurements so that machine noise hits both alike
     const bundle: number[] = [];
@@ -100,9 +112,19 @@ export async function run(): Promise<BenchResult[]> {
     const r1 = (x: number) => Number(x.toFixed(1));
     const note = `median of ${PROCESSES} fresh node ${process.version} processes (min ${r1(Math.min(...bundle))}, max ${r1(Math.max(...bundle))})`;
     return [
-      { name: 'runner bundle size (esbuild as the CDK stack, minified ESM, AWS SDK external)', value: r1(bytes / 1024), unit: 'KiB', note: `${r1(gz / 1024)} KiB gzipped; built in ${Math.round(buildMs)} ms; by package: ${breakdown}; external: ${external.join(', ')}` },
+      {
+        name: 'runner bundle size (esbuild as the CDK stack, minified ESM, AWS SDK external)',
+        value: r1(bytes / 1024),
+        unit: 'KiB',
+        note: `${r1(gz / 1024)} KiB gzipped; built in ${Math.round(buildMs)} ms; by package: ${breakdown}; external: ${external.join(', ')}`,
+      },
       { name: 'runner bundle module init (cold import, AWS SDK included)', value: r1(median(bundle)), unit: 'ms', note },
-      { name: 'of which the external AWS SDK packages alone', value: r1(median(sdk)), unit: 'ms', note: `median of ${PROCESSES} fresh processes importing ${external.length} packages` },
+      {
+        name: 'of which the external AWS SDK packages alone',
+        value: r1(median(sdk)),
+        unit: 'ms',
+        note: `median of ${PROCESSES} fresh processes importing ${external.length} packages`,
+      },
     ];
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -2,7 +2,15 @@
  * Bundle signature verification: node:crypto vs @noble/ed25519 on the same signatures, measured
  * in one run (ratio), plus the whole verifyBundle path on a 100 KiB bundle.
  */
-import { generateKeyPair, nobleVerifier, nodeCryptoVerifier, parsePublicKey, sha256Hex, signBundle, signingMessage } from '../shared/core/bundle/signing';
+import {
+  generateKeyPair,
+  nobleVerifier,
+  nodeCryptoVerifier,
+  parsePublicKey,
+  sha256Hex,
+  signBundle,
+  signingMessage,
+} from '../shared/core/bundle/signing';
 import { verifyBundle } from '../shared/core/bundle/verify';
 import type { BenchResult } from './types';
 
@@ -27,7 +35,9 @@ export async function run(): Promise<BenchResult[]> {
   if (!nodeCryptoVerifier(msg, sig, key) || !nobleVerifier(msg, sig, key)) throw new Error('verifiers disagree');
   const node = opsPerSecond(() => nodeCryptoVerifier(msg, sig, key));
   const noble = opsPerSecond(() => nobleVerifier(msg, sig, key));
-  const full = opsPerSecond(() => verifyBundle({ key: 'agents/bench/1.0.0.mjs', bytes, signature: sigB64, trustedKeys: [key], maxBytes: 1 << 20 }));
+  const full = opsPerSecond(() =>
+    verifyBundle({ key: 'agents/bench/1.0.0.mjs', bytes, signature: sigB64, trustedKeys: [key], maxBytes: 1 << 20 }),
+  );
   return [
     { name: 'ed25519 verify, node:crypto', value: Math.round(node), unit: 'verifies/s' },
     { name: 'ed25519 verify, @noble/ed25519', value: Math.round(noble), unit: 'verifies/s' },

@@ -6,7 +6,15 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AGENT_NAME_RE, bundleKey } from '../shared/core/bundle/identity';
-import { generateKeyPair, nodeCryptoVerifier, parsePublicKey, publicKeyOf, sha256Hex, signBundle, signingMessage } from '../shared/core/bundle/signing';
+import {
+  generateKeyPair,
+  nodeCryptoVerifier,
+  parsePublicKey,
+  publicKeyOf,
+  sha256Hex,
+  signBundle,
+  signingMessage,
+} from '../shared/core/bundle/signing';
 import { createClients } from '../shared/adapters/aws/clients';
 import { S3BundleStore } from '../shared/adapters/aws/s3-bundle-store';
 import { OperationError, UsageError } from './errors';
@@ -95,13 +103,16 @@ async function publish(args: string[], io: Io): Promise<number> {
   const priv = readKey(a.values.key as string | undefined);
   const signature = signBundle(priv, a.name, a.version, a.bytes);
   let bucket = a.values.bucket as string | undefined;
-  let clients;
+  let clients: ReturnType<typeof createClients>;
   if (bucket) {
     const endpoint = (a.values.endpoint as string | undefined) ?? io.env.AWS_ENDPOINT_URL_S3;
     clients = createClients(endpoint ? { endpoints: { s3: endpoint } } : {});
   } else {
     const local = readLocalEndpoints(dataDirOf(io.env));
-    if (!local) throw new OperationError(`local mode is not running (no endpoints.json in ${dataDirOf(io.env)}); start it with npm start or pass --bucket`);
+    if (!local)
+      throw new OperationError(
+        `local mode is not running (no endpoints.json in ${dataDirOf(io.env)}); start it with npm start or pass --bucket`,
+      );
     bucket = local.bucket;
     clients = createClients({ region: 'us-east-1', endpoints: { s3: local.s3 }, localCredentials: true });
   }

@@ -22,7 +22,10 @@ import { dataDirOf, readLocalEndpoints, tokenFile } from '../shared/definitions/
 export class NodeSha256 {
   private readonly h: Hash | Hmac;
   constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-    this.h = secret === undefined ? createHash('sha256') : createHmac('sha256', typeof secret === 'string' ? secret : Buffer.from(secret as ArrayBuffer));
+    this.h =
+      secret === undefined
+        ? createHash('sha256')
+        : createHmac('sha256', typeof secret === 'string' ? secret : Buffer.from(secret as ArrayBuffer));
   }
   update(data: string | ArrayBuffer | ArrayBufferView, encoding?: 'utf8' | 'ascii' | 'latin1'): void {
     if (typeof data === 'string') this.h.update(data, encoding ?? 'utf8');
@@ -33,7 +36,10 @@ export class NodeSha256 {
   }
 }
 
-export type Auth = { kind: 'token'; token: string } | { kind: 'iam'; region: string; service: string; credentials: AwsCredentialIdentity | Provider<AwsCredentialIdentity> } | { kind: 'none' };
+export type Auth =
+  | { kind: 'token'; token: string }
+  | { kind: 'iam'; region: string; service: string; credentials: AwsCredentialIdentity | Provider<AwsCredentialIdentity> }
+  | { kind: 'none' };
 
 export interface ApiTarget {
   base: URL;
@@ -66,7 +72,8 @@ export async function resolveTarget(o: ResolveOptions): Promise<ApiTarget> {
   let raw = o.api ?? o.env.AGENT_API_URL;
   if (!raw) {
     const local = readLocalEndpoints(dataDir);
-    if (!local) throw new OperationError(`no API given (--api URL or AGENT_API_URL) and local mode is not running (no endpoints.json in ${dataDir})`);
+    if (!local)
+      throw new OperationError(`no API given (--api URL or AGENT_API_URL) and local mode is not running (no endpoints.json in ${dataDir})`);
     raw = local.api;
   }
   let base: URL;
@@ -112,12 +119,23 @@ export interface ApiResponse {
 }
 
 /** Headers (and signature) for one request. */
-export async function authHeaders(target: ApiTarget, method: string, url: URL, body: string | undefined, extra: Record<string, string> = {}): Promise<Record<string, string>> {
+export async function authHeaders(
+  target: ApiTarget,
+  method: string,
+  url: URL,
+  body: string | undefined,
+  extra: Record<string, string> = {},
+): Promise<Record<string, string>> {
   const headers: Record<string, string> = { ...extra };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (target.auth.kind === 'token') headers.authorization = `Bearer ${target.auth.token}`;
   if (target.auth.kind === 'iam') {
-    const signer = new SignatureV4({ service: target.auth.service, region: target.auth.region, credentials: target.auth.credentials, sha256: NodeSha256 });
+    const signer = new SignatureV4({
+      service: target.auth.service,
+      region: target.auth.region,
+      credentials: target.auth.credentials,
+      sha256: NodeSha256,
+    });
     const query: Record<string, string | string[]> = {};
     for (const [k, v] of url.searchParams) {
       const prev = query[k];
@@ -155,7 +173,9 @@ export async function request(target: ApiTarget, method: 'GET' | 'POST', route: 
   try {
     res = await fetch(url, { method, headers, ...(payload !== undefined ? { body: payload } : {}) });
   } catch (e) {
-    throw new OperationError(`cannot reach the API at ${target.base.origin}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`);
+    throw new OperationError(
+      `cannot reach the API at ${target.base.origin}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`,
+    );
   }
   const text = await res.text();
   return {

@@ -14,8 +14,14 @@ import { AGENT_NAME_RE } from '../shared/core/bundle/identity';
 import type { AgentView } from '../shared/core/control/service';
 import { AGENT_ACTIONS, type AgentAction } from '../shared/definitions/api';
 
-const PAST: Record<AgentAction, string> = { pause: 'paused', resume: 'resumed', trigger: 'triggered', restart: 'restarted', quarantine: 'quarantined', release: 'released' };
-
+const PAST: Record<AgentAction, string> = {
+  pause: 'paused',
+  resume: 'resumed',
+  trigger: 'triggered',
+  restart: 'restarted',
+  quarantine: 'quarantined',
+  release: 'released',
+};
 
 interface LedgerEntryLike {
   seq: number;
@@ -57,21 +63,25 @@ async function follow(target: ApiTarget, after: number, io: Io, filter: (e: Ledg
   try {
     while (!ctl.signal.aborted) {
       const url = stream?.base ?? routeUrl(target.base, '/events/stream');
-      const headers = await authHeaders(stream ?? target, 'GET', url, undefined, { accept: 'text/event-stream', 'last-event-id': String(last) });
+      const headers = await authHeaders(stream ?? target, 'GET', url, undefined, {
+        accept: 'text/event-stream',
+        'last-event-id': String(last),
+      });
       let retry = 2000;
       try {
         const res = await fetch(url, { headers, signal: ctl.signal });
         if (!res.ok || !res.body) {
           const text = await res.text();
-          throw new OperationError(`GET /events/stream failed: ${describeError({ status: res.status, headers: res.headers, body: text, json: () => null })}`);
+          throw new OperationError(
+            `GET /events/stream failed: ${describeError({ status: res.status, headers: res.headers, body: text, json: () => null })}`,
+          );
         }
         failures = 0;
         const decoder = new TextDecoder();
         let buf = '';
         for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
           buf += decoder.decode(chunk, { stream: true }).replace(/\r\n?/g, '\n');
-          let i: number;
-          while ((i = buf.indexOf('\n\n')) >= 0) {
+          for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
             const block = buf.slice(0, i);
             buf = buf.slice(i + 2);
             let event = 'message';
@@ -128,10 +138,23 @@ export async function runOpsCommand(argv: string[], io: Io): Promise<number> {
   if (cmd === 'agents') {
     if (args.length) throw new UsageError('agents takes no arguments');
     const body = (await call(await target(), 'GET', '/agents')) as { agents: AgentView[] };
-    if (values.json) return out(body), 0;
+    if (values.json) {
+      out(body);
+      return 0;
+    }
     const rows = [['NAME', 'VERSION', 'STATUS', 'CYCLE', 'LAST HEARTBEAT', 'NEXT RUN', 'ERRORS', 'RESTARTS', 'LAST ERROR']];
     for (const a of body.agents)
-      rows.push([a.name, a.version, a.status, `${a.cycleSeconds}s`, a.lastHeartbeat ?? '-', a.nextRunAt ?? '-', String(a.consecutiveErrors), String(a.restarts), a.lastError ?? '']);
+      rows.push([
+        a.name,
+        a.version,
+        a.status,
+        `${a.cycleSeconds}s`,
+        a.lastHeartbeat ?? '-',
+        a.nextRunAt ?? '-',
+        String(a.consecutiveErrors),
+        String(a.restarts),
+        a.lastError ?? '',
+      ]);
     io.stdout.write(body.agents.length ? table(rows) : 'no agents registered\n');
     return 0;
   }
@@ -145,7 +168,10 @@ export async function runOpsCommand(argv: string[], io: Io): Promise<number> {
       agent?: AgentView;
       runId?: string;
     };
-    if (values.json) return out(body), 0;
+    if (values.json) {
+      out(body);
+      return 0;
+    }
     const status = body.agent ? ` (status ${body.agent.status})` : '';
     io.stdout.write(`${PAST[action]} ${name}${status}${body.runId ? `, run ${body.runId}` : ''}\n`);
     return 0;
@@ -155,7 +181,12 @@ export async function runOpsCommand(argv: string[], io: Io): Promise<number> {
     const sub = args[0];
     if (sub === 'verify') {
       if (args.length > 1) throw new UsageError('usage: agentctl ledger verify');
-      const r = (await call(await target(), 'GET', '/ledger/verify')) as { ok: boolean; entries: number; head: string; firstBad: number | null };
+      const r = (await call(await target(), 'GET', '/ledger/verify')) as {
+        ok: boolean;
+        entries: number;
+        head: string;
+        firstBad: number | null;
+      };
       if (values.json) out(r);
       if (!r.ok) throw new OperationError(`ledger verification FAILED: first bad entry #${r.firstBad} (${r.entries} entries checked)`);
       if (!values.json) io.stdout.write(`ledger ok: ${r.entries} entries, head ${r.head}\n`);

@@ -67,7 +67,10 @@ export class Composition {
   // --- stores (the AWS SDK adapters; local mode points the same clients at the emulators)
 
   get registry(): DynamoRegistry {
-    return this.once('registry', () => new DynamoRegistry(this.platform.clients.ddb, this.config.REGISTRY_TABLE, { shards: this.config.AGENT_SCHEDULE_SHARDS }));
+    return this.once(
+      'registry',
+      () => new DynamoRegistry(this.platform.clients.ddb, this.config.REGISTRY_TABLE, { shards: this.config.AGENT_SCHEDULE_SHARDS }),
+    );
   }
 
   get schedule(): DynamoSchedule {
@@ -75,7 +78,10 @@ export class Composition {
   }
 
   get heartbeats(): DynamoHeartbeats {
-    return this.once('heartbeats', () => new DynamoHeartbeats(this.platform.clients.ddb, this.config.HEARTBEAT_TABLE, { shards: this.config.AGENT_SCHEDULE_SHARDS }));
+    return this.once(
+      'heartbeats',
+      () => new DynamoHeartbeats(this.platform.clients.ddb, this.config.HEARTBEAT_TABLE, { shards: this.config.AGENT_SCHEDULE_SHARDS }),
+    );
   }
 
   get bundles(): S3BundleStore {
@@ -153,7 +159,9 @@ export class Composition {
 
   get handlers() {
     return {
-      'agent-manager': this.once('h:agent-manager', () => createManagerHandler({ manager: this.manager, bucket: this.config.HOT_BUCKET, logger: this.logger('manager') })),
+      'agent-manager': this.once('h:agent-manager', () =>
+        createManagerHandler({ manager: this.manager, bucket: this.config.HOT_BUCKET, logger: this.logger('manager') }),
+      ),
       scheduler: this.once('h:scheduler', () =>
         createSchedulerHandler({
           schedule: this.schedule,
@@ -165,10 +173,21 @@ export class Composition {
       ),
       runner: this.once('h:runner', () => createRunnerHandler(this.runnerCore, this.logger('runner'))),
       'health-monitor': this.once('h:health-monitor', () =>
-        createHealthMonitorHandler({ registry: this.registry, heartbeats: this.heartbeats, events: this.platform.events, config: this.config, logger: this.logger('monitor'), ...this.clock }),
+        createHealthMonitorHandler({
+          registry: this.registry,
+          heartbeats: this.heartbeats,
+          events: this.platform.events,
+          config: this.config,
+          logger: this.logger('monitor'),
+          ...this.clock,
+        }),
       ),
-      'ledger-writer': this.once('h:ledger-writer', () => createLedgerWriterHandler({ ledger: this.ledger, logger: this.logger('ledger-writer') })),
-      router: this.once('h:router', () => createRouterHandler({ registry: this.registry, dispatcher: this.platform.dispatcher(), logger: this.logger('router') })),
+      'ledger-writer': this.once('h:ledger-writer', () =>
+        createLedgerWriterHandler({ ledger: this.ledger, logger: this.logger('ledger-writer') }),
+      ),
+      router: this.once('h:router', () =>
+        createRouterHandler({ registry: this.registry, dispatcher: this.platform.dispatcher(), logger: this.logger('router') }),
+      ),
       api: this.once('h:api', (): ApiHandler => createApiHandler(this.apiDeps)),
     } satisfies Record<HandlerName, (event: never) => Promise<unknown>>;
   }

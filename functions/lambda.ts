@@ -34,7 +34,11 @@ export const REQUIRED_ENV: Record<HandlerName | 'api-stream', readonly FunctionE
 };
 
 /** The composition of a Lambda function from its environment (the cloud platform). */
-export function composeFromEnv(name: keyof typeof REQUIRED_ENV, env: Record<string, string | undefined> = process.env, clients?: CloudClients): Composition {
+export function composeFromEnv(
+  name: keyof typeof REQUIRED_ENV,
+  env: Record<string, string | undefined> = process.env,
+  clients?: CloudClients,
+): Composition {
   const config = loadFunctionConfig(name, REQUIRED_ENV[name], env);
   const logger = createLogger({ service: name, level: config.LOG_LEVEL });
   return compose(config, cloudPlatform(config, env, logger, clients));
@@ -57,7 +61,10 @@ export function lambda<R>(name: HandlerName, pick: (c: Composition) => (event: u
         }
         return await handle(event);
       } catch (e) {
-        (composition?.platform.logger ?? createLogger({ service: name })).error('invocation failed', { error: e, retryable: isRetryable(e) });
+        (composition?.platform.logger ?? createLogger({ service: name })).error('invocation failed', {
+          error: e,
+          retryable: isRetryable(e),
+        });
         throw e;
       }
     });

@@ -74,7 +74,12 @@ export const CLOUD_TICK_SECONDS = TICK?.everySeconds ?? 60;
 export const LOCAL_TICK_SECONDS = TICK?.localEverySeconds ?? 1;
 
 /** The cloud platform of a Lambda function, from its configuration and environment. */
-export function cloudPlatform(config: Config, env: Record<string, string | undefined>, logger: Logger, clients: CloudClients = createCloudClients()): Platform {
+export function cloudPlatform(
+  config: Config,
+  env: Record<string, string | undefined>,
+  logger: Logger,
+  clients: CloudClients = createCloudClients(),
+): Platform {
   const mode = ApiAuthModeSchema.safeParse(env[CLOUD_ENV.apiAuthMode] || undefined);
   if (!mode.success) throw new ConfigError(`${CLOUD_ENV.apiAuthMode} must be iam or jwt`);
   let dispatcher: Dispatcher | undefined;
@@ -91,7 +96,12 @@ export function cloudPlatform(config: Config, env: Record<string, string | undef
               throw new NotConfiguredError('the dispatch queue (DISPATCH_QUEUE_URL)');
             },
           }),
-    sandbox: () => (sandbox ??= new WorkerSandbox({ cacheDir: join(tmpdir(), 'agent-bundles'), memoryMb: config.AGENT_RUN_MEMORY_MB, logger: logger.child({ source: 'agent' }) })),
+    sandbox: () =>
+      (sandbox ??= new WorkerSandbox({
+        cacheDir: join(tmpdir(), 'agent-bundles'),
+        memoryMb: config.AGENT_RUN_MEMORY_MB,
+        logger: logger.child({ source: 'agent' }),
+      })),
     components: () => (components ??= new AwsComponentControl(clients, switchIdsFromEnv(env, config.EVENT_BUS_NAME))),
     auth: { mode: mode.data },
     tickSeconds: CLOUD_TICK_SECONDS,

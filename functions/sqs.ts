@@ -18,7 +18,11 @@ export interface SqsBatchResponse {
   batchItemFailures: { itemIdentifier: string }[];
 }
 
-export function sqsBatchHandler(what: string, handle: (body: unknown, messageId: string) => Promise<void>, logger: Logger): (event: unknown) => Promise<SqsBatchResponse> {
+export function sqsBatchHandler(
+  what: string,
+  handle: (body: unknown, messageId: string) => Promise<void>,
+  logger: Logger,
+): (event: unknown) => Promise<SqsBatchResponse> {
   return async (event) => {
     const parsed = SqsEventSchema.safeParse(event);
     if (!parsed.success) throw new ValidationError(`unsupported ${what} event: ${z.prettifyError(parsed.error)}`);

@@ -29,7 +29,12 @@ function arnRef(stack: Stack, construct: IConstruct): string {
 }
 
 export function acknowledgeFindings(stack: OrchestratorStack): void {
-  const dlqs = [stack.deadLetters.deliveryFailures, stack.deadLetters.asyncFailures, stack.dispatch.deadLetters, stack.ledgerWriter.deadLetters];
+  const dlqs = [
+    stack.deadLetters.deliveryFailures,
+    stack.deadLetters.asyncFailures,
+    stack.dispatch.deadLetters,
+    stack.ledgerWriter.deadLetters,
+  ];
   for (const q of dlqs) {
     acknowledge(
       q,

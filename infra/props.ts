@@ -51,7 +51,9 @@ export const OrchestratorPropsSchema = z
     allowUnsignedBundles: z.boolean().default(false),
     /** initial state of each component switch (a redeploy resets switches to this) */
     components: z
-      .object(Object.fromEntries(COMPONENT_NAMES.map((c) => [c, z.boolean().default(true)])) as Record<ComponentName, z.ZodDefault<z.ZodBoolean>>)
+      .object(
+        Object.fromEntries(COMPONENT_NAMES.map((c) => [c, z.boolean().default(true)])) as Record<ComponentName, z.ZodDefault<z.ZodBoolean>>,
+      )
       .strict()
       .default({ manager: true, scheduler: true, runner: true, monitor: true, bus: true }),
     retention: z
@@ -128,7 +130,11 @@ export const OrchestratorPropsSchema = z
       ctx.addIssue({ code: 'custom', path: ['trustedPublicKeys'], message: (e as Error).message });
     }
     if (p.api.authMode === 'jwt' && !p.api.jwt) {
-      ctx.addIssue({ code: 'custom', path: ['api', 'jwt'], message: 'authMode jwt needs jwt.issuer and jwt.audience (-c jwtIssuer=... -c jwtAudience=...)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['api', 'jwt'],
+        message: 'authMode jwt needs jwt.issuer and jwt.audience (-c jwtIssuer=... -c jwtAudience=...)',
+      });
     }
     if (p.api.authMode === 'iam' && p.api.jwt) {
       ctx.addIssue({ code: 'custom', path: ['api', 'jwt'], message: 'jwt settings given but authMode is iam; set authMode=jwt' });
@@ -148,10 +154,13 @@ export type OrchestratorProps = z.output<typeof OrchestratorPropsSchema>;
  * allowed explicitly. The stack turns it into a CloudFormation rule (the deployment stops there
  * with `rule`) and a synth-time warning (`warning`).
  */
-export function deployRefusal(p: Pick<OrchestratorProps, 'trustedPublicKeys' | 'allowUnsignedBundles'>): { rule: string; warning: string } | null {
+export function deployRefusal(
+  p: Pick<OrchestratorProps, 'trustedPublicKeys' | 'allowUnsignedBundles'>,
+): { rule: string; warning: string } | null {
   if (p.trustedPublicKeys.length > 0 || p.allowUnsignedBundles) return null;
   const why = 'no trusted bundle-signing key was given, so every function would run unsigned bundles.';
-  const fix = 'Deploy with -c trustedKeysFile=keys/signing.pub (or -c trustedKeys=<base64>[,...]); to run unsigned bundles on purpose, -c allowUnsignedBundles=true.';
+  const fix =
+    'Deploy with -c trustedKeysFile=keys/signing.pub (or -c trustedKeys=<base64>[,...]); to run unsigned bundles on purpose, -c allowUnsignedBundles=true.';
   return {
     rule: `agent-orchestrator: deployment refused: ${why} ${fix}`,
     warning: `agent-orchestrator: this template cannot be deployed (CloudFormation rule TrustedKeysRequired refuses it): ${why} ${fix}`,
@@ -200,7 +209,12 @@ type ContextKey = (typeof CONTEXT_KEYS)[number];
 const isCdkOwnContext = (k: string) => k.startsWith('@') || k.includes(':') || k === 'acknowledged-issue-numbers';
 
 function list(v: string | undefined): string[] | undefined {
-  return v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter(Boolean);
+  return v === undefined
+    ? undefined
+    : v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
 }
 function bool(key: string, v: string | undefined): boolean | undefined {
   if (v === undefined) return undefined;
@@ -235,7 +249,9 @@ export function propsFromContext(context: Record<string, unknown>): { stackName:
   }
   const stackName = get('stackName') ?? 'AgentOrchestrator';
   if (!/^[A-Za-z][A-Za-z0-9-]{0,100}$/.test(stackName)) {
-    throw new InfraConfigError(`-c stackName: ${JSON.stringify(stackName)} is not a valid CloudFormation stack name (letters, digits, hyphens; at most 101)`);
+    throw new InfraConfigError(
+      `-c stackName: ${JSON.stringify(stackName)} is not a valid CloudFormation stack name (letters, digits, hyphens; at most 101)`,
+    );
   }
   const keyFiles = list(get('trustedKeysFile')) ?? [];
   const fileKeys = keyFiles.flatMap((f) => {

@@ -70,8 +70,10 @@ export class OrchestratorStack extends Stack {
 
   constructor(scope: Construct, id: string, props: OrchestratorStackProps) {
     super(scope, id, props);
-    const config = (this.config = resolveProps(props.orchestrator));
-    this.templateOptions.description = 'Agent orchestrator: signed agent bundles, scheduler, isolated runners, health monitor, event bus with tamper-evident ledger';
+    this.config = resolveProps(props.orchestrator);
+    const config = this.config;
+    this.templateOptions.description =
+      'Agent orchestrator: signed agent bundles, scheduler, isolated runners, health monitor, event bus with tamper-evident ledger';
 
     this.tables = new StateTables(this, 'Tables', { retainData: config.retainData });
     this.hotDirectory = new HotDirectory(this, 'HotDirectory', {
@@ -121,7 +123,10 @@ export class OrchestratorStack extends Stack {
     const ruleList = [...this.manager.rules, ...this.monitor.rules, ...this.ledgerWriter.rules, ...this.router.rules];
     this.rules = Object.fromEntries(ruleList.map((r) => [r.node.id.replace(/Rule$/, ''), r])) as Record<RuleDef['id'], events.Rule>;
     const scheduleList = [...this.manager.schedules, ...this.scheduler.schedules, ...this.monitor.schedules];
-    this.scheduleById = Object.fromEntries(scheduleList.map((s) => [s.node.id.replace(/Schedule$/, ''), s])) as Record<ScheduleDef['id'], scheduler.Schedule>;
+    this.scheduleById = Object.fromEntries(scheduleList.map((s) => [s.node.id.replace(/Schedule$/, ''), s])) as Record<
+      ScheduleDef['id'],
+      scheduler.Schedule
+    >;
 
     const { Ledger: _alwaysOn, ...switchable } = this.rules;
     this.api = new ControlApi(this, 'Api', ctx, {

@@ -51,7 +51,13 @@ export interface SqsBatchEvent {
     messageId: string;
     receiptHandle: string;
     body: string;
-    attributes: { ApproximateReceiveCount: string; SentTimestamp: string; MessageGroupId: string; MessageDeduplicationId: string; SequenceNumber: string };
+    attributes: {
+      ApproximateReceiveCount: string;
+      SentTimestamp: string;
+      MessageGroupId: string;
+      MessageDeduplicationId: string;
+      SequenceNumber: string;
+    };
     messageAttributes: Record<string, never>;
     md5OfBody: string;
     eventSource: 'aws:sqs';
@@ -192,7 +198,12 @@ export class LocalBus implements EventPublisher {
     this.maxBuffered = opts.maxBuffered ?? 100_000;
     this.maxDeadLetters = opts.maxDeadLetters ?? 100;
     // compiling validates every pattern at start-up (InvalidPatternError names the fault)
-    this.rules = opts.rules.map((def) => ({ def, pattern: compilePattern(resolvePattern(def.pattern, opts.vars)), enabled: true, buffer: [] }));
+    this.rules = opts.rules.map((def) => ({
+      def,
+      pattern: compilePattern(resolvePattern(def.pattern, opts.vars)),
+      enabled: true,
+      buffer: [],
+    }));
   }
 
   // ------------------------------------------------------------------------------------------
@@ -389,7 +400,8 @@ export class LocalBus implements EventPublisher {
       await fn(this.shape(batch, d.attempts) as never);
       this.counters.delivered[rule]++;
     } catch (e) {
-      if (d.attempts >= this.maxAttempts || Date.now() - d.firstTriedAt >= this.retryForMs) return this.giveUp(target, batch, d.attempts, e);
+      if (d.attempts >= this.maxAttempts || Date.now() - d.firstTriedAt >= this.retryForMs)
+        return this.giveUp(target, batch, d.attempts, e);
       this.counters.retried[rule]++;
       this.log.warn('bus delivery failed; retrying', { rule, target, attempt: d.attempts, error: e });
       const retry: Promise<void> = sleep(this.retryDelay(d.attempts)).then(() => {
@@ -431,4 +443,3 @@ export class LocalBus implements EventPublisher {
     };
   }
 }
-

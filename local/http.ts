@@ -59,7 +59,8 @@ export function toApiEvent(req: IncomingMessage, body: Buffer, now: number): API
     headers[name] = headers[name] === undefined ? value : `${headers[name]},${value}`;
   }
   const queryStringParameters: Record<string, string> = {};
-  for (const [k, v] of new URLSearchParams(rawQueryString)) queryStringParameters[k] = queryStringParameters[k] === undefined ? v : `${queryStringParameters[k]},${v}`;
+  for (const [k, v] of new URLSearchParams(rawQueryString))
+    queryStringParameters[k] = queryStringParameters[k] === undefined ? v : `${queryStringParameters[k]},${v}`;
   const contentType = headers['content-type'] ?? '';
   const textual = body.length === 0 || TEXTUAL.test(contentType);
   const method = (req.method ?? 'GET').toUpperCase();
@@ -98,7 +99,11 @@ export function toApiEvent(req: IncomingMessage, body: Buffer, now: number): API
 }
 
 /** Reads a body up to `limit` bytes; over it, drains without buffering (or drops past `cap`). */
-function readBody(req: IncomingMessage, limit: number, cap: number): Promise<{ body: Buffer } | { tooLarge: number | null; dropped: boolean }> {
+function readBody(
+  req: IncomingMessage,
+  limit: number,
+  cap: number,
+): Promise<{ body: Buffer } | { tooLarge: number | null; dropped: boolean }> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
     const chunks: Buffer[] = [];
@@ -131,7 +136,11 @@ function readBody(req: IncomingMessage, limit: number, cap: number): Promise<{ b
       chunks.push(chunk);
     });
     req.on('end', () => finish(over ? { tooLarge: size, dropped: false } : { body: Buffer.concat(chunks, size) }));
-    req.on('error', (e) => (settled ? undefined : ((settled = true), reject(e))));
+    req.on('error', (e) => {
+      if (settled) return;
+      settled = true;
+      reject(e);
+    });
   });
 }
 
@@ -144,7 +153,12 @@ function writeResult(res: ServerResponse, result: APIGatewayProxyStructuredResul
   const headers: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(result.headers ?? {})) headers[k.toLowerCase()] = String(v);
   if (result.cookies?.length) headers['set-cookie'] = result.cookies;
-  const body = result.body === undefined ? Buffer.alloc(0) : result.isBase64Encoded ? Buffer.from(result.body, 'base64') : Buffer.from(result.body, 'utf8');
+  const body =
+    result.body === undefined
+      ? Buffer.alloc(0)
+      : result.isBase64Encoded
+        ? Buffer.from(result.body, 'base64')
+        : Buffer.from(result.body, 'utf8');
   headers['content-length'] = String(body.length);
   res.writeHead(result.statusCode ?? 200, headers);
   res.end(body);
@@ -193,7 +207,12 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
     const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-    const body = JSON.stringify({ error: { code: tooLarge ? 'headers_too_large' : 'bad_request', message: tooLarge ? 'request headers are too large' : 'malformed HTTP request' } });
+    const body = JSON.stringify({
+      error: {
+        code: tooLarge ? 'headers_too_large' : 'bad_request',
+        message: tooLarge ? 'request headers are too large' : 'malformed HTTP request',
+      },
+    });
     // a HEAD answer has no body (the client would read one as garbage)
     const head = (err as { rawPacket?: Buffer }).rawPacket?.subarray(0, 5).toString('latin1') === 'HEAD ';
     socket.end(

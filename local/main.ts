@@ -25,7 +25,17 @@ const LocalEnvSchema = z.object({
 });
 
 /** Signals whose default action ends the process: each is logged and shuts down cleanly. */
-const ENDING_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR2', 'SIGALRM', 'SIGXCPU', 'SIGVTALRM', 'SIGPROF'];
+const ENDING_SIGNALS: NodeJS.Signals[] = [
+  'SIGINT',
+  'SIGTERM',
+  'SIGHUP',
+  'SIGQUIT',
+  'SIGUSR2',
+  'SIGALRM',
+  'SIGXCPU',
+  'SIGVTALRM',
+  'SIGPROF',
+];
 /** a clean shutdown after a fatal error gets this long before the process exits anyway */
 const FATAL_SHUTDOWN_MS = 10_000;
 /** the heap share at which a warning is logged (once per crossing) */
@@ -53,7 +63,16 @@ async function main(): Promise<number> {
   const sayExit = (reason: string, fields: Record<string, unknown> = {}) => {
     if (exitSaid) return;
     exitSaid = true;
-    const line = JSON.stringify({ level: 'warn', ts: new Date().toISOString(), msg: 'local mode exiting', service: 'local', reason, pid: process.pid, ppid: process.ppid, ...fields });
+    const line = JSON.stringify({
+      level: 'warn',
+      ts: new Date().toISOString(),
+      msg: 'local mode exiting',
+      service: 'local',
+      reason,
+      pid: process.pid,
+      ppid: process.ppid,
+      ...fields,
+    });
     writeSafely(process.stderr, line + '\n');
     try {
       appendFileSync(join(dataDir, 'exit.log'), line + '\n');
@@ -93,13 +112,19 @@ async function main(): Promise<number> {
       if (!stopping) say(`\n${signal}: shutting down …`);
       shutdown(0);
     });
-  process.on('uncaughtException', (e, origin) => fatal(origin === 'unhandledRejection' ? 'unhandled rejection' : 'uncaught exception', { error: errorFields(e) }));
+  process.on('uncaughtException', (e, origin) =>
+    fatal(origin === 'unhandledRejection' ? 'unhandled rejection' : 'uncaught exception', { error: errorFields(e) }),
+  );
   process.on('unhandledRejection', (e) => fatal('unhandled rejection', { error: errorFields(e) }));
   let heapWarned = false;
   setInterval(() => {
     const h = getHeapStatistics();
     const ratio = h.used_heap_size / h.heap_size_limit;
-    if (ratio > HEAP_WARN_RATIO && !heapWarned) log.warn('heap nearly full: local mode may soon die of out-of-memory', { usedBytes: h.used_heap_size, limitBytes: h.heap_size_limit });
+    if (ratio > HEAP_WARN_RATIO && !heapWarned)
+      log.warn('heap nearly full: local mode may soon die of out-of-memory', {
+        usedBytes: h.used_heap_size,
+        limitBytes: h.heap_size_limit,
+      });
     heapWarned = ratio > HEAP_WARN_RATIO;
   }, 2000).unref();
 

@@ -75,7 +75,11 @@ export function createLocalPlatform(o: LocalPlatformOptions): LocalPlatform {
     // the cloud's S3 events are not replayed when the rule is re-enabled either; the rescan catches up
     onStarted: { manager: () => timers.fire('Rescan') },
   });
-  const sandbox = new WorkerSandbox({ cacheDir: join(o.dataDir, 'bundle-cache'), memoryMb: o.config.AGENT_RUN_MEMORY_MB, logger: log.child({ component: 'agent' }) });
+  const sandbox = new WorkerSandbox({
+    cacheDir: join(o.dataDir, 'bundle-cache'),
+    memoryMb: o.config.AGENT_RUN_MEMORY_MB,
+    logger: log.child({ component: 'agent' }),
+  });
 
   const platform: Platform = {
     clients: o.clients,

@@ -198,11 +198,14 @@ export class LocalRunnerPool implements Dispatcher, LocalComponent {
     if (this.timer && this.timerAt <= at) return;
     this.clearTimer();
     this.timerAt = at;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.timerAt = Infinity;
-      this.pump();
-    }, Math.min(2 ** 31 - 1, Math.max(1, at - now)));
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        this.timerAt = Infinity;
+        this.pump();
+      },
+      Math.min(2 ** 31 - 1, Math.max(1, at - now)),
+    );
     this.timer.unref();
   }
 
@@ -222,24 +225,37 @@ export class LocalRunnerPool implements Dispatcher, LocalComponent {
     const msg = e.item.message;
     const retryAt = retryAtOf(err);
     if (retryAt !== undefined && isRetryable(err)) {
-      this.log.debug('run not possible before a known time; retrying then', { agent: msg.agent, runId: msg.runId, retryAt, error: errorMessage(err) });
+      this.log.debug('run not possible before a known time; retrying then', {
+        agent: msg.agent,
+        runId: msg.runId,
+        retryAt,
+        error: errorMessage(err),
+      });
       this.insert({ item: { message: msg, notBefore: retryAt + 50 }, attempts: e.attempts });
       return;
     }
     this.counters.errors++;
     e.attempts++;
     if (isRetryable(err) && e.attempts < this.maxAttempts) {
-      this.log.warn('run failed on an infrastructure error; retrying', { agent: msg.agent, runId: msg.runId, attempt: e.attempts, error: errorMessage(err) });
+      this.log.warn('run failed on an infrastructure error; retrying', {
+        agent: msg.agent,
+        runId: msg.runId,
+        attempt: e.attempts,
+        error: errorMessage(err),
+      });
       const delay = Math.min(this.retryMaxDelayMs, this.retryDelayMs * 2 ** (e.attempts - 1));
       this.insert({ item: { message: msg, notBefore: this.clock.now() + delay }, attempts: e.attempts });
       return;
     }
-    this.log.error(isRetryable(err) ? 'run failed on an infrastructure error; giving up' : 'run failed with an error a retry cannot fix; dead-lettered', {
-      agent: msg.agent,
-      runId: msg.runId,
-      attempts: e.attempts,
-      error: errorMessage(err),
-    });
+    this.log.error(
+      isRetryable(err) ? 'run failed on an infrastructure error; giving up' : 'run failed with an error a retry cannot fix; dead-lettered',
+      {
+        agent: msg.agent,
+        runId: msg.runId,
+        attempts: e.attempts,
+        error: errorMessage(err),
+      },
+    );
     this.deadLetters.push({ message: msg, error: errorMessage(err) });
     if (this.deadLetters.length > 1000) this.deadLetters.shift();
   }

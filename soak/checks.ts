@@ -120,7 +120,13 @@ export function quantile(sorted: number[], q: number): number {
 }
 
 function summary(sorted: number[]): SoakFigures['jitterMs'] {
-  return { samples: sorted.length, p50: quantile(sorted, 0.5), p90: quantile(sorted, 0.9), p99: quantile(sorted, 0.99), max: sorted[sorted.length - 1] ?? 0 };
+  return {
+    samples: sorted.length,
+    p50: quantile(sorted, 0.5),
+    p90: quantile(sorted, 0.9),
+    p99: quantile(sorted, 0.99),
+    max: sorted[sorted.length - 1] ?? 0,
+  };
 }
 
 const list = (xs: string[], n = 5) => (xs.length <= n ? xs.join(', ') : `${xs.slice(0, n).join(', ')} … (${xs.length} in all)`);
@@ -150,8 +156,12 @@ export function evaluate(obs: SoakObservations): { checks: CheckResult[]; figure
   // 1. the orchestrator process never exited (and shut down cleanly when asked)
   {
     const p: string[] = [];
-    if (obs.process.exitedEarly) p.push(`exited during the soak (code ${obs.process.exitedEarly.code}, signal ${obs.process.exitedEarly.signal}) at ${new Date(obs.process.exitedEarly.at).toISOString()}`);
-    if (!obs.process.exitedEarly && (!obs.process.finalExit || obs.process.finalExit.code !== 0)) p.push(`final stop did not exit 0: ${JSON.stringify(obs.process.finalExit)}`);
+    if (obs.process.exitedEarly)
+      p.push(
+        `exited during the soak (code ${obs.process.exitedEarly.code}, signal ${obs.process.exitedEarly.signal}) at ${new Date(obs.process.exitedEarly.at).toISOString()}`,
+      );
+    if (!obs.process.exitedEarly && obs.process.finalExit?.code !== 0)
+      p.push(`final stop did not exit 0: ${JSON.stringify(obs.process.finalExit)}`);
     if (obs.process.healthz.ok === 0) p.push('GET /healthz never answered');
     checks.push(
       check(
@@ -170,12 +180,18 @@ export function evaluate(obs: SoakObservations): { checks: CheckResult[]; figure
   const orchestratorEvents = new Set(obs.events.filter((e) => e.envelope.sender === 'orchestrator').map((e) => e.envelope.id)).size;
   const final = obs.final;
   if (!final) {
-    checks.push({ id: 'final-state', title: 'final state collected', ok: false, detail: 'the soak ended before the final state could be read (see the earlier failure)' });
+    checks.push({
+      id: 'final-state',
+      title: 'final state collected',
+      ok: false,
+      detail: 'the soak ended before the final state could be read (see the earlier failure)',
+    });
   } else {
     const ledgerIds = new Map<string, number>();
     for (const e of final.ledger) ledgerIds.set(e.id, (ledgerIds.get(e.id) ?? 0) + 1);
     const p: string[] = [];
-    if (final.ledger.length !== publishedIds.size) p.push(`ledger has ${final.ledger.length} entries, ${publishedIds.size} unique envelope ids were published`);
+    if (final.ledger.length !== publishedIds.size)
+      p.push(`ledger has ${final.ledger.length} entries, ${publishedIds.size} unique envelope ids were published`);
     const twice = [...ledgerIds].filter(([, n]) => n > 1).map(([id, n]) => `${id} ×${n}`);
     if (twice.length) p.push(`ids recorded more than once: ${list(twice)}`);
     const missing = [...publishedIds].filter((id) => !ledgerIds.has(id));
@@ -197,10 +213,18 @@ export function evaluate(obs: SoakObservations): { checks: CheckResult[]; figure
       if (i > 0 && e.prevHash !== final.ledger[i - 1]!.hash) g.push(`seq ${e.seq}: prevHash is not the hash of seq ${e.seq - 1}`);
     });
     if (!final.verify.ok) g.push(`GET /ledger/verify: ok=false, firstBad=${final.verify.firstBad}`);
-    if (final.verify.entries !== final.ledger.length) g.push(`verify read ${final.verify.entries} entries, the listing has ${final.ledger.length}`);
+    if (final.verify.entries !== final.ledger.length)
+      g.push(`verify read ${final.verify.entries} entries, the listing has ${final.ledger.length}`);
     const last = final.ledger[final.ledger.length - 1];
     if (last && final.verify.head !== last.hash) g.push('verify head is not the last entry hash');
-    checks.push(check('ledger-verify', 'ledger sequence gap-free, hash chain linked, verify ok', g, `seq 1..${final.ledger.length} contiguous, each prevHash = previous hash, verify ok (head ${final.verify.head.slice(0, 12)}…)`));
+    checks.push(
+      check(
+        'ledger-verify',
+        'ledger sequence gap-free, hash chain linked, verify ok',
+        g,
+        `seq 1..${final.ledger.length} contiguous, each prevHash = previous hash, verify ok (head ${final.verify.head.slice(0, 12)}…)`,
+      ),
+    );
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -242,14 +266,19 @@ export function evaluate(obs: SoakObservations): { checks: CheckResult[]; figure
         // count toward this epoch, so those are credited here
         const carried = i > 0 ? Math.max(0, (byGen.get(gens[i - 1]!)?.length ?? 0) - errThreshold) : 0;
         if (outs.length + carried < errThreshold && (i < gens.length - 1 || quarantined.has(a.name)))
-          p.push(`${a.name} generation ${gen}: acted on after ${outs.length} failed cycles (+${carried} of the previous epoch; threshold ${errThreshold})`);
+          p.push(
+            `${a.name} generation ${gen}: acted on after ${outs.length} failed cycles (+${carried} of the previous epoch; threshold ${errThreshold})`,
+          );
         const wrong = outs.filter((o) => o !== EXPECTED_OUTCOME[a.kind as FaultKind]);
-        if (wrong.length) p.push(`${a.name} (${a.kind}): outcomes ${[...new Set(wrong)].join(',')}, expected ${EXPECTED_OUTCOME[a.kind as FaultKind]}`);
+        if (wrong.length)
+          p.push(`${a.name} (${a.kind}): outcomes ${[...new Set(wrong)].join(',')}, expected ${EXPECTED_OUTCOME[a.kind as FaultKind]}`);
       });
       const r = restarts.get(a.name) ?? 0;
-      if (!quarantined.has(a.name)) p.push(`${a.name} (${a.kind}): no agent.quarantined event (${r} restarts, ${gens.length} epochs with failures)`);
+      if (!quarantined.has(a.name))
+        p.push(`${a.name} (${a.kind}): no agent.quarantined event (${r} restarts, ${gens.length} epochs with failures)`);
       else if (r !== maxRestarts) p.push(`${a.name}: quarantined after ${r} restarts, the policy allows ${maxRestarts}`);
-      if (final && status.get(a.name) !== 'quarantined') p.push(`${a.name}: GET /agents status ${status.get(a.name) ?? 'missing'}, expected quarantined`);
+      if (final && status.get(a.name) !== 'quarantined')
+        p.push(`${a.name}: GET /agents status ${status.get(a.name) ?? 'missing'}, expected quarantined`);
       if (gens.length !== r + 1 && quarantined.has(a.name)) p.push(`${a.name}: failures in ${gens.length} generations but ${r} restarts`);
     }
     checks.push(
@@ -269,16 +298,30 @@ export function evaluate(obs: SoakObservations): { checks: CheckResult[]; figure
     for (const r of obs.runs) if (r.status === 'ran' && healthy.has(r.agent) && r.outcome !== 'ok') p.push(`${r.runId}: ${r.outcome}`);
     for (const e of obs.events) {
       const pl = payloadOf(e);
-      if (e.envelope.sender === 'orchestrator' && ['agent.restarted', 'agent.quarantined', 'agent.failed'].includes(e.envelope.topic) && typeof pl.name === 'string' && healthy.has(pl.name))
+      if (
+        e.envelope.sender === 'orchestrator' &&
+        ['agent.restarted', 'agent.quarantined', 'agent.failed'].includes(e.envelope.topic) &&
+        typeof pl.name === 'string' &&
+        healthy.has(pl.name)
+      )
         p.push(`${e.envelope.topic} for healthy ${pl.name}`);
     }
-    if (final) for (const a of final.agents) if (healthy.has(a.name) && (a.status !== 'active' || a.restarts !== 0)) p.push(`${a.name}: ${a.status}, ${a.restarts} restarts`);
+    if (final)
+      for (const a of final.agents)
+        if (healthy.has(a.name) && (a.status !== 'active' || a.restarts !== 0)) p.push(`${a.name}: ${a.status}, ${a.restarts} restarts`);
     if (final) {
       const listed = new Set(final.agents.map((a) => a.name));
       const absent = plan.agents.filter((a) => !listed.has(a.name)).map((a) => a.name);
       if (absent.length) p.push(`not in GET /agents: ${list(absent)}`);
     }
-    checks.push(check('healthy-undisturbed', 'healthy agents: every run ok, never restarted or quarantined', p, `${plan.healthy.length} healthy agents active, no failed run`));
+    checks.push(
+      check(
+        'healthy-undisturbed',
+        'healthy agents: every run ok, never restarted or quarantined',
+        p,
+        `${plan.healthy.length} healthy agents active, no failed run`,
+      ),
+    );
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -286,7 +329,14 @@ export function evaluate(obs: SoakObservations): { checks: CheckResult[]; figure
   //    recipient and envelope id), injected duplicates included
   {
     const p = [...ran].filter(([, n]) => n > 1).map(([id, n]) => `${id} ran ${n}×`);
-    checks.push(check('no-double-runs', 'nothing ran twice (per agent and slot, per recipient and envelope)', p, `${ran.size} run ids, each ran once`));
+    checks.push(
+      check(
+        'no-double-runs',
+        'nothing ran twice (per agent and slot, per recipient and envelope)',
+        p,
+        `${ran.size} run ids, each ran once`,
+      ),
+    );
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -305,8 +355,10 @@ export function evaluate(obs: SoakObservations): { checks: CheckResult[]; figure
     const registered = new Set<string>();
     for (const e of obs.events) {
       const env = e.envelope;
-      if (env.topic === 'agent.registered' && env.sender === 'orchestrator' && typeof env.payload.name === 'string') registered.add(env.payload.name);
-      if (env.topic !== 'soak.ping' || !env.recipient || !healthy.has(env.sender) || !healthy.has(env.recipient) || seen.has(env.id)) continue;
+      if (env.topic === 'agent.registered' && env.sender === 'orchestrator' && typeof env.payload.name === 'string')
+        registered.add(env.payload.name);
+      if (env.topic !== 'soak.ping' || !env.recipient || !healthy.has(env.sender) || !healthy.has(env.recipient) || seen.has(env.id))
+        continue;
       seen.add(env.id);
       if (!registered.has(env.recipient)) {
         beforeRecipient++;
@@ -327,15 +379,28 @@ export function evaluate(obs: SoakObservations): { checks: CheckResult[]; figure
       for (const d of final.stats.busDeadLetters) p.push(`bus dead letter: rule ${d.rule} → ${d.target}, event ${d.eventId}: ${d.error}`);
       for (const d of final.stats.poolDeadLetters) p.push(`runner pool dead letter: ${d.runId}: ${d.error}`);
     }
-    checks.push(check('nothing-lost', 'nothing lost: every addressed envelope delivered once, no dead letters', p, `${addressed} envelopes between healthy agents, each delivered once${beforeRecipient ? ` (${beforeRecipient} more were sent before their recipient was registered)` : ''}; bus and runner pool dead letters: 0`));
+    checks.push(
+      check(
+        'nothing-lost',
+        'nothing lost: every addressed envelope delivered once, no dead letters',
+        p,
+        `${addressed} envelopes between healthy agents, each delivered once${beforeRecipient ? ` (${beforeRecipient} more were sent before their recipient was registered)` : ''}; bus and runner pool dead letters: 0`,
+      ),
+    );
   }
 
   // ---------------------------------------------------------------------------------------------
   // 7. duplicate deliveries were injected, reached the runner and were refused there
-  const dupIds = [...obs.injected.redispatchedCycles, ...obs.injected.redispatchedEnvelopeRuns, ...obs.injected.pendingCopies, ...obs.injected.republished.map((r) => `${r.recipient}<${r.id}`)];
+  const dupIds = [
+    ...obs.injected.redispatchedCycles,
+    ...obs.injected.redispatchedEnvelopeRuns,
+    ...obs.injected.pendingCopies,
+    ...obs.injected.republished.map((r) => `${r.recipient}<${r.id}`),
+  ];
   {
     const duplicateSkips = new Map<string, number>();
-    for (const r of obs.runs) if (r.status === 'skipped' && r.reason === 'duplicate') duplicateSkips.set(r.runId, (duplicateSkips.get(r.runId) ?? 0) + 1);
+    for (const r of obs.runs)
+      if (r.status === 'skipped' && r.reason === 'duplicate') duplicateSkips.set(r.runId, (duplicateSkips.get(r.runId) ?? 0) + 1);
     const p: string[] = [];
     for (const id of dupIds) {
       if ((ran.get(id) ?? 0) !== 1) p.push(`${id}: ran ${ran.get(id) ?? 0}× (expected once)`);
@@ -362,7 +427,14 @@ export function evaluate(obs: SoakObservations): { checks: CheckResult[]; figure
   for (const e of obs.events) {
     const env = e.envelope;
     const pl = env.payload;
-    if (env.topic === 'agent.cycle' && env.sender === 'orchestrator' && pl.kind === 'cycle' && typeof pl.name === 'string' && typeof pl.slot === 'number' && healthy.has(pl.name))
+    if (
+      env.topic === 'agent.cycle' &&
+      env.sender === 'orchestrator' &&
+      pl.kind === 'cycle' &&
+      typeof pl.name === 'string' &&
+      typeof pl.slot === 'number' &&
+      healthy.has(pl.name)
+    )
       slotOfRun.set(`${pl.name}|${env.ts}|${String(pl.cycle)}`, pl.slot);
   }
   for (const r of obs.runs) {
@@ -418,13 +490,18 @@ export function evaluate(obs: SoakObservations): { checks: CheckResult[]; figure
   {
     const skippedAs = new Map<string, string>();
     for (const r of obs.runs) if (r.status === 'skipped') skippedAs.set(r.runId, r.reason ?? '?');
-    const p = missedOutside.map((s) => `slot ${s} (${new Date(Number(s.split('@')[1])).toISOString()}) never ran${skippedAs.has(s) ? `: skipped as ${skippedAs.get(s)}` : ': never dispatched or its run was lost'}`);
+    const p = missedOutside.map(
+      (s) =>
+        `slot ${s} (${new Date(Number(s.split('@')[1])).toISOString()}) never ran${skippedAs.has(s) ? `: skipped as ${skippedAs.get(s)}` : ': never dispatched or its run was lost'}`,
+    );
     checks.push(
       check(
         'healthy-slots',
         'healthy agents: every slot ran (none lost to the outages, which are shorter than every period)',
         p,
-        missed === 0 ? `${ranInWindow} of ${expected} slots ran` : `${ranInWindow} of ${expected} slots ran; ${missed} skipped within DynamoDB outages longer than the agent's period (overdue slots collapse by design)`,
+        missed === 0
+          ? `${ranInWindow} of ${expected} slots ran`
+          : `${ranInWindow} of ${expected} slots ran; ${missed} skipped within DynamoDB outages longer than the agent's period (overdue slots collapse by design)`,
       ),
     );
   }

@@ -36,7 +36,19 @@ import type { Envelope } from '../shared/core/envelope';
 import { errorMessage } from '../shared/core/errors';
 import { planFleet, type FleetPlan } from './fleet';
 import { ChildMessageSchema, ChildStatsSchema, type ChildStats, type Command, type ObservedEvent, type ObservedRun } from './protocol';
-import { ApiAgentSchema, ApiLedgerEntrySchema, ApiVerifySchema, evaluate, type ApiAgent, type ApiLedgerEntry, type CheckResult, type FaultWindow, type Injected, type SoakFigures, type SoakObservations } from './checks';
+import {
+  ApiAgentSchema,
+  ApiLedgerEntrySchema,
+  ApiVerifySchema,
+  evaluate,
+  type ApiAgent,
+  type ApiLedgerEntry,
+  type CheckResult,
+  type FaultWindow,
+  type Injected,
+  type SoakFigures,
+  type SoakObservations,
+} from './checks';
 import { SoakApiError, SoakConfigError, SoakOrchestratorError, SoakTimeoutError } from './errors';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -80,7 +92,10 @@ export const SoakOptionsSchema = z
     logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('warn'),
     seed: z.number().int().default(7),
   })
-  .refine((o) => o.healthyCycleSeconds[0] <= o.healthyCycleSeconds[1] && o.faultyCycleSeconds[0] <= o.faultyCycleSeconds[1], 'period ranges are [min, max]');
+  .refine(
+    (o) => o.healthyCycleSeconds[0] <= o.healthyCycleSeconds[1] && o.faultyCycleSeconds[0] <= o.faultyCycleSeconds[1],
+    'period ranges are [min, max]',
+  );
 export type SoakOptions = z.input<typeof SoakOptionsSchema>;
 export type ResolvedSoakOptions = z.infer<typeof SoakOptionsSchema>;
 
@@ -137,16 +152,26 @@ async function startChild(o: ResolvedSoakOptions, dataDir: string, logFile: stri
   for (const [k, v] of Object.entries(o.health)) env[k] = String(v);
   mkdirSync(dataDir, { recursive: true });
   const logFd = openSync(logFile, 'a');
-  const child = fork(join(here, 'orchestrator.ts'), [JSON.stringify({ dataDir, env, runnerConcurrency: o.runnerConcurrency, logLevel: o.logLevel })], {
-    cwd: REPO_ROOT,
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', logFd, logFd, 'ipc'],
-    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-  });
+  const child = fork(
+    join(here, 'orchestrator.ts'),
+    [JSON.stringify({ dataDir, env, runnerConcurrency: o.runnerConcurrency, logLevel: o.logLevel })],
+    {
+      cwd: REPO_ROOT,
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', logFd, logFd, 'ipc'],
+      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    },
+  );
   closeSync(logFd);
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   let nextId = 1;
-  const h: Partial<ChildHandle> & { runs: ObservedRun[]; events: ObservedEvent[] } = { runs: [], events: [], exitedEarly: null, finalExit: null, stopRequested: false };
+  const h: Partial<ChildHandle> & { runs: ObservedRun[]; events: ObservedEvent[] } = {
+    runs: [],
+    events: [],
+    exitedEarly: null,
+    finalExit: null,
+    stopRequested: false,
+  };
   let onReady: ((r: ChildHandle['ready']) => void) | undefined;
   const ready = new Promise<ChildHandle['ready']>((res) => (onReady = res));
   h.exited = new Promise<void>((res) =>
@@ -180,7 +205,8 @@ async function startChild(o: ResolvedSoakOptions, dataDir: string, logFile: stri
   h.child = child;
   h.command = (cmd: Command, timeoutMs = 120_000) =>
     new Promise<unknown>((res, rej) => {
-      if (child.exitCode !== null || child.signalCode !== null) return rej(new SoakOrchestratorError('orchestrator process is not running'));
+      if (child.exitCode !== null || child.signalCode !== null)
+        return rej(new SoakOrchestratorError('orchestrator process is not running'));
       const id = nextId++;
       const timer = setTimeout(() => {
         pending.delete(id);
@@ -198,11 +224,7 @@ async function startChild(o: ResolvedSoakOptions, dataDir: string, logFile: stri
       });
       child.send({ t: 'cmd', id, cmd });
     });
-  const started = await Promise.race([
-    ready,
-    h.exited.then(() => null),
-    sleep(180_000).then(() => undefined),
-  ]);
+  const started = await Promise.race([ready, h.exited.then(() => null), sleep(180_000).then(() => undefined)]);
   if (started === null) throw new SoakOrchestratorError(`orchestrator exited before it was ready; log: ${tail(logFile)}`);
   if (started === undefined) {
     child.kill('SIGTERM');
@@ -228,7 +250,11 @@ class Api {
   ) {}
 
   async call<T>(method: 'GET' | 'POST', path: string, schema: z.ZodType<T>, timeoutMs = 30_000): Promise<T> {
-    const res = await fetch(this.base.replace(/\/$/, '') + path, { method, headers: { authorization: `Bearer ${this.token}` }, signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetch(this.base.replace(/\/$/, '') + path, {
+      method,
+      headers: { authorization: `Bearer ${this.token}` },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
     const text = await res.text();
     if (!res.ok) throw new SoakApiError(`${method} ${path}: HTTP ${res.status}: ${text.slice(0, 300)}`, { status: res.status });
     const parsed = schema.safeParse(JSON.parse(text));
@@ -244,7 +270,12 @@ class Api {
     const out: ApiLedgerEntry[] = [];
     let after = 0;
     for (;;) {
-      const page = await this.call('GET', `/ledger?after=${after}&limit=1000`, z.object({ entries: z.array(ApiLedgerEntrySchema), next: z.number().nullable().optional() }), 120_000);
+      const page = await this.call(
+        'GET',
+        `/ledger?after=${after}&limit=1000`,
+        z.object({ entries: z.array(ApiLedgerEntrySchema), next: z.number().nullable().optional() }),
+        120_000,
+      );
       out.push(...page.entries);
       if (page.entries.length === 0 || page.next === null || page.next === undefined) return out;
       after = page.next;
@@ -296,7 +327,8 @@ async function until<T>(what: string, seconds: number, fn: () => Promise<T | und
     } catch (e) {
       last = e;
     }
-    if (Date.now() > deadline) throw new SoakTimeoutError(`${what}: not within ${seconds} s${last ? ` (last error: ${errorMessage(last)})` : ''}`);
+    if (Date.now() > deadline)
+      throw new SoakTimeoutError(`${what}: not within ${seconds} s${last ? ` (last error: ${errorMessage(last)})` : ''}`);
     await sleep(everyMs);
   }
 }
@@ -333,7 +365,9 @@ export async function runSoak(input: SoakOptions, hooks: SoakHooks = {}): Promis
   let h: ChildHandle | undefined;
   let probe: NodeJS.Timeout | undefined;
   let sampler: NodeJS.Timeout | undefined;
-  say(`soak: ${plan.agents.length} agents (${plan.counts.healthy} healthy, ${plan.counts.throw} throw, ${plan.counts.hang} hang, ${plan.counts.spin} spin, ${plan.counts.crash} crash); data ${dataDir}`);
+  say(
+    `soak: ${plan.agents.length} agents (${plan.counts.healthy} healthy, ${plan.counts.throw} throw, ${plan.counts.hang} hang, ${plan.counts.spin} spin, ${plan.counts.crash} crash); data ${dataDir}`,
+  );
   try {
     h = await startChild(o, dataDir, logFile);
     const child = h;
@@ -388,11 +422,16 @@ export async function runSoak(input: SoakOptions, hooks: SoakHooks = {}): Promis
     const injections: (() => Promise<void>)[] = [
       // cycles that ran: the same dispatch message again (a redelivery after the run)
       async () => {
-        const ran = recentEvents((e) => e.envelope.topic === 'agent.cycle' && e.envelope.payload.kind === 'cycle' && healthy.has(String(e.envelope.payload.name)));
+        const ran = recentEvents(
+          (e) => e.envelope.topic === 'agent.cycle' && e.envelope.payload.kind === 'cycle' && healthy.has(String(e.envelope.payload.name)),
+        );
         const items: DispatchItem[] = pick(ran, o.duplicatesPerInjection).map((e) => {
           used.add(e.envelope.id);
           const p = e.envelope.payload as { name: string; slot: number; generation: number };
-          return { message: { kind: 'cycle', agent: p.name, runId: cycleRunId(p.name, p.slot), slot: p.slot, generation: p.generation }, notBefore: Date.now() };
+          return {
+            message: { kind: 'cycle', agent: p.name, runId: cycleRunId(p.name, p.slot), slot: p.slot, generation: p.generation },
+            notBefore: Date.now(),
+          };
         });
         if (!items.length) return;
         await child.command({ op: 'dispatch', items });
@@ -400,12 +439,19 @@ export async function runSoak(input: SoakOptions, hooks: SoakHooks = {}): Promis
       },
       // slots still waiting in the pool: a second copy, both race
       async () => {
-        const r = (await child.command({ op: 'duplicatePending', max: o.duplicatesPerInjection, agents: healthyNames })) as { runIds: string[] };
+        const r = (await child.command({ op: 'duplicatePending', max: o.duplicatesPerInjection, agents: healthyNames })) as {
+          runIds: string[];
+        };
         injected.pendingCopies.push(...r.runIds);
       },
       // envelopes between healthy agents: published again with the same id (the router dispatches again)
       async () => {
-        const envs = pick(recentEvents((e) => e.envelope.topic === 'soak.ping' && healthy.has(e.envelope.sender) && healthy.has(e.envelope.recipient ?? '')), o.duplicatesPerInjection).map((e) => {
+        const envs = pick(
+          recentEvents(
+            (e) => e.envelope.topic === 'soak.ping' && healthy.has(e.envelope.sender) && healthy.has(e.envelope.recipient ?? ''),
+          ),
+          o.duplicatesPerInjection,
+        ).map((e) => {
           used.add(e.envelope.id);
           return e.envelope;
         });
@@ -415,13 +461,26 @@ export async function runSoak(input: SoakOptions, hooks: SoakHooks = {}): Promis
       },
       // envelope runs that happened: the dispatch message again (a redelivery from the queue)
       async () => {
-        const envs = pick(recentEvents((e) => e.envelope.topic === 'soak.ping' && healthy.has(e.envelope.sender) && healthy.has(e.envelope.recipient ?? '')), o.duplicatesPerInjection);
+        const envs = pick(
+          recentEvents(
+            (e) => e.envelope.topic === 'soak.ping' && healthy.has(e.envelope.sender) && healthy.has(e.envelope.recipient ?? ''),
+          ),
+          o.duplicatesPerInjection,
+        );
         const delivered = new Set(child.runs.filter((r) => r.status === 'ran' && r.kind === 'envelope').map((r) => r.runId));
         const items: DispatchItem[] = envs
           .filter((e) => delivered.has(envelopeRunId(e.envelope.recipient!, e.envelope.id)))
           .map((e) => {
             used.add(e.envelope.id);
-            return { message: { kind: 'envelope', agent: e.envelope.recipient!, runId: envelopeRunId(e.envelope.recipient!, e.envelope.id), envelope: e.envelope }, notBefore: Date.now() };
+            return {
+              message: {
+                kind: 'envelope',
+                agent: e.envelope.recipient!,
+                runId: envelopeRunId(e.envelope.recipient!, e.envelope.id),
+                envelope: e.envelope,
+              },
+              notBefore: Date.now(),
+            };
           });
         if (!items.length) return;
         await child.command({ op: 'dispatch', items });
@@ -439,7 +498,9 @@ export async function runSoak(input: SoakOptions, hooks: SoakHooks = {}): Promis
       if (now >= nextEmulatorFault && activeEnd - now > 10_000) {
         const kind = emulatorFaults % 2 === 0 ? 'dynamodb' : 's3';
         emulatorFaults++;
-        const r = (await child.command(kind === 'dynamodb' ? { op: 'restartDynamo', downMs: o.dynamoDownMs } : { op: 'restartS3', downMs: o.s3DownMs })) as { from: number; to: number };
+        const r = (await child.command(
+          kind === 'dynamodb' ? { op: 'restartDynamo', downMs: o.dynamoDownMs } : { op: 'restartS3', downMs: o.s3DownMs },
+        )) as { from: number; to: number };
         faults.push({ kind, from: r.from, to: r.to });
         say(`soak: ${kind} restarted, unreachable for ${r.to - r.from} ms`);
         nextEmulatorFault += o.emulatorFaultEverySeconds * 1000;
@@ -452,7 +513,9 @@ export async function runSoak(input: SoakOptions, hooks: SoakHooks = {}): Promis
       }
     }
     phase('active');
-    say(`soak: active phase over: ${child.runs.length} run reports, ${child.events.length} bus envelopes, ${faults.length} emulator restarts, duplicates injected`);
+    say(
+      `soak: active phase over: ${child.runs.length} run reports, ${child.events.length} bus envelopes, ${faults.length} emulator restarts, duplicates injected`,
+    );
 
     // ---------------------------------------------------------------------------------------------
     // converge: every faulty agent quarantined
@@ -474,12 +537,18 @@ export async function runSoak(input: SoakOptions, hooks: SoakHooks = {}): Promis
 
     // ---------------------------------------------------------------------------------------------
     // drain and collect
-    const stopped = await api.call('POST', '/components/scheduler/stop', z.object({ component: z.object({ name: z.string(), running: z.boolean() }) }));
+    const stopped = await api.call(
+      'POST',
+      '/components/scheduler/stop',
+      z.object({ component: z.object({ name: z.string(), running: z.boolean() }) }),
+    );
     if (stopped.component.running) throw new SoakApiError('POST /components/scheduler/stop: the scheduler still runs');
     schedulerStoppedAt = Date.now();
     // slots dispatched before the stop (horizon 1.5 s) still run; then everything settles
     await sleep(2000);
-    const stats = ChildStatsSchema.parse(await child.command({ op: 'drain', timeoutMs: o.drainTimeoutSeconds * 1000 }, o.drainTimeoutSeconds * 1000 + 30_000));
+    const stats = ChildStatsSchema.parse(
+      await child.command({ op: 'drain', timeoutMs: o.drainTimeoutSeconds * 1000 }, o.drainTimeoutSeconds * 1000 + 30_000),
+    );
     await child.command({ op: 'flush' });
     phase('drain');
     const [agents, ledger, verify] = [await api.agents(), await api.ledger(), await api.verify()];
@@ -526,7 +595,18 @@ export async function runSoak(input: SoakOptions, hooks: SoakHooks = {}): Promis
     const { plan: _plan, ...rest } = obs;
     writeFileSync(join(dataDir, 'observations.json'), JSON.stringify({ ...rest, agents: plan.agents.map(({ source: _s, ...a }) => a) }));
   }
-  return { passed, checks, figures, options: o, machine: machineDescription(), startedAt, phases, peakRssMb, logFile: passed && !o.keepData ? null : logFile, error };
+  return {
+    passed,
+    checks,
+    figures,
+    options: o,
+    machine: machineDescription(),
+    startedAt,
+    phases,
+    peakRssMb,
+    logFile: passed && !o.keepData ? null : logFile,
+    error,
+  };
 }
 
 /** The result as a Markdown section (docs/soak.md keeps the full form's last one). */
@@ -537,8 +617,16 @@ export function formatResult(r: SoakResult): string {
     `### Soak ${r.passed ? 'PASSED' : 'FAILED'} — ${o.agents} agents, ${r.startedAt}`,
     '',
     `Machine: ${r.machine}.`,
-    `Options: active ${o.activeSeconds} s, healthy periods ${o.healthyCycleSeconds[0]}–${o.healthyCycleSeconds[1]} s, faulty periods ${o.faultyCycleSeconds[0]}–${o.faultyCycleSeconds[1]} s, runner concurrency ${o.runnerConcurrency}, an emulator restart every ${o.emulatorFaultEverySeconds} s (DynamoDB down ${o.dynamoDownMs} ms + its JVM start, s3rver down ${o.s3DownMs} ms), ${o.duplicatesPerInjection} duplicates every ${o.duplicateEverySeconds} s, health ${Object.entries(o.health).map(([k, v]) => `${k}=${v}`).join(' ')}, seed ${o.seed}.`,
-    `Phases (s): ${Object.entries(r.phases).map(([k, v]) => `${k} ${v}`).join(', ')}; total ${Object.values(r.phases).reduce((a, b) => a + b, 0).toFixed(1)} s. Orchestrator peak RSS ${r.peakRssMb} MB.`,
+    `Options: active ${o.activeSeconds} s, healthy periods ${o.healthyCycleSeconds[0]}–${o.healthyCycleSeconds[1]} s, faulty periods ${o.faultyCycleSeconds[0]}–${o.faultyCycleSeconds[1]} s, runner concurrency ${o.runnerConcurrency}, an emulator restart every ${o.emulatorFaultEverySeconds} s (DynamoDB down ${o.dynamoDownMs} ms + its JVM start, s3rver down ${o.s3DownMs} ms), ${o.duplicatesPerInjection} duplicates every ${o.duplicateEverySeconds} s, health ${Object.entries(
+      o.health,
+    )
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}, seed ${o.seed}.`,
+    `Phases (s): ${Object.entries(r.phases)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}; total ${Object.values(r.phases)
+      .reduce((a, b) => a + b, 0)
+      .toFixed(1)} s. Orchestrator peak RSS ${r.peakRssMb} MB.`,
     '',
     '| check | result | detail |',
     '|---|---|---|',
@@ -547,7 +635,11 @@ export function formatResult(r: SoakResult): string {
     '| figure | value |',
     '|---|---|',
     `| runs (cycles / envelope runs) | ${f.runs} (${f.cycleRuns} / ${f.envelopeRuns}) |`,
-    `| skipped runs by reason | ${Object.entries(f.skipped).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'} |`,
+    `| skipped runs by reason | ${
+      Object.entries(f.skipped)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ') || 'none'
+    } |`,
     `| envelopes published by agents / orchestrator events / ledger entries | ${f.envelopesPublished} / ${f.orchestratorEvents} / ${f.ledgerEntries} |`,
     `| healthy slots ran / expected (missed within outages) | ${f.healthySlots.ran} / ${f.healthySlots.expected} (${f.healthySlots.missedInFaultWindows}) |`,
     `| healthy slot jitter (run start − slot start) p50 / p90 / p99 / max | ${f.jitterMs.p50} / ${f.jitterMs.p90} / ${f.jitterMs.p99} / ${f.jitterMs.max} ms (${f.jitterMs.samples} runs) |`,

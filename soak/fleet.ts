@@ -41,9 +41,15 @@ export const FleetOptionsSchema = z
     healthyTimeoutSeconds: z.number().min(0.1).default(5),
     faultyTimeoutSeconds: z.number().min(0.1).default(1),
     /** name prefix; names are `<prefix>-<kind>-<nnnn>` */
-    prefix: z.string().regex(/^[a-z][a-z0-9]{0,9}$/).default('soak'),
+    prefix: z
+      .string()
+      .regex(/^[a-z][a-z0-9]{0,9}$/)
+      .default('soak'),
   })
-  .refine((o) => o.healthyCycleSeconds[0] <= o.healthyCycleSeconds[1] && o.faultyCycleSeconds[0] <= o.faultyCycleSeconds[1], 'period ranges must be [min, max]')
+  .refine(
+    (o) => o.healthyCycleSeconds[0] <= o.healthyCycleSeconds[1] && o.faultyCycleSeconds[0] <= o.faultyCycleSeconds[1],
+    'period ranges must be [min, max]',
+  )
   .refine((o) => o.throwFraction + o.hangFraction + o.crashFraction < 0.5, 'the faulty fractions must leave most of the fleet healthy');
 export type FleetOptions = z.input<typeof FleetOptionsSchema>;
 
@@ -120,11 +126,23 @@ export function planFleet(input: FleetOptions): FleetPlan {
   healthyNames.forEach((name, i) => {
     // three distinct peers (never itself): i+1, i+7, i+31 modulo the healthy count
     const peers = [...new Set([1, 7, 31].map((d) => healthyNames[(i + d) % nHealthy]!))].filter((p) => p !== name);
-    const base = { name, kind: 'healthy' as const, cycleSeconds: spread(o.healthyCycleSeconds, i), timeoutSeconds: o.healthyTimeoutSeconds, peers };
+    const base = {
+      name,
+      kind: 'healthy' as const,
+      cycleSeconds: spread(o.healthyCycleSeconds, i),
+      timeoutSeconds: o.healthyTimeoutSeconds,
+      peers,
+    };
     agents.push({ ...base, source: bundleSource(base) });
   });
   faultyKinds.forEach((kind, i) => {
-    const base = { name: `${o.prefix}-${kind}-${pad(i)}`, kind, cycleSeconds: spread(o.faultyCycleSeconds, i), timeoutSeconds: o.faultyTimeoutSeconds, peers: [] };
+    const base = {
+      name: `${o.prefix}-${kind}-${pad(i)}`,
+      kind,
+      cycleSeconds: spread(o.faultyCycleSeconds, i),
+      timeoutSeconds: o.faultyTimeoutSeconds,
+      peers: [],
+    };
     agents.push({ ...base, source: bundleSource(base) });
   });
   const counts: Record<AgentKind, number> = { healthy: 0, throw: 0, hang: 0, spin: 0, crash: 0 };

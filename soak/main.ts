@@ -17,33 +17,42 @@ import { FULL_FORM, SHORT_FORM } from './forms';
 
 const num = z.coerce.number();
 
+/** The command line (throws on an unknown or malformed option). */
+function parseSoakArgs() {
+  return parseArgs({
+    options: {
+      short: { type: 'boolean', default: false },
+      agents: { type: 'string' },
+      active: { type: 'string' },
+      converge: { type: 'string' },
+      concurrency: { type: 'string' },
+      seed: { type: 'string' },
+      'data-dir': { type: 'string' },
+      keep: { type: 'boolean', default: false },
+      report: { type: 'string' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  }).values;
+}
+
 async function main(): Promise<number> {
   // as in local/main.ts: the SDK's node-22 notice is noise here (the SDK version is pinned)
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  let args;
+  let args: ReturnType<typeof parseSoakArgs>;
   try {
-    args = parseArgs({
-      options: {
-        short: { type: 'boolean', default: false },
-        agents: { type: 'string' },
-        active: { type: 'string' },
-        converge: { type: 'string' },
-        concurrency: { type: 'string' },
-        seed: { type: 'string' },
-        'data-dir': { type: 'string' },
-        keep: { type: 'boolean', default: false },
-        report: { type: 'string' },
-        'log-level': { type: 'string' },
-        help: { type: 'boolean', default: false },
-      },
-      strict: true,
-    }).values;
+    args = parseSoakArgs();
   } catch (e) {
-    process.stderr.write(`${errorMessage(e)}\nusage: npm run soak -- [--short] [--agents N] [--active SECONDS] [--converge SECONDS] [--concurrency N] [--seed N] [--data-dir DIR] [--keep] [--report FILE]\n`);
+    process.stderr.write(
+      `${errorMessage(e)}\nusage: npm run soak -- [--short] [--agents N] [--active SECONDS] [--converge SECONDS] [--concurrency N] [--seed N] [--data-dir DIR] [--keep] [--report FILE]\n`,
+    );
     return 2;
   }
   if (args.help) {
-    process.stdout.write('usage: npm run soak -- [--short] [--agents N] [--active SECONDS] [--converge SECONDS] [--concurrency N] [--seed N] [--data-dir DIR] [--keep] [--report FILE]\n');
+    process.stdout.write(
+      'usage: npm run soak -- [--short] [--agents N] [--active SECONDS] [--converge SECONDS] [--concurrency N] [--seed N] [--data-dir DIR] [--keep] [--report FILE]\n',
+    );
     return 0;
   }
   const opts: SoakOptions = { ...(args.short ? SHORT_FORM : FULL_FORM) };
@@ -60,7 +69,7 @@ async function main(): Promise<number> {
   }
   if (args['data-dir']) opts.dataDir = args['data-dir'];
   opts.keepData = args.keep;
-  let result;
+  let result: Awaited<ReturnType<typeof runSoak>>;
   try {
     result = await runSoak(opts, { progress: (l) => process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${l}\n`) });
   } catch (e) {

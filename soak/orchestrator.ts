@@ -19,7 +19,15 @@ import { createLogger, type LogLevel } from '../shared/core/logger';
 import { errorMessage } from '../shared/core/errors';
 import type { DispatchItem } from '../shared/core/dispatch';
 import type { RunReport } from '../shared/core/runner/service';
-import { ChildStatsSchema, DriverMessageSchema, type ChildMessage, type ChildStats, type Command, type ObservedEvent, type ObservedRun } from './protocol';
+import {
+  ChildStatsSchema,
+  DriverMessageSchema,
+  type ChildMessage,
+  type ChildStats,
+  type Command,
+  type ObservedEvent,
+  type ObservedRun,
+} from './protocol';
 import { SoakConfigError, SoakOrchestratorError } from './errors';
 
 export const ChildOptionsSchema = z.object({
@@ -53,18 +61,39 @@ async function main(): Promise<void> {
   const onRun = (r: RunReport) => {
     runs.push(
       r.status === 'ran'
-        ? { at: Date.now(), status: 'ran', agent: r.agent, runId: r.runId, kind: r.kind, cycle: r.cycle, outcome: r.outcome, durationMs: r.durationMs, published: r.published, ...(r.publishError ? { publishError: r.publishError } : {}) }
+        ? {
+            at: Date.now(),
+            status: 'ran',
+            agent: r.agent,
+            runId: r.runId,
+            kind: r.kind,
+            cycle: r.cycle,
+            outcome: r.outcome,
+            durationMs: r.durationMs,
+            published: r.published,
+            ...(r.publishError ? { publishError: r.publishError } : {}),
+          }
         : { at: Date.now(), status: 'skipped', agent: r.agent, runId: r.runId, kind: r.kind, reason: r.reason },
     );
   };
-  const host = await LocalOrchestrator.start({ dataDir: opts.dataDir, port: 0, env: opts.env, logger: log, runnerConcurrency: opts.runnerConcurrency, onRun });
+  const host = await LocalOrchestrator.start({
+    dataDir: opts.dataDir,
+    port: 0,
+    env: opts.env,
+    logger: log,
+    runnerConcurrency: opts.runnerConcurrency,
+    onRun,
+  });
   host.bus.subscribe((e) => events.push({ at: Date.now(), envelope: e.detail }));
 
   const flush = async () => {
     if (runs.length === 0 && events.length === 0) return;
     await send({ t: 'obs', runs: runs.splice(0), events: events.splice(0) });
   };
-  const flusher = setInterval(() => void flush().catch((e: unknown) => log.error('sending observations failed', { error: e })), opts.flushEveryMs);
+  const flusher = setInterval(
+    () => void flush().catch((e: unknown) => log.error('sending observations failed', { error: e })),
+    opts.flushEveryMs,
+  );
 
   const stats = (): ChildStats => {
     const b = host.bus.stats();
@@ -73,8 +102,21 @@ async function main(): Promise<void> {
     return ChildStatsSchema.parse({
       bus: { published: b.published, delivered: b.delivered, failed: b.failed, retried: b.retried, dropped: b.dropped, queued: b.queued },
       busDeadLetters: host.bus.deadLetters.map((d) => ({ rule: d.rule, target: d.target, eventId: d.eventId, error: d.error })),
-      pool: { pending: p.pending, inFlight: p.inFlight, started: p.started, ran: p.ran, skipped: p.skipped, errors: p.errors, deadLetters: p.deadLetters },
-      poolDeadLetters: host.pool.deadLetters.map((d) => ({ agent: d.message.agent, runId: d.message.runId, kind: d.message.kind, error: d.error })),
+      pool: {
+        pending: p.pending,
+        inFlight: p.inFlight,
+        started: p.started,
+        ran: p.ran,
+        skipped: p.skipped,
+        errors: p.errors,
+        deadLetters: p.deadLetters,
+      },
+      poolDeadLetters: host.pool.deadLetters.map((d) => ({
+        agent: d.message.agent,
+        runId: d.message.runId,
+        kind: d.message.kind,
+        error: d.error,
+      })),
       timers: host.timers.stats().map((t) => ({ id: t.id, fired: t.fired, failed: t.failed })),
       memory: { rssMb: Math.round(mem.rss / 2 ** 20), heapUsedMb: Math.round(mem.heapUsed / 2 ** 20) },
     });
@@ -94,7 +136,8 @@ async function main(): Promise<void> {
         const p2 = host.pool.stats();
         if (p2.pending === 0 && p2.inFlight === 0 && host.bus.stats().published === before) return stats();
       }
-      if (Date.now() > until) throw new SoakOrchestratorError(`not drained after ${timeoutMs} ms`, { pool: p, queued: host.bus.stats().queued });
+      if (Date.now() > until)
+        throw new SoakOrchestratorError(`not drained after ${timeoutMs} ms`, { pool: p, queued: host.bus.stats().queued });
       await new Promise((r) => setTimeout(r, 200));
     }
   };

@@ -10,7 +10,8 @@ export async function handleManagerEvent(manager: AgentManager, raw: unknown, bu
   if (!parsed.success) throw new ValidationError(`unsupported agent-manager event: ${z.prettifyError(parsed.error)}`);
   const ev = parsed.data;
   if ('action' in ev) return manager.rescan();
-  if (bucket && ev.detail.bucket.name !== bucket) return [{ kind: 'ignored', key: ev.detail.object.key, why: `bucket ${ev.detail.bucket.name} is not the hot directory` }];
+  if (bucket && ev.detail.bucket.name !== bucket)
+    return [{ kind: 'ignored', key: ev.detail.object.key, why: `bucket ${ev.detail.bucket.name} is not the hot directory` }];
   // S3 event keys arrive URL-encoded ('+' for spaces), as in S3 notifications.
   const key = decodeURIComponent(ev.detail.object.key.replace(/\+/g, ' '));
   return ev['detail-type'] === 'Object Created'

@@ -13,18 +13,10 @@ import { ValidationError } from '../../shared/core/errors';
 import { silentLogger } from '../../shared/core/logger';
 import { makeAuthenticator } from './auth';
 import { bindRoutes } from './routes';
-import { API_ROUTES, type RouteDef, } from '../../shared/definitions/api';
+import { API_ROUTES, type RouteDef } from '../../shared/definitions/api';
 import type { ApiDeps } from './deps';
 import { MethodNotAllowedError, RouteNotFoundError } from './errors';
-import {
-  bodyBytes,
-  DEFAULT_MAX_BODY_BYTES,
-  errorResult,
-  parseApiEvent,
-  statusOf,
-  type ApiEvent,
-  type ApiResult,
-} from './http';
+import { bodyBytes, DEFAULT_MAX_BODY_BYTES, errorResult, parseApiEvent, statusOf, type ApiEvent, type ApiResult } from './http';
 
 export type ApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 

@@ -34,7 +34,9 @@ export interface Caller {
   id: string;
 }
 
-const IamSchema = z.looseObject({ iam: z.looseObject({ userArn: z.string().optional(), userId: z.string().optional(), callerId: z.string().optional() }) });
+const IamSchema = z.looseObject({
+  iam: z.looseObject({ userArn: z.string().optional(), userId: z.string().optional(), callerId: z.string().optional() }),
+});
 const JwtSchema = z.looseObject({ jwt: z.looseObject({ claims: z.record(z.string(), z.unknown()).optional() }) });
 
 export function makeAuthenticator(cfg: AuthConfig): (ev: ApiEvent) => Caller {

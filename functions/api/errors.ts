@@ -13,13 +13,26 @@
  *   them (`not_configured`, `component_switch_failed`, `ledger_corrupt`).
  * docs/api.md has the table in prose.
  */
-import { BundleRejectedError, ConfigError, ConflictError, NotFoundError, OrchestratorError, ValidationError } from '../../shared/core/errors';
+import {
+  BundleRejectedError,
+  ConfigError,
+  ConflictError,
+  NotFoundError,
+  OrchestratorError,
+  ValidationError,
+} from '../../shared/core/errors';
 import { BusEntryTooLargeError, BusPublishError, InvalidPatternError } from '../../shared/core/bus/errors';
 import { ActionNotAllowedError, UnknownActionError } from '../../shared/core/control/errors';
 import { InvalidFailureEventError } from '../../shared/core/health/errors';
 import { LedgerConflictError, LedgerCorruptError, LedgerEncodingError, LedgerRequestError } from '../../shared/core/ledger/errors';
 import { ManagerError } from '../../shared/core/manager/errors';
-import { BundleReverifyError, BundleUnavailableError, CompletionAbandonedError, InvalidDispatchMessageError, RunLeaseHeldError } from '../../shared/core/runner/errors';
+import {
+  BundleReverifyError,
+  BundleUnavailableError,
+  CompletionAbandonedError,
+  InvalidDispatchMessageError,
+  RunLeaseHeldError,
+} from '../../shared/core/runner/errors';
 import { SchedulerConfigError, SchedulerDispatchError, SchedulerStoreError } from '../../shared/core/scheduler/errors';
 import { ComponentSwitchError, DispatchError, StoreError } from '../../shared/adapters/aws/errors';
 import { BundleIntegrityError, InspectionUnavailableError, InvalidManifestError, SandboxError } from '../../shared/adapters/node/errors';
@@ -171,7 +184,19 @@ export const ERROR_STATUS: ReadonlyMap<ErrorClass, ErrorMapping> = new Map<Error
 ]);
 
 /** Node/undici network failures: the dependency could not be reached. */
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ECONNABORTED',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
 /** AWS error names that mean "too much right now" (the SDK already retried). */
 const THROTTLING = new Set([
   'ThrottlingException',
@@ -205,7 +230,11 @@ export function isDependencyUnavailable(e: unknown, depth = 0): boolean {
 /** How an error is answered: the table entry of its class (or nearest listed ancestor). */
 export function errorMapping(e: unknown): ErrorMapping {
   if (e instanceof Error) {
-    for (let proto: object | null = Object.getPrototypeOf(e) as object | null; proto && proto !== Error.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
+    for (
+      let proto: object | null = Object.getPrototypeOf(e) as object | null;
+      proto && proto !== Error.prototype;
+      proto = Object.getPrototypeOf(proto) as object | null
+    ) {
       const m = ERROR_STATUS.get((proto as { constructor: ErrorClass }).constructor);
       if (m) return m;
     }

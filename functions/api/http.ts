@@ -4,7 +4,7 @@
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { z } from 'zod';
-import { OrchestratorError, ValidationError } from '../../shared/core/errors';
+import { type OrchestratorError, ValidationError } from '../../shared/core/errors';
 import { LastEventIdSchema, StreamQuerySchema } from './schemas';
 import { errorMapping, MalformedJsonError, PayloadTooLargeError, UnsupportedMediaTypeError } from './errors';
 
@@ -67,7 +67,8 @@ export function jsonBody<S extends z.ZodType>(ev: ApiEvent, schema: S, maxBytes:
     value = {};
   } else {
     const type = header(ev, 'content-type');
-    if (type !== undefined && !/^application\/([a-z0-9.+-]+\+)?json\s*(;.*)?$/i.test(type.trim())) throw new UnsupportedMediaTypeError(type.slice(0, 100));
+    if (type !== undefined && !/^application\/([a-z0-9.+-]+\+)?json\s*(;.*)?$/i.test(type.trim()))
+      throw new UnsupportedMediaTypeError(type.slice(0, 100));
     let text: string;
     try {
       text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
@@ -143,14 +144,22 @@ export function errorResult(e: unknown): ApiResult {
   if (m.body === 'internal') return json(m.status, { error: { code: 'internal', message: 'internal error' } } satisfies ErrorBody);
   if (m.body === 'unavailable') {
     extra['retry-after'] = String(RETRY_AFTER_SECONDS);
-    return json(m.status, { error: { code: 'unavailable', message: 'a service the API depends on is unavailable; retry later' } } satisfies ErrorBody, extra);
+    return json(
+      m.status,
+      { error: { code: 'unavailable', message: 'a service the API depends on is unavailable; retry later' } } satisfies ErrorBody,
+      extra,
+    );
   }
   const err = e as OrchestratorError;
   return json(m.status, { error: { code: err.code, message: err.message } } satisfies ErrorBody, extra);
 }
 
 /** A path parameter validated by a schema (400 naming what was wrong). */
-export function param<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } }, value: string | undefined, what: string): T {
+export function param<T>(
+  schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } },
+  value: string | undefined,
+  what: string,
+): T {
   const r = schema.safeParse(value);
   if (!r.success) throw new ValidationError(`invalid ${what}: ${JSON.stringify((value ?? '').slice(0, 80))}`);
   return r.data;

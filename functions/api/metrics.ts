@@ -172,7 +172,8 @@ export function renderPrometheus(s: MetricsSnapshot): string {
 
   out.family('agent_cycle_duration_seconds', 'histogram', 'Duration of cycles.');
   for (const a of s.agents) {
-    DURATION_BUCKETS_MS.forEach((le, i) => out.sample('agent_cycle_duration_seconds_bucket', { agent: a.name, le: num(le / 1000) }, a.durationBuckets[i] ?? 0));
+    for (const [i, le] of DURATION_BUCKETS_MS.entries())
+      out.sample('agent_cycle_duration_seconds_bucket', { agent: a.name, le: num(le / 1000) }, a.durationBuckets[i] ?? 0);
     out.sample('agent_cycle_duration_seconds_bucket', { agent: a.name, le: '+Inf' }, a.durationCount);
     out.sample('agent_cycle_duration_seconds_sum', { agent: a.name }, a.durationSumMs / 1000);
     out.sample('agent_cycle_duration_seconds_count', { agent: a.name }, a.durationCount);
@@ -185,9 +186,11 @@ export function renderPrometheus(s: MetricsSnapshot): string {
   per('agent_quarantined', 'gauge', '1 while the agent is quarantined.', (a) => (a.status === 'quarantined' ? 1 : 0));
   per('agent_consecutive_errors', 'gauge', 'Consecutive failed runs since the last success.', (a) => a.consecutiveErrors);
   out.family('agent_last_heartbeat_timestamp_seconds', 'gauge', 'Unix time of the last finished run.');
-  for (const a of s.agents) if (a.lastHeartbeat !== null) out.sample('agent_last_heartbeat_timestamp_seconds', { agent: a.name }, a.lastHeartbeat / 1000);
+  for (const a of s.agents)
+    if (a.lastHeartbeat !== null) out.sample('agent_last_heartbeat_timestamp_seconds', { agent: a.name }, a.lastHeartbeat / 1000);
   out.family('agent_status', 'gauge', 'Control status of the agent (1 for the current status).');
-  for (const a of s.agents) for (const st of AgentStatusSchema.options) out.sample('agent_status', { agent: a.name, status: st }, a.status === st ? 1 : 0);
+  for (const a of s.agents)
+    for (const st of AgentStatusSchema.options) out.sample('agent_status', { agent: a.name, status: st }, a.status === st ? 1 : 0);
   out.family('agents_registered', 'gauge', 'Agents in the registry.');
   out.sample('agents_registered', {}, s.agents.length);
 

@@ -42,7 +42,13 @@ export type RouteHandler = (req: Req) => Promise<ApiResult> | ApiResult;
 
 export function bindRoutes(deps: ApiDeps, ctx: { clock: Clock; log: Logger; maxBody: number }): Record<RouteId, RouteHandler> {
   const { clock, log, maxBody } = ctx;
-  const metricsSources = { registry: deps.registry, heartbeats: deps.heartbeats, ledger: deps.ledger, busCounters: deps.busCounters, clock };
+  const metricsSources = {
+    registry: deps.registry,
+    heartbeats: deps.heartbeats,
+    ledger: deps.ledger,
+    busCounters: deps.busCounters,
+    clock,
+  };
   return {
     dashboard: () => text(200, DASHBOARD_HTML, 'text/html; charset=utf-8', DASHBOARD_CSP),
     dashboardScript: () => text(200, DASHBOARD_JS, 'text/javascript; charset=utf-8'),
@@ -89,7 +95,14 @@ export function bindRoutes(deps: ApiDeps, ctx: { clock: Clock; log: Logger; maxB
     publish: async ({ ev }) => {
       parseQuery(ev, EmptyQuery);
       const body = jsonBody(ev, PublishBodySchema, maxBody);
-      const draft = { id: randomUUID(), topic: body.topic, sender: API_SENDER, ts: iso(clock.now()), payload: body.payload, ...(body.recipient ? { recipient: body.recipient } : {}) };
+      const draft = {
+        id: randomUUID(),
+        topic: body.topic,
+        sender: API_SENDER,
+        ts: iso(clock.now()),
+        payload: body.payload,
+        ...(body.recipient ? { recipient: body.recipient } : {}),
+      };
       // The size the bus counts (PutEvents: Source + DetailType + Detail), checked here so that an
       // envelope the bus would refuse is the client's 413, never a failed publish. It is at least
       // the envelope's own size, so this also keeps the contract's 256 KB envelope limit.
@@ -102,7 +115,12 @@ export function bindRoutes(deps: ApiDeps, ctx: { clock: Clock; log: Logger; maxB
     ledger: async ({ ev }) => {
       const q = parseQuery(ev, LedgerQuerySchema);
       const [page, head] = await Promise.all([
-        deps.ledger.list({ limit: q.limit, ...(q.after !== undefined ? { after: q.after } : {}), ...(q.topic ? { topic: q.topic } : {}), ...(q.agent ? { agent: q.agent } : {}) }),
+        deps.ledger.list({
+          limit: q.limit,
+          ...(q.after !== undefined ? { after: q.after } : {}),
+          ...(q.topic ? { topic: q.topic } : {}),
+          ...(q.agent ? { agent: q.agent } : {}),
+        }),
         deps.ledger.head(),
       ]);
       return json(200, { entries: page.entries, next: page.next, head: head.seq });
@@ -114,7 +132,12 @@ export function bindRoutes(deps: ApiDeps, ctx: { clock: Clock; log: Logger; maxB
     replay: async ({ ev }) => {
       parseQuery(ev, EmptyQuery);
       const b = jsonBody(ev, ReplayBodySchema, maxBody);
-      const out = await deps.replay({ fromSeq: b.fromSeq, toSeq: b.toSeq, ...(b.topic ? { topic: b.topic } : {}), ...(b.agent ? { agent: b.agent } : {}) });
+      const out = await deps.replay({
+        fromSeq: b.fromSeq,
+        toSeq: b.toSeq,
+        ...(b.topic ? { topic: b.topic } : {}),
+        ...(b.agent ? { agent: b.agent } : {}),
+      });
       return json(202, { count: out.count });
     },
     listComponents: async ({ ev }) => {
@@ -135,6 +158,7 @@ export function bindRoutes(deps: ApiDeps, ctx: { clock: Clock; log: Logger; maxB
 
 /** The dashboard loads its script and style from the API itself; nothing inline, nothing remote. */
 const DASHBOARD_CSP: Record<string, string> = {
-  'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
   'referrer-policy': 'no-referrer',
 };

@@ -74,7 +74,10 @@ export const StreamQuerySchema = z
   })
   .strict();
 
-export const LastEventIdSchema = z.string().regex(/^[0-9]{1,16}$/, 'Last-Event-ID must be a ledger sequence number').transform(Number);
+export const LastEventIdSchema = z
+  .string()
+  .regex(/^[0-9]{1,16}$/, 'Last-Event-ID must be a ledger sequence number')
+  .transform(Number);
 
 /** Routes without query parameters accept none. */
 export const EmptyQuerySchema = z.object({}).strict();

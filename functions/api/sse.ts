@@ -122,7 +122,10 @@ export async function* sseFrames(o: SseOptions): AsyncGenerator<string> {
       failures++;
       log.warn('event stream read failed', { error: errorMessage(e), failures });
       if (failures >= MAX_CONSECUTIVE_FAILURES || o.once) {
-        yield sseFrame({ event: 'error', data: { error: { code: 'stream_failed', message: 'reading the ledger failed; reconnect to resume' } } });
+        yield sseFrame({
+          event: 'error',
+          data: { error: { code: 'stream_failed', message: 'reading the ledger failed; reconnect to resume' } },
+        });
         return;
       }
     }

@@ -32,7 +32,13 @@ export function createStreamHandler(deps: StreamDeps): StreamHandler {
   const clock = deps.clock ?? systemClock;
   const log = deps.logger ?? silentLogger;
   const authenticate = makeAuthenticator(deps.auth);
-  const metricsSources = { registry: deps.registry, heartbeats: deps.heartbeats, ledger: deps.ledger, busCounters: deps.busCounters, clock };
+  const metricsSources = {
+    registry: deps.registry,
+    heartbeats: deps.heartbeats,
+    ledger: deps.ledger,
+    busCounters: deps.busCounters,
+    clock,
+  };
 
   return async (event, sink, signal) => {
     let start: ReturnType<typeof streamStart>;
@@ -42,7 +48,8 @@ export function createStreamHandler(deps: StreamDeps): StreamHandler {
       // the function URL serves only the stream (any path would reach it)
       if (path !== STREAM_PATH && path !== '/') throw new RouteNotFoundError(ev.requestContext.http.method, ev.rawPath.slice(0, 200));
       authenticate(ev);
-      if (ev.requestContext.http.method.toUpperCase() !== 'GET') throw new MethodNotAllowedError(ev.requestContext.http.method, ev.rawPath, ['GET']);
+      if (ev.requestContext.http.method.toUpperCase() !== 'GET')
+        throw new MethodNotAllowedError(ev.requestContext.http.method, ev.rawPath, ['GET']);
       start = streamStart(ev);
     } catch (e) {
       if (statusOf(e) >= 500) log.error('stream request failed', { error: e });

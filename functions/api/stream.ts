@@ -62,8 +62,10 @@ const composed = () => (composition ??= composeFromEnv('api-stream'));
 // The AWS SDK itself creates an empty `globalThis.awslambda` (for its invoke store), so the
 // presence of the object proves nothing: check for the streaming API.
 const candidate = (globalThis as { awslambda?: Partial<LambdaStreamingRuntime> }).awslambda;
-const runtime = typeof candidate?.streamifyResponse === 'function' && candidate.HttpResponseStream ? (candidate as LambdaStreamingRuntime) : undefined;
+const runtime =
+  typeof candidate?.streamifyResponse === 'function' && candidate.HttpResponseStream ? (candidate as LambdaStreamingRuntime) : undefined;
 
 export const handler = runtime
   ? createStreamingLambda(runtime, (maxDurationMs) => composed().stream({ maxDurationMs }))
-  : (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => composed().handlers.api({ ...event, rawPath: '/events/stream' });
+  : (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> =>
+      composed().handlers.api({ ...event, rawPath: '/events/stream' });

@@ -41,7 +41,8 @@ export function createLedgerWriterHandler(deps: LedgerWriterDeps): (event: unkno
   const log = deps.logger ?? silentLogger;
   return async (event: unknown) => {
     const parsed = LedgerWriterEventSchema.safeParse(event);
-    if (!parsed.success) throw new ValidationError(`ledger-writer: not an SQS batch or an EventBridge event: ${z.prettifyError(parsed.error)}`);
+    if (!parsed.success)
+      throw new ValidationError(`ledger-writer: not an SQS batch or an EventBridge event: ${z.prettifyError(parsed.error)}`);
     const raw: { ref: string; event: unknown }[] = [];
     if ('Records' in parsed.data) {
       for (const r of parsed.data.Records) {

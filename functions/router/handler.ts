@@ -1,4 +1,4 @@
 /** The router Lambda: its handler from the composition root, in the one Lambda wrapper (functions/lambda.ts). */
 import { lambda } from '../lambda';
 
-export const handler = lambda('router', (c) => c.handlers['router']);
+export const handler = lambda('router', (c) => c.handlers.router);

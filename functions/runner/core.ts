@@ -12,7 +12,7 @@ import type { Clock } from '../../shared/core/clock';
 import { silentLogger, type Logger } from '../../shared/core/logger';
 import { healthPolicyFrom, type HealthConfig } from '../../shared/core/health/policy';
 import { RunnerService, type RunReport, type RunnerDeps } from '../../shared/core/runner/service';
-import { sqsBatchHandler, type SqsBatchResponse } from '../sqs';
+import { sqsBatchHandler } from '../sqs';
 
 export interface RunnerCoreDeps {
   registry: RegistryStore;

@@ -1,4 +1,4 @@
 /** The runner Lambda: its handler from the composition root, in the one Lambda wrapper (functions/lambda.ts). */
 import { lambda } from '../lambda';
 
-export const handler = lambda('runner', (c) => c.handlers['runner']);
+export const handler = lambda('runner', (c) => c.handlers.runner);

@@ -16,7 +16,12 @@ export function tableStatement(sid: string, table: dynamodb.ITable, actions: rea
   return new iam.PolicyStatement({ sid, actions: [...actions], resources: [table.tableArn] });
 }
 
-export function indexStatement(sid: string, table: dynamodb.ITable, indexName: string, actions: readonly string[] = ['dynamodb:Query']): iam.PolicyStatement {
+export function indexStatement(
+  sid: string,
+  table: dynamodb.ITable,
+  indexName: string,
+  actions: readonly string[] = ['dynamodb:Query'],
+): iam.PolicyStatement {
   return new iam.PolicyStatement({ sid, actions: [...actions], resources: [`${table.tableArn}/index/${indexName}`] });
 }
 

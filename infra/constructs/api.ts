@@ -211,13 +211,19 @@ export class ControlApi extends Construct {
     // The web dashboard (GET /) calls the API from the browser, which cannot SigV4-sign: it works
     // with JWT auth only, so only then is it an output.
     if (p.api.authMode === 'jwt') {
-      new CfnOutput(stack, 'WebDashboardUrl', { value: `${this.httpApi.apiEndpoint}/`, description: 'web dashboard: paste a JWT of the configured issuer as the token' });
+      new CfnOutput(stack, 'WebDashboardUrl', {
+        value: `${this.httpApi.apiEndpoint}/`,
+        description: 'web dashboard: paste a JWT of the configured issuer as the token',
+      });
     }
     new CfnOutput(stack, 'ApiExecuteArn', {
       value: stack.formatArn({ service: 'execute-api', resource: this.httpApi.apiId, resourceName: '*' }),
       description: 'callers (authMode iam) need execute-api:Invoke on this',
     });
-    new CfnOutput(stack, 'EventsStreamUrl', { value: this.streamUrl.url, description: 'GET /events/stream as a stream (function URL, IAM; AGENT_STREAM_URL)' });
+    new CfnOutput(stack, 'EventsStreamUrl', {
+      value: this.streamUrl.url,
+      description: 'GET /events/stream as a stream (function URL, IAM; AGENT_STREAM_URL)',
+    });
     // Function URLs created since October 2025 authorize an IAM caller only with BOTH
     // lambda:InvokeFunctionUrl and lambda:InvokeFunction on the function: policies need its ARN.
     new CfnOutput(stack, 'EventsStreamFunctionArn', {

@@ -75,7 +75,10 @@ export class HealthEvents extends Construct {
     this.rule.addTarget({
       bind: (rule) => {
         addToDeadLetterQueueResourcePolicy(rule, props.deadLetterQueue);
-        return { ...bindBaseTargetConfig({ deadLetterQueue: props.deadLetterQueue, retryAttempts: 8, maxEventAge: Duration.hours(2) }), arn: targetArn };
+        return {
+          ...bindBaseTargetConfig({ deadLetterQueue: props.deadLetterQueue, retryAttempts: 8, maxEventAge: Duration.hours(2) }),
+          arn: targetArn,
+        };
       },
     });
     // EventBridge's pattern for a log group target: CreateLogStream unconditioned (that request

@@ -7,7 +7,7 @@
  */
 import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import type * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -61,7 +61,14 @@ export class Monitoring extends Construct {
           actions: ['sns:Publish'],
           resources: [this.topic.topicArn],
           conditions: {
-            ArnLike: { 'aws:SourceArn': stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: `${alarmNamePrefix(stack.stackName)}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
+            ArnLike: {
+              'aws:SourceArn': stack.formatArn({
+                service: 'cloudwatch',
+                resource: 'alarm',
+                resourceName: `${alarmNamePrefix(stack.stackName)}*`,
+                arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+              }),
+            },
             StringEquals: { 'aws:SourceAccount': stack.account },
           },
         }),
@@ -92,7 +99,12 @@ export class Monitoring extends Construct {
     };
 
     const m = props.health.metrics;
-    alarm('Quarantines', m.Quarantines.with({ period: FIVE_MIN }), 1, 'an agent was quarantined (crash loop): inspect it, fix and publish a new version, then release');
+    alarm(
+      'Quarantines',
+      m.Quarantines.with({ period: FIVE_MIN }),
+      1,
+      'an agent was quarantined (crash loop): inspect it, fix and publish a new version, then release',
+    );
     alarm(
       'FailedCycles',
       m.FailedCycles.with({ period: FIVE_MIN }),
@@ -107,7 +119,12 @@ export class Monitoring extends Construct {
     );
     for (const [name, fn] of Object.entries(props.functions)) {
       if (fn === props.ledgerWriter) continue;
-      alarm(`${name}Errors`, fn.fn.metricErrors({ period: FIVE_MIN, statistic: cloudwatch.Stats.SUM }), 1, `the ${name} function failed (an infrastructure error, not an agent failure)`);
+      alarm(
+        `${name}Errors`,
+        fn.fn.metricErrors({ period: FIVE_MIN, statistic: cloudwatch.Stats.SUM }),
+        1,
+        `the ${name} function failed (an infrastructure error, not an agent failure)`,
+      );
     }
     for (const [name, q] of Object.entries(props.deadLetterQueues)) {
       alarm(
@@ -123,7 +140,12 @@ export class Monitoring extends Construct {
       1800,
       'dispatched runs wait for more than 30 minutes: runner stopped, throttled or failing',
     );
-    alarm('Api5xx', props.httpApi.metricServerError({ period: FIVE_MIN, statistic: cloudwatch.Stats.SUM }), 1, 'the control API answered 5xx');
+    alarm(
+      'Api5xx',
+      props.httpApi.metricServerError({ period: FIVE_MIN, statistic: cloudwatch.Stats.SUM }),
+      1,
+      'the control API answered 5xx',
+    );
 
     // --- dashboard
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {

@@ -50,7 +50,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 }
 
 /** What a Lambda function's environment must name (the CDK stack sets all of them on every function). */
-export type FunctionEnvName = 'REGISTRY_TABLE' | 'HEARTBEAT_TABLE' | 'LEDGER_TABLE' | 'HOT_BUCKET' | 'EVENT_BUS_NAME' | 'DISPATCH_QUEUE_URL';
+export type FunctionEnvName =
+  | 'REGISTRY_TABLE'
+  | 'HEARTBEAT_TABLE'
+  | 'LEDGER_TABLE'
+  | 'HOT_BUCKET'
+  | 'EVENT_BUS_NAME'
+  | 'DISPATCH_QUEUE_URL';
 
 /**
  * The configuration of a Lambda function. The resources it uses must be named by its
@@ -65,7 +71,10 @@ export function loadFunctionConfig<K extends FunctionEnvName>(
 ): Config & { [P in K]-?: NonNullable<Config[P]> } {
   const missing = required.filter((k) => !env[k]?.trim());
   if (missing.length > 0) {
-    throw new ConfigError(`${fn}: missing required environment variable${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (the CDK stack sets them)`, { missing });
+    throw new ConfigError(
+      `${fn}: missing required environment variable${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (the CDK stack sets them)`,
+      { missing },
+    );
   }
   return loadConfig(env) as Config & { [P in K]-?: NonNullable<Config[P]> };
 }

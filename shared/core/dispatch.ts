@@ -8,7 +8,15 @@ import { AgentNameSchema } from './bundle/identity';
 
 export const DispatchMessageSchema = z.discriminatedUnion('kind', [
   /** a scheduled slot: claimed at most once per (agent, slot) */
-  z.object({ kind: z.literal('cycle'), agent: AgentNameSchema, runId: z.string().min(1).max(256), slot: z.number().int(), generation: z.number().int().nonnegative() }).strict(),
+  z
+    .object({
+      kind: z.literal('cycle'),
+      agent: AgentNameSchema,
+      runId: z.string().min(1).max(256),
+      slot: z.number().int(),
+      generation: z.number().int().nonnegative(),
+    })
+    .strict(),
   /** an operator's trigger-now: one extra cycle, claimed at most once per runId */
   z.object({ kind: z.literal('trigger'), agent: AgentNameSchema, runId: z.string().min(1).max(256) }).strict(),
   /** an envelope for the agent's onEnvelope: claimed at most once per runId (= agent + envelope id) */

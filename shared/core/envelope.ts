@@ -38,7 +38,13 @@ export function parseEnvelope(input: unknown): Envelope {
 }
 
 export function makeEnvelope(
-  fields: { topic: string; sender: string; payload: Record<string, unknown>; recipient?: string | undefined; replayOf?: number | undefined },
+  fields: {
+    topic: string;
+    sender: string;
+    payload: Record<string, unknown>;
+    recipient?: string | undefined;
+    replayOf?: number | undefined;
+  },
   now: number = Date.now(),
 ): Envelope {
   const env: Envelope = {

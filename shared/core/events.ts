@@ -32,7 +32,13 @@ const runFields = {
 };
 
 export const ORCHESTRATOR_EVENTS = {
-  'agent.registered': z.looseObject({ ...agentRef, previousVersion: version.nullable(), sha256: z.string(), signer: z.string().nullable(), cycleSeconds: z.number() }),
+  'agent.registered': z.looseObject({
+    ...agentRef,
+    previousVersion: version.nullable(),
+    sha256: z.string(),
+    signer: z.string().nullable(),
+    cycleSeconds: z.number(),
+  }),
   'agent.deregistered': z.looseObject({ ...agentRef, key: z.string() }),
   'agent.cycle': z.looseObject({ ...runFields, published: z.number().int() }),
   'agent.failed': z.looseObject({ ...runFields, error: z.string().nullable(), consecutiveErrors: z.number().int() }),
@@ -53,14 +59,20 @@ export const ORCHESTRATOR_TOPICS = Object.keys(ORCHESTRATOR_EVENTS) as Orchestra
 
 /** An orchestrator event for the bus, sent by `orchestrator`, at `at` (epoch ms). */
 export function orchestratorEvent<T extends OrchestratorTopic>(topic: T, payload: OrchestratorPayload<T>, at: number): Envelope {
-  return makeEnvelope({ topic, sender: ORCHESTRATOR_SENDER, payload: ORCHESTRATOR_EVENTS[topic].parse(payload) as Record<string, unknown> }, at);
+  return makeEnvelope(
+    { topic, sender: ORCHESTRATOR_SENDER, payload: ORCHESTRATOR_EVENTS[topic].parse(payload) as Record<string, unknown> },
+    at,
+  );
 }
 
 /**
  * The payload of an orchestrator event of `topic`, or null when the envelope is not one (another
  * topic, another sender, or a payload that does not have the topic's shape).
  */
-export function readOrchestratorEvent<T extends OrchestratorTopic>(topic: T, envelope: Envelope): z.output<(typeof ORCHESTRATOR_EVENTS)[T]> | null {
+export function readOrchestratorEvent<T extends OrchestratorTopic>(
+  topic: T,
+  envelope: Envelope,
+): z.output<(typeof ORCHESTRATOR_EVENTS)[T]> | null {
   if (envelope.topic !== topic || envelope.sender !== ORCHESTRATOR_SENDER) return null;
   const r = ORCHESTRATOR_EVENTS[topic].safeParse(envelope.payload);
   return r.success ? (r.data as z.output<(typeof ORCHESTRATOR_EVENTS)[T]>) : null;
@@ -68,5 +80,9 @@ export function readOrchestratorEvent<T extends OrchestratorTopic>(topic: T, env
 
 /** The `bundle.unverified` event: a bundle loaded with no trusted keys configured. */
 export function bundleUnverifiedEvent(bundle: { key: string; name: string; version: string; sha256: string }, at: number): Envelope {
-  return orchestratorEvent('bundle.unverified', { ...bundle, message: 'no trusted keys configured; bundle loaded without signature verification' }, at);
+  return orchestratorEvent(
+    'bundle.unverified',
+    { ...bundle, message: 'no trusted keys configured; bundle loaded without signature verification' },
+    at,
+  );
 }

@@ -45,10 +45,8 @@ function serializeError(v: unknown, depth = 0): unknown {
   };
 }
 
-export function createLogger(
-  opts: { level?: LogLevel; service?: string; sink?: LogSink; base?: Record<string, unknown> } = {},
-): Logger {
-  const level: LogLevel = opts.level ?? ((process.env.LOG_LEVEL as LogLevel | undefined) ?? 'info');
+export function createLogger(opts: { level?: LogLevel; service?: string; sink?: LogSink; base?: Record<string, unknown> } = {}): Logger {
+  const level: LogLevel = opts.level ?? (process.env.LOG_LEVEL as LogLevel | undefined) ?? 'info';
   const min = ORDER[level] ?? ORDER.info;
   const sink = opts.sink ?? defaultSink;
   const base = { service: opts.service ?? 'agent-orchestrator', ...opts.base };

@@ -118,7 +118,6 @@ export interface StubCounter {
   recordDropped(name: string, at: number): Promise<void>;
 }
 
-
 export interface HeartbeatStore {
   get(name: string): Promise<HeartbeatRecord | null>;
   /** Heartbeats of many agents (missing ones omitted). */

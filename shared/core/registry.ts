@@ -66,9 +66,7 @@ export interface NewRegistration {
   firstRunAt: number;
 }
 
-export type RegisterOutcome =
-  | { outcome: 'registered'; previousVersion: string | null }
-  | { outcome: 'not_newer'; activeVersion: string };
+export type RegisterOutcome = { outcome: 'registered'; previousVersion: string | null } | { outcome: 'not_newer'; activeVersion: string };
 
 /**
  * A status transition applied atomically to a registry item (one conditional UpdateItem).

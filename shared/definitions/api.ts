@@ -48,7 +48,8 @@ export type RouteId = (typeof API_ROUTES)[number]['id'];
 export function expandedRoutes(): { id: RouteId; method: 'GET' | 'POST'; path: string; public: boolean }[] {
   return API_ROUTES.flatMap((r: RouteDef) => {
     let paths = [r.path];
-    for (const [param, values] of Object.entries(r.values ?? {})) paths = paths.flatMap((p) => values.map((v) => p.replace(`{${param}}`, v)));
+    for (const [param, values] of Object.entries(r.values ?? {}))
+      paths = paths.flatMap((p) => values.map((v) => p.replace(`{${param}}`, v)));
     return paths.map((path) => ({ id: r.id, method: r.method, path, public: r.public === true }));
   });
 }

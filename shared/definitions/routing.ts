@@ -61,7 +61,10 @@ export const RULES: RuleDef[] = [
     pattern: {
       source: ['aws.s3'],
       detail: { bucket: { name: ['{{HOT_BUCKET}}'] }, object: { key: [{ prefix: 'agents/' }] } },
-      $or: [{ 'detail-type': ['Object Created'] }, { 'detail-type': ['Object Deleted'], detail: { 'deletion-type': ['Delete Marker Created'] } }],
+      $or: [
+        { 'detail-type': ['Object Created'] },
+        { 'detail-type': ['Object Deleted'], detail: { 'deletion-type': ['Delete Marker Created'] } },
+      ],
     },
   },
   {

@@ -46,7 +46,9 @@ export const REGISTRY_TABLE: TableDef = {
   envVar: 'REGISTRY_TABLE',
   localName: 'agent-registry',
   partitionKey: { name: 'name', type: 'S' },
-  indexes: [{ indexName: DUE_INDEX, partitionKey: { name: 'dueShard', type: 'S' }, sortKey: { name: 'nextRunAt', type: 'N' }, projection: 'ALL' }],
+  indexes: [
+    { indexName: DUE_INDEX, partitionKey: { name: 'dueShard', type: 'S' }, sortKey: { name: 'nextRunAt', type: 'N' }, projection: 'ALL' },
+  ],
 };
 
 export const HEARTBEAT_TABLE: TableDef = {
@@ -55,7 +57,9 @@ export const HEARTBEAT_TABLE: TableDef = {
   localName: 'agent-heartbeats',
   partitionKey: { name: 'name', type: 'S' },
   ttlAttribute: 'expiresAt',
-  indexes: [{ indexName: EXPECT_INDEX, partitionKey: { name: 'hbShard', type: 'S' }, sortKey: { name: 'expectBy', type: 'N' }, projection: 'ALL' }],
+  indexes: [
+    { indexName: EXPECT_INDEX, partitionKey: { name: 'hbShard', type: 'S' }, sortKey: { name: 'expectBy', type: 'N' }, projection: 'ALL' },
+  ],
 };
 
 export const LEDGER_TABLE: TableDef = {

@@ -60,14 +60,22 @@ async function run(args: string[], env: Record<string, string | undefined> = {})
 /** Publishes envelopes through the API and waits until the ledger has them (the bus is asynchronous). */
 async function publish(topic: string, payloads: Record<string, unknown>[]): Promise<void> {
   for (const payload of payloads) {
-    const res = await h.api('/events', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic, payload }) });
+    const res = await h.api('/events', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ topic, payload }),
+    });
     expect(res.status).toBe(202);
   }
   await h.bus.idle();
 }
 
 /** Runs the real agentctl process asynchronously (the API under test lives in this process). */
-function agentctl(args: string[], env: Record<string, string | undefined> = {}, opts: { until?: (out: string) => boolean; thenSignal?: NodeJS.Signals } = {}): Promise<Run> {
+function agentctl(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  opts: { until?: (out: string) => boolean; thenSignal?: NodeJS.Signals } = {},
+): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['bin/agentctl.mjs', ...args], {
       env: { ...process.env, AGENT_DATA_DIR: join(dir.path, 'none'), AGENT_API_URL: h.url, AGENT_API_TOKEN: h.token, ...env },
@@ -135,7 +143,16 @@ describe('agentctl operator commands', () => {
 
   it('usage errors exit 2', async () => {
     expect((await agentctl(['pause'])).code).toBe(2); // real process: exit code 2
-    for (const args of [['pause'], ['pause', 'Bad_Name'], ['pause', 'a-b', 'c-d'], ['ledger'], ['ledger', 'rewrite'], ['ledger', 'tail', '-n', 'ten'], ['agents', '--bogus'], ['frobnicate']]) {
+    for (const args of [
+      ['pause'],
+      ['pause', 'Bad_Name'],
+      ['pause', 'a-b', 'c-d'],
+      ['ledger'],
+      ['ledger', 'rewrite'],
+      ['ledger', 'tail', '-n', 'ten'],
+      ['agents', '--bogus'],
+      ['frobnicate'],
+    ]) {
       const r = await run(args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr.length, args.join(' ')).toBeGreaterThan(0);
@@ -157,12 +174,20 @@ describe('agentctl operator commands', () => {
     expect(tail.code).toBe(0);
     const lines = tail.stdout.trim().split('\n');
     expect(lines.map((l) => Number(/^#(\d+) /.exec(l)?.[1]))).toEqual([head.seq - 2, head.seq - 1, head.seq]);
-    expect(lines.slice(1).map((l) => l.split(' ').slice(2, 4).join(' '))).toEqual(['agent.paused orchestrator', 'agent.resumed orchestrator']);
+    expect(lines.slice(1).map((l) => l.split(' ').slice(2, 4).join(' '))).toEqual([
+      'agent.paused orchestrator',
+      'agent.resumed orchestrator',
+    ]);
     expect(lines.at(-1)).toMatch(/ agent\.resumed orchestrator \{.*"name":"helper"/);
     // a topic filter walks back past newer entries: the last two of the three
     const filtered = await run(['ledger', 'tail', '-n', '2', '--topic', topic]);
     expect(filtered.code).toBe(0);
-    expect(filtered.stdout.trim().split('\n').map((l) => l.replace(/^#\d+ \S+ /, ''))).toEqual([`${topic} api {"n":2}`, `${topic} api {"n":3}`]);
+    expect(
+      filtered.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.replace(/^#\d+ \S+ /, '')),
+    ).toEqual([`${topic} api {"n":2}`, `${topic} api {"n":3}`]);
   });
 
   it('ledger tail --follow prints new entries as they are appended, until interrupted', async () => {
@@ -170,15 +195,23 @@ describe('agentctl operator commands', () => {
     const marker = `follow-${Date.now()}`;
     let published = false;
     // publish once the client has printed its tail (it is attached), stop it once it printed the new entry
-    const r = await agentctl(['ledger', 'tail', '-n', '1', '--follow'], {}, {
-      until: (out) => {
-        if (!published && out.includes('\n')) {
-          published = true;
-          void h.api('/events', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic: 'follow.test', payload: { marker } }) });
-        }
-        return out.includes(marker);
+    const r = await agentctl(
+      ['ledger', 'tail', '-n', '1', '--follow'],
+      {},
+      {
+        until: (out) => {
+          if (!published && out.includes('\n')) {
+            published = true;
+            void h.api('/events', {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ topic: 'follow.test', payload: { marker } }),
+            });
+          }
+          return out.includes(marker);
+        },
       },
-    });
+    );
     expect(r.stdout.split('\n')[0]).not.toContain(marker);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`follow\\.test api \\{"marker":"${marker}"\\}`));
@@ -187,7 +220,10 @@ describe('agentctl operator commands', () => {
   it('without AGENT_API_URL/TOKEN, uses the running local mode (endpoints.json and the token file)', async () => {
     const data = join(dir.path, 'local');
     mkdirSync(data, { recursive: true });
-    writeFileSync(endpointsFile(data), JSON.stringify({ api: h.url, s3: 'http://127.0.0.1:1', dynamodb: 'http://127.0.0.1:1', bucket: 'b', pid: process.pid }));
+    writeFileSync(
+      endpointsFile(data),
+      JSON.stringify({ api: h.url, s3: 'http://127.0.0.1:1', dynamodb: 'http://127.0.0.1:1', bucket: 'b', pid: process.pid }),
+    );
     writeFileSync(tokenFile(data), h.token + '\n');
     const r = await run(['agents'], { AGENT_DATA_DIR: data, AGENT_API_URL: undefined, AGENT_API_TOKEN: undefined });
     expect(r.code).toBe(0);
@@ -212,7 +248,15 @@ describe('IAM (SigV4) signing', () => {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/prod`;
-    const creds = { AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY', AWS_SESSION_TOKEN: 'session-token-1', AWS_REGION: 'eu-west-1', AWS_PROFILE: undefined, AWS_CONFIG_FILE: join(dir.path, 'none'), AWS_SHARED_CREDENTIALS_FILE: join(dir.path, 'none') };
+    const creds = {
+      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+      AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
+      AWS_SESSION_TOKEN: 'session-token-1',
+      AWS_REGION: 'eu-west-1',
+      AWS_PROFILE: undefined,
+      AWS_CONFIG_FILE: join(dir.path, 'none'),
+      AWS_SHARED_CREDENTIALS_FILE: join(dir.path, 'none'),
+    };
     try {
       const list = await agentctl(['agents', '--iam', '--api', url], { AGENT_API_TOKEN: undefined, ...creds });
       expect(list).toMatchObject({ code: 0, stdout: 'no agents registered\n' });
@@ -221,7 +265,9 @@ describe('IAM (SigV4) signing', () => {
       expect(seen.map((s) => `${s.req.method} ${s.req.url}`)).toEqual(['GET /prod/agents', 'POST /prod/agents/worker/pause']);
       for (const { req, body } of seen) {
         const auth = String(req.headers.authorization);
-        expect(auth).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/execute-api\/aws4_request, SignedHeaders=[a-z0-9;-]+, Signature=[0-9a-f]{64}$/);
+        expect(auth).toMatch(
+          /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/execute-api\/aws4_request, SignedHeaders=[a-z0-9;-]+, Signature=[0-9a-f]{64}$/,
+        );
         expect(req.headers['x-amz-security-token']).toBe('session-token-1');
         // the signer hashes the payload into the signed x-amz-content-sha256 header
         expect(req.headers['x-amz-content-sha256']).toBe(createHash('sha256').update(body).digest('hex'));
@@ -231,11 +277,29 @@ describe('IAM (SigV4) signing', () => {
         const headers: Record<string, string> = {};
         for (const n of signedHeaders) headers[n] = String(req.headers[n]);
         const amzDate = String(req.headers['x-amz-date']);
-        const signer = new SignatureV4({ service: 'execute-api', region: 'eu-west-1', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: creds.AWS_SECRET_ACCESS_KEY, sessionToken: 'session-token-1' }, sha256: NodeSha256 });
+        const signer = new SignatureV4({
+          service: 'execute-api',
+          region: 'eu-west-1',
+          credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: creds.AWS_SECRET_ACCESS_KEY, sessionToken: 'session-token-1' },
+          sha256: NodeSha256,
+        });
         const u = new URL(`http://${req.headers.host}${req.url}`);
         const again = await signer.sign(
-          { method: req.method ?? 'GET', protocol: 'http:', hostname: u.hostname, port: Number(u.port), path: u.pathname, query: {}, headers, ...(body ? { body } : {}) },
-          { signingDate: new Date(`${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`) },
+          {
+            method: req.method ?? 'GET',
+            protocol: 'http:',
+            hostname: u.hostname,
+            port: Number(u.port),
+            path: u.pathname,
+            query: {},
+            headers,
+            ...(body ? { body } : {}),
+          },
+          {
+            signingDate: new Date(
+              `${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`,
+            ),
+          },
         );
         expect(again.headers.authorization).toBe(auth);
       }

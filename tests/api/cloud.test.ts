@@ -36,7 +36,12 @@ const QUEUE = 'https://sqs.eu-west-1.amazonaws.com/123456789012/orch-dispatch';
 
 beforeAll(async () => {
   t = await createTestTables();
-  clients = { ...t.clients, sqs: new SQSClient({ region: 'eu-west-1' }), scheduler: new SchedulerClient({ region: 'eu-west-1' }), lambda: new LambdaClient({ region: 'eu-west-1' }) };
+  clients = {
+    ...t.clients,
+    sqs: new SQSClient({ region: 'eu-west-1' }),
+    scheduler: new SchedulerClient({ region: 'eu-west-1' }),
+    lambda: new LambdaClient({ region: 'eu-west-1' }),
+  };
   env = {
     REGISTRY_TABLE: t.names.Registry,
     HEARTBEAT_TABLE: t.names.Heartbeats,
@@ -48,7 +53,9 @@ beforeAll(async () => {
     [CLOUD_ENV.scheduleGroup]: 'orch-group',
     [CLOUD_ENV.schedules.SchedulerTick]: 'orch-tick',
   };
-  await new DynamoRegistry(t.clients.ddb, t.names.Registry).register(registration('cloudy', { cycleSeconds: 60, firstRunAt: Date.now() + 60_000 }));
+  await new DynamoRegistry(t.clients.ddb, t.names.Registry).register(
+    registration('cloudy', { cycleSeconds: 60, firstRunAt: Date.now() + 60_000 }),
+  );
 });
 
 const eb = () => mockClient(clients.eventBridge);
@@ -62,8 +69,13 @@ beforeEach(() => {
   ebMock = eb();
   sqsMock = sqs();
   schMock = sch();
-  ebMock.on(PutEventsCommand).callsFake((input: { Entries: unknown[] }) => ({ FailedEntryCount: 0, Entries: input.Entries.map((_, i) => ({ EventId: `e${i}` })) }));
-  sqsMock.on(SendMessageBatchCommand).callsFake((input: { Entries: { Id: string }[] }) => ({ Successful: input.Entries.map((e) => ({ Id: e.Id, MessageId: `m${e.Id}`, MD5OfMessageBody: 'x' })), Failed: [] }));
+  ebMock
+    .on(PutEventsCommand)
+    .callsFake((input: { Entries: unknown[] }) => ({ FailedEntryCount: 0, Entries: input.Entries.map((_, i) => ({ EventId: `e${i}` })) }));
+  sqsMock.on(SendMessageBatchCommand).callsFake((input: { Entries: { Id: string }[] }) => ({
+    Successful: input.Entries.map((e) => ({ Id: e.Id, MessageId: `m${e.Id}`, MD5OfMessageBody: 'x' })),
+    Failed: [],
+  }));
 });
 
 afterAll(() => {
@@ -98,7 +110,16 @@ function event(method: string, path: string, opts: { body?: unknown; authorizer?
   return ev as APIGatewayProxyEventV2;
 }
 
-const IAM = { iam: { accessKey: 'AKIA', accountId: '123456789012', callerId: 'AIDA', principalOrgId: null, userArn: 'arn:aws:iam::123456789012:user/operator', userId: 'AIDA' } };
+const IAM = {
+  iam: {
+    accessKey: 'AKIA',
+    accountId: '123456789012',
+    callerId: 'AIDA',
+    principalOrgId: null,
+    userArn: 'arn:aws:iam::123456789012:user/operator',
+    userId: 'AIDA',
+  },
+};
 const JWT = { jwt: { claims: { sub: 'op-1' }, scopes: null } };
 
 describe('cloud API handler (env wiring)', () => {
@@ -123,7 +144,9 @@ describe('cloud API handler (env wiring)', () => {
 
   it('POST /events puts exactly one event on the orchestrator bus', async () => {
     const handler = createApiHandler(apiDepsFromEnv(env, clients));
-    const res = await handler(event('POST', '/events', { authorizer: IAM, body: { topic: 'ops.note', payload: { a: 1 }, recipient: 'cloudy' } }));
+    const res = await handler(
+      event('POST', '/events', { authorizer: IAM, body: { topic: 'ops.note', payload: { a: 1 }, recipient: 'cloudy' } }),
+    );
     expect(res.statusCode).toBe(202);
     const { id } = JSON.parse(res.body ?? '') as { id: string };
     const calls = ebMock.commandCalls(PutEventsCommand);
@@ -131,7 +154,13 @@ describe('cloud API handler (env wiring)', () => {
     const entries = calls[0]?.args[0].input.Entries ?? [];
     expect(entries).toHaveLength(1);
     expect(entries[0]).toMatchObject({ Source: BUS_SOURCE, DetailType: 'ops.note', EventBusName: 'orch-bus' });
-    expect(JSON.parse(entries[0]?.Detail ?? '')).toMatchObject({ id, topic: 'ops.note', sender: 'api', recipient: 'cloudy', payload: { a: 1 } });
+    expect(JSON.parse(entries[0]?.Detail ?? '')).toMatchObject({
+      id,
+      topic: 'ops.note',
+      sender: 'api',
+      recipient: 'cloudy',
+      payload: { a: 1 },
+    });
   });
 
   it('POST /agents/{name}/trigger sends one trigger message to the dispatch queue and ledgers agent.triggered', async () => {
@@ -141,7 +170,10 @@ describe('cloud API handler (env wiring)', () => {
     const { runId } = JSON.parse(res.body ?? '') as { runId: string };
     const batches = sqsMock.commandCalls(SendMessageBatchCommand);
     expect(batches).toHaveLength(1);
-    expect(batches[0]?.args[0].input).toEqual({ QueueUrl: QUEUE, Entries: [{ Id: '0', MessageBody: JSON.stringify({ kind: 'trigger', agent: 'cloudy', runId }), DelaySeconds: 0 }] });
+    expect(batches[0]?.args[0].input).toEqual({
+      QueueUrl: QUEUE,
+      Entries: [{ Id: '0', MessageBody: JSON.stringify({ kind: 'trigger', agent: 'cloudy', runId }), DelaySeconds: 0 }],
+    });
     expect(ebMock.commandCalls(PutEventsCommand).map((c) => c.args[0].input.Entries?.[0]?.DetailType)).toEqual(['agent.triggered']);
   });
 
@@ -155,21 +187,41 @@ describe('cloud API handler (env wiring)', () => {
   });
 
   it('POST /components/scheduler/stop disables the tick schedule', async () => {
-    const def = { Name: 'orch-tick', GroupName: 'orch-group', State: 'ENABLED', ScheduleExpression: 'rate(1 minute)', FlexibleTimeWindow: { Mode: 'OFF' }, Target: { Arn: 'arn:fn', RoleArn: 'arn:role', Input: '{"action":"tick"}' } } as const;
-    schMock.on(GetScheduleCommand).resolvesOnce(def).resolves({ ...def, State: 'DISABLED' });
+    const def = {
+      Name: 'orch-tick',
+      GroupName: 'orch-group',
+      State: 'ENABLED',
+      ScheduleExpression: 'rate(1 minute)',
+      FlexibleTimeWindow: { Mode: 'OFF' },
+      Target: { Arn: 'arn:fn', RoleArn: 'arn:role', Input: '{"action":"tick"}' },
+    } as const;
+    schMock
+      .on(GetScheduleCommand)
+      .resolvesOnce(def)
+      .resolves({ ...def, State: 'DISABLED' });
     schMock.on(UpdateScheduleCommand).resolves({ ScheduleArn: 'arn:s' });
     const handler = createApiHandler(apiDepsFromEnv(env, clients));
     const res = await handler(event('POST', '/components/scheduler/stop', { authorizer: IAM }));
     expect(res.statusCode).toBe(200);
     expect(JSON.parse(res.body ?? '')).toEqual({ component: { name: 'scheduler', running: false } });
     expect(schMock.commandCalls(UpdateScheduleCommand).map((c) => c.args[0].input)).toEqual([
-      { Name: 'orch-tick', GroupName: 'orch-group', ScheduleExpression: 'rate(1 minute)', FlexibleTimeWindow: { Mode: 'OFF' }, Target: def.Target, State: 'DISABLED' },
+      {
+        Name: 'orch-tick',
+        GroupName: 'orch-group',
+        ScheduleExpression: 'rate(1 minute)',
+        FlexibleTimeWindow: { Mode: 'OFF' },
+        Target: def.Target,
+        State: 'DISABLED',
+      },
     ]);
   });
 
   it('GET /events/stream through API Gateway answers one batch in the stream format', async () => {
     const ledger = createDynamoLedger(t.clients.ddb, t.names.Ledger);
-    await ledger.append([makeEnvelope({ topic: 'batch.one', sender: 'x', payload: { n: 1 } }), makeEnvelope({ topic: 'batch.two', sender: 'x', payload: { n: 2 } })]);
+    await ledger.append([
+      makeEnvelope({ topic: 'batch.one', sender: 'x', payload: { n: 1 } }),
+      makeEnvelope({ topic: 'batch.two', sender: 'x', payload: { n: 2 } }),
+    ]);
     const head = (await ledger.head()).seq;
     const handler = createApiHandler(apiDepsFromEnv(env, clients));
     const res = await handler({ ...event('GET', '/events/stream', { authorizer: IAM }), headers: { 'last-event-id': String(head - 1) } });
@@ -186,7 +238,13 @@ describe('cloud API handler (env wiring)', () => {
 /** Records what the handler writes through Lambda's HttpResponseStream. */
 function fakeRuntime() {
   const stream = new PassThrough();
-  const rec = { metadata: null as null | { statusCode: number; headers: Record<string, string> }, body: '', get ended() { return stream.writableEnded; } };
+  const rec = {
+    metadata: null as null | { statusCode: number; headers: Record<string, string> },
+    body: '',
+    get ended() {
+      return stream.writableEnded;
+    },
+  };
   const runtime: LambdaStreamingRuntime = {
     streamifyResponse: (fn) => fn,
     HttpResponseStream: {
@@ -211,9 +269,16 @@ describe('streaming function (function URL, RESPONSE_STREAM)', () => {
       maxSeen = maxDurationMs;
       return createStreamHandler({ ...deps, stream: { pollMs: 50, metricsEveryMs: 100, maxDurationMs } });
     }) as (e: APIGatewayProxyEventV2, s: Writable, c: Context) => Promise<void>;
-    await fn({ ...event('GET', '/events/stream', { authorizer: IAM }), rawQueryString: 'backlog=2' }, stream, context(STREAM_END_MARGIN_MS + 1200));
+    await fn(
+      { ...event('GET', '/events/stream', { authorizer: IAM }), rawQueryString: 'backlog=2' },
+      stream,
+      context(STREAM_END_MARGIN_MS + 1200),
+    );
     expect(maxSeen).toBe(1200);
-    expect(rec.metadata).toEqual({ statusCode: 200, headers: expect.objectContaining({ 'content-type': 'text/event-stream; charset=utf-8' }) });
+    expect(rec.metadata).toEqual({
+      statusCode: 200,
+      headers: expect.objectContaining({ 'content-type': 'text/event-stream; charset=utf-8' }),
+    });
     expect(rec.ended).toBe(true);
     const ids = [...rec.body.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
     expect(ids.length).toBe(2);
@@ -223,7 +288,11 @@ describe('streaming function (function URL, RESPONSE_STREAM)', () => {
 
   it('refuses a request without the IAM authorizer context with the error shape', async () => {
     const { runtime, stream, rec } = fakeRuntime();
-    const fn = createStreamingLambda(runtime, () => createStreamHandler(apiDepsFromEnv(env, clients))) as (e: APIGatewayProxyEventV2, s: Writable, c: Context) => Promise<void>;
+    const fn = createStreamingLambda(runtime, () => createStreamHandler(apiDepsFromEnv(env, clients))) as (
+      e: APIGatewayProxyEventV2,
+      s: Writable,
+      c: Context,
+    ) => Promise<void>;
     await fn(event('GET', '/events/stream'), stream, context(60_000));
     expect(rec.metadata?.statusCode).toBe(401);
     expect(JSON.parse(rec.body)).toMatchObject({ error: { code: 'unauthorized' } });

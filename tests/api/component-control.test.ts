@@ -59,7 +59,11 @@ beforeEach(() => {
   eventBridge.reset();
   lambda.reset();
   control = new AwsComponentControl(
-    { scheduler: scheduler as unknown as SchedulerClient, eventBridge: eventBridge as unknown as EventBridgeClient, lambda: lambda as unknown as LambdaClient } as never,
+    {
+      scheduler: scheduler as unknown as SchedulerClient,
+      eventBridge: eventBridge as unknown as EventBridgeClient,
+      lambda: lambda as unknown as LambdaClient,
+    } as never,
     switchIdsFromEnv(ENV, 'orch-bus'),
   );
 });
@@ -114,33 +118,58 @@ describe('AwsComponentControl', () => {
   });
 
   it('the monitor is its Health rule (agents bus) and the HealthSweep schedule', async () => {
-    const sweep = { ...tickDefinition('ENABLED'), Name: 'orch-sweep', ScheduleExpression: 'rate(1 minute)', Target: { ...tickDefinition('ENABLED').Target, Input: '{"action":"sweep"}' } } as GetScheduleCommandOutput;
-    scheduler.on(GetScheduleCommand).resolvesOnce(sweep).resolves({ ...sweep, State: 'DISABLED' });
+    const sweep = {
+      ...tickDefinition('ENABLED'),
+      Name: 'orch-sweep',
+      ScheduleExpression: 'rate(1 minute)',
+      Target: { ...tickDefinition('ENABLED').Target, Input: '{"action":"sweep"}' },
+    } as GetScheduleCommandOutput;
+    scheduler
+      .on(GetScheduleCommand)
+      .resolvesOnce(sweep)
+      .resolves({ ...sweep, State: 'DISABLED' });
     scheduler.on(UpdateScheduleCommand).resolves({ ScheduleArn: 'x' });
     eventBridge.on(DisableRuleCommand).resolves({});
     eventBridge.on(DescribeRuleCommand).resolves({ Name: 'orch-health', State: 'DISABLED' });
     expect(await control.set('monitor', false)).toEqual({ name: 'monitor', running: false });
-    expect(eventBridge.commandCalls(DisableRuleCommand).map((c) => c.args[0].input)).toEqual([{ Name: 'orch-health', EventBusName: 'orch-bus' }]);
+    expect(eventBridge.commandCalls(DisableRuleCommand).map((c) => c.args[0].input)).toEqual([
+      { Name: 'orch-health', EventBusName: 'orch-bus' },
+    ]);
     expect(eventBridge.commandCalls(EnableRuleCommand)).toHaveLength(0);
-    expect(scheduler.commandCalls(UpdateScheduleCommand).map((c) => [c.args[0].input.Name, c.args[0].input.State, c.args[0].input.Target?.Input])).toEqual([['orch-sweep', 'DISABLED', '{"action":"sweep"}']]);
+    expect(
+      scheduler
+        .commandCalls(UpdateScheduleCommand)
+        .map((c) => [c.args[0].input.Name, c.args[0].input.State, c.args[0].input.Target?.Input]),
+    ).toEqual([['orch-sweep', 'DISABLED', '{"action":"sweep"}']]);
   });
 
   it('the manager is the HotDirectory rule on the default bus plus the Rescan schedule; starting enables them', async () => {
     const rescan = { ...tickDefinition('DISABLED'), Name: 'orch-rescan', ScheduleExpression: 'rate(1 day)' } as GetScheduleCommandOutput;
-    scheduler.on(GetScheduleCommand).resolvesOnce(rescan).resolves({ ...rescan, State: 'ENABLED' });
+    scheduler
+      .on(GetScheduleCommand)
+      .resolvesOnce(rescan)
+      .resolves({ ...rescan, State: 'ENABLED' });
     scheduler.on(UpdateScheduleCommand).resolves({ ScheduleArn: 'x' });
     eventBridge.on(EnableRuleCommand).resolves({});
     eventBridge.on(DescribeRuleCommand).resolves({ Name: 'orch-hotdir', State: 'ENABLED' });
     expect(await control.set('manager', true)).toEqual({ name: 'manager', running: true });
-    expect(eventBridge.commandCalls(EnableRuleCommand).map((c) => c.args[0].input)).toEqual([{ Name: 'orch-hotdir', EventBusName: 'default' }]);
-    expect(scheduler.commandCalls(UpdateScheduleCommand).map((c) => [c.args[0].input.Name, c.args[0].input.State, c.args[0].input.ScheduleExpression])).toEqual([['orch-rescan', 'ENABLED', 'rate(1 day)']]);
+    expect(eventBridge.commandCalls(EnableRuleCommand).map((c) => c.args[0].input)).toEqual([
+      { Name: 'orch-hotdir', EventBusName: 'default' },
+    ]);
+    expect(
+      scheduler
+        .commandCalls(UpdateScheduleCommand)
+        .map((c) => [c.args[0].input.Name, c.args[0].input.State, c.args[0].input.ScheduleExpression]),
+    ).toEqual([['orch-rescan', 'ENABLED', 'rate(1 day)']]);
   });
 
   it('the bus is the Delivery rule only (the Ledger rule is never switched)', async () => {
     eventBridge.on(DisableRuleCommand).resolves({});
     eventBridge.on(DescribeRuleCommand).resolves({ State: 'DISABLED' });
     expect(await control.set('bus', false)).toEqual({ name: 'bus', running: false });
-    expect(eventBridge.commandCalls(DisableRuleCommand).map((c) => c.args[0].input)).toEqual([{ Name: 'orch-delivery', EventBusName: 'orch-bus' }]);
+    expect(eventBridge.commandCalls(DisableRuleCommand).map((c) => c.args[0].input)).toEqual([
+      { Name: 'orch-delivery', EventBusName: 'orch-bus' },
+    ]);
     expect(scheduler.calls()).toHaveLength(0);
   });
 
@@ -148,11 +177,16 @@ describe('AwsComponentControl', () => {
     lambda.on(UpdateEventSourceMappingCommand).resolves({ UUID: ENV[CLOUD_ENV.runnerEsmUuid], State: 'Disabling' });
     lambda.on(GetEventSourceMappingCommand).resolves({ UUID: ENV[CLOUD_ENV.runnerEsmUuid], State: 'Disabling' });
     expect(await control.set('runner', false)).toEqual({ name: 'runner', running: false });
-    expect(lambda.commandCalls(UpdateEventSourceMappingCommand).map((c) => c.args[0].input)).toEqual([{ UUID: '0f6a4c1e-1111-2222-3333-444455556666', Enabled: false }]);
+    expect(lambda.commandCalls(UpdateEventSourceMappingCommand).map((c) => c.args[0].input)).toEqual([
+      { UUID: '0f6a4c1e-1111-2222-3333-444455556666', Enabled: false },
+    ]);
     lambda.on(GetEventSourceMappingCommand).resolves({ State: 'Enabling' });
     lambda.on(UpdateEventSourceMappingCommand).resolves({ State: 'Enabling' });
     expect(await control.set('runner', true)).toEqual({ name: 'runner', running: true });
-    expect(lambda.commandCalls(UpdateEventSourceMappingCommand).at(-1)?.args[0].input).toEqual({ UUID: '0f6a4c1e-1111-2222-3333-444455556666', Enabled: true });
+    expect(lambda.commandCalls(UpdateEventSourceMappingCommand).at(-1)?.args[0].input).toEqual({
+      UUID: '0f6a4c1e-1111-2222-3333-444455556666',
+      Enabled: true,
+    });
   });
 
   it('list reads every resource; a component runs only when all of its resources are enabled', async () => {
@@ -169,7 +203,12 @@ describe('AwsComponentControl', () => {
       { name: 'bus', running: true },
     ]);
     expect(scheduler.commandCalls(UpdateScheduleCommand)).toHaveLength(0);
-    expect(eventBridge.commandCalls(DescribeRuleCommand).map((c) => c.args[0].input).sort((a, b) => String(a.Name).localeCompare(String(b.Name)))).toEqual([
+    expect(
+      eventBridge
+        .commandCalls(DescribeRuleCommand)
+        .map((c) => c.args[0].input)
+        .sort((a, b) => String(a.Name).localeCompare(String(b.Name))),
+    ).toEqual([
       { Name: 'orch-delivery', EventBusName: 'orch-bus' },
       { Name: 'orch-health', EventBusName: 'orch-bus' },
       { Name: 'orch-hotdir', EventBusName: 'default' },

@@ -27,19 +27,42 @@ let s3: Awaited<ReturnType<typeof startTestS3>>;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's chromium (apt-get install -y chromium) or set CHROMIUM_PATH`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's chromium (apt-get install -y chromium) or set CHROMIUM_PATH`);
   h = await startApiHarness();
   s3 = await startTestS3();
   // publish a signed bundle to the hot directory and let the manager register it
   const key = generateKeyPair();
-  const store = new S3BundleStore(createClients({ region: 'us-east-1', endpoints: { s3: s3.endpoint }, localCredentials: true }).s3, s3.bucket);
+  const store = new S3BundleStore(
+    createClients({ region: 'us-east-1', endpoints: { s3: s3.endpoint }, localCredentials: true }).s3,
+    s3.bucket,
+  );
   const bytes = new TextEncoder().encode('export default { cycleSeconds: 5, async runCycle(ctx) { ctx.log("tick"); } };\n');
-  await store.put(bundleKey('ticker', '1.0.0'), bytes, { signature: signBundle(key.privateKey, 'ticker', '1.0.0', bytes), signer: publicKeyOf(key.privateKey) });
-  const manager = new AgentManager({ registry: h.registry, bundles: store, events: h.bus, inspector: createTestInspector(), trustedKeys: parseTrustedKeys(key.publicKey), maxBytes: 1 << 20 });
+  await store.put(bundleKey('ticker', '1.0.0'), bytes, {
+    signature: signBundle(key.privateKey, 'ticker', '1.0.0', bytes),
+    signer: publicKeyOf(key.privateKey),
+  });
+  const manager = new AgentManager({
+    registry: h.registry,
+    bundles: store,
+    events: h.bus,
+    inspector: createTestInspector(),
+    trustedKeys: parseTrustedKeys(key.publicKey),
+    maxBytes: 1 << 20,
+  });
   expect((await manager.onObjectCreated(bundleKey('ticker', '1.0.0'))).kind).toBe('registered');
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 });
 
@@ -71,7 +94,17 @@ describe('dashboard', () => {
     // cycles finishing (the runner's completion write) show up as counts and in the chart
     // each completion is seen by the page (its own metrics snapshot) before the next one
     for (const [i, ms] of [12, 30, 18].entries()) {
-      await h.heartbeats.complete('ticker', { runId: `r${ms}`, at: Date.now(), outcome: 'ok', error: null, durationMs: ms, generation: 0, stateChanges: {}, expectBy: null, countsAsCycle: true });
+      await h.heartbeats.complete('ticker', {
+        runId: `r${ms}`,
+        at: Date.now(),
+        outcome: 'ok',
+        error: null,
+        durationMs: ms,
+        generation: 0,
+        stateChanges: {},
+        expectBy: null,
+        countsAsCycle: true,
+      });
       await expect.poll(() => row.locator('td').nth(5).textContent()).toBe(String(i + 1));
     }
     await expect.poll(() => page.locator('#legend').textContent()).toContain('ticker');

@@ -18,12 +18,16 @@ const data = tempDir('orch-api-e2e-');
 let host: LocalOrchestrator;
 
 const api = (path: string, init: RequestInit = {}) =>
-  fetch(host.apiUrl.replace(/\/$/, '') + path, { ...init, headers: { authorization: `Bearer ${host.dev.token}`, 'content-type': 'application/json', ...(init.headers ?? {}) } });
-
+  fetch(host.apiUrl.replace(/\/$/, '') + path, {
+    ...init,
+    headers: { authorization: `Bearer ${host.dev.token}`, 'content-type': 'application/json', ...(init.headers ?? {}) },
+  });
 
 async function metric(name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
   const fams = parsePrometheus(await (await api('/metrics')).text());
-  const s = [...fams.values()].flatMap((f) => f.samples).find((x) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v));
+  const s = [...fams.values()]
+    .flatMap((f) => f.samples)
+    .find((x) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v));
   return s?.value;
 }
 
@@ -32,8 +36,13 @@ const cycles = async () => (await host.heartbeats.get('fast'))?.cycles ?? 0;
 beforeAll(async () => {
   host = await LocalOrchestrator.start({ dataDir: data.path, port: 0, logger: silentLogger, env: { ...process.env, LOG_LEVEL: 'silent' } });
   // a 1-second agent, signed with local mode's dev key and dropped into the hot directory
-  const bytes = new TextEncoder().encode('export default { cycleSeconds: 1, timeoutSeconds: 2, async runCycle(ctx) { ctx.state.set("n", (ctx.state.get("n") ?? 0) + 1); } };\n');
-  await host.bundles.put(bundleKey('fast', '1.0.0'), bytes, { signature: signBundle(host.dev.privateKey, 'fast', '1.0.0', bytes), signer: publicKeyOf(host.dev.privateKey) });
+  const bytes = new TextEncoder().encode(
+    'export default { cycleSeconds: 1, timeoutSeconds: 2, async runCycle(ctx) { ctx.state.set("n", (ctx.state.get("n") ?? 0) + 1); } };\n',
+  );
+  await host.bundles.put(bundleKey('fast', '1.0.0'), bytes, {
+    signature: signBundle(host.dev.privateKey, 'fast', '1.0.0', bytes),
+    signer: publicKeyOf(host.dev.privateKey),
+  });
   await waitFor('fast registered', async () => ((await api('/agents/fast')).status === 200 ? true : undefined));
 });
 

@@ -13,13 +13,26 @@ import { createServer } from 'node:net';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InternalServerError, ProvisionedThroughputExceededException, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
-import { BundleRejectedError, ConfigError, ConflictError, NotFoundError, OrchestratorError, ValidationError } from '../../shared/core/errors';
+import {
+  BundleRejectedError,
+  ConfigError,
+  ConflictError,
+  NotFoundError,
+  OrchestratorError,
+  ValidationError,
+} from '../../shared/core/errors';
 import { BusEntryTooLargeError, BusPublishError, InvalidPatternError } from '../../shared/core/bus/errors';
 import { ActionNotAllowedError, UnknownActionError } from '../../shared/core/control/errors';
 import { InvalidFailureEventError } from '../../shared/core/health/errors';
 import { LedgerConflictError, LedgerCorruptError, LedgerEncodingError, LedgerRequestError } from '../../shared/core/ledger/errors';
 import { ManagerError } from '../../shared/core/manager/errors';
-import { BundleReverifyError, BundleUnavailableError, CompletionAbandonedError, InvalidDispatchMessageError, RunLeaseHeldError } from '../../shared/core/runner/errors';
+import {
+  BundleReverifyError,
+  BundleUnavailableError,
+  CompletionAbandonedError,
+  InvalidDispatchMessageError,
+  RunLeaseHeldError,
+} from '../../shared/core/runner/errors';
 import { SchedulerConfigError, SchedulerDispatchError, SchedulerStoreError } from '../../shared/core/scheduler/errors';
 import { ComponentSwitchError, DispatchError, StoreError } from '../../shared/adapters/aws/errors';
 import { BundleIntegrityError, InspectionUnavailableError, InvalidManifestError, SandboxError } from '../../shared/adapters/node/errors';
@@ -72,8 +85,18 @@ const CASES: [ErrorClass, Error, Expect][] = [
   [UnsupportedMediaTypeError, new UnsupportedMediaTypeError('text/plain'), own(415, 'unsupported_media_type')],
 
   [LedgerConflictError, new LedgerConflictError('append failed 5 times in a row'), UNAVAILABLE],
-  [BusPublishError, new BusPublishError('1 of 1 envelopes could not be put on bus b', [{ envelopeId: 'e', errorCode: 'ThrottlingException', errorMessage: 'slow' }]), UNAVAILABLE],
-  [DispatchError, new DispatchError('1 of 1 dispatch messages were not accepted by SQS', [{ runId: 'r', code: 'X', message: 'm' }]), UNAVAILABLE],
+  [
+    BusPublishError,
+    new BusPublishError('1 of 1 envelopes could not be put on bus b', [
+      { envelopeId: 'e', errorCode: 'ThrottlingException', errorMessage: 'slow' },
+    ]),
+    UNAVAILABLE,
+  ],
+  [
+    DispatchError,
+    new DispatchError('1 of 1 dispatch messages were not accepted by SQS', [{ runId: 'r', code: 'X', message: 'm' }]),
+    UNAVAILABLE,
+  ],
   [SchedulerDispatchError, new SchedulerDispatchError('dispatching failed'), UNAVAILABLE],
   [SchedulerStoreError, new SchedulerStoreError('1 of 4 shards failed'), UNAVAILABLE],
   [RunLeaseHeldError, new RunLeaseHeldError('a', 'r', 0), UNAVAILABLE],
@@ -148,7 +171,16 @@ async function getAgentsFailingWith(e: unknown): Promise<{ status: number; heade
 function expectAnswer(r: { status: number; headers: Headers; text: string }, e: Error, want: Expect) {
   expect(r.status).toBe(want.status);
   expect(r.headers.get('content-type')).toBe('application/json; charset=utf-8');
-  expect(JSON.parse(r.text)).toEqual({ error: { code: want.code, message: want.own ? e.message : want.code === 'unavailable' ? 'a service the API depends on is unavailable; retry later' : 'internal error' } });
+  expect(JSON.parse(r.text)).toEqual({
+    error: {
+      code: want.code,
+      message: want.own
+        ? e.message
+        : want.code === 'unavailable'
+          ? 'a service the API depends on is unavailable; retry later'
+          : 'internal error',
+    },
+  });
   expect(r.headers.get('retry-after')).toBe(want.code === 'unavailable' ? '1' : null);
   expect(r.headers.get('www-authenticate')).toBe(want.status === 401 ? 'Bearer' : null);
   if (!want.own) expect(r.text).not.toContain(e.message);
@@ -169,9 +201,12 @@ describe('ERROR_STATUS', () => {
     for (const [c, e] of CASES) expect(e.constructor, c.name).toBe(c);
   });
 
-  it.each(CASES.map(([c, e, want]) => [c.name, `${want.status} ${want.code}`, e, want] as const))('%s → %s through the real handler', async (_name, _what, e, want) => {
-    expectAnswer(await getAgentsFailingWith(e), e, want);
-  });
+  it.each(CASES.map(([c, e, want]) => [c.name, `${want.status} ${want.code}`, e, want] as const))(
+    '%s → %s through the real handler',
+    async (_name, _what, e, want) => {
+      expectAnswer(await getAgentsFailingWith(e), e, want);
+    },
+  );
 
   it('status does not follow the text of a code: *_conflict, *_invalid, invalid_*, bundle_* codes of unlisted errors are 500', async () => {
     for (const code of ['thing_conflict', 'thing_invalid', 'invalid_thing', 'bundle_thing', 'thing_not_found']) {
@@ -189,7 +224,8 @@ describe('ERROR_STATUS', () => {
     const missingTable = new ResourceNotFoundException({ message: 'Requested resource not found', ...meta });
     const wrapped = new Error('listing failed', { cause: refused });
     for (const e of [refused, timeout, throttled, server5xx, wrapped]) expectAnswer(await getAgentsFailingWith(e), e, UNAVAILABLE);
-    for (const e of [missingTable, new TypeError("Cannot read properties of undefined (reading 'x')"), new Error('boom')]) expectAnswer(await getAgentsFailingWith(e), e, INTERNAL);
+    for (const e of [missingTable, new TypeError("Cannot read properties of undefined (reading 'x')"), new Error('boom')])
+      expectAnswer(await getAgentsFailingWith(e), e, INTERNAL);
   });
 });
 
@@ -205,11 +241,21 @@ describe('a failing dependency', () => {
         s.close(() => resolve(port));
       });
     });
-    const clients = createClients({ region: 'us-east-1', endpoints: { dynamodb: `http://127.0.0.1:${closedPort}` }, localCredentials: true });
+    const clients = createClients({
+      region: 'us-east-1',
+      endpoints: { dynamodb: `http://127.0.0.1:${closedPort}` },
+      localCredentials: true,
+    });
     const registry = new DynamoRegistry(clients.ddb, 'agent-registry');
     const heartbeats = new DynamoHeartbeats(clients.ddb, 'agent-heartbeats');
     const ledger = createDynamoLedger(clients.ddb, 'agent-ledger', h.bus);
-    const control = new ControlService({ registry, heartbeats, dispatcher: new RecordingDispatcher(), events: h.bus, policy: healthPolicyFrom(loadConfig({})) });
+    const control = new ControlService({
+      registry,
+      heartbeats,
+      dispatcher: new RecordingDispatcher(),
+      events: h.bus,
+      policy: healthPolicyFrom(loadConfig({})),
+    });
     down = await startHttpServer({
       handler: createApiHandler({ ...h.deps, control, registry, heartbeats, ledger, replay: (r) => ledger.replay(r) }),
       port: 0,
@@ -238,7 +284,9 @@ describe('a failing dependency', () => {
       const text = await res.text();
       expect(res.status, `${method} ${path}`).toBe(503);
       expect(res.headers.get('retry-after'), `${method} ${path}`).toBe('1');
-      expect(JSON.parse(text), `${method} ${path}`).toEqual({ error: { code: 'unavailable', message: 'a service the API depends on is unavailable; retry later' } });
+      expect(JSON.parse(text), `${method} ${path}`).toEqual({
+        error: { code: 'unavailable', message: 'a service the API depends on is unavailable; retry later' },
+      });
       expect(text).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|agent-registry|\n\s+at /);
     }
     // what does not need DynamoDB still works

@@ -71,8 +71,15 @@ export async function startApiHarness(opts: { maxBodyBytes?: number; busCounters
   const policy = healthPolicyFrom(loadConfig({}));
   const control = new ControlService({ registry, heartbeats, dispatcher, events: bus, policy });
   const switches = new Map<string, PlainSwitch>();
-  const sw = (id: string) => switches.get(id) ?? (switches.set(id, new PlainSwitch()), switches.get(id) as PlainSwitch);
-  const components = new LocalComponentControl({ rule: (id) => sw(`rule:${id}`), schedule: (id) => sw(`schedule:${id}`), extra: { runner: [sw('runner-pool')] } });
+  const sw = (id: string): PlainSwitch => {
+    if (!switches.has(id)) switches.set(id, new PlainSwitch());
+    return switches.get(id) as PlainSwitch;
+  };
+  const components = new LocalComponentControl({
+    rule: (id) => sw(`rule:${id}`),
+    schedule: (id) => sw(`schedule:${id}`),
+    extra: { runner: [sw('runner-pool')] },
+  });
   const token = randomBytes(24).toString('hex');
   const deps: ApiDeps = {
     auth: { mode: 'token', token },
@@ -123,7 +130,14 @@ export async function startApiHarness(opts: { maxBodyBytes?: number; busCounters
 /** Everything a rejected request must leave untouched (read once the bus delivered what it holds). */
 export async function stateOf(h: ApiHarness): Promise<unknown> {
   await h.bus.idle();
-  const agents = (await h.registry.list()).map((a) => ({ name: a.name, status: a.status, generation: a.generation, nextRunAt: a.nextRunAt, restarts: a.restarts, version: a.version }));
+  const agents = (await h.registry.list()).map((a) => ({
+    name: a.name,
+    status: a.status,
+    generation: a.generation,
+    nextRunAt: a.nextRunAt,
+    restarts: a.restarts,
+    version: a.version,
+  }));
   const hbs = await h.heartbeats.getMany(agents.map((a) => a.name));
   return {
     agents,

@@ -14,7 +14,13 @@ import { startApiHarness, type ApiHarness } from './harness';
 
 let h: ApiHarness;
 /** the shape LocalBus.stats() reports (a subset) */
-const busCounters = { published: 0, delivered: { Ledger: 0, Delivery: 0 }, failed: { Delivery: 0 }, buffered: { Delivery: 0, Health: 0 }, queued: { router: 1, 'ledger-writer': 0 } };
+const busCounters = {
+  published: 0,
+  delivered: { Ledger: 0, Delivery: 0 },
+  failed: { Delivery: 0 },
+  buffered: { Delivery: 0, Health: 0 },
+  queued: { router: 1, 'ledger-writer': 0 },
+};
 
 beforeAll(async () => {
   h = await startApiHarness({ busCounters: () => busCounters });
@@ -42,7 +48,10 @@ function crossCheck(text: string, ours: Map<string, PromFamily>) {
     const mine = ours.get(lib.name);
     expect(mine?.type.toUpperCase(), lib.name).toBe(lib.type);
     if (lib.type !== 'COUNTER' && lib.type !== 'GAUGE') continue;
-    expect(lib.metrics.map((m) => [m.labels ?? {}, Number(m.value)]), lib.name).toEqual(mine?.samples.map((x) => [x.labels, x.value]));
+    expect(
+      lib.metrics.map((m) => [m.labels ?? {}, Number(m.value)]),
+      lib.name,
+    ).toEqual(mine?.samples.map((x) => [x.labels, x.value]));
   }
 }
 
@@ -60,11 +69,25 @@ function histogram(m: Map<string, PromFamily>, agent: string) {
   const series = histogramSeries(fam as PromFamily).find((x) => x.labels.agent === agent);
   expect(series, `histogram of ${agent}`).toBeDefined();
   const s = series as HistogramSeries;
-  return { buckets: Object.fromEntries(s.buckets.map(([le, n]) => [le === Infinity ? '+Inf' : String(le), n])), count: s.count, sum: s.sum };
+  return {
+    buckets: Object.fromEntries(s.buckets.map(([le, n]) => [le === Infinity ? '+Inf' : String(le), n])),
+    count: s.count,
+    sum: s.sum,
+  };
 }
 
 const complete = (name: string, durationMs: number, outcome: 'ok' | 'error' = 'ok') =>
-  h.heartbeats.complete(name, { runId: `r-${Math.random()}`, at: Date.now(), outcome, error: outcome === 'ok' ? null : 'boom', durationMs, generation: 0, stateChanges: {}, expectBy: null, countsAsCycle: true });
+  h.heartbeats.complete(name, {
+    runId: `r-${Math.random()}`,
+    at: Date.now(),
+    outcome,
+    error: outcome === 'ok' ? null : 'boom',
+    durationMs,
+    generation: 0,
+    stateChanges: {},
+    expectBy: null,
+    countsAsCycle: true,
+  });
 
 describe('GET /metrics', () => {
   it('parses, with the documented families, types and per-agent labels', async () => {
@@ -91,7 +114,13 @@ describe('GET /metrics', () => {
       expect(m.get(name)?.help?.length, `${name} has HELP`).toBeGreaterThan(0);
     }
     for (const name of ['agent_cycles_total', 'agent_failures_total', 'agent_up', 'agent_restarts_total', 'agent_quarantined'])
-      expect(m.get(name)?.samples.map((s) => s.labels.agent).sort(), name).toEqual(['alpha', 'beta']);
+      expect(
+        m
+          .get(name)
+          ?.samples.map((s) => s.labels.agent)
+          .sort(),
+        name,
+      ).toEqual(['alpha', 'beta']);
     const hist = histogram(m, 'alpha');
     expect(Object.keys(hist.buckets).sort()).toEqual([...DURATION_BUCKETS_MS.map((b) => String(b / 1000)), '+Inf'].sort());
     expect(value(m, 'agent_up', { agent: 'alpha' })).toBe(1);
@@ -141,7 +170,10 @@ describe('GET /metrics', () => {
     busCounters.published += 2;
     busCounters.delivered.Ledger += 2;
     expect((await h.api('/agents/beta/quarantine', { method: 'POST' })).status).toBe(200);
-    expect((await h.api('/events', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"topic":"m.t","payload":{}}' })).status).toBe(202);
+    expect(
+      (await h.api('/events', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"topic":"m.t","payload":{}}' }))
+        .status,
+    ).toBe(202);
     await h.bus.idle(); // the ledger writer appends asynchronously
     const after = await scrape();
     expect(value(after, 'agent_quarantined', { agent: 'beta' })).toBe(1);
@@ -155,7 +187,12 @@ describe('GET /metrics', () => {
 });
 
 describe('renderPrometheus', () => {
-  const snap = (bus: MetricsSnapshot['bus']): MetricsSnapshot => ({ at: new Date(0).toISOString(), agents: [], ledger: { headSeq: 0, headHash: '0'.repeat(64) }, bus });
+  const snap = (bus: MetricsSnapshot['bus']): MetricsSnapshot => ({
+    at: new Date(0).toISOString(),
+    agents: [],
+    ledger: { headSeq: 0, headHash: '0'.repeat(64) },
+    bus,
+  });
 
   it('escapes label values so a parser reads them back exactly', () => {
     const tricky = 'a"b\\c\nd}{,=';

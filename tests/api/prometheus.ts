@@ -203,7 +203,10 @@ export function parsePrometheus(text: string): Map<string, PromFamily> {
   lines.pop();
   const family = (name: string): PromFamily => {
     let f = families.get(name);
-    if (!f) families.set(name, (f = { name, type: types.get(name) ?? 'untyped', help: null, samples: [] }));
+    if (!f) {
+      f = { name, type: types.get(name) ?? 'untyped', help: null, samples: [] };
+      families.set(name, f);
+    }
     return f;
   };
   const enter = (name: string, c: Cursor) => {
@@ -264,10 +267,18 @@ export function histogramSeries(f: PromFamily): HistogramSeries[] {
     const { le, ...labels } = s.labels;
     const key = JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : 1)));
     let h = byKey.get(key);
-    if (!h) byKey.set(key, (h = { labels, buckets: [], sum: NaN, count: NaN, hasSum: false, hasCount: false }));
+    if (!h) {
+      h = { labels, buckets: [], sum: NaN, count: NaN, hasSum: false, hasCount: false };
+      byKey.set(key, h);
+    }
     if (s.name === `${f.name}_bucket`) h.buckets.push([parseValue(le as string, new Cursor(le as string, 0)), s.value]);
-    else if (s.name === `${f.name}_sum`) (h.sum = s.value), (h.hasSum = true);
-    else if (s.name === `${f.name}_count`) (h.count = s.value), (h.hasCount = true);
+    else if (s.name === `${f.name}_sum`) {
+      h.sum = s.value;
+      h.hasSum = true;
+    } else if (s.name === `${f.name}_count`) {
+      h.count = s.value;
+      h.hasCount = true;
+    }
   }
   return [...byKey.values()].map(({ hasSum, hasCount, ...h }) => {
     const where = `${f.name}${JSON.stringify(h.labels)}`;
@@ -277,7 +288,8 @@ export function histogramSeries(f: PromFamily): HistogramSeries[] {
     if (!last || last[0] !== Infinity) throw new Error(`${where}: no +Inf bucket`);
     if (last[1] !== h.count) throw new Error(`${where}: +Inf bucket ${last[1]} != count ${h.count}`);
     for (let i = 1; i < h.buckets.length; i++)
-      if ((h.buckets[i] as [number, number])[1] < (h.buckets[i - 1] as [number, number])[1]) throw new Error(`${where}: buckets are not cumulative`);
+      if ((h.buckets[i] as [number, number])[1] < (h.buckets[i - 1] as [number, number])[1])
+        throw new Error(`${where}: buckets are not cumulative`);
     return h;
   });
 }

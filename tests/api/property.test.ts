@@ -19,7 +19,12 @@ beforeAll(async () => {
   const now = Date.now();
   await h.registry.register(registration('alpha', { cycleSeconds: 10, firstRunAt: now + 10_000 }));
   await h.registry.register(registration('beta', { cycleSeconds: 30, firstRunAt: now + 30_000 }));
-  for (let i = 0; i < 5; i++) await h.api('/events', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic: 'seed.t', payload: { i } }) });
+  for (let i = 0; i < 5; i++)
+    await h.api('/events', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ topic: 'seed.t', payload: { i } }),
+    });
 });
 
 afterAll(async () => {
@@ -27,14 +32,66 @@ afterAll(async () => {
 });
 
 const WORDS = [
-  'agents', 'alpha', 'beta', 'ghost', 'pause', 'resume', 'trigger', 'restart', 'quarantine', 'release',
-  'metrics', 'events', 'stream', 'ledger', 'verify', 'replay', 'components', 'scheduler', 'runner', 'bus', 'manager', 'monitor',
-  'stop', 'start', 'healthz', 'dashboard', 'app.js', '', '..', '.', '%2F', '%00', '%E0%A4%A', '%ZZ', 'Ü', 'A-B', '%20',
+  'agents',
+  'alpha',
+  'beta',
+  'ghost',
+  'pause',
+  'resume',
+  'trigger',
+  'restart',
+  'quarantine',
+  'release',
+  'metrics',
+  'events',
+  'stream',
+  'ledger',
+  'verify',
+  'replay',
+  'components',
+  'scheduler',
+  'runner',
+  'bus',
+  'manager',
+  'monitor',
+  'stop',
+  'start',
+  'healthz',
+  'dashboard',
+  'app.js',
+  '',
+  '..',
+  '.',
+  '%2F',
+  '%00',
+  '%E0%A4%A',
+  '%ZZ',
+  'Ü',
+  'A-B',
+  '%20',
 ];
 const KNOWN = [
-  '/', '/healthz', '/agents', '/agents/alpha', '/agents/ghost', '/agents/alpha/pause', '/agents/alpha/resume', '/agents/alpha/trigger',
-  '/agents/alpha/restart', '/agents/alpha/quarantine', '/agents/alpha/release', '/metrics', '/events', '/events/stream',
-  '/ledger', '/ledger/verify', '/ledger/replay', '/components', '/components/bus/stop', '/components/bus/start', '/dashboard/app.css',
+  '/',
+  '/healthz',
+  '/agents',
+  '/agents/alpha',
+  '/agents/ghost',
+  '/agents/alpha/pause',
+  '/agents/alpha/resume',
+  '/agents/alpha/trigger',
+  '/agents/alpha/restart',
+  '/agents/alpha/quarantine',
+  '/agents/alpha/release',
+  '/metrics',
+  '/events',
+  '/events/stream',
+  '/ledger',
+  '/ledger/verify',
+  '/ledger/replay',
+  '/components',
+  '/components/bus/stop',
+  '/components/bus/start',
+  '/dashboard/app.css',
 ];
 
 const pathArb = fc.oneof(
@@ -45,23 +102,58 @@ const queryArb = fc.oneof(
   fc.constant(''),
   fc.webQueryParameters(),
   fc
-    .array(fc.tuple(fc.constantFrom('after', 'limit', 'topic', 'agent', 'backlog', 'x'), fc.oneof(fc.nat().map(String), fc.constantFrom('-1', '1e3', 'abc', '', '%00', '999999999999999999999', 'agent.cycle'))), { maxLength: 4 })
+    .array(
+      fc.tuple(
+        fc.constantFrom('after', 'limit', 'topic', 'agent', 'backlog', 'x'),
+        fc.oneof(fc.nat().map(String), fc.constantFrom('-1', '1e3', 'abc', '', '%00', '999999999999999999999', 'agent.cycle')),
+      ),
+      { maxLength: 4 },
+    )
     .map((kv) => kv.map(([k, v]) => `${k}=${v}`).join('&')),
 );
 const bodyArb = fc.oneof(
   fc.constant(undefined),
   fc.json({ maxDepth: 3 }),
   fc.string({ maxLength: 200 }),
-  fc.record({ topic: fc.oneof(fc.string(), fc.constantFrom('a.b', 'agent.cycle')), payload: fc.oneof(fc.object(), fc.jsonValue()), recipient: fc.option(fc.string()) }, { requiredKeys: [] }).map((o) => JSON.stringify(o)),
-  fc.record({ fromSeq: fc.oneof(fc.integer(), fc.double()), toSeq: fc.oneof(fc.integer(), fc.double()), topic: fc.string() }, { requiredKeys: [] }).map((o) => JSON.stringify(o)),
-  fc.constantFrom('{}', '[]', 'null', '{"a":', '\u0000', 'x'.repeat(5000), JSON.stringify({ topic: 'a.b', payload: { s: 'y'.repeat(5000) } })),
+  fc
+    .record(
+      {
+        topic: fc.oneof(fc.string(), fc.constantFrom('a.b', 'agent.cycle')),
+        payload: fc.oneof(fc.object(), fc.jsonValue()),
+        recipient: fc.option(fc.string()),
+      },
+      { requiredKeys: [] },
+    )
+    .map((o) => JSON.stringify(o)),
+  fc
+    .record(
+      { fromSeq: fc.oneof(fc.integer(), fc.double()), toSeq: fc.oneof(fc.integer(), fc.double()), topic: fc.string() },
+      { requiredKeys: [] },
+    )
+    .map((o) => JSON.stringify(o)),
+  fc.constantFrom(
+    '{}',
+    '[]',
+    'null',
+    '{"a":',
+    '\u0000',
+    'x'.repeat(5000),
+    JSON.stringify({ topic: 'a.b', payload: { s: 'y'.repeat(5000) } }),
+  ),
 );
 const reqArb = fc.record({
   method: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD'),
   path: pathArb,
   query: queryArb,
   body: bodyArb,
-  contentType: fc.constantFrom(undefined, 'application/json', 'application/json; charset=utf-8', 'text/plain', 'application/octet-stream', 'application/vnd.x+json'),
+  contentType: fc.constantFrom(
+    undefined,
+    'application/json',
+    'application/json; charset=utf-8',
+    'text/plain',
+    'application/octet-stream',
+    'application/vnd.x+json',
+  ),
   auth: fc.constantFrom('valid', 'none', 'wrong', 'garbage'),
   lastEventId: fc.option(fc.oneof(fc.nat().map(String), fc.string({ maxLength: 20 }))),
 });
@@ -117,7 +209,8 @@ describe('random requests never produce a 5xx', () => {
       fc.asyncProperty(reqArb, async (r) => {
         const res = await send(r);
         checkErrorShape(res.status, res.type, res.body, r.method);
-        if (r.auth !== 'valid' && !['/', '/healthz', '/dashboard/app.css'].includes(r.path) && res.status !== 413) expect([401, 404, 405, 400]).toContain(res.status);
+        if (r.auth !== 'valid' && !['/', '/healthz', '/dashboard/app.css'].includes(r.path) && res.status !== 413)
+          expect([401, 404, 405, 400]).toContain(res.status);
       }),
       { numRuns: 250 },
     );

@@ -18,14 +18,28 @@ beforeAll(async () => {
   const now = Date.now();
   await h.registry.register(registration('alpha', { cycleSeconds: 10, timeoutSeconds: 2, firstRunAt: now + 10_000 }));
   await h.registry.register(registration('beta', { cycleSeconds: 60, firstRunAt: now + 60_000 }));
-  await h.heartbeats.complete('beta', { runId: 'r1', at: T0, outcome: 'error', error: 'boom', durationMs: 12, generation: 0, stateChanges: {}, expectBy: null, countsAsCycle: true });
+  await h.heartbeats.complete('beta', {
+    runId: 'r1',
+    at: T0,
+    outcome: 'error',
+    error: 'boom',
+    durationMs: 12,
+    generation: 0,
+    stateChanges: {},
+    expectBy: null,
+    countsAsCycle: true,
+  });
 });
 
 afterAll(async () => {
   await h?.close();
 });
 
-const json = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const json = (body: unknown): RequestInit => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
 
 /** Publishes through the API and waits until the ledger writer appended what the bus holds. */
 async function publishAll(topic: string, payloads: Record<string, unknown>[], recipient?: string): Promise<string[]> {
@@ -99,12 +113,30 @@ describe('authentication', () => {
   });
 
   it.each(AUTHED)('%s %s without a token is 401 and changes nothing', async (method, path, body) => {
-    const err = await rejected(path, { method, token: null, ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}) }, 401, 'unauthorized');
+    const err = await rejected(
+      path,
+      {
+        method,
+        token: null,
+        ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
+      },
+      401,
+      'unauthorized',
+    );
     expect(err.message).toMatch(/Authorization/);
   });
 
   it.each(AUTHED)('%s %s with a wrong token is 401 and changes nothing', async (method, path, body) => {
-    await rejected(path, { method, token: h.token.slice(0, -1) + (h.token.endsWith('0') ? '1' : '0'), ...(body !== undefined ? { body: JSON.stringify(body) } : {}) }, 401, 'unauthorized');
+    await rejected(
+      path,
+      {
+        method,
+        token: h.token.slice(0, -1) + (h.token.endsWith('0') ? '1' : '0'),
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      },
+      401,
+      'unauthorized',
+    );
   });
 
   it('rejects other schemes, a token prefix and an empty bearer', async () => {
@@ -123,9 +155,19 @@ describe('agents', () => {
     const body = (await res.json()) as { agents: Record<string, unknown>[] };
     expect(body.agents.map((a) => a.name).sort()).toEqual(['alpha', 'beta']);
     for (const a of body.agents)
-      expect(Object.keys(a).sort()).toEqual(['consecutiveErrors', 'cycleSeconds', 'lastError', 'lastHeartbeat', 'name', 'nextRunAt', 'restarts', 'status', 'version'].sort());
+      expect(Object.keys(a).sort()).toEqual(
+        ['consecutiveErrors', 'cycleSeconds', 'lastError', 'lastHeartbeat', 'name', 'nextRunAt', 'restarts', 'status', 'version'].sort(),
+      );
     const beta = body.agents.find((a) => a.name === 'beta');
-    expect(beta).toMatchObject({ status: 'active', version: '1.0.0', cycleSeconds: 60, lastHeartbeat: new Date(T0).toISOString(), consecutiveErrors: 1, lastError: 'boom', restarts: 0 });
+    expect(beta).toMatchObject({
+      status: 'active',
+      version: '1.0.0',
+      cycleSeconds: 60,
+      lastHeartbeat: new Date(T0).toISOString(),
+      consecutiveErrors: 1,
+      lastError: 'boom',
+      restarts: 0,
+    });
   });
 
   it('GET /agents/{name} shows one agent; unknown is 404, a malformed name 400', async () => {
@@ -168,8 +210,17 @@ describe('agents', () => {
     expect(((await rel.json()) as { agent: { status: string } }).agent.status).toBe('active');
 
     await h.bus.idle();
-    const page = (await (await h.api(`/ledger?after=${head0}&limit=50`)).json()) as { entries: { topic: string; payload: { name?: string } }[] };
-    expect(page.entries.map((e) => e.topic)).toEqual(['agent.paused', 'agent.triggered', 'agent.resumed', 'agent.restarted', 'agent.quarantined', 'agent.released']);
+    const page = (await (await h.api(`/ledger?after=${head0}&limit=50`)).json()) as {
+      entries: { topic: string; payload: { name?: string } }[];
+    };
+    expect(page.entries.map((e) => e.topic)).toEqual([
+      'agent.paused',
+      'agent.triggered',
+      'agent.resumed',
+      'agent.restarted',
+      'agent.quarantined',
+      'agent.released',
+    ]);
     expect(page.entries.every((e) => e.payload.name === 'alpha')).toBe(true);
   });
 
@@ -178,9 +229,24 @@ describe('agents', () => {
     await rejected('/agents/ghost/trigger', { method: 'POST' }, 404, 'not_found');
     await rejected('/agents/alpha/explode', json({}), 400, 'validation_failed');
     await rejected('/agents/alpha/pause', json({ reason: 'x' }), 400, 'validation_failed');
-    await rejected('/agents/alpha/pause', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":' }, 400, 'malformed_json');
-    await rejected('/agents/alpha/pause', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[1]' }, 400, 'malformed_json');
-    await rejected('/agents/alpha/pause', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'pause please' }, 415, 'unsupported_media_type');
+    await rejected(
+      '/agents/alpha/pause',
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":' },
+      400,
+      'malformed_json',
+    );
+    await rejected(
+      '/agents/alpha/pause',
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[1]' },
+      400,
+      'malformed_json',
+    );
+    await rejected(
+      '/agents/alpha/pause',
+      { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'pause please' },
+      415,
+      'unsupported_media_type',
+    );
     await rejected('/agents/alpha/pause', { method: 'GET' }, 405, 'method_not_allowed');
   });
 });
@@ -193,12 +259,19 @@ describe('events and ledger', () => {
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
     // accepted by the bus; the ledger writer appends it asynchronously (as in local mode and the cloud)
     await h.bus.idle();
-    const page = (await (await h.api('/ledger?topic=ops.note&limit=10')).json()) as { entries: { id: string; sender: string; recipient?: string; payload: unknown }[] };
+    const page = (await (await h.api('/ledger?topic=ops.note&limit=10')).json()) as {
+      entries: { id: string; sender: string; recipient?: string; payload: unknown }[];
+    };
     expect(page.entries.find((e) => e.id === id)).toMatchObject({ sender: 'api', recipient: 'beta', payload: { text: 'hello' } });
   });
 
   it('POST /events rejects malformed JSON, unknown fields, bad topics, oversized bodies — nothing published', async () => {
-    await rejected('/events', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"topic":"a.b","payload":{}' }, 400, 'malformed_json');
+    await rejected(
+      '/events',
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"topic":"a.b","payload":{}' },
+      400,
+      'malformed_json',
+    );
     await rejected('/events', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '\u0000' }, 400, 'malformed_json');
     await rejected('/events', json({ topic: 'a.b', payload: {}, extra: 1 }), 400, 'validation_failed');
     await rejected('/events', json({ topic: 'a.b', payload: [] }), 400, 'validation_failed');
@@ -212,23 +285,41 @@ describe('events and ledger', () => {
     await rejected('/events', json({ topic: 'a.b', payload: { blob: 'x'.repeat(270 * 1024) } }), 413, 'envelope_too_large');
   });
 
-  it('POST /events at the bus entry limit: exactly 256 KB is published (202), one byte more is the API\'s own 413', async () => {
+  it("POST /events at the bus entry limit: exactly 256 KB is published (202), one byte more is the API's own 413", async () => {
     const topic = `edge.${uniqueSuffix()}`;
     // the size EventBridge counts for the entry (Source + DetailType + envelope JSON); id and ts have fixed lengths
     const entrySize = (blob: string) =>
-      busEntrySize(toBusEntry({ id: '00000000-0000-0000-0000-000000000000', topic, sender: 'api', recipient: 'beta', ts: new Date(T0).toISOString(), payload: { blob } }));
+      busEntrySize(
+        toBusEntry({
+          id: '00000000-0000-0000-0000-000000000000',
+          topic,
+          sender: 'api',
+          recipient: 'beta',
+          ts: new Date(T0).toISOString(),
+          payload: { blob },
+        }),
+      );
     const n = PUT_EVENTS_MAX_BYTES - entrySize('');
     expect(entrySize('x'.repeat(n))).toBe(PUT_EVENTS_MAX_BYTES);
 
-    const err = await rejected('/events', json({ topic, payload: { blob: 'x'.repeat(n + 1) }, recipient: 'beta' }), 413, 'envelope_too_large');
-    expect(err.message).toBe(`the envelope would make a bus entry of ${PUT_EVENTS_MAX_BYTES + 1} bytes, over the limit of ${PUT_EVENTS_MAX_BYTES}`);
+    const err = await rejected(
+      '/events',
+      json({ topic, payload: { blob: 'x'.repeat(n + 1) }, recipient: 'beta' }),
+      413,
+      'envelope_too_large',
+    );
+    expect(err.message).toBe(
+      `the envelope would make a bus entry of ${PUT_EVENTS_MAX_BYTES + 1} bytes, over the limit of ${PUT_EVENTS_MAX_BYTES}`,
+    );
 
     const ok = await h.api('/events', json({ topic, payload: { blob: 'x'.repeat(n) }, recipient: 'beta' }));
     expect(ok.status).toBe(202);
     const { id } = (await ok.json()) as { id: string };
     await h.bus.idle();
     expect(h.bus.deadLetters).toEqual([]);
-    const page = (await (await h.api(`/ledger?topic=${topic}&limit=10`)).json()) as { entries: { id: string; payload: { blob: string } }[] };
+    const page = (await (await h.api(`/ledger?topic=${topic}&limit=10`)).json()) as {
+      entries: { id: string; payload: { blob: string } }[];
+    };
     expect(page.entries.map((e) => [e.id, e.payload.blob.length])).toEqual([[id, n]]);
   });
 
@@ -254,14 +345,23 @@ describe('events and ledger', () => {
     const topic = `page.${uniqueSuffix()}`;
     await publishAll(topic, [{ i: 0 }, { i: 1 }, { i: 2 }]);
     await publishAll(`note.${uniqueSuffix()}`, [{ to: 'beta' }], 'beta');
-    const first = (await (await h.api(`/ledger?topic=${topic}&limit=2`)).json()) as { entries: { seq: number; payload: { i: number } }[]; next: number | null; head: number };
+    const first = (await (await h.api(`/ledger?topic=${topic}&limit=2`)).json()) as {
+      entries: { seq: number; payload: { i: number } }[];
+      next: number | null;
+      head: number;
+    };
     expect(first.entries.map((e) => e.payload.i)).toEqual([0, 1]);
     expect(first.next).toBe(first.entries[1]?.seq);
-    const second = (await (await h.api(`/ledger?topic=${topic}&limit=2&after=${first.next}`)).json()) as { entries: { payload: { i: number } }[] };
+    const second = (await (await h.api(`/ledger?topic=${topic}&limit=2&after=${first.next}`)).json()) as {
+      entries: { payload: { i: number } }[];
+    };
     expect(second.entries.map((e) => e.payload.i)).toEqual([2]);
-    const all = (await (await h.api('/ledger?after=0&limit=1000')).json()) as { entries: { seq: number; hash: string; prevHash: string }[] };
-    all.entries.forEach((e, i) => expect(e.seq).toBe(i + 1));
-    for (const e of all.entries) expect(Object.keys(e)).toEqual(expect.arrayContaining(['seq', 'id', 'ts', 'topic', 'sender', 'payload', 'hash', 'prevHash']));
+    const all = (await (await h.api('/ledger?after=0&limit=1000')).json()) as {
+      entries: { seq: number; hash: string; prevHash: string }[];
+    };
+    expect(all.entries.map((e) => e.seq)).toEqual(all.entries.map((_, i) => i + 1));
+    for (const e of all.entries)
+      expect(Object.keys(e)).toEqual(expect.arrayContaining(['seq', 'id', 'ts', 'topic', 'sender', 'payload', 'hash', 'prevHash']));
     const agent = (await (await h.api('/ledger?agent=beta&limit=100')).json()) as { entries: { sender: string; recipient?: string }[] };
     expect(agent.entries.length).toBeGreaterThan(0);
     expect(agent.entries.every((e) => e.sender === 'beta' || e.recipient === 'beta')).toBe(true);
@@ -297,7 +397,12 @@ describe('events and ledger', () => {
     await rejected('/ledger/replay', json({ fromSeq: 1, toSeq: 2, everything: true }), 400, 'validation_failed');
     await rejected('/ledger/replay', json({ fromSeq: 1.5, toSeq: 2 }), 400, 'validation_failed');
     await rejected('/ledger/replay', json({ fromSeq: 0, toSeq: 1_000_000 }), 400, 'validation_failed');
-    await rejected('/ledger/replay', { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'nope' }, 400, 'malformed_json');
+    await rejected(
+      '/ledger/replay',
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'nope' },
+      400,
+      'malformed_json',
+    );
   });
 });
 
@@ -345,26 +450,38 @@ describe('metrics and stream (shape; movement is in metrics.test.ts and e2e)', (
     const res = await h.api('/events/stream?backlog=3', { signal: ctl.signal });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
-    const frames = await readFrames(res, (fs) => fs.some((f) => f.event === 'metrics') && fs.filter((f) => f.event === 'envelope').length >= 4, async () => {
-      await h.api('/events', json({ topic: 'stream.live', payload: { n: 1 } }));
-    });
+    const frames = await readFrames(
+      res,
+      (fs) => fs.some((f) => f.event === 'metrics') && fs.filter((f) => f.event === 'envelope').length >= 4,
+      async () => {
+        await h.api('/events', json({ topic: 'stream.live', payload: { n: 1 } }));
+      },
+    );
     ctl.abort();
     const env = frames.filter((f) => f.event === 'envelope');
     expect(env.slice(0, 3).map((f) => Number(f.id))).toEqual([head - 2, head - 1, head]);
     expect(JSON.parse(env[3]?.data ?? '{}')).toMatchObject({ seq: head + 1, topic: 'stream.live', payload: { n: 1 } });
-    const metrics = JSON.parse(frames.find((f) => f.event === 'metrics')?.data ?? '{}') as { agents: { name: string }[]; ledger: { headSeq: number } };
+    const metrics = JSON.parse(frames.find((f) => f.event === 'metrics')?.data ?? '{}') as {
+      agents: { name: string }[];
+      ledger: { headSeq: number };
+    };
     expect(metrics.agents.map((a) => a.name).sort()).toEqual(['alpha', 'beta']);
 
     const ctl2 = new AbortController();
     const resumed = await h.api('/events/stream', { signal: ctl2.signal, headers: { 'last-event-id': String(head - 1) } });
     const again = await readFrames(resumed, (fs) => fs.filter((f) => f.event === 'envelope').length >= 2);
     ctl2.abort();
-    expect(again.filter((f) => f.event === 'envelope').map((f) => Number(f.id)).slice(0, 2)).toEqual([head, head + 1]);
+    expect(
+      again
+        .filter((f) => f.event === 'envelope')
+        .map((f) => Number(f.id))
+        .slice(0, 2),
+    ).toEqual([head, head + 1]);
     await rejected('/events/stream', { headers: { 'last-event-id': 'abc' } }, 400, 'validation_failed');
   });
 });
 
-export interface Frame {
+interface Frame {
   id?: string;
   event?: string;
   data?: string;
@@ -372,7 +489,7 @@ export interface Frame {
 }
 
 /** Reads SSE frames from a streaming response until `done` holds. */
-export async function readFrames(res: Response, done: (f: Frame[]) => boolean, whenOpen?: () => Promise<unknown>): Promise<Frame[]> {
+async function readFrames(res: Response, done: (f: Frame[]) => boolean, whenOpen?: () => Promise<unknown>): Promise<Frame[]> {
   const frames: Frame[] = [];
   const reader = (res.body as ReadableStream<Uint8Array>).getReader();
   const dec = new TextDecoder();
@@ -382,8 +499,7 @@ export async function readFrames(res: Response, done: (f: Frame[]) => boolean, w
     const r = await reader.read();
     if (r.done) break;
     buf += dec.decode(r.value, { stream: true });
-    let i: number;
-    while ((i = buf.indexOf('\n\n')) >= 0) {
+    for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
       const block = buf.slice(0, i);
       buf = buf.slice(i + 2);
       const f: Frame = {};

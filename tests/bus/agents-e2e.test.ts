@@ -83,7 +83,14 @@ beforeAll(async () => {
   const core = createRunnerCore({ registry, heartbeats, bundles, events: bus, sandbox, config });
   pool = new LocalRunnerPool({ core, concurrency: 2, onReport: (r) => reports.push(r) });
   router = createRouterHandler({ registry, dispatcher: pool, cacheTtlMs: 0 });
-  const manager = new AgentManager({ registry, bundles, events: bus, inspector: sandbox, trustedKeys: config.trustedKeys, maxBytes: config.AGENT_MAX_BUNDLE_BYTES });
+  const manager = new AgentManager({
+    registry,
+    bundles,
+    events: bus,
+    inspector: sandbox,
+    trustedKeys: config.trustedKeys,
+    maxBytes: config.AGENT_MAX_BUNDLE_BYTES,
+  });
   for (const [name, src] of [
     ['agent-a', SENDER],
     ['agent-b', RECEIVER],

@@ -14,7 +14,12 @@ import { env } from './helpers';
 const eb = mockClient(EventBridgeClient);
 const client = new EventBridgeClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
 const sent = (): PutEventsCommandInput[] => eb.commandCalls(PutEventsCommand).map((c) => c.args[0].input);
-const entryOf = (e: Envelope) => ({ Source: 'agent-orchestrator', DetailType: e.topic, Detail: JSON.stringify(e), EventBusName: 'agents-bus' });
+const entryOf = (e: Envelope) => ({
+  Source: 'agent-orchestrator',
+  DetailType: e.topic,
+  Detail: JSON.stringify(e),
+  EventBusName: 'agents-bus',
+});
 
 let delays: number[];
 let publisher: EventBridgePublisher;
@@ -22,7 +27,11 @@ let publisher: EventBridgePublisher;
 beforeEach(() => {
   eb.reset();
   delays = [];
-  publisher = new EventBridgePublisher(client, 'agents-bus', { sleep: async (ms) => void delays.push(ms), baseDelayMs: 100, maxAttempts: 3 });
+  publisher = new EventBridgePublisher(client, 'agents-bus', {
+    sleep: async (ms) => void delays.push(ms),
+    baseDelayMs: 100,
+    maxAttempts: 3,
+  });
 });
 
 describe('EventBridgePublisher', () => {
@@ -56,19 +65,36 @@ describe('EventBridgePublisher', () => {
     eb.on(PutEventsCommand)
       .resolvesOnce({
         FailedEntryCount: 2,
-        Entries: [{ EventId: '0' }, { ErrorCode: 'ThrottlingException', ErrorMessage: 'slow down' }, { EventId: '2' }, { ErrorCode: 'InternalFailure', ErrorMessage: 'oops' }, { EventId: '4' }],
+        Entries: [
+          { EventId: '0' },
+          { ErrorCode: 'ThrottlingException', ErrorMessage: 'slow down' },
+          { EventId: '2' },
+          { ErrorCode: 'InternalFailure', ErrorMessage: 'oops' },
+          { EventId: '4' },
+        ],
       })
       .resolvesOnce({ FailedEntryCount: 1, Entries: [{ EventId: '1' }, { ErrorCode: 'ThrottlingException', ErrorMessage: 'again' }] })
       .resolvesOnce({ FailedEntryCount: 0, Entries: [{ EventId: '3' }] });
     await publisher.publish(envs);
-    expect(sent()).toEqual([{ Entries: envs.map(entryOf) }, { Entries: [envs[1]!, envs[3]!].map(entryOf) }, { Entries: [envs[3]!].map(entryOf) }]);
+    expect(sent()).toEqual([
+      { Entries: envs.map(entryOf) },
+      { Entries: [envs[1]!, envs[3]!].map(entryOf) },
+      { Entries: [envs[3]!].map(entryOf) },
+    ]);
     expect(delays).toEqual([100, 200]);
   });
 
   it('throws BusPublishError naming what still failed; non-retryable entries are not retried', async () => {
     const envs = Array.from({ length: 3 }, (_, i) => env('t', 'a', { i }));
     eb.on(PutEventsCommand)
-      .resolvesOnce({ FailedEntryCount: 2, Entries: [{ EventId: '0' }, { ErrorCode: 'MalformedDetail', ErrorMessage: 'bad' }, { ErrorCode: 'InternalFailure', ErrorMessage: 'x' }] })
+      .resolvesOnce({
+        FailedEntryCount: 2,
+        Entries: [
+          { EventId: '0' },
+          { ErrorCode: 'MalformedDetail', ErrorMessage: 'bad' },
+          { ErrorCode: 'InternalFailure', ErrorMessage: 'x' },
+        ],
+      })
       .resolves({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'InternalFailure', ErrorMessage: 'still' }] });
     const err = await publisher.publish(envs).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BusPublishError);
@@ -84,11 +110,16 @@ describe('EventBridgePublisher', () => {
   it('keeps sending later groups when one group fails, then reports the failures', async () => {
     const envs = Array.from({ length: 12 }, (_, i) => env('t', 'a', { i }));
     eb.on(PutEventsCommand)
-      .resolvesOnce({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'AccessDeniedException', ErrorMessage: 'no' }, ...Array.from({ length: 9 }, () => ({ EventId: 'x' }))] })
+      .resolvesOnce({
+        FailedEntryCount: 1,
+        Entries: [{ ErrorCode: 'AccessDeniedException', ErrorMessage: 'no' }, ...Array.from({ length: 9 }, () => ({ EventId: 'x' }))],
+      })
       .resolvesOnce({ FailedEntryCount: 0, Entries: [{ EventId: 'a' }, { EventId: 'b' }] });
     const err = await publisher.publish(envs).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BusPublishError);
-    expect((err as BusPublishError).message).toBe(`1 of 12 envelopes could not be put on bus agents-bus: ${envs[0]!.id} (AccessDeniedException)`);
+    expect((err as BusPublishError).message).toBe(
+      `1 of 12 envelopes could not be put on bus agents-bus: ${envs[0]!.id} (AccessDeniedException)`,
+    );
     expect((err as BusPublishError).failed).toEqual([{ envelopeId: envs[0]!.id, errorCode: 'AccessDeniedException', errorMessage: 'no' }]);
     // the second group was sent after the first one failed; the non-retryable entry was not retried
     expect(sent()).toEqual([{ Entries: envs.slice(0, 10).map(entryOf) }, { Entries: envs.slice(10).map(entryOf) }]);

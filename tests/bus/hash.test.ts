@@ -46,7 +46,9 @@ describe('hashEntry', () => {
     expect(LEDGER_HASH_DOMAIN).toBe('agent-ledger:v1\0');
     expect(GENESIS_HASH).toMatch(/^0{64}$/);
     // domain separation: not the plain hash of the same bytes
-    const plain = createHash('sha256').update(`${GENESIS_HASH}\0${canonicalJson(hashedContent(content))}`).digest('hex');
+    const plain = createHash('sha256')
+      .update(`${GENESIS_HASH}\0${canonicalJson(hashedContent(content))}`)
+      .digest('hex');
     expect(hashEntry(content, GENESIS_HASH)).not.toBe(plain);
   });
 
@@ -69,6 +71,8 @@ describe('hashEntry', () => {
     expect(new Set([base, ...hashes]).size).toBe(variants.length + 1);
     expect(hashEntry(content, 'f'.repeat(64))).not.toBe(base);
     // payload key order does not matter
-    expect(hashEntry({ ...content, payload: { b: 1, a: 2 } }, GENESIS_HASH)).toBe(hashEntry({ ...content, payload: { a: 2, b: 1 } }, GENESIS_HASH));
+    expect(hashEntry({ ...content, payload: { b: 1, a: 2 } }, GENESIS_HASH)).toBe(
+      hashEntry({ ...content, payload: { a: 2, b: 1 } }, GENESIS_HASH),
+    );
   });
 });

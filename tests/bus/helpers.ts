@@ -1,5 +1,13 @@
 /** Shared helpers of the bus/ledger tests (real DynamoDB Local tables; port fakes only for SQS dispatch). */
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  ScanCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
 import { DynamoLedgerStore, chunkPk } from '../../shared/adapters/aws/dynamo-ledger';
 import { LedgerService, type LedgerServiceDeps } from '../../shared/core/ledger/service';
 import type { DispatchItem } from '../../shared/core/dispatch';
@@ -10,7 +18,12 @@ import type { NewRegistration } from '../../shared/core/registry';
 
 export const T0 = Date.UTC(2026, 0, 1);
 
-export function ledgerOn(ddb: DynamoDBDocumentClient, table: string, deps: Omit<LedgerServiceDeps, 'store'> = {}, pageSize?: number): LedgerService {
+export function ledgerOn(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  deps: Omit<LedgerServiceDeps, 'store'> = {},
+  pageSize?: number,
+): LedgerService {
   return new LedgerService({ store: new DynamoLedgerStore(ddb, table, pageSize), ...deps });
 }
 
@@ -26,7 +39,12 @@ export async function allEntries(ledger: LedgerService, limit = 1000): Promise<L
   }
 }
 
-export function env(topic: string, sender: string, payload: Record<string, unknown>, extra: { recipient?: string; at?: number } = {}): Envelope {
+export function env(
+  topic: string,
+  sender: string,
+  payload: Record<string, unknown>,
+  extra: { recipient?: string; at?: number } = {},
+): Envelope {
   return makeEnvelope({ topic, sender, payload, recipient: extra.recipient }, extra.at ?? T0);
 }
 
@@ -47,11 +65,24 @@ export class LedgerTable {
   }
   async set(seq: number, field: string, value: unknown): Promise<void> {
     await this.ddb.send(
-      new UpdateCommand({ TableName: this.table, Key: this.key(seq), UpdateExpression: 'SET #f = :v', ExpressionAttributeNames: { '#f': field }, ExpressionAttributeValues: { ':v': value } }),
+      new UpdateCommand({
+        TableName: this.table,
+        Key: this.key(seq),
+        UpdateExpression: 'SET #f = :v',
+        ExpressionAttributeNames: { '#f': field },
+        ExpressionAttributeValues: { ':v': value },
+      }),
     );
   }
   async remove(seq: number, field: string): Promise<void> {
-    await this.ddb.send(new UpdateCommand({ TableName: this.table, Key: this.key(seq), UpdateExpression: 'REMOVE #f', ExpressionAttributeNames: { '#f': field } }));
+    await this.ddb.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: this.key(seq),
+        UpdateExpression: 'REMOVE #f',
+        ExpressionAttributeNames: { '#f': field },
+      }),
+    );
   }
   async delete(seq: number): Promise<void> {
     await this.ddb.send(new DeleteCommand({ TableName: this.table, Key: this.key(seq) }));
@@ -76,7 +107,16 @@ export class LedgerTable {
     let n = 0;
     let start: Record<string, unknown> | undefined;
     do {
-      const out = await this.ddb.send(new ScanCommand({ TableName: this.table, ConsistentRead: true, ExclusiveStartKey: start, FilterExpression: 'begins_with(pk, :c)', ExpressionAttributeValues: { ':c': 'C#' }, Select: 'COUNT' }));
+      const out = await this.ddb.send(
+        new ScanCommand({
+          TableName: this.table,
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+          FilterExpression: 'begins_with(pk, :c)',
+          ExpressionAttributeValues: { ':c': 'C#' },
+          Select: 'COUNT',
+        }),
+      );
       n += out.Count ?? 0;
       start = out.LastEvaluatedKey;
     } while (start);
@@ -86,14 +126,30 @@ export class LedgerTable {
     let n = 0;
     let start: Record<string, unknown> | undefined;
     do {
-      const out = await this.ddb.send(new ScanCommand({ TableName: this.table, ConsistentRead: true, ExclusiveStartKey: start, FilterExpression: 'begins_with(pk, :c)', ExpressionAttributeValues: { ':c': 'ID#' }, Select: 'COUNT' }));
+      const out = await this.ddb.send(
+        new ScanCommand({
+          TableName: this.table,
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+          FilterExpression: 'begins_with(pk, :c)',
+          ExpressionAttributeValues: { ':c': 'ID#' },
+          Select: 'COUNT',
+        }),
+      );
       n += out.Count ?? 0;
       start = out.LastEvaluatedKey;
     } while (start);
     return n;
   }
   async checkpoints(): Promise<Record<string, unknown>[]> {
-    const out = await this.ddb.send(new QueryCommand({ TableName: this.table, KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': 'CP' }, ConsistentRead: true }));
+    const out = await this.ddb.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :p',
+        ExpressionAttributeValues: { ':p': 'CP' },
+        ConsistentRead: true,
+      }),
+    );
     return out.Items ?? [];
   }
 }

@@ -65,7 +65,12 @@ describe('ledger (DynamoDB Local)', () => {
     expect(entries.map((e) => e.seq)).toEqual(Array.from({ length: 10_000 }, (_, i) => i + 1));
     const ids = new Set(entries.map((e) => e.id));
     expect(ids.size).toBe(10_000);
-    expect([...ids].sort()).toEqual(published.flat().map((e) => e.id).sort());
+    expect([...ids].sort()).toEqual(
+      published
+        .flat()
+        .map((e) => e.id)
+        .sort(),
+    );
     // each publisher's envelopes are ledgered in the order it published them (FIFO delivery)
     for (let p = 0; p < PUBLISHERS; p++) {
       const mine = entries.filter((e) => e.sender === `publisher-${p}`).map((e) => e.id);
@@ -148,14 +153,28 @@ describe('ledger (DynamoDB Local)', () => {
     const batch = {
       Records: [e, other].map((x, i) => ({
         messageId: `m${i}`,
-        body: JSON.stringify({ version: '0', id: `ev-${i}`, 'detail-type': x.topic, source: 'agent-orchestrator', account: '1', time: '2026-01-01T00:00:00Z', region: 'us-east-1', resources: [], detail: x }),
+        body: JSON.stringify({
+          version: '0',
+          id: `ev-${i}`,
+          'detail-type': x.topic,
+          source: 'agent-orchestrator',
+          account: '1',
+          time: '2026-01-01T00:00:00Z',
+          region: 'us-east-1',
+          resources: [],
+          detail: x,
+        }),
       })),
     };
     const r1 = await writer(batch);
     const r2 = await writer(batch);
     // 3. the same envelope twice within one batch
     const r3 = await writer({ Records: [batch.Records[0]!, batch.Records[0]!] });
-    expect([r1, r2, r3].map((r) => [r.appended, r.duplicates])).toEqual([[0, 2], [0, 2], [0, 2]]);
+    expect([r1, r2, r3].map((r) => [r.appended, r.duplicates])).toEqual([
+      [0, 2],
+      [0, 2],
+      [0, 2],
+    ]);
     const entries = await allEntries(ledger);
     expect(entries.map((x) => x.id)).toEqual([e.id, other.id]);
     expect(entries.map((x) => x.seq)).toEqual([1, 2]);
@@ -190,7 +209,18 @@ describe('ledger (DynamoDB Local)', () => {
     const writer = createLedgerWriterHandler({ ledger });
     const good = env('a.b', 'x', {});
     const ev = (detail: unknown, extra: Record<string, unknown> = {}) =>
-      JSON.stringify({ version: '0', id: 'e', 'detail-type': 'a.b', source: 'agent-orchestrator', account: '1', time: 't', region: 'r', resources: [], detail, ...extra });
+      JSON.stringify({
+        version: '0',
+        id: 'e',
+        'detail-type': 'a.b',
+        source: 'agent-orchestrator',
+        account: '1',
+        time: 't',
+        region: 'r',
+        resources: [],
+        detail,
+        ...extra,
+      });
     const res = await writer({
       Records: [
         { messageId: '1', body: 'not json' },
@@ -213,7 +243,8 @@ describe('ledger (DynamoDB Local)', () => {
     const table = await freshTable();
     const ledger = ledgerOn(t.clients.ddb, table, {}, 7); // small query pages exercise DynamoDB paging
     const envs: Envelope[] = [];
-    for (let i = 0; i < 40; i++) envs.push(env(i % 3 === 0 ? 'alpha' : 'beta', i % 2 === 0 ? 'even' : 'odd', { i }, i % 5 === 0 ? { recipient: 'five' } : {}));
+    for (let i = 0; i < 40; i++)
+      envs.push(env(i % 3 === 0 ? 'alpha' : 'beta', i % 2 === 0 ? 'even' : 'odd', { i }, i % 5 === 0 ? { recipient: 'five' } : {}));
     await ledger.append(envs);
     const p1 = await ledger.list({ limit: 10 });
     expect(p1.entries.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
@@ -246,7 +277,13 @@ describe('ledger (DynamoDB Local)', () => {
     const table = await freshTable();
     const ledger = ledgerOn(t.clients.ddb, table);
     const big = (i: number) => env('big', 'x', { i, blob: 'z'.repeat(200_000) });
-    const awkward = env('num', 'x', { huge: 1e300, tiny: 5e-324, neg: -0, float: 0.1 + 0.2, deep: { b: [1, { a: null }], a: 'é\u2028😀' } });
+    const awkward = env('num', 'x', {
+      huge: 1e300,
+      tiny: 5e-324,
+      neg: -0,
+      float: 0.1 + 0.2,
+      deep: { b: [1, { a: null }], a: 'é\u2028😀' },
+    });
     // 25 × 200 KB: more than one commit's byte budget, so the append splits into several commits
     const res = await ledger.append([...Array.from({ length: 25 }, (_, i) => big(i)), awkward]);
     expect(res.appended.map((e) => e.seq)).toEqual(Array.from({ length: 26 }, (_, i) => i + 1));
@@ -276,7 +313,9 @@ describe('tamper evidence', () => {
     raw = new LedgerTable(t.clients.ddb, table);
     // retention on, so entries carry expiresAt/prevExpiresAt too
     ledger = ledgerOn(t.clients.ddb, table, { retentionDays: 30, clock });
-    const envs = Array.from({ length: 30 }, (_, i) => env(`t.${i % 3}`, `s${i % 4}`, { i, nested: { list: [i, 'x'] } }, { recipient: 'r' }));
+    const envs = Array.from({ length: 30 }, (_, i) =>
+      env(`t.${i % 3}`, `s${i % 4}`, { i, nested: { list: [i, 'x'] } }, { recipient: 'r' }),
+    );
     await ledger.append(envs.slice(0, 15));
     clock.advance(60_000);
     await ledger.append(envs.slice(15));
@@ -429,10 +468,14 @@ describe('retention (TTL) and checkpoints', () => {
     const table = await freshTable();
     const raw = new LedgerTable(t.clients.ddb, table);
     const clock = new FakeClock(T0);
-    await ledgerOn(t.clients.ddb, table, { retentionDays: 0, clock }).append(Array.from({ length: 10 }, (_, i) => env('forever', 'x', { i })));
+    await ledgerOn(t.clients.ddb, table, { retentionDays: 0, clock }).append(
+      Array.from({ length: 10 }, (_, i) => env('forever', 'x', { i })),
+    );
     const ledger = ledgerOn(t.clients.ddb, table, { retentionDays: 1, clock });
     await ledger.append(Array.from({ length: 10 }, (_, i) => env('ttl', 'x', { i })));
-    await ledgerOn(t.clients.ddb, table, { retentionDays: 0, clock }).append(Array.from({ length: 5 }, (_, i) => env('forever-again', 'x', { i })));
+    await ledgerOn(t.clients.ddb, table, { retentionDays: 0, clock }).append(
+      Array.from({ length: 5 }, (_, i) => env('forever-again', 'x', { i })),
+    );
     expect((await raw.checkpoints()).map((c) => [c.seq, c.retentionStart])).toEqual([[11, true]]);
     clock.advance(2 * DAY);
     await raw.expire(clock.now());
@@ -458,7 +501,13 @@ describe('replay validation', () => {
     const published: Envelope[] = [];
     const ledger = ledgerOn(t.clients.ddb, table, { publisher: { publish: async (e) => void published.push(...e) } });
     await ledger.append([env('a', 'x', {})]);
-    for (const bad of [{ fromSeq: 0, toSeq: 1 }, { fromSeq: 5, toSeq: 4 }, { fromSeq: 1, toSeq: 10_001 }, { fromSeq: 1.5, toSeq: 2 }, { fromSeq: 1, toSeq: 2, topic: '' }]) {
+    for (const bad of [
+      { fromSeq: 0, toSeq: 1 },
+      { fromSeq: 5, toSeq: 4 },
+      { fromSeq: 1, toSeq: 10_001 },
+      { fromSeq: 1.5, toSeq: 2 },
+      { fromSeq: 1, toSeq: 2, topic: '' },
+    ]) {
       await expect(ledger.replay(bad)).rejects.toBeInstanceOf(LedgerRequestError);
     }
     expect(published).toEqual([]);

@@ -48,7 +48,15 @@ describe('LocalBus', () => {
     const ev = router.events[0]!;
     expect(Object.keys(ev).sort()).toEqual(['account', 'detail', 'detail-type', 'id', 'region', 'resources', 'source', 'time', 'version']);
     expect(BusEventSchema.parse(ev)).toBeTruthy();
-    expect(ev).toMatchObject({ version: '0', source: BUS_SOURCE, 'detail-type': 'orders.created', account: '000000000000', region: 'us-east-1', resources: [], time: '2026-01-01T00:00:01Z' });
+    expect(ev).toMatchObject({
+      version: '0',
+      source: BUS_SOURCE,
+      'detail-type': 'orders.created',
+      account: '000000000000',
+      region: 'us-east-1',
+      resources: [],
+      time: '2026-01-01T00:00:01Z',
+    });
     // the detail is the envelope after the JSON round trip PutEvents implies (undefined dropped)
     expect(ev.detail).toEqual(JSON.parse(JSON.stringify(e1)));
     expect(Object.keys(ev.detail as object)).not.toContain('skip');
@@ -59,7 +67,11 @@ describe('LocalBus', () => {
     // one PutEvents entry = one event id, shared by every rule that matched it
     expect(router.events[1]!.id).toBe(health.events[0]!.id);
     expect(router.events[1]).not.toBe(health.events[0]);
-    expect(bus.stats()).toMatchObject({ published: 3, matched: { Ledger: 3, Delivery: 2, Health: 1, HotDirectory: 0 }, delivered: { Ledger: 3, Delivery: 2, Health: 1 } });
+    expect(bus.stats()).toMatchObject({
+      published: 3,
+      matched: { Ledger: 3, Delivery: 2, Health: 1, HotDirectory: 0 },
+      delivered: { Ledger: 3, Delivery: 2, Health: 1 },
+    });
   });
 
   it('hands the ledger writer SQS FIFO batches of at most 10 records, in publish order', async () => {
@@ -191,7 +203,14 @@ describe('LocalBus', () => {
   });
 
   it('gives up on a delivery once its retry time is spent', async () => {
-    const bus = new LocalBus({ rules: RULES, vars: VARS, retryBaseMs: 1, retryMaxDelayMs: 2, retryForMs: 30, targets: { router: async () => Promise.reject(new Error('down')) } });
+    const bus = new LocalBus({
+      rules: RULES,
+      vars: VARS,
+      retryBaseMs: 1,
+      retryMaxDelayMs: 2,
+      retryForMs: 30,
+      targets: { router: async () => Promise.reject(new Error('down')) },
+    });
     await bus.publish([env('t', 's', { i: 0 })]);
     await bus.idle();
     expect(bus.stats()).toMatchObject({ failed: { Delivery: 1 }, delivered: { Delivery: 0 } });
@@ -287,6 +306,9 @@ describe('LocalBus', () => {
     const bus = new LocalBus({ rules: RULES, vars: VARS, targets: {} });
     await bus.publish([env('agent.failed', 's', {})]);
     await bus.idle();
-    expect(bus.stats()).toMatchObject({ matched: { Ledger: 1, Delivery: 1, Health: 1 }, undeliverable: { Ledger: 1, Delivery: 1, Health: 1 } });
+    expect(bus.stats()).toMatchObject({
+      matched: { Ledger: 1, Delivery: 1, Health: 1 },
+      undeliverable: { Ledger: 1, Delivery: 1, Health: 1 },
+    });
   });
 });

@@ -45,11 +45,41 @@ type Rng = ReturnType<typeof rng>;
 // events
 
 const WORDS = [
-  'alpha', 'Alpha', 'ALPHA', 'alphabet', 'beta', 'Beta', 'gamma', 'orders.created', 'agent.failed', 'Agent.FAILED',
-  'dir/sub/photo.PNG', 'dir/lib/photo.png', 'a*b', 'a\\b', 'x.y', '', 'über', 'Über', 'ÜBER', 'résumé', 'RÉSUMÉ',
+  'alpha',
+  'Alpha',
+  'ALPHA',
+  'alphabet',
+  'beta',
+  'Beta',
+  'gamma',
+  'orders.created',
+  'agent.failed',
+  'Agent.FAILED',
+  'dir/sub/photo.PNG',
+  'dir/lib/photo.png',
+  'a*b',
+  'a\\b',
+  'x.y',
+  '',
+  'über',
+  'Über',
+  'ÜBER',
+  'résumé',
+  'RÉSUMÉ',
 ];
 const NUMBERS = [0, 1, -1, 2, 5, 7, 10, 42, -13, 1.5, 0.25, -7.125, 301.8, 1000, 123456.789, 4999999999, -4999999999.5];
-const IPS = ['10.0.0.1', '10.0.0.255', '10.0.1.7', '10.1.2.3', '192.168.1.20', '172.16.5.4', '2001:db8::1', '2001:db8:0:0:1::ff', '2001:db9::1', 'fe80::1:2'];
+const IPS = [
+  '10.0.0.1',
+  '10.0.0.255',
+  '10.0.1.7',
+  '10.1.2.3',
+  '192.168.1.20',
+  '172.16.5.4',
+  '2001:db8::1',
+  '2001:db8:0:0:1::ff',
+  '2001:db9::1',
+  'fe80::1:2',
+];
 const KEYS = ['a', 'b', 'c', 'd', 'e'];
 
 function genLeaf(r: Rng): Leaf {
@@ -109,7 +139,8 @@ function targets(event: Obj): Target[] {
     if (Array.isArray(v)) {
       const objects = v.some((x) => typeof x === 'object' && x !== null && !Array.isArray(x));
       for (const x of v) visit(x, path, viaObjectArray || objects, inLeafArray || !objects);
-      if (v.length === 0 && !byPath.has(path.join('.'))) byPath.set(path.join('.'), { path, values: [], viaObjectArray, viaLeafArray: true });
+      if (v.length === 0 && !byPath.has(path.join('.')))
+        byPath.set(path.join('.'), { path, values: [], viaObjectArray, viaLeafArray: true });
     } else if (typeof v === 'object' && v !== null) {
       for (const [k, x] of Object.entries(v)) visit(x, [...path, k], viaObjectArray, false);
     } else {
@@ -156,9 +187,24 @@ function objectArrays(event: Obj): { path: string[]; elements: Target[][] }[] {
 // matchers, one generator per operator: aimed at a value of the target, to hit or to miss
 
 const OPERATORS = [
-  'exact', 'prefix', 'prefix-ignore-case', 'suffix', 'suffix-ignore-case', 'equals-ignore-case', 'wildcard',
-  'anything-but', 'anything-but-list', 'anything-but-prefix', 'anything-but-suffix', 'anything-but-ignore-case',
-  'anything-but-wildcard', 'numeric', 'numeric-range', 'exists-true', 'exists-false', 'cidr',
+  'exact',
+  'prefix',
+  'prefix-ignore-case',
+  'suffix',
+  'suffix-ignore-case',
+  'equals-ignore-case',
+  'wildcard',
+  'anything-but',
+  'anything-but-list',
+  'anything-but-prefix',
+  'anything-but-suffix',
+  'anything-but-ignore-case',
+  'anything-but-wildcard',
+  'numeric',
+  'numeric-range',
+  'exists-true',
+  'exists-false',
+  'cidr',
 ] as const;
 type Operator = (typeof OPERATORS)[number];
 
@@ -186,7 +232,15 @@ const WANTS: Record<Operator, (v: Leaf) => boolean> = {
 
 /** Flips the case of some letters (only letters with one-character case forms). */
 function toggleCase(r: Rng, s: string): string {
-  return [...s].map((c) => (c.toUpperCase().length === 1 && c.toLowerCase().length === 1 && r.chance(0.5) ? (c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase()) : c)).join('');
+  return [...s]
+    .map((c) =>
+      c.toUpperCase().length === 1 && c.toLowerCase().length === 1 && r.chance(0.5)
+        ? c === c.toLowerCase()
+          ? c.toUpperCase()
+          : c.toLowerCase()
+        : c,
+    )
+    .join('');
 }
 
 /** A wildcard pattern that matches `s` (some runs replaced by `*`), or, to miss, one that does not. */
@@ -275,7 +329,9 @@ function matcherFor(r: Rng, op: Operator, values: Leaf[]): unknown {
     case 'anything-but-suffix': {
       const s = (hit ? str(r, v) : r.pick(WORDS)) || 'a';
       const cut = 1 + r.int(s.length);
-      return op === 'anything-but-prefix' ? { 'anything-but': { prefix: s.slice(0, cut) } } : { 'anything-but': { suffix: s.slice(s.length - cut) } };
+      return op === 'anything-but-prefix'
+        ? { 'anything-but': { prefix: s.slice(0, cut) } }
+        : { 'anything-but': { suffix: s.slice(s.length - cut) } };
     }
     case 'anything-but-ignore-case': {
       const list = Array.from({ length: 1 + r.int(2) }, () => toggleCase(r, r.pick(WORDS)));
@@ -347,17 +403,26 @@ function pickTarget(r: Rng, op: Operator, ts: Target[], event: Obj): { path: str
   }
   if ((op === 'exists-false' || op === 'exists-true') && r.chance(0.4)) {
     const m = missing();
-    if (!ts.some((t) => t.path.join('.') === m.path.join('.')) && !plainObjects(event).some((o) => o.join('.') === m.path.join('.'))) return m;
+    if (!ts.some((t) => t.path.join('.') === m.path.join('.')) && !plainObjects(event).some((o) => o.join('.') === m.path.join('.')))
+      return m;
   }
   const good = usable.filter((t) => t.values.some(WANTS[op]));
   const target = good.length > 0 && !r.chance(0.1) ? r.pick(good) : usable.length > 0 ? r.pick(usable) : undefined;
   if (!target) return missing();
-  return { path: target.path, values: target.values.filter(WANTS[op]).length > 0 ? target.values.filter(WANTS[op]) : target.values, target };
+  return {
+    path: target.path,
+    values: target.values.filter(WANTS[op]).length > 0 ? target.values.filter(WANTS[op]) : target.values,
+    target,
+  };
 }
 
 function structureTags(t: Target | undefined): string[] {
   if (!t) return [];
-  return [...(t.viaLeafArray ? ['array'] : []), ...(t.viaObjectArray ? ['array-of-objects'] : []), ...(t.path.length >= 3 ? ['nested'] : [])];
+  return [
+    ...(t.viaLeafArray ? ['array'] : []),
+    ...(t.viaObjectArray ? ['array-of-objects'] : []),
+    ...(t.path.length >= 3 ? ['nested'] : []),
+  ];
 }
 
 /** One field, one operator: the outcome is that operator's. */
@@ -412,7 +477,13 @@ function orCase(r: Rng, event: Obj): Case {
 }
 
 function leafPaths(p: Record<string, unknown>, prefix: string[] = []): string[][] {
-  return Object.entries(p).flatMap(([k, v]) => (Array.isArray(v) ? [[...prefix, k]] : typeof v === 'object' && v !== null ? leafPaths(v as Record<string, unknown>, [...prefix, k]) : []));
+  return Object.entries(p).flatMap(([k, v]) =>
+    Array.isArray(v)
+      ? [[...prefix, k]]
+      : typeof v === 'object' && v !== null
+        ? leafPaths(v as Record<string, unknown>, [...prefix, k])
+        : [],
+  );
 }
 
 /** Two fields under one array of objects: they must come from the same element. */
@@ -458,7 +529,9 @@ describe('pattern matcher vs the reference evaluator (seeded generator)', () => 
         continue;
       }
       if (actual !== expected) {
-        disagreements.push(`case ${i}: expected ${expected}, got ${actual}\n  pattern ${JSON.stringify(c.pattern)}\n  event   ${JSON.stringify(c.event)}`);
+        disagreements.push(
+          `case ${i}: expected ${expected}, got ${actual}\n  pattern ${JSON.stringify(c.pattern)}\n  event   ${JSON.stringify(c.event)}`,
+        );
       }
       for (const tag of new Set(c.tags)) {
         const t = tally.get(tag) ?? { match: 0, noMatch: 0 };

@@ -33,7 +33,7 @@ function flattenEvent(event: Record<string, unknown>): FlatValue[] {
   const visit = (v: unknown, path: string[], elements: Map<number, number>) => {
     if (Array.isArray(v)) {
       const id = nextArrayId++;
-      v.forEach((x, i) => visit(x, path, new Map([...elements, [id, i]])));
+      for (const [i, x] of v.entries()) visit(x, path, new Map([...elements, [id, i]]));
     } else if (typeof v === 'object' && v !== null) {
       for (const [k, x] of Object.entries(v)) visit(x, [...path, k], elements);
     } else {
@@ -51,7 +51,13 @@ function expand(p: Record<string, unknown>, prefix: string[], alternatives: Alte
   for (const [key, v] of Object.entries(p)) {
     if (key === '$or') {
       const options = v as Record<string, unknown>[];
-      result = options.flatMap((option) => expand(option, prefix, result.map((a) => new Map(a))));
+      result = options.flatMap((option) =>
+        expand(
+          option,
+          prefix,
+          result.map((a) => new Map(a)),
+        ),
+      );
     } else if (Array.isArray(v)) {
       const path = [...prefix, key];
       for (const a of result) a.set(path.join('\u0000'), { path, matchers: v });

@@ -127,7 +127,11 @@ const TABLE: Row[] = [
   ['$or no alternative', { $or: [{ source: ['x'] }, { region: ['eu-west-1'] }] }, false],
   ['$or ANDed with siblings', { source: ['aws.s3'], $or: [{ region: ['us-east-1'] }, { account: ['1'] }] }, false],
   ['$or nested in detail', d({ $or: [{ 'c-count': [{ numeric: ['>', 100] }] }, { 'd-count': [3] }] }), true],
-  ['$or nested with inner $or', { $or: [{ source: ['x'] }, { region: ['us-east-1'], $or: [{ account: ['1'] }, { account: ['012345679012'] }] }] }, true],
+  [
+    '$or nested with inner $or',
+    { $or: [{ source: ['x'] }, { region: ['us-east-1'], $or: [{ account: ['1'] }, { account: ['012345679012'] }] }] },
+    true,
+  ],
   // arrays in events
   ['array: intersection non-empty', { resources: ['arn:aws:s3:::bucket'] }, true],
   ['array: intersection empty', { resources: ['arn:aws:s3:::other'] }, false],
@@ -137,7 +141,11 @@ const TABLE: Row[] = [
   ['array of arrays flattened', d({ matrix: [3] }), true],
   ['array of objects: field of one element', d({ employees: { firstName: ['Anna'] } }), true],
   ['array of objects: same element', d({ employees: { firstName: ['Anna'], lastName: ['Smith'] } }), true],
-  ['array of objects: fields from different elements do not combine', d({ employees: { firstName: ['Anna'], lastName: ['Jones'] } }), false],
+  [
+    'array of objects: fields from different elements do not combine',
+    d({ employees: { firstName: ['Anna'], lastName: ['Jones'] } }),
+    false,
+  ],
 ];
 
 describe('EventBridge pattern matcher', () => {
@@ -183,7 +191,11 @@ describe('EventBridge pattern matcher', () => {
     ['$or with one alternative', { $or: [{ a: ['x'] }] }, 'at least two'],
     ['$or with a non-object', { $or: [{ a: ['x'] }, ['y']] }, 'pattern objects'],
     ['nested empty object', { detail: {} }, 'detail: a pattern object must not be empty'],
-    ['more than 256 fields (event-ruler\'s rule size)', Object.fromEntries(Array.from({ length: 257 }, (_, i) => [`f${i}`, [i]])), 'more than 256 fields'],
+    [
+      "more than 256 fields (event-ruler's rule size)",
+      Object.fromEntries(Array.from({ length: 257 }, (_, i) => [`f${i}`, [i]])),
+      'more than 256 fields',
+    ],
     [
       '$or combinations beyond the local guard',
       Object.fromEntries(Array.from({ length: 14 }, (_, i) => [`k${i}`, { $or: [{ a: [1] }, { b: [2] }] }])),
@@ -223,7 +235,9 @@ function refusal(pattern: unknown): InvalidPatternError {
 // sources). Where a difference is kept on purpose the test pins our behaviour and says so.
 describe('issue #15: the answers EventBridge gives', () => {
   it('1. anything-but with a list of prefixes or suffixes is refused (kept: EventBridge documents a single value)', () => {
-    expect(refusal({ a: [{ 'anything-but': { prefix: ['a', 'b'] } }] }).message).toMatch(/anything-but prefix takes a single string.*wildcard/);
+    expect(refusal({ a: [{ 'anything-but': { prefix: ['a', 'b'] } }] }).message).toMatch(
+      /anything-but prefix takes a single string.*wildcard/,
+    );
     expect(refusal({ a: [{ 'anything-but': { suffix: ['.png', '.jpg'] } }] }).message).toMatch(/anything-but suffix takes a single string/);
     // the documented way to exclude several prefixes: an anything-but wildcard list
     const p = compilePattern({ a: [{ 'anything-but': { wildcard: ['a*', 'b*'] } }] });
@@ -293,12 +307,15 @@ describe('issue #15: the answers EventBridge gives', () => {
     ['straße', 'STRASSE', true],
     ['Ünïcödé', 'üNÏCÖDÉ', true],
   ];
-  it.each(FOLDING)('6. equals-ignore-case %j vs %j: %s (each pattern character as its lower or upper case, event not folded)', (pattern, event, expected) => {
-    expect(matchesPattern({ s: [{ 'equals-ignore-case': pattern }] }, { s: event })).toBe(expected);
-    expect(matchesPattern({ s: [{ prefix: { 'equals-ignore-case': pattern } }] }, { s: `${event}-tail` })).toBe(expected);
-    expect(matchesPattern({ s: [{ suffix: { 'equals-ignore-case': pattern } }] }, { s: `head-${event}` })).toBe(expected);
-    expect(matchesPattern({ s: [{ 'anything-but': { 'equals-ignore-case': [pattern] } }] }, { s: event })).toBe(!expected);
-  });
+  it.each(FOLDING)(
+    '6. equals-ignore-case %j vs %j: %s (each pattern character as its lower or upper case, event not folded)',
+    (pattern, event, expected) => {
+      expect(matchesPattern({ s: [{ 'equals-ignore-case': pattern }] }, { s: event })).toBe(expected);
+      expect(matchesPattern({ s: [{ prefix: { 'equals-ignore-case': pattern } }] }, { s: `${event}-tail` })).toBe(expected);
+      expect(matchesPattern({ s: [{ suffix: { 'equals-ignore-case': pattern } }] }, { s: `head-${event}` })).toBe(expected);
+      expect(matchesPattern({ s: [{ 'anything-but': { 'equals-ignore-case': [pattern] } }] }, { s: event })).toBe(!expected);
+    },
+  );
 
   it('7. exists:false under an array of objects: the field is present in the event', () => {
     const p = compilePattern({ detail: { t: { u: [{ exists: false }] } } });
@@ -381,7 +398,9 @@ describe('shared RULES (the definitions the CDK stack installs)', () => {
   it('HotDirectory takes S3 created/deleted events of the hot bucket under agents/ only', () => {
     expect(rule('HotDirectory').matches(s3Event('hot-bucket', 'agents/a/1.0.0.mjs'))).toBe(true);
     const deleted = s3Event('hot-bucket', 'agents/a/1.0.0.mjs', 'Object Deleted');
-    expect(rule('HotDirectory').matches({ ...deleted, detail: { ...deleted.detail, 'deletion-type': 'Delete Marker Created' } })).toBe(true);
+    expect(rule('HotDirectory').matches({ ...deleted, detail: { ...deleted.detail, 'deletion-type': 'Delete Marker Created' } })).toBe(
+      true,
+    );
     expect(rule('HotDirectory').matches(s3Event('hot-bucket', 'other/a.mjs'))).toBe(false);
     expect(rule('HotDirectory').matches(s3Event('other-bucket', 'agents/a/1.0.0.mjs'))).toBe(false);
     expect(rule('HotDirectory').matches(s3Event('hot-bucket', 'agents/a/1.0.0.mjs', 'Object Restore Completed'))).toBe(false);

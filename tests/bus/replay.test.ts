@@ -52,10 +52,19 @@ describe('ledger replay (local mode)', () => {
     expect(audit.map((e) => e.replayOf)).toEqual(range.map((e) => e.seq));
     for (const [i, r] of audit.entries()) {
       const orig = range[i]!;
-      expect(r).toEqual({ id: expect.any(String), topic: orig.topic, sender: orig.sender, ts: orig.ts, payload: orig.payload, replayOf: orig.seq });
+      expect(r).toEqual({
+        id: expect.any(String),
+        topic: orig.topic,
+        sender: orig.sender,
+        ts: orig.ts,
+        payload: orig.payload,
+        replayOf: orig.seq,
+      });
       expect(r.id).not.toBe(orig.id);
     }
-    expect(dispatcher.envelopesFor('billing').map((e) => e.replayOf)).toEqual(range.filter((e) => e.topic === 'orders.created').map((e) => e.seq));
+    expect(dispatcher.envelopesFor('billing').map((e) => e.replayOf)).toEqual(
+      range.filter((e) => e.topic === 'orders.created').map((e) => e.seq),
+    );
     // each replayed envelope is a separate run (runId = agent + the NEW envelope id)
     expect(new Set(dispatcher.items.map((i) => i.message.runId)).size).toBe(dispatcher.items.length);
 
@@ -74,7 +83,9 @@ describe('ledger replay (local mode)', () => {
     await bus.idle();
     const got = dispatcher.envelopesFor('billing');
     expect(got.every((e) => e.topic === 'orders.created' && e.sender === 'crm')).toBe(true);
-    expect(got.map((e) => e.replayOf)).toEqual(originals.flatMap((e, i) => (e.topic === 'orders.created' && e.sender === 'crm' ? [i + 1] : [])));
+    expect(got.map((e) => e.replayOf)).toEqual(
+      originals.flatMap((e, i) => (e.topic === 'orders.created' && e.sender === 'crm' ? [i + 1] : [])),
+    );
 
     dispatcher.items.length = 0;
     expect(await ledger.replay({ fromSeq: 21, toSeq: 21 })).toEqual({ count: 1 });

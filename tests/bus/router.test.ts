@@ -43,14 +43,26 @@ describe('routeEnvelope', () => {
 
   it('broadcasts to matching subscribers with onEnvelope, not to the sender, not to paused agents', () => {
     expect(names(routeEnvelope({ topic: 'orders.created', sender: 'shop' }, agents))).toEqual(['audit', 'billing', 'boot', 'jail']);
-    expect(names(routeEnvelope({ topic: 'orders.created', sender: 'elsewhere' }, agents))).toEqual(['audit', 'billing', 'boot', 'jail', 'shop']);
+    expect(names(routeEnvelope({ topic: 'orders.created', sender: 'elsewhere' }, agents))).toEqual([
+      'audit',
+      'billing',
+      'boot',
+      'jail',
+      'shop',
+    ]);
     expect(names(routeEnvelope({ topic: 'misc', sender: 'x' }, agents))).toEqual(['audit']);
   });
 
   it('an addressed envelope goes to its recipient only, subscribed or not', () => {
-    expect(routeEnvelope({ topic: 'private.note', sender: 'x', recipient: 'shop' }, agents)).toEqual([{ agent: 'shop', reason: 'recipient' }]);
-    expect(routeEnvelope({ topic: 'orders.created', sender: 'x', recipient: 'billing' }, agents)).toEqual([{ agent: 'billing', reason: 'recipient' }]);
-    expect(routeEnvelope({ topic: 'orders.created', sender: 'shop', recipient: 'shop' }, agents)).toEqual([{ agent: 'shop', reason: 'recipient' }]);
+    expect(routeEnvelope({ topic: 'private.note', sender: 'x', recipient: 'shop' }, agents)).toEqual([
+      { agent: 'shop', reason: 'recipient' },
+    ]);
+    expect(routeEnvelope({ topic: 'orders.created', sender: 'x', recipient: 'billing' }, agents)).toEqual([
+      { agent: 'billing', reason: 'recipient' },
+    ]);
+    expect(routeEnvelope({ topic: 'orders.created', sender: 'shop', recipient: 'shop' }, agents)).toEqual([
+      { agent: 'shop', reason: 'recipient' },
+    ]);
     for (const recipient of ['nobody', 'sleepy', 'deaf']) expect(routeEnvelope({ topic: 't', sender: 'x', recipient }, agents)).toEqual([]);
   });
 });
@@ -136,7 +148,13 @@ describe('router handler (DynamoDB Local registry)', () => {
     const dispatcher = new RecordingDispatcher();
     const handler = createRouterHandler({ registry, dispatcher });
     const e = env('orders.created', 'x', {});
-    for (const bad of [event({ ...e, payload: [] }), event(e, { source: 'aws.s3' }), event(e, { 'detail-type': 'other' }), { nope: true }, null]) {
+    for (const bad of [
+      event({ ...e, payload: [] }),
+      event(e, { source: 'aws.s3' }),
+      event(e, { 'detail-type': 'other' }),
+      { nope: true },
+      null,
+    ]) {
       const r = await handler(bad);
       expect(r.routed).toEqual([]);
       expect('invalid' in r && r.invalid.length > 0).toBe(true);

@@ -109,7 +109,9 @@ async function registryWith(registered: number, due: number): Promise<{ table: s
     let units = 0;
     let start: Record<string, AttributeValue> | undefined;
     do {
-      const out = await clients.ddbRaw.send(new ScanCommand({ TableName: table, ReturnConsumedCapacity: 'TOTAL', ExclusiveStartKey: start }));
+      const out = await clients.ddbRaw.send(
+        new ScanCommand({ TableName: table, ReturnConsumedCapacity: 'TOTAL', ExclusiveStartKey: start }),
+      );
       units += out.ConsumedCapacity?.CapacityUnits ?? 0;
       start = out.LastEvaluatedKey;
     } while (start);
@@ -167,8 +169,11 @@ describe('capacity: scheduler work per tick vs registered agents', () => {
 
   afterAll(() => {
     // the figures docs/capacity.md quotes
-    const line = (w: TickWork) => `${w.total} requests (${JSON.stringify(w.requests)}), ${w.itemsRead} items read, ${w.readUnits} RRU, ${w.writeUnits} WRU`;
-    console.log(`one tick: 100 registered/50 due: ${line(small)}; 10 000 registered/50 due: ${line(large)}; 10 000 registered/0 due: ${line(largeIdle)}; one Scan of 10 000: ${scan10k} RRU`);
+    const line = (w: TickWork) =>
+      `${w.total} requests (${JSON.stringify(w.requests)}), ${w.itemsRead} items read, ${w.readUnits} RRU, ${w.writeUnits} WRU`;
+    console.log(
+      `one tick: 100 registered/50 due: ${line(small)}; 10 000 registered/50 due: ${line(large)}; 10 000 registered/0 due: ${line(largeIdle)}; one Scan of 10 000: ${scan10k} RRU`,
+    );
   });
 
   it('100 and 10 000 registered agents with the same 50 due: the same requests, items read and read units', () => {

@@ -14,7 +14,10 @@ const dir = tempDir('orch-cli-');
 afterAll(() => dir.cleanup());
 
 function agentctl(...args: string[]) {
-  const r = spawnSync(process.execPath, ['bin/agentctl.mjs', ...args], { encoding: 'utf8', env: { ...process.env, AGENT_DATA_DIR: join(dir.path, 'no-local') } });
+  const r = spawnSync(process.execPath, ['bin/agentctl.mjs', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, AGENT_DATA_DIR: join(dir.path, 'no-local') },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -67,7 +70,16 @@ describe('agentctl keygen | sign | verify', () => {
     expect(badName.stderr).toMatch(/--name must match/);
     expect(agentctl('sign', bundle, '--name', 'ok-name', '--version', 'one', '--key', join(keys, 'signing.key')).code).toBe(2);
     expect(agentctl('sign', bundle, '--name', 'ok-name', '--version', '1.0.0', '--bogus').code).toBe(2);
-    const missing = agentctl('sign', join(dir.path, 'nope.mjs'), '--name', 'ok-name', '--version', '1.0.0', '--key', join(keys, 'signing.key'));
+    const missing = agentctl(
+      'sign',
+      join(dir.path, 'nope.mjs'),
+      '--name',
+      'ok-name',
+      '--version',
+      '1.0.0',
+      '--key',
+      join(keys, 'signing.key'),
+    );
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/no such file/);
     // publish without a running local mode and without --bucket: a clear failure, not a crash

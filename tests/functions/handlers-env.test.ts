@@ -60,8 +60,14 @@ afterAll(async () => {
 beforeEach(() => {
   ebMock.reset();
   sqsMock.reset();
-  ebMock.on(PutEventsCommand).callsFake((input: { Entries: unknown[] }) => ({ FailedEntryCount: 0, Entries: input.Entries.map((_, i) => ({ EventId: `ev-${i}` })) }));
-  sqsMock.on(SendMessageBatchCommand).callsFake((input: { Entries: { Id: string }[] }) => ({ Successful: input.Entries.map((e) => ({ Id: e.Id, MessageId: `m-${e.Id}`, MD5OfMessageBody: 'x' })), Failed: [] }));
+  ebMock.on(PutEventsCommand).callsFake((input: { Entries: unknown[] }) => ({
+    FailedEntryCount: 0,
+    Entries: input.Entries.map((_, i) => ({ EventId: `ev-${i}` })),
+  }));
+  sqsMock.on(SendMessageBatchCommand).callsFake((input: { Entries: { Id: string }[] }) => ({
+    Successful: input.Entries.map((e) => ({ Id: e.Id, MessageId: `m-${e.Id}`, MD5OfMessageBody: 'x' })),
+    Failed: [],
+  }));
 });
 
 afterEach(() => {
@@ -100,7 +106,13 @@ function runtimeEnv(): Record<string, string> {
 }
 
 /** Nothing else from the outer environment may leak in. */
-const CLEARED = [...Object.keys(EnvSchema.shape), ...Object.values(CLOUD_ENV).flatMap((v) => (typeof v === 'string' ? [v] : Object.values(v))), 'AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_ENDPOINT_URL'];
+const CLEARED = [
+  ...Object.keys(EnvSchema.shape),
+  ...Object.values(CLOUD_ENV).flatMap((v) => (typeof v === 'string' ? [v] : Object.values(v))),
+  'AWS_SESSION_TOKEN',
+  'AWS_PROFILE',
+  'AWS_ENDPOINT_URL',
+];
 
 type Handler = (event: unknown) => Promise<unknown>;
 
@@ -153,7 +165,10 @@ const envelopeLike = (topic: string, payload: Record<string, unknown>) => ({
 
 async function uploadSigned(name: string, version: string, src: string): Promise<Uint8Array> {
   const bytes = new TextEncoder().encode(src);
-  await new S3BundleStore(t.clients.s3, s3.bucket).put(bundleKey(name, version), bytes, { signature: signBundle(key.privateKey, name, version, bytes), signer: publicKeyOf(key.privateKey) });
+  await new S3BundleStore(t.clients.s3, s3.bucket).put(bundleKey(name, version), bytes, {
+    signature: signBundle(key.privateKey, name, version, bytes),
+    signer: publicKeyOf(key.privateKey),
+  });
   return bytes;
 }
 
@@ -172,7 +187,12 @@ async function registerBundle(
     sha256: sha256Hex(bytes),
     size: bytes.byteLength,
     signer: key.publicKey,
-    manifest: { cycleSeconds: manifest.cycleSeconds ?? 60, timeoutSeconds: 10, subscriptions: manifest.subscriptions ?? [], hasOnEnvelope: manifest.hasOnEnvelope ?? false },
+    manifest: {
+      cycleSeconds: manifest.cycleSeconds ?? 60,
+      timeoutSeconds: 10,
+      subscriptions: manifest.subscriptions ?? [],
+      hasOnEnvelope: manifest.hasOnEnvelope ?? false,
+    },
     at: new Date().toISOString(),
     firstRunAt,
   });
@@ -197,13 +217,22 @@ function apiEvent(method: string, path: string, body?: unknown): APIGatewayProxy
       stage: '$default',
       time: '01/Jan/2026:00:00:00 +0000',
       timeEpoch: Date.now(),
-      authorizer: { iam: { accessKey: 'AKIA', accountId: '123456789012', callerId: 'AIDA', principalOrgId: null, userArn: 'arn:aws:iam::123456789012:user/operator', userId: 'AIDA' } },
+      authorizer: {
+        iam: {
+          accessKey: 'AKIA',
+          accountId: '123456789012',
+          callerId: 'AIDA',
+          principalOrgId: null,
+          userArn: 'arn:aws:iam::123456789012:user/operator',
+          userId: 'AIDA',
+        },
+      },
     },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   } as unknown as APIGatewayProxyEventV2;
 }
 
-describe('the environment of the tests is the stack\'s', () => {
+describe("the environment of the tests is the stack's", () => {
   it('every function of the synthesized stack gets these keys, so each has what it requires', () => {
     const { stack, resources, id } = synth({ trustedKeys: TEST_PUBKEY }, { nag: false });
     const byFunction: Record<string, keyof typeof MODULES> = {
@@ -239,16 +268,36 @@ describe('each Lambda entry point, wired from its environment', () => {
       time: '2026-01-01T00:00:00Z',
       region: 'us-east-1',
       resources: [`arn:aws:s3:::${s3.bucket}`],
-      detail: { version: '0', bucket: { name: s3.bucket }, object: { key: bundleKey('env-manager', '1.0.0'), size: bytes.byteLength }, reason: 'PutObject' },
+      detail: {
+        version: '0',
+        bucket: { name: s3.bucket },
+        object: { key: bundleKey('env-manager', '1.0.0'), size: bytes.byteLength },
+        reason: 'PutObject',
+      },
     };
-    expect(await handler(event)).toEqual({ outcomes: [{ kind: 'registered', name: 'env-manager', version: '1.0.0', previousVersion: null, signer: key.publicKey }] });
-    expect(await registry.get('env-manager')).toMatchObject({ version: '1.0.0', cycleSeconds: 45, status: 'active', sha256: sha256Hex(bytes), signer: key.publicKey });
+    expect(await handler(event)).toEqual({
+      outcomes: [{ kind: 'registered', name: 'env-manager', version: '1.0.0', previousVersion: null, signer: key.publicKey }],
+    });
+    expect(await registry.get('env-manager')).toMatchObject({
+      version: '1.0.0',
+      cycleSeconds: 45,
+      status: 'active',
+      sha256: sha256Hex(bytes),
+      signer: key.publicKey,
+    });
     expect(putEvents()).toEqual([
       {
         Source: BUS_SOURCE,
         DetailType: 'agent.registered',
         EventBusName: BUS,
-        Detail: envelopeLike('agent.registered', { name: 'env-manager', version: '1.0.0', previousVersion: null, sha256: sha256Hex(bytes), signer: key.publicKey, cycleSeconds: 45 }),
+        Detail: envelopeLike('agent.registered', {
+          name: 'env-manager',
+          version: '1.0.0',
+          previousVersion: null,
+          sha256: sha256Hex(bytes),
+          signer: key.publicKey,
+          cycleSeconds: 45,
+        }),
       },
     ]);
   });
@@ -269,11 +318,33 @@ describe('each Lambda entry point, wired from its environment', () => {
     const { generation } = (await ownRegistry.get('env-scheduler'))!;
     const handler = await load(MODULES.scheduler, { ...stackEnv(), REGISTRY_TABLE: own.names.Registry });
     const report = await handler({ action: 'tick' });
-    expect(report).toEqual({ at: now, horizonMs: 90_000, due: 1, advanced: 1, lost: 0, dispatched: 1, overdue: 0, activated: 0, uncertain: 0 });
+    expect(report).toEqual({
+      at: now,
+      horizonMs: 90_000,
+      due: 1,
+      advanced: 1,
+      lost: 0,
+      dispatched: 1,
+      overdue: 0,
+      activated: 0,
+      uncertain: 0,
+    });
     expect(sqsMock.commandCalls(SendMessageBatchCommand).map((c) => c.args[0].input)).toEqual([
       {
         QueueUrl: QUEUE,
-        Entries: [{ Id: '0', MessageBody: JSON.stringify({ kind: 'cycle', agent: 'env-scheduler', runId: cycleRunId('env-scheduler', slot), slot, generation }), DelaySeconds: 31 }],
+        Entries: [
+          {
+            Id: '0',
+            MessageBody: JSON.stringify({
+              kind: 'cycle',
+              agent: 'env-scheduler',
+              runId: cycleRunId('env-scheduler', slot),
+              slot,
+              generation,
+            }),
+            DelaySeconds: 31,
+          },
+        ],
       },
     ]);
     expect((await ownRegistry.get('env-scheduler'))?.nextRunAt).toBe(slot + 600_000);
@@ -285,7 +356,23 @@ describe('each Lambda entry point, wired from its environment', () => {
     const { generation } = (await registry.get('env-runner'))!;
     const handler = await load(MODULES.runner, stackEnv());
     const message = { kind: 'trigger', agent: 'env-runner', runId: 'env-runner!trigger!1' };
-    expect(await handler({ Records: [{ messageId: 'm-1', receiptHandle: 'rh', body: JSON.stringify(message), attributes: {}, messageAttributes: {}, md5OfBody: 'x', eventSource: 'aws:sqs', eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:orch-dispatch', awsRegion: 'us-east-1' }] })).toEqual({ batchItemFailures: [] });
+    expect(
+      await handler({
+        Records: [
+          {
+            messageId: 'm-1',
+            receiptHandle: 'rh',
+            body: JSON.stringify(message),
+            attributes: {},
+            messageAttributes: {},
+            md5OfBody: 'x',
+            eventSource: 'aws:sqs',
+            eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:orch-dispatch',
+            awsRegion: 'us-east-1',
+          },
+        ],
+      }),
+    ).toEqual({ batchItemFailures: [] });
     expect(await heartbeats.getState('env-runner')).toEqual({ ran: 1 });
     expect(await heartbeats.get('env-runner')).toMatchObject({ cycles: 1, lastOutcome: 'ok', consecutiveErrors: 0 });
     expect(putEvents()).toEqual([
@@ -293,7 +380,17 @@ describe('each Lambda entry point, wired from its environment', () => {
         Source: BUS_SOURCE,
         DetailType: 'agent.cycle',
         EventBusName: BUS,
-        Detail: envelopeLike('agent.cycle', { name: 'env-runner', version: '1.0.0', runId: message.runId, kind: 'trigger', cycle: 1, generation, outcome: 'ok', durationMs: expect.any(Number), published: 0 }),
+        Detail: envelopeLike('agent.cycle', {
+          name: 'env-runner',
+          version: '1.0.0',
+          runId: message.runId,
+          kind: 'trigger',
+          cycle: 1,
+          generation,
+          outcome: 'ok',
+          durationMs: expect.any(Number),
+          published: 0,
+        }),
       },
     ]);
   });
@@ -302,11 +399,33 @@ describe('each Lambda entry point, wired from its environment', () => {
     await registerBundle('env-health', new TextEncoder().encode('export default { runCycle() {} }; // env-health'));
     const { generation } = (await registry.get('env-health'))!;
     for (const runId of ['a', 'b', 'c'])
-      await heartbeats.complete('env-health', { runId, at: Date.now(), outcome: 'error', error: 'boom', durationMs: 1, generation, stateChanges: {}, expectBy: null, countsAsCycle: true });
+      await heartbeats.complete('env-health', {
+        runId,
+        at: Date.now(),
+        outcome: 'error',
+        error: 'boom',
+        durationMs: 1,
+        generation,
+        stateChanges: {},
+        expectBy: null,
+        countsAsCycle: true,
+      });
     const handler = await load(MODULES['health-monitor'], stackEnv());
-    const failed = makeEnvelope({ topic: 'agent.failed', sender: 'orchestrator', payload: { name: 'env-health', generation, outcome: 'error', error: 'boom' } });
-    const result = await handler(toBusEvent({ source: BUS_SOURCE, detailType: 'agent.failed', detail: failed }, { now: Date.now(), account: '123456789012', region: 'us-east-1' }));
-    expect(result).toMatchObject({ kind: 'failed', decision: { action: 'restarted', name: 'env-health', restartsInWindow: 1, backoffMs: 5000, generation: generation + 1 } });
+    const failed = makeEnvelope({
+      topic: 'agent.failed',
+      sender: 'orchestrator',
+      payload: { name: 'env-health', generation, outcome: 'error', error: 'boom' },
+    });
+    const result = await handler(
+      toBusEvent(
+        { source: BUS_SOURCE, detailType: 'agent.failed', detail: failed },
+        { now: Date.now(), account: '123456789012', region: 'us-east-1' },
+      ),
+    );
+    expect(result).toMatchObject({
+      kind: 'failed',
+      decision: { action: 'restarted', name: 'env-health', restartsInWindow: 1, backoffMs: 5000, generation: generation + 1 },
+    });
     expect(await registry.get('env-health')).toMatchObject({ status: 'restarting', generation: generation + 1, restarts: 1 });
     expect(putEvents()).toEqual([
       {
@@ -329,27 +448,56 @@ describe('each Lambda entry point, wired from its environment', () => {
   });
 
   it('router: an envelope event is dispatched to the SQS queue for its subscriber', async () => {
-    await registerBundle('env-router', new TextEncoder().encode('export default { runCycle() {}, onEnvelope() {} }; // env-router'), { subscriptions: ['orders.*'], hasOnEnvelope: true });
+    await registerBundle('env-router', new TextEncoder().encode('export default { runCycle() {}, onEnvelope() {} }; // env-router'), {
+      subscriptions: ['orders.*'],
+      hasOnEnvelope: true,
+    });
     const handler = await load(MODULES.router, stackEnv());
     const envelope = makeEnvelope({ topic: 'orders.created', sender: 'shop', payload: { n: 1 } });
-    const event = toBusEvent({ source: BUS_SOURCE, detailType: envelope.topic, detail: envelope }, { now: Date.now(), account: '123456789012', region: 'us-east-1' });
+    const event = toBusEvent(
+      { source: BUS_SOURCE, detailType: envelope.topic, detail: envelope },
+      { now: Date.now(), account: '123456789012', region: 'us-east-1' },
+    );
     expect(await handler(event)).toEqual({ routed: [{ agent: 'env-router', reason: 'subscription' }] });
     expect(sqsMock.commandCalls(SendMessageBatchCommand).map((c) => c.args[0].input)).toEqual([
-      { QueueUrl: QUEUE, Entries: [{ Id: '0', MessageBody: JSON.stringify({ kind: 'envelope', agent: 'env-router', runId: `env-router<${envelope.id}`, envelope }), DelaySeconds: 0 }] },
+      {
+        QueueUrl: QUEUE,
+        Entries: [
+          {
+            Id: '0',
+            MessageBody: JSON.stringify({ kind: 'envelope', agent: 'env-router', runId: `env-router<${envelope.id}`, envelope }),
+            DelaySeconds: 0,
+          },
+        ],
+      },
     ]);
   });
 
   it('ledger-writer: an SQS batch from the FIFO queue is appended to the ledger table', async () => {
     const ledger = createDynamoLedger(t.clients.ddb, t.names.Ledger);
     const head0 = (await ledger.head()).seq;
-    const envelopes = [makeEnvelope({ topic: 'env.one', sender: 'x', payload: { n: 1 } }), makeEnvelope({ topic: 'env.two', sender: 'x', payload: { n: 2 } })];
+    const envelopes = [
+      makeEnvelope({ topic: 'env.one', sender: 'x', payload: { n: 1 } }),
+      makeEnvelope({ topic: 'env.two', sender: 'x', payload: { n: 2 } }),
+    ];
     const records = envelopes.map((e, i) => ({
       messageId: `m-${i}`,
-      body: JSON.stringify(toBusEvent({ source: BUS_SOURCE, detailType: e.topic, detail: e }, { now: Date.now(), account: '123456789012', region: 'us-east-1' })),
+      body: JSON.stringify(
+        toBusEvent(
+          { source: BUS_SOURCE, detailType: e.topic, detail: e },
+          { now: Date.now(), account: '123456789012', region: 'us-east-1' },
+        ),
+      ),
       attributes: { MessageGroupId: 'ledger' },
     }));
     const handler = await load(MODULES['ledger-writer'], stackEnv());
-    expect(await handler({ Records: records })).toEqual({ batchItemFailures: [], appended: 2, duplicates: 0, invalid: 0, lastSeq: head0 + 2 });
+    expect(await handler({ Records: records })).toEqual({
+      batchItemFailures: [],
+      appended: 2,
+      duplicates: 0,
+      invalid: 0,
+      lastSeq: head0 + 2,
+    });
     const page = await ledger.list({ after: head0, limit: 10 });
     expect(page.entries.map((e) => [e.seq, e.id, e.topic])).toEqual(envelopes.map((e, i) => [head0 + 1 + i, e.id, e.topic]));
   });
@@ -360,18 +508,35 @@ describe('each Lambda entry point, wired from its environment', () => {
     const list = (await handler(apiEvent('GET', '/agents'))) as { statusCode: number; body: string };
     expect(list.statusCode).toBe(200);
     expect((JSON.parse(list.body) as { agents: { name: string }[] }).agents.map((a) => a.name)).toContain('env-api');
-    const res = (await handler(apiEvent('POST', '/events', { topic: 'ops.note', payload: { a: 1 }, recipient: 'env-api' }))) as { statusCode: number; body: string };
+    const res = (await handler(apiEvent('POST', '/events', { topic: 'ops.note', payload: { a: 1 }, recipient: 'env-api' }))) as {
+      statusCode: number;
+      body: string;
+    };
     expect(res.statusCode).toBe(202);
     const { id } = JSON.parse(res.body) as { id: string };
-    expect(putEvents()).toEqual([{ Source: BUS_SOURCE, DetailType: 'ops.note', EventBusName: BUS, Detail: { id, topic: 'ops.note', sender: 'api', recipient: 'env-api', ts: expect.any(String), payload: { a: 1 } } }]);
+    expect(putEvents()).toEqual([
+      {
+        Source: BUS_SOURCE,
+        DetailType: 'ops.note',
+        EventBusName: BUS,
+        Detail: { id, topic: 'ops.note', sender: 'api', recipient: 'env-api', ts: expect.any(String), payload: { a: 1 } },
+      },
+    ]);
   });
 
   it('api stream (outside the Lambda streaming runtime): answers one batch of ledger entries in the stream format', async () => {
     const ledger = createDynamoLedger(t.clients.ddb, t.names.Ledger);
-    await ledger.append([makeEnvelope({ topic: 'stream.one', sender: 'x', payload: { n: 1 } }), makeEnvelope({ topic: 'stream.two', sender: 'x', payload: { n: 2 } })]);
+    await ledger.append([
+      makeEnvelope({ topic: 'stream.one', sender: 'x', payload: { n: 1 } }),
+      makeEnvelope({ topic: 'stream.two', sender: 'x', payload: { n: 2 } }),
+    ]);
     const head = (await ledger.head()).seq;
     const handler = await load(MODULES['api-stream'], { ...stackEnv(), ...API_ENV });
-    const res = (await handler({ ...apiEvent('GET', '/events/stream'), headers: { 'last-event-id': String(head - 1) } })) as { statusCode: number; headers: Record<string, string>; body: string };
+    const res = (await handler({ ...apiEvent('GET', '/events/stream'), headers: { 'last-event-id': String(head - 1) } })) as {
+      statusCode: number;
+      headers: Record<string, string>;
+      body: string;
+    };
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe('text/event-stream; charset=utf-8');
     expect([...res.body.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]))).toEqual([head]);

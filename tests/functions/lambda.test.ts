@@ -12,8 +12,14 @@ import { ConflictError } from '../../shared/core/errors';
 
 function captureStdio(): { lines: () => Record<string, unknown>[]; restore: () => void } {
   const out: string[] = [];
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (out.push(String(chunk)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (out.push(String(chunk)), true));
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    out.push(String(chunk));
+    return true;
+  });
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    out.push(String(chunk));
+    return true;
+  });
   return {
     lines: () =>
       out
@@ -91,6 +97,10 @@ describe('lambda(): the Lambda wrapper', () => {
     const failed = io.lines().filter((l) => l.msg === 'invocation failed');
     expect(failed).toHaveLength(2);
     expect(failed[0]).toMatchObject({ requestId: 'req-a', retryable: false, error: { name: 'ConfigError', code: 'config_invalid' } });
-    expect(failed[1]).toMatchObject({ requestId: 'req-b', retryable: false, error: { name: 'ConflictError', code: 'conflict', message: 'lost a race' } });
+    expect(failed[1]).toMatchObject({
+      requestId: 'req-b',
+      retryable: false,
+      error: { name: 'ConflictError', code: 'conflict', message: 'lost a race' },
+    });
   });
 });

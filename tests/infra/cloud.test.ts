@@ -30,7 +30,13 @@ describe('item 7: a deploy after a destroy, and long stack names', () => {
     expect(group.UpdateReplacePolicy).toBe('Delete');
     // only data is retained (retainData=true): tables and buckets, none with a fixed name
     const retained = Object.entries(resources).filter(([, r]) => r.DeletionPolicy === 'Retain');
-    expect(retained.map(([, r]) => r.Type).sort()).toEqual(['AWS::DynamoDB::Table', 'AWS::DynamoDB::Table', 'AWS::DynamoDB::Table', 'AWS::S3::Bucket', 'AWS::S3::Bucket']);
+    expect(retained.map(([, r]) => r.Type).sort()).toEqual([
+      'AWS::DynamoDB::Table',
+      'AWS::DynamoDB::Table',
+      'AWS::DynamoDB::Table',
+      'AWS::S3::Bucket',
+      'AWS::S3::Bucket',
+    ]);
     for (const [rid, r] of retained) {
       expect(r.Properties?.TableName ?? r.Properties?.BucketName, rid).toBeUndefined();
     }
@@ -80,7 +86,12 @@ function resolveValue(v: unknown, refs: Record<string, string> = {}): string {
   const o = v as Record<string, unknown>;
   if ('Ref' in o) {
     const r = o.Ref as string;
-    const pseudo: Record<string, string> = { 'AWS::Partition': DEPLOYED.partition, 'AWS::Region': DEPLOYED.region, 'AWS::AccountId': DEPLOYED.account, 'AWS::URLSuffix': 'amazonaws.com' };
+    const pseudo: Record<string, string> = {
+      'AWS::Partition': DEPLOYED.partition,
+      'AWS::Region': DEPLOYED.region,
+      'AWS::AccountId': DEPLOYED.account,
+      'AWS::URLSuffix': 'amazonaws.com',
+    };
     const got = pseudo[r] ?? refs[r];
     if (got === undefined) throw new Error(`no value for Ref ${r}`);
     return got;
@@ -109,24 +120,40 @@ function arnLike(pattern: string, arn: string): boolean {
   };
   const pp = split(pattern);
   const ap = split(arn);
-  return pp.every((part, i) => new RegExp(`^${part.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`).test(ap[i] ?? ''));
+  return pp.every((part, i) =>
+    new RegExp(
+      `^${part
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.')}$`,
+    ).test(ap[i] ?? ''),
+  );
 }
 
 describe('item 8: API Gateway may invoke the API function for every route, $default included', () => {
   const API_ID = 'a1b2c3d4e5';
   const apiFn = id(stack.api.function.fn);
   const permissions = ofType(resources, 'AWS::Lambda::Permission').filter(
-    ([, p]) => JSON.stringify(p.Properties?.FunctionName) === JSON.stringify({ 'Fn::GetAtt': [apiFn, 'Arn'] }) && p.Properties?.Principal === 'apigateway.amazonaws.com',
+    ([, p]) =>
+      JSON.stringify(p.Properties?.FunctionName) === JSON.stringify({ 'Fn::GetAtt': [apiFn, 'Arn'] }) &&
+      p.Properties?.Principal === 'apigateway.amazonaws.com',
   );
   const patterns = permissions.map(([, p]) => resolveValue(p.Properties?.SourceArn, { [id(stack.api.httpApi)]: API_ID }));
   /** the source ARN API Gateway presents for an HTTP API route: `<api-id>/<stage>/<route key, space as slash>` */
-  const sourceArn = (routeKey: string) => `arn:aws:execute-api:${DEPLOYED.region}:${DEPLOYED.account}:${API_ID}/$default/${routeKey === '$default' ? '$default' : routeKey.replace(' ', '')}`;
+  const sourceArn = (routeKey: string) =>
+    `arn:aws:execute-api:${DEPLOYED.region}:${DEPLOYED.account}:${API_ID}/$default/${routeKey === '$default' ? '$default' : routeKey.replace(' ', '')}`;
   const invokable = (routeKey: string) => patterns.some((p) => arnLike(p, sourceArn(routeKey)));
 
   it('the ArnLike check itself: `*` spans slashes, but not a missing segment', () => {
-    expect(arnLike('arn:aws:execute-api:eu-west-1:123456789012:x/*/*/*', 'arn:aws:execute-api:eu-west-1:123456789012:x/$default/GET/agents/a')).toBe(true);
-    expect(arnLike('arn:aws:execute-api:eu-west-1:123456789012:x/*/*/*', 'arn:aws:execute-api:eu-west-1:123456789012:x/$default/$default')).toBe(false);
-    expect(arnLike('arn:aws:execute-api:eu-west-1:123456789012:x/*/$default', 'arn:aws:execute-api:eu-west-1:123456789012:x/$default/$default')).toBe(true);
+    expect(
+      arnLike('arn:aws:execute-api:eu-west-1:123456789012:x/*/*/*', 'arn:aws:execute-api:eu-west-1:123456789012:x/$default/GET/agents/a'),
+    ).toBe(true);
+    expect(
+      arnLike('arn:aws:execute-api:eu-west-1:123456789012:x/*/*/*', 'arn:aws:execute-api:eu-west-1:123456789012:x/$default/$default'),
+    ).toBe(false);
+    expect(
+      arnLike('arn:aws:execute-api:eu-west-1:123456789012:x/*/$default', 'arn:aws:execute-api:eu-west-1:123456789012:x/$default/$default'),
+    ).toBe(true);
   });
 
   it('every route key of the API, and `$default`, matches a permission of this API only', () => {
@@ -156,7 +183,9 @@ describe('item 12: EventBridge can create its log stream in the health-events lo
       [`${id(stack.healthEvents.logGroup)}.Arn`]: LOG_GROUP_ARN,
       [`${id(stack.healthEvents.rule)}.Arn`]: RULE_ARN,
     }),
-  ) as { Statement: { Effect: string; Principal: { Service: string[] }; Action: string | string[]; Resource: unknown; Condition?: unknown }[] };
+  ) as {
+    Statement: { Effect: string; Principal: { Service: string[] }; Action: string | string[]; Resource: unknown; Condition?: unknown }[];
+  };
   const actions = (a: string | string[]) => (Array.isArray(a) ? a : [a]);
 
   it('CreateLogStream without a condition, PutLogEvents only from the health-events rule (the AWS pattern)', () => {
@@ -189,30 +218,51 @@ describe('item 12: EventBridge can create its log stream in the health-events lo
     expect(rule.Targets).toHaveLength(1);
     expect(rule.Targets[0]?.RoleArn).toBeUndefined();
     expect(resources[id(stack.healthEvents.logGroup)]?.Properties?.LogGroupName).toBe('/aws/events/AgentOrchestrator/health-events');
-    expect(resolveValue(rule.Targets[0]?.Arn, { [id(stack.healthEvents.logGroup)]: '/aws/events/AgentOrchestrator/health-events' })).toBe(LOG_GROUP_ARN.replace(/:\*$/, ''));
+    expect(resolveValue(rule.Targets[0]?.Arn, { [id(stack.healthEvents.logGroup)]: '/aws/events/AgentOrchestrator/health-events' })).toBe(
+      LOG_GROUP_ARN.replace(/:\*$/, ''),
+    );
   });
 });
 
 describe('item 13: CloudWatch may publish this stack’s alarms to the alarm topic', () => {
   const e = synth({ trustedKeys: TEST_PUBKEY, alarmEmail: 'ops@example.com' });
   const topicId = e.id(e.stack.monitoring.topic as never);
-  const policies = ofType(e.resources, 'AWS::SNS::TopicPolicy').filter(([, p]) => JSON.stringify(p.Properties?.Topics) === JSON.stringify([{ Ref: topicId }]));
-  type St = { Sid?: string; Effect: string; Principal: unknown; Action: string; Resource: unknown; Condition?: Record<string, Record<string, unknown>> };
+  const policies = ofType(e.resources, 'AWS::SNS::TopicPolicy').filter(
+    ([, p]) => JSON.stringify(p.Properties?.Topics) === JSON.stringify([{ Ref: topicId }]),
+  );
+  type St = {
+    Sid?: string;
+    Effect: string;
+    Principal: unknown;
+    Action: string;
+    Resource: unknown;
+    Condition?: Record<string, Record<string, unknown>>;
+  };
   const statements = (policies[0]?.[1].Properties?.PolicyDocument.Statement ?? []) as St[];
   const allow = statements.filter((st) => st.Effect === 'Allow');
 
   it('the topic policy keeps the TLS-only Deny and allows cloudwatch.amazonaws.com to publish, nothing more', () => {
     expect(policies).toHaveLength(1);
-    expect(statements.find((st) => st.Effect === 'Deny')).toMatchObject({ Action: 'sns:Publish', Principal: '*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } });
+    expect(statements.find((st) => st.Effect === 'Deny')).toMatchObject({
+      Action: 'sns:Publish',
+      Principal: '*',
+      Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+    });
     expect(allow).toHaveLength(1);
-    expect(allow[0]).toMatchObject({ Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: 'sns:Publish', Resource: { Ref: topicId } });
+    expect(allow[0]).toMatchObject({
+      Principal: { Service: 'cloudwatch.amazonaws.com' },
+      Action: 'sns:Publish',
+      Resource: { Ref: topicId },
+    });
     expect(allow[0]?.Condition?.StringEquals).toEqual({ 'aws:SourceAccount': { Ref: 'AWS::AccountId' } });
   });
 
   it('scoped to the alarms of this stack in this account and region: every alarm that notifies the topic matches', () => {
     const pattern = resolveValue(allow[0]?.Condition?.ArnLike?.['aws:SourceArn']);
     expect(pattern).toBe(`arn:aws:cloudwatch:${DEPLOYED.region}:${DEPLOYED.account}:alarm:AgentOrchestrator-*`);
-    const alarms = ofType(e.resources, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties as { AlarmName: string; AlarmActions: unknown[] });
+    const alarms = ofType(e.resources, 'AWS::CloudWatch::Alarm').map(
+      ([, a]) => a.Properties as { AlarmName: string; AlarmActions: unknown[] },
+    );
     expect(alarms.length).toBeGreaterThanOrEqual(10);
     for (const a of alarms) {
       expect(a.AlarmActions, a.AlarmName).toContainEqual({ Ref: topicId });
@@ -223,7 +273,11 @@ describe('item 13: CloudWatch may publish this stack’s alarms to the alarm top
   });
 
   it('cdk-nag stays clean with the topic', () => {
-    for (const pack of nagPacks(e.app)) expect(pack.validateScope(e.app).violations.map((v) => v.ruleName), pack.name).toEqual([]);
+    for (const pack of nagPacks(e.app))
+      expect(
+        pack.validateScope(e.app).violations.map((v) => v.ruleName),
+        pack.name,
+      ).toEqual([]);
   });
 });
 
@@ -289,16 +343,26 @@ describe('item 14: a 256 KB envelope fits every queue it can travel through', ()
 
   it('as the on-failure record of an asynchronous invocation (AsyncFailures), it fits', () => {
     // Lambda's destination record: request context, the whole event as requestPayload, the error
-    const event = toBusEvent({ source: BUS_SOURCE, detailType: envelope.topic, detail: envelope }, { now: 0, account: '123456789012', region: 'ap-southeast-2' });
+    const event = toBusEvent(
+      { source: BUS_SOURCE, detailType: envelope.topic, detail: envelope },
+      { now: 0, account: '123456789012', region: 'ap-southeast-2' },
+    );
     const record = {
       version: '1.0',
       timestamp: '2026-01-01T00:00:00.000Z',
-      requestContext: { requestId: randomUUID(), functionArn: `arn:aws:lambda:ap-southeast-2:123456789012:function:${'f'.repeat(64)}:$LATEST`, condition: 'RetriesExhausted', approximateInvokeCount: 3 },
+      requestContext: {
+        requestId: randomUUID(),
+        functionArn: `arn:aws:lambda:ap-southeast-2:123456789012:function:${'f'.repeat(64)}:$LATEST`,
+        condition: 'RetriesExhausted',
+        approximateInvokeCount: 3,
+      },
       requestPayload: event,
       responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
       responsePayload: { errorType: 'Error', errorMessage: 'e'.repeat(4096), trace: Array.from({ length: 20 }, () => 'x'.repeat(200)) },
     };
-    expect(Buffer.byteLength(JSON.stringify(record), 'utf8')).toBeLessThanOrEqual(resources[id(stack.deadLetters.asyncFailures)]?.Properties?.MaximumMessageSize as number);
+    expect(Buffer.byteLength(JSON.stringify(record), 'utf8')).toBeLessThanOrEqual(
+      resources[id(stack.deadLetters.asyncFailures)]?.Properties?.MaximumMessageSize as number,
+    );
   });
 });
 
@@ -315,23 +379,35 @@ describe('item 15: the web dashboard in the cloud is a JWT-mode feature, and the
   it('the documented JWT deployment synthesizes: JWT authorizer on every route but the public page files, WebDashboardUrl output', () => {
     expect(jwtCommand).toMatch(/^deploy /);
     expect(trustedKeysFile).toBe('keys/signing.pub');
-    for (const pack of nagPacks(jwt.app)) expect(pack.validateScope(jwt.app).violations.map((v) => v.ruleName), pack.name).toEqual([]);
+    for (const pack of nagPacks(jwt.app))
+      expect(
+        pack.validateScope(jwt.app).violations.map((v) => v.ruleName),
+        pack.name,
+      ).toEqual([]);
     const authorizers = ofType(jwt.resources, 'AWS::ApiGatewayV2::Authorizer');
     expect(authorizers).toHaveLength(1);
-    expect(authorizers[0]?.[1].Properties).toMatchObject({ AuthorizerType: 'JWT', JwtConfiguration: { Issuer: contextOf(jwtCommand).jwtIssuer, Audience: [contextOf(jwtCommand).jwtAudience] } });
+    expect(authorizers[0]?.[1].Properties).toMatchObject({
+      AuthorizerType: 'JWT',
+      JwtConfiguration: { Issuer: contextOf(jwtCommand).jwtIssuer, Audience: [contextOf(jwtCommand).jwtAudience] },
+    });
     const publicKeys = ['GET /', 'GET /dashboard/app.js', 'GET /dashboard/app.css', 'GET /healthz'];
     for (const [, r] of ofType(jwt.resources, 'AWS::ApiGatewayV2::Route')) {
       const key = r.Properties?.RouteKey as string;
       expect(r.Properties?.AuthorizationType, key).toBe(publicKeys.includes(key) ? 'NONE' : 'JWT');
     }
-    expect(resolveValue(outputs(jwt).WebDashboardUrl?.Value, { [`${jwt.id(jwt.stack.api.httpApi)}.ApiEndpoint`]: 'https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com' })).toBe(
-      'https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/',
-    );
+    expect(
+      resolveValue(outputs(jwt).WebDashboardUrl?.Value, {
+        [`${jwt.id(jwt.stack.api.httpApi)}.ApiEndpoint`]: 'https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com',
+      }),
+    ).toBe('https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/');
   });
 
   it('with IAM auth (the default) there is no dashboard URL to follow', () => {
     expect(Object.keys(outputs(s))).not.toContain('WebDashboardUrl');
-    expect(ofType(resources, 'AWS::ApiGatewayV2::Route').find(([, r]) => r.Properties?.RouteKey === 'GET /agents')?.[1].Properties?.AuthorizationType).toBe('AWS_IAM');
+    expect(
+      ofType(resources, 'AWS::ApiGatewayV2::Route').find(([, r]) => r.Properties?.RouteKey === 'GET /agents')?.[1].Properties
+        ?.AuthorizationType,
+    ).toBe('AWS_IAM');
   });
 
   it('docs/api.md opens the Dashboard section with it; the README and docs/deploy.md say it where the cloud dashboard comes up', () => {
@@ -345,7 +421,9 @@ describe('item 15: the web dashboard in the cloud is a JWT-mode feature, and the
 
 describe('docs/deploy.md: the IAM policy for callers names what the stack outputs', () => {
   const deployMd = readFileSync(join(REPO_ROOT, 'docs/deploy.md'), 'utf8');
-  const policy = JSON.parse(/Callers need `execute-api:Invoke`[\s\S]*?```json\n([\s\S]*?)```/.exec(deployMd)?.[1] ?? '{}') as { Statement: { Action: string; Resource: string; Condition?: unknown }[] };
+  const policy = JSON.parse(/Callers need `execute-api:Invoke`[\s\S]*?```json\n([\s\S]*?)```/.exec(deployMd)?.[1] ?? '{}') as {
+    Statement: { Action: string; Resource: string; Condition?: unknown }[];
+  };
 
   it('execute-api:Invoke on ApiExecuteArn; lambda:InvokeFunctionUrl AND lambda:InvokeFunction (via the URL only) on EventsStreamFunctionArn', () => {
     const outputs = Object.keys(s.template.toJSON().Outputs as object);

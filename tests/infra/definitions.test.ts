@@ -36,11 +36,15 @@ function templatePattern(rule: CfnResourceJson): Record<string, unknown> {
 }
 
 const templateRules = ofType(resources, 'AWS::Events::Rule');
-const routingRules = templateRules.filter(([, r]) => Object.values(targetArn).some((arn) => json(r.Properties?.Targets[0]?.Arn) === json(arn)));
+const routingRules = templateRules.filter(([, r]) =>
+  Object.values(targetArn).some((arn) => json(r.Properties?.Targets[0]?.Arn) === json(arn)),
+);
 
 function ruleFor(def: RuleDef): [string, CfnResourceJson] {
   const want = json(resolvePattern(def.pattern, { HOT_BUCKET: PLACEHOLDER }));
-  const hits = routingRules.filter(([, r]) => json(r.Properties?.Targets[0]?.Arn) === json(targetArn[def.target]) && json(templatePattern(r)) === want);
+  const hits = routingRules.filter(
+    ([, r]) => json(r.Properties?.Targets[0]?.Arn) === json(targetArn[def.target]) && json(templatePattern(r)) === want,
+  );
   expect(hits, `rule ${def.id}`).toHaveLength(1);
   return hits[0] as [string, CfnResourceJson];
 }
@@ -85,7 +89,11 @@ describe('schedules: template = shared/definitions/routing.ts SCHEDULES', () => 
 
   for (const def of SCHEDULES) {
     it(`${def.id}: same period, input and target`, () => {
-      const hits = schedules.filter(([, s]) => json(s.Properties?.Target.Arn) === json(targetArn[def.target]) && json(JSON.parse(s.Properties?.Target.Input as string)) === json(def.input));
+      const hits = schedules.filter(
+        ([, s]) =>
+          json(s.Properties?.Target.Arn) === json(targetArn[def.target]) &&
+          json(JSON.parse(s.Properties?.Target.Input as string)) === json(def.input),
+      );
       expect(hits).toHaveLength(1);
       const p = hits[0]?.[1].Properties as Record<string, any>;
       expect(seconds(p.ScheduleExpression as string)).toBe(def.everySeconds);
@@ -112,8 +120,13 @@ describe('tables: template = shared/definitions/tables.ts TABLES', () => {
         ...(def.sortKey ? [{ AttributeName: def.sortKey.name, KeyType: 'RANGE' }] : []),
       ]);
       const attrs = new Map<string, string>();
-      for (const k of [def.partitionKey, def.sortKey, ...(def.indexes ?? []).flatMap((ix) => [ix.partitionKey, ix.sortKey])]) if (k) attrs.set(k.name, k.type);
-      expect(new Map((p.AttributeDefinitions as { AttributeName: string; AttributeType: string }[]).map((a) => [a.AttributeName, a.AttributeType]))).toEqual(attrs);
+      for (const k of [def.partitionKey, def.sortKey, ...(def.indexes ?? []).flatMap((ix) => [ix.partitionKey, ix.sortKey])])
+        if (k) attrs.set(k.name, k.type);
+      expect(
+        new Map(
+          (p.AttributeDefinitions as { AttributeName: string; AttributeType: string }[]).map((a) => [a.AttributeName, a.AttributeType]),
+        ),
+      ).toEqual(attrs);
       const gsis = (p.GlobalSecondaryIndexes ?? []) as { IndexName: string; KeySchema: unknown; Projection: { ProjectionType: string } }[];
       expect(gsis.map((g) => g.IndexName).sort()).toEqual((def.indexes ?? []).map((ix) => ix.indexName).sort());
       for (const ix of def.indexes ?? []) {
@@ -163,12 +176,25 @@ describe("local mode's matcher selects the same events with the template's patte
     detail: { id: 'x', topic, sender: 'a', ts: '2026-01-01T00:00:00Z', payload: {} },
   });
   const cases: { name: string; bus: RuleDef['bus']; event: unknown; expected: RuleDef['id'][] }[] = [
-    { name: 'bundle uploaded', bus: 'default', event: s3Event('Object Created', BUCKET, 'agents/echo/1.0.0.mjs'), expected: ['HotDirectory'] },
-    { name: 'bundle deleted (DeleteObject: a delete marker, the current object is gone)', bus: 'default', event: s3Event('Object Deleted', BUCKET, 'agents/echo/1.0.0.mjs', deleteMarker), expected: ['HotDirectory'] },
+    {
+      name: 'bundle uploaded',
+      bus: 'default',
+      event: s3Event('Object Created', BUCKET, 'agents/echo/1.0.0.mjs'),
+      expected: ['HotDirectory'],
+    },
+    {
+      name: 'bundle deleted (DeleteObject: a delete marker, the current object is gone)',
+      bus: 'default',
+      event: s3Event('Object Deleted', BUCKET, 'agents/echo/1.0.0.mjs', deleteMarker),
+      expected: ['HotDirectory'],
+    },
     {
       name: 'superseded version expired by the lifecycle rule (noncurrent version permanently deleted)',
       bus: 'default',
-      event: s3Event('Object Deleted', BUCKET, 'agents/echo/1.0.0.mjs', { 'deletion-type': 'Permanently Deleted', reason: 'Lifecycle Expiration' }),
+      event: s3Event('Object Deleted', BUCKET, 'agents/echo/1.0.0.mjs', {
+        'deletion-type': 'Permanently Deleted',
+        reason: 'Lifecycle Expiration',
+      }),
       expected: [],
     },
     {
@@ -177,8 +203,18 @@ describe("local mode's matcher selects the same events with the template's patte
       event: s3Event('Object Deleted', BUCKET, 'agents/echo/1.0.0.mjs', { 'deletion-type': 'Permanently Deleted', reason: 'DeleteObject' }),
       expected: [],
     },
-    { name: 'delete marker in another bucket', bus: 'default', event: s3Event('Object Deleted', 'someone-else', 'agents/echo/1.0.0.mjs', deleteMarker), expected: [] },
-    { name: 'delete marker outside agents/', bus: 'default', event: s3Event('Object Deleted', BUCKET, 'other/x.mjs', deleteMarker), expected: [] },
+    {
+      name: 'delete marker in another bucket',
+      bus: 'default',
+      event: s3Event('Object Deleted', 'someone-else', 'agents/echo/1.0.0.mjs', deleteMarker),
+      expected: [],
+    },
+    {
+      name: 'delete marker outside agents/',
+      bus: 'default',
+      event: s3Event('Object Deleted', BUCKET, 'other/x.mjs', deleteMarker),
+      expected: [],
+    },
     { name: 'object outside agents/', bus: 'default', event: s3Event('Object Created', BUCKET, 'other/x.mjs'), expected: [] },
     { name: 'another bucket', bus: 'default', event: s3Event('Object Created', 'someone-else', 'agents/echo/1.0.0.mjs'), expected: [] },
     { name: 'agent.cycle (ledgered, not routed)', bus: 'agents', event: envelopeEvent('agent.cycle'), expected: ['Ledger'] },
@@ -205,11 +241,18 @@ describe("local mode's S3 events carry what the HotDirectory rule needs", () => 
   const BUCKET = 'hot-bucket-123';
   const rule = RULES.find((d) => d.id === 'HotDirectory') as RuleDef;
   const pattern = JSON.parse(json(templatePattern(ruleFor(rule)[1])).replaceAll(PLACEHOLDER, BUCKET)) as Record<string, unknown>;
-  const record = (eventName: string, key: string) => ({ eventName, eventTime: '2026-01-01T00:00:00.000Z', s3: { bucket: { name: BUCKET }, object: { key, size: 10 } } });
+  const record = (eventName: string, key: string) => ({
+    eventName,
+    eventTime: '2026-01-01T00:00:00.000Z',
+    s3: { bucket: { name: BUCKET }, object: { key, size: 10 } },
+  });
 
   it('an s3rver delete becomes the delete-marker event the cloud sends for DeleteObject, and the rule matches it', () => {
     const e = toEventBridge(record('ObjectRemoved:Delete', 'agents/echo/1.0.0.mjs'));
-    expect(e).toMatchObject({ 'detail-type': 'Object Deleted', detail: { 'deletion-type': 'Delete Marker Created', reason: 'DeleteObject' } });
+    expect(e).toMatchObject({
+      'detail-type': 'Object Deleted',
+      detail: { 'deletion-type': 'Delete Marker Created', reason: 'DeleteObject' },
+    });
     expect(matchesPattern(pattern, e)).toBe(true);
   });
 

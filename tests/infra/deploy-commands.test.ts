@@ -59,20 +59,27 @@ function cdk(args: string, cwd = project): Run {
 
 /** the app's own refusal, as infra/app.ts prints it */
 const APP_REFUSED = /agent-orchestrator: (invalid|unknown|-c )/;
-const NO_CREDENTIALS = /Need to perform AWS calls for account \d{12}, but no credentials have been configured|Unable to resolve AWS account to use/;
+const NO_CREDENTIALS =
+  /Need to perform AWS calls for account \d{12}, but no credentials have been configured|Unable to resolve AWS account to use/;
 const WARNING = /this template cannot be deployed \(CloudFormation rule TrustedKeysRequired refuses it\)/;
 
 const extra = ['deploy', 'synth --quiet -o cdk.out.nokeys', 'destroy --force'];
 
 /** the documented cdk.context.json (docs/deploy.md): options every command then reads */
-const contextJson = JSON.parse(/put them in `cdk.context.json`[\s\S]*?```json\n([\s\S]*?)```/.exec(deployMd)?.[1] ?? '{}') as Record<string, string>;
+const contextJson = JSON.parse(/put them in `cdk.context.json`[\s\S]*?```json\n([\s\S]*?)```/.exec(deployMd)?.[1] ?? '{}') as Record<
+  string,
+  string
+>;
 const withContextFile = tempDir('cdk-project-context-');
 let contextRun: Run;
 
 beforeAll(() => {
   const cdkJson = JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.json'), 'utf8')) as { app: string; context: unknown };
   expect(cdkJson.app).toBe('npx tsx infra/app.ts');
-  writeFileSync(join(project, 'cdk.json'), JSON.stringify({ app: `${join(REPO_ROOT, 'node_modules/.bin/tsx')} ${join(REPO_ROOT, 'infra/app.ts')}`, context: cdkJson.context }));
+  writeFileSync(
+    join(project, 'cdk.json'),
+    JSON.stringify({ app: `${join(REPO_ROOT, 'node_modules/.bin/tsx')} ${join(REPO_ROOT, 'infra/app.ts')}`, context: cdkJson.context }),
+  );
   mkdirSync(join(project, 'keys'));
   writeFileSync(join(project, 'keys/signing.pub'), `${TEST_PUBKEY}\n`);
   for (const c of [...documented, ...extra]) runs.set(c, cdk(c));
@@ -97,7 +104,12 @@ describe('the documented cdk commands, offline', () => {
       ]),
     );
     // the web dashboard's JWT deployment is among them (item 15)
-    expect(documented.some((c) => c.startsWith('deploy ') && c.includes('-c authMode=jwt') && c.includes('-c jwtIssuer=https://') && c.includes('-c jwtAudience='))).toBe(true);
+    expect(
+      documented.some(
+        (c) =>
+          c.startsWith('deploy ') && c.includes('-c authMode=jwt') && c.includes('-c jwtIssuer=https://') && c.includes('-c jwtAudience='),
+      ),
+    ).toBe(true);
     for (const c of documented) expect(c, c).not.toMatch(/\\/);
   });
 
@@ -114,7 +126,9 @@ describe('the documented cdk commands, offline', () => {
   });
 
   it('bootstrap reaches the bootstrapping of the named environment', () => {
-    expect(runs.get('bootstrap aws://123456789012/eu-west-1')?.output_).toMatch(/Bootstrapping environment aws:\/\/123456789012\/eu-west-1/);
+    expect(runs.get('bootstrap aws://123456789012/eu-west-1')?.output_).toMatch(
+      /Bootstrapping environment aws:\/\/123456789012\/eu-west-1/,
+    );
   });
 
   it('deploy and diff with the key synthesize without the warning; destroy --force goes as far as the stack', () => {
@@ -140,8 +154,12 @@ describe('without a trusted key', () => {
     const r = runs.get('synth --quiet -o cdk.out.nokeys') as Run;
     expect(r.status, r.output_).toBe(0);
     expect(r.output_).toMatch(WARNING);
-    const template = JSON.parse(readFileSync(join(project, 'cdk.out.nokeys/AgentOrchestrator.template.json'), 'utf8')) as { Rules: Record<string, { Assertions: { AssertDescription: string }[] }> };
-    expect(template.Rules[TRUSTED_KEYS_RULE_ID]?.Assertions[0]?.AssertDescription).toMatch(/^agent-orchestrator: deployment refused: no trusted bundle-signing key/);
+    const template = JSON.parse(readFileSync(join(project, 'cdk.out.nokeys/AgentOrchestrator.template.json'), 'utf8')) as {
+      Rules: Record<string, { Assertions: { AssertDescription: string }[] }>;
+    };
+    expect(template.Rules[TRUSTED_KEYS_RULE_ID]?.Assertions[0]?.AssertDescription).toMatch(
+      /^agent-orchestrator: deployment refused: no trusted bundle-signing key/,
+    );
   });
 });
 
@@ -158,6 +176,8 @@ describe('options kept in cdk.context.json, as documented', () => {
     const fns = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function');
     expect(fns).toHaveLength(8);
     for (const f of fns) expect(f.Properties.Environment.Variables.AGENT_BUNDLE_PUBKEYS).toBe(TEST_PUBKEY);
-    expect(Object.values(template.Resources).some((r) => r.Type === 'AWS::SNS::Subscription' && r.Properties.Endpoint === 'ops@example.com')).toBe(true);
+    expect(
+      Object.values(template.Resources).some((r) => r.Type === 'AWS::SNS::Subscription' && r.Properties.Endpoint === 'ops@example.com'),
+    ).toBe(true);
   });
 });

@@ -41,18 +41,26 @@ describe('bad configuration is refused before synthesis', () => {
     expect(refused({ trustedKey: TEST_PUBKEY }).message).toMatch(/unknown context key\(s\): trustedKey/);
     expect(refused({ trustedKeys: TEST_PUBKEY, disable: 'scheduler,ledger' }).message).toMatch(/unknown component\(s\) ledger/);
     expect(refused({ trustedKeys: TEST_PUBKEY, tracing: 'yes' }).message).toMatch(/-c tracing: expected true or false/);
-    expect(refused({ trustedKeys: TEST_PUBKEY, logRetentionDays: '8' }).message).toMatch(/must be one of 1, 3, 5, 7, 14, 30[\s\S]*retention\.logDays/);
+    expect(refused({ trustedKeys: TEST_PUBKEY, logRetentionDays: '8' }).message).toMatch(
+      /must be one of 1, 3, 5, 7, 14, 30[\s\S]*retention\.logDays/,
+    );
     expect(refused({ trustedKeys: TEST_PUBKEY, runnerTimeoutSeconds: '2000' }).message).toMatch(/runner\.timeoutSeconds/);
     expect(refused({ trustedKeys: TEST_PUBKEY, apiRateLimit: '-1' }).message).toMatch(/-c apiRateLimit: expected a whole number/);
-    expect(refused({ trustedKeys: TEST_PUBKEY, apiRateLimit: '100', apiBurstLimit: '10' }).message).toMatch(/burstLimit must be at least rateLimit/);
+    expect(refused({ trustedKeys: TEST_PUBKEY, apiRateLimit: '100', apiBurstLimit: '10' }).message).toMatch(
+      /burstLimit must be at least rateLimit/,
+    );
     expect(refused({ trustedKeys: TEST_PUBKEY, alarmEmail: 'not-an-address' }).message).toMatch(/alarms\.email/);
     expect(refused({ trustedKeys: TEST_PUBKEY, stackName: '1-bad name' }).message).toMatch(/not a valid CloudFormation stack name/);
   });
 
   it('JWT auth needs an https issuer and an audience; IAM auth takes no JWT settings', () => {
     expect(refused({ trustedKeys: TEST_PUBKEY, authMode: 'jwt' }).message).toMatch(/authMode jwt needs jwt\.issuer and jwt\.audience/);
-    expect(refused({ trustedKeys: TEST_PUBKEY, authMode: 'jwt', jwtIssuer: 'http://idp.example.com', jwtAudience: 'x' }).message).toMatch(/https/);
-    expect(refused({ trustedKeys: TEST_PUBKEY, jwtIssuer: 'https://idp.example.com', jwtAudience: 'x' }).message).toMatch(/authMode is iam/);
+    expect(refused({ trustedKeys: TEST_PUBKEY, authMode: 'jwt', jwtIssuer: 'http://idp.example.com', jwtAudience: 'x' }).message).toMatch(
+      /https/,
+    );
+    expect(refused({ trustedKeys: TEST_PUBKEY, jwtIssuer: 'https://idp.example.com', jwtAudience: 'x' }).message).toMatch(
+      /authMode is iam/,
+    );
   });
 
   it('health knobs are validated with the functions’ own env schema', () => {
@@ -61,7 +69,9 @@ describe('bad configuration is refused before synthesis', () => {
   });
 
   it('the stack itself validates props given in code', () => {
-    expect(() => new OrchestratorStack(new App(), 'S', { orchestrator: { trustedPublicKeys: [], api: { authMode: 'jwt' } } })).toThrow(InfraConfigError);
+    expect(() => new OrchestratorStack(new App(), 'S', { orchestrator: { trustedPublicKeys: [], api: { authMode: 'jwt' } } })).toThrow(
+      InfraConfigError,
+    );
     expect(() => resolveProps({ trustedPublicKeys: [TEST_PUBKEY], surprise: true })).toThrow(/surprise/);
   });
 
@@ -75,7 +85,11 @@ describe('bad configuration is refused before synthesis', () => {
   });
 
   it('context mapping: defaults, lists and switches', () => {
-    const { stackName, props } = propsFromContext({ '@aws-cdk/core:checkSecretUsage': true, trustedKeys: ` ${TEST_PUBKEY} , `, disable: 'runner' });
+    const { stackName, props } = propsFromContext({
+      '@aws-cdk/core:checkSecretUsage': true,
+      trustedKeys: ` ${TEST_PUBKEY} , `,
+      disable: 'runner',
+    });
     expect(stackName).toBe('AgentOrchestrator');
     const p = resolveProps(props);
     expect(p.trustedPublicKeys).toEqual([TEST_PUBKEY]);
@@ -87,7 +101,16 @@ describe('bad configuration is refused before synthesis', () => {
 
 describe('no trusted key: every command synthesizes, CloudFormation refuses the deployment', () => {
   /** every commercial, China and GovCloud region name there is or is planned has this shape */
-  const REGIONS = ['us-east-1', 'eu-west-1', 'ap-southeast-2', 'cn-north-1', 'us-gov-west-1', 'eu-central-2', 'il-central-1', 'mx-central-1'];
+  const REGIONS = [
+    'us-east-1',
+    'eu-west-1',
+    'ap-southeast-2',
+    'cn-north-1',
+    'us-gov-west-1',
+    'eu-central-2',
+    'il-central-1',
+    'mx-central-1',
+  ];
   type Rule = { Assertions: { Assert: Record<string, unknown>; AssertDescription: string }[] };
   const rulesOf = (r: ReturnType<typeof synth>) => (r.template.toJSON().Rules ?? {}) as Record<string, Rule>;
   const warningsOf = (r: ReturnType<typeof synth>) =>
@@ -100,7 +123,7 @@ describe('no trusted key: every command synthesizes, CloudFormation refuses the 
       expect(rule?.Assertions).toHaveLength(1);
       const assertion = rule?.Assertions[0];
       // Fn::Equals [Ref AWS::Region, <a name no region has>]: false wherever the stack is deployed
-      const [left, right] = assertion?.Assert['Fn::Equals'] as [unknown, string];
+      const [left, right] = (assertion?.Assert['Fn::Equals'] ?? []) as [unknown, string];
       expect(left).toEqual({ Ref: 'AWS::Region' });
       for (const region of REGIONS) expect(region === right, region).toBe(false);
       expect(right).not.toMatch(/^[a-z]{2}(-gov)?-[a-z]+-\d$/);
@@ -181,7 +204,8 @@ describe('options land in the template', () => {
     });
     const routes = ofType(resources, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties as Record<string, any>);
     for (const r of routes) {
-      if (['GET /healthz', 'GET /', 'GET /dashboard/app.js', 'GET /dashboard/app.css'].includes(r.RouteKey)) expect(r.AuthorizationType, r.RouteKey).toBe('NONE');
+      if (['GET /healthz', 'GET /', 'GET /dashboard/app.js', 'GET /dashboard/app.css'].includes(r.RouteKey))
+        expect(r.AuthorizationType, r.RouteKey).toBe('NONE');
       else expect(r.AuthorizationType, r.RouteKey).toBe('JWT');
     }
     expect(resources[id(stack.api.function.fn)]?.Properties?.Environment.Variables.API_AUTH_MODE).toBe('jwt');
@@ -223,7 +247,10 @@ describe('options land in the template', () => {
   it('cdk-nag stays clean with every option on', () => {
     for (const pack of nagPacks(v.app)) {
       const report = pack.validateScope(v.app);
-      expect(report.violations.map((x) => x.ruleName), pack.name).toEqual([]);
+      expect(
+        report.violations.map((x) => x.ruleName),
+        pack.name,
+      ).toEqual([]);
     }
   });
 

@@ -21,7 +21,13 @@ const creds = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' };
 
 const notFound = () => new NotFound({ $metadata: { httpStatusCode: 404 }, message: 'UnknownError' });
 const noSuchKey = () => new NoSuchKey({ $metadata: { httpStatusCode: 404 }, message: 'The specified key does not exist.' });
-const denied = (name: 'Forbidden' | 'AccessDenied') => new S3ServiceException({ name, $fault: 'client', $metadata: { httpStatusCode: 403 }, message: name === 'AccessDenied' ? 'Access Denied' : 'UnknownError' });
+const denied = (name: 'Forbidden' | 'AccessDenied') =>
+  new S3ServiceException({
+    name,
+    $fault: 'client',
+    $metadata: { httpStatusCode: 403 },
+    message: name === 'AccessDenied' ? 'Access Denied' : 'UnknownError',
+  });
 /** a GetObject Body as the SDK gives it (the adapter only calls transformToByteArray) */
 const body = (text: string) => ({ transformToByteArray: async () => new Uint8Array(Buffer.from(text)) }) as never;
 
@@ -69,11 +75,18 @@ describe('S3BundleStore with a mocked S3 client', () => {
     s3.reset();
     s3.on(GetObjectCommand, { Key: KEY }).resolves({ Body: body('export default {}'), Metadata: {} });
     s3.on(GetObjectCommand, { Key: `${KEY}.sig` }).rejects(denied('AccessDenied'));
-    await expect(store.get(KEY)).rejects.toThrow(/^S3 denied GetObject s3:\/\/hot-bucket\/agents\/echo\/1\.0\.0\.mjs\.sig \(403 AccessDenied\)/);
+    await expect(store.get(KEY)).rejects.toThrow(
+      /^S3 denied GetObject s3:\/\/hot-bucket\/agents\/echo\/1\.0\.0\.mjs\.sig \(403 AccessDenied\)/,
+    );
   });
 
   it('other failures (throttling, 5xx) pass through unchanged for the caller’s retries', async () => {
-    const slowDown = new S3ServiceException({ name: 'SlowDown', $fault: 'server', $metadata: { httpStatusCode: 503 }, message: 'Please reduce your request rate.' });
+    const slowDown = new S3ServiceException({
+      name: 'SlowDown',
+      $fault: 'server',
+      $metadata: { httpStatusCode: 503 },
+      message: 'Please reduce your request rate.',
+    });
     s3.on(HeadObjectCommand).rejects(slowDown);
     await expect(store.head(KEY)).rejects.toBe(slowDown);
   });
@@ -87,27 +100,44 @@ describe('S3BundleStore on the SDK’s own parsing of S3’s raw answers', () =>
       credentials: creds,
       maxAttempts: 1,
       requestHandler: {
-        handle: async () => ({ response: { statusCode: status, reason: '', headers: { 'content-type': 'application/xml', 'x-amz-request-id': 'R1' }, body: Readable.from(xml ? [Buffer.from(xml)] : []) } }),
+        handle: async () => ({
+          response: {
+            statusCode: status,
+            reason: '',
+            headers: { 'content-type': 'application/xml', 'x-amz-request-id': 'R1' },
+            body: Readable.from(xml ? [Buffer.from(xml)] : []),
+          },
+        }),
       } as never,
     });
   }
-  const xmlError = (code: string, message: string) => `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message><RequestId>R1</RequestId></Error>`;
+  const xmlError = (code: string, message: string) =>
+    `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message><RequestId>R1</RequestId></Error>`;
 
   it('HEAD 404 (no body) → null; HEAD 403 (no body) → the error, explained', async () => {
     await expect(new S3BundleStore(clientAnswering(404), BUCKET).head(KEY)).resolves.toBeNull();
-    await expect(new S3BundleStore(clientAnswering(403), BUCKET).head(KEY)).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 }, message: expect.stringMatching(/^S3 denied HeadObject .*s3:ListBucket/) });
+    await expect(new S3BundleStore(clientAnswering(403), BUCKET).head(KEY)).rejects.toMatchObject({
+      $metadata: { httpStatusCode: 403 },
+      message: expect.stringMatching(/^S3 denied HeadObject .*s3:ListBucket/),
+    });
   });
 
   it('GET 404 NoSuchKey → null; GET 403 AccessDenied → the error, explained', async () => {
-    await expect(new S3BundleStore(clientAnswering(404, xmlError('NoSuchKey', 'The specified key does not exist.')), BUCKET).get(KEY)).resolves.toBeNull();
-    await expect(new S3BundleStore(clientAnswering(403, xmlError('AccessDenied', 'Access Denied')), BUCKET).get(KEY)).rejects.toMatchObject({ name: 'AccessDenied', $metadata: { httpStatusCode: 403 }, message: expect.stringMatching(/^S3 denied GetObject .*s3:ListBucket/) });
+    await expect(
+      new S3BundleStore(clientAnswering(404, xmlError('NoSuchKey', 'The specified key does not exist.')), BUCKET).get(KEY),
+    ).resolves.toBeNull();
+    await expect(new S3BundleStore(clientAnswering(403, xmlError('AccessDenied', 'Access Denied')), BUCKET).get(KEY)).rejects.toMatchObject(
+      { name: 'AccessDenied', $metadata: { httpStatusCode: 403 }, message: expect.stringMatching(/^S3 denied GetObject .*s3:ListBucket/) },
+    );
   });
 });
 
 describe('the stack gives every role that reads bundles s3:ListBucket on the hot directory, and nothing broader', () => {
   const { stack, resources, id } = synth({ trustedKeys: TEST_PUBKEY }, { nag: false });
   const bucketArn = arnOf(id(stack.hotDirectory.bucket));
-  const readers = Object.entries(stack.functions).filter(([, f]) => statementsOfRole(resources, id(f.role)).some((st) => actionsOf(st).includes('s3:GetObject')));
+  const readers = Object.entries(stack.functions).filter(([, f]) =>
+    statementsOfRole(resources, id(f.role)).some((st) => actionsOf(st).includes('s3:GetObject')),
+  );
 
   it('the readers are the agent manager and the runner', () => {
     expect(readers.map(([n]) => n).sort()).toEqual(['AgentManager', 'Runner']);
@@ -131,7 +161,12 @@ describe('the stack gives every role that reads bundles s3:ListBucket on the hot
   it('no other function may touch S3', () => {
     for (const [name, f] of Object.entries(stack.functions)) {
       if (name === 'AgentManager' || name === 'Runner') continue;
-      expect(statementsOfRole(resources, id(f.role)).flatMap(actionsOf).filter((a) => a.startsWith('s3:')), name).toEqual([]);
+      expect(
+        statementsOfRole(resources, id(f.role))
+          .flatMap(actionsOf)
+          .filter((a) => a.startsWith('s3:')),
+        name,
+      ).toEqual([]);
     }
   });
 });

@@ -18,15 +18,30 @@ const s = synth({ trustedKeys: TEST_PUBKEY });
 const { stack, template, resources, id } = s;
 const fnIds = Object.fromEntries(Object.entries(stack.functions).map(([k, f]) => [k, id(f.fn)])) as Record<string, string>;
 const roleIds = Object.fromEntries(Object.entries(stack.functions).map(([k, f]) => [k, id(f.role)])) as Record<string, string>;
-const runnerEsmId = ofType(resources, 'AWS::Lambda::EventSourceMapping').find(([, m]) => JSON.stringify(m.Properties?.FunctionName) === JSON.stringify(refOf(fnIds.Runner as string)))?.[0] as string;
-const tableIds = { Registry: id(stack.tables.tables.Registry), Heartbeats: id(stack.tables.tables.Heartbeats), Ledger: id(stack.tables.tables.Ledger) };
+const runnerEsmId = ofType(resources, 'AWS::Lambda::EventSourceMapping').find(
+  ([, m]) => JSON.stringify(m.Properties?.FunctionName) === JSON.stringify(refOf(fnIds.Runner as string)),
+)?.[0] as string;
+const tableIds = {
+  Registry: id(stack.tables.tables.Registry),
+  Heartbeats: id(stack.tables.tables.Heartbeats),
+  Ledger: id(stack.tables.tables.Ledger),
+};
 
 describe('components', () => {
   it('has every component of the orchestrator', () => {
     const count = (type: string) => ofType(resources, type).length;
     expect(count('AWS::DynamoDB::Table')).toBe(3);
     expect(count('AWS::Lambda::Function')).toBe(8);
-    expect(Object.keys(stack.functions).sort()).toEqual(['AgentManager', 'Api', 'ApiStream', 'HealthMonitor', 'LedgerWriter', 'Router', 'Runner', 'Scheduler']);
+    expect(Object.keys(stack.functions).sort()).toEqual([
+      'AgentManager',
+      'Api',
+      'ApiStream',
+      'HealthMonitor',
+      'LedgerWriter',
+      'Router',
+      'Runner',
+      'Scheduler',
+    ]);
     expect(count('AWS::S3::Bucket')).toBe(2); // hot directory + its access logs
     expect(count('AWS::Events::EventBus')).toBe(1);
     expect(count('AWS::Events::Archive')).toBe(1);
@@ -40,12 +55,17 @@ describe('components', () => {
     expect(count('AWS::CloudWatch::Dashboard')).toBe(1);
     expect(count('AWS::CloudWatch::Alarm')).toBeGreaterThanOrEqual(10);
     // no custom-resource Lambdas (bucket notifications / log-group policies are native here)
-    expect(ofType(resources, 'AWS::CloudFormation::CustomResource').length + Object.values(resources).filter((r) => r.Type.startsWith('Custom::')).length).toBe(0);
+    expect(
+      ofType(resources, 'AWS::CloudFormation::CustomResource').length +
+        Object.values(resources).filter((r) => r.Type.startsWith('Custom::')).length,
+    ).toBe(0);
   });
 
   it('outputs what operators and agent authors need', () => {
     const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
-    expect(Object.keys(outputs)).toEqual(expect.arrayContaining(['ApiUrl', 'EventsStreamUrl', 'HotBucket', 'EventBusName', 'RegistryTable', 'HeartbeatsTable', 'LedgerTable']));
+    expect(Object.keys(outputs)).toEqual(
+      expect.arrayContaining(['ApiUrl', 'EventsStreamUrl', 'HotBucket', 'EventBusName', 'RegistryTable', 'HeartbeatsTable', 'LedgerTable']),
+    );
     expect(outputs.HotBucket?.Value).toEqual(refOf(id(stack.hotDirectory.bucket)));
   });
 });
@@ -132,7 +152,8 @@ describe('functions', () => {
   it('every rule and schedule target has a dead-letter queue', () => {
     const dlq = arnOf(id(stack.deadLetters.deliveryFailures));
     for (const [rid, rule] of ofType(resources, 'AWS::Events::Rule')) {
-      for (const t of rule.Properties?.Targets as { DeadLetterConfig?: unknown }[]) expect(t.DeadLetterConfig, rid).toEqual({ Arn: dlq });
+      for (const t of (rule.Properties?.Targets ?? []) as { DeadLetterConfig?: unknown }[])
+        expect(t.DeadLetterConfig, rid).toEqual({ Arn: dlq });
     }
     for (const [sid, sch] of ofType(resources, 'AWS::Scheduler::Schedule')) {
       expect(sch.Properties?.Target.DeadLetterConfig, sid).toEqual({ Arn: dlq });
@@ -146,11 +167,18 @@ describe('storage and messaging', () => {
     const b = resources[id(stack.hotDirectory.bucket)] as { Properties: Record<string, any>; DeletionPolicy?: string };
     expect(b.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm).toBe('AES256');
     expect(b.Properties.VersioningConfiguration).toEqual({ Status: 'Enabled' });
-    expect(b.Properties.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+    expect(b.Properties.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
     expect(b.Properties.NotificationConfiguration).toEqual({ EventBridgeConfiguration: { EventBridgeEnabled: true } });
     expect(b.Properties.LoggingConfiguration.DestinationBucketName).toEqual(refOf(id(stack.hotDirectory.accessLogs)));
     expect(b.DeletionPolicy).toBe('Retain');
-    const policy = ofType(resources, 'AWS::S3::BucketPolicy').find(([, p]) => JSON.stringify(p.Properties?.Bucket) === JSON.stringify(refOf(id(stack.hotDirectory.bucket))));
+    const policy = ofType(resources, 'AWS::S3::BucketPolicy').find(
+      ([, p]) => JSON.stringify(p.Properties?.Bucket) === JSON.stringify(refOf(id(stack.hotDirectory.bucket))),
+    );
     const statements = policy?.[1].Properties?.PolicyDocument.Statement as Statement[];
     expect(statements).toEqual(
       expect.arrayContaining([
@@ -175,10 +203,14 @@ describe('storage and messaging', () => {
     expect(queues.length).toBe(6);
     for (const [qid, q] of queues) {
       expect(q.Properties?.SqsManagedSseEnabled, qid).toBe(true);
-      const policy = ofType(resources, 'AWS::SQS::QueuePolicy').find(([, p]) => (p.Properties?.Queues as unknown[]).some((x) => JSON.stringify(x) === JSON.stringify(refOf(qid))));
+      const policy = ofType(resources, 'AWS::SQS::QueuePolicy').find(([, p]) =>
+        ((p.Properties?.Queues ?? []) as unknown[]).some((x) => JSON.stringify(x) === JSON.stringify(refOf(qid))),
+      );
       expect(policy, qid).toBeDefined();
       expect(policy?.[1].Properties?.PolicyDocument.Statement).toEqual(
-        expect.arrayContaining([expect.objectContaining({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
+        expect.arrayContaining([
+          expect.objectContaining({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
       );
     }
   });
@@ -218,7 +250,11 @@ describe('control API', () => {
     for (const k of publicRoutes) expect(byKey.get(k)?.AuthorizationType, k).toBe('NONE');
     const integrations = ofType(resources, 'AWS::ApiGatewayV2::Integration');
     expect(integrations).toHaveLength(1);
-    expect(integrations[0]?.[1].Properties).toMatchObject({ IntegrationType: 'AWS_PROXY', PayloadFormatVersion: '2.0', IntegrationUri: arnOf(fnIds.Api as string) });
+    expect(integrations[0]?.[1].Properties).toMatchObject({
+      IntegrationType: 'AWS_PROXY',
+      PayloadFormatVersion: '2.0',
+      IntegrationUri: arnOf(fnIds.Api as string),
+    });
   });
 
   it('stage: throttled, JSON access logs', () => {
@@ -227,11 +263,20 @@ describe('control API', () => {
     expect(stage.DefaultRouteSettings).toMatchObject({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
     expect(stage.AccessLogSettings.DestinationArn).toEqual(arnOf(id(stack.api.accessLogs)));
     const format = JSON.parse(stage.AccessLogSettings.Format as string) as Record<string, string>;
-    expect(format).toMatchObject({ requestId: '$context.requestId', status: '$context.status', routeKey: '$context.routeKey', caller: '$context.identity.userArn' });
+    expect(format).toMatchObject({
+      requestId: '$context.requestId',
+      status: '$context.status',
+      routeKey: '$context.routeKey',
+      caller: '$context.identity.userArn',
+    });
   });
 
   it('streaming endpoint: function URL with response streaming and IAM auth', () => {
-    template.hasResourceProperties('AWS::Lambda::Url', { TargetFunctionArn: arnOf(fnIds.ApiStream as string), AuthType: 'AWS_IAM', InvokeMode: 'RESPONSE_STREAM' });
+    template.hasResourceProperties('AWS::Lambda::Url', {
+      TargetFunctionArn: arnOf(fnIds.ApiStream as string),
+      AuthType: 'AWS_IAM',
+      InvokeMode: 'RESPONSE_STREAM',
+    });
     expect(ofType(resources, 'AWS::Lambda::Permission').some(([, p]) => p.Properties?.Principal === '*')).toBe(false);
   });
 
@@ -250,9 +295,17 @@ describe('control API', () => {
 });
 
 describe('IAM: least privilege per function', () => {
-  const roleStatements = Object.fromEntries(Object.entries(roleIds).map(([k, r]) => [k, statementsOfRole(resources, r)])) as Record<string, Statement[]>;
+  const roleStatements = Object.fromEntries(Object.entries(roleIds).map(([k, r]) => [k, statementsOfRole(resources, r)])) as Record<
+    string,
+    Statement[]
+  >;
   const grants = (name: string, action: string, resource: unknown) =>
-    (roleStatements[name] ?? []).some((st) => st.Effect === 'Allow' && actionsOf(st).includes(action) && resourcesOf(st).some((r) => JSON.stringify(r) === JSON.stringify(resource)));
+    (roleStatements[name] ?? []).some(
+      (st) =>
+        st.Effect === 'Allow' &&
+        actionsOf(st).includes(action) &&
+        resourcesOf(st).some((r) => JSON.stringify(r) === JSON.stringify(resource)),
+    );
   const allActions = (name: string) => new Set((roleStatements[name] ?? []).flatMap(actionsOf));
 
   it('no function statement has a wildcard action or a "*" resource', () => {
@@ -284,7 +337,9 @@ describe('IAM: least privilege per function', () => {
     expect(grants('Runner', 'events:PutEvents', arnOf(id(stack.eventBus.bus)))).toBe(true);
     const actions = allActions('Runner');
     for (const a of actions) {
-      expect(a, a).toMatch(/^(logs:(CreateLogStream|PutLogEvents)|s3:(GetObject|ListBucket)|dynamodb:(GetItem|BatchGetItem|PutItem|UpdateItem|DeleteItem|ConditionCheckItem)|events:PutEvents|sqs:(ReceiveMessage|DeleteMessage|ChangeMessageVisibility|GetQueueAttributes|GetQueueUrl))$/);
+      expect(a, a).toMatch(
+        /^(logs:(CreateLogStream|PutLogEvents)|s3:(GetObject|ListBucket)|dynamodb:(GetItem|BatchGetItem|PutItem|UpdateItem|DeleteItem|ConditionCheckItem)|events:PutEvents|sqs:(ReceiveMessage|DeleteMessage|ChangeMessageVisibility|GetQueueAttributes|GetQueueUrl))$/,
+      );
     }
     // no access to the ledger, no way to change configuration (keys live in the function's env)
     expect((roleStatements.Runner ?? []).flatMap(resourcesOf)).not.toContainEqual(arnOf(tableIds.Ledger));
@@ -310,17 +365,28 @@ describe('IAM: least privilege per function', () => {
   });
 
   it('only the API may flip component switches, scoped to the stack’s rules, schedules and runner mapping', () => {
-    const switchActions = ['scheduler:UpdateSchedule', 'events:DisableRule', 'events:EnableRule', 'lambda:UpdateEventSourceMapping', 'iam:PassRole'];
+    const switchActions = [
+      'scheduler:UpdateSchedule',
+      'events:DisableRule',
+      'events:EnableRule',
+      'lambda:UpdateEventSourceMapping',
+      'iam:PassRole',
+    ];
     for (const name of Object.keys(roleStatements)) {
       for (const a of switchActions) expect(allActions(name).has(a), `${name} ${a}`).toBe(name === 'Api');
     }
     const api = roleStatements.Api ?? [];
     const by = (sid: string) => api.find((st) => st.Sid === sid);
     const sorted = (xs: unknown[]) => xs.map((x) => JSON.stringify(x)).sort();
-    expect(sorted(resourcesOf(by('SwitchSchedules') as Statement))).toEqual(sorted(SCHEDULES.map((d) => arnOf(id(stack.scheduleById[d.id])))));
+    expect(sorted(resourcesOf(by('SwitchSchedules') as Statement))).toEqual(
+      sorted(SCHEDULES.map((d) => arnOf(id(stack.scheduleById[d.id])))),
+    );
     expect(resourcesOf(by('SwitchRules') as Statement)).toHaveLength(3);
     expect(resourcesOf(by('SwitchRules') as Statement)).not.toContainEqual(arnOf(id(stack.rules.Ledger)));
-    expect(by('PassSchedulerRole')).toMatchObject({ Resource: arnOf(id(stack.schedules.role)), Condition: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } } });
+    expect(by('PassSchedulerRole')).toMatchObject({
+      Resource: arnOf(id(stack.schedules.role)),
+      Condition: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+    });
     expect(JSON.stringify(by('SwitchRunner')?.Resource)).toContain(JSON.stringify(refOf(runnerEsmId)));
   });
 
@@ -330,7 +396,10 @@ describe('IAM: least privilege per function', () => {
     const scheduled = ['AgentManager', 'Scheduler', 'HealthMonitor'].map((n) => JSON.stringify(arnOf(fnIds[n] as string)));
     for (const r of invoke) expect(scheduled.some((f) => JSON.stringify(r).includes(JSON.parse(f)['Fn::GetAtt'][0]))).toBe(true);
     const trust = resources[id(stack.schedules.role)]?.Properties?.AssumeRolePolicyDocument.Statement[0];
-    expect(trust).toMatchObject({ Principal: { Service: 'scheduler.amazonaws.com' }, Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } } });
+    expect(trust).toMatchObject({
+      Principal: { Service: 'scheduler.amazonaws.com' },
+      Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+    });
   });
 });
 
@@ -339,8 +408,17 @@ describe('operations', () => {
   const alarm = (name: string) => alarms.find((a) => a.AlarmName === `AgentOrchestrator-${name}`);
 
   it('alarms on quarantines and failed cycles, from metrics the bus feeds', () => {
-    expect(alarm('Quarantines')).toMatchObject({ Namespace: 'AgentOrchestrator/AgentOrchestrator', MetricName: 'Quarantines', Statistic: 'Sum', Threshold: 1 });
-    expect(alarm('FailedCycles')).toMatchObject({ Namespace: 'AgentOrchestrator/AgentOrchestrator', MetricName: 'FailedCycles', Statistic: 'Sum' });
+    expect(alarm('Quarantines')).toMatchObject({
+      Namespace: 'AgentOrchestrator/AgentOrchestrator',
+      MetricName: 'Quarantines',
+      Statistic: 'Sum',
+      Threshold: 1,
+    });
+    expect(alarm('FailedCycles')).toMatchObject({
+      Namespace: 'AgentOrchestrator/AgentOrchestrator',
+      MetricName: 'FailedCycles',
+      Statistic: 'Sum',
+    });
     for (const [topic, metric] of [
       ['agent.failed', 'FailedCycles'],
       ['agent.quarantined', 'Quarantines'],
@@ -349,7 +427,9 @@ describe('operations', () => {
       template.hasResourceProperties('AWS::Logs::MetricFilter', {
         LogGroupName: refOf(id(stack.healthEvents.logGroup)),
         FilterPattern: `{ $.detail.topic = "${topic}" }`,
-        MetricTransformations: [Match.objectLike({ MetricName: metric, MetricNamespace: 'AgentOrchestrator/AgentOrchestrator', MetricValue: '1' })],
+        MetricTransformations: [
+          Match.objectLike({ MetricName: metric, MetricNamespace: 'AgentOrchestrator/AgentOrchestrator', MetricValue: '1' }),
+        ],
       });
     }
     template.hasResourceProperties('AWS::Events::Rule', {
@@ -367,7 +447,12 @@ describe('operations', () => {
   });
 
   /** what every alarm of infra/constructs/monitoring.ts shares: one 5-minute period at or over the threshold, no data is fine */
-  const fires = { EvaluationPeriods: 1, Period: 300, ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching' };
+  const fires = {
+    EvaluationPeriods: 1,
+    Period: 300,
+    ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    TreatMissingData: 'notBreaching',
+  };
 
   it('alarms on ledger writer errors, every dead-letter queue, API 5xx and the dispatch backlog', () => {
     expect(alarm('LedgerWriterErrors')).toEqual({
@@ -423,7 +508,11 @@ describe('operations', () => {
 
   it('alarms on the errors of each of the seven other functions: Errors summed over 5 minutes, at least 1', () => {
     const names = ['AgentManager', 'Scheduler', 'Runner', 'HealthMonitor', 'Router', 'Api', 'ApiStream'];
-    expect(Object.keys(fnIds).filter((n) => n !== 'LedgerWriter').sort()).toEqual([...names].sort());
+    expect(
+      Object.keys(fnIds)
+        .filter((n) => n !== 'LedgerWriter')
+        .sort(),
+    ).toEqual([...names].sort());
     for (const name of names) {
       expect(alarm(`${name}Errors`), name).toEqual({
         AlarmName: `AgentOrchestrator-${name}Errors`,
@@ -440,7 +529,8 @@ describe('operations', () => {
 
   it('has a dashboard with the health metrics, queues and API', () => {
     const body = JSON.stringify(ofType(resources, 'AWS::CloudWatch::Dashboard')[0]?.[1].Properties?.DashboardBody);
-    for (const word of ['FailedCycles', 'Quarantines', 'ApproximateNumberOfMessagesVisible', 'AWS/ApiGateway', 'Alarms']) expect(body).toContain(word);
+    for (const word of ['FailedCycles', 'Quarantines', 'ApproximateNumberOfMessagesVisible', 'AWS/ApiGateway', 'Alarms'])
+      expect(body).toContain(word);
   });
 });
 
@@ -448,7 +538,10 @@ describe('cdk-nag', () => {
   it('AwsSolutions and Serverless packs: no unacknowledged finding, each acknowledgment with a reason', () => {
     for (const pack of nagPacks(s.app)) {
       const report = pack.validateScope(s.app);
-      expect(report.violations.map((v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath).join(', ')}`), pack.name).toEqual([]);
+      expect(
+        report.violations.map((v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath).join(', ')}`),
+        pack.name,
+      ).toEqual([]);
       expect(report.success).toBe(true);
     }
     const acks = stack.node
@@ -463,7 +556,11 @@ describe('cdk-nag', () => {
   });
 
   it('the app registers the packs: a new, unacknowledged finding fails the synth', () => {
-    const { app, stack: other } = buildApp({ context: { ...cdkJsonContext(), trustedKeys: TEST_PUBKEY }, bundle: false, outdir: tempDir('nag-') });
+    const { app, stack: other } = buildApp({
+      context: { ...cdkJsonContext(), trustedKeys: TEST_PUBKEY },
+      bundle: false,
+      outdir: tempDir('nag-'),
+    });
     new sqs.Queue(other, 'UnencryptedQueue', { encryption: sqs.QueueEncryption.UNENCRYPTED });
     expect(() => app.synth()).toThrow(/AwsSolutions-SQS2/);
   });

@@ -55,7 +55,12 @@ describe('agentctl signs the function URL request for `lambda`', () => {
       }
       // the function URL: refuse, so the follow loop ends (a 4xx is not retried)
       res.writeHead(403, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ Message: 'Forbidden. For troubleshooting Function URL authorization issues, see: https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html' }));
+      res.end(
+        JSON.stringify({
+          Message:
+            'Forbidden. For troubleshooting Function URL authorization issues, see: https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html',
+        }),
+      );
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -74,7 +79,9 @@ describe('agentctl signs the function URL request for `lambda`', () => {
       env: { AWS_REGION: 'eu-west-1', AGENT_STREAM_URL: `${base}/stream`, AGENT_DATA_DIR: dir },
     };
     try {
-      await expect(runOpsCommand(['ledger', 'tail', '--follow', '--iam', '--api', `${base}/prod`], io)).rejects.toThrow(/GET \/events\/stream failed: HTTP 403/);
+      await expect(runOpsCommand(['ledger', 'tail', '--follow', '--iam', '--api', `${base}/prod`], io)).rejects.toThrow(
+        /GET \/events\/stream failed: HTTP 403/,
+      );
       expect(seen.map((r) => r.url)).toEqual(['/prod/ledger?limit=1', '/stream']);
       const [apiReq, streamReq] = seen as [IncomingMessage, IncomingMessage];
       expect(scopeOf(String(apiReq.headers.authorization))).toEqual(['eu-west-1', 'execute-api']);
@@ -88,7 +95,11 @@ describe('agentctl signs the function URL request for `lambda`', () => {
       const u = new URL(`http://${streamReq.headers.host}${streamReq.url}`);
       const again = await new SignatureV4({ service: 'lambda', region: 'eu-west-1', credentials: CREDS, sha256: NodeSha256 }).sign(
         { method: 'GET', protocol: 'http:', hostname: u.hostname, port: Number(u.port), path: u.pathname, query: {}, headers },
-        { signingDate: new Date(`${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`) },
+        {
+          signingDate: new Date(
+            `${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`,
+          ),
+        },
       );
       expect(again.headers.authorization).toBe(auth);
       expect(streamReq.headers['x-amz-security-token']).toBe(CREDS.sessionToken);

@@ -111,12 +111,20 @@ describe('npm run synth', () => {
       // inside the repository, so `@aws-sdk/*` resolves from node_modules as it does from the runtime
       const target = join(smokeDir, `${fid}.mjs`);
       copyFileSync(join(outdir, f.Metadata?.['aws:asset:path'] as string, 'index.mjs'), target);
-      const r = spawnSync(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(`file://${target}`)}); process.stdout.write(typeof m.handler);`], {
-        cwd: REPO_ROOT,
-        env: { ...offlineEnv(), AWS_REGION: 'eu-west-1' },
-        encoding: 'utf8',
-        timeout: 60_000,
-      });
+      const r = spawnSync(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          `const m = await import(${JSON.stringify(`file://${target}`)}); process.stdout.write(typeof m.handler);`,
+        ],
+        {
+          cwd: REPO_ROOT,
+          env: { ...offlineEnv(), AWS_REGION: 'eu-west-1' },
+          encoding: 'utf8',
+          timeout: 60_000,
+        },
+      );
       expect(r.stderr, fid).toBe('');
       expect(r.stdout, fid).toBe('function');
     }

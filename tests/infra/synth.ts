@@ -81,7 +81,7 @@ export interface Statement {
 /** every statement of the inline policies attached to a role (by the role's logical id) */
 export function statementsOfRole(resources: Record<string, CfnResourceJson>, roleId: string): Statement[] {
   return ofType(resources, 'AWS::IAM::Policy')
-    .filter(([, p]) => (p.Properties?.Roles as unknown[]).some((r) => JSON.stringify(r) === JSON.stringify(refOf(roleId))))
+    .filter(([, p]) => ((p.Properties?.Roles ?? []) as unknown[]).some((r) => JSON.stringify(r) === JSON.stringify(refOf(roleId))))
     .flatMap(([, p]) => p.Properties?.PolicyDocument.Statement as Statement[]);
 }
 

@@ -72,12 +72,20 @@ describe('LocalTimers', () => {
     try {
       const seen: [string, unknown][] = [];
       const logged: { level: string; msg: string; schedule?: unknown }[] = [];
-      const log = createLogger({ level: 'debug', sink: (line, level) => logged.push({ level, ...(JSON.parse(line) as { msg: string; schedule?: unknown }) }) });
-      const timers = new LocalTimers(SCHEDULES, { scheduler: async (e) => void seen.push(['scheduler', e]), 'health-monitor': async (e) => void seen.push(['monitor', e]) }, log, {
-        SchedulerTick: 1,
-        HealthSweep: 3600,
-        Rescan: 3600,
+      const log = createLogger({
+        level: 'debug',
+        sink: (line, level) => logged.push({ level, ...(JSON.parse(line) as { msg: string; schedule?: unknown }) }),
       });
+      const timers = new LocalTimers(
+        SCHEDULES,
+        { scheduler: async (e) => void seen.push(['scheduler', e]), 'health-monitor': async (e) => void seen.push(['monitor', e]) },
+        log,
+        {
+          SchedulerTick: 1,
+          HealthSweep: 3600,
+          Rescan: 3600,
+        },
+      );
       timers.setEnabled('SchedulerTick', false);
       timers.start();
       await vi.advanceTimersByTimeAsync(5_000);

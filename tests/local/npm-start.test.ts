@@ -51,7 +51,9 @@ describe('npm start', () => {
     expect(names).toEqual(expect.arrayContaining(['echo', 'hello']));
     // the example agent runs: hello's first cycle greets echo, and the ledger holds both
     const greeted = await waitFor('hello greeting echo in the ledger', async () => {
-      const body = (await (await fetch(`${url}/ledger?topic=greeting&limit=10`, auth)).json()) as { entries: { sender: string; recipient?: string }[] };
+      const body = (await (await fetch(`${url}/ledger?topic=greeting&limit=10`, auth)).json()) as {
+        entries: { sender: string; recipient?: string }[];
+      };
       return body.entries.length > 0 ? body.entries : undefined;
     });
     expect(greeted[0]).toMatchObject({ sender: 'hello', recipient: 'echo' });
@@ -84,13 +86,40 @@ describe('npm start', () => {
   }, 300_000);
 
   it('says why it ends, with nothing left running: SIGHUP, an uncaught exception, an unhandled rejection, DynamoDB Local dying', async () => {
-    type Scenario = { name: string; env?: Record<string, string>; act: (dataDir: string, trigger: string) => void; code: number; reason: RegExp; detail?: RegExp };
+    type Scenario = {
+      name: string;
+      env?: Record<string, string>;
+      act: (dataDir: string, trigger: string) => void;
+      code: number;
+      reason: RegExp;
+      detail?: RegExp;
+    };
     const scenarios: Scenario[] = [
       // the terminal closed: its default action would end the process without a word
       { name: 'SIGHUP', act: (d) => process.kill(readLocalEndpoints(d)!.pid, 'SIGHUP'), code: 0, reason: /^signal SIGHUP$/ },
-      { name: 'uncaught', env: { FAULT_KIND: 'throw' }, act: (_d, t) => writeFileSync(t, 'go'), code: 1, reason: /^uncaught exception$/, detail: /injected fault: uncaught/ },
-      { name: 'rejection', env: { FAULT_KIND: 'reject' }, act: (_d, t) => writeFileSync(t, 'go'), code: 1, reason: /^unhandled rejection$/, detail: /injected fault: unhandled rejection/ },
-      { name: 'jvm killed', act: (d) => process.kill(readLocalEndpoints(d)!.dynamodbPid!, 'SIGKILL'), code: 1, reason: /^dynamodb emulator died$/, detail: /"signal":"SIGKILL"/ },
+      {
+        name: 'uncaught',
+        env: { FAULT_KIND: 'throw' },
+        act: (_d, t) => writeFileSync(t, 'go'),
+        code: 1,
+        reason: /^uncaught exception$/,
+        detail: /injected fault: uncaught/,
+      },
+      {
+        name: 'rejection',
+        env: { FAULT_KIND: 'reject' },
+        act: (_d, t) => writeFileSync(t, 'go'),
+        code: 1,
+        reason: /^unhandled rejection$/,
+        detail: /injected fault: unhandled rejection/,
+      },
+      {
+        name: 'jvm killed',
+        act: (d) => process.kill(readLocalEndpoints(d)!.dynamodbPid!, 'SIGKILL'),
+        code: 1,
+        reason: /^dynamodb emulator died$/,
+        detail: /"signal":"SIGKILL"/,
+      },
     ];
     for (const s of scenarios) {
       const dataDir = newDataDir();
@@ -114,10 +143,13 @@ describe('npm start', () => {
     }
   }, 600_000);
 
-  it('a fatal out-of-memory leaves V8\'s line on stderr and a diagnostic report in the data dir, and no JVM behind', async () => {
+  it("a fatal out-of-memory leaves V8's line on stderr and a diagnostic report in the data dir, and no JVM behind", async () => {
     const dataDir = newDataDir();
     const trigger = join(dataDir, 'fault-trigger');
-    const lm = startLocalMode({ dataDir, env: { NODE_OPTIONS: `--import ${FAULT_HOOK} --max-old-space-size=192`, FAULT_TRIGGER: trigger, FAULT_KIND: 'oom' } });
+    const lm = startLocalMode({
+      dataDir,
+      env: { NODE_OPTIONS: `--import ${FAULT_HOOK} --max-old-space-size=192`, FAULT_TRIGGER: trigger, FAULT_KIND: 'oom' },
+    });
     await lm.ready;
     const ep = readLocalEndpoints(dataDir)!;
     writeFileSync(trigger, 'go');

@@ -22,12 +22,14 @@ let host: LocalOrchestrator;
 /** agentctl as a separate process; asynchronous, because s3rver runs in this test's process */
 function agentctl(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['bin/agentctl.mjs', ...args], { encoding: 'utf8', env: { ...process.env, AGENT_DATA_DIR: data.path } }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    execFile(
+      process.execPath,
+      ['bin/agentctl.mjs', ...args],
+      { encoding: 'utf8', env: { ...process.env, AGENT_DATA_DIR: data.path } },
+      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
 }
-
 
 beforeAll(async () => {
   host = await LocalOrchestrator.start({ dataDir: data.path, port: 0, logger: silentLogger, env: { LOG_LEVEL: 'silent' } });
@@ -50,7 +52,11 @@ describe('local mode: publishing with agentctl', () => {
     expect(r.stdout).toMatch(/published s3:\/\/agent-hot-directory\/agents\/pub\/1\.0\.0\.mjs/);
     const rec = await waitFor('pub registered', async () => (await host.registry.get('pub')) ?? undefined, 60_000);
     expect(rec).toMatchObject({ version: '1.0.0', status: 'active', cycleSeconds: 1, signer: host.dev.publicKey });
-    const hb = await waitFor('pub ran a cycle', async () => ((await host.heartbeats.get('pub'))?.cycles ? await host.heartbeats.get('pub') : undefined), 60_000);
+    const hb = await waitFor(
+      'pub ran a cycle',
+      async () => ((await host.heartbeats.get('pub'))?.cycles ? await host.heartbeats.get('pub') : undefined),
+      60_000,
+    );
     expect(hb?.lastOutcome).toBe('ok');
     expect(await host.heartbeats.getState('pub')).toEqual({ ran: true });
   });
@@ -60,7 +66,10 @@ describe('local mode: publishing with agentctl', () => {
     expect((await agentctl('keygen', '--out', keys)).code).toBe(0);
     const marker = join(work.path, 'marker-untrusted');
     const file = join(work.path, 'evil.mjs');
-    writeFileSync(file, `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(marker)}, 'ran');\nexport default { async runCycle() {} };\n`);
+    writeFileSync(
+      file,
+      `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(marker)}, 'ran');\nexport default { async runCycle() {} };\n`,
+    );
     expect((await agentctl('publish', file, '--name', 'pub', '--version', '2.0.0', '--key', join(keys, 'signing.key'))).code).toBe(0);
     const rejected = await waitFor(
       'bundle.rejected in the ledger',

@@ -62,20 +62,34 @@ afterAll(async () => {
 });
 
 function handlerWith(inspector: WorkerSandbox) {
-  const manager = new AgentManager({ registry, bundles: store, events: bus, inspector, trustedKeys: parseTrustedKeys(key.publicKey), maxBytes: 64 * 1024 });
+  const manager = new AgentManager({
+    registry,
+    bundles: store,
+    events: bus,
+    inspector,
+    trustedKeys: parseTrustedKeys(key.publicKey),
+    maxBytes: 64 * 1024,
+  });
   return createManagerHandler({ manager, bucket: s3.bucket });
 }
 
 /** The notification s3rver sent for `key` (an upload: Object Created, a delete: Object Deleted), waited for. */
 async function eventFor(objectKey: string, type: S3EventBridgeEvent['detail-type']): Promise<S3EventBridgeEvent> {
   let found: S3EventBridgeEvent | undefined;
-  await expect.poll(() => (found = s3Events.find((e) => e['detail-type'] === type && decodeURIComponent(e.detail.object.key) === objectKey)), { timeout: 30_000 }).toBeDefined();
+  await expect
+    .poll(() => (found = s3Events.find((e) => e['detail-type'] === type && decodeURIComponent(e.detail.object.key) === objectKey)), {
+      timeout: 30_000,
+    })
+    .toBeDefined();
   return found as S3EventBridgeEvent;
 }
 
 async function upload(name: string, version: string, src: string): Promise<S3EventBridgeEvent> {
   const bytes = enc(src);
-  await store.put(bundleKey(name, version), bytes, { signature: signBundle(key.privateKey, name, version, bytes), signer: publicKeyOf(key.privateKey) });
+  await store.put(bundleKey(name, version), bytes, {
+    signature: signBundle(key.privateKey, name, version, bytes),
+    signer: publicKeyOf(key.privateKey),
+  });
   return eventFor(bundleKey(name, version), 'Object Created');
 }
 
@@ -85,19 +99,26 @@ async function remove(objectKey: string): Promise<S3EventBridgeEvent> {
 }
 
 const agentSrc = (tag: string) => `export default { cycleSeconds: 30, async runCycle() {} }; // ${tag}`;
-const topicsFor = (name: string) => published.filter((e) => e.payload.name === name || String(e.payload.key ?? '').startsWith(`agents/${name}/`)).map((e) => e.topic);
+const topicsFor = (name: string) =>
+  published.filter((e) => e.payload.name === name || String(e.payload.key ?? '').startsWith(`agents/${name}/`)).map((e) => e.topic);
 
 describe('agent-manager handler: S3 events, rescan, other buckets', () => {
   it('Object Deleted of the active version deregisters the agent; of another version changes nothing', async () => {
     const handler = handlerWith(createTestInspector());
     const name = `del-${uniqueSuffix()}`;
-    expect(await handler(await upload(name, '1.0.0', agentSrc('1')))).toEqual({ outcomes: [expect.objectContaining({ kind: 'registered', name, version: '1.0.0' })] });
-    expect(await handler(await upload(name, '1.1.0', agentSrc('1.1')))).toEqual({ outcomes: [expect.objectContaining({ kind: 'registered', name, version: '1.1.0', previousVersion: '1.0.0' })] });
+    expect(await handler(await upload(name, '1.0.0', agentSrc('1')))).toEqual({
+      outcomes: [expect.objectContaining({ kind: 'registered', name, version: '1.0.0' })],
+    });
+    expect(await handler(await upload(name, '1.1.0', agentSrc('1.1')))).toEqual({
+      outcomes: [expect.objectContaining({ kind: 'registered', name, version: '1.1.0', previousVersion: '1.0.0' })],
+    });
     const active = await registry.get(name);
     expect(active?.version).toBe('1.1.0');
 
     // the old version's object goes: the agent keeps running its active version
-    expect(await handler(await remove(bundleKey(name, '1.0.0')))).toEqual({ outcomes: [{ kind: 'ignored', key: bundleKey(name, '1.0.0'), why: 'not the active version' }] });
+    expect(await handler(await remove(bundleKey(name, '1.0.0')))).toEqual({
+      outcomes: [{ kind: 'ignored', key: bundleKey(name, '1.0.0'), why: 'not the active version' }],
+    });
     expect(await registry.get(name)).toEqual(active);
 
     // the active version's object goes: deregistered, with its ledger event
@@ -125,55 +146,88 @@ describe('agent-manager handler: S3 events, rescan, other buckets', () => {
         { kind: 'deregistered', name: orphan, version: '1.0.0' },
       ]),
     );
-    expect(outcomes.filter((o) => ('name' in o && (o.name === fresh || o.name === orphan)) || ('key' in o && (o.key.includes(fresh) || o.key.includes(orphan))))).toHaveLength(2);
+    expect(
+      outcomes.filter(
+        (o) =>
+          ('name' in o && (o.name === fresh || o.name === orphan)) || ('key' in o && (o.key.includes(fresh) || o.key.includes(orphan))),
+      ),
+    ).toHaveLength(2);
     expect((await registry.get(fresh))?.version).toBe('2.0.0');
     expect(await registry.get(orphan)).toBeNull();
     // a second rescan finds nothing to do for them
     const again = await handler({ action: 'rescan' });
-    expect(again.outcomes.filter((o) => ('name' in o && (o.name === fresh || o.name === orphan)) || ('key' in o && (o.key.includes(fresh) || o.key.includes(orphan))))).toEqual([]);
+    expect(
+      again.outcomes.filter(
+        (o) =>
+          ('name' in o && (o.name === fresh || o.name === orphan)) || ('key' in o && (o.key.includes(fresh) || o.key.includes(orphan))),
+      ),
+    ).toEqual([]);
   });
 
   it('events for another bucket are ignored: nothing registered, nothing deregistered, nothing published', async () => {
     const handler = handlerWith(createTestInspector());
     const name = `other-${uniqueSuffix()}`;
     const created = await upload(name, '1.0.0', agentSrc('o'));
-    const elsewhere = (e: S3EventBridgeEvent): S3EventBridgeEvent => ({ ...e, resources: ['arn:aws:s3:::someone-elses-bucket'], detail: { ...e.detail, bucket: { name: 'someone-elses-bucket' } } });
+    const elsewhere = (e: S3EventBridgeEvent): S3EventBridgeEvent => ({
+      ...e,
+      resources: ['arn:aws:s3:::someone-elses-bucket'],
+      detail: { ...e.detail, bucket: { name: 'someone-elses-bucket' } },
+    });
     await bus.idle();
     const before = published.length;
     // the very object exists in the hot directory: only the bucket name differs
-    expect(await handler(elsewhere(created))).toEqual({ outcomes: [{ kind: 'ignored', key: bundleKey(name, '1.0.0'), why: 'bucket someone-elses-bucket is not the hot directory' }] });
+    expect(await handler(elsewhere(created))).toEqual({
+      outcomes: [{ kind: 'ignored', key: bundleKey(name, '1.0.0'), why: 'bucket someone-elses-bucket is not the hot directory' }],
+    });
     expect(await registry.get(name)).toBeNull();
 
     // registered from the hot bucket, then a delete in the other bucket: still registered
     expect((await handler(created)).outcomes).toMatchObject([{ kind: 'registered', name }]);
     const rec = await registry.get(name);
-    const deleted: S3EventBridgeEvent = { ...created, 'detail-type': 'Object Deleted', detail: { ...created.detail, reason: 'DeleteObject' } };
-    expect((await handler(elsewhere(deleted))).outcomes).toEqual([{ kind: 'ignored', key: bundleKey(name, '1.0.0'), why: 'bucket someone-elses-bucket is not the hot directory' }]);
+    const deleted: S3EventBridgeEvent = {
+      ...created,
+      'detail-type': 'Object Deleted',
+      detail: { ...created.detail, reason: 'DeleteObject' },
+    };
+    expect((await handler(elsewhere(deleted))).outcomes).toEqual([
+      { kind: 'ignored', key: bundleKey(name, '1.0.0'), why: 'bucket someone-elses-bucket is not the hot directory' },
+    ]);
     expect(await registry.get(name)).toEqual(rec);
     await bus.idle();
     expect(published.slice(before).map((e) => e.topic)).toEqual(['agent.registered']);
   });
 });
 
-describe('inspection: the bundle\'s fault is bad_manifest, the host\'s is retried', () => {
+describe("inspection: the bundle's fault is bad_manifest, the host's is retried", () => {
   it('a bundle whose code throws at import, or whose default export is not an agent, is rejected (bad_manifest)', async () => {
     const handler = handlerWith(createTestInspector());
     for (const [src, why] of [
-      ['throw new Error("cannot start"); export default { runCycle() {} };', /bundle could not be loaded: bundle could not be imported: cannot start/],
+      [
+        'throw new Error("cannot start"); export default { runCycle() {} };',
+        /bundle could not be loaded: bundle could not be imported: cannot start/,
+      ],
       ['export default 42;', /bundle could not be loaded: the default export is not an agent object \(got number\)/],
       ['export default { cycleSeconds: 0.25, runCycle() {} };', /bundle could not be loaded: invalid agent manifest/],
     ] as const) {
       const name = `bad-${uniqueSuffix()}`;
       const { outcomes } = await handler(await upload(name, '1.0.0', src));
-      expect(outcomes).toEqual([{ kind: 'rejected', key: bundleKey(name, '1.0.0'), reason: 'bad_manifest', message: expect.stringMatching(why) }]);
+      expect(outcomes).toEqual([
+        { kind: 'rejected', key: bundleKey(name, '1.0.0'), reason: 'bad_manifest', message: expect.stringMatching(why) },
+      ]);
       expect(await registry.get(name)).toBeNull();
       await bus.idle();
-      expect(published.filter((e) => e.topic === 'bundle.rejected' && e.payload.key === bundleKey(name, '1.0.0')).map((e) => e.payload.reason)).toEqual(['bad_manifest']);
+      expect(
+        published.filter((e) => e.topic === 'bundle.rejected' && e.payload.key === bundleKey(name, '1.0.0')).map((e) => e.payload.reason),
+      ).toEqual(['bad_manifest']);
     }
   });
 
   const hostFailures: [string, () => WorkerSandbox, RegExp][] = [
-    ['a worker that cannot start (heap limit too small)', () => createTestInspector({ memoryMb: STARVED_HEAP_MB }), /^the inspector ran out of memory|^the inspector's worker thread failed to start/],
+    [
+      'a worker that cannot start (heap limit too small)',
+      () => createTestInspector({ memoryMb: STARVED_HEAP_MB }),
+      /^the inspector ran out of memory|^the inspector's worker thread failed to start/,
+    ],
     [
       'a bundle cache that cannot be written',
       () => {

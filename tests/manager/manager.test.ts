@@ -29,7 +29,9 @@ let inspector: ReturnType<typeof createTestInspector>;
 const enc = (s: string) => new TextEncoder().encode(s);
 /** a bundle whose top-level code drops a marker file: if the marker exists, its code ran */
 const markerBundle = (marker: string, extra = '') =>
-  enc(`import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(marker)}, 'ran');\n${extra}\nexport default { cycleSeconds: 7, async runCycle() {} };\n`);
+  enc(
+    `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(marker)}, 'ran');\n${extra}\nexport default { cycleSeconds: 7, async runCycle() {} };\n`,
+  );
 
 function managerWith(keys: KeyPair[], maxBytes = 64 * 1024) {
   return new AgentManager({
@@ -47,7 +49,10 @@ async function put(key: string, bytes: Uint8Array, metadata: Record<string, stri
 }
 
 async function publishSigned(name: string, version: string, bytes: Uint8Array, key: KeyPair) {
-  await put(bundleKey(name, version), bytes, { signature: signBundle(key.privateKey, name, version, bytes), signer: publicKeyOf(key.privateKey) });
+  await put(bundleKey(name, version), bytes, {
+    signature: signBundle(key.privateKey, name, version, bytes),
+    signer: publicKeyOf(key.privateKey),
+  });
 }
 
 beforeAll(async () => {
@@ -70,7 +75,6 @@ afterAll(async () => {
 beforeEach(() => {
   events = new RecordingPublisher();
 });
-
 
 describe('AgentManager with s3rver + DynamoDB Local', () => {
   it('registers a signed bundle with its declared manifest and writes agent.registered', async () => {
@@ -172,7 +176,11 @@ describe('AgentManager with s3rver + DynamoDB Local', () => {
       const marker = join(markers.path, `rejected-${c.reason}-${Math.random().toString(36).slice(2)}`);
       const key = await c.setup(marker);
       // delivered as the cloud delivers it: an EventBridge "Object Created" event through the handler core
-      const ev = toEventBridge({ eventName: 'ObjectCreated:Put', eventTime: new Date().toISOString(), s3: { bucket: { name: s3.bucket }, object: { key } } });
+      const ev = toEventBridge({
+        eventName: 'ObjectCreated:Put',
+        eventTime: new Date().toISOString(),
+        s3: { bucket: { name: s3.bucket }, object: { key } },
+      });
       const [out] = await handleManagerEvent(m, ev, s3.bucket);
       expect(out).toMatchObject({ kind: 'rejected', reason: c.reason, key });
       const ev2 = events.last('bundle.rejected');
@@ -236,7 +244,9 @@ describe('AgentManager with s3rver + DynamoDB Local', () => {
     await publishSigned('scan', '1.5.0', enc('export default { runCycle() {} } // 1.5'), keyA);
     await put(bundleKey('scan', '2.0.0'), enc('export default { runCycle() {} } // unsigned'));
     const outs = await m.rescan();
-    expect(outs.filter((o) => 'key' in o && o.key === bundleKey('scan', '2.0.0'))).toMatchObject([{ kind: 'rejected', reason: 'missing_signature' }]);
+    expect(outs.filter((o) => 'key' in o && o.key === bundleKey('scan', '2.0.0'))).toMatchObject([
+      { kind: 'rejected', reason: 'missing_signature' },
+    ]);
     expect((await registry.get('scan'))?.version).toBe('1.5.0');
   });
 });

@@ -20,7 +20,10 @@ beforeAll(async () => {
 });
 
 function reg(name: string, version: string, cycleSeconds = 60, firstRunAt = T0): NewRegistration {
-  const sha = version.replace(/[^0-9]/g, '').padEnd(64, 'a').slice(0, 64);
+  const sha = version
+    .replace(/[^0-9]/g, '')
+    .padEnd(64, 'a')
+    .slice(0, 64);
   return {
     name,
     version,
@@ -40,14 +43,27 @@ const pause = (at = T0) => ({ to: 'paused' as const, from: ['active', 'restartin
 describe('DynamoRegistry (DynamoDB Local)', () => {
   it('registers a new agent active and scheduled; refuses older or equal versions; an upgrade keeps status and schedule', async () => {
     expect(await registry.register(reg('alpha', '1.0.0', 60, T0 + 60_000))).toEqual({ outcome: 'registered', previousVersion: null });
-    expect(await registry.get('alpha')).toMatchObject({ status: 'active', nextRunAt: T0 + 60_000, generation: 1, restarts: 0, statusReason: 'registered' });
+    expect(await registry.get('alpha')).toMatchObject({
+      status: 'active',
+      nextRunAt: T0 + 60_000,
+      generation: 1,
+      restarts: 0,
+      statusReason: 'registered',
+    });
     expect(await registry.register(reg('alpha', '1.0.0'))).toEqual({ outcome: 'not_newer', activeVersion: '1.0.0' });
     expect(await registry.register(reg('alpha', '0.9.0'))).toEqual({ outcome: 'not_newer', activeVersion: '1.0.0' });
     await registry.transition('alpha', pause());
     expect(await registry.register(reg('alpha', '1.0.1', 60, T0 + 999))).toEqual({ outcome: 'registered', previousVersion: '1.0.0' });
     const rec = await registry.get('alpha');
     // paused stays paused and unscheduled; the upgrade is a fresh load (generation bumped)
-    expect(rec).toMatchObject({ version: '1.0.1', status: 'paused', nextRunAt: null, bundleKey: 'agents/alpha/1.0.1.mjs', restarts: 0, generation: 2 });
+    expect(rec).toMatchObject({
+      version: '1.0.1',
+      status: 'paused',
+      nextRunAt: null,
+      bundleKey: 'agents/alpha/1.0.1.mjs',
+      restarts: 0,
+      generation: 2,
+    });
   });
 
   it('two concurrent registrations of different versions leave the newest, never a mix', async () => {
@@ -75,11 +91,18 @@ describe('DynamoRegistry (DynamoDB Local)', () => {
   it('transition enforces allowed source states, reports unknown agents, and changes nothing when refused', async () => {
     await registry.register(reg('beta', '1.0.0'));
     const before = await registry.get('beta');
-    await expect(registry.transition('beta', { to: 'active', from: ['paused'], at: T0, reason: 'resume', nextRunAt: T0 })).rejects.toBeInstanceOf(ConflictError);
+    await expect(
+      registry.transition('beta', { to: 'active', from: ['paused'], at: T0, reason: 'resume', nextRunAt: T0 }),
+    ).rejects.toBeInstanceOf(ConflictError);
     await expect(registry.transition('nobody', pause())).rejects.toBeInstanceOf(NotFoundError);
     expect(await registry.get('beta')).toEqual(before);
     const paused = await registry.transition('beta', pause(T0 + 5));
-    expect(paused).toMatchObject({ status: 'paused', statusReason: 'operator', nextRunAt: null, statusChangedAt: new Date(T0 + 5).toISOString() });
+    expect(paused).toMatchObject({
+      status: 'paused',
+      statusReason: 'operator',
+      nextRunAt: null,
+      statusChangedAt: new Date(T0 + 5).toISOString(),
+    });
     const resumed = await registry.transition('beta', { to: 'active', from: ['paused'], at: T0 + 6, reason: null, nextRunAt: T0 + 60_000 });
     expect(resumed).toMatchObject({ status: 'active', nextRunAt: T0 + 60_000 });
   });
@@ -87,16 +110,39 @@ describe('DynamoRegistry (DynamoDB Local)', () => {
   it('restarts count within the window, bump the generation, and honour an expected generation', async () => {
     await registry.register(reg('gamma', '1.0.0'));
     const restart = (at: number, extra: object = {}) =>
-      registry.transition('gamma', { to: 'restarting', from: ['active', 'restarting'], at, reason: 'failures', nextRunAt: at + 1000, bumpGeneration: true, recordRestart: { windowStart: at - 600_000 }, ...extra });
+      registry.transition('gamma', {
+        to: 'restarting',
+        from: ['active', 'restarting'],
+        at,
+        reason: 'failures',
+        nextRunAt: at + 1000,
+        bumpGeneration: true,
+        recordRestart: { windowStart: at - 600_000 },
+        ...extra,
+      });
     await restart(T0);
     await restart(T0 + 1000);
     const r3 = await restart(T0 + 700_000); // the first two fall out of the window
     expect(r3).toMatchObject({ status: 'restarting', restarts: 3, restartTimes: [T0 + 700_000], generation: 4, nextRunAt: T0 + 701_000 });
     await expect(restart(T0 + 700_001, { expectGeneration: 1 })).rejects.toBeInstanceOf(ConflictError);
     expect((await registry.get('gamma'))?.generation).toBe(4);
-    const q = await registry.transition('gamma', { to: 'quarantined', from: ['active', 'restarting', 'paused'], at: T0 + 700_002, reason: 'too many restarts', nextRunAt: null });
+    const q = await registry.transition('gamma', {
+      to: 'quarantined',
+      from: ['active', 'restarting', 'paused'],
+      at: T0 + 700_002,
+      reason: 'too many restarts',
+      nextRunAt: null,
+    });
     expect(q).toMatchObject({ status: 'quarantined', nextRunAt: null });
-    const rel = await registry.transition('gamma', { to: 'active', from: ['quarantined'], at: T0 + 800_000, reason: 'released', nextRunAt: T0 + 800_000, bumpGeneration: true, resetRestartWindow: true });
+    const rel = await registry.transition('gamma', {
+      to: 'active',
+      from: ['quarantined'],
+      at: T0 + 800_000,
+      reason: 'released',
+      nextRunAt: T0 + 800_000,
+      bumpGeneration: true,
+      resetRestartWindow: true,
+    });
     expect(rel).toMatchObject({ status: 'active', restartTimes: [], restarts: 3, generation: 5 });
   });
 
@@ -104,7 +150,15 @@ describe('DynamoRegistry (DynamoDB Local)', () => {
     await registry.register(reg('delta', '1.0.0'));
     await Promise.all(
       [1, 2, 3].map((i) =>
-        registry.transition('delta', { to: 'restarting', from: ['active', 'restarting'], at: T0 + i, reason: 'r', nextRunAt: T0 + 1000, bumpGeneration: true, recordRestart: { windowStart: T0 - 1 } }),
+        registry.transition('delta', {
+          to: 'restarting',
+          from: ['active', 'restarting'],
+          at: T0 + i,
+          reason: 'r',
+          nextRunAt: T0 + 1000,
+          bumpGeneration: true,
+          recordRestart: { windowStart: T0 - 1 },
+        }),
       ),
     );
     const rec = await registry.get('delta');
@@ -146,7 +200,15 @@ describe('DynamoSchedule (sparse due index)', () => {
     const wins = await Promise.all(Array.from({ length: 8 }, () => schedule.advance('adv', T0, T0 + 5000, { activate: false, at: T0 })));
     expect(wins.filter(Boolean)).toHaveLength(1);
     expect((await registry.get('adv'))?.nextRunAt).toBe(T0 + 5000);
-    await registry.transition('adv', { to: 'restarting', from: ['active'], at: T0, reason: 'r', nextRunAt: T0 + 9000, bumpGeneration: true, recordRestart: { windowStart: 0 } });
+    await registry.transition('adv', {
+      to: 'restarting',
+      from: ['active'],
+      at: T0,
+      reason: 'r',
+      nextRunAt: T0 + 9000,
+      bumpGeneration: true,
+      recordRestart: { windowStart: 0 },
+    });
     expect(await schedule.advance('adv', T0 + 9000, T0 + 10_000, { activate: true, at: T0 + 9000 })).toBe(true);
     expect(await registry.get('adv')).toMatchObject({ status: 'active', nextRunAt: T0 + 10_000 });
     await registry.transition('adv', pause());

@@ -47,7 +47,12 @@ results.push(await run('export default { async runCycle() { await new Promise(()
 console.log(JSON.stringify({ manifest, results: results.map((r) => [r.outcome, r.stateChanges]) }));
 `,
     );
-    const stdout = execFileSync(process.execPath, [script], { cwd: dir.path, env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8', timeout: 30_000 });
+    const stdout = execFileSync(process.execPath, [script], {
+      cwd: dir.path,
+      env: { PATH: process.env.PATH ?? '' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     expect(JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}')).toEqual({
       manifest: { cycleSeconds: 3, timeoutSeconds: 30, subscriptions: [], hasOnEnvelope: false },
       results: [

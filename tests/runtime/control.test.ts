@@ -36,14 +36,51 @@ beforeEach(() => {
 
 describe('ControlService (DynamoDB Local)', () => {
   it('lists agents exactly as GET /agents shows them', async () => {
-    await heartbeats.complete('alpha', { runId: 'r', at: T0 + 1000, outcome: 'error', error: 'boom', durationMs: 5, generation: 1, stateChanges: {}, expectBy: null, countsAsCycle: true });
+    await heartbeats.complete('alpha', {
+      runId: 'r',
+      at: T0 + 1000,
+      outcome: 'error',
+      error: 'boom',
+      durationMs: 5,
+      generation: 1,
+      stateChanges: {},
+      expectBy: null,
+      countsAsCycle: true,
+    });
     const list = await control.list();
     expect(list).toEqual([
-      { name: 'alpha', version: '1.0.0', status: 'active', cycleSeconds: 10, lastHeartbeat: new Date(T0 + 1000).toISOString(), nextRunAt: new Date(T0 + 10_000).toISOString(), consecutiveErrors: 1, restarts: 0, lastError: 'boom' },
-      { name: 'beta', version: '1.0.0', status: 'active', cycleSeconds: 60, lastHeartbeat: null, nextRunAt: new Date(T0).toISOString(), consecutiveErrors: 0, restarts: 0, lastError: null },
+      {
+        name: 'alpha',
+        version: '1.0.0',
+        status: 'active',
+        cycleSeconds: 10,
+        lastHeartbeat: new Date(T0 + 1000).toISOString(),
+        nextRunAt: new Date(T0 + 10_000).toISOString(),
+        consecutiveErrors: 1,
+        restarts: 0,
+        lastError: 'boom',
+      },
+      {
+        name: 'beta',
+        version: '1.0.0',
+        status: 'active',
+        cycleSeconds: 60,
+        lastHeartbeat: null,
+        nextRunAt: new Date(T0).toISOString(),
+        consecutiveErrors: 0,
+        restarts: 0,
+        lastError: null,
+      },
     ]);
     expect(await control.get('beta')).toEqual(list[1]);
-    expect(await control.describe('alpha')).toMatchObject({ name: 'alpha', timeoutSeconds: 2, cycles: 1, failures: 1, lastOutcome: 'error', generation: 1 });
+    expect(await control.describe('alpha')).toMatchObject({
+      name: 'alpha',
+      timeoutSeconds: 2,
+      cycles: 1,
+      failures: 1,
+      lastOutcome: 'error',
+      generation: 1,
+    });
   });
 
   it('pause unschedules and clears the expected heartbeat; resume schedules the next slot on the grid', async () => {
@@ -74,7 +111,17 @@ describe('ControlService (DynamoDB Local)', () => {
   });
 
   it('restart (operator): immediate, fresh generation, errors reset, not counted toward quarantine', async () => {
-    await heartbeats.complete('alpha', { runId: 'r', at: T0 + 2000, outcome: 'error', error: 'again', durationMs: 5, generation: 1, stateChanges: {}, expectBy: null, countsAsCycle: true });
+    await heartbeats.complete('alpha', {
+      runId: 'r',
+      at: T0 + 2000,
+      outcome: 'error',
+      error: 'again',
+      durationMs: 5,
+      generation: 1,
+      stateChanges: {},
+      expectBy: null,
+      countsAsCycle: true,
+    });
     const before = await registry.get('alpha');
     const v = await control.restart('alpha');
     expect(v).toMatchObject({ status: 'active', nextRunAt: new Date(clock.now()).toISOString(), consecutiveErrors: 0, restarts: 0 });

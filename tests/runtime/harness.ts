@@ -76,10 +76,23 @@ export async function startRuntime(opts: RuntimeOptions = {}) {
 
   const reports: RunReport[] = [];
   const core = createRunnerCore({ registry, heartbeats, bundles, events: bus, sandbox, config, clock });
-  const pool = new LocalRunnerPool({ core: opts.wrapCore ? opts.wrapCore(core) : core, concurrency: opts.concurrency ?? 4, clock, onReport: (r) => reports.push(r) });
+  const pool = new LocalRunnerPool({
+    core: opts.wrapCore ? opts.wrapCore(core) : core,
+    concurrency: opts.concurrency ?? 4,
+    clock,
+    onReport: (r) => reports.push(r),
+  });
   const horizonMs = opts.horizonMs ?? 1500;
   const scheduler = createSchedulerHandler({ schedule, dispatcher: pool, clock, config: { shards, horizonMs } });
-  const manager = new AgentManager({ registry, bundles, events: bus, inspector: sandbox, trustedKeys: config.trustedKeys, maxBytes: config.AGENT_MAX_BUNDLE_BYTES, clock });
+  const manager = new AgentManager({
+    registry,
+    bundles,
+    events: bus,
+    inspector: sandbox,
+    trustedKeys: config.trustedKeys,
+    maxBytes: config.AGENT_MAX_BUNDLE_BYTES,
+    clock,
+  });
   const policy = healthPolicyFrom(config);
   const control = new ControlService({ registry, heartbeats, dispatcher: pool, events: bus, policy, clock });
 

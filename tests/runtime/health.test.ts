@@ -77,8 +77,14 @@ describe('failing agents: restart at the threshold, quarantine after the budget 
     for (let s = 0; s < 5; s++) await rt.step(1000);
     expect(rt.runsOf('faulty').length).toBe(before);
     const env = makeEnvelope({ topic: 'note', sender: 'neighbour', recipient: 'faulty', payload: {} }, rt.clock.now());
-    expect(await rt.core({ kind: 'envelope', agent: 'faulty', runId: `faulty<${env.id}`, envelope: env })).toMatchObject({ status: 'skipped', reason: 'quarantined' });
-    expect(await rt.core({ kind: 'trigger', agent: 'faulty', runId: 'faulty!t' })).toMatchObject({ status: 'skipped', reason: 'quarantined' });
+    expect(await rt.core({ kind: 'envelope', agent: 'faulty', runId: `faulty<${env.id}`, envelope: env })).toMatchObject({
+      status: 'skipped',
+      reason: 'quarantined',
+    });
+    expect(await rt.core({ kind: 'trigger', agent: 'faulty', runId: 'faulty!t' })).toMatchObject({
+      status: 'skipped',
+      reason: 'quarantined',
+    });
     expect(await rt.heartbeats.droppedCount('faulty')).toBe(1);
     expect((await rt.control.get('faulty')).status).toBe('quarantined');
   });
@@ -93,11 +99,28 @@ describe('failing agents: restart at the threshold, quarantine after the budget 
       detail: makeEnvelope({ topic: 'agent.failed', sender: 'orchestrator', payload, replayOf }, rt.clock.now()),
     });
     for (const runId of ['x', 'y', 'z'])
-      await rt.heartbeats.complete('bystander', { runId, at: rt.clock.now(), outcome: 'error', error: 'e', durationMs: 1, generation: rec!.generation, stateChanges: {}, expectBy: null, countsAsCycle: true });
-    expect(await rt.health(failed({ name: 'bystander', generation: rec!.generation }, 7))).toEqual({ kind: 'failed', decision: { action: 'none', name: 'bystander', reason: 'replay of ledger entry 7' } });
+      await rt.heartbeats.complete('bystander', {
+        runId,
+        at: rt.clock.now(),
+        outcome: 'error',
+        error: 'e',
+        durationMs: 1,
+        generation: rec!.generation,
+        stateChanges: {},
+        expectBy: null,
+        countsAsCycle: true,
+      });
+    expect(await rt.health(failed({ name: 'bystander', generation: rec!.generation }, 7))).toEqual({
+      kind: 'failed',
+      decision: { action: 'none', name: 'bystander', reason: 'replay of ledger entry 7' },
+    });
     expect(await rt.health(failed({ name: 'bystander', generation: rec!.generation - 1 }))).toEqual({
       kind: 'failed',
-      decision: { action: 'none', name: 'bystander', reason: `failure of generation ${rec!.generation - 1}, agent is at ${rec!.generation}` },
+      decision: {
+        action: 'none',
+        name: 'bystander',
+        reason: `failure of generation ${rec!.generation - 1}, agent is at ${rec!.generation}`,
+      },
     });
     expect(await rt.registry.get('bystander')).toEqual(rec);
     await expect(rt.health({ action: 'tick' })).rejects.toBeInstanceOf(ValidationError);
@@ -130,7 +153,10 @@ describe('release: a fresh restart window (fast backoff, so quarantine comes qui
     await rt.settle();
     const rec = await rt.registry.get('relapse');
     expect(rec?.status).toBe('restarting');
-    expect(rt.ledgerOf('agent.restarted', 'relapse').at(-1)?.payload).toMatchObject({ restartsInWindow: 1, backoffMs: restartBackoffMs(rt.policy, 1) });
+    expect(rt.ledgerOf('agent.restarted', 'relapse').at(-1)?.payload).toMatchObject({
+      restartsInWindow: 1,
+      backoffMs: restartBackoffMs(rt.policy, 1),
+    });
     expect(rt.ledgerOf('agent.quarantined', 'relapse')).toHaveLength(1);
   });
 });
@@ -146,12 +172,29 @@ describe('concurrent agent.failed deliveries', () => {
     await rt.publish('flaky', 'healthy.mjs');
     const rec = (await rt.registry.get('flaky'))!;
     for (let i = 1; i <= rt.policy.errThreshold; i++)
-      await rt.heartbeats.complete('flaky', { runId: `f${i}`, at: rt.clock.now(), outcome: 'error', error: 'boom', durationMs: 1, generation: rec.generation, stateChanges: {}, expectBy: null, countsAsCycle: true });
+      await rt.heartbeats.complete('flaky', {
+        runId: `f${i}`,
+        at: rt.clock.now(),
+        outcome: 'error',
+        error: 'boom',
+        durationMs: 1,
+        generation: rec.generation,
+        stateChanges: {},
+        expectBy: null,
+        countsAsCycle: true,
+      });
     // at-least-once delivery: four failure events and a duplicate of the first, all at once
     const events = Array.from({ length: 4 }, (_, i) => ({
       source: BUS_SOURCE,
       'detail-type': 'agent.failed',
-      detail: makeEnvelope({ topic: 'agent.failed', sender: 'orchestrator', payload: { name: 'flaky', generation: rec.generation, outcome: 'error', error: `boom ${i}` } }, rt.clock.now()),
+      detail: makeEnvelope(
+        {
+          topic: 'agent.failed',
+          sender: 'orchestrator',
+          payload: { name: 'flaky', generation: rec.generation, outcome: 'error', error: `boom ${i}` },
+        },
+        rt.clock.now(),
+      ),
     }));
     const results = await Promise.all([...events, events[0]].map((e) => rt.health(e)));
     const decisions = results.map((r) => (r.kind === 'failed' ? r.decision.action : r.kind));
@@ -180,7 +223,15 @@ describe('hangs, crashes, memory blow-ups and stuck agents', () => {
         return async (msg) => {
           if (!dying.has(msg.agent)) return core(msg);
           const never: AgentSandbox = { inspect: () => new Promise(() => {}), run: () => new Promise(() => {}) };
-          dead ??= createRunnerCore({ registry: rt.registry, heartbeats: rt.heartbeats, bundles: rt.bundles, events: rt.bus, sandbox: never, config: rt.config, clock: rt.clock });
+          dead ??= createRunnerCore({
+            registry: rt.registry,
+            heartbeats: rt.heartbeats,
+            bundles: rt.bundles,
+            events: rt.bus,
+            sandbox: never,
+            config: rt.config,
+            clock: rt.clock,
+          });
           void dead(msg);
           return { status: 'skipped', agent: msg.agent, runId: msg.runId, kind: msg.kind, reason: 'duplicate' };
         };
@@ -261,6 +312,8 @@ describe('hangs, crashes, memory blow-ups and stuck agents', () => {
     expect(expiryS).toBe(17);
     expect(resumed.length).toBeGreaterThan(0);
     expect(resumed.length).toBeLessThanOrEqual(expiryS + 2);
-    expect(rt.reports.filter((r) => r.status === 'skipped' && r.reason === 'expired' && r.agent === 'calm').length).toBeGreaterThanOrEqual(30 - expiryS - 2);
+    expect(rt.reports.filter((r) => r.status === 'skipped' && r.reason === 'expired' && r.agent === 'calm').length).toBeGreaterThanOrEqual(
+      30 - expiryS - 2,
+    );
   });
 });

@@ -105,7 +105,9 @@ describe('DynamoHeartbeats (DynamoDB Local)', () => {
     };
     const run = async (slot: number, at: number) => {
       expect((await hb.claimAndRead('w', { runId: `w@${slot}`, slot, startedAt: at - 50, deadline: at + 5000 })).claimed).toBe(true);
-      expect((await hb.complete('w', done({ runId: `w@${slot}`, at, lease: { slot, startedAt: at - 50 }, retryWindowMs: 10_000 }))).status).toBe('applied');
+      expect(
+        (await hb.complete('w', done({ runId: `w@${slot}`, at, lease: { slot, startedAt: at - 50 }, retryWindowMs: 10_000 }))).status,
+      ).toBe('applied');
     };
     for (let i = 1; i <= 5; i++) await run(i * 1000, T0 + i * 1000);
     expect(await receipts()).toBe(5);
@@ -113,7 +115,9 @@ describe('DynamoHeartbeats (DynamoDB Local)', () => {
     await run(100_000, T0 + 74_500);
     expect(await receipts()).toBe(2); // T0+5000 (inside: 74 500 − 70 000 = 4 500) and the new one
     // and a late retry of one pruned away long after its window is not mistaken for applied
-    expect((await hb.complete('w', done({ runId: 'w@1000', at: T0 + 1000, lease: { slot: 1000, startedAt: T0 + 950 } }))).status).toBe('superseded');
+    expect((await hb.complete('w', done({ runId: 'w@1000', at: T0 + 1000, lease: { slot: 1000, startedAt: T0 + 950 } }))).status).toBe(
+      'superseded',
+    );
   });
 
   it('a trigger or envelope claim item is a lease too; its completion marks it done in the same transaction', async () => {
@@ -122,7 +126,8 @@ describe('DynamoHeartbeats (DynamoDB Local)', () => {
     expect(await hb.claim('m', { ...lease, startedAt: T0 + 1000 })).toBe(false);
     const taken = { ...lease, startedAt: T0 + 6000, deadline: T0 + 11_000 };
     expect(await hb.claim('m', taken)).toBe(true);
-    const env = (startedAt: number, over: Partial<RunCompletion> = {}) => done({ runId: 'm<env-1', countsAsCycle: false, expectBy: null, lease: { startedAt }, ...over });
+    const env = (startedAt: number, over: Partial<RunCompletion> = {}) =>
+      done({ runId: 'm<env-1', countsAsCycle: false, expectBy: null, lease: { startedAt }, ...over });
     expect((await hb.complete('m', env(T0, { stateChanges: { n: 1 } }))).status).toBe('superseded');
     expect(await hb.complete('m', env(T0 + 6000, { outcome: 'error', error: 'x' }))).toEqual({ consecutiveErrors: 1, status: 'applied' });
     expect(await hb.complete('m', env(T0 + 6000, { outcome: 'error', error: 'x' }))).toEqual({ consecutiveErrors: 1, status: 'already' });
@@ -142,11 +147,29 @@ describe('DynamoHeartbeats (DynamoDB Local)', () => {
   });
 
   it('writes heartbeat, outcome, counters, histogram and changed state keys in one completion; failures count up, success resets', async () => {
-    expect(await hb.complete('b', done({ stateChanges: { count: 1, keep: { x: 'y' } }, durationMs: 30 }))).toEqual({ consecutiveErrors: 0, status: 'applied' });
-    expect(await hb.complete('b', done({ outcome: 'error', error: 'boom', at: T0 + 1, durationMs: 3 }))).toEqual({ consecutiveErrors: 1, status: 'applied' });
-    expect(await hb.complete('b', done({ outcome: 'timeout', error: 'slow', at: T0 + 2, durationMs: 70_000 }))).toEqual({ consecutiveErrors: 2, status: 'applied' });
+    expect(await hb.complete('b', done({ stateChanges: { count: 1, keep: { x: 'y' } }, durationMs: 30 }))).toEqual({
+      consecutiveErrors: 0,
+      status: 'applied',
+    });
+    expect(await hb.complete('b', done({ outcome: 'error', error: 'boom', at: T0 + 1, durationMs: 3 }))).toEqual({
+      consecutiveErrors: 1,
+      status: 'applied',
+    });
+    expect(await hb.complete('b', done({ outcome: 'timeout', error: 'slow', at: T0 + 2, durationMs: 70_000 }))).toEqual({
+      consecutiveErrors: 2,
+      status: 'applied',
+    });
     let rec = await hb.get('b');
-    expect(rec).toMatchObject({ lastHeartbeat: T0 + 2, cycles: 3, failures: 2, consecutiveErrors: 2, lastOutcome: 'timeout', lastError: 'slow', lastDurationMs: 70_000, durationSumMs: 70_033 });
+    expect(rec).toMatchObject({
+      lastHeartbeat: T0 + 2,
+      cycles: 3,
+      failures: 2,
+      consecutiveErrors: 2,
+      lastOutcome: 'timeout',
+      lastError: 'slow',
+      lastDurationMs: 70_000,
+      durationSumMs: 70_033,
+    });
     // cumulative buckets: 30 ms counts from le=50 up, 3 ms from le=5 up, 70 s only in +Inf
     expect(rec?.durationBuckets).toMatchObject({ '5': 1, '25': 1, '50': 2, '60000': 2, '+Inf': 3 });
     // only changed keys are written: a concurrent run's key survives, deletes remove
@@ -158,8 +181,14 @@ describe('DynamoHeartbeats (DynamoDB Local)', () => {
 
   it('envelope runs count failures but neither heartbeat nor reset the consecutive count on success', async () => {
     await hb.complete('c', done({ outcome: 'error', error: 'x' }));
-    expect(await hb.complete('c', done({ countsAsCycle: false, at: T0 + 50, expectBy: null, stateChanges: { seen: 1 } }))).toEqual({ consecutiveErrors: 1, status: 'applied' });
-    expect(await hb.complete('c', done({ countsAsCycle: false, outcome: 'error', error: 'env', at: T0 + 60, expectBy: null }))).toEqual({ consecutiveErrors: 2, status: 'applied' });
+    expect(await hb.complete('c', done({ countsAsCycle: false, at: T0 + 50, expectBy: null, stateChanges: { seen: 1 } }))).toEqual({
+      consecutiveErrors: 1,
+      status: 'applied',
+    });
+    expect(await hb.complete('c', done({ countsAsCycle: false, outcome: 'error', error: 'env', at: T0 + 60, expectBy: null }))).toEqual({
+      consecutiveErrors: 2,
+      status: 'applied',
+    });
     expect(await hb.get('c')).toMatchObject({ lastHeartbeat: T0, cycles: 1, failures: 2, lastError: 'env', expectBy: T0 + 60_000 });
     expect(await hb.getState('c')).toEqual({ seen: 1 });
   });
@@ -171,7 +200,12 @@ describe('DynamoHeartbeats (DynamoDB Local)', () => {
     await hb.resetHealth('o5', { expectBy: T0 + 999_999 });
     const overdue = [];
     for (let s = 0; s < SHARDS; s++) overdue.push(...(await hb.queryOverdue(String(s), T0 + 4500, 100)));
-    expect(overdue.map((o) => o.name).filter((n) => n.startsWith('o')).sort()).toEqual(['o1', 'o2', 'o3', 'o4']);
+    expect(
+      overdue
+        .map((o) => o.name)
+        .filter((n) => n.startsWith('o'))
+        .sort(),
+    ).toEqual(['o1', 'o2', 'o3', 'o4']);
     const one = await hb.queryOverdue(shardOf('o1', SHARDS), T0 + 4500, 100);
     expect(one.find((o) => o.name === 'o1')).toEqual({ name: 'o1', expectBy: T0, lastHeartbeat: null });
   });

@@ -35,7 +35,15 @@ export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).
 /** A registration as the manager would make it, for a bundle with the given manifest. */
 export function registration(
   name: string,
-  opts: { version?: string; cycleSeconds?: number; timeoutSeconds?: number; firstRunAt?: number; bytes?: Uint8Array; hasOnEnvelope?: boolean; subscriptions?: string[] } = {},
+  opts: {
+    version?: string;
+    cycleSeconds?: number;
+    timeoutSeconds?: number;
+    firstRunAt?: number;
+    bytes?: Uint8Array;
+    hasOnEnvelope?: boolean;
+    subscriptions?: string[];
+  } = {},
 ): NewRegistration {
   const version = opts.version ?? '1.0.0';
   const bytes = opts.bytes ?? new TextEncoder().encode(`export default { runCycle() {} } // ${name}`);
@@ -47,7 +55,12 @@ export function registration(
     sha256: sha256(bytes),
     size: bytes.byteLength,
     signer: null,
-    manifest: { cycleSeconds: opts.cycleSeconds ?? 60, timeoutSeconds: opts.timeoutSeconds ?? 5, subscriptions: opts.subscriptions ?? [], hasOnEnvelope: opts.hasOnEnvelope ?? false },
+    manifest: {
+      cycleSeconds: opts.cycleSeconds ?? 60,
+      timeoutSeconds: opts.timeoutSeconds ?? 5,
+      subscriptions: opts.subscriptions ?? [],
+      hasOnEnvelope: opts.hasOnEnvelope ?? false,
+    },
     at: new Date(T0).toISOString(),
     firstRunAt: opts.firstRunAt ?? T0,
   };

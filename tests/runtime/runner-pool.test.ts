@@ -10,8 +10,22 @@ import type { RunReport } from '../../shared/core/runner/service';
 import { ValidationError } from '../../shared/core/errors';
 import { T0 } from './helpers';
 
-const trigger = (i: number, notBefore: number): DispatchItem => ({ message: { kind: 'trigger', agent: 'pool-agent', runId: `r${i}` }, notBefore });
-const ok = (m: DispatchMessage): RunReport => ({ status: 'ran', agent: m.agent, runId: m.runId, kind: m.kind, cycle: 1, outcome: 'ok', error: null, durationMs: 1, consecutiveErrors: 0, published: 0 });
+const trigger = (i: number, notBefore: number): DispatchItem => ({
+  message: { kind: 'trigger', agent: 'pool-agent', runId: `r${i}` },
+  notBefore,
+});
+const ok = (m: DispatchMessage): RunReport => ({
+  status: 'ran',
+  agent: m.agent,
+  runId: m.runId,
+  kind: m.kind,
+  cycle: 1,
+  outcome: 'ok',
+  error: null,
+  durationMs: 1,
+  consecutiveErrors: 0,
+  published: 0,
+});
 
 function gatedCore() {
   const started: string[] = [];
@@ -55,7 +69,12 @@ describe('LocalRunnerPool', () => {
 
   it('fires timers on real time for future items', async () => {
     const seen: string[] = [];
-    const pool = new LocalRunnerPool({ core: async (m) => (seen.push(m.runId), ok(m)) });
+    const pool = new LocalRunnerPool({
+      core: async (m) => {
+        seen.push(m.runId);
+        return ok(m);
+      },
+    });
     const at = Date.now() + 30;
     await pool.dispatch([trigger(1, at)]);
     expect(seen).toEqual([]);
@@ -107,7 +126,9 @@ describe('LocalRunnerPool', () => {
 
   it('refuses invalid items without accepting any', async () => {
     const pool = new LocalRunnerPool({ core: async (m) => ok(m) });
-    await expect(pool.dispatch([trigger(1, Date.now()), { message: { kind: 'nope' }, notBefore: 0 } as unknown as DispatchItem])).rejects.toBeInstanceOf(ValidationError);
+    await expect(
+      pool.dispatch([trigger(1, Date.now()), { message: { kind: 'nope' }, notBefore: 0 } as unknown as DispatchItem]),
+    ).rejects.toBeInstanceOf(ValidationError);
     expect(pool.stats().started).toBe(0);
   });
 });

@@ -64,7 +64,15 @@ describe('runner core', () => {
         return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
       },
     });
-    const core = createRunnerCore({ registry: rt.registry, heartbeats: hb, bundles: rt.bundles, events: rt.bus, sandbox: rt.sandbox, config: rt.config, clock: rt.clock });
+    const core = createRunnerCore({
+      registry: rt.registry,
+      heartbeats: hb,
+      bundles: rt.bundles,
+      events: rt.bus,
+      sandbox: rt.sandbox,
+      config: rt.config,
+      clock: rt.clock,
+    });
 
     faults.complete = 2;
     const first = await cycleMsg('sturdy');
@@ -109,7 +117,15 @@ describe('runner core', () => {
         return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
       },
     });
-    const core = createRunnerCore({ registry: rt.registry, heartbeats: hb, bundles: rt.bundles, events: rt.bus, sandbox: rt.sandbox, config: rt.config, clock: rt.clock });
+    const core = createRunnerCore({
+      registry: rt.registry,
+      heartbeats: hb,
+      bundles: rt.bundles,
+      events: rt.bus,
+      sandbox: rt.sandbox,
+      config: rt.config,
+      clock: rt.clock,
+    });
     rt.clock.advance(1000);
     const first = await cycleMsg('unanswered');
     next = await cycleMsg('unanswered', first.slot + 1000);
@@ -147,7 +163,15 @@ describe('runner core', () => {
         return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
       },
     });
-    const core = createRunnerCore({ registry: rt.registry, heartbeats: hb, bundles: rt.bundles, events: rt.bus, sandbox: rt.sandbox, config: rt.config, clock: rt.clock });
+    const core = createRunnerCore({
+      registry: rt.registry,
+      heartbeats: hb,
+      bundles: rt.bundles,
+      events: rt.bus,
+      sandbox: rt.sandbox,
+      config: rt.config,
+      clock: rt.clock,
+    });
     rt.clock.advance(1000);
     const msg = await cycleMsg('outage');
     const started = rt.clock.now();
@@ -178,25 +202,43 @@ describe('runner core', () => {
     expect(await rt.heartbeats.getState('listener')).toEqual({ got: 1 });
     expect(await rt.heartbeats.get('listener')).toMatchObject({ lastHeartbeat: null, cycles: 0 });
     // an agent without onEnvelope is not run for envelopes
-    expect(await rt.core({ ...msg, agent: 'worker', runId: `worker<${env.id}` })).toMatchObject({ status: 'skipped', reason: 'no_onEnvelope' });
+    expect(await rt.core({ ...msg, agent: 'worker', runId: `worker<${env.id}` })).toMatchObject({
+      status: 'skipped',
+      reason: 'no_onEnvelope',
+    });
   });
 
   it('skips unknown agents, paused agents, restarting agents and slots of an older generation', async () => {
-    expect(await rt.core({ kind: 'cycle', agent: 'ghost', runId: 'ghost@1', slot: 1, generation: 1 })).toMatchObject({ status: 'skipped', reason: 'unknown_agent' });
+    expect(await rt.core({ kind: 'cycle', agent: 'ghost', runId: 'ghost@1', slot: 1, generation: 1 })).toMatchObject({
+      status: 'skipped',
+      reason: 'unknown_agent',
+    });
     const stale = await cycleMsg('worker');
     await rt.control.restart('worker'); // generation + 1
     expect(await rt.core(stale)).toMatchObject({ status: 'skipped', reason: 'stale_generation' });
     await rt.control.pause('worker');
     expect(await rt.core(await cycleMsg('worker'))).toMatchObject({ status: 'skipped', reason: 'paused' });
     await rt.control.resume('worker');
-    await rt.registry.transition('worker', { to: 'restarting', from: ['active'], at: rt.clock.now(), reason: 'test', nextRunAt: rt.clock.now() + 5000 });
+    await rt.registry.transition('worker', {
+      to: 'restarting',
+      from: ['active'],
+      at: rt.clock.now(),
+      reason: 'test',
+      nextRunAt: rt.clock.now() + 5000,
+    });
     expect(await rt.core(await cycleMsg('worker'))).toMatchObject({ status: 'skipped', reason: 'restarting' });
-    expect(await rt.core({ kind: 'trigger', agent: 'worker', runId: 'worker!t1' })).toMatchObject({ status: 'skipped', reason: 'restarting' });
+    expect(await rt.core({ kind: 'trigger', agent: 'worker', runId: 'worker!t1' })).toMatchObject({
+      status: 'skipped',
+      reason: 'restarting',
+    });
     await rt.registry.transition('worker', { to: 'active', from: ['restarting'], at: rt.clock.now(), reason: 'test' });
     // an envelope for a paused agent is dropped and counted, not run and not kept
     await rt.control.pause('listener');
     const env = makeEnvelope({ topic: 'healthy.tick', sender: 'worker', payload: { n: 2 } }, rt.clock.now());
-    expect(await rt.core({ kind: 'envelope', agent: 'listener', runId: `listener<${env.id}`, envelope: env })).toMatchObject({ status: 'skipped', reason: 'paused' });
+    expect(await rt.core({ kind: 'envelope', agent: 'listener', runId: `listener<${env.id}`, envelope: env })).toMatchObject({
+      status: 'skipped',
+      reason: 'paused',
+    });
     expect(await rt.heartbeats.droppedCount('listener')).toBe(1);
     expect(await rt.heartbeats.getState('listener')).toEqual({ got: 1 });
     await rt.control.resume('listener');
@@ -221,7 +263,11 @@ describe('runner core', () => {
     await rt.bus.idle();
     const tick = rt.ledgerOf('healthy.tick').at(-1);
     expect(tick).toMatchObject({ sender: 'worker', payload: { n: 1, cycle: 1 } });
-    expect(rt.runsOf('worker').at(-1)).toMatchObject({ topic: 'agent.cycle', sender: 'orchestrator', payload: { name: 'worker', outcome: 'ok', published: 1, kind: 'cycle' } });
+    expect(rt.runsOf('worker').at(-1)).toMatchObject({
+      topic: 'agent.cycle',
+      sender: 'orchestrator',
+      payload: { name: 'worker', outcome: 'ok', published: 1, kind: 'cycle' },
+    });
     expect(await rt.heartbeats.get('worker')).toMatchObject({ cycles: 1, lastOutcome: 'ok', running: null, lastHeartbeat: rt.clock.now() });
   });
 
@@ -249,7 +295,15 @@ describe('runner core', () => {
         return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
       },
     });
-    const core = createRunnerCore({ registry: rt.registry, heartbeats: hb, bundles: rt.bundles, events: rt.bus, sandbox: rt.sandbox, config: rt.config, clock: rt.clock });
+    const core = createRunnerCore({
+      registry: rt.registry,
+      heartbeats: hb,
+      bundles: rt.bundles,
+      events: rt.bus,
+      sandbox: rt.sandbox,
+      config: rt.config,
+      clock: rt.clock,
+    });
     rt.clock.advance(1000);
     const msg = await cycleMsg('late');
     const copy = structuredClone(msg);
@@ -269,10 +323,22 @@ describe('runner core', () => {
 
   it('re-verifies the bundle on every load: a replaced hot-directory object fails the run without running it', async () => {
     const marker = join(markers.path, 'tampered');
-    const evil = new TextEncoder().encode(`import { writeFileSync } from 'node:fs'; export default { cycleSeconds: 1, runCycle() { writeFileSync(${JSON.stringify(marker)}, 'ran'); } };`);
+    const evil = new TextEncoder().encode(
+      `import { writeFileSync } from 'node:fs'; export default { cycleSeconds: 1, runCycle() { writeFileSync(${JSON.stringify(marker)}, 'ran'); } };`,
+    );
     // 1. replaced without a valid signature
-    await rt.bundles.put(bundleKey('worker', '1.0.0'), evil, { signature: signBundle(generateKeyPair().privateKey, 'worker', '1.0.0', evil) });
-    const fresh = createRunnerCore({ registry: rt.registry, heartbeats: rt.heartbeats, bundles: rt.bundles, events: rt.bus, sandbox: rt.sandbox, config: rt.config, clock: rt.clock });
+    await rt.bundles.put(bundleKey('worker', '1.0.0'), evil, {
+      signature: signBundle(generateKeyPair().privateKey, 'worker', '1.0.0', evil),
+    });
+    const fresh = createRunnerCore({
+      registry: rt.registry,
+      heartbeats: rt.heartbeats,
+      bundles: rt.bundles,
+      events: rt.bus,
+      sandbox: rt.sandbox,
+      config: rt.config,
+      clock: rt.clock,
+    });
     const r1 = await fresh(await cycleMsg('worker'));
     expect(r1).toMatchObject({ status: 'ran', outcome: 'error' });
     expect(r1.status === 'ran' && r1.error).toMatch(/failed re-verification \(bad_signature\)/);
@@ -289,19 +355,43 @@ describe('runner core', () => {
   });
 
   it('a failed run changes no state and publishes nothing of its own', async () => {
-    await rt.publish('halfway', `export default { cycleSeconds: 1, async runCycle(ctx) { ctx.state.set('partial', 1); await ctx.publish('half.way', {}); throw new Error('midway'); } };`);
+    await rt.publish(
+      'halfway',
+      `export default { cycleSeconds: 1, async runCycle(ctx) { ctx.state.set('partial', 1); await ctx.publish('half.way', {}); throw new Error('midway'); } };`,
+    );
     const r = await rt.core(await cycleMsg('halfway'));
     expect(r).toMatchObject({ status: 'ran', outcome: 'error', error: 'midway', published: 0, consecutiveErrors: 1 });
     await rt.bus.idle();
     expect(await rt.heartbeats.getState('halfway')).toEqual({});
     expect(rt.ledgerOf('half.way')).toEqual([]);
-    expect(rt.ledgerOf('agent.failed', 'halfway').at(-1)?.payload).toMatchObject({ error: 'midway', consecutiveErrors: 1, outcome: 'error' });
+    expect(rt.ledgerOf('agent.failed', 'halfway').at(-1)?.payload).toMatchObject({
+      error: 'midway',
+      consecutiveErrors: 1,
+      outcome: 'error',
+    });
   });
 
   it('loads a bundle from the hot directory once, then from its cache (re-verified each time)', async () => {
     let gets = 0;
-    const counting: BundleStore = { ...rt.bundles, head: (k) => rt.bundles.head(k), list: (p) => rt.bundles.list(p), put: (k, b, m) => rt.bundles.put(k, b, m), get: (k) => (gets++, rt.bundles.get(k)) };
-    const core = createRunnerCore({ registry: rt.registry, heartbeats: rt.heartbeats, bundles: counting, events: rt.bus, sandbox: rt.sandbox, config: rt.config, clock: rt.clock });
+    const counting: BundleStore = {
+      ...rt.bundles,
+      head: (k) => rt.bundles.head(k),
+      list: (p) => rt.bundles.list(p),
+      put: (k, b, m) => rt.bundles.put(k, b, m),
+      get: (k) => {
+        gets++;
+        return rt.bundles.get(k);
+      },
+    };
+    const core = createRunnerCore({
+      registry: rt.registry,
+      heartbeats: rt.heartbeats,
+      bundles: counting,
+      events: rt.bus,
+      sandbox: rt.sandbox,
+      config: rt.config,
+      clock: rt.clock,
+    });
     for (let i = 0; i < 3; i++) {
       rt.clock.advance(1000);
       expect(await core(await cycleMsg('listener'))).toMatchObject({ status: 'ran', outcome: 'ok' });
@@ -323,7 +413,9 @@ describe('runner without trusted keys', () => {
     const gen = (await rt.registry.get('loose'))!.generation;
     for (let i = 0; i < 2; i++) {
       const slot = rt.clock.now();
-      expect(await rt.core({ kind: 'cycle', agent: 'loose', runId: `loose@${slot}`, slot, generation: gen })).toMatchObject({ outcome: 'ok' });
+      expect(await rt.core({ kind: 'cycle', agent: 'loose', runId: `loose@${slot}`, slot, generation: gen })).toMatchObject({
+        outcome: 'ok',
+      });
       rt.clock.advance(1000);
     }
     await rt.bus.idle();
@@ -341,7 +433,13 @@ describe('runner SQS handler', () => {
   });
   afterAll(async () => rt?.stop());
 
-  const record = (id: string, body: unknown) => ({ messageId: id, receiptHandle: 'r', body: typeof body === 'string' ? body : JSON.stringify(body), attributes: {}, eventSource: 'aws:sqs' });
+  const record = (id: string, body: unknown) => ({
+    messageId: id,
+    receiptHandle: 'r',
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    attributes: {},
+    eventSource: 'aws:sqs',
+  });
 
   it('agent failures are not batch failures; invalid bodies are dropped; infrastructure errors are', async () => {
     const h = createRunnerHandler(rt.core);
@@ -367,7 +465,9 @@ describe('runner SQS handler', () => {
       config: rt.config,
       clock: rt.clock,
     });
-    const out2 = await createRunnerHandler(broken)({ Records: [record('m4', { kind: 'trigger', agent: 'sqs-agent', runId: 'sqs-agent!t' })] });
+    const out2 = await createRunnerHandler(broken)({
+      Records: [record('m4', { kind: 'trigger', agent: 'sqs-agent', runId: 'sqs-agent!t' })],
+    });
     expect(out2).toEqual({ batchItemFailures: [{ itemIdentifier: 'm4' }] });
     await expect(h({ Records: 'nope' })).rejects.toBeInstanceOf(ValidationError);
   });

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { WorkerSandbox, abortAfterMs } from '../../shared/adapters/node/sandbox';
+import { type WorkerSandbox, abortAfterMs } from '../../shared/adapters/node/sandbox';
 import { BundleIntegrityError, InspectionUnavailableError, InvalidManifestError } from '../../shared/adapters/node/errors';
 import { BundleRejectedError } from '../../shared/core/errors';
 import type { SandboxRun, VerifiedBundleRef } from '../../shared/core/ports';
@@ -37,9 +37,16 @@ const agent = (body: string, extra = '') => `export default { ${extra} async run
 
 describe('WorkerSandbox.inspect', () => {
   it('reads what the default export declares, with contract defaults', async () => {
-    const m = await sandbox.inspect(bundle(`export default { cycleSeconds: 2, timeoutSeconds: 0.5, subscriptions: ['a.b'], runCycle() {}, onEnvelope() {} };`));
+    const m = await sandbox.inspect(
+      bundle(`export default { cycleSeconds: 2, timeoutSeconds: 0.5, subscriptions: ['a.b'], runCycle() {}, onEnvelope() {} };`),
+    );
     expect(m).toEqual({ cycleSeconds: 2, timeoutSeconds: 0.5, subscriptions: ['a.b'], hasOnEnvelope: true });
-    expect(await sandbox.inspect(bundle(`export default { runCycle() {} };`))).toEqual({ cycleSeconds: 60, timeoutSeconds: 30, subscriptions: [], hasOnEnvelope: false });
+    expect(await sandbox.inspect(bundle(`export default { runCycle() {} };`))).toEqual({
+      cycleSeconds: 60,
+      timeoutSeconds: 30,
+      subscriptions: [],
+      hasOnEnvelope: false,
+    });
   });
 
   const bad: [string, string, RegExp][] = [
@@ -67,7 +74,9 @@ describe('WorkerSandbox.inspect', () => {
     const err = await quick.inspect(bundle('while (true) {} export default { runCycle() {} };')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InspectionUnavailableError);
     expect(err).not.toBeInstanceOf(BundleRejectedError);
-    expect((err as Error).message).toBe('loading the bundle did not finish within 300 ms (a busy host, or top-level code that never finishes)');
+    expect((err as Error).message).toBe(
+      'loading the bundle did not finish within 300 ms (a busy host, or top-level code that never finishes)',
+    );
   });
 
   it('a worker that cannot start (a heap limit too small for the isolate) is InspectionUnavailableError, for any bundle', async () => {
@@ -75,7 +84,9 @@ describe('WorkerSandbox.inspect', () => {
     const err = await starved.inspect(bundle('export default { runCycle() {} };')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InspectionUnavailableError);
     // node reports a V8 isolate that cannot even bootstrap in its heap as the worker running out of memory
-    expect((err as Error).message).toMatch(/^the inspector ran out of memory \(heap limit 4 MB\) while loading the bundle$|^the inspector's worker thread failed to start: /);
+    expect((err as Error).message).toMatch(
+      /^the inspector ran out of memory \(heap limit 4 MB\) while loading the bundle$|^the inspector's worker thread failed to start: /,
+    );
   });
 
   it('a bundle cache that cannot be written is InspectionUnavailableError, and no worker runs', async () => {
@@ -84,7 +95,9 @@ describe('WorkerSandbox.inspect', () => {
     const broken = createTestInspector({ cacheDir: join(blocker, 'cache') });
     const err = await broken.inspect(bundle('export default { runCycle() {} };')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InspectionUnavailableError);
-    expect((err as Error).message).toMatch(/^the bundle could not be inspected: cannot write bundle cache file .*not-a-dir\/cache\/[0-9a-f]{64}\.mjs: ENOTDIR/);
+    expect((err as Error).message).toMatch(
+      /^the bundle could not be inspected: cannot write bundle cache file .*not-a-dir\/cache\/[0-9a-f]{64}\.mjs: ENOTDIR/,
+    );
   });
 });
 
@@ -93,7 +106,15 @@ describe('WorkerSandbox.run', () => {
     const logs: string[] = [];
     const sb = createTestInspector({
       cacheDir: dir.path,
-      logger: { debug() {}, info: (m) => logs.push(m), warn() {}, error() {}, child() { return this; } },
+      logger: {
+        debug() {},
+        info: (m) => logs.push(m),
+        warn() {},
+        error() {},
+        child() {
+          return this;
+        },
+      },
     });
     const src = agent(`
       const n = (ctx.state.get('n') ?? 0) + 1;
@@ -122,7 +143,9 @@ describe('WorkerSandbox.run', () => {
   it('gives the agent an empty process.env: no orchestrator configuration or credentials', async () => {
     process.env.AWS_SECRET_ACCESS_KEY = 'do-not-leak';
     try {
-      const res = await sandbox.run(runOf(agent(`ctx.state.set('env', Object.keys(process.env)); ctx.state.set('secret', process.env.AWS_SECRET_ACCESS_KEY ?? null);`)));
+      const res = await sandbox.run(
+        runOf(agent(`ctx.state.set('env', Object.keys(process.env)); ctx.state.set('secret', process.env.AWS_SECRET_ACCESS_KEY ?? null);`)),
+      );
       expect(res.outcome).toBe('ok');
       expect(res.stateChanges).toEqual({ env: [], secret: null });
     } finally {
@@ -142,17 +165,41 @@ describe('WorkerSandbox.run', () => {
   const failures: [string, string, Partial<SandboxRun>, string, RegExp][] = [
     ['a thrown exception', agent(`throw new TypeError('bad thing');`), {}, 'error', /TypeError: bad thing/],
     ['a rejected promise', agent(`await Promise.reject(new Error('rejected'));`), {}, 'error', /rejected/],
-    ['an exception in a timer callback', agent(`setTimeout(() => { throw new Error('late'); }, 5); await new Promise(() => {});`), {}, 'error', /uncaught: late/],
+    [
+      'an exception in a timer callback',
+      agent(`setTimeout(() => { throw new Error('late'); }, 5); await new Promise(() => {});`),
+      {},
+      'error',
+      /uncaught: late/,
+    ],
     ['an unhandled rejection', agent(`Promise.reject(new Error('floating')); await new Promise(() => {});`), {}, 'error', /floating/],
     ['a hang past the timeout', agent(`await new Promise(() => {});`), { timeoutMs: 300 }, 'timeout', /timed out after 300 ms/],
     ['a synchronous busy loop', agent(`for (;;) {}`), { timeoutMs: 300 }, 'timeout', /timed out/],
-    ['an agent that gives up on the signal by throwing', agent(`await new Promise((_, rej) => ctx.signal.addEventListener('abort', () => rej(ctx.signal.reason)));`), { timeoutMs: 300 }, 'timeout', /TimeoutError.*after the timeout signal/],
+    [
+      'an agent that gives up on the signal by throwing',
+      agent(`await new Promise((_, rej) => ctx.signal.addEventListener('abort', () => rej(ctx.signal.reason)));`),
+      { timeoutMs: 300 },
+      'timeout',
+      /TimeoutError.*after the timeout signal/,
+    ],
     ['process.exit(1)', agent(`process.exit(1);`), {}, 'crashed', /exit code 1/],
-    ['an unbounded allocation', agent(`const a = []; for (;;) a.push(new Array(10000).fill({ x: Math.random() }));`), {}, 'oom', /out of memory/],
+    [
+      'an unbounded allocation',
+      agent(`const a = []; for (;;) a.push(new Array(10000).fill({ x: Math.random() }));`),
+      {},
+      'oom',
+      /out of memory/,
+    ],
     ['a bundle that cannot be imported', 'export default {', {}, 'error', /could not be imported/],
     ['publishing to an invalid topic', agent(`await ctx.publish('bad topic!', {});`), {}, 'error', /topic must match/],
     ['publishing a non-object payload', agent(`await ctx.publish('t', [1]);`), {}, 'error', /payload must be a JSON object/],
-    ['publishing an envelope over 256 KB', agent(`await ctx.publish('t', { big: 'x'.repeat(300 * 1024) });`), {}, 'error', /over the limit of 262144/],
+    [
+      'publishing an envelope over 256 KB',
+      agent(`await ctx.publish('t', { big: 'x'.repeat(300 * 1024) });`),
+      {},
+      'error',
+      /over the limit of 262144/,
+    ],
     ['a state over the limit', agent(`ctx.state.set('big', 'x'.repeat(70 * 1024));`), {}, 'error', /over the limit/],
     ['an invalid state key', agent(`ctx.state.set('no spaces', 1);`), {}, 'error', /state key must match/],
     ['a non-JSON state value', agent(`ctx.state.set('k', 10n);`), {}, 'error', /not JSON-serializable/],
@@ -179,7 +226,13 @@ describe('WorkerSandbox.run', () => {
   });
 
   it('an agent that catches a rejected publish keeps running; nothing invalid is published', async () => {
-    const res = await sandbox.run(runOf(agent(`try { await ctx.publish('', {}); } catch (e) { ctx.state.set('err', e.message.slice(0, 20)); } await ctx.publish('ok', { a: 1 });`)));
+    const res = await sandbox.run(
+      runOf(
+        agent(
+          `try { await ctx.publish('', {}); } catch (e) { ctx.state.set('err', e.message.slice(0, 20)); } await ctx.publish('ok', { a: 1 });`,
+        ),
+      ),
+    );
     expect(res).toMatchObject({ outcome: 'ok', published: [{ topic: 'ok', payload: { a: 1 } }] });
   });
 

@@ -25,7 +25,11 @@ describe('planSlots (slot grid and overdue policy)', () => {
       overdue: false,
     });
     expect(planSlots({ nextRunAt: T0 + 60_000, cycleSeconds: 60 }, T0, T0 + 90_000).slots.map((s) => s.slot)).toEqual([T0 + 60_000]);
-    expect(planSlots({ nextRunAt: T0 + 120_000, cycleSeconds: 60 }, T0, T0 + 90_000)).toEqual({ slots: [], next: T0 + 120_000, overdue: false });
+    expect(planSlots({ nextRunAt: T0 + 120_000, cycleSeconds: 60 }, T0, T0 + 90_000)).toEqual({
+      slots: [],
+      next: T0 + 120_000,
+      overdue: false,
+    });
   });
 
   it('collapses overdue slots into the latest one, run at once, then continues on the grid', () => {
@@ -48,7 +52,11 @@ describe('planSlots (slot grid and overdue policy)', () => {
 describe('scheduler handler', () => {
   it('accepts the tick input and the EventBridge scheduled-event shape; refuses anything else', async () => {
     const disp = new RecordingDispatcher();
-    const h = createSchedulerHandler({ schedule: { queryDue: async () => [], advance: async () => true }, dispatcher: disp, config: { shards: 2, horizonMs: 1000 } });
+    const h = createSchedulerHandler({
+      schedule: { queryDue: async () => [], advance: async () => true },
+      dispatcher: disp,
+      config: { shards: 2, horizonMs: 1000 },
+    });
     await expect(h({ action: 'tick' })).resolves.toMatchObject({ due: 0, dispatched: 0 });
     await expect(h({ source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} })).resolves.toMatchObject({ due: 0 });
     await expect(h({ action: 'sweep' })).rejects.toBeInstanceOf(ValidationError);
@@ -117,7 +125,10 @@ describe('scheduling in local mode (DynamoDB Local + real runs)', () => {
     // redelivered once it is done: refused as duplicates
     expect(await rt.core(msg)).toMatchObject({ status: 'skipped', reason: 'duplicate' });
     // an older slot delivered late is refused too
-    expect(await rt.core({ ...msg, slot: slot - 3000, runId: `raced@${slot - 3000}` })).toMatchObject({ status: 'skipped', reason: 'duplicate' });
+    expect(await rt.core({ ...msg, slot: slot - 3000, runId: `raced@${slot - 3000}` })).toMatchObject({
+      status: 'skipped',
+      reason: 'duplicate',
+    });
   });
 
   it('paused agents do not run; resume continues on the grid without a burst; trigger runs one extra cycle now', async () => {
@@ -140,7 +151,10 @@ describe('scheduling in local mode (DynamoDB Local + real runs)', () => {
     const resumeAt = rt.clock.now();
     await rt.control.resume('steady');
     for (let s = 0; s < 3; s++) await rt.step(1000);
-    const after = rt.runsOf('steady').slice(before + 1).map((e) => e.payload.slot as number);
+    const after = rt
+      .runsOf('steady')
+      .slice(before + 1)
+      .map((e) => e.payload.slot as number);
     expect(after).toEqual([resumeAt, resumeAt + 1000, resumeAt + 2000]);
   });
 
@@ -172,7 +186,13 @@ describe('scheduler against DynamoDB Local only', () => {
     // window [T0, T0 + 60 s] inclusive: 7 slots of a 10 s agent
     expect(r).toMatchObject({ due: 1, advanced: 1, dispatched: 7 });
     expect(disp.items.map((i) => i.message)).toEqual(
-      Array.from({ length: 7 }, (_, k) => ({ kind: 'cycle', agent: 'due-now', runId: `due-now@${T0 + k * 10_000}`, slot: T0 + k * 10_000, generation: 1 })),
+      Array.from({ length: 7 }, (_, k) => ({
+        kind: 'cycle',
+        agent: 'due-now',
+        runId: `due-now@${T0 + k * 10_000}`,
+        slot: T0 + k * 10_000,
+        generation: 1,
+      })),
     );
     expect((await rt.registry.get('due-now'))?.nextRunAt).toBe(T0 + 70_000);
     // the next tick inside the window finds nothing to do
@@ -193,7 +213,9 @@ describe('scheduler against DynamoDB Local only', () => {
     const ok = new SchedulerService({ schedule: rt.schedule, dispatcher: disp }, { shards: 3, horizonMs: 4000 });
     await ok.tick(T0 + 101_000);
     // the missed slot runs at once, then the grid continues inside the window
-    expect(disp.items.filter((i) => i.message.agent === 'rollback').map((i) => [i.message.kind === 'cycle' ? i.message.slot : 0, i.notBefore])).toEqual([
+    expect(
+      disp.items.filter((i) => i.message.agent === 'rollback').map((i) => [i.message.kind === 'cycle' ? i.message.slot : 0, i.notBefore]),
+    ).toEqual([
       [T0 + 100_000, T0 + 101_000],
       [T0 + 105_000, T0 + 105_000],
     ]);
@@ -212,7 +234,8 @@ describe('scheduler against DynamoDB Local only', () => {
     const svc = new SchedulerService({ schedule: flaky, dispatcher: disp }, { shards: 3, horizonMs: 4000 });
     const r = await svc.tick(T0 + 299_000);
     expect(r.uncertain).toBe(1);
-    const slots = (n: string) => disp.items.filter((i) => i.message.agent === n).map((i) => (i.message.kind === 'cycle' ? i.message.slot : 0));
+    const slots = (n: string) =>
+      disp.items.filter((i) => i.message.agent === n).map((i) => (i.message.kind === 'cycle' ? i.message.slot : 0));
     expect(slots('sf-a')).toEqual([T0 + 300_000]);
     expect(slots('sf-c')).toEqual([T0 + 300_000]);
     // unknown whether sf-b's advance happened (here: it did not): its slot is dispatched now and
@@ -239,7 +262,14 @@ describe('scheduler against DynamoDB Local only', () => {
 
   it('flips restarting agents back to active when it dispatches their first slot after the backoff', async () => {
     await rt.registry.register(registration('backoff', { cycleSeconds: 1, firstRunAt: T0 }));
-    await rt.registry.transition('backoff', { to: 'restarting', from: ['active'], at: T0, reason: 'test', nextRunAt: T0 + 200_500, bumpGeneration: true });
+    await rt.registry.transition('backoff', {
+      to: 'restarting',
+      from: ['active'],
+      at: T0,
+      reason: 'test',
+      nextRunAt: T0 + 200_500,
+      bumpGeneration: true,
+    });
     const disp = new RecordingDispatcher();
     const svc = new SchedulerService({ schedule: rt.schedule, dispatcher: disp }, { shards: 3, horizonMs: 1500 });
     expect((await svc.tick(T0 + 198_000)).activated).toBe(0);

@@ -16,7 +16,10 @@ const sqs = mockClient(SQSClient);
 const client = new SQSClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
 const URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/dispatch';
 const sent = (): SendMessageBatchCommandInput[] => sqs.commandCalls(SendMessageBatchCommand).map((c) => c.args[0].input);
-const cycle = (i: number, notBefore: number): DispatchItem => ({ message: { kind: 'cycle', agent: 'agent-a', runId: `agent-a@${T0 + i * 1000}`, slot: T0 + i * 1000, generation: 1 }, notBefore });
+const cycle = (i: number, notBefore: number): DispatchItem => ({
+  message: { kind: 'cycle', agent: 'agent-a', runId: `agent-a@${T0 + i * 1000}`, slot: T0 + i * 1000, generation: 1 },
+  notBefore,
+});
 
 let clock: FakeClock;
 let dispatcher: SqsDispatcher;
@@ -56,7 +59,13 @@ describe('SqsDispatcher', () => {
   it('retries entries SQS failed (not sender faults) once, then reports what still failed', async () => {
     sqs
       .on(SendMessageBatchCommand)
-      .resolvesOnce({ Successful: [{ Id: '0', MessageId: 'a', MD5OfMessageBody: 'x' }], Failed: [{ Id: '1', Code: 'InternalError', SenderFault: false }, { Id: '2', Code: 'InvalidParameterValue', SenderFault: true, Message: 'bad' }] })
+      .resolvesOnce({
+        Successful: [{ Id: '0', MessageId: 'a', MD5OfMessageBody: 'x' }],
+        Failed: [
+          { Id: '1', Code: 'InternalError', SenderFault: false },
+          { Id: '2', Code: 'InvalidParameterValue', SenderFault: true, Message: 'bad' },
+        ],
+      })
       .resolvesOnce({ Successful: [], Failed: [{ Id: '1', Code: 'InternalError', SenderFault: false, Message: 'still down' }] });
     const err = await dispatcher.dispatch([cycle(0, T0), cycle(1, T0), cycle(2, T0)]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DispatchError);

@@ -39,9 +39,40 @@ function baseline(): { obs: SoakObservations; plan: FleetPlan } {
       const end = slot + 150;
       const cycle = k + 1;
       const ping = env(end, 'soak.ping', a.name, { cycle, startedAt: slot + 100, n: cycle }, a.peers[0]);
-      events.push(ping, env(end, 'agent.cycle', 'orchestrator', { name: a.name, kind: 'cycle', slot, cycle, generation: 1, outcome: 'ok', runId: `${a.name}@${slot}` }));
-      runs.push({ at: end, status: 'ran', agent: a.name, runId: `${a.name}@${slot}`, kind: 'cycle', cycle, outcome: 'ok', durationMs: 50, published: 1 });
-      runs.push({ at: end + 100, status: 'ran', agent: a.peers[0]!, runId: `${a.peers[0]}<${ping.envelope.id}`, kind: 'envelope', cycle: 1, outcome: 'ok', durationMs: 40, published: 0 });
+      events.push(
+        ping,
+        env(end, 'agent.cycle', 'orchestrator', {
+          name: a.name,
+          kind: 'cycle',
+          slot,
+          cycle,
+          generation: 1,
+          outcome: 'ok',
+          runId: `${a.name}@${slot}`,
+        }),
+      );
+      runs.push({
+        at: end,
+        status: 'ran',
+        agent: a.name,
+        runId: `${a.name}@${slot}`,
+        kind: 'cycle',
+        cycle,
+        outcome: 'ok',
+        durationMs: 50,
+        published: 1,
+      });
+      runs.push({
+        at: end + 100,
+        status: 'ran',
+        agent: a.peers[0]!,
+        runId: `${a.peers[0]}<${ping.envelope.id}`,
+        kind: 'envelope',
+        cycle: 1,
+        outcome: 'ok',
+        durationMs: 40,
+        published: 0,
+      });
     }
   }
   for (const a of plan.faulty) {
@@ -50,11 +81,34 @@ function baseline(): { obs: SoakObservations; plan: FleetPlan } {
     for (let gen = 1; gen <= MAX_RESTARTS + 1; gen++) {
       for (let k = 0; k < THRESHOLD; k++) {
         t += 2000;
-        events.push(env(t, 'agent.failed', 'orchestrator', { name: a.name, kind: 'cycle', slot: t - 100, cycle: 1, generation: gen, outcome }));
-        runs.push({ at: t, status: 'ran', agent: a.name, runId: `${a.name}@${t - 100}`, kind: 'cycle', cycle: 1, outcome, durationMs: 10, published: 0 });
+        events.push(
+          env(t, 'agent.failed', 'orchestrator', { name: a.name, kind: 'cycle', slot: t - 100, cycle: 1, generation: gen, outcome }),
+        );
+        runs.push({
+          at: t,
+          status: 'ran',
+          agent: a.name,
+          runId: `${a.name}@${t - 100}`,
+          kind: 'cycle',
+          cycle: 1,
+          outcome,
+          durationMs: 10,
+          published: 0,
+        });
       }
-      if (gen <= MAX_RESTARTS) events.push(env(t + 10, 'agent.restarted', 'orchestrator', { name: a.name, by: 'health-monitor', generation: gen + 1, restartsInWindow: gen }));
-      else events.push(env(t + 10, 'agent.quarantined', 'orchestrator', { name: a.name, by: 'health-monitor', restartsInWindow: MAX_RESTARTS }));
+      if (gen <= MAX_RESTARTS)
+        events.push(
+          env(t + 10, 'agent.restarted', 'orchestrator', {
+            name: a.name,
+            by: 'health-monitor',
+            generation: gen + 1,
+            restartsInWindow: gen,
+          }),
+        );
+      else
+        events.push(
+          env(t + 10, 'agent.quarantined', 'orchestrator', { name: a.name, by: 'health-monitor', restartsInWindow: MAX_RESTARTS }),
+        );
     }
   }
   // one duplicate delivery of a healthy cycle that already ran, refused by the runner
@@ -62,7 +116,17 @@ function baseline(): { obs: SoakObservations; plan: FleetPlan } {
   runs.push({ at: dup.at + 1000, status: 'skipped', agent: dup.agent, runId: dup.runId, kind: 'cycle', reason: 'duplicate' });
 
   const unique = [...new Map(events.map((e) => [e.envelope.id, e.envelope])).values()];
-  const ledger = unique.map((e, i) => ({ seq: i + 1, id: e.id, ts: e.ts, topic: e.topic, sender: e.sender, ...(e.recipient ? { recipient: e.recipient } : {}), payload: e.payload, hash: `h${i + 1}`, prevHash: i === 0 ? '0'.repeat(64) : `h${i}` }));
+  const ledger = unique.map((e, i) => ({
+    seq: i + 1,
+    id: e.id,
+    ts: e.ts,
+    topic: e.topic,
+    sender: e.sender,
+    ...(e.recipient ? { recipient: e.recipient } : {}),
+    payload: e.payload,
+    hash: `h${i + 1}`,
+    prevHash: i === 0 ? '0'.repeat(64) : `h${i}`,
+  }));
   const obs: SoakObservations = {
     plan,
     policy: { errThreshold: THRESHOLD, maxRestarts: MAX_RESTARTS },
@@ -73,7 +137,15 @@ function baseline(): { obs: SoakObservations; plan: FleetPlan } {
     schedulerStoppedAt: lastSlot + 2500,
     process: { exitedEarly: null, finalExit: { code: 0, signal: null }, healthz: { ok: 30, failed: 0 } },
     final: {
-      agents: plan.agents.map((a) => ({ name: a.name, version: '1.0.0', status: a.kind === 'healthy' ? ('active' as const) : ('quarantined' as const), cycleSeconds: a.cycleSeconds, consecutiveErrors: 0, restarts: a.kind === 'healthy' ? 0 : MAX_RESTARTS, lastError: null })),
+      agents: plan.agents.map((a) => ({
+        name: a.name,
+        version: '1.0.0',
+        status: a.kind === 'healthy' ? ('active' as const) : ('quarantined' as const),
+        cycleSeconds: a.cycleSeconds,
+        consecutiveErrors: 0,
+        restarts: a.kind === 'healthy' ? 0 : MAX_RESTARTS,
+        lastError: null,
+      })),
       ledger,
       verify: { ok: true, entries: ledger.length, head: `h${ledger.length}`, firstBad: null },
       stats: {
@@ -100,10 +172,25 @@ describe('soak checks', () => {
     const { obs, plan } = baseline();
     const { checks, figures } = evaluate(obs);
     expect(checks.filter((c) => !c.ok)).toEqual([]);
-    expect(checks.map((c) => c.id)).toEqual(['process-alive', 'ledger-count', 'ledger-verify', 'faulty-quarantined', 'healthy-undisturbed', 'no-double-runs', 'nothing-lost', 'duplicates-refused', 'healthy-slots']);
+    expect(checks.map((c) => c.id)).toEqual([
+      'process-alive',
+      'ledger-count',
+      'ledger-verify',
+      'faulty-quarantined',
+      'healthy-undisturbed',
+      'no-double-runs',
+      'nothing-lost',
+      'duplicates-refused',
+      'healthy-slots',
+    ]);
     expect(figures.ledgerEntries).toBe(obs.final!.ledger.length);
     expect(figures.envelopesPublished + figures.orchestratorEvents).toBe(figures.ledgerEntries);
-    expect(figures.healthySlots).toEqual({ expected: plan.healthy.length * 2, ran: plan.healthy.length * 2, missed: 0, missedInFaultWindows: 0 });
+    expect(figures.healthySlots).toEqual({
+      expected: plan.healthy.length * 2,
+      ran: plan.healthy.length * 2,
+      missed: 0,
+      missedInFaultWindows: 0,
+    });
     // every healthy run started 100 ms after its slot (startedAt joined to the slot through ts + cycle)
     expect(figures.jitterMs).toMatchObject({ samples: plan.healthy.length * 2, p50: 100, p99: 100, max: 100 });
     expect(figures.faultyEpochs).toEqual({ epochs: plan.faulty.length * (MAX_RESTARTS + 1), maxFailuresInAnEpoch: THRESHOLD });
@@ -153,42 +240,81 @@ describe('soak checks', () => {
     const extra = env(T0 + 3100, 'agent.failed', 'orchestrator', { name: f.name, kind: 'cycle', generation: 1, outcome: 'error' });
     const extra2 = env(T0 + 3200, 'agent.failed', 'orchestrator', { name: f.name, kind: 'cycle', generation: 1, outcome: 'error' });
     a.obs.events.push(extra, extra2); // 5 failures in generation 1
-    a.obs.final!.ledger.push(...[extra, extra2].map((e, i) => ({ seq: a.obs.final!.ledger.length + 1 + i, id: e.envelope.id, ts: e.envelope.ts, topic: e.envelope.topic, sender: e.envelope.sender, payload: e.envelope.payload, hash: 'x', prevHash: 'y' })));
+    a.obs.final!.ledger.push(
+      ...[extra, extra2].map((e, i) => ({
+        seq: a.obs.final!.ledger.length + 1 + i,
+        id: e.envelope.id,
+        ts: e.envelope.ts,
+        topic: e.envelope.topic,
+        sender: e.envelope.sender,
+        payload: e.envelope.payload,
+        hash: 'x',
+        prevHash: 'y',
+      })),
+    );
     expect(failing(a.obs)).toContain('faulty-quarantined');
 
     const b = baseline();
     const g = b.plan.faulty[0]!;
     // generation 2 acted on after 1 failure
-    const isGen2 = (e: ObservedEvent) => e.envelope.payload.name === g.name && e.envelope.topic === 'agent.failed' && e.envelope.payload.generation === 2;
+    const isGen2 = (e: ObservedEvent) =>
+      e.envelope.payload.name === g.name && e.envelope.topic === 'agent.failed' && e.envelope.payload.generation === 2;
     const gen2 = b.obs.events.filter(isGen2);
     b.obs.events = b.obs.events.filter((e) => e !== gen2[0] && e !== gen2[1]);
     expect(b.obs.events.filter(isGen2)).toHaveLength(1);
-    expect(evaluate(b.obs).checks.find((c) => c.id === 'faulty-quarantined')).toMatchObject({ ok: false, detail: expect.stringContaining('acted on after') });
+    expect(evaluate(b.obs).checks.find((c) => c.id === 'faulty-quarantined')).toMatchObject({
+      ok: false,
+      detail: expect.stringContaining('acted on after'),
+    });
 
     const c = baseline();
     const h = c.plan.faulty[0]!;
     c.obs.events = c.obs.events.filter((e) => !(e.envelope.topic === 'agent.quarantined' && e.envelope.payload.name === h.name));
     c.obs.final!.agents.find((x) => x.name === h.name)!.status = 'restarting';
-    expect(evaluate(c.obs).checks.find((x) => x.id === 'faulty-quarantined')).toMatchObject({ ok: false, detail: expect.stringContaining('no agent.quarantined event') });
+    expect(evaluate(c.obs).checks.find((x) => x.id === 'faulty-quarantined')).toMatchObject({
+      ok: false,
+      detail: expect.stringContaining('no agent.quarantined event'),
+    });
 
     // an outcome other than the fault's (a throwing agent reported as timing out) fails too
     const d = baseline();
     const thrower = d.plan.faulty.find((x) => x.kind === 'throw')!;
     const ev = d.obs.events.find((e) => e.envelope.topic === 'agent.failed' && e.envelope.payload.name === thrower.name)!;
     ev.envelope.payload.outcome = 'timeout';
-    expect(evaluate(d.obs).checks.find((x) => x.id === 'faulty-quarantined')).toMatchObject({ ok: false, detail: expect.stringContaining('expected error') });
+    expect(evaluate(d.obs).checks.find((x) => x.id === 'faulty-quarantined')).toMatchObject({
+      ok: false,
+      detail: expect.stringContaining('expected error'),
+    });
   });
 
   it('faulty-quarantined: a late failure of the previous epoch is credited to the next one (the consecutive count is not per generation)', () => {
     const { obs, plan } = baseline();
     const f = plan.faulty[0]!;
     // generation 1 had a 4th failure in flight; generation 2 then needs only 2 of its own
-    const gen1 = obs.events.filter((e) => e.envelope.topic === 'agent.failed' && e.envelope.payload.name === f.name && e.envelope.payload.generation === 1);
-    const late = env(gen1[gen1.length - 1]!.at + 50, 'agent.failed', 'orchestrator', { name: f.name, kind: 'cycle', generation: 1, outcome: gen1[0]!.envelope.payload.outcome });
-    const gen2 = obs.events.filter((e) => e.envelope.topic === 'agent.failed' && e.envelope.payload.name === f.name && e.envelope.payload.generation === 2);
+    const gen1 = obs.events.filter(
+      (e) => e.envelope.topic === 'agent.failed' && e.envelope.payload.name === f.name && e.envelope.payload.generation === 1,
+    );
+    const late = env(gen1[gen1.length - 1]!.at + 50, 'agent.failed', 'orchestrator', {
+      name: f.name,
+      kind: 'cycle',
+      generation: 1,
+      outcome: gen1[0]!.envelope.payload.outcome,
+    });
+    const gen2 = obs.events.filter(
+      (e) => e.envelope.topic === 'agent.failed' && e.envelope.payload.name === f.name && e.envelope.payload.generation === 2,
+    );
     obs.events = obs.events.filter((e) => e !== gen2[0]);
     obs.events.push(late);
-    const ledger = [...new Map(obs.events.map((e) => [e.envelope.id, e.envelope])).values()].map((e, i) => ({ seq: i + 1, id: e.id, ts: e.ts, topic: e.topic, sender: e.sender, payload: e.payload, hash: `h${i + 1}`, prevHash: i === 0 ? '0'.repeat(64) : `h${i}` }));
+    const ledger = [...new Map(obs.events.map((e) => [e.envelope.id, e.envelope])).values()].map((e, i) => ({
+      seq: i + 1,
+      id: e.id,
+      ts: e.ts,
+      topic: e.topic,
+      sender: e.sender,
+      payload: e.payload,
+      hash: `h${i + 1}`,
+      prevHash: i === 0 ? '0'.repeat(64) : `h${i}`,
+    }));
     obs.final!.ledger = ledger;
     obs.final!.verify = { ok: true, entries: ledger.length, head: `h${ledger.length}`, firstBad: null };
     expect(failing(obs)).toEqual([]);
@@ -220,7 +346,10 @@ describe('soak checks', () => {
     const a = baseline().obs;
     const i = a.runs.findIndex((x) => x.kind === 'envelope');
     a.runs.splice(i, 1);
-    expect(evaluate(a).checks.find((c) => c.id === 'nothing-lost')).toMatchObject({ ok: false, detail: expect.stringContaining('no run was reported for it') });
+    expect(evaluate(a).checks.find((c) => c.id === 'nothing-lost')).toMatchObject({
+      ok: false,
+      detail: expect.stringContaining('no run was reported for it'),
+    });
     const b = baseline().obs;
     b.final!.stats.busDeadLetters.push({ rule: 'Ledger', target: 'ledger-writer', eventId: 'e1', error: 'connect ECONNREFUSED' });
     expect(failing(b)).toEqual(['nothing-lost']);
@@ -231,7 +360,9 @@ describe('soak checks', () => {
     // the recipient registered only after the envelope was sent: not delivered, and not a loss
     const d = baseline();
     const ping = d.obs.events.find((e) => e.envelope.topic === 'soak.ping')!;
-    const reg = d.obs.events.findIndex((e) => e.envelope.topic === 'agent.registered' && e.envelope.payload.name === ping.envelope.recipient);
+    const reg = d.obs.events.findIndex(
+      (e) => e.envelope.topic === 'agent.registered' && e.envelope.payload.name === ping.envelope.recipient,
+    );
     const [regEv] = d.obs.events.splice(reg, 1);
     d.obs.events.splice(d.obs.events.indexOf(ping) + 1, 0, regEv!);
     d.obs.runs = d.obs.runs.filter((r) => r.runId !== `${ping.envelope.recipient}<${ping.envelope.id}`);
@@ -298,19 +429,26 @@ describe('soak fleet', () => {
   });
 
   it('rejects a fleet that is mostly faulty or has an inverted period range', () => {
-    expect(() => planFleet({ agents: 100, throwFraction: 0.6, healthyCycleSeconds: [10, 20], faultyCycleSeconds: [2, 3] })).toThrow(/most of the fleet healthy/);
+    expect(() => planFleet({ agents: 100, throwFraction: 0.6, healthyCycleSeconds: [10, 20], faultyCycleSeconds: [2, 3] })).toThrow(
+      /most of the fleet healthy/,
+    );
     expect(() => planFleet({ agents: 100, healthyCycleSeconds: [20, 10], faultyCycleSeconds: [2, 3] })).toThrow(/\[min, max\]/);
   });
 
   it('generates bundles that are ES modules with the declared manifest; a healthy one publishes to a peer and counts what it receives', async () => {
     const plan = planFleet({ agents: 100, healthyCycleSeconds: [20, 39], faultyCycleSeconds: [4, 7] });
-    const load = async (src: string) => ((await import(`data:text/javascript,${encodeURIComponent(src)}`)) as { default: Record<string, unknown> }).default;
+    const load = async (src: string) =>
+      ((await import(`data:text/javascript,${encodeURIComponent(src)}`)) as { default: Record<string, unknown> }).default;
     const h = plan.healthy[5]!;
     const mod = await load(h.source);
     expect(mod).toMatchObject({ cycleSeconds: h.cycleSeconds, timeoutSeconds: 5 });
     const state = new Map<string, unknown>();
     const sent: unknown[][] = [];
-    const ctx = { cycle: 4, state: { get: (k: string) => state.get(k), set: (k: string, v: unknown) => void state.set(k, v) }, publish: async (...a: unknown[]) => void sent.push(a) };
+    const ctx = {
+      cycle: 4,
+      state: { get: (k: string) => state.get(k), set: (k: string, v: unknown) => void state.set(k, v) },
+      publish: async (...a: unknown[]) => void sent.push(a),
+    };
     await (mod.runCycle as (c: unknown) => Promise<void>)(ctx);
     await (mod.runCycle as (c: unknown) => Promise<void>)(ctx);
     expect(sent.map((s) => s[0])).toEqual(['soak.ping', 'soak.ping']);

@@ -22,7 +22,10 @@ describe('reliability soak (short form)', () => {
     const result = await runSoak({ ...SHORT_FORM, logLevel: 'warn' }, { progress: (l) => progress.push(l) });
     const report = formatResult(result);
     // on failure the report (checks, figures, where the orchestrator's log and observations are) is the message
-    expect(result.checks.filter((c) => !c.ok), `${report}\n${progress.join('\n')}`).toEqual([]);
+    expect(
+      result.checks.filter((c) => !c.ok),
+      `${report}\n${progress.join('\n')}`,
+    ).toEqual([]);
     expect(result.passed).toBe(true);
 
     const f = result.figures;

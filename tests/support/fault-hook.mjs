@@ -10,9 +10,15 @@ if (process.argv.some((a) => a.endsWith('local/main.ts')) && process.env.FAULT_T
   const timer = setInterval(() => {
     if (!existsSync(process.env.FAULT_TRIGGER)) return;
     clearInterval(timer);
-    if (kind === 'throw') setTimeout(() => { throw new Error('injected fault: uncaught'); }, 0);
+    if (kind === 'throw')
+      setTimeout(() => {
+        throw new Error('injected fault: uncaught');
+      }, 0);
     else if (kind === 'reject') void Promise.reject(new Error('injected fault: unhandled rejection'));
-    else if (kind === 'oom') setInterval(() => { for (let i = 0; i < 2000; i++) hoard.push({ i, s: 'x'.repeat(64) + i }); }, 1);
+    else if (kind === 'oom')
+      setInterval(() => {
+        for (let i = 0; i < 2000; i++) hoard.push({ i, s: 'x'.repeat(64) + i });
+      }, 1);
   }, 50);
   timer.unref();
 }

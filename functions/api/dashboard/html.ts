@@ -1,5 +1,5 @@
 /** The dashboard page (served at `/` without auth; the page asks for the token). */
-export const DASHBOARD_HTML = String.raw`<!doctype html>
+export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">

@@ -1,5 +1,5 @@
 /** Dashboard stylesheet (`/dashboard/app.css`). */
-export const DASHBOARD_CSS = String.raw`
+export const DASHBOARD_CSS = `
 :root { --bg:#f7f7f8; --fg:#1d1d1f; --muted:#6b6b75; --line:#dedee3; --ok:#1a7f37; --warn:#9a6700; --bad:#cf222e; --info:#0969da; }
 * { box-sizing: border-box; }
 body { margin:0; font:14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; background:var(--bg); color:var(--fg); }

@@ -73,7 +73,8 @@ export class AwsComponentControl implements ComponentControl {
   }
 
   private scheduleSwitch(name: string, group: string): CloudSwitch {
-    const get = async (): Promise<GetScheduleCommandOutput> => this.clients.scheduler.send(new GetScheduleCommand({ Name: name, GroupName: group }));
+    const get = async (): Promise<GetScheduleCommandOutput> =>
+      this.clients.scheduler.send(new GetScheduleCommand({ Name: name, GroupName: group }));
     return {
       describe: `schedule ${group}/${name}`,
       isEnabled: async () => (await get()).State === 'ENABLED',
@@ -106,7 +107,7 @@ export class AwsComponentControl implements ComponentControl {
       describe: `rule ${eventBusName}/${name}`,
       isEnabled: async () => {
         const r = await this.clients.eventBridge.send(new DescribeRuleCommand({ Name: name, EventBusName: eventBusName }));
-        return r.State !== undefined && r.State.startsWith('ENABLED');
+        return r.State?.startsWith('ENABLED') === true;
       },
       setEnabled: async (enabled) => {
         const input = { Name: name, EventBusName: eventBusName };
@@ -118,7 +119,8 @@ export class AwsComponentControl implements ComponentControl {
   private esmSwitch(uuid: string): CloudSwitch {
     return {
       describe: `event source mapping ${uuid}`,
-      isEnabled: async () => ESM_RUNNING.has((await this.clients.lambda.send(new GetEventSourceMappingCommand({ UUID: uuid }))).State ?? ''),
+      isEnabled: async () =>
+        ESM_RUNNING.has((await this.clients.lambda.send(new GetEventSourceMappingCommand({ UUID: uuid }))).State ?? ''),
       setEnabled: async (enabled) => {
         await this.clients.lambda.send(new UpdateEventSourceMappingCommand({ UUID: uuid, Enabled: enabled }));
       },
@@ -157,7 +159,9 @@ export class AwsComponentControl implements ComponentControl {
       try {
         await s.setEnabled(running);
       } catch (e) {
-        throw new ComponentSwitchError(`${running ? 'enabling' : 'disabling'} ${s.describe} failed: ${errorMessage(e)}`, { component: name });
+        throw new ComponentSwitchError(`${running ? 'enabling' : 'disabling'} ${s.describe} failed: ${errorMessage(e)}`, {
+          component: name,
+        });
       }
     }
     return this.state(name);

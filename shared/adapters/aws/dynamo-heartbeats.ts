@@ -104,7 +104,8 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
 
   private parse(item: Record<string, unknown>): HeartbeatRecord {
     const buckets: Record<string, number> = {};
-    for (const [k, v] of Object.entries(item)) if (k.startsWith(HIST_PREFIX) && typeof v === 'number') buckets[k.slice(HIST_PREFIX.length)] = v;
+    for (const [k, v] of Object.entries(item))
+      if (k.startsWith(HIST_PREFIX) && typeof v === 'number') buckets[k.slice(HIST_PREFIX.length)] = v;
     const r = HeartbeatRecordSchema.safeParse({ ...item, durationBuckets: buckets });
     if (!r.success) throw new StoreError(`heartbeat item ${String(item.name)} is malformed: ${r.error.message}`);
     return r.data;
@@ -123,7 +124,9 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
       for (let attempt = 0; keys && keys.length > 0; attempt++) {
         if (attempt > 8) throw new StoreError('BatchGetItem on heartbeats kept returning unprocessed keys');
         if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 20 * 2 ** attempt)));
-        const out: BatchGetCommandOutput = await this.ddb.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }));
+        const out: BatchGetCommandOutput = await this.ddb.send(
+          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }),
+        );
         for (const it of out.Responses?.[this.tableName] ?? []) {
           const rec = this.parse(it);
           result.set(rec.name, rec);
@@ -159,12 +162,26 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
   async claimAndRead(name: string, claim: RunClaim): Promise<ClaimOutcome> {
     if (claim.slot === undefined) {
       const r = await this.claimItem(name, claim);
-      if (!r.claimed) return { claimed: false, record: null, state: {}, ...(r.heldUntil !== undefined ? { heldUntil: r.heldUntil } : {}), ...(r.claimedBefore ? { claimedBefore: true } : {}) };
+      if (!r.claimed)
+        return {
+          claimed: false,
+          record: null,
+          state: {},
+          ...(r.heldUntil !== undefined ? { heldUntil: r.heldUntil } : {}),
+          ...(r.claimedBefore ? { claimedBefore: true } : {}),
+        };
       const out = await this.ddb.send(new GetCommand({ TableName: this.tableName, Key: { name }, ConsistentRead: true }));
       return { claimed: true, record: out.Item ? this.parse(out.Item) : null, state: this.stateOf(name, out.Item) };
     }
     const r = await this.claimSlot(name, claim, 'ALL_NEW');
-    if (!r.item) return { claimed: false, record: null, state: {}, ...(r.heldUntil !== undefined ? { heldUntil: r.heldUntil } : {}), ...(r.claimedBefore ? { claimedBefore: true } : {}) };
+    if (!r.item)
+      return {
+        claimed: false,
+        record: null,
+        state: {},
+        ...(r.heldUntil !== undefined ? { heldUntil: r.heldUntil } : {}),
+        ...(r.claimedBefore ? { claimedBefore: true } : {}),
+      };
     if (this.claimed.size >= MAX_CLAIMED) this.claimed.delete(this.claimed.keys().next().value as string);
     this.claimed.set(claimedKey(name, claim.runId, claim.startedAt), receiptsOf(r.item));
     return { claimed: true, record: this.parse(r.item), state: this.stateOf(name, r.item) };
@@ -178,25 +195,30 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
    * The slot's lease: new if the slot is newer than the last claimed one, else a takeover of an
    * expired lease of this run. Refused: `heldUntil` when a live lease of this run holds it.
    */
-  private async claimSlot(name: string, claim: RunClaim, returnValues: 'ALL_NEW' | 'NONE'): Promise<{ item: Record<string, unknown> | null; heldUntil?: number; claimedBefore?: boolean }> {
+  private async claimSlot(
+    name: string,
+    claim: RunClaim,
+    returnValues: 'ALL_NEW' | 'NONE',
+  ): Promise<{ item: Record<string, unknown> | null; heldUntil?: number; claimedBefore?: boolean }> {
     const names = { '#lastSlot': 'lastSlot', '#running': 'running' };
     // a new lease: the slot is newer than the last one claimed
-    if (!claim.takeoverOnly) try {
-      const out = await this.ddb.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { name },
-          ConditionExpression: 'attribute_not_exists(#lastSlot) OR #lastSlot < :slot',
-          UpdateExpression: 'SET #lastSlot = :slot, #running = :running',
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: { ':slot': claim.slot, ':running': this.lease(claim) },
-          ReturnValues: returnValues,
-        }),
-      );
-      return { item: out.Attributes ?? {} };
-    } catch (e) {
-      if (!(e instanceof ConditionalCheckFailedException)) throw e;
-    }
+    if (!claim.takeoverOnly)
+      try {
+        const out = await this.ddb.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: { name },
+            ConditionExpression: 'attribute_not_exists(#lastSlot) OR #lastSlot < :slot',
+            UpdateExpression: 'SET #lastSlot = :slot, #running = :running',
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: { ':slot': claim.slot, ':running': this.lease(claim) },
+            ReturnValues: returnValues,
+          }),
+        );
+        return { item: out.Attributes ?? {} };
+      } catch (e) {
+        if (!(e instanceof ConditionalCheckFailedException)) throw e;
+      }
     try {
       const out = await this.ddb.send(
         new UpdateCommand({
@@ -225,19 +247,20 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
   private async claimItem(name: string, claim: RunClaim): Promise<{ claimed: boolean; heldUntil?: number; claimedBefore?: boolean }> {
     const key = claimItemKey(name, claim.runId);
     const expiresAt = Math.ceil(claim.deadline / 1000) + this.claimTtlSeconds;
-    if (!claim.takeoverOnly) try {
-      await this.ddb.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { name: key, runId: claim.runId, startedAt: claim.startedAt, deadline: claim.deadline, expiresAt },
-          ConditionExpression: 'attribute_not_exists(#name)',
-          ExpressionAttributeNames: { '#name': 'name' },
-        }),
-      );
-      return { claimed: true };
-    } catch (e) {
-      if (!(e instanceof ConditionalCheckFailedException)) throw e;
-    }
+    if (!claim.takeoverOnly)
+      try {
+        await this.ddb.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: { name: key, runId: claim.runId, startedAt: claim.startedAt, deadline: claim.deadline, expiresAt },
+            ConditionExpression: 'attribute_not_exists(#name)',
+            ExpressionAttributeNames: { '#name': 'name' },
+          }),
+        );
+        return { claimed: true };
+      } catch (e) {
+        if (!(e instanceof ConditionalCheckFailedException)) throw e;
+      }
     try {
       await this.ddb.send(
         new UpdateCommand({
@@ -275,7 +298,15 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
 
   /** Envelopes the quarantine stub consumed for this agent so far. */
   async droppedCount(name: string): Promise<number> {
-    const out = await this.ddb.send(new GetCommand({ TableName: this.tableName, Key: { name }, ProjectionExpression: '#n', ExpressionAttributeNames: { '#n': 'stubDropped' }, ConsistentRead: true }));
+    const out = await this.ddb.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { name },
+        ProjectionExpression: '#n',
+        ExpressionAttributeNames: { '#n': 'stubDropped' },
+        ConsistentRead: true,
+      }),
+    );
     const n = out.Item?.stubDropped;
     return typeof n === 'number' ? n : 0;
   }
@@ -290,7 +321,13 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
     const known = this.claimed.get(claimedKey(name, done.runId, done.lease!.startedAt));
     if (known) return known;
     const out = await this.ddb.send(
-      new GetCommand({ TableName: this.tableName, Key: { name }, ProjectionExpression: '#done', ExpressionAttributeNames: { '#done': 'doneLeases' }, ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { name },
+        ProjectionExpression: '#done',
+        ExpressionAttributeNames: { '#done': 'doneLeases' },
+        ConsistentRead: true,
+      }),
     );
     return receiptsOf(out.Item);
   }
@@ -318,12 +355,18 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
     const ce = u.name('consecutiveErrors');
     const failed = done.outcome !== 'ok';
     if (failed) {
-      u.setExpr('consecutiveErrors', `if_not_exists(${ce}, ${u.value(0)}) + ${u.value(1)}`).set('lastError', (done.error ?? done.outcome).slice(0, 1000)).add('failures', 1);
+      u.setExpr('consecutiveErrors', `if_not_exists(${ce}, ${u.value(0)}) + ${u.value(1)}`)
+        .set('lastError', (done.error ?? done.outcome).slice(0, 1000))
+        .add('failures', 1);
     } else if (done.countsAsCycle) u.set('consecutiveErrors', 0);
     else u.setExpr('consecutiveErrors', `if_not_exists(${ce}, ${u.value(0)})`);
     if (done.countsAsCycle) {
       // a cycle or trigger: the heartbeat, its outcome and duration, the histogram, the next expectation
-      u.set('lastHeartbeat', done.at).set('lastOutcome', done.outcome).set('lastDurationMs', done.durationMs).add('cycles', 1).add('durationSumMs', done.durationMs);
+      u.set('lastHeartbeat', done.at)
+        .set('lastOutcome', done.outcome)
+        .set('lastDurationMs', done.durationMs)
+        .add('cycles', 1)
+        .add('durationSumMs', done.durationMs);
       for (const le of [...DURATION_BUCKETS_MS.filter((b) => done.durationMs <= b).map(String), INF]) u.add(`${HIST_PREFIX}${le}`, 1);
       this.expectation(u, name, done.expectBy);
     }
@@ -344,19 +387,28 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
   }
 
   private async completeUnleased(name: string, u: UpdateExpr): Promise<{ consecutiveErrors: number; status: CompletionStatus }> {
-    const out = await this.ddb.send(new UpdateCommand({ TableName: this.tableName, Key: { name }, ...u.request(), ReturnValues: 'UPDATED_NEW' }));
+    const out = await this.ddb.send(
+      new UpdateCommand({ TableName: this.tableName, Key: { name }, ...u.request(), ReturnValues: 'UPDATED_NEW' }),
+    );
     return { consecutiveErrors: numberOr0(out.Attributes?.consecutiveErrors), status: 'applied' };
   }
 
   /** A slot's completion: applied only while `running` is still its lease. */
-  private async completeSlot(name: string, done: RunCompletion, startedAt: number, u: UpdateExpr): Promise<{ consecutiveErrors: number; status: CompletionStatus }> {
+  private async completeSlot(
+    name: string,
+    done: RunCompletion,
+    startedAt: number,
+    u: UpdateExpr,
+  ): Promise<{ consecutiveErrors: number; status: CompletionStatus }> {
     const condition = {
       expression: '#running.#rid = :rid AND #running.#st = :lst',
       names: { '#running': 'running', '#rid': 'runId', '#st': 'startedAt' },
       values: { ':rid': done.runId, ':lst': startedAt },
     };
     try {
-      const out = await this.ddb.send(new UpdateCommand({ TableName: this.tableName, Key: { name }, ...u.request(condition), ReturnValues: 'UPDATED_NEW' }));
+      const out = await this.ddb.send(
+        new UpdateCommand({ TableName: this.tableName, Key: { name }, ...u.request(condition), ReturnValues: 'UPDATED_NEW' }),
+      );
       this.claimed.delete(claimedKey(name, done.runId, startedAt));
       return { consecutiveErrors: numberOr0(out.Attributes?.consecutiveErrors), status: 'applied' };
     } catch (e) {
@@ -372,7 +424,12 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
   }
 
   /** A trigger's or envelope run's completion: in one transaction with marking its claim item done. */
-  private async completeClaimItem(name: string, done: RunCompletion, startedAt: number, u: UpdateExpr): Promise<{ consecutiveErrors: number; status: CompletionStatus }> {
+  private async completeClaimItem(
+    name: string,
+    done: RunCompletion,
+    startedAt: number,
+    u: UpdateExpr,
+  ): Promise<{ consecutiveErrors: number; status: CompletionStatus }> {
     const key = claimItemKey(name, done.runId);
     try {
       await this.ddb.send(
@@ -403,7 +460,13 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
 
   private async consecutiveErrors(name: string): Promise<number> {
     const out = await this.ddb.send(
-      new GetCommand({ TableName: this.tableName, Key: { name }, ProjectionExpression: '#ce', ExpressionAttributeNames: { '#ce': 'consecutiveErrors' }, ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { name },
+        ProjectionExpression: '#ce',
+        ExpressionAttributeNames: { '#ce': 'consecutiveErrors' },
+        ConsistentRead: true,
+      }),
     );
     return numberOr0(out.Item?.consecutiveErrors);
   }
@@ -422,8 +485,13 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
   }
 
   queryOverdue(shard: string, now: number, limit: number): Promise<{ name: string; expectBy: number; lastHeartbeat: number | null }[]> {
-    return queryShard(this.ddb, { table: this.tableName, index: EXPECT_INDEX, shardAttr: 'hbShard', shard, sortAttr: 'expectBy', cmp: '<', bound: now, limit }, (it) =>
-      typeof it.name === 'string' && typeof it.expectBy === 'number' ? { name: it.name, expectBy: it.expectBy, lastHeartbeat: typeof it.lastHeartbeat === 'number' ? it.lastHeartbeat : null } : null,
+    return queryShard(
+      this.ddb,
+      { table: this.tableName, index: EXPECT_INDEX, shardAttr: 'hbShard', shard, sortAttr: 'expectBy', cmp: '<', bound: now, limit },
+      (it) =>
+        typeof it.name === 'string' && typeof it.expectBy === 'number'
+          ? { name: it.name, expectBy: it.expectBy, lastHeartbeat: typeof it.lastHeartbeat === 'number' ? it.lastHeartbeat : null }
+          : null,
     );
   }
 

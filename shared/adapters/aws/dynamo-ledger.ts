@@ -63,8 +63,18 @@ const EntryItemSchema = z
   })
   .strict();
 
-const HeadItemSchema = z.object({ lastSeq: z.number().int().positive(), hash: HASH, lastExpiresAt: SEC.optional(), appendedAt: z.number() });
-const CheckpointItemSchema = z.object({ seq: z.number().int().positive(), hash: HASH, entryExpiresAt: SEC.optional(), retentionStart: z.boolean() });
+const HeadItemSchema = z.object({
+  lastSeq: z.number().int().positive(),
+  hash: HASH,
+  lastExpiresAt: SEC.optional(),
+  appendedAt: z.number(),
+});
+const CheckpointItemSchema = z.object({
+  seq: z.number().int().positive(),
+  hash: HASH,
+  entryExpiresAt: SEC.optional(),
+  retentionStart: z.boolean(),
+});
 
 function decodeEntry(item: Record<string, unknown>): ScannedEntry {
   const seq = typeof item.seq === 'number' ? item.seq : NaN;
@@ -135,7 +145,8 @@ export class DynamoLedgerStore implements LedgerStore {
 
   async commit(c: LedgerCommit): Promise<CommitResult> {
     if (c.entries.length === 0) return { ok: true };
-    if (c.entries.length > this.maxEntriesPerCommit) throw new StoreError(`a ledger commit holds at most ${this.maxEntriesPerCommit} entries`);
+    if (c.entries.length > this.maxEntriesPerCommit)
+      throw new StoreError(`a ledger commit holds at most ${this.maxEntriesPerCommit} entries`);
     const T = this.tableName;
     const items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']> = [];
     for (const e of c.entries) {
@@ -151,14 +162,27 @@ export class DynamoLedgerStore implements LedgerStore {
     if (c.head.expiresAt !== null) head.lastExpiresAt = c.head.expiresAt;
     items.push(
       c.expect
-        ? { Put: { TableName: T, Item: head, ConditionExpression: 'lastSeq = :expected', ExpressionAttributeValues: { ':expected': c.expect.seq } } }
+        ? {
+            Put: {
+              TableName: T,
+              Item: head,
+              ConditionExpression: 'lastSeq = :expected',
+              ExpressionAttributeValues: { ':expected': c.expect.seq },
+            },
+          }
         : { Put: { TableName: T, Item: head, ConditionExpression: 'attribute_not_exists(pk)' } },
     );
     for (const cp of c.checkpoints) {
       items.push({
         Put: {
           TableName: T,
-          Item: { pk: CHECKPOINT_PK, seq: cp.seq, hash: cp.hash, retentionStart: cp.retentionStart, ...(cp.expiresAt !== null ? { entryExpiresAt: cp.expiresAt } : {}) },
+          Item: {
+            pk: CHECKPOINT_PK,
+            seq: cp.seq,
+            hash: cp.hash,
+            retentionStart: cp.retentionStart,
+            ...(cp.expiresAt !== null ? { entryExpiresAt: cp.expiresAt } : {}),
+          },
         },
       });
     }
@@ -168,7 +192,10 @@ export class DynamoLedgerStore implements LedgerStore {
     } catch (e) {
       // the head moved (ConditionalCheckFailed) or another transaction touched the same items
       // at the same time (TransactionConflict): either way, re-read the head and try again
-      if (e instanceof TransactionCanceledException && (e.CancellationReasons ?? []).some((r) => r.Code === 'ConditionalCheckFailed' || r.Code === 'TransactionConflict')) {
+      if (
+        e instanceof TransactionCanceledException &&
+        (e.CancellationReasons ?? []).some((r) => r.Code === 'ConditionalCheckFailed' || r.Code === 'TransactionConflict')
+      ) {
         return { ok: false, reason: 'conflict' };
       }
       throw e;
@@ -231,7 +258,13 @@ export class DynamoLedgerStore implements LedgerStore {
       for (const it of out.Items ?? []) {
         const r = CheckpointItemSchema.safeParse(it);
         // a damaged checkpoint is ignored (it only adds checks); verification still covers the chain
-        if (r.success) list.push({ seq: r.data.seq, hash: r.data.hash, expiresAt: r.data.entryExpiresAt ?? null, retentionStart: r.data.retentionStart });
+        if (r.success)
+          list.push({
+            seq: r.data.seq,
+            hash: r.data.hash,
+            expiresAt: r.data.entryExpiresAt ?? null,
+            retentionStart: r.data.retentionStart,
+          });
       }
       start = out.LastEvaluatedKey;
     } while (start);
@@ -246,6 +279,11 @@ export interface DynamoLedgerOptions {
 }
 
 /** The LedgerService on the DynamoDB table (API: reads and replay; ledger writer: append). */
-export function createDynamoLedger(ddb: DynamoDBDocumentClient, tableName: string, publisher?: EventPublisher, opts: DynamoLedgerOptions = {}): LedgerService {
+export function createDynamoLedger(
+  ddb: DynamoDBDocumentClient,
+  tableName: string,
+  publisher?: EventPublisher,
+  opts: DynamoLedgerOptions = {},
+): LedgerService {
   return new LedgerService({ store: new DynamoLedgerStore(ddb, tableName), ...(publisher ? { publisher } : {}), ...opts });
 }

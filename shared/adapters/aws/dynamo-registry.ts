@@ -274,7 +274,10 @@ export class DynamoRegistry implements RegistryStore {
         if (raceOnOurRead && t.from.includes(cur.status) && attempt < 3) continue;
         if (!t.from.includes(cur.status))
           throw new ConflictError(`agent ${name} is ${cur.status}; cannot make it ${t.to}`, { name, status: cur.status });
-        throw new ConflictError(`agent ${name} changed concurrently (generation ${cur.generation}); try again`, { name, generation: cur.generation });
+        throw new ConflictError(`agent ${name} changed concurrently (generation ${cur.generation}); try again`, {
+          name,
+          generation: cur.generation,
+        });
       }
     }
   }
@@ -287,11 +290,21 @@ export class DynamoSchedule implements ScheduleStore {
   ) {}
 
   queryDue(shard: string, before: number, limit: number): Promise<DueAgent[]> {
-    return queryShard(this.ddb, { table: this.tableName, index: DUE_INDEX, shardAttr: 'dueShard', shard, sortAttr: 'nextRunAt', cmp: '<=', bound: before, limit }, (it) => {
-      const r = AgentRecordSchema.safeParse(it);
-      if (!r.success || r.data.nextRunAt === null) return null;
-      return { name: r.data.name, status: r.data.status, nextRunAt: r.data.nextRunAt, cycleSeconds: r.data.cycleSeconds, generation: r.data.generation };
-    });
+    return queryShard(
+      this.ddb,
+      { table: this.tableName, index: DUE_INDEX, shardAttr: 'dueShard', shard, sortAttr: 'nextRunAt', cmp: '<=', bound: before, limit },
+      (it) => {
+        const r = AgentRecordSchema.safeParse(it);
+        if (!r.success || r.data.nextRunAt === null) return null;
+        return {
+          name: r.data.name,
+          status: r.data.status,
+          nextRunAt: r.data.nextRunAt,
+          cycleSeconds: r.data.cycleSeconds,
+          generation: r.data.generation,
+        };
+      },
+    );
   }
 
   async advance(name: string, expectNextRunAt: number, nextRunAt: number, opts: { activate: boolean; at: number }): Promise<boolean> {

@@ -60,7 +60,10 @@ export class EventBridgePublisher implements EventPublisher {
     const failed: BusPublishError['failed'] = [];
     for (const group of planPutEvents(valid)) failed.push(...(await this.send(group)));
     if (failed.length > 0) {
-      throw new BusPublishError(`${failed.length} of ${valid.length} envelopes could not be put on bus ${this.busName}: ${failed.map((f) => `${f.envelopeId} (${f.errorCode})`).join(', ')}`, failed);
+      throw new BusPublishError(
+        `${failed.length} of ${valid.length} envelopes could not be put on bus ${this.busName}: ${failed.map((f) => `${f.envelopeId} (${f.errorCode})`).join(', ')}`,
+        failed,
+      );
     }
   }
 
@@ -76,13 +79,22 @@ export class EventBridgePublisher implements EventPublisher {
         .map((p, i) => ({ p, r: results[i] }))
         // no per-entry result although some failed: treat the entry as failed (conservative)
         .filter(({ r }) => r === undefined || r.ErrorCode !== undefined)
-        .map(({ p, r }) => ({ envelopeId: p.envelope.id, errorCode: r?.ErrorCode ?? 'Unknown', errorMessage: r?.ErrorMessage ?? 'no result for this entry', p }));
+        .map(({ p, r }) => ({
+          envelopeId: p.envelope.id,
+          errorCode: r?.ErrorCode ?? 'Unknown',
+          errorMessage: r?.ErrorMessage ?? 'no result for this entry',
+          p,
+        }));
       const strip = ({ envelopeId, errorCode, errorMessage }: (typeof failures)[number]) => ({ envelopeId, errorCode, errorMessage });
       given.push(...failures.filter((f) => NON_RETRYABLE_ENTRY_ERRORS.has(f.errorCode)).map(strip));
       const retryable = failures.filter((f) => !NON_RETRYABLE_ENTRY_ERRORS.has(f.errorCode));
       if (retryable.length === 0) return given;
       if (attempt >= this.maxAttempts) return [...given, ...retryable.map(strip)];
-      this.log.warn('PutEvents entries failed; retrying', { attempt, retrying: retryable.length, codes: [...new Set(retryable.map((f) => f.errorCode))] });
+      this.log.warn('PutEvents entries failed; retrying', {
+        attempt,
+        retrying: retryable.length,
+        codes: [...new Set(retryable.map((f) => f.errorCode))],
+      });
       await this.sleep(this.baseDelayMs * 2 ** (attempt - 1));
       pending = retryable.map((f) => f.p);
     }

@@ -9,7 +9,10 @@
  *   (for services with no local emulator: SQS, EventBridge), and counts them like `count`.
  */
 interface Stack {
-  add(mw: (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => (args: unknown) => Promise<unknown>, opts: { step: 'initialize'; name: string; priority?: 'high' | 'low' }): void;
+  add(
+    mw: (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => (args: unknown) => Promise<unknown>,
+    opts: { step: 'initialize'; name: string; priority?: 'high' | 'low' },
+  ): void;
 }
 interface HasStack {
   middlewareStack: unknown;

@@ -18,7 +18,11 @@ export interface ShardQuery {
   limit: number;
 }
 
-export async function queryShard<T>(ddb: DynamoDBDocumentClient, q: ShardQuery, accept: (item: Record<string, unknown>) => T | null): Promise<T[]> {
+export async function queryShard<T>(
+  ddb: DynamoDBDocumentClient,
+  q: ShardQuery,
+  accept: (item: Record<string, unknown>) => T | null,
+): Promise<T[]> {
   const found: T[] = [];
   let start: Record<string, unknown> | undefined;
   do {

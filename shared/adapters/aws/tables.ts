@@ -43,7 +43,9 @@ export async function ensureTable(client: DynamoDBClient, def: TableDef, name: s
       }),
     );
     if (def.ttlAttribute) {
-      await client.send(new UpdateTimeToLiveCommand({ TableName: name, TimeToLiveSpecification: { AttributeName: def.ttlAttribute, Enabled: true } }));
+      await client.send(
+        new UpdateTimeToLiveCommand({ TableName: name, TimeToLiveSpecification: { AttributeName: def.ttlAttribute, Enabled: true } }),
+      );
     }
   } catch (e) {
     if (!(e instanceof ResourceInUseException)) throw e;
@@ -51,6 +53,10 @@ export async function ensureTable(client: DynamoDBClient, def: TableDef, name: s
   await client.send(new DescribeTableCommand({ TableName: name }));
 }
 
-export async function ensureTables(client: DynamoDBClient, defs: TableDef[], names?: Partial<Record<TableDef['id'], string>>): Promise<void> {
+export async function ensureTables(
+  client: DynamoDBClient,
+  defs: TableDef[],
+  names?: Partial<Record<TableDef['id'], string>>,
+): Promise<void> {
   for (const def of defs) await ensureTable(client, def, names?.[def.id] ?? def.localName);
 }

@@ -15,6 +15,7 @@
  *   {t:'done', ok, error, aborted}             the handler settled
  * The parent terminates the worker after 'done', at the timeout, or on any error.
  */
+// biome-ignore lint/complexity/noUselessStringRaw: the source is JavaScript for another thread; raw keeps any escape a future edit adds (`\n` in its strings) as written
 export const WORKER_SOURCE = String.raw`
 'use strict';
 const { parentPort, workerData } = require('node:worker_threads');

@@ -82,7 +82,12 @@ const WorkerMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('manifest'), manifest: z.record(z.string(), z.unknown()) }),
   z.object({ t: z.literal('manifest-error'), error: z.string() }),
   z.object({ t: z.literal('started') }),
-  z.object({ t: z.literal('log'), level: z.enum(['debug', 'info', 'warn', 'error']), msg: z.string().max(4096), fields: z.record(z.string(), z.unknown()).nullable() }),
+  z.object({
+    t: z.literal('log'),
+    level: z.enum(['debug', 'info', 'warn', 'error']),
+    msg: z.string().max(4096),
+    fields: z.record(z.string(), z.unknown()).nullable(),
+  }),
   z.object({
     t: z.literal('publish'),
     topic: z.string().regex(TOPIC_RE),
@@ -121,7 +126,9 @@ export class WorkerSandbox implements AgentSandbox {
   private materialize(bundle: VerifiedBundleRef, force = false): Promise<string> {
     if (!/^[0-9a-f]{64}$/.test(bundle.sha256)) throw new BundleIntegrityError(`bundle ${bundle.key}: sha256 is not 64 hex digits`);
     if (sha256Hex(bundle.bytes) !== bundle.sha256)
-      throw new BundleIntegrityError(`bundle ${bundle.key}: bytes do not hash to the verified sha256 ${bundle.sha256}`, { key: bundle.key });
+      throw new BundleIntegrityError(`bundle ${bundle.key}: bytes do not hash to the verified sha256 ${bundle.sha256}`, {
+        key: bundle.key,
+      });
     const cached = this.materialized.get(bundle.sha256);
     if (cached && !force) return cached;
     const file = join(this.opts.cacheDir, `${bundle.sha256}.mjs`);
@@ -196,7 +203,8 @@ export class WorkerSandbox implements AgentSandbox {
     try {
       raw = await this.withIntegrityRetry(bundle, (file) => this.inspectOnce(file, bundle));
     } catch (e) {
-      if (e instanceof SandboxError || e instanceof BundleIntegrityError) throw new InspectionUnavailableError(`the bundle could not be inspected: ${e.message}`, { key: bundle.key });
+      if (e instanceof SandboxError || e instanceof BundleIntegrityError)
+        throw new InspectionUnavailableError(`the bundle could not be inspected: ${e.message}`, { key: bundle.key });
       throw e;
     }
     const r = BundleManifestSchema.safeParse(raw);
@@ -220,7 +228,10 @@ export class WorkerSandbox implements AgentSandbox {
       // the host's: the inspection could not be done, it is tried again later
       const unavailable = (msg: string) => settle(() => reject(new InspectionUnavailableError(msg, { key: bundle.key })));
       const timer = setTimeout(
-        () => unavailable(`loading the bundle did not finish within ${this.inspectTimeoutMs} ms (a busy host, or top-level code that never finishes)`),
+        () =>
+          unavailable(
+            `loading the bundle did not finish within ${this.inspectTimeoutMs} ms (a busy host, or top-level code that never finishes)`,
+          ),
         this.inspectTimeoutMs,
       );
       worker.on('message', (raw: unknown) => {
@@ -236,7 +247,8 @@ export class WorkerSandbox implements AgentSandbox {
         return fail('the bundle sent an unexpected message while loading');
       });
       worker.on('error', (e: Error & { code?: string }) => {
-        if (e.code === 'ERR_WORKER_OUT_OF_MEMORY') return unavailable(`the inspector ran out of memory (heap limit ${this.memoryMb} MB) while loading the bundle`);
+        if (e.code === 'ERR_WORKER_OUT_OF_MEMORY')
+          return unavailable(`the inspector ran out of memory (heap limit ${this.memoryMb} MB) while loading the bundle`);
         if (e.code === 'ERR_WORKER_INIT_FAILED') return unavailable(`the inspector's worker thread failed to start: ${e.message}`);
         // an exception of the bundle's code outside the import (a timer callback, a floating rejection)
         return fail(`loading the bundle failed: ${e.message}`);
@@ -295,7 +307,7 @@ export class WorkerSandbox implements AgentSandbox {
       const onTimeout = () => finish('timeout', `timed out after ${run.timeoutMs} ms`);
       let timer = setTimeout(onTimeout, run.timeoutMs + this.loadGraceMs);
 
-      const onMessage = (m: WorkerMessage): void => {
+      const onMessage = (m: WorkerMessage) => {
         switch (m.t) {
           case 'integrity':
             return finish(INTEGRITY, null);
@@ -309,8 +321,16 @@ export class WorkerSandbox implements AgentSandbox {
             agentLog[m.level](m.msg, m.fields ? { fields: m.fields } : undefined);
             return;
           case 'publish': {
-            if (published.length >= this.limits.maxPublishes) return finish('error', `agent published more than ${this.limits.maxPublishes} envelopes`);
-            const size = envelopeSize({ id: '00000000-0000-0000-0000-000000000000', topic: m.topic, sender: run.agent, recipient: m.recipient, ts: '2026-01-01T00:00:00.000Z', payload: m.payload });
+            if (published.length >= this.limits.maxPublishes)
+              return finish('error', `agent published more than ${this.limits.maxPublishes} envelopes`);
+            const size = envelopeSize({
+              id: '00000000-0000-0000-0000-000000000000',
+              topic: m.topic,
+              sender: run.agent,
+              recipient: m.recipient,
+              ts: '2026-01-01T00:00:00.000Z',
+              payload: m.payload,
+            });
             if (size > this.limits.maxEnvelopeBytes) return finish('error', `agent published an envelope of ${size} bytes, over the limit`);
             const p: PublishedByAgent = { topic: m.topic, payload: m.payload };
             if (m.recipient !== undefined) p.recipient = m.recipient;
@@ -330,7 +350,8 @@ export class WorkerSandbox implements AgentSandbox {
             stateBytes += n - (sizes.get(m.key) ?? 0);
             if (m.del) sizes.delete(m.key);
             else sizes.set(m.key, n);
-            if (stateBytes > this.limits.maxStateBytes) return finish('error', `agent state is over the limit of ${this.limits.maxStateBytes} bytes`);
+            if (stateBytes > this.limits.maxStateBytes)
+              return finish('error', `agent state is over the limit of ${this.limits.maxStateBytes} bytes`);
             stateChanges[m.key] = value;
             return;
           }

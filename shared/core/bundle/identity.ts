@@ -54,13 +54,10 @@ export function versionSortKey(version: string): string {
   const pad = (n: number) => n.toString().padStart(10, '0');
   const core = `${pad(v.major)}.${pad(v.minor)}.${pad(v.patch)}`;
   if (v.prerelease.length === 0) return `${core}~`;
-  const pre = v.prerelease
-    .map((id) => (typeof id === 'number' ? `0${pad(id)}` : `1${id}`))
-    .join('.');
+  const pre = v.prerelease.map((id) => (typeof id === 'number' ? `0${pad(id)}` : `1${id}`)).join('.');
   // '!' (0x21) ends the pre-release list so that a shorter list sorts before a longer one
   // sharing its prefix, as semver requires (1.0.0-a < 1.0.0-a.1).
   return `${core}-${pre}!`;
 }
 
-export const isNewer = (candidate: string, active: string | null | undefined): boolean =>
-  !active || semver.gt(candidate, active);
+export const isNewer = (candidate: string, active: string | null | undefined): boolean => !active || semver.gt(candidate, active);

@@ -6,7 +6,15 @@
  * correct for RFC 8032 signatures; node:crypto is the default because bench/verify measures it
  * several times faster (see bench/results.md). @noble stays available (`AGENT_VERIFIER=noble`).
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  sign as nodeSign,
+  verify as nodeVerify,
+  type KeyObject,
+} from 'node:crypto';
 import * as ed from '@noble/ed25519';
 import { ValidationError } from '../errors';
 

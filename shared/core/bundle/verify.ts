@@ -39,7 +39,8 @@ export function verifyBundle(input: VerifyInput): VerifiedBundle {
   let signer: string | null = null;
   if (input.trustedKeys.length > 0) {
     const sigText = input.signature?.trim();
-    if (!sigText) throw new BundleRejectedError('missing_signature', 'bundle has no signature and trusted keys are configured', { key: input.key });
+    if (!sigText)
+      throw new BundleRejectedError('missing_signature', 'bundle has no signature and trusted keys are configured', { key: input.key });
     if (!/^[A-Za-z0-9+/]+={0,2}$/.test(sigText) || Buffer.from(sigText, 'base64').length !== 64)
       throw new BundleRejectedError('malformed_signature', 'signature is not base64 of 64 bytes', { key: input.key });
     const sig = new Uint8Array(Buffer.from(sigText, 'base64'));
@@ -52,8 +53,15 @@ export function verifyBundle(input: VerifyInput): VerifiedBundle {
     const match = candidates.find((k) => verify(msg, sig, k));
     if (!match) {
       throw claimed
-        ? new BundleRejectedError('bad_signature', 'signature does not match the bundle bytes (tampered or signed for another name/version)', { key: input.key, signer: claimed, sha256 })
-        : new BundleRejectedError('bad_signature', 'signature does not verify with any trusted key (tampered bytes or untrusted key)', { key: input.key, sha256 });
+        ? new BundleRejectedError(
+            'bad_signature',
+            'signature does not match the bundle bytes (tampered or signed for another name/version)',
+            { key: input.key, signer: claimed, sha256 },
+          )
+        : new BundleRejectedError('bad_signature', 'signature does not verify with any trusted key (tampered bytes or untrusted key)', {
+            key: input.key,
+            sha256,
+          });
     }
     signer = match.id;
   }

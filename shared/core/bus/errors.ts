@@ -23,7 +23,11 @@ export class BusEntryTooLargeError extends OrchestratorError {
     readonly size: number,
     readonly limit: number,
   ) {
-    super('invalid_bus_entry_size', `envelope ${envelopeId} makes a bus entry of ${size} bytes, over the limit of ${limit} bytes`, { envelopeId, size, limit });
+    super('invalid_bus_entry_size', `envelope ${envelopeId} makes a bus entry of ${size} bytes, over the limit of ${limit} bytes`, {
+      envelopeId,
+      size,
+      limit,
+    });
   }
 }
 

@@ -89,16 +89,35 @@ const MAX_BRANCHES = 10_000;
 
 /** Names event-ruler reserves inside `$or` (Constants.RESERVED_FIELD_NAMES_IN_OR_RELATIONSHIP). */
 const RESERVED_IN_OR = new Set([
-  'exactly', 'equals-ignore-case', 'prefix', 'suffix', 'anything-but', 'exists', 'wildcard', 'numeric', 'cidr',
-  '=', '<', '<=', '>', '>=',
-  'regex', 'not-wildcard', 'not-equals-ignore-case',
-  'date-after', 'date-on-or-after', 'date-before', 'date-on-or-before', 'in-date-range',
-  'ip-address-in-range', 'ip-address-not-in-range',
+  'exactly',
+  'equals-ignore-case',
+  'prefix',
+  'suffix',
+  'anything-but',
+  'exists',
+  'wildcard',
+  'numeric',
+  'cidr',
+  '=',
+  '<',
+  '<=',
+  '>',
+  '>=',
+  'regex',
+  'not-wildcard',
+  'not-equals-ignore-case',
+  'date-after',
+  'date-on-or-after',
+  'date-before',
+  'date-on-or-before',
+  'in-date-range',
+  'ip-address-in-range',
+  'ip-address-not-in-range',
 ]);
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isLeafValue = (v: unknown): v is Leaf => v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
-const hasOwn = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
+const hasOwn = (o: object, k: string) => Object.hasOwn(o, k);
 const at = (path: string, key: string | number) => (typeof key === 'number' ? `${path}[${key}]` : path ? `${path}.${key}` : key);
 
 function requireString(v: unknown, path: string, what: string): string {
@@ -117,7 +136,8 @@ export function wildcardToRegExp(pattern: string, path = ''): RegExp {
     const c = pattern[i]!;
     if (c === '\\') {
       const n = pattern[i + 1];
-      if (n !== '*' && n !== '\\') throw new InvalidPatternError(path, `wildcard: a backslash may only escape "*" or "\\" (at position ${i})`);
+      if (n !== '*' && n !== '\\')
+        throw new InvalidPatternError(path, `wildcard: a backslash may only escape "*" or "\\" (at position ${i})`);
       re += n === '*' ? '\\*' : '\\\\';
       i++;
       prevStar = false;
@@ -234,16 +254,23 @@ function compileCidr(v: unknown, path: string): LeafTest {
   // Java's String.split("/") drops trailing empty strings
   const parts = s.split('/');
   while (parts.length > 0 && parts[parts.length - 1] === '') parts.pop();
-  if (parts.length !== 2) throw new InvalidPatternError(path, `cidr: malformed CIDR, one '/' required (an address/bits), got ${JSON.stringify(s)}`);
-  if (!/^[+-]?\d{1,10}$/.test(parts[1]!)) throw new InvalidPatternError(path, `cidr: malformed CIDR, mask bits must be an integer, got ${JSON.stringify(s)}`);
+  if (parts.length !== 2)
+    throw new InvalidPatternError(path, `cidr: malformed CIDR, one '/' required (an address/bits), got ${JSON.stringify(s)}`);
+  if (!/^[+-]?\d{1,10}$/.test(parts[1]!))
+    throw new InvalidPatternError(path, `cidr: malformed CIDR, mask bits must be an integer, got ${JSON.stringify(s)}`);
   const bits = Number(parts[1]);
   if (bits < 0) throw new InvalidPatternError(path, 'cidr: malformed CIDR, mask bits must not be negative');
   const base = parseIpLiteral(parts[0]!);
-  if (!base) throw new InvalidPatternError(path, `cidr: nonstandard IP address ${JSON.stringify(parts[0])} (IPv4 dotted decimal, or IPv6 in hex groups without an embedded IPv4)`);
+  if (!base)
+    throw new InvalidPatternError(
+      path,
+      `cidr: nonstandard IP address ${JSON.stringify(parts[0])} (IPv4 dotted decimal, or IPv6 in hex groups without an embedded IPv4)`,
+    );
   const v4 = base.length === 4;
   const full = v4 ? 32 : 128;
   if (bits >= full) {
-    const hint = bits === full ? ' (a full-length mask is refused too; to match one address, write the address itself as an exact value)' : '';
+    const hint =
+      bits === full ? ' (a full-length mask is refused too; to match one address, write the address itself as an exact value)' : '';
     const mapped = v4 && parts[0]!.includes(':') ? ` (${parts[0]} is IPv4-mapped: it is read as the IPv4 address ${base.join('.')})` : '';
     throw new InvalidPatternError(path, `cidr: ${v4 ? 'IPv4' : 'IPv6'} mask bits must be < ${full}, got /${bits}${hint}${mapped}`);
   }
@@ -263,16 +290,19 @@ function compileCidr(v: unknown, path: string): LeafTest {
 // numeric, anything-but, the matcher list
 
 function compileNumeric(v: unknown, path: string): LeafTest {
-  if (!Array.isArray(v) || (v.length !== 2 && v.length !== 4)) throw new InvalidPatternError(path, 'numeric must be [op, number] or [lower-op, number, upper-op, number]');
+  if (!Array.isArray(v) || (v.length !== 2 && v.length !== 4))
+    throw new InvalidPatternError(path, 'numeric must be [op, number] or [lower-op, number, upper-op, number]');
   const parts: { op: string; n: number }[] = [];
   for (let i = 0; i < v.length; i += 2) {
     const op = v[i];
     const n = v[i + 1];
-    if (typeof op !== 'string' || !['<', '<=', '=', '>', '>='].includes(op)) throw new InvalidPatternError(at(path, i), `unknown numeric operator ${JSON.stringify(op)}`);
+    if (typeof op !== 'string' || !['<', '<=', '=', '>', '>='].includes(op))
+      throw new InvalidPatternError(at(path, i), `unknown numeric operator ${JSON.stringify(op)}`);
     if (typeof n !== 'number' || !Number.isFinite(n)) throw new InvalidPatternError(at(path, i + 1), 'numeric operand must be a number');
     // EventBridge documents numeric matching "between -5.0e9 and +5.0e9 inclusive"; event-ruler
     // alone accepts any double (docs/event-patterns.md)
-    if (Math.abs(n) > NUMERIC_LIMIT) throw new InvalidPatternError(at(path, i + 1), `numeric operand must be between -${NUMERIC_LIMIT} and ${NUMERIC_LIMIT}`);
+    if (Math.abs(n) > NUMERIC_LIMIT)
+      throw new InvalidPatternError(at(path, i + 1), `numeric operand must be between -${NUMERIC_LIMIT} and ${NUMERIC_LIMIT}`);
     parts.push({ op, n });
   }
   if (parts.length === 2) {
@@ -287,7 +317,8 @@ function compileNumeric(v: unknown, path: string): LeafTest {
     }
     const { n: a } = lo;
     const { n: b } = hi;
-    if (lo.op === '>') return hi.op === '<' ? (x) => typeof x === 'number' && x > a && x < b : (x) => typeof x === 'number' && x > a && x <= b;
+    if (lo.op === '>')
+      return hi.op === '<' ? (x) => typeof x === 'number' && x > a && x < b : (x) => typeof x === 'number' && x > a && x <= b;
     return hi.op === '<' ? (x) => typeof x === 'number' && x >= a && x < b : (x) => typeof x === 'number' && x >= a && x <= b;
   }
   const { op, n } = parts[0]!;
@@ -310,13 +341,15 @@ function compileAnythingBut(v: unknown, path: string): LeafTest {
   if (Array.isArray(v)) {
     const allStrings = v.every((x) => typeof x === 'string');
     const allNumbers = v.every((x) => typeof x === 'number');
-    if (v.length === 0 || !(allStrings || allNumbers)) throw new InvalidPatternError(path, 'anything-but list must be non-empty and all strings or all numbers');
+    if (v.length === 0 || !(allStrings || allNumbers))
+      throw new InvalidPatternError(path, 'anything-but list must be non-empty and all strings or all numbers');
     const set = new Set<unknown>(v);
     return (x) => !set.has(x);
   }
   if (isObj(v)) {
     const keys = Object.keys(v);
-    if (keys.length !== 1) throw new InvalidPatternError(path, 'anything-but object must have exactly one of prefix, suffix, wildcard, equals-ignore-case');
+    if (keys.length !== 1)
+      throw new InvalidPatternError(path, 'anything-but object must have exactly one of prefix, suffix, wildcard, equals-ignore-case');
     const op = keys[0]!;
     const operand = v[op];
     const p = at(path, op);
@@ -327,7 +360,10 @@ function compileAnythingBut(v: unknown, path: string): LeafTest {
           // deliberate: EventBridge documents one value ("only works with a single prefix, not a
           // list"); event-ruler alone accepts a list (docs/event-patterns.md)
           const example = op === 'prefix' ? '["a*", "b*"]' : '["*a", "*b"]';
-          throw new InvalidPatternError(p, `anything-but ${op} takes a single string: EventBridge documents anything-but ${op} with one value, not a list (to exclude several, use {"anything-but": {"wildcard": ${example}}})`);
+          throw new InvalidPatternError(
+            p,
+            `anything-but ${op} takes a single string: EventBridge documents anything-but ${op} with one value, not a list (to exclude several, use {"anything-but": {"wildcard": ${example}}})`,
+          );
         }
         const text = requireString(operand, p, `anything-but ${op}`);
         // event-ruler: "Null prefix/suffix not allowed"
@@ -410,7 +446,10 @@ function compileMatcher(m: unknown, path: string, node: LeafNode): void {
       return;
     case 'exactly':
       // event-ruler has it; EventBridge's list of comparison operators does not
-      throw new InvalidPatternError(p, 'unknown operator "exactly" (an event-ruler operator that EventBridge does not document; write the string itself)');
+      throw new InvalidPatternError(
+        p,
+        'unknown operator "exactly" (an event-ruler operator that EventBridge does not document; write the string itself)',
+      );
     default:
       throw new InvalidPatternError(p, `unknown operator ${JSON.stringify(op)}`);
   }
@@ -419,7 +458,7 @@ function compileMatcher(m: unknown, path: string, node: LeafNode): void {
 function compileLeaf(list: unknown[], path: string): LeafNode {
   if (list.length === 0) throw new InvalidPatternError(path, 'a list of matchers must not be empty');
   const leaf: LeafNode = { kind: 'leaf', tests: [], existsTrue: false, existsFalse: false };
-  list.forEach((m, i) => compileMatcher(m, at(path, i), leaf));
+  for (const [i, m] of list.entries()) compileMatcher(m, at(path, i), leaf);
   return leaf;
 }
 
@@ -451,9 +490,18 @@ function compileFields(p: Record<string, unknown>, path: string, segs: string[],
       const next: Draft[] = [];
       v.forEach((alt, i) => {
         if (!isObj(alt)) throw new InvalidPatternError(at(kp, i), '$or alternatives must be pattern objects');
-        next.push(...compileFields(alt, at(kp, i), segs, branches.map((b) => new Map(b)), { orPrimitive: true, insideOr: true }));
+        next.push(
+          ...compileFields(
+            alt,
+            at(kp, i),
+            segs,
+            branches.map((b) => new Map(b)),
+            { orPrimitive: true, insideOr: true },
+          ),
+        );
       });
-      if (next.length > MAX_BRANCHES) throw new InvalidPatternError(kp, `$or combinations expand to more than ${MAX_BRANCHES} alternatives`);
+      if (next.length > MAX_BRANCHES)
+        throw new InvalidPatternError(kp, `$or combinations expand to more than ${MAX_BRANCHES} alternatives`);
       branches = next;
       continue;
     }
@@ -481,7 +529,8 @@ function mentionsOr(v: unknown): boolean {
 }
 
 function toBranch(draft: Draft): Branch {
-  if (draft.size > MAX_BRANCH_FIELDS) throw new InvalidPatternError('', `a pattern (or one $or alternative) may not have more than ${MAX_BRANCH_FIELDS} fields`);
+  if (draft.size > MAX_BRANCH_FIELDS)
+    throw new InvalidPatternError('', `a pattern (or one $or alternative) may not have more than ${MAX_BRANCH_FIELDS} fields`);
   const root: ObjectNode = { kind: 'object', fields: [] };
   let exactOnly = false;
   for (const { path, leaf } of draft.values()) {
@@ -600,7 +649,7 @@ function occurrences(event: Record<string, unknown>, path: string[]): { v: Leaf;
   const out: { v: Leaf; m: Membership }[] = [];
   const walk = (v: unknown, i: number, m: Membership): void => {
     if (Array.isArray(v)) {
-      v.forEach((x, idx) => walk(x, i, [...m, [v, idx]]));
+      for (const [idx, x] of v.entries()) walk(x, i, [...m, [v, idx]]);
     } else if (i === path.length) {
       if (isLeafValue(v)) out.push({ v, m });
     } else if (isObj(v) && hasOwn(v, path[i]!)) {

@@ -40,7 +40,12 @@ export class EnvelopeRouter {
     this.inflight ??= this.deps.registry
       .list()
       .then((list) => {
-        const agents = list.map((a) => ({ name: a.name, status: a.status, subscriptions: a.subscriptions, hasOnEnvelope: a.hasOnEnvelope }));
+        const agents = list.map((a) => ({
+          name: a.name,
+          status: a.status,
+          subscriptions: a.subscriptions,
+          hasOnEnvelope: a.hasOnEnvelope,
+        }));
         this.cache = { agents, at: this.clock.now() };
         return agents;
       })

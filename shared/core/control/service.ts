@@ -74,7 +74,6 @@ export interface AgentDetail extends AgentView {
   stuckAt: string | null;
 }
 
-
 export interface ControlResult {
   agent: AgentView;
   /** the run dispatched by `trigger` */
@@ -90,7 +89,6 @@ export interface ControlDeps {
   clock?: Clock;
   logger?: Logger;
 }
-
 
 export function toAgentView(rec: AgentRecord, hb: HeartbeatRecord | null | undefined): AgentView {
   return {
@@ -179,8 +177,20 @@ export class ControlService {
     const cur = await this.record(name);
     this.allow(cur, 'pause', ['active', 'restarting'], cur.status === 'paused' ? 'it is already paused' : undefined);
     const now = this.clock.now();
-    const rec = await this.deps.registry.transition(cur.name, { to: 'paused', from: ['active', 'restarting'], at: now, reason: 'paused by operator', nextRunAt: null });
-    await this.followUp(rec.name, () => this.deps.heartbeats.setExpectedBy(rec.name, null), 'agent.paused', { name: rec.name, version: rec.version, by: 'operator', previousStatus: cur.status }, now);
+    const rec = await this.deps.registry.transition(cur.name, {
+      to: 'paused',
+      from: ['active', 'restarting'],
+      at: now,
+      reason: 'paused by operator',
+      nextRunAt: null,
+    });
+    await this.followUp(
+      rec.name,
+      () => this.deps.heartbeats.setExpectedBy(rec.name, null),
+      'agent.paused',
+      { name: rec.name, version: rec.version, by: 'operator', previousStatus: cur.status },
+      now,
+    );
     return this.get(rec.name);
   }
 
@@ -189,15 +199,32 @@ export class ControlService {
     this.allow(cur, 'resume', ['paused'], cur.status === 'quarantined' ? 'release it instead' : undefined);
     const now = this.clock.now();
     const next = nextSlotAtOrAfter(now, cur.cycleSeconds);
-    const rec = await this.deps.registry.transition(cur.name, { to: 'active', from: ['paused'], at: now, reason: 'resumed by operator', nextRunAt: next });
-    await this.followUp(rec.name, () => this.deps.heartbeats.setExpectedBy(rec.name, stuckDeadline(this.deps.policy, next, rec)), 'agent.resumed', { name: rec.name, version: rec.version, by: 'operator', nextRunAt: iso(next) }, now);
+    const rec = await this.deps.registry.transition(cur.name, {
+      to: 'active',
+      from: ['paused'],
+      at: now,
+      reason: 'resumed by operator',
+      nextRunAt: next,
+    });
+    await this.followUp(
+      rec.name,
+      () => this.deps.heartbeats.setExpectedBy(rec.name, stuckDeadline(this.deps.policy, next, rec)),
+      'agent.resumed',
+      { name: rec.name, version: rec.version, by: 'operator', nextRunAt: iso(next) },
+      now,
+    );
     return this.get(rec.name);
   }
 
   /** Dispatches one extra cycle now (a `trigger` message: claimed once by its runId, status unchanged). */
   async trigger(name: string): Promise<ControlResult> {
     const cur = await this.record(name);
-    this.allow(cur, 'trigger', ['active', 'paused'], cur.status === 'quarantined' ? 'no agent code runs until it is released' : 'it is waiting to restart');
+    this.allow(
+      cur,
+      'trigger',
+      ['active', 'paused'],
+      cur.status === 'quarantined' ? 'no agent code runs until it is released' : 'it is waiting to restart',
+    );
     const now = this.clock.now();
     const runId = `${cur.name}!trigger!${randomUUID()}`;
     await this.deps.dispatcher.dispatch([{ message: { kind: 'trigger', agent: cur.name, runId }, notBefore: now }]);
@@ -208,7 +235,12 @@ export class ControlService {
   /** Operator restart: immediate (no backoff), fresh load, health counters reset. */
   async restart(name: string): Promise<AgentView> {
     const cur = await this.record(name);
-    this.allow(cur, 'restart', ['active', 'restarting'], cur.status === 'paused' ? 'resume it instead' : cur.status === 'quarantined' ? 'release it instead' : undefined);
+    this.allow(
+      cur,
+      'restart',
+      ['active', 'restarting'],
+      cur.status === 'paused' ? 'resume it instead' : cur.status === 'quarantined' ? 'release it instead' : undefined,
+    );
     const now = this.clock.now();
     const rec = await this.deps.registry.transition(cur.name, {
       to: 'active',
@@ -218,7 +250,13 @@ export class ControlService {
       nextRunAt: now,
       bumpGeneration: true,
     });
-    await this.followUp(rec.name, () => this.deps.heartbeats.resetHealth(rec.name, { expectBy: stuckDeadline(this.deps.policy, now, rec) }), 'agent.restarted', { name: rec.name, version: rec.version, by: 'operator', reason: 'operator', backoffMs: 0, generation: rec.generation }, now);
+    await this.followUp(
+      rec.name,
+      () => this.deps.heartbeats.resetHealth(rec.name, { expectBy: stuckDeadline(this.deps.policy, now, rec) }),
+      'agent.restarted',
+      { name: rec.name, version: rec.version, by: 'operator', reason: 'operator', backoffMs: 0, generation: rec.generation },
+      now,
+    );
     return this.get(rec.name);
   }
 
@@ -233,7 +271,13 @@ export class ControlService {
       reason: 'quarantined by operator',
       nextRunAt: null,
     });
-    await this.followUp(rec.name, () => this.deps.heartbeats.setExpectedBy(rec.name, null), 'agent.quarantined', { name: rec.name, version: rec.version, by: 'operator', reason: 'operator', previousStatus: cur.status }, now);
+    await this.followUp(
+      rec.name,
+      () => this.deps.heartbeats.setExpectedBy(rec.name, null),
+      'agent.quarantined',
+      { name: rec.name, version: rec.version, by: 'operator', reason: 'operator', previousStatus: cur.status },
+      now,
+    );
     return this.get(rec.name);
   }
 
@@ -251,7 +295,13 @@ export class ControlService {
       bumpGeneration: true,
       resetRestartWindow: true,
     });
-    await this.followUp(rec.name, () => this.deps.heartbeats.resetHealth(rec.name, { expectBy: stuckDeadline(this.deps.policy, next, rec) }), 'agent.released', { name: rec.name, version: rec.version, by: 'operator', nextRunAt: iso(next), generation: rec.generation }, now);
+    await this.followUp(
+      rec.name,
+      () => this.deps.heartbeats.resetHealth(rec.name, { expectBy: stuckDeadline(this.deps.policy, next, rec) }),
+      'agent.released',
+      { name: rec.name, version: rec.version, by: 'operator', nextRunAt: iso(next), generation: rec.generation },
+      now,
+    );
     return this.get(rec.name);
   }
 
@@ -272,14 +322,25 @@ export class ControlService {
   private async ledger<T extends OrchestratorTopic>(topic: T, payload: OrchestratorPayload<T>, now: number): Promise<void> {
     this.log.info(topic, payload);
     const envelope = orchestratorEvent(topic, payload, now);
-    await retryFollowUp(() => this.deps.events.publish([envelope]), { forMs: FOLLOW_UP_MS, log: this.log, what: `${topic}: ledger event`, fields: { agent: payload.name } });
+    await retryFollowUp(() => this.deps.events.publish([envelope]), {
+      forMs: FOLLOW_UP_MS,
+      log: this.log,
+      what: `${topic}: ledger event`,
+      fields: { agent: payload.name },
+    });
   }
 
   /**
    * After a committed transition, its heartbeat bookkeeping and its ledger event: retried in place
    * for a few seconds (an operator's retry would find the transition made and be refused).
    */
-  private async followUp<T extends OrchestratorTopic>(agent: string, heartbeatStep: () => Promise<void>, topic: T, payload: OrchestratorPayload<T>, now: number): Promise<void> {
+  private async followUp<T extends OrchestratorTopic>(
+    agent: string,
+    heartbeatStep: () => Promise<void>,
+    topic: T,
+    payload: OrchestratorPayload<T>,
+    now: number,
+  ): Promise<void> {
     await retryFollowUp(heartbeatStep, { forMs: FOLLOW_UP_MS, log: this.log, what: `${topic}: heartbeat update`, fields: { agent } });
     await this.ledger(topic, payload, now);
   }

@@ -70,7 +70,6 @@ export const FailedPayloadSchema = z.object({
   error: z.string().nullable().optional(),
 });
 
-
 export class HealthMonitor {
   private readonly clock: Clock;
   private readonly log: Logger;
@@ -96,9 +95,11 @@ export class HealthMonitor {
     const rec = await this.deps.registry.get(name);
     if (!rec) return { action: 'none', name, reason: 'unknown agent' };
     if (rec.status !== 'active') return { action: 'none', name, reason: `agent is ${rec.status}` };
-    if (p.data.generation !== rec.generation) return { action: 'none', name, reason: `failure of generation ${p.data.generation}, agent is at ${rec.generation}` };
+    if (p.data.generation !== rec.generation)
+      return { action: 'none', name, reason: `failure of generation ${p.data.generation}, agent is at ${rec.generation}` };
     const n = (await this.deps.heartbeats.get(name))?.consecutiveErrors ?? 0;
-    if (n < this.deps.policy.errThreshold) return { action: 'none', name, reason: `${n} of ${this.deps.policy.errThreshold} consecutive failures` };
+    if (n < this.deps.policy.errThreshold)
+      return { action: 'none', name, reason: `${n} of ${this.deps.policy.errThreshold} consecutive failures` };
     const last = [p.data.outcome, p.data.error].filter(Boolean).join(': ');
     return this.restartOrQuarantine(rec, `${n} consecutive failures${last ? ` (last: ${last.slice(0, 300)})` : ''}`, 'failures');
   }
@@ -132,7 +133,10 @@ export class HealthMonitor {
     if (!running) {
       const next = stuckDeadline(this.deps.policy, now, rec);
       await this.deps.heartbeats.setExpectedBy(name, next);
-      this.log.warn('heartbeat overdue but no run was started: the scheduler or runner is stopped or behind', { agent: name, lastHeartbeat: hb?.lastHeartbeat ?? null });
+      this.log.warn('heartbeat overdue but no run was started: the scheduler or runner is stopped or behind', {
+        agent: name,
+        lastHeartbeat: hb?.lastHeartbeat ?? null,
+      });
       return { action: 'none', name, reason: 'no run started since the last heartbeat (dispatch pipeline stopped or behind)' };
     }
     return this.restartOrQuarantine(
@@ -179,11 +183,26 @@ export class HealthMonitor {
         expectGeneration: rec.generation,
         recordRestart: { windowStart },
       });
-      await this.followUp(rec.name, 'restart', () => this.deps.heartbeats.resetHealth(rec.name, { expectBy: stuckDeadline(policy, next, rec) }), {
-        topic: 'agent.restarted',
-        payload: { name: rec.name, version: rec.version, by: 'health-monitor', cause, reason, backoffMs, restartsInWindow: n, nextRunAt: iso(next), generation: updated.generation },
-        now,
-      });
+      await this.followUp(
+        rec.name,
+        'restart',
+        () => this.deps.heartbeats.resetHealth(rec.name, { expectBy: stuckDeadline(policy, next, rec) }),
+        {
+          topic: 'agent.restarted',
+          payload: {
+            name: rec.name,
+            version: rec.version,
+            by: 'health-monitor',
+            cause,
+            reason,
+            backoffMs,
+            restartsInWindow: n,
+            nextRunAt: iso(next),
+            generation: updated.generation,
+          },
+          now,
+        },
+      );
       this.log.warn('agent restarted', { agent: rec.name, reason, backoffMs, restartsInWindow: n });
       return { action: 'restarted', name: rec.name, reason, backoffMs, restartsInWindow: n, generation: updated.generation };
     } catch (e) {
@@ -197,9 +216,19 @@ export class HealthMonitor {
    * retry of the whole event would find the transition made and stop, so these are retried in
    * place. The event is built once, so a repeated publish is deduplicated by its id.
    */
-  private async followUp<T extends OrchestratorTopic>(agent: string, what: string, heartbeatStep: () => Promise<void>, event: { topic: T; payload: OrchestratorPayload<T>; now: number }): Promise<void> {
+  private async followUp<T extends OrchestratorTopic>(
+    agent: string,
+    what: string,
+    heartbeatStep: () => Promise<void>,
+    event: { topic: T; payload: OrchestratorPayload<T>; now: number },
+  ): Promise<void> {
     await retryFollowUp(heartbeatStep, { forMs: FOLLOW_UP_MS, log: this.log, what: `${what}: heartbeat update`, fields: { agent } });
     const envelope = orchestratorEvent(event.topic, event.payload, event.now);
-    await retryFollowUp(() => this.deps.events.publish([envelope]), { forMs: FOLLOW_UP_MS, log: this.log, what: `${what}: ledger event`, fields: { agent } });
+    await retryFollowUp(() => this.deps.events.publish([envelope]), {
+      forMs: FOLLOW_UP_MS,
+      log: this.log,
+      what: `${what}: ledger event`,
+      fields: { agent },
+    });
   }
 }

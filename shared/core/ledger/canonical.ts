@@ -25,13 +25,20 @@ export function canonicalJson(value: unknown): string {
         seen.add(v);
         let out: string;
         if (Array.isArray(v)) {
-          out = '[' + v.map((x, i) => {
-            if (x === undefined) throw new LedgerEncodingError(`${path}[${i}]: undefined has no JSON form`);
-            return enc(x, `${path}[${i}]`);
-          }).join(',') + ']';
+          out =
+            '[' +
+            v
+              .map((x, i) => {
+                if (x === undefined) throw new LedgerEncodingError(`${path}[${i}]: undefined has no JSON form`);
+                return enc(x, `${path}[${i}]`);
+              })
+              .join(',') +
+            ']';
         } else {
           const o = v as Record<string, unknown>;
-          const keys = Object.keys(o).filter((k) => o[k] !== undefined).sort();
+          const keys = Object.keys(o)
+            .filter((k) => o[k] !== undefined)
+            .sort();
           out = '{' + keys.map((k) => JSON.stringify(k) + ':' + enc(o[k], `${path}.${k}`)).join(',') + '}';
         }
         seen.delete(v);

@@ -70,7 +70,10 @@ export const ReplayRequestSchema = z
   })
   .strict()
   .refine((r) => r.toSeq >= r.fromSeq, { message: 'toSeq must be >= fromSeq', path: ['toSeq'] })
-  .refine((r) => r.toSeq - r.fromSeq < REPLAY_MAX_RANGE, { message: `a replay spans at most ${REPLAY_MAX_RANGE} entries`, path: ['toSeq'] });
+  .refine((r) => r.toSeq - r.fromSeq < REPLAY_MAX_RANGE, {
+    message: `a replay spans at most ${REPLAY_MAX_RANGE} entries`,
+    path: ['toSeq'],
+  });
 
 export interface LedgerServiceDeps {
   store: LedgerStore;
@@ -110,7 +113,8 @@ export class LedgerService implements LedgerReader {
     this.clock = deps.clock ?? systemClock;
     this.log = deps.logger ?? silentLogger;
     this.retentionDays = deps.retentionDays ?? 0;
-    if (!Number.isInteger(this.retentionDays) || this.retentionDays < 0) throw new LedgerRequestError('retentionDays must be a non-negative integer');
+    if (!Number.isInteger(this.retentionDays) || this.retentionDays < 0)
+      throw new LedgerRequestError('retentionDays must be a non-negative integer');
   }
 
   // ------------------------------------------------------------------------------------------
@@ -155,7 +159,8 @@ export class LedgerService implements LedgerReader {
       }
       // lost a race with another writer, or our cached head was stale: re-read and retry
       this.cachedHead = undefined;
-      if (++failures >= MAX_COMMIT_ATTEMPTS) throw new LedgerConflictError(`append failed ${failures} times in a row against concurrent writers`);
+      if (++failures >= MAX_COMMIT_ATTEMPTS)
+        throw new LedgerConflictError(`append failed ${failures} times in a row against concurrent writers`);
       // back off (random, growing) so that writers that keep colliding spread out instead of
       // losing to each other in lockstep: on a slow host a tight loop can starve one writer
       await new Promise((r) => setTimeout(r, Math.random() * Math.min(COMMIT_BACKOFF_MAX_MS, 5 * 2 ** failures)));
@@ -247,7 +252,11 @@ export class LedgerService implements LedgerReader {
       last = it.seq;
       scanned++;
       const e = it.entry;
-      if (!this.expired(e, nowS) && (query.topic === undefined || e.topic === query.topic) && (query.agent === undefined || involves(e, query.agent))) {
+      if (
+        !this.expired(e, nowS) &&
+        (query.topic === undefined || e.topic === query.topic) &&
+        (query.agent === undefined || involves(e, query.agent))
+      ) {
         entries.push(e);
       }
       if (entries.length >= query.limit || scanned >= LIST_MAX_SCAN) break;

@@ -84,14 +84,16 @@ class ChainCheck {
       if (prevExp !== (prev.expiresAt ?? null)) this.bad(e.seq, 'prevExpiresAt does not match the previous entry');
     } else {
       const cp = this.cps.get(e.seq - 1);
-      if (cp && (cp.hash !== e.prevHash || cp.expiresAt !== prevExp)) this.bad(e.seq, 'prevHash does not match the checkpoint of the previous entry');
+      if (cp && (cp.hash !== e.prevHash || cp.expiresAt !== prevExp))
+        this.bad(e.seq, 'prevHash does not match the checkpoint of the previous entry');
     }
   }
 
   /** After the last stored entry: what is missing up to the head, and the head itself. */
   end(head: LedgerHead): void {
     if (this.next <= head.seq) this.gap(this.next, head.seq, head.expiresAt);
-    if (this.prev && this.prev.seq === head.seq && this.prev.hash !== head.hash) this.bad(head.seq, 'the head does not match the last entry');
+    if (this.prev && this.prev.seq === head.seq && this.prev.hash !== head.hash)
+      this.bad(head.seq, 'the head does not match the last entry');
   }
 
   private gap(a: number, b: number, lastExp: number | null): void {

@@ -19,7 +19,7 @@ import { iso, systemClock } from '../clock';
 import type { Logger } from '../logger';
 import { silentLogger } from '../logger';
 import semver from 'semver';
-import { nextSlotAtOrAfter } from '../registry';
+import { nextSlotAtOrAfter, type BundleManifest } from '../registry';
 
 export interface ManagerDeps {
   registry: RegistryStore;
@@ -51,10 +51,11 @@ export class AgentManager {
     this.verifier = deps.verifier ?? nodeCryptoVerifier;
   }
 
-
   private async reject(key: string, err: BundleRejectedError): Promise<ManagerOutcome> {
     this.log.warn('bundle rejected', { key, reason: err.reason, error: err.message });
-    await this.deps.events.publish([orchestratorEvent('bundle.rejected', { ...err.details, key, reason: err.reason, message: err.message }, this.clock.now())]);
+    await this.deps.events.publish([
+      orchestratorEvent('bundle.rejected', { ...err.details, key, reason: err.reason, message: err.message }, this.clock.now()),
+    ]);
     return { kind: 'rejected', key, reason: err.reason, message: err.message };
   }
 
@@ -90,26 +91,33 @@ export class AgentManager {
       if (active && active.version === id.version) {
         // At-least-once delivery: the same object again is not a rollback attempt.
         if (active.sha256 === verified.sha256) return { kind: 'unchanged', name: id.name, version: id.version };
-        throw new BundleRejectedError('not_newer', `version ${id.version} is already active with different content; publish a new version`, {
-          key,
-          version: id.version,
-          active: active.version,
-        });
+        throw new BundleRejectedError(
+          'not_newer',
+          `version ${id.version} is already active with different content; publish a new version`,
+          {
+            key,
+            version: id.version,
+            active: active.version,
+          },
+        );
       }
       // Only now, after verification, may bundle code run (in a sandbox) to read its manifest.
       // The inspector rejects with a BundleRejectedError when the bundle itself is not an agent
       // (bad_manifest, permanent); any other error means the inspection could not be done (the
       // host: a worker that does not start, a timeout on a busy host, the inspector's memory) and
       // is thrown on, so the event is retried and the bundle is not rejected.
-      let manifest;
+      let manifest: BundleManifest;
       try {
         manifest = await this.deps.inspector.inspect({ key, sha256: verified.sha256, bytes: obj.bytes });
       } catch (e) {
-        if (e instanceof BundleRejectedError) throw new BundleRejectedError('bad_manifest', `bundle could not be loaded: ${errorMessage(e)}`, { key });
+        if (e instanceof BundleRejectedError)
+          throw new BundleRejectedError('bad_manifest', `bundle could not be loaded: ${errorMessage(e)}`, { key });
         throw e;
       }
       if (verified.signer === null) {
-        await this.deps.events.publish([bundleUnverifiedEvent({ key, name: id.name, version: id.version, sha256: verified.sha256 }, this.clock.now())]);
+        await this.deps.events.publish([
+          bundleUnverifiedEvent({ key, name: id.name, version: id.version, sha256: verified.sha256 }, this.clock.now()),
+        ]);
       }
       const at = iso(this.clock.now());
       const res = await this.deps.registry.register({
@@ -134,7 +142,14 @@ export class AgentManager {
       await this.deps.events.publish([
         orchestratorEvent(
           'agent.registered',
-          { name: id.name, version: id.version, previousVersion: res.previousVersion, sha256: verified.sha256, signer: verified.signer, cycleSeconds: manifest.cycleSeconds },
+          {
+            name: id.name,
+            version: id.version,
+            previousVersion: res.previousVersion,
+            sha256: verified.sha256,
+            signer: verified.signer,
+            cycleSeconds: manifest.cycleSeconds,
+          },
           this.clock.now(),
         ),
       ]);
@@ -149,7 +164,7 @@ export class AgentManager {
   /** Handles an "Object Deleted": deleting the active version's bundle deregisters the agent. */
   async onObjectDeleted(key: string): Promise<ManagerOutcome> {
     if (!key.startsWith(BUNDLE_PREFIX) || key.endsWith(SIDECAR_SUFFIX)) return { kind: 'ignored', key, why: 'not a bundle' };
-    let id;
+    let id: ReturnType<typeof parseBundleKey>;
     try {
       id = parseBundleKey(key);
     } catch {
@@ -159,7 +174,9 @@ export class AgentManager {
     if (!active || active.version !== id.version) return { kind: 'ignored', key, why: 'not the active version' };
     const removed = await this.deps.registry.deregister(id.name, id.version);
     if (!removed) return { kind: 'ignored', key, why: 'active version changed concurrently' };
-    await this.deps.events.publish([orchestratorEvent('agent.deregistered', { name: id.name, version: id.version, key }, this.clock.now())]);
+    await this.deps.events.publish([
+      orchestratorEvent('agent.deregistered', { name: id.name, version: id.version, key }, this.clock.now()),
+    ]);
     return { kind: 'deregistered', name: id.name, version: id.version };
   }
 

@@ -37,7 +37,12 @@ export class RunLeaseHeldError extends OrchestratorError {
   override name = 'RunLeaseHeldError';
   override readonly retryable = true;
   constructor(agent: string, runId: string, deadline: number) {
-    super('run_lease_held', `run ${runId} of ${agent} is held by another attempt until ${new Date(deadline).toISOString()}`, { agent, runId, deadline }, { retryAt: deadline });
+    super(
+      'run_lease_held',
+      `run ${runId} of ${agent} is held by another attempt until ${new Date(deadline).toISOString()}`,
+      { agent, runId, deadline },
+      { retryAt: deadline },
+    );
   }
 }
 
@@ -51,6 +56,11 @@ export class CompletionAbandonedError extends OrchestratorError {
   override name = 'CompletionAbandonedError';
   override readonly retryable = true;
   constructor(agent: string, runId: string, deadline: number, cause: unknown) {
-    super('completion_abandoned', `completion of run ${runId} of ${agent} failed until its lease ended at ${new Date(deadline).toISOString()}: ${errorMessage(cause)}`, { agent, runId, deadline }, { cause });
+    super(
+      'completion_abandoned',
+      `completion of run ${runId} of ${agent} failed until its lease ended at ${new Date(deadline).toISOString()}: ${errorMessage(cause)}`,
+      { agent, runId, deadline },
+      { cause },
+    );
   }
 }

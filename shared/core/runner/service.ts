@@ -33,14 +33,34 @@ import { bundleUnverifiedEvent, orchestratorEvent } from '../events';
 import { BundleRejectedError, errorMessage } from '../errors';
 import { retryFollowUp } from '../retry';
 import { SCHEDULED_STATUSES, type AgentRecord } from '../registry';
-import type { HeartbeatRecord, RunOutcome } from '../heartbeat';
-import type { AgentSandbox, BundleStore, ClaimOutcome, CompletionStatus, EventPublisher, HeartbeatClaimReader, HeartbeatStore, RegistryStore, RunClaim, RunCompletion, SandboxResult, StubCounter, VerifiedBundleRef } from '../ports';
+import type { RunOutcome } from '../heartbeat';
+import type {
+  AgentSandbox,
+  BundleStore,
+  ClaimOutcome,
+  CompletionStatus,
+  EventPublisher,
+  HeartbeatClaimReader,
+  HeartbeatStore,
+  RegistryStore,
+  RunClaim,
+  RunCompletion,
+  SandboxResult,
+  StubCounter,
+  VerifiedBundleRef,
+} from '../ports';
 import { verifyBundle } from '../bundle/verify';
 import { nodeCryptoVerifier, type TrustedKey, type Verifier } from '../bundle/signing';
 import { stuckDeadline, type HealthPolicy } from '../health/policy';
 import { systemClock, type Clock } from '../clock';
 import { silentLogger, type Logger } from '../logger';
-import { BundleReverifyError, BundleUnavailableError, CompletionAbandonedError, InvalidDispatchMessageError, RunLeaseHeldError } from './errors';
+import {
+  BundleReverifyError,
+  BundleUnavailableError,
+  CompletionAbandonedError,
+  InvalidDispatchMessageError,
+  RunLeaseHeldError,
+} from './errors';
 
 export interface RunnerDeps {
   registry: RegistryStore;
@@ -134,7 +154,6 @@ export function slotExpiryMs(cycleSeconds: number, timeoutSeconds: number): numb
   return Math.max(2 * cycleSeconds * 1000, Math.round(timeoutSeconds * 1000) + 15_000);
 }
 
-
 interface CachedBundle {
   bytes: Uint8Array;
   signature: string | undefined;
@@ -161,7 +180,10 @@ export class RunnerService {
   /** Parses a raw dispatch message (SQS body, local pool item); throws InvalidDispatchMessageError. */
   static parse(raw: unknown): DispatchMessage {
     const r = DispatchMessageSchema.safeParse(raw);
-    if (!r.success) throw new InvalidDispatchMessageError(`invalid dispatch message: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    if (!r.success)
+      throw new InvalidDispatchMessageError(
+        `invalid dispatch message: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      );
     return r.data;
   }
 
@@ -210,7 +232,8 @@ export class RunnerService {
         if (msg.kind === 'envelope') await this.deps.heartbeats.recordDropped?.(rec.name, this.clock.now());
         return { skip: rec.status };
       }
-      if (msg.kind === 'cycle' && msg.generation !== rec.generation && !dispatchedAfterStatusChange(rec, msg.slot)) return { skip: 'stale_generation' };
+      if (msg.kind === 'cycle' && msg.generation !== rec.generation && !dispatchedAfterStatusChange(rec, msg.slot))
+        return { skip: 'stale_generation' };
       if (msg.kind === 'envelope' && !rec.hasOnEnvelope) return { skip: 'no_onEnvelope' };
     } else if (rec.status === 'restarting') return { skip: 'restarting' };
     const expired = msg.kind === 'cycle' && this.clock.now() > msg.slot + slotExpiryMs(rec.cycleSeconds, rec.timeoutSeconds);
@@ -236,7 +259,11 @@ export class RunnerService {
    * Phase 3, claim: the run's lease (see leaseMs). Another attempt holding it → RunLeaseHeldError
    * (retry at its deadline: it is done by then, or its lease expired); claimed before → skipped.
    */
-  private async claimRun(msg: DispatchMessage, rec: AgentRecord, expired: boolean): Promise<{ claim: RunClaim; cycle: number; state: Record<string, unknown> } | { skip: SkipReason }> {
+  private async claimRun(
+    msg: DispatchMessage,
+    rec: AgentRecord,
+    expired: boolean,
+  ): Promise<{ claim: RunClaim; cycle: number; state: Record<string, unknown> } | { skip: SkipReason }> {
     const startedAt = this.clock.now();
     const claim: RunClaim = { runId: msg.runId, startedAt, deadline: startedAt + leaseMs(rec.timeoutSeconds) };
     if (msg.kind === 'cycle') claim.slot = msg.slot;
@@ -248,7 +275,12 @@ export class RunnerService {
   }
 
   /** Phase 4, execute: the agent's code in the sandbox (or the failure that replaces it). */
-  private async execute(msg: DispatchMessage, rec: AgentRecord, loaded: { bundle: VerifiedBundleRef } | { error: string }, lease: { cycle: number; state: Record<string, unknown> }): Promise<SandboxResult> {
+  private async execute(
+    msg: DispatchMessage,
+    rec: AgentRecord,
+    loaded: { bundle: VerifiedBundleRef } | { error: string },
+    lease: { cycle: number; state: Record<string, unknown> },
+  ): Promise<SandboxResult> {
     if ('error' in loaded) return { outcome: 'error', error: loaded.error, durationMs: 0, published: [], stateChanges: {} };
     try {
       return await this.deps.sandbox.run({
@@ -270,7 +302,12 @@ export class RunnerService {
   }
 
   /** Phase 5, record: the one completion write (all or nothing: a failed run changes no state). */
-  private record(msg: DispatchMessage, rec: AgentRecord, lease: { claim: RunClaim }, result: SandboxResult): Promise<{ consecutiveErrors: number; status: CompletionStatus }> {
+  private record(
+    msg: DispatchMessage,
+    rec: AgentRecord,
+    lease: { claim: RunClaim },
+    result: SandboxResult,
+  ): Promise<{ consecutiveErrors: number; status: CompletionStatus }> {
     const at = this.clock.now();
     const countsAsCycle = msg.kind !== 'envelope';
     const { claim } = lease;
@@ -294,7 +331,13 @@ export class RunnerService {
    * agent.failed. The completion is committed, so its events must follow: retried in place (ids
    * are fixed, so a repeat is deduplicated); a bus that stays down is reported, not thrown.
    */
-  private async announce(msg: DispatchMessage, rec: AgentRecord, lease: { cycle: number }, result: SandboxResult, consecutiveErrors: number): Promise<RunReport> {
+  private async announce(
+    msg: DispatchMessage,
+    rec: AgentRecord,
+    lease: { cycle: number },
+    result: SandboxResult,
+    consecutiveErrors: number,
+  ): Promise<RunReport> {
     const at = this.clock.now();
     const ok = result.outcome === 'ok';
     const envelopes: Envelope[] = [];
@@ -316,15 +359,23 @@ export class RunnerService {
       outcome: result.outcome,
       durationMs: result.durationMs,
     };
-    const record = ok ? orchestratorEvent('agent.cycle', { ...run, published: envelopes.length }, at) : orchestratorEvent('agent.failed', { ...run, error: result.error, consecutiveErrors }, at);
+    const record = ok
+      ? orchestratorEvent('agent.cycle', { ...run, published: envelopes.length }, at)
+      : orchestratorEvent('agent.failed', { ...run, error: result.error, consecutiveErrors }, at);
     let publishError: string | undefined;
     try {
-      await retryFollowUp(() => this.deps.events.publish([...envelopes, record]), { forMs: this.completeRetryMs, log: this.log, what: 'publishing the run events', fields: { agent: rec.name, runId: msg.runId } });
+      await retryFollowUp(() => this.deps.events.publish([...envelopes, record]), {
+        forMs: this.completeRetryMs,
+        log: this.log,
+        what: 'publishing the run events',
+        fields: { agent: rec.name, runId: msg.runId },
+      });
     } catch (e) {
       publishError = errorMessage(e);
       this.log.error('publishing the run events failed', { agent: rec.name, runId: msg.runId, error: e });
     }
-    if (!ok) this.log.warn('run failed', { agent: rec.name, runId: msg.runId, outcome: result.outcome, error: result.error, consecutiveErrors });
+    if (!ok)
+      this.log.warn('run failed', { agent: rec.name, runId: msg.runId, outcome: result.outcome, error: result.error, consecutiveErrors });
     return {
       status: 'ran',
       agent: rec.name,
@@ -348,10 +399,15 @@ export class RunnerService {
    * conditional on the lease, so a retry of a write that was applied is reported as `already`
    * (the store keeps a receipt for `retryWindowMs`), not applied twice.
    */
-  private completeWithRetry(name: string, deadline: number, done: RunCompletion): Promise<{ consecutiveErrors: number; status: CompletionStatus }> {
+  private completeWithRetry(
+    name: string,
+    deadline: number,
+    done: RunCompletion,
+  ): Promise<{ consecutiveErrors: number; status: CompletionStatus }> {
     let lastError: unknown;
     const attempt = async () => {
-      if (lastError !== undefined && this.clock.now() >= deadline) throw new CompletionAbandonedError(name, done.runId, deadline, lastError);
+      if (lastError !== undefined && this.clock.now() >= deadline)
+        throw new CompletionAbandonedError(name, done.runId, deadline, lastError);
       try {
         return await this.deps.heartbeats.complete(name, done);
       } catch (e) {
@@ -359,7 +415,12 @@ export class RunnerService {
         throw e;
       }
     };
-    return retryFollowUp(attempt, { forMs: this.completeRetryMs, log: this.log, what: 'completion write', fields: { agent: name, runId: done.runId } });
+    return retryFollowUp(attempt, {
+      forMs: this.completeRetryMs,
+      log: this.log,
+      what: 'completion write',
+      fields: { agent: name, runId: done.runId },
+    });
   }
 
   private uncache(key: string): void {
@@ -393,7 +454,7 @@ export class RunnerService {
       c = { bytes: obj.bytes, signature: obj.signature, signer: obj.signer };
       fetched = true;
     }
-    let verified;
+    let verified: ReturnType<typeof verifyBundle>;
     try {
       verified = verifyBundle({
         key: rec.bundleKey,
@@ -406,15 +467,19 @@ export class RunnerService {
       });
     } catch (e) {
       this.uncache(cacheKey);
-      if (e instanceof BundleRejectedError) throw new BundleReverifyError(`bundle ${rec.bundleKey} failed re-verification (${e.reason}): ${e.message}`, { reason: e.reason });
+      if (e instanceof BundleRejectedError)
+        throw new BundleReverifyError(`bundle ${rec.bundleKey} failed re-verification (${e.reason}): ${e.message}`, { reason: e.reason });
       throw e;
     }
     if (verified.sha256 !== rec.sha256) {
       this.uncache(cacheKey);
-      throw new BundleReverifyError(`bundle ${rec.bundleKey} no longer matches its registered sha256 (the object was replaced after registration)`, {
-        expected: rec.sha256,
-        actual: verified.sha256,
-      });
+      throw new BundleReverifyError(
+        `bundle ${rec.bundleKey} no longer matches its registered sha256 (the object was replaced after registration)`,
+        {
+          expected: rec.sha256,
+          actual: verified.sha256,
+        },
+      );
     }
     // LRU: re-insert as the newest entry, evict the oldest beyond the byte budget
     this.uncache(cacheKey);
@@ -426,7 +491,9 @@ export class RunnerService {
       this.uncache(oldest);
     }
     if (fetched && verified.signer === null) {
-      await this.deps.events.publish([bundleUnverifiedEvent({ key: rec.bundleKey, name: rec.name, version: rec.version, sha256: rec.sha256 }, this.clock.now())]);
+      await this.deps.events.publish([
+        bundleUnverifiedEvent({ key: rec.bundleKey, name: rec.name, version: rec.version, sha256: rec.sha256 }, this.clock.now()),
+      ]);
     }
     return { key: rec.bundleKey, sha256: rec.sha256, bytes: c.bytes };
   }

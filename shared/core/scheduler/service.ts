@@ -121,7 +121,8 @@ export class SchedulerService {
     private readonly deps: SchedulerDeps,
     private readonly opts: SchedulerOptions,
   ) {
-    if (!Number.isInteger(opts.shards) || opts.shards < 1) throw new SchedulerConfigError(`shards must be a positive integer, got ${opts.shards}`);
+    if (!Number.isInteger(opts.shards) || opts.shards < 1)
+      throw new SchedulerConfigError(`shards must be a positive integer, got ${opts.shards}`);
     if (!(opts.horizonMs >= 0)) throw new SchedulerConfigError(`horizonMs must be >= 0, got ${opts.horizonMs}`);
     this.clock = deps.clock ?? systemClock;
     this.log = deps.logger ?? silentLogger;
@@ -139,12 +140,22 @@ export class SchedulerService {
     // a shard whose query fails (store unreachable mid-tick) does not cost the other shards the
     // slots they won: those are dispatched first, then the tick reports the failure
     const shardErrors: unknown[] = [];
-    await Promise.all(Array.from({ length: this.opts.shards }, (_, i) => this.tickShard(String(i), now, before, report, won).catch((e: unknown) => void shardErrors.push(e))));
+    await Promise.all(
+      Array.from({ length: this.opts.shards }, (_, i) =>
+        this.tickShard(String(i), now, before, report, won).catch((e: unknown) => void shardErrors.push(e)),
+      ),
+    );
     const items: DispatchItem[] = [];
     for (const w of won) {
       for (const s of w.plan.slots) {
         items.push({
-          message: { kind: 'cycle', agent: w.agent.name, runId: cycleRunId(w.agent.name, s.slot), slot: s.slot, generation: w.agent.generation },
+          message: {
+            kind: 'cycle',
+            agent: w.agent.name,
+            runId: cycleRunId(w.agent.name, s.slot),
+            slot: s.slot,
+            generation: w.agent.generation,
+          },
           notBefore: s.notBefore,
         });
       }
@@ -155,12 +166,18 @@ export class SchedulerService {
         await this.deps.dispatcher.dispatch(items);
       } catch (e) {
         await this.rollback(won, now);
-        throw new SchedulerDispatchError(`dispatching ${items.length} slots failed; ${won.length} schedules rolled back: ${errorMessage(e)}`, { slots: items.length });
+        throw new SchedulerDispatchError(
+          `dispatching ${items.length} slots failed; ${won.length} schedules rolled back: ${errorMessage(e)}`,
+          { slots: items.length },
+        );
       }
     }
     report.dispatched = items.length;
     if (shardErrors.length > 0)
-      throw new SchedulerStoreError(`${shardErrors.length} of ${this.opts.shards} shards failed this tick (the rest dispatched ${items.length} slots): ${errorMessage(shardErrors[0])}`, { shards: shardErrors.length, dispatched: items.length });
+      throw new SchedulerStoreError(
+        `${shardErrors.length} of ${this.opts.shards} shards failed this tick (the rest dispatched ${items.length} slots): ${errorMessage(shardErrors[0])}`,
+        { shards: shardErrors.length, dispatched: items.length },
+      );
     if (report.due > 0) this.log.debug('tick', { ...report });
     return report;
   }
@@ -196,7 +213,8 @@ export class SchedulerService {
       });
       // a full page may hide more due agents (every agent read has moved past `before` or left the index)
       if (due.length < this.pageSize || seen >= this.maxPerShard) {
-        if (seen >= this.maxPerShard) this.log.warn('tick reached maxPerShard; the rest run next tick', { shard, maxPerShard: this.maxPerShard });
+        if (seen >= this.maxPerShard)
+          this.log.warn('tick reached maxPerShard; the rest run next tick', { shard, maxPerShard: this.maxPerShard });
         return;
       }
     }
