@@ -4,8 +4,9 @@
  * (local/host.ts) both call `compose(config, platform)`; the platform (functions/platform.ts,
  * local/platform.ts) is the only thing that differs.
  *
- * Everything is built when first used and then kept (a Lambda container builds only what its
- * handler needs, once; a missing setting fails only the component that needs it).
+ * Stores, services and handlers are plain objects, built once per container (or local mode
+ * process); what needs settings only some functions have (the component switches of the API)
+ * is built on first use, so a missing setting fails only the function that needs it.
  *
  *   S3 upload ─▶ [HotDirectory rule] ─▶ agentManager ─▶ registry (DynamoDB) ─▶ agent.registered ─┐
  *   scheduler tick ─▶ schedule (due index) ─▶ dispatcher ─▶ runner ─▶ sandbox (agent code)      │
@@ -41,160 +42,99 @@ import type { ApiDeps, StreamSettings } from './api/deps';
 export type HandlerName = 'agent-manager' | 'scheduler' | 'runner' | 'health-monitor' | 'ledger-writer' | 'router' | 'api';
 
 export class Composition {
-  private readonly built = new Map<string, unknown>();
+  // stores: the AWS SDK adapters (local mode points the same clients at the emulators)
+  readonly registry: DynamoRegistry;
+  readonly schedule: DynamoSchedule;
+  readonly heartbeats: DynamoHeartbeats;
+  readonly bundles: S3BundleStore;
+  /** the ledger: reads, verify and replay (which publishes on the bus), and the writer's append */
+  readonly ledger: LedgerService;
+  // services
+  readonly manager: AgentManager;
+  readonly control: ControlService;
+  /** one run: what the runner Lambda's SQS handler and local mode's runner pool call */
+  readonly runnerCore: (msg: DispatchMessage) => Promise<RunReport>;
+  /** the handlers of the functions (local mode delivers the same events to the same handlers) */
+  readonly handlers: Record<Exclude<HandlerName, 'api'>, (event: unknown) => Promise<unknown>> & { api: ApiHandler };
+  private apiDepsBuilt: ApiDeps | undefined;
+  private api: ApiHandler | undefined;
 
+  /**
+   * Builds the stores, services and handlers (plain objects: no I/O happens here). What needs
+   * settings only some functions have (the component switches, the API's dependencies) is
+   * built on first use.
+   */
   constructor(
     readonly config: Config,
     readonly platform: Platform,
     /** settings of the event stream (local mode polls faster than the cloud's defaults) */
     private readonly streamSettings: StreamSettings = {},
-  ) {}
+  ) {
+    const { clients, events } = platform;
+    const shards = config.AGENT_SCHEDULE_SHARDS;
+    const clock = platform.clock ? { clock: platform.clock } : {};
+    const logger = (component: string) => platform.logger.child({ component });
 
-  /** Builds `what` once, on first use. */
-  private once<T>(what: string, build: () => T): T {
-    if (!this.built.has(what)) this.built.set(what, build());
-    return this.built.get(what) as T;
-  }
+    this.registry = new DynamoRegistry(clients.ddb, config.REGISTRY_TABLE, { shards });
+    this.schedule = new DynamoSchedule(clients.ddb, config.REGISTRY_TABLE);
+    this.heartbeats = new DynamoHeartbeats(clients.ddb, config.HEARTBEAT_TABLE, { shards });
+    this.bundles = new S3BundleStore(clients.s3, config.HOT_BUCKET);
+    const ledgerStore = new DynamoLedgerStore(clients.ddb, config.LEDGER_TABLE);
+    this.ledger = new LedgerService({
+      store: ledgerStore,
+      publisher: events,
+      retentionDays: config.AGENT_LEDGER_RETENTION_DAYS,
+      logger: logger('ledger'),
+      ...clock,
+    });
 
-  private logger(component: string) {
-    return this.platform.logger.child({ component });
-  }
+    const stores = { registry: this.registry, heartbeats: this.heartbeats, events };
+    this.manager = new AgentManager({
+      ...stores,
+      bundles: this.bundles,
+      inspector: platform.sandbox(),
+      trustedKeys: config.trustedKeys,
+      maxBytes: config.AGENT_MAX_BUNDLE_BYTES,
+      verifier: verifierFromName(config.AGENT_VERIFIER),
+      logger: logger('manager'),
+      ...clock,
+    });
+    const dispatcher = platform.dispatcher();
+    this.control = new ControlService({ ...stores, dispatcher, policy: healthPolicyFrom(config), logger: logger('control'), ...clock });
+    this.runnerCore = createRunnerCore({
+      ...stores,
+      bundles: this.bundles,
+      sandbox: platform.sandbox(),
+      config,
+      logger: logger('runner'),
+      ...clock,
+    });
 
-  private get clock() {
-    return this.platform.clock ? { clock: this.platform.clock } : {};
-  }
-
-  // --- stores (the AWS SDK adapters; local mode points the same clients at the emulators)
-
-  get registry(): DynamoRegistry {
-    return this.once(
-      'registry',
-      () => new DynamoRegistry(this.platform.clients.ddb, this.config.REGISTRY_TABLE, { shards: this.config.AGENT_SCHEDULE_SHARDS }),
-    );
-  }
-
-  get schedule(): DynamoSchedule {
-    return this.once('schedule', () => new DynamoSchedule(this.platform.clients.ddb, this.config.REGISTRY_TABLE));
-  }
-
-  get heartbeats(): DynamoHeartbeats {
-    return this.once(
-      'heartbeats',
-      () => new DynamoHeartbeats(this.platform.clients.ddb, this.config.HEARTBEAT_TABLE, { shards: this.config.AGENT_SCHEDULE_SHARDS }),
-    );
-  }
-
-  get bundles(): S3BundleStore {
-    return this.once('bundles', () => new S3BundleStore(this.platform.clients.s3, this.config.HOT_BUCKET));
-  }
-
-  /** the ledger: reads, verify and replay (which publishes on the bus), and the writer's append */
-  get ledger(): LedgerService {
-    return this.once(
-      'ledger',
-      () =>
-        new LedgerService({
-          store: new DynamoLedgerStore(this.platform.clients.ddb, this.config.LEDGER_TABLE),
-          publisher: this.platform.events,
-          retentionDays: this.config.AGENT_LEDGER_RETENTION_DAYS,
-          logger: this.logger('ledger'),
-          ...this.clock,
-        }),
-    );
-  }
-
-  // --- services
-
-  get manager(): AgentManager {
-    return this.once(
-      'manager',
-      () =>
-        new AgentManager({
-          registry: this.registry,
-          bundles: this.bundles,
-          events: this.platform.events,
-          inspector: this.platform.sandbox(),
-          trustedKeys: this.config.trustedKeys,
-          maxBytes: this.config.AGENT_MAX_BUNDLE_BYTES,
-          verifier: verifierFromName(this.config.AGENT_VERIFIER),
-          logger: this.logger('manager'),
-          ...this.clock,
-        }),
-    );
-  }
-
-  get control(): ControlService {
-    return this.once(
-      'control',
-      () =>
-        new ControlService({
-          registry: this.registry,
-          heartbeats: this.heartbeats,
-          dispatcher: this.platform.dispatcher(),
-          events: this.platform.events,
-          policy: healthPolicyFrom(this.config),
-          logger: this.logger('control'),
-          ...this.clock,
-        }),
-    );
-  }
-
-  /** one run: what the runner Lambda's SQS handler and local mode's runner pool call */
-  get runnerCore(): (msg: DispatchMessage) => Promise<RunReport> {
-    return this.once('runnerCore', () =>
-      createRunnerCore({
-        registry: this.registry,
-        heartbeats: this.heartbeats,
-        bundles: this.bundles,
-        events: this.platform.events,
-        sandbox: this.platform.sandbox(),
-        config: this.config,
-        logger: this.logger('runner'),
-        ...this.clock,
+    const horizonMs = schedulerHorizonMs(platform.tickSeconds);
+    this.handlers = {
+      'agent-manager': createManagerHandler({ manager: this.manager, bucket: config.HOT_BUCKET, logger: logger('manager') }),
+      scheduler: createSchedulerHandler({
+        schedule: this.schedule,
+        dispatcher,
+        config: { shards, horizonMs },
+        logger: logger('scheduler'),
+        ...clock,
       }),
-    );
+      runner: createRunnerHandler(this.runnerCore, logger('runner')),
+      'health-monitor': createHealthMonitorHandler({ ...stores, config, logger: logger('monitor'), ...clock }),
+      'ledger-writer': createLedgerWriterHandler({ ledger: this.ledger, logger: logger('ledger-writer') }),
+      router: createRouterHandler({ registry: this.registry, dispatcher, logger: logger('router') }),
+      // the API's dependencies include the component switches: built on its first request
+      api: (event) => {
+        this.api ??= createApiHandler(this.apiDeps);
+        return this.api(event);
+      },
+    };
   }
 
-  // --- the handlers of the functions (local mode delivers the same events to the same handlers)
-
-  get handlers() {
-    return {
-      'agent-manager': this.once('h:agent-manager', () =>
-        createManagerHandler({ manager: this.manager, bucket: this.config.HOT_BUCKET, logger: this.logger('manager') }),
-      ),
-      scheduler: this.once('h:scheduler', () =>
-        createSchedulerHandler({
-          schedule: this.schedule,
-          dispatcher: this.platform.dispatcher(),
-          config: { shards: this.config.AGENT_SCHEDULE_SHARDS, horizonMs: schedulerHorizonMs(this.platform.tickSeconds) },
-          logger: this.logger('scheduler'),
-          ...this.clock,
-        }),
-      ),
-      runner: this.once('h:runner', () => createRunnerHandler(this.runnerCore, this.logger('runner'))),
-      'health-monitor': this.once('h:health-monitor', () =>
-        createHealthMonitorHandler({
-          registry: this.registry,
-          heartbeats: this.heartbeats,
-          events: this.platform.events,
-          config: this.config,
-          logger: this.logger('monitor'),
-          ...this.clock,
-        }),
-      ),
-      'ledger-writer': this.once('h:ledger-writer', () =>
-        createLedgerWriterHandler({ ledger: this.ledger, logger: this.logger('ledger-writer') }),
-      ),
-      router: this.once('h:router', () =>
-        createRouterHandler({ registry: this.registry, dispatcher: this.platform.dispatcher(), logger: this.logger('router') }),
-      ),
-      api: this.once('h:api', (): ApiHandler => createApiHandler(this.apiDeps)),
-    } satisfies Record<HandlerName, (event: never) => Promise<unknown>>;
-  }
-
-  /** what the API and its event stream read and act on */
+  /** what the API and its event stream read and act on (built once, on first use) */
   get apiDeps(): ApiDeps {
-    return this.once('apiDeps', () => ({
+    this.apiDepsBuilt ??= {
       auth: this.platform.auth,
       control: this.control,
       registry: this.registry,
@@ -205,9 +145,10 @@ export class Composition {
       components: this.platform.components(),
       ...(this.platform.busCounters ? { busCounters: this.platform.busCounters } : {}),
       stream: this.streamSettings,
-      logger: this.logger('api'),
-      ...this.clock,
-    }));
+      logger: this.platform.logger.child({ component: 'api' }),
+      ...(this.platform.clock ? { clock: this.platform.clock } : {}),
+    };
+    return this.apiDepsBuilt;
   }
 
   /** the `GET /events/stream` handler of the streaming function URL and the local server */

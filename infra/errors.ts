@@ -1,10 +1,7 @@
 /** Named errors of the CDK app (infra/). */
-import { OrchestratorError } from '../shared/core/errors';
+import { codedError } from '../shared/core/errors';
 
 /** Stack props or `-c` context values that are missing, malformed or contradictory. */
-export class InfraConfigError extends OrchestratorError {
+export class InfraConfigError extends codedError('infra_config_invalid') {
   override name = 'InfraConfigError';
-  constructor(message: string, details?: Record<string, unknown>) {
-    super('infra_config_invalid', message, details);
-  }
 }

@@ -65,6 +65,16 @@ export interface LocalOptions {
 }
 
 export class LocalOrchestrator {
+  readonly registry: DynamoRegistry;
+  readonly heartbeats: DynamoHeartbeats;
+  readonly bundles: S3BundleStore;
+  readonly ledger: LedgerService;
+  readonly control: ControlService;
+  readonly bus: LocalBus;
+  readonly pool: LocalRunnerPool;
+  readonly timers: LocalTimers;
+  readonly components: LocalComponentControl;
+
   private constructor(
     readonly options: LocalOptions,
     readonly config: Config,
@@ -74,11 +84,20 @@ export class LocalOrchestrator {
     readonly clients: AwsClients,
     /** every adapter, service and handler, built by the composition root */
     readonly composition: Composition,
-    private readonly local: LocalPlatform,
+    local: LocalPlatform,
     readonly http: HttpServer,
     readonly log: Logger,
     private readonly s3Listener: (ev: { Records?: S3NotificationRecord[] }) => void,
-  ) {}
+  ) {
+    ({
+      registry: this.registry,
+      heartbeats: this.heartbeats,
+      bundles: this.bundles,
+      ledger: this.ledger,
+      control: this.control,
+    } = composition);
+    ({ bus: this.bus, pool: this.pool, timers: this.timers, components: this.components } = local);
+  }
 
   get ddb(): DynamoLocal {
     return this.ddbProc;
@@ -90,42 +109,6 @@ export class LocalOrchestrator {
 
   get apiUrl(): string {
     return this.http.url;
-  }
-
-  get registry(): DynamoRegistry {
-    return this.composition.registry;
-  }
-
-  get heartbeats(): DynamoHeartbeats {
-    return this.composition.heartbeats;
-  }
-
-  get bundles(): S3BundleStore {
-    return this.composition.bundles;
-  }
-
-  get ledger(): LedgerService {
-    return this.composition.ledger;
-  }
-
-  get control(): ControlService {
-    return this.composition.control;
-  }
-
-  get bus(): LocalBus {
-    return this.local.bus;
-  }
-
-  get pool(): LocalRunnerPool {
-    return this.local.pool;
-  }
-
-  get timers(): LocalTimers {
-    return this.local.timers;
-  }
-
-  get components(): LocalComponentControl {
-    return this.local.components;
   }
 
   /**

@@ -50,6 +50,7 @@ import {
   type SoakObservations,
 } from './checks';
 import { SoakApiError, SoakConfigError, SoakOrchestratorError, SoakTimeoutError } from './errors';
+import { pollUntil } from '../shared/core/retry';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = resolve(here, '..');
@@ -317,20 +318,12 @@ async function publishFleet(plan: FleetPlan, ready: ChildHandle['ready']): Promi
   clients.s3.destroy();
 }
 
-async function until<T>(what: string, seconds: number, fn: () => Promise<T | undefined>, everyMs = 1000): Promise<T> {
-  const deadline = Date.now() + seconds * 1000;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline)
-      throw new SoakTimeoutError(`${what}: not within ${seconds} s${last ? ` (last error: ${errorMessage(last)})` : ''}`);
-    await sleep(everyMs);
-  }
+function until<T>(what: string, seconds: number, fn: () => Promise<T | undefined>, everyMs = 1000): Promise<T> {
+  return pollUntil(fn, {
+    forMs: seconds * 1000,
+    everyMs,
+    timeout: (last) => new SoakTimeoutError(`${what}: not within ${seconds} s${last ? ` (last error: ${errorMessage(last)})` : ''}`),
+  });
 }
 
 export interface SoakHooks {

@@ -1,34 +1,22 @@
 /** Named errors of the soak program (extend OrchestratorError; stable codes). */
-import { OrchestratorError } from '../shared/core/errors';
+import { codedError } from '../shared/core/errors';
 
 /** Invalid soak options (CLI flags or env). */
-export class SoakConfigError extends OrchestratorError {
+export class SoakConfigError extends codedError('soak_config_invalid') {
   override name = 'SoakConfigError';
-  constructor(message: string, details?: Record<string, unknown>) {
-    super('soak_config_invalid', message, details);
-  }
 }
 
 /** The orchestrator child process did not start, answered a command with an error, or broke the IPC protocol. */
-export class SoakOrchestratorError extends OrchestratorError {
+export class SoakOrchestratorError extends codedError('soak_orchestrator_failed') {
   override name = 'SoakOrchestratorError';
-  constructor(message: string, details?: Record<string, unknown>) {
-    super('soak_orchestrator_failed', message, details);
-  }
 }
 
 /** A phase of the soak did not complete within its time bound (registration, convergence, drain). */
-export class SoakTimeoutError extends OrchestratorError {
+export class SoakTimeoutError extends codedError('soak_timeout') {
   override name = 'SoakTimeoutError';
-  constructor(message: string, details?: Record<string, unknown>) {
-    super('soak_timeout', message, details);
-  }
 }
 
 /** The soak's own HTTP calls to the orchestrator's API failed (status, body). */
-export class SoakApiError extends OrchestratorError {
+export class SoakApiError extends codedError('soak_api_failed') {
   override name = 'SoakApiError';
-  constructor(message: string, details?: Record<string, unknown>) {
-    super('soak_api_failed', message, details);
-  }
 }

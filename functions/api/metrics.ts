@@ -48,6 +48,14 @@ export interface MetricsSources {
   clock: Clock;
 }
 
+/** The metrics' sources from the API's dependencies. */
+export function metricsSourcesOf(
+  deps: Pick<MetricsSources, 'registry' | 'heartbeats' | 'ledger' | 'busCounters'>,
+  clock: Clock,
+): MetricsSources {
+  return { registry: deps.registry, heartbeats: deps.heartbeats, ledger: deps.ledger, busCounters: deps.busCounters, clock };
+}
+
 export interface AgentMetrics {
   name: string;
   version: string;

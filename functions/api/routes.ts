@@ -14,7 +14,7 @@ import type { Caller } from './auth';
 import type { ApiDeps } from './deps';
 import { EnvelopeTooLargeError } from './errors';
 import { json, jsonBody, param, parseQuery, streamStart, text, type ApiEvent, type ApiResult } from './http';
-import { collectMetrics, PROMETHEUS_CONTENT_TYPE, renderPrometheus, snapshotEventData } from './metrics';
+import { collectMetrics, metricsSourcesOf, PROMETHEUS_CONTENT_TYPE, renderPrometheus, snapshotEventData } from './metrics';
 import {
   AgentActionSchema,
   AgentNameSchema,
@@ -42,13 +42,7 @@ export type RouteHandler = (req: Req) => Promise<ApiResult> | ApiResult;
 
 export function bindRoutes(deps: ApiDeps, ctx: { clock: Clock; log: Logger; maxBody: number }): Record<RouteId, RouteHandler> {
   const { clock, log, maxBody } = ctx;
-  const metricsSources = {
-    registry: deps.registry,
-    heartbeats: deps.heartbeats,
-    ledger: deps.ledger,
-    busCounters: deps.busCounters,
-    clock,
-  };
+  const metricsSources = metricsSourcesOf(deps, clock);
   return {
     dashboard: () => text(200, DASHBOARD_HTML, 'text/html; charset=utf-8', DASHBOARD_CSP),
     dashboardScript: () => text(200, DASHBOARD_JS, 'text/javascript; charset=utf-8'),

@@ -11,7 +11,7 @@ import { makeAuthenticator } from './auth';
 import type { ApiDeps } from './deps';
 import { MethodNotAllowedError, RouteNotFoundError } from './errors';
 import { errorResult, parseApiEvent, statusOf, streamStart } from './http';
-import { collectMetrics, snapshotEventData } from './metrics';
+import { collectMetrics, metricsSourcesOf, snapshotEventData } from './metrics';
 import { SSE_HEADERS, sseFrames } from './sse';
 
 /** Where a streaming response goes (node ServerResponse locally, Lambda's response stream in the cloud). */
@@ -32,13 +32,7 @@ export function createStreamHandler(deps: StreamDeps): StreamHandler {
   const clock = deps.clock ?? systemClock;
   const log = deps.logger ?? silentLogger;
   const authenticate = makeAuthenticator(deps.auth);
-  const metricsSources = {
-    registry: deps.registry,
-    heartbeats: deps.heartbeats,
-    ledger: deps.ledger,
-    busCounters: deps.busCounters,
-    clock,
-  };
+  const metricsSources = metricsSourcesOf(deps, clock);
 
   return async (event, sink, signal) => {
     let start: ReturnType<typeof streamStart>;

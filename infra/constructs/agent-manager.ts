@@ -7,13 +7,11 @@
 import { Duration } from 'aws-cdk-lib';
 import type * as events from 'aws-cdk-lib/aws-events';
 import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
-import * as targets from 'aws-cdk-lib/aws-events-targets';
 import { Construct } from 'constructs';
-import { RULES, SCHEDULES } from '../../shared/definitions/routing';
 import { DDB_READ, DDB_SCAN, DDB_WRITE, putEventsStatement, tableStatement } from './access';
 import type { OrchestratorContext } from './context';
 import { OrchestratorFunction } from './function';
-import { createRule, createSchedule } from './routing';
+import { lambdaRulesFor, schedulesFor } from './routing';
 
 export class AgentManager extends Construct {
   readonly function: OrchestratorFunction;
@@ -36,28 +34,7 @@ export class AgentManager extends Construct {
       putEventsStatement(ctx.bus.bus),
     );
     const fn = this.function.fn;
-    this.rules = RULES.filter((r) => r.target === 'agent-manager').map((def) =>
-      createRule(this, def, {
-        agentsBus: ctx.bus.bus,
-        hotBucketName: ctx.hot.bucket.bucketName,
-        components: ctx.props.components,
-        target: new targets.LambdaFunction(fn, {
-          deadLetterQueue: ctx.deadLetters.deliveryFailures,
-          retryAttempts: 8,
-          maxEventAge: Duration.hours(2),
-        }),
-      }),
-    );
-    this.schedules = SCHEDULES.filter((s) => s.target === 'agent-manager').map((def) =>
-      createSchedule(this, def, {
-        group: ctx.schedules.group,
-        role: ctx.schedules.role,
-        deadLetterQueue: ctx.deadLetters.deliveryFailures,
-        components: ctx.props.components,
-        fn,
-        retryAttempts: 2,
-        maxEventAge: Duration.hours(1),
-      }),
-    );
+    this.rules = lambdaRulesFor(this, ctx, 'agent-manager', fn, { retryAttempts: 8, maxEventAge: Duration.hours(2) });
+    this.schedules = schedulesFor(this, ctx, 'agent-manager', fn, { retryAttempts: 2, maxEventAge: Duration.hours(1) });
   }
 }

@@ -6,15 +6,13 @@
  */
 import { Duration } from 'aws-cdk-lib';
 import type * as events from 'aws-cdk-lib/aws-events';
-import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { Construct } from 'constructs';
-import { RULES, SCHEDULES } from '../../shared/definitions/routing';
 import { EXPECT_INDEX } from '../../shared/definitions/tables';
 import { DDB_READ, DDB_SCAN, DDB_WRITE, indexStatement, putEventsStatement, tableStatement } from './access';
 import type { OrchestratorContext } from './context';
 import { OrchestratorFunction } from './function';
-import { createRule, createSchedule } from './routing';
+import { lambdaRulesFor, schedulesFor } from './routing';
 
 export class HealthMonitor extends Construct {
   readonly function: OrchestratorFunction;
@@ -38,28 +36,7 @@ export class HealthMonitor extends Construct {
       putEventsStatement(ctx.bus.bus),
     );
     const fn = this.function.fn;
-    this.rules = RULES.filter((r) => r.target === 'health-monitor').map((def) =>
-      createRule(this, def, {
-        agentsBus: ctx.bus.bus,
-        hotBucketName: ctx.hot.bucket.bucketName,
-        components: ctx.props.components,
-        target: new targets.LambdaFunction(fn, {
-          deadLetterQueue: ctx.deadLetters.deliveryFailures,
-          retryAttempts: 8,
-          maxEventAge: Duration.hours(1),
-        }),
-      }),
-    );
-    this.schedules = SCHEDULES.filter((s) => s.target === 'health-monitor').map((def) =>
-      createSchedule(this, def, {
-        group: ctx.schedules.group,
-        role: ctx.schedules.role,
-        deadLetterQueue: ctx.deadLetters.deliveryFailures,
-        components: ctx.props.components,
-        fn,
-        retryAttempts: 0,
-        maxEventAge: Duration.minutes(1),
-      }),
-    );
+    this.rules = lambdaRulesFor(this, ctx, 'health-monitor', fn, { retryAttempts: 8, maxEventAge: Duration.hours(1) });
+    this.schedules = schedulesFor(this, ctx, 'health-monitor', fn, { retryAttempts: 0, maxEventAge: Duration.minutes(1) });
   }
 }

@@ -11,11 +11,10 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { RULES } from '../../shared/definitions/routing';
 import { DDB_READ, DDB_WRITE, tableStatement } from './access';
 import type { OrchestratorContext } from './context';
 import { OrchestratorFunction } from './function';
-import { createRule } from './routing';
+import { rulesFor } from './routing';
 import { DLQ_RETENTION, secureQueue } from './queues';
 import { visibilityFor } from './runner';
 
@@ -48,18 +47,17 @@ export class LedgerWriter extends Construct {
     });
     this.function.addToPolicy(tableStatement('LedgerReadWrite', ctx.tables.Ledger, [...DDB_READ, ...DDB_WRITE]));
     this.function.fn.addEventSource(new SqsEventSource(this.queue, { batchSize: 10, reportBatchItemFailures: true }));
-    this.rules = RULES.filter((r) => r.target === 'ledger-writer').map((def) =>
-      createRule(this, def, {
-        agentsBus: ctx.bus.bus,
-        hotBucketName: ctx.hot.bucket.bucketName,
-        components: ctx.props.components,
-        target: new targets.SqsQueue(this.queue, {
+    this.rules = rulesFor(
+      this,
+      ctx,
+      'ledger-writer',
+      () =>
+        new targets.SqsQueue(this.queue, {
           messageGroupId: LEDGER_MESSAGE_GROUP,
           deadLetterQueue: ctx.deadLetters.deliveryFailures,
           retryAttempts: 185,
           maxEventAge: Duration.hours(24),
         }),
-      }),
     );
   }
 }

@@ -5,13 +5,11 @@
  */
 import { Duration } from 'aws-cdk-lib';
 import type * as events from 'aws-cdk-lib/aws-events';
-import * as targets from 'aws-cdk-lib/aws-events-targets';
 import { Construct } from 'constructs';
-import { RULES } from '../../shared/definitions/routing';
 import { DDB_READ, DDB_SCAN, sendStatement, tableStatement } from './access';
 import type { OrchestratorContext } from './context';
 import { OrchestratorFunction } from './function';
-import { createRule } from './routing';
+import { lambdaRulesFor } from './routing';
 
 export class Router extends Construct {
   readonly function: OrchestratorFunction;
@@ -31,17 +29,6 @@ export class Router extends Construct {
       tableStatement('RegistryRead', ctx.tables.Registry, [...DDB_READ, ...DDB_SCAN]),
       sendStatement('DispatchEnvelopes', ctx.dispatchQueue),
     );
-    this.rules = RULES.filter((r) => r.target === 'router').map((def) =>
-      createRule(this, def, {
-        agentsBus: ctx.bus.bus,
-        hotBucketName: ctx.hot.bucket.bucketName,
-        components: ctx.props.components,
-        target: new targets.LambdaFunction(this.function.fn, {
-          deadLetterQueue: ctx.deadLetters.deliveryFailures,
-          retryAttempts: 8,
-          maxEventAge: Duration.hours(1),
-        }),
-      }),
-    );
+    this.rules = lambdaRulesFor(this, ctx, 'router', this.function.fn, { retryAttempts: 8, maxEventAge: Duration.hours(1) });
   }
 }

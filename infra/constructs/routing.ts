@@ -13,7 +13,17 @@ import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { MAX_RULE_NAME, stackScopedName } from './names';
-import { resolvePattern, type ComponentName, type RuleDef, type ScheduleDef } from '../../shared/definitions/routing';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import {
+  RULES,
+  SCHEDULES,
+  resolvePattern,
+  type ComponentName,
+  type RuleDef,
+  type ScheduleDef,
+  type TargetName,
+} from '../../shared/definitions/routing';
+import type { OrchestratorContext } from './context';
 
 /**
  * Explicit rule names: component switches and alarms need the NAME, and the CloudFormation Ref
@@ -81,4 +91,66 @@ export function createSchedule(scope: Construct, def: ScheduleDef, opts: Schedul
   // the group has an explicit name, so the reference carries no dependency by itself
   schedule.node.addDependency(opts.group);
   return schedule;
+}
+
+/** How a rule or schedule retries delivering to its target, and how long an event stays worth delivering. */
+export interface DeliveryPolicy {
+  retryAttempts: number;
+  maxEventAge: Duration;
+}
+
+/**
+ * The rules of RULES whose target is `target`, each delivering to `eventTarget(def)` (a Lambda
+ * function or a queue); the bus, the hot bucket and the component switches from the context.
+ */
+export function rulesFor(
+  scope: Construct,
+  ctx: OrchestratorContext,
+  target: TargetName,
+  eventTarget: (def: RuleDef) => events.IRuleTarget,
+): events.Rule[] {
+  return RULES.filter((r) => r.target === target).map((def) =>
+    createRule(scope, def, {
+      agentsBus: ctx.bus.bus,
+      hotBucketName: ctx.hot.bucket.bucketName,
+      components: ctx.props.components,
+      target: eventTarget(def),
+    }),
+  );
+}
+
+/** The rules of RULES whose target is the function `fn`, with its delivery policy and the delivery-failures DLQ. */
+export function lambdaRulesFor(
+  scope: Construct,
+  ctx: OrchestratorContext,
+  target: TargetName,
+  fn: lambda.IFunction,
+  policy: DeliveryPolicy,
+): events.Rule[] {
+  return rulesFor(
+    scope,
+    ctx,
+    target,
+    () => new targets.LambdaFunction(fn, { deadLetterQueue: ctx.deadLetters.deliveryFailures, ...policy }),
+  );
+}
+
+/** The schedules of SCHEDULES whose target is the function `fn`, in the stack's group, with its delivery policy. */
+export function schedulesFor(
+  scope: Construct,
+  ctx: OrchestratorContext,
+  target: TargetName,
+  fn: lambda.IFunction,
+  policy: DeliveryPolicy,
+): scheduler.Schedule[] {
+  return SCHEDULES.filter((s) => s.target === target).map((def) =>
+    createSchedule(scope, def, {
+      group: ctx.schedules.group,
+      role: ctx.schedules.role,
+      deadLetterQueue: ctx.deadLetters.deliveryFailures,
+      components: ctx.props.components,
+      fn,
+      ...policy,
+    }),
+  );
 }

@@ -8,12 +8,11 @@
 import { Duration } from 'aws-cdk-lib';
 import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { Construct } from 'constructs';
-import { SCHEDULES } from '../../shared/definitions/routing';
 import { DUE_INDEX } from '../../shared/definitions/tables';
 import { indexStatement, sendStatement, tableStatement } from './access';
 import type { OrchestratorContext } from './context';
 import { OrchestratorFunction } from './function';
-import { createSchedule } from './routing';
+import { schedulesFor } from './routing';
 
 export class Scheduler extends Construct {
   readonly function: OrchestratorFunction;
@@ -35,16 +34,6 @@ export class Scheduler extends Construct {
       tableStatement('AdvanceNextRun', ctx.tables.Registry, ['dynamodb:UpdateItem']),
       sendStatement('DispatchSlots', ctx.dispatchQueue),
     );
-    this.schedules = SCHEDULES.filter((s) => s.target === 'scheduler').map((def) =>
-      createSchedule(this, def, {
-        group: ctx.schedules.group,
-        role: ctx.schedules.role,
-        deadLetterQueue: ctx.deadLetters.deliveryFailures,
-        components: ctx.props.components,
-        fn: this.function.fn,
-        retryAttempts: 0,
-        maxEventAge: Duration.minutes(1),
-      }),
-    );
+    this.schedules = schedulesFor(this, ctx, 'scheduler', this.function.fn, { retryAttempts: 0, maxEventAge: Duration.minutes(1) });
   }
 }

@@ -30,6 +30,19 @@ export class OrchestratorError extends Error {
 }
 
 /**
+ * The base of a named error whose code is fixed by its class:
+ * `export class StoreError extends codedError('store_error') { override name = 'StoreError'; }`;
+ * constructed with (message, details?, options?).
+ */
+export function codedError(code: string) {
+  return class extends OrchestratorError {
+    constructor(message: string, details?: Record<string, unknown>, opts?: OrchestratorErrorOptions) {
+      super(code, message, details, opts);
+    }
+  };
+}
+
+/**
  * Whether trying the same work again later may succeed: our errors say so themselves; any other
  * error (an AWS SDK or network error, a store that did not answer) is taken as transient.
  */
@@ -43,19 +56,13 @@ export function retryAtOf(e: unknown): number | undefined {
 }
 
 /** Bad configuration (env) detected at start-up. */
-export class ConfigError extends OrchestratorError {
+export class ConfigError extends codedError('config_invalid') {
   override name = 'ConfigError';
-  constructor(message: string, details?: Record<string, unknown>) {
-    super('config_invalid', message, details);
-  }
 }
 
 /** Input that failed validation at a boundary (API body, envelope, manifest). */
-export class ValidationError extends OrchestratorError {
+export class ValidationError extends codedError('validation_failed') {
   override name = 'ValidationError';
-  constructor(message: string, details?: Record<string, unknown>) {
-    super('validation_failed', message, details);
-  }
 }
 
 export class NotFoundError extends OrchestratorError {
@@ -66,11 +73,8 @@ export class NotFoundError extends OrchestratorError {
 }
 
 /** A conditional write lost a race or a state transition is not allowed from the current state. */
-export class ConflictError extends OrchestratorError {
+export class ConflictError extends codedError('conflict') {
   override name = 'ConflictError';
-  constructor(message: string, details?: Record<string, unknown>) {
-    super('conflict', message, details);
-  }
 }
 
 export type BundleRejectReason =

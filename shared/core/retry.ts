@@ -39,3 +39,27 @@ export async function retryFollowUp<T>(fn: () => Promise<T>, opts: FollowUpRetry
     }
   }
 }
+
+/**
+ * Polls `fn` until it returns a value (not undefined), every `everyMs`, for at most `forMs` of
+ * real time; errors of `fn` count as "not yet" (the last one is handed to `timeout`). Then throws
+ * what `timeout` makes of it. For waiting on a condition with a generous bound, never as a
+ * measurement.
+ */
+export async function pollUntil<T>(
+  fn: () => Promise<T | undefined>,
+  opts: { forMs: number; everyMs?: number; timeout: (lastError: unknown) => Error },
+): Promise<T> {
+  const deadline = Date.now() + opts.forMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw opts.timeout(last);
+    await new Promise((r) => setTimeout(r, opts.everyMs ?? 200));
+  }
+}

@@ -25,6 +25,7 @@ import { CLOUD_ENV } from '../../shared/definitions/cloud-env';
 import { BUS_SOURCE } from '../../shared/definitions/routing';
 import { registration } from '../runtime/helpers';
 import { createTestTables, type TestTables } from '../support/env';
+import { apiGatewayEvent, IAM_AUTHORIZER } from '../support/api-gateway';
 
 /** The API's dependencies as its Lambda builds them from the environment (clients injected). */
 const apiDepsFromEnv = (env: Record<string, string>, clients: CloudClients) => composeFromEnv('api', env, clients).apiDeps;
@@ -84,42 +85,9 @@ afterAll(() => {
   schMock?.restore();
 });
 
-function event(method: string, path: string, opts: { body?: unknown; authorizer?: unknown; query?: string } = {}): APIGatewayProxyEventV2 {
-  const ev = {
-    version: '2.0',
-    routeKey: `${method} ${path}`,
-    rawPath: path,
-    rawQueryString: opts.query ?? '',
-    headers: { 'content-type': 'application/json', host: 'abc123.execute-api.eu-west-1.amazonaws.com' },
-    isBase64Encoded: false,
-    requestContext: {
-      accountId: '123456789012',
-      apiId: 'abc123',
-      domainName: 'abc123.execute-api.eu-west-1.amazonaws.com',
-      domainPrefix: 'abc123',
-      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '203.0.113.9', userAgent: 'test' },
-      requestId: 'r-1',
-      routeKey: `${method} ${path}`,
-      stage: '$default',
-      time: '01/Jan/2026:00:00:00 +0000',
-      timeEpoch: Date.now(),
-      ...(opts.authorizer !== undefined ? { authorizer: opts.authorizer } : {}),
-    },
-    ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
-  };
-  return ev as APIGatewayProxyEventV2;
-}
-
-const IAM = {
-  iam: {
-    accessKey: 'AKIA',
-    accountId: '123456789012',
-    callerId: 'AIDA',
-    principalOrgId: null,
-    userArn: 'arn:aws:iam::123456789012:user/operator',
-    userId: 'AIDA',
-  },
-};
+const event = (method: string, path: string, opts: { body?: unknown; authorizer?: unknown; query?: string } = {}) =>
+  apiGatewayEvent(method, path, { ...opts, region: 'eu-west-1' });
+const IAM = IAM_AUTHORIZER;
 const JWT = { jwt: { claims: { sub: 'op-1' }, scopes: null } };
 
 describe('cloud API handler (env wiring)', () => {

@@ -16,13 +16,13 @@ import { createRunnerCore } from '../../functions/runner/core';
 import { DynamoRegistry } from '../../shared/adapters/aws/dynamo-registry';
 import { DynamoHeartbeats } from '../../shared/adapters/aws/dynamo-heartbeats';
 import { S3BundleStore } from '../../shared/adapters/aws/s3-bundle-store';
-import { AgentManager } from '../../shared/core/manager/service';
 import { generateKeyPair, publicKeyOf, signBundle } from '../../shared/core/bundle/signing';
 import { bundleKey } from '../../shared/core/bundle/identity';
 import { loadConfig } from '../../shared/core/config';
 import type { RunReport } from '../../shared/core/runner/service';
 import type { LedgerService } from '../../shared/core/ledger/service';
 import { allEntries, ledgerOn } from './helpers';
+import { managerOn } from '../support/manager';
 
 const SENDER = `
 export default {
@@ -83,14 +83,7 @@ beforeAll(async () => {
   const core = createRunnerCore({ registry, heartbeats, bundles, events: bus, sandbox, config });
   pool = new LocalRunnerPool({ core, concurrency: 2, onReport: (r) => reports.push(r) });
   router = createRouterHandler({ registry, dispatcher: pool, cacheTtlMs: 0 });
-  const manager = new AgentManager({
-    registry,
-    bundles,
-    events: bus,
-    inspector: sandbox,
-    trustedKeys: config.trustedKeys,
-    maxBytes: config.AGENT_MAX_BUNDLE_BYTES,
-  });
+  const manager = managerOn({ registry, bundles, events: bus, inspector: sandbox, config });
   for (const [name, src] of [
     ['agent-a', SENDER],
     ['agent-b', RECEIVER],

@@ -103,7 +103,8 @@ export class LedgerTable {
     } while (start);
     return n;
   }
-  async countEntries(): Promise<number> {
+  /** items whose pk starts with `prefix` (a consistent Scan with COUNT, paged) */
+  private async countWithPrefix(prefix: string): Promise<number> {
     let n = 0;
     let start: Record<string, unknown> | undefined;
     do {
@@ -113,7 +114,7 @@ export class LedgerTable {
           ConsistentRead: true,
           ExclusiveStartKey: start,
           FilterExpression: 'begins_with(pk, :c)',
-          ExpressionAttributeValues: { ':c': 'C#' },
+          ExpressionAttributeValues: { ':c': prefix },
           Select: 'COUNT',
         }),
       );
@@ -122,24 +123,11 @@ export class LedgerTable {
     } while (start);
     return n;
   }
-  async markers(): Promise<number> {
-    let n = 0;
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await this.ddb.send(
-        new ScanCommand({
-          TableName: this.table,
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-          FilterExpression: 'begins_with(pk, :c)',
-          ExpressionAttributeValues: { ':c': 'ID#' },
-          Select: 'COUNT',
-        }),
-      );
-      n += out.Count ?? 0;
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return n;
+  countEntries(): Promise<number> {
+    return this.countWithPrefix('C#');
+  }
+  markers(): Promise<number> {
+    return this.countWithPrefix('ID#');
   }
   async checkpoints(): Promise<Record<string, unknown>[]> {
     const out = await this.ddb.send(

@@ -13,7 +13,6 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { mockClient } from 'aws-sdk-client-mock';
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { DynamoRegistry } from '../../shared/adapters/aws/dynamo-registry';
 import { DynamoHeartbeats } from '../../shared/adapters/aws/dynamo-heartbeats';
 import { createDynamoLedger } from '../../shared/adapters/aws/dynamo-ledger';
@@ -29,6 +28,7 @@ import { CLOUD_ENV } from '../../shared/definitions/cloud-env';
 import { schedulerHorizonMs, CLOUD_TICK_SECONDS } from '../../functions/scheduler/core';
 import { createTestTables, ddbEndpoint, startTestS3, tempDir, type TestTables } from '../support/env';
 import { synth, TEST_PUBKEY } from '../infra/synth';
+import { apiGatewayEvent, IAM_AUTHORIZER } from '../support/api-gateway';
 
 const QUEUE = 'https://sqs.us-east-1.amazonaws.com/123456789012/orch-dispatch';
 const BUS = 'orch-agents';
@@ -198,39 +198,9 @@ async function registerBundle(
   });
 }
 
-function apiEvent(method: string, path: string, body?: unknown): APIGatewayProxyEventV2 {
-  return {
-    version: '2.0',
-    routeKey: `${method} ${path}`,
-    rawPath: path,
-    rawQueryString: '',
-    headers: { 'content-type': 'application/json', host: 'abc123.execute-api.us-east-1.amazonaws.com' },
-    isBase64Encoded: false,
-    requestContext: {
-      accountId: '123456789012',
-      apiId: 'abc123',
-      domainName: 'abc123.execute-api.us-east-1.amazonaws.com',
-      domainPrefix: 'abc123',
-      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '203.0.113.9', userAgent: 'test' },
-      requestId: 'r-1',
-      routeKey: `${method} ${path}`,
-      stage: '$default',
-      time: '01/Jan/2026:00:00:00 +0000',
-      timeEpoch: Date.now(),
-      authorizer: {
-        iam: {
-          accessKey: 'AKIA',
-          accountId: '123456789012',
-          callerId: 'AIDA',
-          principalOrgId: null,
-          userArn: 'arn:aws:iam::123456789012:user/operator',
-          userId: 'AIDA',
-        },
-      },
-    },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  } as unknown as APIGatewayProxyEventV2;
-}
+/** An API Gateway v2 request that passed the IAM authorizer. */
+const apiEvent = (method: string, path: string, body?: unknown) =>
+  apiGatewayEvent(method, path, { authorizer: IAM_AUTHORIZER, ...(body !== undefined ? { body } : {}) });
 
 describe("the environment of the tests is the stack's", () => {
   it('every function of the synthesized stack gets these keys, so each has what it requires', () => {

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../infra/constructs/function';
 import { TRUSTED_KEYS_RULE_ID } from '../../infra/stack';
-import { cdkCommands, tempDir, TEST_PUBKEY } from './synth';
+import { cdkCommands, offlineCdkEnv, tempDir, TEST_PUBKEY } from './synth';
 
 const deployMd = readFileSync(join(REPO_ROOT, 'docs/deploy.md'), 'utf8');
 const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
@@ -27,19 +27,7 @@ const documented = [...new Set([...cdkCommands(deployMd), ...cdkCommands(readmeD
 const project = tempDir('cdk-project-');
 const home = tempDir('cdk-home-');
 
-function offlineEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('AWS_') && !k.startsWith('CDK_')) env[k] = v;
-  return {
-    ...env,
-    HOME: home,
-    AWS_CONFIG_FILE: join(home, 'no-config'),
-    AWS_SHARED_CREDENTIALS_FILE: join(home, 'no-credentials'),
-    AWS_EC2_METADATA_DISABLED: 'true',
-    CDK_DISABLE_CLI_TELEMETRY: 'true',
-    CDK_DISABLE_VERSION_CHECK: '1',
-  };
-}
+const offlineEnv = () => offlineCdkEnv(home, { CDK_DISABLE_VERSION_CHECK: '1' });
 
 type Run = SpawnSyncReturns<string> & { output_: string };
 const runs = new Map<string, Run>();

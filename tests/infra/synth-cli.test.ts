@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, co
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../infra/constructs/function';
-import { TEST_PUBKEY } from './synth';
+import { offlineCdkEnv, TEST_PUBKEY } from './synth';
 
 const outdir = mkdtempSync(join(tmpdir(), 'cdk-synth-'));
 const home = mkdtempSync(join(tmpdir(), 'cdk-home-'));
@@ -18,19 +18,7 @@ const smokeDir = join(REPO_ROOT, '.tmp', `bundle-smoke-${process.pid}`);
 let run: ReturnType<typeof spawnSync>;
 let template: { Resources: Record<string, { Type: string; Properties: Record<string, any>; Metadata?: Record<string, string> }> };
 
-/** environment with no AWS credentials or config at all, and no way to reach the metadata service */
-function offlineEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('AWS_') && !k.startsWith('CDK_')) env[k] = v;
-  return {
-    ...env,
-    HOME: home,
-    AWS_CONFIG_FILE: join(home, 'no-config'),
-    AWS_SHARED_CREDENTIALS_FILE: join(home, 'no-credentials'),
-    AWS_EC2_METADATA_DISABLED: 'true',
-    CDK_DISABLE_CLI_TELEMETRY: 'true',
-  };
-}
+const offlineEnv = () => offlineCdkEnv(home);
 
 beforeAll(() => {
   run = spawnSync('npm', ['run', '--silent', 'synth', '--', '-o', outdir, '-c', `trustedKeys=${TEST_PUBKEY}`], {

@@ -111,3 +111,21 @@ export function contextOf(command: string): Record<string, string> {
   });
   return context;
 }
+
+/**
+ * An environment for the CDK CLI with no AWS credentials or config at all and no way to reach the
+ * metadata service (so a command stops where it would contact AWS), HOME in `home`.
+ */
+export function offlineCdkEnv(home: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('AWS_') && !k.startsWith('CDK_')) env[k] = v;
+  return {
+    ...env,
+    HOME: home,
+    AWS_CONFIG_FILE: join(home, 'no-config'),
+    AWS_SHARED_CREDENTIALS_FILE: join(home, 'no-credentials'),
+    AWS_EC2_METADATA_DISABLED: 'true',
+    CDK_DISABLE_CLI_TELEMETRY: 'true',
+    ...extra,
+  };
+}

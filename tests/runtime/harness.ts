@@ -10,7 +10,6 @@ import { DynamoRegistry, DynamoSchedule } from '../../shared/adapters/aws/dynamo
 import { DynamoHeartbeats } from '../../shared/adapters/aws/dynamo-heartbeats';
 import { S3BundleStore } from '../../shared/adapters/aws/s3-bundle-store';
 import type { WorkerSandbox } from '../../shared/adapters/node/sandbox';
-import { AgentManager } from '../../shared/core/manager/service';
 import { ControlService } from '../../shared/core/control/service';
 import { healthPolicyFrom } from '../../shared/core/health/policy';
 import { generateKeyPair, publicKeyOf, signBundle } from '../../shared/core/bundle/signing';
@@ -22,7 +21,7 @@ import type { RunReport } from '../../shared/core/runner/service';
 import type { DispatchMessage } from '../../shared/core/dispatch';
 import { RULES } from '../../shared/definitions/routing';
 import { createSchedulerHandler } from '../../functions/scheduler/core';
-import { createRunnerCore } from '../../functions/runner/core';
+import { createRunnerCore, type RunnerCoreDeps } from '../../functions/runner/core';
 import { createHealthMonitorHandler, type HealthHandlerResult } from '../../functions/health-monitor/core';
 import type { TickReport } from '../../shared/core/scheduler/service';
 import { LocalBus } from '../../local/bus';
@@ -30,6 +29,7 @@ import { LocalRunnerPool } from '../../local/runner';
 import { createTestTables, startTestS3, type TestTables } from '../support/env';
 import { createTestInspector } from '../support/inspector';
 import { T0, fixtureBytes } from './helpers';
+import { managerOn } from '../support/manager';
 
 export interface RuntimeOptions {
   env?: Record<string, string>;
@@ -84,15 +84,7 @@ export async function startRuntime(opts: RuntimeOptions = {}) {
   });
   const horizonMs = opts.horizonMs ?? 1500;
   const scheduler = createSchedulerHandler({ schedule, dispatcher: pool, clock, config: { shards, horizonMs } });
-  const manager = new AgentManager({
-    registry,
-    bundles,
-    events: bus,
-    inspector: sandbox,
-    trustedKeys: config.trustedKeys,
-    maxBytes: config.AGENT_MAX_BUNDLE_BYTES,
-    clock,
-  });
+  const manager = managerOn({ registry, bundles, events: bus, inspector: sandbox, config, clock });
   const policy = healthPolicyFrom(config);
   const control = new ControlService({ registry, heartbeats, dispatcher: pool, events: bus, policy, clock });
 
@@ -118,6 +110,11 @@ export async function startRuntime(opts: RuntimeOptions = {}) {
     manager,
     control,
     keys,
+
+    /** A runner core on the same stores, with some dependencies replaced (e.g. a faulty store). */
+    coreWith(overrides: Partial<RunnerCoreDeps>) {
+      return createRunnerCore({ registry, heartbeats, bundles, events: bus, sandbox, config, clock, ...overrides });
+    },
 
     /** Signs a fixture and registers it through the real manager (as an S3 upload would). */
     async publish(name: string, file: string, version = '1.0.0') {

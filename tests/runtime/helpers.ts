@@ -73,3 +73,17 @@ export function testConfig(env: Record<string, string> = {}): Config {
 export function testPolicy(env: Record<string, string> = {}): HealthPolicy {
   return healthPolicyFrom(testConfig(env));
 }
+
+/**
+ * The real object with some of its methods replaced (fault injection around a real store): the
+ * replacements are used as given, every other method is the object's own, bound to it.
+ */
+export function withFaults<T extends object>(target: T, overrides: Partial<{ [K in keyof T]: T[K] }>): T {
+  return new Proxy(target, {
+    get(t, prop) {
+      if (Object.hasOwn(overrides, prop)) return overrides[prop as keyof T];
+      const v = Reflect.get(t, prop) as unknown;
+      return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(t) : v;
+    },
+  });
+}

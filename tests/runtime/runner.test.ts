@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRunnerCore, createRunnerHandler } from '../../functions/runner/core';
+import { createRunnerHandler } from '../../functions/runner/core';
 import { leaseMs, slotExpiryMs } from '../../shared/core/runner/service';
 import { CompletionAbandonedError, RunLeaseHeldError } from '../../shared/core/runner/errors';
 import { DynamoRegistry } from '../../shared/adapters/aws/dynamo-registry';
@@ -17,6 +17,7 @@ import { ValidationError } from '../../shared/core/errors';
 import type { BundleStore } from '../../shared/core/ports';
 import { tempDir } from '../support/env';
 import { startRuntime, type Runtime } from './harness';
+import { withFaults } from './helpers';
 
 describe('runner core', () => {
   let rt: Runtime;
@@ -44,35 +45,21 @@ describe('runner core', () => {
     await rt.publish('sturdy', 'healthy.mjs');
     const faults = { complete: 0, claimAnswerLost: false };
     // the real store, with faults: a failing write, and a claim that is applied but whose answer never arrives
-    const hb = new Proxy(rt.heartbeats, {
-      get(target, prop) {
-        if (prop === 'complete')
-          return async (...a: Parameters<typeof target.complete>) => {
-            if (faults.complete-- > 0) throw new Error('connect ECONNREFUSED (complete)');
-            return target.complete(...a);
-          };
-        if (prop === 'claimAndRead')
-          return async (...a: Parameters<typeof target.claimAndRead>) => {
-            const out = await target.claimAndRead(...a);
-            if (faults.claimAnswerLost) {
-              faults.claimAnswerLost = false;
-              throw new Error('socket hang up (claim applied, answer lost)');
-            }
-            return out;
-          };
-        const v = Reflect.get(target, prop) as unknown;
-        return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
+    const hb = withFaults(rt.heartbeats, {
+      complete: async (...a: Parameters<typeof rt.heartbeats.complete>) => {
+        if (faults.complete-- > 0) throw new Error('connect ECONNREFUSED (complete)');
+        return rt.heartbeats.complete(...a);
+      },
+      claimAndRead: async (...a: Parameters<typeof rt.heartbeats.claimAndRead>) => {
+        const out = await rt.heartbeats.claimAndRead(...a);
+        if (faults.claimAnswerLost) {
+          faults.claimAnswerLost = false;
+          throw new Error('socket hang up (claim applied, answer lost)');
+        }
+        return out;
       },
     });
-    const core = createRunnerCore({
-      registry: rt.registry,
-      heartbeats: hb,
-      bundles: rt.bundles,
-      events: rt.bus,
-      sandbox: rt.sandbox,
-      config: rt.config,
-      clock: rt.clock,
-    });
+    const core = rt.coreWith({ heartbeats: hb });
 
     faults.complete = 2;
     const first = await cycleMsg('sturdy');
@@ -100,32 +87,19 @@ describe('runner core', () => {
     let loseAnswerOf: string | null = null;
     let next: Awaited<ReturnType<typeof cycleMsg>> | null = null;
     const nextReports: unknown[] = [];
-    const hb = new Proxy(rt.heartbeats, {
-      get(target, prop) {
-        if (prop === 'complete')
-          return async (...a: Parameters<typeof target.complete>) => {
-            const out = await target.complete(...a);
-            if (a[1].runId === loseAnswerOf) {
-              loseAnswerOf = null;
-              // before the runner retries, the agent's next slot runs to its end
-              nextReports.push(await core(next!));
-              throw new Error('read ECONNRESET (completion applied, answer lost)');
-            }
-            return out;
-          };
-        const v = Reflect.get(target, prop) as unknown;
-        return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
+    const hb = withFaults(rt.heartbeats, {
+      complete: async (...a: Parameters<typeof rt.heartbeats.complete>) => {
+        const out = await rt.heartbeats.complete(...a);
+        if (a[1].runId === loseAnswerOf) {
+          loseAnswerOf = null;
+          // before the runner retries, the agent's next slot runs to its end
+          nextReports.push(await core(next!));
+          throw new Error('read ECONNRESET (completion applied, answer lost)');
+        }
+        return out;
       },
     });
-    const core = createRunnerCore({
-      registry: rt.registry,
-      heartbeats: hb,
-      bundles: rt.bundles,
-      events: rt.bus,
-      sandbox: rt.sandbox,
-      config: rt.config,
-      clock: rt.clock,
-    });
+    const core = rt.coreWith({ heartbeats: hb });
     rt.clock.advance(1000);
     const first = await cycleMsg('unanswered');
     next = await cycleMsg('unanswered', first.slot + 1000);
@@ -148,30 +122,17 @@ describe('runner core', () => {
     await rt.publish('outage', 'healthy.mjs');
     let failing = true;
     let calls = 0;
-    const hb = new Proxy(rt.heartbeats, {
-      get(target, prop) {
-        if (prop === 'complete')
-          return async (...a: Parameters<typeof target.complete>) => {
-            calls++;
-            if (failing) {
-              rt.clock.advance(12_000); // the store stays unreachable while time passes
-              throw new Error('connect ECONNREFUSED (store down)');
-            }
-            return target.complete(...a);
-          };
-        const v = Reflect.get(target, prop) as unknown;
-        return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
+    const hb = withFaults(rt.heartbeats, {
+      complete: async (...a: Parameters<typeof rt.heartbeats.complete>) => {
+        calls++;
+        if (failing) {
+          rt.clock.advance(12_000); // the store stays unreachable while time passes
+          throw new Error('connect ECONNREFUSED (store down)');
+        }
+        return rt.heartbeats.complete(...a);
       },
     });
-    const core = createRunnerCore({
-      registry: rt.registry,
-      heartbeats: hb,
-      bundles: rt.bundles,
-      events: rt.bus,
-      sandbox: rt.sandbox,
-      config: rt.config,
-      clock: rt.clock,
-    });
+    const core = rt.coreWith({ heartbeats: hb });
     rt.clock.advance(1000);
     const msg = await cycleMsg('outage');
     const started = rt.clock.now();
@@ -280,30 +241,17 @@ describe('runner core', () => {
   it('a slot claimed in time by an attempt that then lost the store is still run when its redelivery comes after the expiry', async () => {
     await rt.publish('late', 'healthy.mjs');
     let loseClaimAnswer = true;
-    const hb = new Proxy(rt.heartbeats, {
-      get(target, prop) {
-        if (prop === 'claimAndRead')
-          return async (...a: Parameters<typeof target.claimAndRead>) => {
-            const out = await target.claimAndRead(...a);
-            if (loseClaimAnswer) {
-              loseClaimAnswer = false;
-              throw new Error('connect ECONNREFUSED (claim applied, answer lost)');
-            }
-            return out;
-          };
-        const v = Reflect.get(target, prop) as unknown;
-        return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
+    const hb = withFaults(rt.heartbeats, {
+      claimAndRead: async (...a: Parameters<typeof rt.heartbeats.claimAndRead>) => {
+        const out = await rt.heartbeats.claimAndRead(...a);
+        if (loseClaimAnswer) {
+          loseClaimAnswer = false;
+          throw new Error('connect ECONNREFUSED (claim applied, answer lost)');
+        }
+        return out;
       },
     });
-    const core = createRunnerCore({
-      registry: rt.registry,
-      heartbeats: hb,
-      bundles: rt.bundles,
-      events: rt.bus,
-      sandbox: rt.sandbox,
-      config: rt.config,
-      clock: rt.clock,
-    });
+    const core = rt.coreWith({ heartbeats: hb });
     rt.clock.advance(1000);
     const msg = await cycleMsg('late');
     const copy = structuredClone(msg);
@@ -330,15 +278,7 @@ describe('runner core', () => {
     await rt.bundles.put(bundleKey('worker', '1.0.0'), evil, {
       signature: signBundle(generateKeyPair().privateKey, 'worker', '1.0.0', evil),
     });
-    const fresh = createRunnerCore({
-      registry: rt.registry,
-      heartbeats: rt.heartbeats,
-      bundles: rt.bundles,
-      events: rt.bus,
-      sandbox: rt.sandbox,
-      config: rt.config,
-      clock: rt.clock,
-    });
+    const fresh = rt.coreWith({});
     const r1 = await fresh(await cycleMsg('worker'));
     expect(r1).toMatchObject({ status: 'ran', outcome: 'error' });
     expect(r1.status === 'ran' && r1.error).toMatch(/failed re-verification \(bad_signature\)/);
@@ -383,15 +323,7 @@ describe('runner core', () => {
         return rt.bundles.get(k);
       },
     };
-    const core = createRunnerCore({
-      registry: rt.registry,
-      heartbeats: rt.heartbeats,
-      bundles: counting,
-      events: rt.bus,
-      sandbox: rt.sandbox,
-      config: rt.config,
-      clock: rt.clock,
-    });
+    const core = rt.coreWith({ bundles: counting });
     for (let i = 0; i < 3; i++) {
       rt.clock.advance(1000);
       expect(await core(await cycleMsg('listener'))).toMatchObject({ status: 'ran', outcome: 'ok' });
@@ -456,15 +388,7 @@ describe('runner SQS handler', () => {
     expect((await rt.heartbeats.get('sqs-agent'))?.consecutiveErrors).toBe(1);
 
     // a registry table that does not exist: a real DynamoDB error, the message is retried
-    const broken = createRunnerCore({
-      registry: new DynamoRegistry(rt.tables.clients.ddb, 'no-such-table'),
-      heartbeats: rt.heartbeats,
-      bundles: rt.bundles,
-      events: rt.bus,
-      sandbox: rt.sandbox,
-      config: rt.config,
-      clock: rt.clock,
-    });
+    const broken = rt.coreWith({ registry: new DynamoRegistry(rt.tables.clients.ddb, 'no-such-table') });
     const out2 = await createRunnerHandler(broken)({
       Records: [record('m4', { kind: 'trigger', agent: 'sqs-agent', runId: 'sqs-agent!t' })],
     });

@@ -11,6 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pollUntil } from '../../shared/core/retry';
 
 export interface LocalModeProcess {
   child: ChildProcess;
@@ -114,17 +115,9 @@ export function exitLog(dataDir: string): Record<string, unknown>[] {
 }
 
 /** Polls `fn` until it returns a value (not undefined), at most `ms` (a generous bound, not a measurement). */
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const until = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+export function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
+  return pollUntil(fn, {
+    forMs: ms,
+    timeout: (last) => new Error(`timed out after ${ms} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`),
+  });
 }

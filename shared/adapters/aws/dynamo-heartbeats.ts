@@ -49,6 +49,15 @@ import { UpdateExpr } from './update-expression';
 
 const numberOr0 = (v: unknown): number => (typeof v === 'number' ? v : 0);
 
+/** A claim refused: held by a live lease of the same run (until when), or claimed before. */
+const refused = (r: { heldUntil?: number; claimedBefore?: boolean }): ClaimOutcome => ({
+  claimed: false,
+  record: null,
+  state: {},
+  ...(r.heldUntil !== undefined ? { heldUntil: r.heldUntil } : {}),
+  ...(r.claimedBefore ? { claimedBefore: true } : {}),
+});
+
 export interface HeartbeatOptions {
   /** number of `hbShard` values (AGENT_SCHEDULE_SHARDS); must match the health monitor's */
   shards?: number;
@@ -162,26 +171,12 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
   async claimAndRead(name: string, claim: RunClaim): Promise<ClaimOutcome> {
     if (claim.slot === undefined) {
       const r = await this.claimItem(name, claim);
-      if (!r.claimed)
-        return {
-          claimed: false,
-          record: null,
-          state: {},
-          ...(r.heldUntil !== undefined ? { heldUntil: r.heldUntil } : {}),
-          ...(r.claimedBefore ? { claimedBefore: true } : {}),
-        };
+      if (!r.claimed) return refused(r);
       const out = await this.ddb.send(new GetCommand({ TableName: this.tableName, Key: { name }, ConsistentRead: true }));
       return { claimed: true, record: out.Item ? this.parse(out.Item) : null, state: this.stateOf(name, out.Item) };
     }
     const r = await this.claimSlot(name, claim, 'ALL_NEW');
-    if (!r.item)
-      return {
-        claimed: false,
-        record: null,
-        state: {},
-        ...(r.heldUntil !== undefined ? { heldUntil: r.heldUntil } : {}),
-        ...(r.claimedBefore ? { claimedBefore: true } : {}),
-      };
+    if (!r.item) return refused(r);
     if (this.claimed.size >= MAX_CLAIMED) this.claimed.delete(this.claimed.keys().next().value as string);
     this.claimed.set(claimedKey(name, claim.runId, claim.startedAt), receiptsOf(r.item));
     return { claimed: true, record: this.parse(r.item), state: this.stateOf(name, r.item) };

@@ -1,19 +1,13 @@
 /** Errors of the AWS adapters. */
-import { OrchestratorError } from '../../core/errors';
+import { OrchestratorError, codedError } from '../../core/errors';
 
-export class StoreError extends OrchestratorError {
+export class StoreError extends codedError('store_error') {
   override name = 'StoreError';
-  constructor(message: string, details?: Record<string, unknown>) {
-    super('store_error', message, details);
-  }
 }
 
 /** An AWS call of a component switch (Scheduler, EventBridge rule, Lambda event source mapping) failed. */
-export class ComponentSwitchError extends OrchestratorError {
+export class ComponentSwitchError extends codedError('component_switch_failed') {
   override name = 'ComponentSwitchError';
-  constructor(message: string, details?: Record<string, unknown>) {
-    super('component_switch_failed', message, details);
-  }
 }
 
 /** Dispatch messages that SQS did not accept (after retrying the failed entries). */

@@ -1,20 +1,14 @@
 /** Errors of the Node adapters (worker-thread sandbox). */
-import { BundleRejectedError, OrchestratorError } from '../../core/errors';
+import { BundleRejectedError, codedError } from '../../core/errors';
 
 /** The sandbox itself failed (could not write the bundle cache, could not start a worker). */
-export class SandboxError extends OrchestratorError {
+export class SandboxError extends codedError('sandbox_error') {
   override name = 'SandboxError';
-  constructor(message: string, details?: Record<string, unknown>) {
-    super('sandbox_error', message, details);
-  }
 }
 
 /** The bundle bytes do not hash to the sha256 they were verified under (memory or cache file). */
-export class BundleIntegrityError extends OrchestratorError {
+export class BundleIntegrityError extends codedError('bundle_integrity') {
   override name = 'BundleIntegrityError';
-  constructor(message: string, details?: Record<string, unknown>) {
-    super('bundle_integrity', message, details);
-  }
 }
 
 /**
@@ -36,10 +30,7 @@ export class InvalidManifestError extends BundleRejectedError {
  * top-level code never finishes looks the same and is retried too). Not a verdict on the bundle:
  * the manager throws it on, so the event is retried and the bundle is not rejected.
  */
-export class InspectionUnavailableError extends OrchestratorError {
+export class InspectionUnavailableError extends codedError('inspection_unavailable') {
   override name = 'InspectionUnavailableError';
   override readonly retryable = true;
-  constructor(message: string, details?: Record<string, unknown>) {
-    super('inspection_unavailable', message, details);
-  }
 }

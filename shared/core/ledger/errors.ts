@@ -1,29 +1,20 @@
 /** Errors of the ledger core. */
-import { OrchestratorError } from '../errors';
+import { OrchestratorError, codedError } from '../errors';
 
 /** A value that cannot be canonicalized (not JSON). */
-export class LedgerEncodingError extends OrchestratorError {
+export class LedgerEncodingError extends codedError('invalid_ledger_value') {
   override name = 'LedgerEncodingError';
-  constructor(message: string) {
-    super('invalid_ledger_value', message);
-  }
 }
 
 /** A ledger query or replay request that is not acceptable (client mistake: 400). */
-export class LedgerRequestError extends OrchestratorError {
+export class LedgerRequestError extends codedError('invalid_ledger_request') {
   override name = 'LedgerRequestError';
-  constructor(message: string, details?: Record<string, unknown>) {
-    super('invalid_ledger_request', message, details);
-  }
 }
 
 /** Appends kept losing races with another writer (should not happen with the single FIFO writer). */
-export class LedgerConflictError extends OrchestratorError {
+export class LedgerConflictError extends codedError('ledger_append_conflict') {
   override name = 'LedgerConflictError';
   override readonly retryable = true;
-  constructor(message: string) {
-    super('ledger_append_conflict', message);
-  }
 }
 
 /** A stored entry that cannot be read back (tampered or damaged); `verify` reports its seq. */

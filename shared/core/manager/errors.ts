@@ -1,9 +1,6 @@
 /** Errors of the agent manager. Bundle rejections use BundleRejectedError from core/errors. */
-import { OrchestratorError } from '../errors';
+import { codedError } from '../errors';
 
-export class ManagerError extends OrchestratorError {
+export class ManagerError extends codedError('manager_error') {
   override name = 'ManagerError';
-  constructor(message: string, details?: Record<string, unknown>) {
-    super('manager_error', message, details);
-  }
 }

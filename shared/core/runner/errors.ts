@@ -1,15 +1,12 @@
 /** Errors of the runner. */
-import { OrchestratorError, errorMessage } from '../errors';
+import { OrchestratorError, errorMessage, codedError } from '../errors';
 
 /**
  * The registered bundle failed its re-verification on load (signature, size, or the hot
  * directory object no longer hashes to the registered sha256). The run fails; no code runs.
  */
-export class BundleReverifyError extends OrchestratorError {
+export class BundleReverifyError extends codedError('bundle_reverify_failed') {
   override name = 'BundleReverifyError';
-  constructor(message: string, details?: Record<string, unknown>) {
-    super('bundle_reverify_failed', message, details);
-  }
 }
 
 /** The registered bundle object is gone from the hot directory (deregistration racing a run). */
@@ -21,11 +18,8 @@ export class BundleUnavailableError extends OrchestratorError {
 }
 
 /** A dispatch message that does not parse (poison message): dropped, never retried. */
-export class InvalidDispatchMessageError extends OrchestratorError {
+export class InvalidDispatchMessageError extends codedError('invalid_dispatch_message') {
   override name = 'InvalidDispatchMessageError';
-  constructor(message: string) {
-    super('invalid_dispatch_message', message);
-  }
 }
 
 /**
