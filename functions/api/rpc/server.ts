@@ -26,7 +26,9 @@ import { makeAuthenticator } from '../auth';
 import type { ApiDeps } from '../deps';
 import { RouteNotFoundError, toConnectError } from '../errors';
 import { bodyBytes, DEFAULT_MAX_BODY_BYTES, errorResult, type ApiEvent, type ApiResult } from '../http';
-import type { ApiOperations } from '../operations';
+import { createOperations, type ApiOperations } from '../operations';
+import { systemClock } from '../../../shared/core/clock';
+import { silentLogger } from '../../../shared/core/logger';
 import type { StreamSink } from '../stream-core';
 import { registerServices, UNARY_ONLY } from './services';
 
@@ -85,7 +87,10 @@ function flatHeaders(res: UniversalServerResponse): Record<string, string> {
   return out;
 }
 
-export function createRpcServer(deps: ApiDeps, ctx: { ops: ApiOperations; clock: Clock; log: Logger }): RpcServer {
+export function createRpcServer(deps: ApiDeps, context?: { ops: ApiOperations; clock: Clock; log: Logger }): RpcServer {
+  const clock = context?.clock ?? deps.clock ?? systemClock;
+  const log = context?.log ?? deps.logger ?? silentLogger;
+  const ctx = { clock, log, ops: context?.ops ?? createOperations(deps, { clock, log }) };
   const maxBody = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const authenticate = makeAuthenticator(deps.auth);
   const shutdown = new AbortController();
