@@ -198,7 +198,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   /** one request of either protocol: an RPC, the live event stream, or the API handler */
   const handle = (req: NodeRequest, res: NodeResponse): void => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    if (opts.rpc?.handles(path)) return opts.rpc.node(req, res);
+    if (opts.rpc?.handles(path)) {
+      opts.rpc.node(req, res);
+      return;
+    }
     void (async () => {
       try {
         const read = await readBody(req, limit, cap);
