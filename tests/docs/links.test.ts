@@ -9,7 +9,12 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
 const ROOT = process.cwd();
-const DOCS = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const DOCS = [
+  'README.md',
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 
 /** The text without fenced code blocks and inline code (links there are examples, not links). */
 function prose(md: string): string {
@@ -77,7 +82,8 @@ describe('documentation links', () => {
         continue;
       }
       if (anchor !== undefined && anchor !== '') {
-        if (statSync(target).isDirectory() || !target.endsWith('.md')) problems.push(`${link}: an anchor into ${rel}, which is not a document`);
+        if (statSync(target).isDirectory() || !target.endsWith('.md'))
+          problems.push(`${link}: an anchor into ${rel}, which is not a document`);
         else if (!anchorsOf(readFileSync(target, 'utf8')).has(anchor)) problems.push(`${link}: ${rel} has no heading #${anchor}`);
       }
     }
