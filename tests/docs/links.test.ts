@@ -22,7 +22,7 @@ function prose(md: string): string {
 }
 
 /** `[text](target)` links and `[text]: target` definitions of a markdown text. */
-export function linksOf(md: string): string[] {
+function linksOf(md: string): string[] {
   const text = prose(md);
   const inline = [...text.matchAll(/\[(?:[^\]\n]|\n(?!\n))*?\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)].map((m) => m[1] as string);
   const defs = [...text.matchAll(/^\s{0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s+"[^"]*")?\s*$/gm)].map((m) => m[1] as string);
@@ -30,7 +30,7 @@ export function linksOf(md: string): string[] {
 }
 
 /** GitHub's ids of a document's headings (lower case, punctuation dropped, spaces to hyphens, repeats numbered). */
-export function anchorsOf(md: string): Set<string> {
+function anchorsOf(md: string): Set<string> {
   const seen = new Map<string, number>();
   const ids = new Set<string>();
   for (const m of md.replace(/^```[\s\S]*?^```/gm, '').matchAll(/^#{1,6}\s+(.+?)\s*#*\s*$/gm)) {
