@@ -244,7 +244,12 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   const server = createNetServer((socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
+    // a connection that says nothing is not kept (the servers' own timeouts start once it is theirs)
+    const idle = () => socket.destroy();
+    socket.setTimeout(20_000, idle);
     socket.once('readable', () => {
+      socket.setTimeout(0);
+      socket.off('timeout', idle);
       const chunk: Buffer | null = socket.read(Math.min(socket.readableLength, H2_PREFACE.length)) ?? socket.read();
       if (!chunk) return void socket.destroy();
       socket.unshift(chunk);
