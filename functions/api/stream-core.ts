@@ -3,9 +3,10 @@
  * streaming) and the local HTTP server (local/http.ts): authenticate like the API, then write the
  * SSE frames of sse.ts as they are produced until the client goes away (or `maxDurationMs`).
  *
- * On the function URL it also serves the gRPC/Connect services (rpc/server.ts), Connect and
- * gRPC-Web: the server streams (`BusService.Subscribe`, `MetricsService.StreamMetrics`) are
- * written as they are produced, like the SSE frames; unary calls work there too.
+ * On the function URL it also serves the server streams of the gRPC/Connect services
+ * (rpc/server.ts; `BusService.Subscribe`, `MetricsService.StreamMetrics`), Connect and gRPC-Web,
+ * written as they are produced like the SSE frames. Unary methods are the API function's (this
+ * function may only read): 404 here.
  */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { systemClock } from '../../shared/core/clock';

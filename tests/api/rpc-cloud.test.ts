@@ -326,5 +326,30 @@ describe('streaming function (function URL): BusService.Subscribe as a Connect s
     expect(frames.map((f) => f.flag)).toEqual([0, 0, 2]);
     expect(frames.slice(0, 2).map((f) => (f.json.envelope as { payload: { n: number } }).payload.n)).toEqual([1, 3]);
     expect(frames[2]?.json.error).toBeUndefined();
+
+    // a unary method is the API function's (the streaming function may only read)
+    const rec = { status: 0, chunks: [] as Buffer[] };
+    const out = new PassThrough();
+    out.on('data', (c: Buffer) => rec.chunks.push(c));
+    const unaryRuntime: LambdaStreamingRuntime = {
+      streamifyResponse: (f) => f,
+      HttpResponseStream: {
+        from(s: Writable, m) {
+          rec.status = m.statusCode;
+          return s;
+        },
+      },
+    };
+    const unary = createStreamingLambda(unaryRuntime, () => createStreamHandler(deps)) as (
+      e: APIGatewayProxyEventV2,
+      s: Writable,
+      c: Context,
+    ) => Promise<void>;
+    await unary(connectEvent('AgentsService', 'PauseAgent', { name: 'cloudy' }, { authorizer: IAM_AUTHORIZER }), out, {
+      getRemainingTimeInMillis: () => 60_000,
+    } as unknown as Context);
+    expect(rec.status).toBe(404);
+    expect(JSON.parse(Buffer.concat(rec.chunks).toString('utf8'))).toMatchObject({ error: { code: 'route_not_found' } });
+    expect(ebMock.commandCalls(PutEventsCommand)).toHaveLength(0);
   });
 });

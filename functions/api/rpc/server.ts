@@ -42,7 +42,7 @@ export interface RpcServer {
   node: ReturnType<typeof connectNodeAdapter>;
   /** the API Lambda: one unary Connect/gRPC-Web call of an API Gateway event */
   handleEvent(ev: ApiEvent): Promise<ApiResult>;
-  /** the streaming Lambda: one Connect/gRPC-Web call of a function URL event, written as produced */
+  /** the streaming Lambda: one server-streaming Connect/gRPC-Web call of a function URL event, written as produced */
   stream(ev: ApiEvent, sink: StreamSink, signal: AbortSignal): Promise<void>;
   /** ends open streams (local mode's shutdown) */
   shutdown(): void;
@@ -141,7 +141,11 @@ export function createRpcServer(deps: ApiDeps, context?: { ops: ApiOperations; c
     async stream(ev, sink, signal) {
       let res: UniversalServerResponse;
       try {
-        res = await handlerOf(ev)(universalRequest(ev, maxBody, signal, false));
+        const h = handlerOf(ev);
+        // the streaming function reads only: unary calls (some of which write) belong to the API
+        if (h.method.methodKind === 'unary')
+          throw new RouteNotFoundError(ev.requestContext.http.method, `${ev.rawPath.slice(0, 200)} (unary: call the API)`);
+        res = await h(universalRequest(ev, maxBody, signal, false));
       } catch (e) {
         // before any response: an unknown method, a body over the limit (the API's error shape)
         const r = errorResult(e);
