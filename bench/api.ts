@@ -27,6 +27,7 @@ import type { Envelope } from '../shared/core/envelope';
 import type { DispatchItem } from '../shared/core/dispatch';
 import { createApiHandler } from '../functions/api/app';
 import { createStreamHandler } from '../functions/api/stream-core';
+import { createRpcServer } from '../functions/api/rpc/server';
 import { startHttpServer } from '../local/http';
 import { startDynamoLocal } from '../local/emulators';
 import { LocalComponentControl } from '../local/components';
@@ -90,9 +91,13 @@ function load(url: string, token: string, path: string, seconds = SECONDS_PER_RO
   });
 }
 
-export async function run(): Promise<BenchResult[]> {
+/**
+ * The API under test: DynamoDB Local with AGENTS registered agents (heartbeats with histograms),
+ * the real control core, the API handler, the stream and the gRPC/Connect services behind the
+ * local listener (HTTP/1.1 and h2c on one port). bench/rpc.ts uses it too.
+ */
+export async function startApiFixture(): Promise<{ url: string; token: string; close(): Promise<void> }> {
   const ddb = await startDynamoLocal();
-  const server: { close(): Promise<void> }[] = [];
   try {
     const clients = createClients({ region: 'us-east-1', endpoints: { dynamodb: ddb.endpoint }, localCredentials: true });
     const names = { Registry: 'bench-api-registry', Heartbeats: 'bench-api-heartbeats', Ledger: 'bench-api-ledger' };
@@ -146,8 +151,31 @@ export async function run(): Promise<BenchResult[]> {
       events,
       components,
     };
-    const http = await startHttpServer({ handler: createApiHandler(deps), streamHandler: createStreamHandler(deps), port: 0 });
-    server.push(http);
+    const http = await startHttpServer({
+      handler: createApiHandler(deps),
+      streamHandler: createStreamHandler(deps),
+      rpc: createRpcServer(deps),
+      port: 0,
+    });
+    return {
+      url: http.url,
+      token,
+      async close() {
+        await http.close();
+        await ddb.stop();
+      },
+    };
+  } catch (e) {
+    await ddb.stop();
+    throw e;
+  }
+}
+
+export async function run(): Promise<BenchResult[]> {
+  const api = await startApiFixture();
+  try {
+    const http = api;
+    const token = api.token;
 
     const single = await load(http.url, token, '/agents', SECONDS_SINGLE, 1);
     const agents = await load(http.url, token, '/agents');
@@ -176,8 +204,7 @@ export async function run(): Promise<BenchResult[]> {
       { name: 'GET /metrics throughput', value: Math.round(metrics.rps), unit: 'req/s', note: `${metrics.n} requests` },
     ];
   } finally {
-    for (const s of server) await s.close();
-    await ddb.stop();
+    await api.close();
   }
 }
 

@@ -154,6 +154,18 @@ const HEADLINES: Headline[] = [
   { label: '', module: 'api.ts', name: 'GET /agents p99' },
   { label: 'API GET /metrics p50 / p99 under load from a second process', module: 'api.ts', name: 'GET /metrics p50' },
   { label: '', module: 'api.ts', name: 'GET /metrics p99' },
+  {
+    label: 'unary gRPC ListAgents (grpc-js, h2c) p50 / p99, one at a time, from a second process',
+    module: 'rpc.ts',
+    name: 'gRPC ListAgents (grpc-js, h2c) p50, one at a time',
+  },
+  { label: '', module: 'rpc.ts', name: 'gRPC ListAgents (grpc-js, h2c) p99, one at a time' },
+  {
+    label: 'its REST equivalent GET /agents p50 / p99, same conditions',
+    module: 'rpc.ts',
+    name: 'REST GET /agents (HTTP/1.1) p50, one at a time',
+  },
+  { label: '', module: 'rpc.ts', name: 'REST GET /agents (HTTP/1.1) p99, one at a time' },
   { label: 'ledger append (local bus, SQS batch 10)', module: 'ledger.ts', name: 'append via local bus' },
   { label: 'ledger replay (read + re-publish)', module: 'ledger.ts', name: 'replay (read + re-publish)' },
   {

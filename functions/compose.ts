@@ -37,6 +37,7 @@ import { createRouterHandler } from './router/core';
 import { createApiHandler, type ApiHandler } from './api/app';
 import { createStreamHandler, type StreamHandler } from './api/stream-core';
 import type { ApiDeps, StreamSettings } from './api/deps';
+import { createRpcServer, type RpcServer } from './api/rpc/server';
 
 /** The handlers of the Lambda functions, by function name (infra/ names them the same). */
 export type HandlerName = 'agent-manager' | 'scheduler' | 'runner' | 'health-monitor' | 'ledger-writer' | 'router' | 'api';
@@ -58,6 +59,7 @@ export class Composition {
   readonly handlers: Record<Exclude<HandlerName, 'api'>, (event: unknown) => Promise<unknown>> & { api: ApiHandler };
   private apiDepsBuilt: ApiDeps | undefined;
   private api: ApiHandler | undefined;
+  private rpcServer: RpcServer | undefined;
 
   /**
    * Builds the stores, services and handlers (plain objects: no I/O happens here). What needs
@@ -149,6 +151,12 @@ export class Composition {
       ...(this.platform.clock ? { clock: this.platform.clock } : {}),
     };
     return this.apiDepsBuilt;
+  }
+
+  /** the gRPC/Connect services on a node server (local mode's API port: gRPC over h2c, Connect, gRPC-Web) */
+  rpc(): RpcServer {
+    this.rpcServer ??= createRpcServer(this.apiDeps);
+    return this.rpcServer;
   }
 
   /** the `GET /events/stream` handler of the streaming function URL and the local server */

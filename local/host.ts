@@ -8,7 +8,8 @@
  * the AWS services that have no emulator. Besides:
  *
  *   S3 → EventBridge events   → s3rver notifications reshaped (local/s3-events.ts)
- *   API Gateway               → local/http.ts (same v2 event, same handler)
+ *   API Gateway               → local/http.ts (same v2 event, same handler; the gRPC/Connect
+ *                               services on the same port, HTTP/1.1 and h2c)
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -158,6 +159,7 @@ export class LocalOrchestrator {
       const http = await startHttpServer({
         handler: composition.handlers.api,
         streamHandler: composition.stream(),
+        rpc: composition.rpc(),
         port: opts.port,
         host: '127.0.0.1',
         logger: log.child({ component: 'http' }),

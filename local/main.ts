@@ -148,6 +148,9 @@ async function main(): Promise<number> {
   say('');
   say('Orchestrator running (local mode).');
   say(`  API:        ${url}/   (e.g. curl -H "Authorization: Bearer $(cat ${host.dev.tokenFile})" ${url}/agents)`);
+  say(
+    `  gRPC:       ${url.replace(/^http:\/\//, '')} (h2c, same token as authorization metadata; Connect and gRPC-Web on the API URL; schema in proto/)`,
+  );
   say(`  Dashboard:  ${url}/`);
   say(`  API token:  ${host.dev.tokenFile}`);
   say(`  Dev key:    ${host.dev.keyFile} (trusted; sign with: npx agentctl publish FILE --name N --version V --key ${host.dev.keyFile})`);

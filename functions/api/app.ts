@@ -13,6 +13,8 @@ import { ValidationError } from '../../shared/core/errors';
 import { silentLogger } from '../../shared/core/logger';
 import { makeAuthenticator } from './auth';
 import { bindRoutes } from './routes';
+import { createOperations } from './operations';
+import { createRpcServer } from './rpc/server';
 import { API_ROUTES, type RouteDef } from '../../shared/definitions/api';
 import type { ApiDeps } from './deps';
 import { MethodNotAllowedError, RouteNotFoundError } from './errors';
@@ -21,7 +23,7 @@ import { bodyBytes, DEFAULT_MAX_BODY_BYTES, errorResult, parseApiEvent, statusOf
 export type ApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
 /** sender of envelopes published through `POST /events` */
-export const API_SENDER = 'api';
+export { API_SENDER } from './operations';
 
 /** `/a/{b}` → ['a', '{b}']; `/` → [] (the leading slash is not a segment) */
 const segments = (p: string): string[] => (p === '/' || p === '' ? [] : p.replace(/^\//, '').split('/'));
@@ -53,7 +55,9 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
   const maxBody = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const authenticate = makeAuthenticator(deps.auth);
 
-  const handlers = bindRoutes(deps, { clock, log, maxBody });
+  const ops = createOperations(deps, { clock, log });
+  const rpc = createRpcServer(deps, { ops, clock, log });
+  const handlers = bindRoutes(deps, { clock, log, maxBody, ops, rpc: (ev) => rpc.handleEvent(ev) });
 
   async function route(ev: ApiEvent): Promise<ApiResult> {
     bodyBytes(ev, maxBody);
@@ -68,7 +72,8 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
     const candidates = matchRoutes(parts);
     const hit = candidates.find((c) => c.def.method === method);
     const isPublic = hit?.def.public === true || (candidates.length > 0 && candidates.every((c) => c.def.public));
-    const caller = isPublic ? null : authenticate(ev);
+    // RPC calls are authenticated by the RPC server, which answers in the caller's protocol
+    const caller = isPublic || hit?.def.kind === 'rpc' ? null : authenticate(ev);
     if (!hit) {
       if (candidates.length > 0) throw new MethodNotAllowedError(method, ev.rawPath, [...new Set(candidates.map((c) => c.def.method))]);
       throw new RouteNotFoundError(method, ev.rawPath.slice(0, 200));

@@ -12,7 +12,12 @@
  *   will not fix. A few 5xx keep their own code and message because the operator can act on
  *   them (`not_configured`, `component_switch_failed`, `ledger_corrupt`).
  * docs/api.md has the table in prose.
+ *
+ * The gRPC/Connect services answer the same errors with the gRPC status code of GRPC_CODE_OF_STATUS
+ * (the code of the class's HTTP status), except the classes in GRPC_CODE_OVERRIDES: one table,
+ * one mapping for both surfaces (grpcCodeOf, toConnectError).
  */
+import { Code, ConnectError } from '@connectrpc/connect';
 import {
   BundleRejectedError,
   ConfigError,
@@ -107,6 +112,14 @@ export class NotConfiguredError extends ApiError {
   }
 }
 
+/** A ledger tail (`BusService.Subscribe`) whose reads kept failing: the client resumes after its last seq. */
+export class LedgerTailError extends ApiError {
+  override name = 'LedgerTailError';
+  constructor() {
+    super('stream_failed', 'reading the ledger failed; resume after the last seq received');
+  }
+}
+
 /**
  * What the client sees: `own` = the error's code and message; `internal` = 500
  * `{"code":"internal","message":"internal error"}`; `unavailable` = 503
@@ -157,6 +170,7 @@ export const ERROR_STATUS: ReadonlyMap<ErrorClass, ErrorMapping> = new Map<Error
   [RunLeaseHeldError, UNAVAILABLE],
   [CompletionAbandonedError, UNAVAILABLE],
   [InspectionUnavailableError, UNAVAILABLE],
+  [LedgerTailError, UNAVAILABLE],
 
   // --- deployment or programming errors, damaged data (5xx, the operator can act: own code)
   [NotConfiguredError, own(501)],
@@ -240,4 +254,56 @@ export function errorMapping(e: unknown): ErrorMapping {
     }
   }
   return isDependencyUnavailable(e) ? UNAVAILABLE : INTERNAL;
+}
+
+/** The gRPC status code of each HTTP status of ERROR_STATUS (and of the generic 500/503). */
+export const GRPC_CODE_OF_STATUS: ReadonlyMap<number, Code> = new Map<number, Code>([
+  [400, Code.InvalidArgument],
+  [401, Code.Unauthenticated],
+  [404, Code.NotFound],
+  [405, Code.Unimplemented],
+  [409, Code.FailedPrecondition],
+  // gRPC's own convention for a message over a size limit
+  [413, Code.ResourceExhausted],
+  [415, Code.InvalidArgument],
+  [500, Code.Internal],
+  [501, Code.Unimplemented],
+  [503, Code.Unavailable],
+]);
+
+/** Classes whose gRPC code is not their HTTP status's. */
+export const GRPC_CODE_OVERRIDES: ReadonlyMap<ErrorClass, Code> = new Map<ErrorClass, Code>([
+  // an unknown RPC method is gRPC's UNIMPLEMENTED (REST: 404)
+  [RouteNotFoundError, Code.Unimplemented],
+]);
+
+/** The gRPC status code of an error: its class's override, else the code of its HTTP status. */
+export function grpcCodeOf(e: unknown): Code {
+  if (e instanceof Error) {
+    for (
+      let proto: object | null = Object.getPrototypeOf(e) as object | null;
+      proto && proto !== Error.prototype;
+      proto = Object.getPrototypeOf(proto) as object | null
+    ) {
+      const c = GRPC_CODE_OVERRIDES.get((proto as { constructor: ErrorClass }).constructor);
+      if (c !== undefined) return c;
+    }
+  }
+  return GRPC_CODE_OF_STATUS.get(errorMapping(e).status) ?? Code.Internal;
+}
+
+/**
+ * An error as the RPC services answer it: the gRPC code of grpcCodeOf, and the body policy of
+ * ERROR_STATUS (own message, or the generic internal/unavailable one). The REST error code
+ * travels as the `error-code` metadata (a response header or trailer).
+ */
+export function toConnectError(e: unknown): ConnectError {
+  if (e instanceof ConnectError) return e;
+  const m = errorMapping(e);
+  const code = grpcCodeOf(e);
+  if (m.body === 'internal') return new ConnectError('internal error', code, { 'error-code': 'internal' });
+  if (m.body === 'unavailable')
+    return new ConnectError('a service the API depends on is unavailable; retry later', code, { 'error-code': 'unavailable' });
+  const err = e as OrchestratorError;
+  return new ConnectError(err.message, code, { 'error-code': err.code });
 }

@@ -6,7 +6,8 @@ import { z } from 'zod';
 import { AgentNameSchema } from '../../shared/core/bundle/identity';
 import { TopicSchema } from '../../shared/core/envelope';
 import { COMPONENT_NAMES } from '../../shared/definitions/routing';
-import { AGENT_ACTIONS, COMPONENT_ACTIONS } from '../../shared/definitions/api';
+import { AGENT_ACTIONS, COMPONENT_ACTIONS, type RestRouteId } from '../../shared/definitions/api';
+import { AgentStatusSchema } from '../../shared/core/registry';
 
 export { AgentNameSchema };
 
@@ -66,6 +67,29 @@ export const LedgerQuerySchema = z
   })
   .strict();
 
+/** The same page request with numbers (gRPC/Connect `ListLedgerEntries`). */
+export const LedgerPageSchema = z
+  .object({
+    after: seq.optional(),
+    limit: z.number().int().min(1).max(MAX_LEDGER_PAGE).default(100),
+    topic: TopicSchema.optional(),
+    agent: z.string().min(1).max(128).optional(),
+  })
+  .strict();
+export type LedgerPageQuery = z.infer<typeof LedgerPageSchema>;
+
+/** gRPC/Connect `BusService.Subscribe`: where to start and which envelopes. */
+export const SubscribeSchema = z
+  .object({
+    afterSeq: seq.optional(),
+    topic: TopicSchema.optional(),
+    agent: z.string().min(1).max(128).optional(),
+  })
+  .strict();
+
+/** gRPC/Connect `MetricsService.StreamMetrics`: seconds between snapshots. */
+export const MetricsStreamSchema = z.object({ intervalSeconds: z.number().int().min(1).max(3600).default(5) }).strict();
+
 /** `GET /events/stream?after=SEQ&backlog=N` (`Last-Event-ID` wins over `after`) */
 export const StreamQuerySchema = z
   .object({
@@ -81,3 +105,156 @@ export const LastEventIdSchema = z
 
 /** Routes without query parameters accept none. */
 export const EmptyQuerySchema = z.object({}).strict();
+
+// ---------------------------------------------------------------------------------------------
+// Responses. The handlers build them from the core's types; these schemas describe them for the
+// OpenAPI document (openapi.ts), and tests/api/openapi.test.ts checks real responses against them.
+
+const isoOrNull = z.iso.datetime({ offset: true }).nullable();
+
+export const AgentViewSchema = z.object({
+  name: AgentNameSchema,
+  version: z.string(),
+  status: AgentStatusSchema,
+  cycleSeconds: z.number().int(),
+  lastHeartbeat: isoOrNull.describe('end of the last finished cycle (any outcome)'),
+  nextRunAt: isoOrNull.describe('start of the next scheduled slot; null when not scheduled'),
+  consecutiveErrors: z.number().int(),
+  restarts: z.number().int().describe('restarts by the health monitor'),
+  lastError: z.string().nullable(),
+});
+
+export const AgentDetailSchema = AgentViewSchema.extend({
+  timeoutSeconds: z.number().int(),
+  subscriptions: z.array(z.string()),
+  hasOnEnvelope: z.boolean(),
+  statusReason: z.string().nullable(),
+  statusChangedAt: isoOrNull,
+  generation: z.number().int(),
+  sha256: z.string(),
+  signer: z.string().nullable(),
+  registeredAt: z.iso.datetime({ offset: true }),
+  updatedAt: z.iso.datetime({ offset: true }),
+  cycles: z.number().int(),
+  failures: z.number().int(),
+  lastOutcome: z.string().nullable(),
+  lastDurationMs: z.number().nullable(),
+  stuckAt: isoOrNull,
+});
+
+export const LedgerEntrySchema = z.object({
+  seq: seq,
+  id: z.string(),
+  ts: z.string().describe('ISO 8601, as hashed'),
+  topic: z.string(),
+  sender: z.string(),
+  recipient: z.string().optional(),
+  payload: z.record(z.string(), z.unknown()),
+  replayOf: seq.optional(),
+  hash: z.string(),
+  prevHash: z.string(),
+  expiresAt: z.number().int().optional(),
+  prevExpiresAt: z.number().int().optional(),
+});
+
+export const ComponentStateSchema = z.object({ name: ComponentNameSchema, running: z.boolean() });
+
+export const ErrorBodySchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+
+/** What each REST route of the route table validates and answers; `params` name the path's `{param}`s. */
+export interface RouteSchemas {
+  summary: string;
+  params?: Record<string, z.ZodType>;
+  query?: z.ZodType;
+  body?: { schema: z.ZodType; required: boolean };
+  /** success: status, content type and (JSON) schema */
+  ok: { status: number; type: string; schema?: z.ZodType };
+  /** the error statuses a client can cause on this route (besides 401, 500, 503) */
+  errors: number[];
+}
+
+const JSON_TYPE = 'application/json';
+const okJson = (status: number, schema: z.ZodType) => ({ status, type: JSON_TYPE, schema });
+const agentParams = { name: AgentNameSchema };
+const actionBody = { schema: EmptyBodySchema, required: false };
+
+export const ROUTE_SCHEMAS = {
+  dashboard: { summary: 'The web dashboard', ok: { status: 200, type: 'text/html' }, errors: [] },
+  dashboardScript: { summary: "The dashboard's script", ok: { status: 200, type: 'text/javascript' }, errors: [] },
+  dashboardStyle: { summary: "The dashboard's style", ok: { status: 200, type: 'text/css' }, errors: [] },
+  health: { summary: 'Liveness (no authentication)', ok: okJson(200, z.object({ ok: z.literal(true) })), errors: [] },
+  openapi: { summary: 'This document', ok: okJson(200, z.record(z.string(), z.unknown())), errors: [] },
+  listAgents: {
+    summary: 'Every registered agent',
+    query: EmptyQuerySchema,
+    ok: okJson(200, z.object({ agents: z.array(AgentViewSchema) })),
+    errors: [400],
+  },
+  getAgent: {
+    summary: 'One agent with its details',
+    params: agentParams,
+    query: EmptyQuerySchema,
+    ok: okJson(200, AgentDetailSchema),
+    errors: [400, 404],
+  },
+  agentAction: {
+    summary: 'An operator action: pause, resume, trigger (202), restart, quarantine, release',
+    params: { ...agentParams, action: AgentActionSchema },
+    query: EmptyQuerySchema,
+    body: actionBody,
+    ok: okJson(200, z.object({ agent: AgentViewSchema, runId: z.string().optional().describe('trigger only') })),
+    errors: [400, 404, 409, 413, 415],
+  },
+  metrics: {
+    summary: 'Prometheus text exposition 0.0.4',
+    query: EmptyQuerySchema,
+    ok: { status: 200, type: 'text/plain' },
+    errors: [400],
+  },
+  eventStream: {
+    summary: 'Server-sent events: ledger entries (event envelope) and metrics snapshots (event metrics)',
+    query: StreamQuerySchema,
+    ok: { status: 200, type: 'text/event-stream' },
+    errors: [400],
+  },
+  publish: {
+    summary: 'Publishes an envelope with sender api',
+    query: EmptyQuerySchema,
+    body: { schema: PublishBodySchema, required: true },
+    ok: okJson(202, z.object({ id: z.string() })),
+    errors: [400, 413, 415],
+  },
+  ledger: {
+    summary: 'One page of ledger entries',
+    query: LedgerQuerySchema,
+    ok: okJson(200, z.object({ entries: z.array(LedgerEntrySchema), next: seq.nullable(), head: seq })),
+    errors: [400],
+  },
+  verifyLedger: {
+    summary: 'Recomputes the hash chain',
+    query: EmptyQuerySchema,
+    ok: okJson(200, z.object({ ok: z.boolean(), entries: z.number().int(), head: z.string(), firstBad: seq.nullable() })),
+    errors: [400],
+  },
+  replay: {
+    summary: 'Publishes a range of the ledger again (each envelope with replayOf)',
+    query: EmptyQuerySchema,
+    body: { schema: ReplayBodySchema, required: true },
+    ok: okJson(202, z.object({ count: z.number().int() })),
+    errors: [400, 413, 415],
+  },
+  listComponents: {
+    summary: 'The component switches',
+    query: EmptyQuerySchema,
+    ok: okJson(200, z.object({ components: z.array(ComponentStateSchema) })),
+    errors: [400],
+  },
+  componentAction: {
+    summary: 'Stops or starts a component',
+    params: { name: ComponentNameSchema, action: ComponentActionSchema },
+    query: EmptyQuerySchema,
+    body: actionBody,
+    ok: okJson(200, z.object({ component: ComponentStateSchema })),
+    errors: [400, 413, 415],
+  },
+} satisfies Record<RestRouteId, RouteSchemas>;

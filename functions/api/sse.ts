@@ -14,10 +14,11 @@
  *
  *   : keepalive                       comment when nothing else was sent for `keepaliveMs`
  *
- * The generator tails the ledger with LedgerReader.list(after = last seq), polling every
- * `pollMs` while it is caught up.
+ * The frames are those of the ledger tail (tail.ts, shared with the gRPC Subscribe stream),
+ * polling every `pollMs` while it is caught up.
  */
 import type { LedgerEntry, LedgerReader } from '../../shared/core/ports';
+import { tailLedger } from './tail';
 import type { Clock } from '../../shared/core/clock';
 import { errorMessage } from '../../shared/core/errors';
 import type { Logger } from '../../shared/core/logger';
@@ -66,75 +67,60 @@ export function sseFrame(fields: { id?: string | number; event?: string; data: u
 
 export const envelopeFrame = (e: LedgerEntry): string => sseFrame({ id: e.seq, event: 'envelope', data: e });
 
-export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
-const MAX_CONSECUTIVE_FAILURES = 5;
-
 /** Yields SSE frames until the signal aborts, the max duration passes, or (once) after one pass. */
 export async function* sseFrames(o: SseOptions): AsyncGenerator<string> {
   const log = o.logger ?? silentLogger;
-  const sleep = o.sleep ?? abortableSleep;
-  const pollMs = o.pollMs ?? SSE_DEFAULTS.pollMs;
   const metricsEvery = o.metricsEveryMs ?? SSE_DEFAULTS.metricsEveryMs;
   const keepaliveMs = o.keepaliveMs ?? SSE_DEFAULTS.keepaliveMs;
-  const pageSize = o.pageSize ?? SSE_DEFAULTS.pageSize;
-  const started = o.clock.now();
-  const aborted = () => o.signal?.aborted === true;
-  const expired = () => o.maxDurationMs !== undefined && o.clock.now() - started >= o.maxDurationMs;
+  const failedFrame = sseFrame({
+    event: 'error',
+    data: { error: { code: 'stream_failed', message: 'reading the ledger failed; reconnect to resume' } },
+  });
 
   yield `retry: ${o.retryMs ?? SSE_DEFAULTS.retryMs}\n\n`;
-  let last: number;
-  if (o.after !== undefined) last = o.after;
-  else last = Math.max(0, (await o.ledger.head()).seq - (o.backlog ?? SSE_DEFAULTS.backlog));
-
   let lastMetrics = -Infinity;
   let lastSent = o.clock.now();
-  let failures = 0;
-  while (!aborted() && !expired()) {
-    let more = false;
-    try {
-      const page = await o.ledger.list({ after: last, limit: pageSize });
-      failures = 0;
-      for (const e of page.entries) {
-        if (e.seq <= last) continue;
-        last = e.seq;
-        lastSent = o.clock.now();
-        yield envelopeFrame(e);
-      }
-      more = page.next !== null && page.entries.length > 0;
-      if (o.metrics && (o.once || o.clock.now() - lastMetrics >= metricsEvery)) {
-        lastMetrics = o.clock.now();
-        lastSent = lastMetrics;
-        yield sseFrame({ event: 'metrics', data: await o.metrics() });
-      }
-    } catch (e) {
-      failures++;
-      log.warn('event stream read failed', { error: errorMessage(e), failures });
-      if (failures >= MAX_CONSECUTIVE_FAILURES || o.once) {
-        yield sseFrame({
-          event: 'error',
-          data: { error: { code: 'stream_failed', message: 'reading the ledger failed; reconnect to resume' } },
-        });
-        return;
-      }
-    }
-    if (o.once) return;
-    if (more) continue;
-    if (o.clock.now() - lastSent >= keepaliveMs) {
+  for await (const ev of tailLedger({
+    ledger: o.ledger,
+    after: o.after,
+    backlog: o.backlog ?? SSE_DEFAULTS.backlog,
+    pollMs: o.pollMs ?? SSE_DEFAULTS.pollMs,
+    pageSize: o.pageSize ?? SSE_DEFAULTS.pageSize,
+    maxDurationMs: o.maxDurationMs,
+    once: o.once,
+    signal: o.signal,
+    clock: o.clock,
+    logger: log,
+    sleep: o.sleep,
+  })) {
+    if (ev.type === 'entry') {
       lastSent = o.clock.now();
-      yield ': keepalive\n\n';
+      yield envelopeFrame(ev.entry);
+    } else if (ev.type === 'failed') {
+      yield failedFrame;
+      return;
+    } else {
+      if (!ev.failed && o.metrics && (o.once || o.clock.now() - lastMetrics >= metricsEvery)) {
+        let data: unknown;
+        try {
+          data = await o.metrics();
+        } catch (e) {
+          log.warn('event stream metrics failed', { error: errorMessage(e) });
+          if (o.once) {
+            yield failedFrame;
+            return;
+          }
+        }
+        if (data !== undefined) {
+          lastMetrics = o.clock.now();
+          lastSent = lastMetrics;
+          yield sseFrame({ event: 'metrics', data });
+        }
+      }
+      if (!ev.more && o.clock.now() - lastSent >= keepaliveMs) {
+        lastSent = o.clock.now();
+        yield ': keepalive\n\n';
+      }
     }
-    await sleep(pollMs, o.signal);
   }
 }

@@ -1,8 +1,11 @@
 /**
  * Control API: API Gateway HTTP API (payload v2) → the api function, with the routes of the
  * CONTRACT, IAM (SigV4) authorization by default or a JWT authorizer as an option. Public
- * without authorization: `GET /healthz` and the dashboard's static files (`/`,
+ * without authorization: `GET /healthz`, `GET /openapi.json` and the dashboard's static files (`/`,
  * `/dashboard/app.js`, `/dashboard/app.css`: no data; every call the page makes is authorized).
+ * The unary gRPC/Connect methods (`POST /agentorchestrator.v1.<Service>/<Method>`, route kind
+ * `rpc`) are authorized routes to the same function (Connect and gRPC-Web over HTTP/1.1); their
+ * server streams go to the streaming function URL, which serves them as well as the SSE stream.
  * A `$default` route (authorized) sends anything else to the handler, which answers with the
  * API's error shape (404/405) instead of API Gateway's.
  * Stage: throttling, JSON access logs. `GET /events/stream` through API Gateway answers one

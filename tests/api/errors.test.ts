@@ -8,6 +8,7 @@
  * what failed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Code } from '@connectrpc/connect';
 import { readdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, relative } from 'node:path';
@@ -40,6 +41,10 @@ import {
   ApiError,
   EnvelopeTooLargeError,
   ERROR_STATUS,
+  GRPC_CODE_OF_STATUS,
+  grpcCodeOf,
+  LedgerTailError,
+  toConnectError,
   MalformedJsonError,
   MethodNotAllowedError,
   NotConfiguredError,
@@ -102,6 +107,7 @@ const CASES: [ErrorClass, Error, Expect][] = [
   [RunLeaseHeldError, new RunLeaseHeldError('a', 'r', 0), UNAVAILABLE],
   [CompletionAbandonedError, new CompletionAbandonedError('a', 'r', 0, new Error('store down')), UNAVAILABLE],
   [InspectionUnavailableError, new InspectionUnavailableError('the inspector ran out of memory'), UNAVAILABLE],
+  [LedgerTailError, new LedgerTailError(), UNAVAILABLE],
 
   [NotConfiguredError, new NotConfiguredError('the dispatch queue'), own(501, 'not_configured')],
   [ComponentSwitchError, new ComponentSwitchError('disabling schedule g/tick failed: AccessDenied'), own(500, 'component_switch_failed')],
@@ -207,6 +213,35 @@ describe('ERROR_STATUS', () => {
       expectAnswer(await getAgentsFailingWith(e), e, want);
     },
   );
+
+  it('every entry has a gRPC code, derived from its HTTP status (one table for both surfaces), with the same body policy', () => {
+    // the codes docs/api.md states for the REST statuses
+    const want: Record<number, Code> = {
+      400: Code.InvalidArgument,
+      401: Code.Unauthenticated,
+      404: Code.NotFound,
+      405: Code.Unimplemented,
+      409: Code.FailedPrecondition,
+      413: Code.ResourceExhausted,
+      415: Code.InvalidArgument,
+      500: Code.Internal,
+      501: Code.Unimplemented,
+      503: Code.Unavailable,
+    };
+    for (const [cls, e, x] of CASES) {
+      expect(GRPC_CODE_OF_STATUS.has(x.status), `${cls.name}: HTTP ${x.status} has no gRPC code`).toBe(true);
+      const expected = cls === RouteNotFoundError ? Code.Unimplemented : want[x.status];
+      expect(grpcCodeOf(e), cls.name).toBe(expected);
+      const ce = toConnectError(e);
+      expect(ce.code, cls.name).toBe(expected);
+      expect(ce.metadata.get('error-code'), cls.name).toBe(x.code);
+      if (x.own) expect(ce.rawMessage).toBe(e.message);
+      else expect(ce.rawMessage).not.toContain(e.message);
+    }
+    // errors that are not ours: by availability, as for REST
+    expect(grpcCodeOf(new Error('boom'))).toBe(Code.Internal);
+    expect(grpcCodeOf(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }))).toBe(Code.Unavailable);
+  });
 
   it('status does not follow the text of a code: *_conflict, *_invalid, invalid_*, bundle_* codes of unlisted errors are 500', async () => {
     for (const code of ['thing_conflict', 'thing_invalid', 'invalid_thing', 'bundle_thing', 'thing_not_found']) {

@@ -24,6 +24,7 @@ import { LocalBus } from '../../local/bus';
 import { LocalComponentControl, type Switch } from '../../local/components';
 import { createApiHandler } from '../../functions/api/app';
 import { createStreamHandler } from '../../functions/api/stream-core';
+import { createRpcServer } from '../../functions/api/rpc/server';
 import { createLedgerWriterHandler } from '../../functions/ledger-writer/core';
 import type { ApiDeps } from '../../functions/api/deps';
 import { startHttpServer, type HttpServer } from '../../local/http';
@@ -97,6 +98,7 @@ export async function startApiHarness(opts: { maxBodyBytes?: number; busCounters
   const server = await startHttpServer({
     handler: createApiHandler(deps),
     streamHandler: createStreamHandler(deps),
+    rpc: createRpcServer(deps),
     port: 0,
     ...(opts.maxBodyBytes ? { maxBodyBytes: opts.maxBodyBytes } : {}),
   });

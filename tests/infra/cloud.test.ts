@@ -390,7 +390,7 @@ describe('item 15: the web dashboard in the cloud is a JWT-mode feature, and the
       AuthorizerType: 'JWT',
       JwtConfiguration: { Issuer: contextOf(jwtCommand).jwtIssuer, Audience: [contextOf(jwtCommand).jwtAudience] },
     });
-    const publicKeys = ['GET /', 'GET /dashboard/app.js', 'GET /dashboard/app.css', 'GET /healthz'];
+    const publicKeys = ['GET /', 'GET /dashboard/app.js', 'GET /dashboard/app.css', 'GET /healthz', 'GET /openapi.json'];
     for (const [, r] of ofType(jwt.resources, 'AWS::ApiGatewayV2::Route')) {
       const key = r.Properties?.RouteKey as string;
       expect(r.Properties?.AuthorizationType, key).toBe(publicKeys.includes(key) ? 'NONE' : 'JWT');

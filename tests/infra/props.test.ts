@@ -204,7 +204,7 @@ describe('options land in the template', () => {
     });
     const routes = ofType(resources, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties as Record<string, any>);
     for (const r of routes) {
-      if (['GET /healthz', 'GET /', 'GET /dashboard/app.js', 'GET /dashboard/app.css'].includes(r.RouteKey))
+      if (['GET /healthz', 'GET /openapi.json', 'GET /', 'GET /dashboard/app.js', 'GET /dashboard/app.css'].includes(r.RouteKey))
         expect(r.AuthorizationType, r.RouteKey).toBe('NONE');
       else expect(r.AuthorizationType, r.RouteKey).toBe('JWT');
     }

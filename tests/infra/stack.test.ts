@@ -239,8 +239,27 @@ describe('control API', () => {
     'GET /components',
     'POST /components/{name}/stop',
     'POST /components/{name}/start',
+    // the unary gRPC/Connect methods of proto/ (Connect and gRPC-Web through API Gateway)
+    ...[
+      'AgentsService/ListAgents',
+      'AgentsService/GetAgent',
+      'AgentsService/PauseAgent',
+      'AgentsService/ResumeAgent',
+      'AgentsService/TriggerAgent',
+      'AgentsService/RestartAgent',
+      'AgentsService/QuarantineAgent',
+      'AgentsService/ReleaseAgent',
+      'BusService/Publish',
+      'LedgerService/ListLedgerEntries',
+      'LedgerService/VerifyLedger',
+      'LedgerService/ReplayLedger',
+      'ComponentsService/ListComponents',
+      'ComponentsService/StartComponent',
+      'ComponentsService/StopComponent',
+      'MetricsService/GetMetrics',
+    ].map((m) => `POST /agentorchestrator.v1.${m}`),
   ];
-  const publicRoutes = ['GET /healthz', 'GET /', 'GET /dashboard/app.js', 'GET /dashboard/app.css'];
+  const publicRoutes = ['GET /healthz', 'GET /openapi.json', 'GET /', 'GET /dashboard/app.js', 'GET /dashboard/app.css'];
   const routes = ofType(resources, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties as Record<string, any>);
   const byKey = new Map(routes.map((r) => [r.RouteKey as string, r]));
 
