@@ -8,6 +8,7 @@ import { defineConfig } from 'vitest/config';
  */
 const SYSTEM = [
   'tests/local/npm-start.test.ts',
+  'tests/local/adversarial.test.ts',
   'tests/local/publish.test.ts',
   'tests/api/e2e.test.ts',
   'tests/api/grpc.test.ts',

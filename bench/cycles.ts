@@ -73,7 +73,6 @@ interface Env {
   clients: AwsClients;
   endpoints: { dynamodb: string; s3: string };
   bucket: string;
-  cacheDir: string;
 }
 
 type TableNames = { Registry: string; Heartbeats: string; Ledger: string };
@@ -109,7 +108,7 @@ async function localMode(env: Env): Promise<BenchResult[]> {
   const schedule = new DynamoSchedule(env.clients.ddb, names.Registry);
   const heartbeats = new DynamoHeartbeats(env.clients.ddb, names.Heartbeats, { shards: config.AGENT_SCHEDULE_SHARDS });
   const bundles = new S3BundleStore(env.clients.s3, env.bucket);
-  const sandbox = new WorkerSandbox({ cacheDir: env.cacheDir, memoryMb: config.AGENT_RUN_MEMORY_MB });
+  const sandbox = new WorkerSandbox({ memoryMb: config.AGENT_RUN_MEMORY_MB });
   const cycles: Envelope[] = [];
   let health: ((e: unknown) => Promise<unknown>) | undefined;
   const bus = new LocalBus({ rules: RULES, vars: { HOT_BUCKET: env.bucket }, targets: { 'health-monitor': (e: never) => health!(e) } });
@@ -259,7 +258,7 @@ async function cloudScenario(env: Env, opts: { agents: number; cycleSeconds: num
   const heartbeats = new DynamoHeartbeats(clients.ddb, names.Heartbeats, { shards });
   const bundles = new S3BundleStore(clients.s3, env.bucket);
   const events: EventPublisher = new EventBridgePublisher(eb, 'agents-bus');
-  const sandbox = new WorkerSandbox({ cacheDir: env.cacheDir, memoryMb: config.AGENT_RUN_MEMORY_MB });
+  const sandbox = new WorkerSandbox({ memoryMb: config.AGENT_RUN_MEMORY_MB });
   const runner = createRunnerHandler(createRunnerCore({ registry, heartbeats, bundles, events, sandbox, config, clock }));
   const scheduler = createSchedulerHandler({
     schedule,
@@ -463,13 +462,12 @@ async function idleAgents(env: Env): Promise<BenchResult[]> {
 export async function run(): Promise<BenchResult[]> {
   const ddb = await startDynamoLocal();
   const s3dir = mkdtempSync(join(tmpdir(), 'bench-s3-'));
-  const cacheDir = mkdtempSync(join(tmpdir(), 'bench-bundles-'));
   const bucket = 'bench-hot';
   let s3: Awaited<ReturnType<typeof startS3Local>> | undefined;
   try {
     s3 = await startS3Local({ directory: s3dir, buckets: [bucket] });
     const clients = createClients({ region: 'us-east-1', endpoints: { dynamodb: ddb.endpoint, s3: s3.endpoint }, localCredentials: true });
-    const env: Env = { clients, endpoints: { dynamodb: ddb.endpoint, s3: s3.endpoint }, bucket, cacheDir };
+    const env: Env = { clients, endpoints: { dynamodb: ddb.endpoint, s3: s3.endpoint }, bucket };
     return [
       ...(await localMode(env)),
       ...(await cloudScenario(env, { agents: 100, cycleSeconds: 60, ticks: 5 })),
@@ -480,7 +478,6 @@ export async function run(): Promise<BenchResult[]> {
     await s3?.stop();
     await ddb.stop();
     rmSync(s3dir, { recursive: true, force: true });
-    rmSync(cacheDir, { recursive: true, force: true });
   }
 }
 

@@ -38,9 +38,10 @@ import { createApiHandler, type ApiHandler } from './api/app';
 import { createStreamHandler, type StreamHandler } from './api/stream-core';
 import type { ApiDeps, StreamSettings } from './api/deps';
 import { createRpcServer, type RpcServer } from './api/rpc/server';
+import { createSandboxHandler } from './sandbox/core';
 
 /** The handlers of the Lambda functions, by function name (infra/ names them the same). */
-export type HandlerName = 'agent-manager' | 'scheduler' | 'runner' | 'health-monitor' | 'ledger-writer' | 'router' | 'api';
+export type HandlerName = 'agent-manager' | 'scheduler' | 'runner' | 'health-monitor' | 'ledger-writer' | 'router' | 'api' | 'sandbox';
 
 export class Composition {
   // stores: the AWS SDK adapters (local mode points the same clients at the emulators)
@@ -60,6 +61,7 @@ export class Composition {
   private apiDepsBuilt: ApiDeps | undefined;
   private api: ApiHandler | undefined;
   private rpcServer: RpcServer | undefined;
+  private sandboxHandler: ((event: unknown) => Promise<unknown>) | undefined;
 
   /**
    * Builds the stores, services and handlers (plain objects: no I/O happens here). What needs
@@ -126,6 +128,15 @@ export class Composition {
       'health-monitor': createHealthMonitorHandler({ ...stores, config, logger: logger('monitor'), ...clock }),
       'ledger-writer': createLedgerWriterHandler({ ledger: this.ledger, logger: logger('ledger-writer') }),
       router: createRouterHandler({ registry: this.registry, dispatcher, logger: logger('router') }),
+      // the sandbox function's: agent code in the process runtime (built when first used)
+      sandbox: (event) => {
+        this.sandboxHandler ??= createSandboxHandler({
+          runtime: platform.isolatedRuntime(),
+          maxBytes: config.AGENT_MAX_BUNDLE_BYTES,
+          logger: logger('sandbox'),
+        });
+        return this.sandboxHandler(event);
+      },
       // the API's dependencies include the component switches: built on its first request
       api: (event) => {
         this.api ??= createApiHandler(this.apiDeps);

@@ -30,6 +30,8 @@ export const REQUIRED_ENV: Record<HandlerName | 'api-stream', readonly FunctionE
   'ledger-writer': ['LEDGER_TABLE'],
   router: ['REGISTRY_TABLE', 'DISPATCH_QUEUE_URL'],
   api: ['REGISTRY_TABLE', 'HEARTBEAT_TABLE', 'LEDGER_TABLE', 'EVENT_BUS_NAME'],
+  // nothing: it runs agent code and answers; it uses no table, bucket or bus
+  sandbox: [],
   'api-stream': ['REGISTRY_TABLE', 'HEARTBEAT_TABLE', 'LEDGER_TABLE', 'EVENT_BUS_NAME'],
 };
 

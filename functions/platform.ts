@@ -22,6 +22,10 @@ import { EventBridgePublisher } from '../shared/adapters/aws/eventbridge-publish
 import { SqsDispatcher } from '../shared/adapters/aws/sqs-dispatcher';
 import { AwsComponentControl, switchIdsFromEnv } from '../shared/adapters/aws/component-control';
 import { WorkerSandbox } from '../shared/adapters/node/sandbox';
+import { ProcessSandbox } from '../shared/adapters/node/process-sandbox';
+import { LambdaSandbox } from '../shared/adapters/aws/lambda-sandbox';
+import { RuntimeSelector } from '../shared/core/runner/runtimes';
+import type { RuntimeName } from '../shared/core/registry';
 import type { Config } from '../shared/core/config';
 import { ConfigError } from '../shared/core/errors';
 import type { Clock } from '../shared/core/clock';
@@ -40,8 +44,10 @@ export interface Platform {
   events: EventPublisher;
   /** where runs go: the SQS dispatch queue / the local runner pool (built when first needed) */
   dispatcher(): Dispatcher;
-  /** runs agent code and inspects bundles */
+  /** runs agent code and inspects bundles: the runtimes this deployment allows, each run in the one its agent asks for */
   sandbox(): AgentSandbox;
+  /** the `process` runtime itself (what the sandbox function runs agent code in) */
+  isolatedRuntime(): AgentSandbox;
   /** the component switches of `POST /components/...` (built when first needed) */
   components(): ComponentControl;
   /** how API requests are authenticated */
@@ -84,6 +90,15 @@ export function cloudPlatform(
   if (!mode.success) throw new ConfigError(`${CLOUD_ENV.apiAuthMode} must be iam or jwt`);
   let dispatcher: Dispatcher | undefined;
   let sandbox: AgentSandbox | undefined;
+  let processRuntime: ProcessSandbox | undefined;
+  const agentLog = logger.child({ source: 'agent' });
+  const isolated = () =>
+    (processRuntime ??= new ProcessSandbox({
+      workDir: join(tmpdir(), 'agent-processes'),
+      memoryMb: config.AGENT_RUN_MEMORY_MB,
+      maxProcesses: config.AGENT_RUNTIME_PROCESSES,
+      logger: agentLog,
+    }));
   let components: ComponentControl | undefined;
   return {
     clients,
@@ -96,15 +111,42 @@ export function cloudPlatform(
               throw new NotConfiguredError('the dispatch queue (DISPATCH_QUEUE_URL)');
             },
           }),
-    sandbox: () =>
-      (sandbox ??= new WorkerSandbox({
-        cacheDir: join(tmpdir(), 'agent-bundles'),
-        memoryMb: config.AGENT_RUN_MEMORY_MB,
-        logger: logger.child({ source: 'agent' }),
-      })),
+    sandbox: () => (sandbox ??= lazySandbox(() => cloudRuntimes(config, clients, agentLog, isolated))),
+    isolatedRuntime: isolated,
     components: () => (components ??= new AwsComponentControl(clients, switchIdsFromEnv(env, config.EVENT_BUS_NAME))),
     auth: { mode: mode.data },
     tickSeconds: CLOUD_TICK_SECONDS,
     logger,
   };
+}
+
+/**
+ * The runtimes of a cloud function: `lambda` (the default: the sandbox function), and the others
+ * only where AGENT_RUNTIMES_ALLOWED lists them (`thread`: agent code in the runner's own process,
+ * for trusted code only; `process`: an agent process inside the runner function).
+ */
+function cloudRuntimes(config: Config, clients: CloudClients, agentLog: Logger, isolated: () => AgentSandbox): RuntimeSelector {
+  const def = config.AGENT_RUNTIME ?? 'lambda';
+  const allowed = new Set<RuntimeName>([def, ...(config.AGENT_RUNTIMES_ALLOWED ?? [])]);
+  const runtimes: Partial<Record<RuntimeName, AgentSandbox>> = {};
+  if (allowed.has('lambda')) {
+    if (!config.SANDBOX_FUNCTION)
+      throw new ConfigError('the lambda runtime needs SANDBOX_FUNCTION (the sandbox function; the CDK stack sets it)');
+    runtimes.lambda = new LambdaSandbox({
+      lambda: clients.lambda,
+      functionName: config.SANDBOX_FUNCTION,
+      s3: clients.s3,
+      bucket: config.HOT_BUCKET,
+    });
+  }
+  if (allowed.has('thread')) runtimes.thread = new WorkerSandbox({ memoryMb: config.AGENT_RUN_MEMORY_MB, logger: agentLog });
+  if (allowed.has('process')) runtimes.process = isolated();
+  return new RuntimeSelector(runtimes, def);
+}
+
+/** An AgentSandbox built on first use (a function that never runs agent code needs no sandbox settings). */
+export function lazySandbox(build: () => AgentSandbox): AgentSandbox {
+  let built: AgentSandbox | undefined;
+  const get = () => (built ??= build());
+  return { inspect: (b) => get().inspect(b), run: (r) => get().run(r) };
 }

@@ -106,14 +106,29 @@ export const OrchestratorPropsSchema = z
       .default({ authMode: 'iam', rateLimit: 50, burstLimit: 100 }),
     runner: z
       .object({
-        memoryMb: z.number().int().min(256).max(10_240).default(1024),
+        /**
+         * the runner only claims, reads, invokes the sandbox and records (agent code runs in the
+         * sandbox function): 512 MB is plenty; give it more only with AGENT_RUNTIMES_ALLOWED=thread
+         */
+        memoryMb: z.number().int().min(256).max(10_240).default(512),
         /** Lambda timeout of one run (an agent's timeoutSeconds plus load grace must fit) */
         timeoutSeconds: z.number().int().min(30).max(900).default(900),
         /** most runner invocations at once (SQS event source maximum concurrency) */
         maxConcurrency: z.number().int().min(2).max(1000).default(50),
       })
       .strict()
-      .default({ memoryMb: 1024, timeoutSeconds: 900, maxConcurrency: 50 }),
+      .default({ memoryMb: 512, timeoutSeconds: 900, maxConcurrency: 50 }),
+    /**
+     * The sandbox function (the `lambda` runtime): where agent code runs and bundles are inspected.
+     * Its timeout follows the runner's (a run cannot outlast the runner that waits for it).
+     */
+    sandbox: z
+      .object({
+        /** Lambda memory of one agent run: the agent's heap (AGENT_RUN_MEMORY_MB) plus ~100 MB of Node */
+        memoryMb: z.number().int().min(256).max(10_240).default(1024),
+      })
+      .strict()
+      .default({ memoryMb: 1024 }),
     /** pass-through of shared/core/config.ts knobs (validated with the functions' own schema) */
     agentEnv: z.partialRecord(z.enum(AGENT_ENV_KEYS), z.string()).default({}),
     /** X-Ray active tracing on every function (off by default: it is billed per trace) */
@@ -198,6 +213,7 @@ export const CONTEXT_KEYS = [
   'runnerMemoryMb',
   'runnerTimeoutSeconds',
   'runnerMaxConcurrency',
+  'sandboxMemoryMb',
   'tracing',
   'retainData',
   'logLevel',
@@ -288,6 +304,9 @@ export function propsFromContext(context: Record<string, unknown>): { stackName:
       memoryMb: int('runnerMemoryMb', get('runnerMemoryMb')),
       timeoutSeconds: int('runnerTimeoutSeconds', get('runnerTimeoutSeconds')),
       maxConcurrency: int('runnerMaxConcurrency', get('runnerMaxConcurrency')),
+    }),
+    sandbox: defined({
+      memoryMb: int('sandboxMemoryMb', get('sandboxMemoryMb')),
     }),
     agentEnv,
     tracing: bool('tracing', get('tracing')),

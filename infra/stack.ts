@@ -4,7 +4,8 @@
  *
  *   StateTables (Registry, Heartbeats, Ledger) · HotDirectory (S3) · AgentsEventBus (+ archive)
  *   DeadLetters · Schedules (group + Scheduler role) · DispatchQueue
- *   AgentManager · Scheduler · Runner · HealthMonitor · LedgerWriter · Router · ControlApi
+ *   AgentSandboxFunction (agent code, zero permissions) · AgentManager · Scheduler · Runner
+ *   HealthMonitor · LedgerWriter · Router · ControlApi
  *   HealthEvents (metrics from the bus) · Monitoring (alarms, dashboard)
  *
  * Tables come from shared/definitions/tables.ts, rules and schedules from
@@ -32,6 +33,7 @@ import { Monitoring } from './constructs/monitoring';
 import { DeadLetters } from './constructs/queues';
 import { Router } from './constructs/router';
 import { DispatchQueue, Runner } from './constructs/runner';
+import { AgentSandboxFunction } from './constructs/sandbox';
 import { Scheduler } from './constructs/scheduler';
 import { Schedules } from './constructs/schedules';
 import { StateTables } from './constructs/tables';
@@ -55,6 +57,7 @@ export class OrchestratorStack extends Stack {
   readonly manager: AgentManager;
   readonly scheduler: Scheduler;
   readonly runner: Runner;
+  readonly sandbox: AgentSandboxFunction;
   readonly monitor: HealthMonitor;
   readonly ledgerWriter: LedgerWriter;
   readonly router: Router;
@@ -113,9 +116,13 @@ export class OrchestratorStack extends Stack {
       dispatchQueue: this.dispatch.queue,
     };
 
+    this.sandbox = new AgentSandboxFunction(this, 'AgentSandbox', ctx);
     this.manager = new AgentManager(this, 'AgentManager', ctx);
     this.scheduler = new Scheduler(this, 'Scheduler', ctx);
     this.runner = new Runner(this, 'Runner', ctx);
+    // agent code runs (and bundles are inspected) in the sandbox function, never in these two
+    this.sandbox.allowInvoke(this.manager.function);
+    this.sandbox.allowInvoke(this.runner.function);
     this.monitor = new HealthMonitor(this, 'HealthMonitor', ctx);
     this.ledgerWriter = new LedgerWriter(this, 'LedgerWriter', ctx);
     this.router = new Router(this, 'Router', ctx);
@@ -139,6 +146,7 @@ export class OrchestratorStack extends Stack {
       AgentManager: this.manager.function,
       Scheduler: this.scheduler.function,
       Runner: this.runner.function,
+      Sandbox: this.sandbox.function,
       HealthMonitor: this.monitor.function,
       LedgerWriter: this.ledgerWriter.function,
       Router: this.router.function,
@@ -157,6 +165,7 @@ export class OrchestratorStack extends Stack {
       functions: this.functions,
       ledgerWriter: this.ledgerWriter.function,
       runner: this.runner.function,
+      sandbox: this.sandbox.function,
       dispatchQueue: this.dispatch.queue,
       ledgerQueue: this.ledgerWriter.queue,
       deadLetterQueues: {

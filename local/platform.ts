@@ -12,9 +12,16 @@
  * before the composition: `connect(composition)` wires them once it is built (nothing is
  * published or fired before).
  */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
 import type { AwsClients } from '../shared/adapters/aws/clients';
 import { WorkerSandbox } from '../shared/adapters/node/sandbox';
+import { ProcessSandbox } from '../shared/adapters/node/process-sandbox';
+import { RuntimeSelector } from '../shared/core/runner/runtimes';
+import type { AgentSandbox } from '../shared/core/ports';
+import type { RuntimeName } from '../shared/core/registry';
+import { ConfigError } from '../shared/core/errors';
 import type { Config } from '../shared/core/config';
 import type { Logger } from '../shared/core/logger';
 import type { RunReport } from '../shared/core/runner/service';
@@ -43,6 +50,8 @@ export interface LocalPlatformOptions {
 
 export interface LocalPlatform {
   platform: Platform;
+  /** the agent processes (ended at shutdown) */
+  processes: ProcessSandbox;
   bus: LocalBus;
   pool: LocalRunnerPool;
   timers: LocalTimers;
@@ -75,17 +84,22 @@ export function createLocalPlatform(o: LocalPlatformOptions): LocalPlatform {
     // the cloud's S3 events are not replayed when the rule is re-enabled either; the rescan catches up
     onStarted: { manager: () => timers.fire('Rescan') },
   });
-  const sandbox = new WorkerSandbox({
-    cacheDir: join(o.dataDir, 'bundle-cache'),
+  const agentLog = log.child({ component: 'agent' });
+  const processes = new ProcessSandbox({
+    // outside the data dir, which stays 0700 (agent uids cannot even traverse it)
+    workDir: runtimeDirFor(o.dataDir),
     memoryMb: o.config.AGENT_RUN_MEMORY_MB,
-    logger: log.child({ component: 'agent' }),
+    maxProcesses: o.config.AGENT_RUNTIME_PROCESSES,
+    logger: agentLog,
   });
+  const sandbox = localRuntimes(o.config, processes, agentLog);
 
   const platform: Platform = {
     clients: o.clients,
     events: bus,
     dispatcher: () => pool,
     sandbox: () => sandbox,
+    isolatedRuntime: () => processes,
     components: () => components,
     auth: { mode: 'token', token: o.token },
     tickSeconds: o.periods?.SchedulerTick ?? LOCAL_TICK_SECONDS,
@@ -95,6 +109,7 @@ export function createLocalPlatform(o: LocalPlatformOptions): LocalPlatform {
 
   return {
     platform,
+    processes,
     bus,
     pool,
     timers,
@@ -106,4 +121,26 @@ export function createLocalPlatform(o: LocalPlatformOptions): LocalPlatform {
       runnerCore = c.runnerCore;
     },
   };
+}
+
+/**
+ * Local mode's runtimes: `process` (the default: agent processes), and `thread` only where
+ * AGENT_RUNTIMES_ALLOWED (or AGENT_RUNTIME) names it: agent code in the orchestrator's own
+ * process, for trusted code only. `lambda` is the cloud's.
+ */
+/** Where a data dir's agent processes get their scratch directories: under the OS temp dir, one per data dir. */
+export function runtimeDirFor(dataDir: string): string {
+  return join(tmpdir(), `agent-orchestrator-${createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 12)}`);
+}
+
+function localRuntimes(config: Config, processes: ProcessSandbox, agentLog: Logger): RuntimeSelector {
+  const def = config.AGENT_RUNTIME ?? 'process';
+  const allowed = new Set<RuntimeName>([def, ...(config.AGENT_RUNTIMES_ALLOWED ?? [])]);
+  if (allowed.has('lambda'))
+    throw new ConfigError(
+      'the lambda runtime exists only in the cloud; local mode runs agents as processes (or threads, for trusted code)',
+    );
+  const runtimes: Partial<Record<RuntimeName, AgentSandbox>> = { ...(allowed.has('process') ? { process: processes } : {}) };
+  if (allowed.has('thread')) runtimes.thread = new WorkerSandbox({ memoryMb: config.AGENT_RUN_MEMORY_MB, logger: agentLog });
+  return new RuntimeSelector(runtimes, def);
 }

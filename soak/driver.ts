@@ -11,8 +11,10 @@
  *                restarts (alternating), and duplicate deliveries (cycles and envelope runs
  *                that already ran handed to the runner pool again, copies of slots still waiting,
  *                envelopes re-published with their id). GET /healthz is probed every second.
- *   4. converge — wait (at most `convergeSeconds`) until GET /agents shows every faulty agent
- *                quarantined.
+ *   4. converge — wait until GET /agents shows every faulty agent quarantined, for as long as the
+ *                faulty agents left make progress (a run of theirs ends, one more is quarantined):
+ *                `convergeSeconds` without progress, or three times that in all, end the wait.
+ *                A slow or loaded machine takes longer; it does not fail a liveness bound.
  *   5. drain   — POST /components/scheduler/stop, then wait until the runner pool and the bus are
  *                idle, so that the ledger has every envelope.
  *   6. collect — GET /agents, every GET /ledger page, GET /ledger/verify, the child's counters;
@@ -62,7 +64,11 @@ export const SoakOptionsSchema = z
     agents: z.number().int().min(20).max(5000).default(500),
     /** seconds of load and fault injection after every agent is registered */
     activeSeconds: z.number().min(10).max(7200).default(300),
-    /** after the active phase, at most this long for the last faulty agents to be quarantined */
+    /**
+     * after the active phase, how long the last faulty agents may go without progress (a run of
+     * theirs ending, one of them quarantined) before the wait for their quarantine ends; the wait
+     * is at most three times this in all
+     */
     convergeSeconds: z.number().min(1).max(3600).default(180),
     registerTimeoutSeconds: z.number().min(10).max(3600).default(300),
     drainTimeoutSeconds: z.number().min(5).max(3600).default(180),
@@ -513,19 +519,33 @@ export async function runSoak(input: SoakOptions, hooks: SoakHooks = {}): Promis
     // ---------------------------------------------------------------------------------------------
     // converge: every faulty agent quarantined
     const faulty = new Set(plan.faulty.map((a) => a.name));
-    await until(
-      'every faulty agent quarantined (GET /agents)',
-      o.convergeSeconds,
-      async () => {
+    const convergeStart = Date.now();
+    let lastProgress = convergeStart;
+    let marker = '';
+    const converged = await pollUntil(
+      async (): Promise<string | undefined> => {
         const agents = await api.agents();
-        const left = agents.filter((a) => faulty.has(a.name) && a.status !== 'quarantined');
-        return left.length === 0 ? true : undefined;
+        const left = new Set(agents.filter((a) => faulty.has(a.name) && a.status !== 'quarantined').map((a) => a.name));
+        if (left.size === 0) return 'ok';
+        const now = Date.now();
+        const progress = `${left.size}/${child.runs.filter((r) => left.has(r.agent)).length}`;
+        if (progress !== marker) {
+          marker = progress;
+          lastProgress = now;
+        }
+        const idle = now - lastProgress > o.convergeSeconds * 1000;
+        if (!idle && now - convergeStart <= 3 * o.convergeSeconds * 1000) return undefined;
+        return `${left.size} left (${[...left].slice(0, 5).join(', ')}) after ${Math.round((now - convergeStart) / 1000)} s, the last ${Math.round((now - lastProgress) / 1000)} s without progress`;
       },
-      2000,
-    ).catch((e: unknown) => {
-      // not fatal: the check reports which agents were left
-      say(`soak: ${errorMessage(e)}`);
-    });
+      {
+        // the callback decides when to give up; this bound only covers an API that stops answering
+        forMs: 3 * o.convergeSeconds * 1000 + 10_000,
+        everyMs: 2000,
+        timeout: (last) => new SoakTimeoutError(`GET /agents did not answer${last ? `: ${errorMessage(last)}` : ''}`),
+      },
+    ).catch((e: unknown) => errorMessage(e));
+    // not fatal: the check reports which agents were left
+    if (converged !== 'ok') say(`soak: every faulty agent quarantined (GET /agents): ${converged}`);
     phase('converge');
 
     // ---------------------------------------------------------------------------------------------

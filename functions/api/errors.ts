@@ -37,9 +37,10 @@ import {
   CompletionAbandonedError,
   InvalidDispatchMessageError,
   RunLeaseHeldError,
+  RuntimeUnavailableError,
 } from '../../shared/core/runner/errors';
 import { SchedulerConfigError, SchedulerDispatchError, SchedulerStoreError } from '../../shared/core/scheduler/errors';
-import { ComponentSwitchError, DispatchError, StoreError } from '../../shared/adapters/aws/errors';
+import { ComponentSwitchError, DispatchError, SandboxInvokeError, StoreError } from '../../shared/adapters/aws/errors';
 import { BundleIntegrityError, InspectionUnavailableError, InvalidManifestError, SandboxError } from '../../shared/adapters/node/errors';
 
 /** Base of the errors the API layer itself raises; the status of each is in ERROR_STATUS. */
@@ -171,6 +172,7 @@ export const ERROR_STATUS: ReadonlyMap<ErrorClass, ErrorMapping> = new Map<Error
   [CompletionAbandonedError, UNAVAILABLE],
   [InspectionUnavailableError, UNAVAILABLE],
   [LedgerTailError, UNAVAILABLE],
+  [SandboxInvokeError, UNAVAILABLE],
 
   // --- deployment or programming errors, damaged data (5xx, the operator can act: own code)
   [NotConfiguredError, own(501)],
@@ -195,6 +197,8 @@ export const ERROR_STATUS: ReadonlyMap<ErrorClass, ErrorMapping> = new Map<Error
   [SandboxError, INTERNAL],
   [InvalidDispatchMessageError, INTERNAL],
   [InvalidFailureEventError, INTERNAL],
+  // a manifest asks for a runtime this deployment does not offer (the run fails, the agent is told)
+  [RuntimeUnavailableError, INTERNAL],
 ]);
 
 /** Node/undici network failures: the dependency could not be reached. */

@@ -46,6 +46,11 @@ export interface OrchestratorFunctionProps {
   memoryMb: number;
   timeout: Duration;
   environment?: Record<string, string>;
+  /**
+   * the function runs untrusted code: it gets only `environment` (none of the shared env: no
+   * table, bucket, bus or queue names, no keys), no tracing
+   */
+  untrusted?: boolean;
   /** invoked asynchronously (rule/schedule targets): retries and the on-failure destination */
   async?: { retryAttempts: number; maxEventAge: Duration };
 }
@@ -81,8 +86,8 @@ export class OrchestratorFunction extends Construct {
       role: this.role,
       logGroup: this.logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
-      tracing: d.tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
-      environment: { ...d.environment, ...props.environment },
+      tracing: d.tracing && !props.untrusted ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
+      environment: props.untrusted ? { ...props.environment } : { ...d.environment, ...props.environment },
       projectRoot: REPO_ROOT,
       depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
       bundling: {

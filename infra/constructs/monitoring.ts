@@ -25,6 +25,11 @@ export interface MonitoringProps {
   functions: Record<string, OrchestratorFunction>;
   ledgerWriter: OrchestratorFunction;
   runner: OrchestratorFunction;
+  /**
+   * the sandbox function: no errors alarm (its errors are agent code ending its environment, e.g.
+   * `process.kill(process.ppid)`, which the runner records as a crashed run, not infrastructure)
+   */
+  sandbox?: OrchestratorFunction;
   dispatchQueue: sqs.IQueue;
   ledgerQueue: sqs.IQueue;
   /** name → dead-letter queue (alarm when anything is in it) */
@@ -118,7 +123,7 @@ export class Monitoring extends Construct {
       'the ledger writer failed: ledger appends are delayed (FIFO, one group) until it succeeds',
     );
     for (const [name, fn] of Object.entries(props.functions)) {
-      if (fn === props.ledgerWriter) continue;
+      if (fn === props.ledgerWriter || fn === props.sandbox) continue;
       alarm(
         `${name}Errors`,
         fn.fn.metricErrors({ period: FIVE_MIN, statistic: cloudwatch.Stats.SUM }),

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { DEFAULT_SCHEDULE_SHARDS } from '../definitions/tables';
 import { ConfigError } from './errors';
 import { parseTrustedKeys, type TrustedKey } from './bundle/signing';
+import { RUNTIME_NAMES, type RuntimeName } from './registry';
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 
@@ -20,8 +21,28 @@ export const EnvSchema = z.object({
   AGENT_LEDGER_RETENTION_DAYS: int(0, 0),
   /** write sharding of the sparse `due` and `expect` GSIs (see shared/definitions/tables.ts) */
   AGENT_SCHEDULE_SHARDS: int(DEFAULT_SCHEDULE_SHARDS, 1),
-  /** V8 heap limit of one agent run's worker thread */
+  /** V8 heap limit of an agent's run (its process, worker thread or sandbox function) */
   AGENT_RUN_MEMORY_MB: int(256, 16),
+  /** where agent code runs: `process` (local default), `thread` (trusted code only), `lambda` (cloud default) */
+  AGENT_RUNTIME: z.enum(RUNTIME_NAMES).optional(),
+  /** the runtimes a bundle may ask for (its `runtime`), comma-separated; default: only AGENT_RUNTIME */
+  AGENT_RUNTIMES_ALLOWED: z
+    .string()
+    .optional()
+    .transform((s, ctx) => {
+      if (!s?.trim()) return undefined;
+      const list = s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean);
+      const bad = list.filter((x) => !(RUNTIME_NAMES as readonly string[]).includes(x));
+      if (bad.length) ctx.addIssue({ code: 'custom', message: `unknown runtime(s) ${bad.join(', ')}; one of ${RUNTIME_NAMES.join(', ')}` });
+      return list as RuntimeName[];
+    }),
+  /** agent processes kept warm at most (local `process` runtime) */
+  AGENT_RUNTIME_PROCESSES: int(32, 1),
+  /** the sandbox function the `lambda` runtime invokes (cloud) */
+  SANDBOX_FUNCTION: z.string().min(1).optional(),
   /** SQS dispatch queue (cloud); local mode dispatches to its runner pool instead */
   DISPATCH_QUEUE_URL: z.string().url().optional(),
   REGISTRY_TABLE: z.string().min(1).default('agent-registry'),

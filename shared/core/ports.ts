@@ -4,7 +4,16 @@
  * threads) and local/ (local-only replacements for EventBridge, SQS and Scheduler).
  * The core never imports @aws-sdk or aws-lambda.
  */
-import type { AgentRecord, AgentStatus, BundleManifest, DueAgent, NewRegistration, RegisterOutcome, Transition } from './registry';
+import type {
+  AgentRecord,
+  AgentStatus,
+  BundleManifest,
+  RuntimeName,
+  DueAgent,
+  NewRegistration,
+  RegisterOutcome,
+  Transition,
+} from './registry';
 import type { HeartbeatRecord, RunOutcome } from './heartbeat';
 import type { Envelope } from './envelope';
 import type { DispatchItem } from './dispatch';
@@ -199,6 +208,10 @@ export interface BundleInspector {
 export interface SandboxRun {
   agent: string;
   version: string;
+  /** the agent's generation (bumped by restarts and releases): a runtime that keeps agent code warm starts it afresh for a new one */
+  generation?: number;
+  /** the runtime the agent asked for (its manifest); absent: the deployment's default */
+  runtime?: RuntimeName;
   bundle: VerifiedBundleRef;
   kind: 'cycle' | 'envelope';
   /** cycle number shown to the agent as ctx.cycle (1-based) */
@@ -221,6 +234,8 @@ export interface SandboxResult {
   published: PublishedByAgent[];
   /** keys set (or deleted: undefined) through ctx.state during the run */
   stateChanges: Record<string, unknown>;
+  /** the failure's stack, bounded, its frames naming the bundle (`agents/<name>/<version>.mjs:LINE:COL`) */
+  stack?: string | null;
 }
 
 /** Runs agent code in isolation: its exception, hang, exit or memory blow-up only fails this run. */

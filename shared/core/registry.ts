@@ -9,11 +9,17 @@ export type AgentStatus = z.infer<typeof AgentStatusSchema>;
 export const SCHEDULED_STATUSES: readonly AgentStatus[] = ['active', 'restarting'];
 
 /** What a bundle declares in its default export (read in a sandbox after verification). */
+/** Where agent code runs: `process` (local default), `thread` (trusted code only), `lambda` (cloud default). */
+export const RUNTIME_NAMES = ['process', 'thread', 'lambda'] as const;
+export type RuntimeName = (typeof RUNTIME_NAMES)[number];
+
 export const BundleManifestSchema = z.object({
   cycleSeconds: z.number().min(1).max(86_400).default(60),
   timeoutSeconds: z.number().min(0.1).max(900).default(30),
   subscriptions: z.array(z.string().min(1).max(256)).max(100).default([]),
   hasOnEnvelope: z.boolean().default(false),
+  /** the runtime the agent asks for (one of those the deployment allows); absent: the default */
+  runtime: z.enum(RUNTIME_NAMES).optional(),
 });
 export type BundleManifest = z.infer<typeof BundleManifestSchema>;
 
@@ -35,6 +41,8 @@ export const AgentRecordSchema = z.object({
   timeoutSeconds: z.number(),
   subscriptions: z.array(z.string()),
   hasOnEnvelope: z.boolean(),
+  /** the runtime the bundle asked for; null: the deployment's default */
+  runtime: z.enum(RUNTIME_NAMES).nullable().default(null),
   registeredAt: z.string(),
   updatedAt: z.string(),
   /**

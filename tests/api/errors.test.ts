@@ -33,9 +33,10 @@ import {
   CompletionAbandonedError,
   InvalidDispatchMessageError,
   RunLeaseHeldError,
+  RuntimeUnavailableError,
 } from '../../shared/core/runner/errors';
 import { SchedulerConfigError, SchedulerDispatchError, SchedulerStoreError } from '../../shared/core/scheduler/errors';
-import { ComponentSwitchError, DispatchError, StoreError } from '../../shared/adapters/aws/errors';
+import { ComponentSwitchError, DispatchError, SandboxInvokeError, StoreError } from '../../shared/adapters/aws/errors';
 import { BundleIntegrityError, InspectionUnavailableError, InvalidManifestError, SandboxError } from '../../shared/adapters/node/errors';
 import {
   ApiError,
@@ -108,6 +109,7 @@ const CASES: [ErrorClass, Error, Expect][] = [
   [CompletionAbandonedError, new CompletionAbandonedError('a', 'r', 0, new Error('store down')), UNAVAILABLE],
   [InspectionUnavailableError, new InspectionUnavailableError('the inspector ran out of memory'), UNAVAILABLE],
   [LedgerTailError, new LedgerTailError(), UNAVAILABLE],
+  [SandboxInvokeError, new SandboxInvokeError('the sandbox function answered 429 TooManyRequestsException'), UNAVAILABLE],
 
   [NotConfiguredError, new NotConfiguredError('the dispatch queue'), own(501, 'not_configured')],
   [ComponentSwitchError, new ComponentSwitchError('disabling schedule g/tick failed: AccessDenied'), own(500, 'component_switch_failed')],
@@ -129,6 +131,7 @@ const CASES: [ErrorClass, Error, Expect][] = [
   [SandboxError, new SandboxError('cannot start a worker thread'), INTERNAL],
   [InvalidDispatchMessageError, new InvalidDispatchMessageError('not a dispatch message'), INTERNAL],
   [InvalidFailureEventError, new InvalidFailureEventError('topic is x'), INTERNAL],
+  [RuntimeUnavailableError, new RuntimeUnavailableError('lambda', ['process']), INTERNAL],
 ];
 
 /** The errors.ts modules whose classes the table must cover. */

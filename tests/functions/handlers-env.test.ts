@@ -5,14 +5,19 @@
  * the exported `handler` invoked with a realistic event. DynamoDB and S3 are DynamoDB Local and
  * s3rver, reached the way the SDK v3 reaches any endpoint: AWS_ENDPOINT_URL_DYNAMODB and
  * AWS_ENDPOINT_URL_S3 (no code path of its own). Only the services without an emulator are
- * mocked (aws-sdk-client-mock: EventBridge PutEvents, SQS SendMessageBatch), and their exact
- * requests are asserted. A required variable missing from the environment is a ConfigError
+ * mocked (aws-sdk-client-mock: EventBridge PutEvents, SQS SendMessageBatch, Lambda Invoke), and
+ * their exact requests are asserted. The Invoke mock hands the payload to the real sandbox
+ * function's handler (functions/sandbox/handler.ts, composed from the sandbox's own environment)
+ * and answers what it answers, so the manager's inspection and the runner's run go through the
+ * `lambda` runtime end to end: agent code runs in an agent process of the sandbox, never in the
+ * runner or the manager. A required variable missing from the environment is a ConfigError
  * naming it.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { InvokeCommand, LambdaClient, type InvokeCommandInput } from '@aws-sdk/client-lambda';
 import { DynamoRegistry } from '../../shared/adapters/aws/dynamo-registry';
 import { DynamoHeartbeats } from '../../shared/adapters/aws/dynamo-heartbeats';
 import { createDynamoLedger } from '../../shared/adapters/aws/dynamo-ledger';
@@ -41,6 +46,10 @@ let registry: DynamoRegistry;
 let heartbeats: DynamoHeartbeats;
 const ebMock = mockClient(EventBridgeClient);
 const sqsMock = mockClient(SQSClient);
+const lambdaMock = mockClient(LambdaClient);
+/** the sandbox function's name, as the stack passes it to the runner and the manager */
+const SANDBOX_FUNCTION = 'orch-sandbox';
+let sandboxHandler: Handler;
 
 beforeAll(async () => {
   s3 = await startTestS3();
@@ -53,6 +62,7 @@ beforeAll(async () => {
 afterAll(async () => {
   ebMock.restore();
   sqsMock.restore();
+  lambdaMock.restore();
   await s3?.stop();
   tmp?.cleanup();
 });
@@ -60,6 +70,19 @@ afterAll(async () => {
 beforeEach(() => {
   ebMock.reset();
   sqsMock.reset();
+  lambdaMock.reset();
+  // Lambda Invoke (RequestResponse) of the sandbox function: its real handler answers; a thrown
+  // error is what Lambda reports as FunctionError "Unhandled" with the error as the payload
+  lambdaMock.on(InvokeCommand).callsFake(async (input: InvokeCommandInput) => {
+    const event = JSON.parse(new TextDecoder().decode(input.Payload as Uint8Array)) as unknown;
+    const encode = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
+    try {
+      return { StatusCode: 200, ExecutedVersion: '$LATEST', Payload: encode(await sandboxHandler(event)) };
+    } catch (e) {
+      const err = e as Error;
+      return { StatusCode: 200, FunctionError: 'Unhandled', Payload: encode({ errorType: err.name, errorMessage: err.message }) };
+    }
+  });
   ebMock.on(PutEventsCommand).callsFake((input: { Entries: unknown[] }) => ({
     FailedEntryCount: 0,
     Entries: input.Entries.map((_, i) => ({ EventId: `ev-${i}` })),
@@ -88,6 +111,19 @@ function stackEnv(): Record<string, string> {
     HEARTBEAT_TABLE: t.names.Heartbeats,
     LEDGER_TABLE: t.names.Ledger,
   };
+}
+
+/** What infra/constructs/sandbox.ts adds to the runner and the manager. */
+const INVOKER_ENV = { SANDBOX_FUNCTION, AGENT_RUNTIME: 'lambda' };
+
+/** The sandbox function's whole environment (infra/constructs/sandbox.ts): nothing of the deployment. */
+const SANDBOX_ENV = { LOG_LEVEL: 'silent', AGENT_RUNTIME_PROCESSES: '1' };
+
+/** The Invoke requests sent to the sandbox function, their payloads parsed. */
+function invokes(): (Omit<InvokeCommandInput, 'Payload'> & { Payload: unknown })[] {
+  return lambdaMock
+    .commandCalls(InvokeCommand)
+    .map((c) => ({ ...c.args[0].input, Payload: JSON.parse(new TextDecoder().decode(c.args[0].input.Payload as Uint8Array)) }));
 }
 
 /** What infra/constructs/api.ts adds for the API and stream functions (the switches are optional). */
@@ -134,6 +170,7 @@ const MODULES = {
   'ledger-writer': '../../functions/ledger-writer/handler',
   api: '../../functions/api/handler',
   'api-stream': '../../functions/api/stream',
+  sandbox: '../../functions/sandbox/handler',
 } as const;
 
 /** What each function cannot run without. */
@@ -146,6 +183,7 @@ const REQUIRED: Record<keyof typeof MODULES, string[]> = {
   'ledger-writer': ['LEDGER_TABLE'],
   api: ['REGISTRY_TABLE', 'HEARTBEAT_TABLE', 'LEDGER_TABLE', 'EVENT_BUS_NAME'],
   'api-stream': ['REGISTRY_TABLE', 'HEARTBEAT_TABLE', 'LEDGER_TABLE', 'EVENT_BUS_NAME'],
+  sandbox: [],
 };
 
 /** The single PutEvents request sent, its entries with the envelope parsed. */
@@ -214,11 +252,17 @@ describe("the environment of the tests is the stack's", () => {
       LedgerWriter: 'ledger-writer',
       Api: 'api',
       ApiStream: 'api-stream',
+      Sandbox: 'sandbox',
     };
     expect(Object.keys(stack.functions).sort()).toEqual(Object.keys(byFunction).sort());
     for (const [fn, f] of Object.entries(stack.functions)) {
       const vars = Object.keys(resources[id(f.fn)]?.Properties?.Environment.Variables ?? {});
+      if (fn === 'Sandbox') {
+        expect(vars.sort(), fn).toEqual(Object.keys(SANDBOX_ENV).sort());
+        continue;
+      }
       expect(vars, fn).toEqual(expect.arrayContaining(Object.keys(stackEnv())));
+      if (fn === 'Runner' || fn === 'AgentManager') expect(vars, fn).toEqual(expect.arrayContaining(Object.keys(INVOKER_ENV)));
       expect(vars, fn).toEqual(expect.arrayContaining(REQUIRED[byFunction[fn] as keyof typeof MODULES]));
       if (fn === 'Api' || fn === 'ApiStream') expect(vars, fn).toEqual(expect.arrayContaining(Object.keys(API_ENV)));
     }
@@ -226,9 +270,16 @@ describe("the environment of the tests is the stack's", () => {
 });
 
 describe('each Lambda entry point, wired from its environment', () => {
+  beforeAll(async () => {
+    // the sandbox function's container: loaded and composed under its own environment (a first
+    // event it refuses makes it compose now), before any test loads the function that invokes it
+    sandboxHandler = await load(MODULES.sandbox, SANDBOX_ENV);
+    await expect(sandboxHandler({ not: 'a sandbox request' })).rejects.toThrow(/unsupported sandbox event/);
+  });
+
   it('agent-manager: an S3 "Object Created" registers the signed bundle and puts agent.registered on the bus', async () => {
     const bytes = await uploadSigned('env-manager', '1.0.0', 'export default { cycleSeconds: 45, async runCycle() {} };');
-    const handler = await load(MODULES['agent-manager'], stackEnv());
+    const handler = await load(MODULES['agent-manager'], { ...stackEnv(), ...INVOKER_ENV });
     const event = {
       version: '0',
       id: 'e-1',
@@ -248,6 +299,17 @@ describe('each Lambda entry point, wired from its environment', () => {
     expect(await handler(event)).toEqual({
       outcomes: [{ kind: 'registered', name: 'env-manager', version: '1.0.0', previousVersion: null, signer: key.publicKey }],
     });
+    // the manifest was read in the sandbox function, from the exact bytes the manager verified
+    expect(invokes()).toEqual([
+      {
+        FunctionName: SANDBOX_FUNCTION,
+        InvocationType: 'RequestResponse',
+        Payload: {
+          mode: 'inspect',
+          bundle: { key: bundleKey('env-manager', '1.0.0'), sha256: sha256Hex(bytes), bytesBase64: Buffer.from(bytes).toString('base64') },
+        },
+      },
+    ]);
     expect(await registry.get('env-manager')).toMatchObject({
       version: '1.0.0',
       cycleSeconds: 45,
@@ -324,7 +386,7 @@ describe('each Lambda entry point, wired from its environment', () => {
     const bytes = await uploadSigned('env-runner', '1.0.0', "export default { async runCycle(ctx) { ctx.state.set('ran', ctx.cycle); } };");
     await registerBundle('env-runner', bytes);
     const { generation } = (await registry.get('env-runner'))!;
-    const handler = await load(MODULES.runner, stackEnv());
+    const handler = await load(MODULES.runner, { ...stackEnv(), ...INVOKER_ENV });
     const message = { kind: 'trigger', agent: 'env-runner', runId: 'env-runner!trigger!1' };
     expect(
       await handler({
@@ -343,6 +405,19 @@ describe('each Lambda entry point, wired from its environment', () => {
         ],
       }),
     ).toEqual({ batchItemFailures: [] });
+    // the agent ran in the sandbox function: the runner sent the bundle's bytes and the run's inputs
+    expect(invokes()).toEqual([
+      {
+        FunctionName: SANDBOX_FUNCTION,
+        InvocationType: 'RequestResponse',
+        Payload: {
+          mode: 'run',
+          bundle: { key: bundleKey('env-runner', '1.0.0'), sha256: sha256Hex(bytes), bytesBase64: Buffer.from(bytes).toString('base64') },
+          // a trigger runs the agent's runCycle: the sandbox sees a cycle
+          run: { agent: 'env-runner', version: '1.0.0', generation, kind: 'cycle', cycle: 1, state: {}, timeoutMs: 10_000 },
+        },
+      },
+    ]);
     expect(await heartbeats.getState('env-runner')).toEqual({ ran: 1 });
     expect(await heartbeats.get('env-runner')).toMatchObject({ cycles: 1, lastOutcome: 'ok', consecutiveErrors: 0 });
     expect(putEvents()).toEqual([

@@ -31,7 +31,7 @@ describe('components', () => {
   it('has every component of the orchestrator', () => {
     const count = (type: string) => ofType(resources, type).length;
     expect(count('AWS::DynamoDB::Table')).toBe(3);
-    expect(count('AWS::Lambda::Function')).toBe(8);
+    expect(count('AWS::Lambda::Function')).toBe(9);
     expect(Object.keys(stack.functions).sort()).toEqual([
       'AgentManager',
       'Api',
@@ -40,6 +40,7 @@ describe('components', () => {
       'LedgerWriter',
       'Router',
       'Runner',
+      'Sandbox',
       'Scheduler',
     ]);
     expect(count('AWS::S3::Bucket')).toBe(2); // hot directory + its access logs
@@ -89,8 +90,9 @@ describe('functions', () => {
     }
   });
 
-  it('get the tables, bucket, bus, queue, trusted keys and knobs from the environment', () => {
+  it('get the tables, bucket, bus, queue, trusted keys and knobs from the environment (all but the sandbox)', () => {
     for (const [name, fid] of Object.entries(fnIds)) {
+      if (name === 'Sandbox') continue;
       const env = resources[fid]?.Properties?.Environment.Variables as Record<string, unknown>;
       for (const def of TABLES) expect(env[def.envVar], `${name} ${def.envVar}`).toEqual(refOf(tableIds[def.id]));
       expect(env.HOT_BUCKET, name).toEqual(refOf(id(stack.hotDirectory.bucket)));
@@ -99,6 +101,41 @@ describe('functions', () => {
       expect(env.AGENT_BUNDLE_PUBKEYS, name).toBe(TEST_PUBKEY);
       expect(env.AGENT_LEDGER_RETENTION_DAYS, name).toBe('0');
       expect(env.LOG_LEVEL, name).toBe('info');
+    }
+  });
+
+  it('the sandbox function (agent code) knows nothing of the deployment: no table, bucket, bus, queue or key in its environment', () => {
+    const env = resources[fnIds.Sandbox as string]?.Properties?.Environment.Variables as Record<string, unknown>;
+    expect(env).toEqual({ LOG_LEVEL: 'info', AGENT_RUNTIME_PROCESSES: '1' });
+    const p = resources[fnIds.Sandbox as string]?.Properties as Record<string, any>;
+    // a run cannot outlast the runner waiting for it
+    expect(p.Timeout).toBe(resources[fnIds.Runner as string]?.Properties?.Timeout);
+    expect(p.MemorySize).toBe(1024);
+    // invoked synchronously only: no event source, no async configuration, no function URL, no permission for a service
+    const refersToSandbox = (r: { Properties?: Record<string, unknown> }) =>
+      JSON.stringify(r.Properties ?? {}).includes(`"${fnIds.Sandbox}"`);
+    for (const type of [
+      'AWS::Lambda::EventSourceMapping',
+      'AWS::Lambda::EventInvokeConfig',
+      'AWS::Lambda::Url',
+      'AWS::Lambda::Permission',
+    ]) {
+      expect(
+        ofType(resources, type).filter(([, r]) => refersToSandbox(r)),
+        type,
+      ).toEqual([]);
+    }
+  });
+
+  it('the runner and the agent manager use the lambda runtime: they are told the sandbox function', () => {
+    for (const name of ['Runner', 'AgentManager']) {
+      const env = resources[fnIds[name] as string]?.Properties?.Environment.Variables as Record<string, unknown>;
+      expect(env.SANDBOX_FUNCTION, name).toEqual(refOf(fnIds.Sandbox as string));
+      expect(env.AGENT_RUNTIME, name).toBe('lambda');
+    }
+    for (const name of ['Scheduler', 'HealthMonitor', 'LedgerWriter', 'Router', 'Api', 'ApiStream']) {
+      const env = resources[fnIds[name] as string]?.Properties?.Environment.Variables as Record<string, unknown>;
+      expect(env.SANDBOX_FUNCTION, name).toBeUndefined();
     }
   });
 
@@ -357,12 +394,37 @@ describe('IAM: least privilege per function', () => {
     const actions = allActions('Runner');
     for (const a of actions) {
       expect(a, a).toMatch(
-        /^(logs:(CreateLogStream|PutLogEvents)|s3:(GetObject|ListBucket)|dynamodb:(GetItem|BatchGetItem|PutItem|UpdateItem|DeleteItem|ConditionCheckItem)|events:PutEvents|sqs:(ReceiveMessage|DeleteMessage|ChangeMessageVisibility|GetQueueAttributes|GetQueueUrl))$/,
+        /^(logs:(CreateLogStream|PutLogEvents)|lambda:InvokeFunction|s3:(GetObject|ListBucket)|dynamodb:(GetItem|BatchGetItem|PutItem|UpdateItem|DeleteItem|ConditionCheckItem)|events:PutEvents|sqs:(ReceiveMessage|DeleteMessage|ChangeMessageVisibility|GetQueueAttributes|GetQueueUrl))$/,
       );
     }
     // no access to the ledger, no way to change configuration (keys live in the function's env)
     expect((roleStatements.Runner ?? []).flatMap(resourcesOf)).not.toContainEqual(arnOf(tableIds.Ledger));
-    expect([...actions].some((a) => a.startsWith('lambda:') || a.startsWith('iam:') || a.startsWith('kms:'))).toBe(false);
+    expect([...actions].some((a) => a.startsWith('iam:') || a.startsWith('kms:'))).toBe(false);
+  });
+
+  it('the sandbox role can write its own logs and nothing else; only the runner and the manager may invoke it', () => {
+    const sandboxStatements = roleStatements.Sandbox ?? [];
+    expect([...allActions('Sandbox')].sort()).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
+    expect(sandboxStatements.flatMap(resourcesOf)).toEqual([arnOf(id(stack.sandbox.function.logGroup))]);
+    // no other policy names the role (inline or managed), no permissions boundary widening it
+    const role = resources[roleIds.Sandbox as string]?.Properties as Record<string, unknown>;
+    expect(role.ManagedPolicyArns).toBeUndefined();
+    expect(role.Policies).toBeUndefined();
+    const policiesOfRole = [...ofType(resources, 'AWS::IAM::Policy'), ...ofType(resources, 'AWS::IAM::ManagedPolicy')].filter(([, p]) =>
+      JSON.stringify(p.Properties?.Roles ?? []).includes(`"${roleIds.Sandbox}"`),
+    );
+    expect(policiesOfRole).toHaveLength(1);
+    // who may invoke it: exactly the runner and the manager, on exactly this function
+    const sandboxArn = arnOf(fnIds.Sandbox as string);
+    const invokers = Object.keys(roleStatements)
+      .filter((name) => (roleStatements[name] ?? []).some((st) => actionsOf(st).includes('lambda:InvokeFunction')))
+      .sort();
+    expect(invokers).toEqual(['AgentManager', 'Runner']);
+    for (const name of invokers) {
+      const lambdaStatements = (roleStatements[name] ?? []).filter((st) => actionsOf(st).includes('lambda:InvokeFunction'));
+      expect(lambdaStatements.flatMap(actionsOf), name).toEqual(['lambda:InvokeFunction']);
+      expect(lambdaStatements.flatMap(resourcesOf), name).toEqual([sandboxArn]);
+    }
   });
 
   it('only the ledger writer writes the ledger', () => {
@@ -525,11 +587,12 @@ describe('operations', () => {
     }
   });
 
-  it('alarms on the errors of each of the seven other functions: Errors summed over 5 minutes, at least 1', () => {
+  it('alarms on the errors of each of the seven other functions (not the sandbox: agent code ends its environments): Errors summed over 5 minutes, at least 1', () => {
     const names = ['AgentManager', 'Scheduler', 'Runner', 'HealthMonitor', 'Router', 'Api', 'ApiStream'];
+    expect(alarm('SandboxErrors')).toBeUndefined();
     expect(
       Object.keys(fnIds)
-        .filter((n) => n !== 'LedgerWriter')
+        .filter((n) => n !== 'LedgerWriter' && n !== 'Sandbox')
         .sort(),
     ).toEqual([...names].sort());
     for (const name of names) {

@@ -7,8 +7,15 @@
  *
  * Faults are injected from outside the product (tests/support/fault-hook.mjs through
  * NODE_OPTIONS=--import, triggered by a file once local mode is up; the JVM killed by its pid).
+ *
+ * One local mode per data dir: a second start on a data dir in use fails with a message naming
+ * the first and changes nothing; after `kill -9` of the host its JVM is gone too (nothing keeps
+ * serving the data dir) and the next start takes the data dir over. DynamoDB Local answers only
+ * the secret namespace of the data dir (`keys/dynamodb-namespace`): any other client sees an empty
+ * database.
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readLocalEndpoints } from '../../shared/definitions/local-data';
@@ -163,5 +170,47 @@ describe('npm start', () => {
     expect(report.header.event).toMatch(/heap out of memory/i);
     // no JavaScript runs after V8's abort: the kernel ends the JVM with its parent (setpriv --pdeathsig)
     await waitFor('the DynamoDB Local JVM to end', async () => (alive(ep.dynamodbPid!) ? undefined : true), 20_000);
+  }, 300_000);
+
+  it('one local mode per data dir: a second start is refused, kill -9 leaves no JVM, the next start takes over; other DynamoDB clients see nothing', async () => {
+    const dataDir = newDataDir();
+    const first = startLocalMode({ dataDir });
+    const url = await first.ready;
+    const ep = readLocalEndpoints(dataDir)!;
+
+    // a second local mode on the same data dir: refused, clearly, and the first keeps serving
+    const second = startLocalMode({ dataDir, readyTimeoutMs: 60_000 });
+    const refused = await second.exited;
+    expect(refused.code, second.output()).toBe(1);
+    expect(second.output()).toContain(`the data dir ${dataDir} is in use by local mode (pid ${ep.pid})`);
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    expect(readLocalEndpoints(dataDir)).toEqual(ep);
+
+    // DynamoDB Local: the orchestrator's tables exist only in the data dir's secret namespace
+    const nsKey = readFileSync(join(dataDir, 'keys', 'dynamodb-namespace'), 'utf8').trim();
+    const ddb = (accessKeyId: string) =>
+      new DynamoDBClient({ region: 'us-east-1', endpoint: ep.dynamodb, credentials: { accessKeyId, secretAccessKey: 'x' } });
+    expect((await ddb(nsKey).send(new ListTablesCommand({}))).TableNames?.length).toBeGreaterThan(0);
+    for (const stranger of ['AKIDEXAMPLE', 'local', 'fakeMyKeyId'])
+      expect((await ddb(stranger).send(new ListTablesCommand({}))).TableNames, stranger).toEqual([]);
+
+    // kill -9 of local mode: no JavaScript runs, yet its JVM does not outlive it
+    process.kill(ep.pid, 'SIGKILL');
+    await first.exited;
+    await waitFor('the DynamoDB Local JVM to end with its parent', async () => (alive(ep.dynamodbPid!) ? undefined : true), 20_000);
+
+    // the next start on that data dir takes it over, with its state
+    const third = startLocalMode({ dataDir });
+    await third.ready;
+    const ep3 = readLocalEndpoints(dataDir)!;
+    expect(ep3.pid).not.toBe(ep.pid);
+    const agents = (await (
+      await fetch(`${await third.ready}/agents`, { headers: { authorization: `Bearer ${third.token()}` } })
+    ).json()) as {
+      agents: { name: string }[];
+    };
+    expect(agents.agents.length).toBeGreaterThan(0);
+    third.ctrlC();
+    expect((await third.exited).code).toBe(0);
   }, 300_000);
 });

@@ -8,8 +8,6 @@
  * the event is retried, and nothing is rejected.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { DynamoRegistry } from '../../shared/adapters/aws/dynamo-registry';
 import { S3BundleStore } from '../../shared/adapters/aws/s3-bundle-store';
@@ -227,15 +225,6 @@ describe("inspection: the bundle's fault is bad_manifest, the host's is retried"
       'a worker that cannot start (heap limit too small)',
       () => createTestInspector({ memoryMb: STARVED_HEAP_MB }),
       /^the inspector ran out of memory|^the inspector's worker thread failed to start/,
-    ],
-    [
-      'a bundle cache that cannot be written',
-      () => {
-        const blocker = join(dir.path, `file-${uniqueSuffix()}`);
-        writeFileSync(blocker, 'not a directory');
-        return createTestInspector({ cacheDir: join(blocker, 'cache') });
-      },
-      /^the bundle could not be inspected: cannot write bundle cache file/,
     ],
   ];
   for (const [title, broken, message] of hostFailures) {

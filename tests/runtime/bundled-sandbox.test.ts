@@ -35,7 +35,7 @@ describe('bundled sandbox', () => {
       script,
       `import { WorkerSandbox } from './sandbox.mjs';
 import { createHash } from 'node:crypto';
-const sb = new WorkerSandbox({ cacheDir: ${JSON.stringify(join(dir.path, 'cache'))}, memoryMb: 64 });
+const sb = new WorkerSandbox({ memoryMb: 64 });
 const ref = (src) => { const bytes = new TextEncoder().encode(src); return { key: 'agents/b/1.0.0.mjs', sha256: createHash('sha256').update(bytes).digest('hex'), bytes }; };
 const run = (src, timeoutMs = 2000) => sb.run({ agent: 'b', version: '1.0.0', bundle: ref(src), kind: 'cycle', cycle: 1, state: { n: 1 }, timeoutMs });
 const manifest = await sb.inspect(ref('export default { cycleSeconds: 3, runCycle() {} };'));

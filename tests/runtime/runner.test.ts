@@ -269,6 +269,31 @@ describe('runner core', () => {
     expect(await rt.heartbeats.get('late')).toMatchObject({ cycles: 1 });
   });
 
+  it("a registry record pointing at another agent's bundle fails the run: that code never runs under this agent's name and state", async () => {
+    const worker = (await rt.registry.get('worker'))!;
+    // a record whose bundle key and sha256 are the worker's, well signed and well hashed
+    await rt.registry.register({
+      name: 'impostor',
+      version: '1.0.0',
+      versionKey: worker.versionKey,
+      bundleKey: worker.bundleKey,
+      sha256: worker.sha256,
+      size: worker.size,
+      signer: worker.signer,
+      manifest: { cycleSeconds: 1, timeoutSeconds: 2, subscriptions: [], hasOnEnvelope: false },
+      at: new Date(rt.clock.now()).toISOString(),
+      firstRunAt: rt.clock.now() + 3_600_000,
+    });
+    const r = await rt.core(await cycleMsg('impostor'));
+    expect(r).toMatchObject({ status: 'ran', outcome: 'error' });
+    expect(r.status === 'ran' && r.error).toBe(
+      `the registry record of impostor@1.0.0 points at ${bundleKey('worker', '1.0.0')}, not at its own bundle ${bundleKey('impostor', '1.0.0')}`,
+    );
+    // the worker's code did not run as the impostor: no state, nothing published in its name
+    expect(await rt.heartbeats.getState('impostor')).toEqual({});
+    expect(rt.ledgerOf('healthy.tick').filter((e) => e.sender === 'impostor')).toEqual([]);
+  });
+
   it('re-verifies the bundle on every load: a replaced hot-directory object fails the run without running it', async () => {
     const marker = join(markers.path, 'tampered');
     const evil = new TextEncoder().encode(

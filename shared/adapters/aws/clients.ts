@@ -13,6 +13,8 @@ export interface ClientOptions {
   endpoints?: { dynamodb?: string; s3?: string };
   /** local emulators accept any credentials; the cloud uses the default provider chain */
   localCredentials?: boolean;
+  /** with localCredentials: the access key id of DynamoDB Local's namespace (see createLocalClients) */
+  dynamoKeyId?: string;
   maxAttempts?: number;
 }
 
@@ -30,7 +32,9 @@ export function createClients(opts: ClientOptions = {}): AwsClients {
   const region = opts.region ?? process.env.AWS_REGION ?? 'us-east-1';
   const credentials = opts.localCredentials ? LOCAL_CREDS : undefined;
   const common = { region, ...(credentials ? { credentials } : {}), ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}) };
-  const ddbRaw = new DynamoDBClient({ ...common, ...(opts.endpoints?.dynamodb ? { endpoint: opts.endpoints.dynamodb } : {}) });
+  const ddbCreds =
+    opts.localCredentials && opts.dynamoKeyId ? { credentials: { accessKeyId: opts.dynamoKeyId, secretAccessKey: 'local' } } : {};
+  const ddbRaw = new DynamoDBClient({ ...common, ...ddbCreds, ...(opts.endpoints?.dynamodb ? { endpoint: opts.endpoints.dynamodb } : {}) });
   const ddb = DynamoDBDocumentClient.from(ddbRaw, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
   });
@@ -45,7 +49,10 @@ export function createClients(opts: ClientOptions = {}): AwsClients {
   return { ddbRaw, ddb, s3, eventBridge };
 }
 
-/** Local mode's clients for given emulator endpoints. */
-export function createLocalClients(endpoints: { dynamodb: string; s3: string }): AwsClients {
-  return createClients({ region: 'us-east-1', endpoints, localCredentials: true });
+/**
+ * Local mode's clients for given emulator endpoints; `dynamoKeyId`: the secret access key id of
+ * local mode's DynamoDB Local namespace (local/emulators.ts), else the shared one.
+ */
+export function createLocalClients(endpoints: { dynamodb: string; s3: string }, dynamoKeyId?: string): AwsClients {
+  return createClients({ region: 'us-east-1', endpoints, localCredentials: true, ...(dynamoKeyId ? { dynamoKeyId } : {}) });
 }

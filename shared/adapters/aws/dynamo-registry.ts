@@ -87,6 +87,7 @@ export class DynamoRegistry implements RegistryStore {
         '#timeout': 'timeoutSeconds',
         '#subs': 'subscriptions',
         '#hoe': 'hasOnEnvelope',
+        '#runtime': 'runtime',
         '#updatedAt': 'updatedAt',
       },
       values: {
@@ -100,9 +101,10 @@ export class DynamoRegistry implements RegistryStore {
         ':timeout': reg.manifest.timeoutSeconds,
         ':subs': reg.manifest.subscriptions,
         ':hoe': reg.manifest.hasOnEnvelope,
+        ':runtime': reg.manifest.runtime ?? null,
         ':at': reg.at,
       },
-      set: '#version = :version, #vk = :vk, #bundleKey = :bundleKey, #sha = :sha, #size = :size, #signer = :signer, #cycle = :cycle, #timeout = :timeout, #subs = :subs, #hoe = :hoe, #updatedAt = :at',
+      set: '#version = :version, #vk = :vk, #bundleKey = :bundleKey, #sha = :sha, #size = :size, #signer = :signer, #cycle = :cycle, #timeout = :timeout, #subs = :subs, #hoe = :hoe, #runtime = :runtime, #updatedAt = :at',
     };
   }
 

@@ -21,3 +21,9 @@ export class DispatchError extends OrchestratorError {
     super('dispatch_failed', message, { failed });
   }
 }
+
+/** The sandbox function could not be invoked, or could not do what it was asked (retryable: the message comes back). */
+export class SandboxInvokeError extends codedError('sandbox_invoke_failed') {
+  override name = 'SandboxInvokeError';
+  override readonly retryable = true;
+}

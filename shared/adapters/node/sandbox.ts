@@ -1,59 +1,33 @@
 /**
- * WorkerSandbox: runs agent code in worker threads (AgentSandbox + BundleInspector ports).
+ * The `thread` runtime: runs agent code in worker threads of the orchestrator's own process
+ * (AgentSandbox + BundleInspector ports). For trusted code only (AGENT_RUNTIME=thread): the
+ * default local runtime is `process` (process-sandbox.ts), the cloud's `lambda`.
  *
  * One run = one fresh Worker: a new V8 isolate with its own heap limit (`resourceLimits`), an
- * empty `process.env` (the agent sees no orchestrator configuration or credentials) and no
- * inherited `execArgv` (no loaders). The agent's exception or rejected promise, a hang past its
- * timeout (the AbortSignal fires first, then the worker is terminated), `process.exit` (ends only
- * the worker) and a JS-heap blow-up (ERR_WORKER_OUT_OF_MEMORY) each end only that run, with an
- * outcome of error | timeout | crashed | oom.
- *
- * Bundles are imported from `<cacheDir>/<sha256>.mjs`. The caller's bytes are re-hashed before
- * the file is written, and the worker re-hashes the file right before importing it; a file that
- * no longer matches (disk corruption, tampering) is rewritten once from the verified bytes.
- *
- * What the agent hands back (publish, state, logs) is validated twice: in the worker, so the
- * agent gets an exception at the faulty call, and here, because the worker is not trusted.
+ * empty `process.env` and no inherited `execArgv`. The agent's exception or rejected promise, a
+ * hang past its timeout (the AbortSignal fires first, then the worker is terminated),
+ * `process.exit` (ends only the worker) and a JS-heap blow-up (ERR_WORKER_OUT_OF_MEMORY) each end
+ * only that run, with an outcome of error | timeout | crashed | oom. The worker imports exactly
+ * the verified bytes it was handed (agent-kernel.ts: hashed there, imported from memory).
  *
  * Limits of this isolation (see docs/scheduling.md): worker threads share the process, so this
- * contains faults, not malice. Memory outside the V8 heap (Buffers, ArrayBuffers) is not capped
- * per worker, and a bundle can still read files the process can read.
+ * contains faults, not malice: the agent can read what the process can read, signal it, start
+ * processes; memory outside the V8 heap is not capped per worker. The cloud runs this runtime
+ * inside the sandbox Lambda, whose role can do nothing but write its logs.
  */
 import { Worker } from 'node:worker_threads';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { AgentSandbox, PublishedByAgent, SandboxResult, SandboxRun, VerifiedBundleRef } from '../../core/ports';
+import type { AgentSandbox, SandboxResult, SandboxRun, VerifiedBundleRef } from '../../core/ports';
 import { BundleManifestSchema, type BundleManifest } from '../../core/registry';
-import type { RunOutcome } from '../../core/heartbeat';
-import { MAX_STATE_BYTES, STATE_KEY_RE } from '../../core/heartbeat';
-import { MAX_ENVELOPE_BYTES, TOPIC_RE, envelopeSize } from '../../core/envelope';
 import { silentLogger, type Logger } from '../../core/logger';
 import { BundleIntegrityError, InspectionUnavailableError, InvalidManifestError, SandboxError } from './errors';
-import { WORKER_SOURCE } from './sandbox-worker';
+import { KERNEL_SOURCE } from './agent-kernel';
+import { abortAfterMs, DEFAULT_SANDBOX_LIMITS, kernelLimits, RunCollector, type SandboxLimits } from './run-collector';
 
-export interface SandboxLimits {
-  /** envelopes one run may publish */
-  maxPublishes: number;
-  /** serialized envelope size (contract: 256 KB) */
-  maxEnvelopeBytes: number;
-  /** total persisted state of an agent (sum of key + JSON value lengths) */
-  maxStateBytes: number;
-  /** ctx.log lines per run; further lines are dropped */
-  maxLogLines: number;
-}
-
-export const DEFAULT_SANDBOX_LIMITS: SandboxLimits = {
-  maxPublishes: 100,
-  maxEnvelopeBytes: MAX_ENVELOPE_BYTES,
-  maxStateBytes: MAX_STATE_BYTES,
-  maxLogLines: 200,
-};
+export { abortAfterMs, DEFAULT_SANDBOX_LIMITS, type SandboxLimits };
 
 export interface WorkerSandboxOptions {
-  /** directory of `<sha256>.mjs` bundle files (created if missing) */
-  cacheDir: string;
   /** V8 old-generation heap limit of one run's worker (AGENT_RUN_MEMORY_MB); default 256 */
   memoryMb?: number;
   /** how long loading a bundle for `inspect()` may take; default 10 s */
@@ -68,87 +42,69 @@ export interface WorkerSandboxOptions {
   logger?: Logger;
 }
 
-/** When the AbortSignal fires: shortly before the timeout (10 %, between 20 ms and 1 s). */
-export function abortAfterMs(timeoutMs: number): number {
-  const margin = Math.min(1000, Math.max(20, Math.round(timeoutMs * 0.1)));
-  return Math.max(0, timeoutMs - margin);
-}
+/** The worker's bootstrap around the kernel: one inspection or one run, from workerData. */
+const WORKER_SOURCE = `${KERNEL_SOURCE}
+const { parentPort, workerData: wd } = require('node:worker_threads');
+const send = (m) => parentPort.postMessage(m);
+(async () => {
+  const runId = wd.input ? wd.input.runId : null;
+  let loaded;
+  try {
+    loaded = await loadAgent(Buffer.from(wd.bytes), wd.sha256, wd.key);
+  } catch (e) {
+    const error = 'bundle could not be imported: ' + describe(e);
+    send(wd.mode === 'inspect' ? { t: 'manifest-error', error } : { t: 'done', ok: false, error, stack: stackOf(e), aborted: false, runId });
+    return;
+  }
+  if (!loaded.integrity) return send({ t: 'integrity', actual: loaded.actual, runId });
+  if (wd.mode === 'inspect') {
+    const r = manifestOf(loaded.agent);
+    return send(r.error ? { t: 'manifest-error', error: r.error } : { t: 'manifest', manifest: r.manifest });
+  }
+  // a handler whose promise never settles, with nothing else pending, must still hang until the
+  // parent's timeout (an empty event loop would otherwise end the worker early)
+  setInterval(() => {}, 1 << 30);
+  await runAgent(loaded.agent, wd.input, send);
+})().catch((e) => send({ t: 'done', ok: false, error: 'sandbox: ' + describe(e), stack: null, aborted: false, runId: wd.input ? wd.input.runId : null }));
+`;
 
-const sha256Hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
-
-// What a worker may send; anything else fails the run (the worker runs untrusted code).
-const WorkerMessageSchema = z.discriminatedUnion('t', [
+/** What an inspection may answer. */
+export const InspectMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('integrity'), actual: z.string() }),
   z.object({ t: z.literal('manifest'), manifest: z.record(z.string(), z.unknown()) }),
   z.object({ t: z.literal('manifest-error'), error: z.string() }),
-  z.object({ t: z.literal('started') }),
-  z.object({
-    t: z.literal('log'),
-    level: z.enum(['debug', 'info', 'warn', 'error']),
-    msg: z.string().max(4096),
-    fields: z.record(z.string(), z.unknown()).nullable(),
-  }),
-  z.object({
-    t: z.literal('publish'),
-    topic: z.string().regex(TOPIC_RE),
-    payload: z.record(z.string(), z.unknown()),
-    recipient: z.string().min(1).max(128).optional(),
-  }),
-  z.object({ t: z.literal('state'), key: z.string().regex(STATE_KEY_RE), value: z.string().nullable(), del: z.boolean() }),
-  z.object({ t: z.literal('done'), ok: z.boolean(), error: z.string().nullable(), aborted: z.boolean() }),
 ]);
-type WorkerMessage = z.infer<typeof WorkerMessageSchema>;
 
-const INTEGRITY = Symbol('integrity');
+const sha256Hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+/** The bytes must hash to the sha256 they were verified under before any runtime is handed them. */
+export function checkVerified(bundle: VerifiedBundleRef): void {
+  if (!/^[0-9a-f]{64}$/.test(bundle.sha256)) throw new BundleIntegrityError(`bundle ${bundle.key}: sha256 is not 64 hex digits`);
+  if (sha256Hex(bundle.bytes) !== bundle.sha256)
+    throw new BundleIntegrityError(`bundle ${bundle.key}: bytes do not hash to the verified sha256 ${bundle.sha256}`, { key: bundle.key });
+}
+
+/** The manifest an inspection answered, validated; a bundle that declares nonsense is `bad_manifest`. */
+export function parseManifest(raw: Record<string, unknown>, key: string): BundleManifest {
+  const r = BundleManifestSchema.safeParse(raw);
+  if (!r.success) throw new InvalidManifestError(`invalid agent manifest: ${z.prettifyError(r.error)}`, { key });
+  return r.data;
+}
 
 export class WorkerSandbox implements AgentSandbox {
+  readonly runtime = 'thread' as const;
   private readonly memoryMb: number;
   private readonly inspectTimeoutMs: number;
   private readonly loadGraceMs: number;
   private readonly limits: SandboxLimits;
   private readonly log: Logger;
-  /** sha256 of cache files written or checked by this process (the worker re-hashes anyway) */
-  private readonly materialized = new Map<string, Promise<string>>();
-  private dirReady: Promise<unknown> | undefined;
 
-  constructor(private readonly opts: WorkerSandboxOptions) {
+  constructor(opts: WorkerSandboxOptions = {}) {
     this.memoryMb = opts.memoryMb ?? 256;
     this.inspectTimeoutMs = opts.inspectTimeoutMs ?? 10_000;
     this.loadGraceMs = opts.loadGraceMs ?? 5_000;
     this.limits = { ...DEFAULT_SANDBOX_LIMITS, ...opts.limits };
     this.log = opts.logger ?? silentLogger;
-  }
-
-  // ------------------------------------------------------------------------------------------
-  // bundle cache
-
-  /** Writes the verified bytes to `<cacheDir>/<sha256>.mjs` (atomically) unless a matching file is there. */
-  private materialize(bundle: VerifiedBundleRef, force = false): Promise<string> {
-    if (!/^[0-9a-f]{64}$/.test(bundle.sha256)) throw new BundleIntegrityError(`bundle ${bundle.key}: sha256 is not 64 hex digits`);
-    if (sha256Hex(bundle.bytes) !== bundle.sha256)
-      throw new BundleIntegrityError(`bundle ${bundle.key}: bytes do not hash to the verified sha256 ${bundle.sha256}`, {
-        key: bundle.key,
-      });
-    const cached = this.materialized.get(bundle.sha256);
-    if (cached && !force) return cached;
-    const file = join(this.opts.cacheDir, `${bundle.sha256}.mjs`);
-    const p = (async () => {
-      this.dirReady ??= mkdir(this.opts.cacheDir, { recursive: true });
-      await this.dirReady;
-      if (!force) {
-        const existing = await readFile(file).catch(() => null);
-        if (existing && sha256Hex(existing) === bundle.sha256) return file;
-      }
-      const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-      await writeFile(tmp, bundle.bytes, { mode: 0o600 });
-      await rename(tmp, file);
-      return file;
-    })();
-    this.materialized.set(bundle.sha256, p);
-    p.catch(() => this.materialized.delete(bundle.sha256));
-    return p.catch((e: unknown) => {
-      throw new SandboxError(`cannot write bundle cache file ${file}: ${(e as Error).message}`);
-    });
   }
 
   private spawn(workerData: Record<string, unknown>): Worker {
@@ -170,22 +126,6 @@ export class WorkerSandbox implements AgentSandbox {
     }
   }
 
-  private workerLimits() {
-    return { ...this.limits, topicRe: TOPIC_RE.source, stateKeyRe: STATE_KEY_RE.source };
-  }
-
-  /** Runs `attempt` and, if the cached file failed the worker's re-hash, rewrites it and tries once more. */
-  private async withIntegrityRetry<T>(bundle: VerifiedBundleRef, attempt: (file: string) => Promise<T | typeof INTEGRITY>): Promise<T> {
-    let file = await this.materialize(bundle);
-    for (let i = 0; i < 2; i++) {
-      const r = await attempt(file);
-      if (r !== INTEGRITY) return r;
-      this.log.warn('bundle cache file failed its re-hash; rewriting it', { key: bundle.key, sha256: bundle.sha256 });
-      file = await this.materialize(bundle, true);
-    }
-    throw new BundleIntegrityError(`bundle ${bundle.key}: cache file keeps failing its sha256 check`, { key: bundle.key });
-  }
-
   // ------------------------------------------------------------------------------------------
   // BundleInspector
 
@@ -194,27 +134,26 @@ export class WorkerSandbox implements AgentSandbox {
    * InvalidManifestError (a BundleRejectedError, `bad_manifest`) when the bundle itself is not an
    * agent: it throws or exits while it is imported, its default export is not an agent, or its
    * manifest is invalid. Rejects with InspectionUnavailableError when the inspection could not be
-   * done for reasons of the host: the cache file cannot be written (or keeps failing its re-hash),
-   * the worker does not start or runs out of memory, or loading does not finish within
-   * `inspectTimeoutMs`.
+   * done for reasons of the host: the worker does not start or runs out of memory, or loading
+   * does not finish within `inspectTimeoutMs`.
    */
   async inspect(bundle: VerifiedBundleRef): Promise<BundleManifest> {
-    let raw: Record<string, unknown>;
     try {
-      raw = await this.withIntegrityRetry(bundle, (file) => this.inspectOnce(file, bundle));
+      checkVerified(bundle);
     } catch (e) {
-      if (e instanceof SandboxError || e instanceof BundleIntegrityError)
-        throw new InspectionUnavailableError(`the bundle could not be inspected: ${e.message}`, { key: bundle.key });
-      throw e;
+      throw new InspectionUnavailableError(`the bundle could not be inspected: ${(e as Error).message}`, { key: bundle.key });
     }
-    const r = BundleManifestSchema.safeParse(raw);
-    if (!r.success) throw new InvalidManifestError(`invalid agent manifest: ${z.prettifyError(r.error)}`, { key: bundle.key });
-    return r.data;
+    return parseManifest(await this.inspectOnce(bundle), bundle.key);
   }
 
-  private inspectOnce(file: string, bundle: VerifiedBundleRef): Promise<Record<string, unknown> | typeof INTEGRITY> {
+  private inspectOnce(bundle: VerifiedBundleRef): Promise<Record<string, unknown>> {
     return new Promise((resolve, reject) => {
-      const worker = this.spawn({ mode: 'inspect', file, sha256: bundle.sha256, limits: this.workerLimits() });
+      let worker: Worker;
+      try {
+        worker = this.spawn({ mode: 'inspect', bytes: bundle.bytes, sha256: bundle.sha256, key: bundle.key });
+      } catch (e) {
+        return reject(new InspectionUnavailableError(`the bundle could not be inspected: ${(e as Error).message}`, { key: bundle.key }));
+      }
       let settled = false;
       const settle = (fn: () => void) => {
         if (settled) return;
@@ -235,16 +174,15 @@ export class WorkerSandbox implements AgentSandbox {
         this.inspectTimeoutMs,
       );
       worker.on('message', (raw: unknown) => {
-        const m = WorkerMessageSchema.safeParse(raw);
+        const m = InspectMessageSchema.safeParse(raw);
         if (!m.success) return fail('the bundle sent an unexpected message while loading');
-        if (m.data.t === 'integrity') return settle(() => resolve(INTEGRITY));
+        if (m.data.t === 'integrity')
+          return unavailable(`bundle ${bundle.key}: the bytes handed to the inspector do not hash to ${bundle.sha256}`);
         if (m.data.t === 'manifest') {
           const manifest = m.data.manifest;
           return settle(() => resolve(manifest));
         }
-        if (m.data.t === 'manifest-error') return fail(m.data.error);
-        if (m.data.t === 'done') return fail(m.data.error ?? 'loading the bundle failed');
-        return fail('the bundle sent an unexpected message while loading');
+        return fail(m.data.error);
       });
       worker.on('error', (e: Error & { code?: string }) => {
         if (e.code === 'ERR_WORKER_OUT_OF_MEMORY')
@@ -263,117 +201,75 @@ export class WorkerSandbox implements AgentSandbox {
   async run(run: SandboxRun): Promise<SandboxResult> {
     if (!(run.timeoutMs > 0)) throw new SandboxError(`timeoutMs must be positive, got ${run.timeoutMs}`);
     if (run.kind === 'envelope' && !run.envelope) throw new SandboxError('an envelope run needs an envelope');
-    return this.withIntegrityRetry(run.bundle, (file) => this.runOnce(file, run));
+    checkVerified(run.bundle);
+    const result = await this.runOnce(run);
+    if (result === 'integrity')
+      throw new BundleIntegrityError(`bundle ${run.bundle.key}: the worker's bytes did not hash to ${run.bundle.sha256}`, {
+        key: run.bundle.key,
+      });
+    return result;
   }
 
-  private runOnce(file: string, run: SandboxRun): Promise<SandboxResult | typeof INTEGRITY> {
+  private runOnce(run: SandboxRun): Promise<SandboxResult | 'integrity'> {
     const agentLog = this.log.child({ agent: run.agent, version: run.version, cycle: run.cycle, kind: run.kind });
-    // sizes of the persisted state, key by key, to re-check the total the worker enforces
-    const sizes = new Map<string, number>();
-    let stateBytes = 0;
-    for (const [k, v] of Object.entries(run.state)) {
-      const n = k.length + (JSON.stringify(v)?.length ?? 0);
-      sizes.set(k, n);
-      stateBytes += n;
-    }
+    const collector = new RunCollector(run, this.limits, agentLog);
     return new Promise((resolve) => {
       const worker = this.spawn({
         mode: 'run',
-        file,
+        bytes: run.bundle.bytes,
         sha256: run.bundle.sha256,
-        agent: run.agent,
-        version: run.version,
-        kind: run.kind,
-        cycle: run.cycle,
-        envelope: run.envelope ?? null,
-        state: run.state,
-        abortAfterMs: abortAfterMs(run.timeoutMs),
-        limits: this.workerLimits(),
+        key: run.bundle.key,
+        input: {
+          runId: 'thread',
+          agent: run.agent,
+          version: run.version,
+          kind: run.kind,
+          cycle: run.cycle,
+          envelope: run.envelope ?? null,
+          state: run.state,
+          abortAfterMs: abortAfterMs(run.timeoutMs),
+          limits: kernelLimits(this.limits),
+        },
       });
       const t0 = performance.now();
-      let startedAt: number | null = null;
-      const published: PublishedByAgent[] = [];
-      const stateChanges: Record<string, unknown> = {};
       let settled = false;
-      const finish = (outcome: RunOutcome | typeof INTEGRITY, error: string | null) => {
+      const finish = (r: SandboxResult | 'integrity') => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         void worker.terminate();
-        if (outcome === INTEGRITY) return resolve(INTEGRITY);
-        const durationMs = Math.max(0, Math.round(performance.now() - (startedAt ?? t0)));
-        resolve({ outcome, error, durationMs, published, stateChanges });
+        resolve(r);
       };
-      const onTimeout = () => finish('timeout', `timed out after ${run.timeoutMs} ms`);
+      const onTimeout = () => finish(collector.result('timeout', `timed out after ${run.timeoutMs} ms`, t0));
       let timer = setTimeout(onTimeout, run.timeoutMs + this.loadGraceMs);
-
-      const onMessage = (m: WorkerMessage) => {
-        switch (m.t) {
-          case 'integrity':
-            return finish(INTEGRITY, null);
-          case 'started':
-            if (startedAt !== null) return finish('error', 'agent sent a second start message');
-            startedAt = performance.now();
-            clearTimeout(timer);
-            timer = setTimeout(onTimeout, run.timeoutMs);
-            return;
-          case 'log':
-            agentLog[m.level](m.msg, m.fields ? { fields: m.fields } : undefined);
-            return;
-          case 'publish': {
-            if (published.length >= this.limits.maxPublishes)
-              return finish('error', `agent published more than ${this.limits.maxPublishes} envelopes`);
-            const size = envelopeSize({
-              id: '00000000-0000-0000-0000-000000000000',
-              topic: m.topic,
-              sender: run.agent,
-              recipient: m.recipient,
-              ts: '2026-01-01T00:00:00.000Z',
-              payload: m.payload,
-            });
-            if (size > this.limits.maxEnvelopeBytes) return finish('error', `agent published an envelope of ${size} bytes, over the limit`);
-            const p: PublishedByAgent = { topic: m.topic, payload: m.payload };
-            if (m.recipient !== undefined) p.recipient = m.recipient;
-            published.push(p);
-            return;
-          }
-          case 'state': {
-            let value: unknown;
-            if (!m.del) {
-              try {
-                value = JSON.parse(m.value ?? '');
-              } catch {
-                return finish('error', 'agent sent a state value that is not JSON');
-              }
-            }
-            const n = m.del ? 0 : m.key.length + (m.value ?? '').length;
-            stateBytes += n - (sizes.get(m.key) ?? 0);
-            if (m.del) sizes.delete(m.key);
-            else sizes.set(m.key, n);
-            if (stateBytes > this.limits.maxStateBytes)
-              return finish('error', `agent state is over the limit of ${this.limits.maxStateBytes} bytes`);
-            stateChanges[m.key] = value;
-            return;
-          }
-          case 'done':
-            if (m.ok) return finish('ok', null);
-            return finish(m.aborted ? 'timeout' : 'error', m.aborted ? `${m.error ?? 'failed'} (after the timeout signal)` : m.error);
-          default:
-            return finish('error', `agent sent an unexpected message (${m.t})`);
-        }
-      };
       worker.on('message', (raw: unknown) => {
         if (settled) return;
-        const m = WorkerMessageSchema.safeParse(raw);
-        if (!m.success) return finish('error', 'agent sent a malformed message to the sandbox');
-        onMessage(m.data);
+        const wasStarted = collector.startedAt !== null;
+        const v = collector.accept(raw);
+        if (!wasStarted && collector.startedAt !== null) {
+          clearTimeout(timer);
+          timer = setTimeout(onTimeout, run.timeoutMs);
+        }
+        if (!v.end) return;
+        if ('integrity' in v) return finish('integrity');
+        finish(collector.result(v.outcome, v.error, t0, v.stack));
       });
       worker.on('error', (e: Error & { code?: string }) => {
-        if (e.code === 'ERR_WORKER_OUT_OF_MEMORY') return finish('oom', `out of memory (heap limit ${this.memoryMb} MB)`);
+        if (e.code === 'ERR_WORKER_OUT_OF_MEMORY')
+          return finish(collector.result('oom', `out of memory (heap limit ${this.memoryMb} MB)`, t0));
         // an exception thrown outside the awaited handler (timer callback, unhandled rejection)
-        finish('error', `uncaught: ${e instanceof Error ? e.message : String(e)}`.slice(0, 2000));
+        finish(
+          collector.result(
+            'error',
+            `uncaught: ${e instanceof Error ? e.message : String(e)}`.slice(0, 2000),
+            t0,
+            e instanceof Error ? (e.stack ?? null) : null,
+          ),
+        );
       });
-      worker.on('exit', (code) => finish('crashed', `agent code ended its worker (exit code ${code}) before the run finished`));
+      worker.on('exit', (code) =>
+        finish(collector.result('crashed', `agent code ended its worker (exit code ${code}) before the run finished`, t0)),
+      );
     });
   }
 }

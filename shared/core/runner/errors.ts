@@ -58,3 +58,14 @@ export class CompletionAbandonedError extends OrchestratorError {
     );
   }
 }
+
+/** A run (or the deployment's default) asks for a runtime this deployment does not have. */
+export class RuntimeUnavailableError extends OrchestratorError {
+  override name = 'RuntimeUnavailableError';
+  constructor(runtime: string, available: string[]) {
+    super('runtime_unavailable', `the runtime "${runtime}" is not available here (available: ${available.join(', ') || 'none'})`, {
+      runtime,
+      available,
+    });
+  }
+}

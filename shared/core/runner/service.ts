@@ -54,6 +54,7 @@ import { nodeCryptoVerifier, type TrustedKey, type Verifier } from '../bundle/si
 import { stuckDeadline, type HealthPolicy } from '../health/policy';
 import { systemClock, type Clock } from '../clock';
 import { silentLogger, type Logger } from '../logger';
+import { bundleKey } from '../bundle/identity';
 import {
   BundleReverifyError,
   BundleUnavailableError,
@@ -286,6 +287,8 @@ export class RunnerService {
       return await this.deps.sandbox.run({
         agent: rec.name,
         version: rec.version,
+        generation: rec.generation,
+        ...(rec.runtime ? { runtime: rec.runtime } : {}),
         bundle: loaded.bundle,
         kind: msg.kind === 'envelope' ? 'envelope' : 'cycle',
         cycle: lease.cycle,
@@ -443,6 +446,18 @@ export class RunnerService {
    * (sha256 against the registry, signature against the trusted keys, size).
    */
   private async loadBundle(rec: AgentRecord): Promise<VerifiedBundleRef> {
+    // the record names its own bundle: a record pointing at another agent's (or version's) object
+    // would run that code under this agent's name and state, however well it verifies
+    const own = bundleKey(rec.name, rec.version);
+    if (rec.bundleKey !== own)
+      throw new BundleReverifyError(
+        `the registry record of ${rec.name}@${rec.version} points at ${rec.bundleKey}, not at its own bundle ${own}`,
+        {
+          reason: 'key_mismatch',
+          expected: own,
+          actual: rec.bundleKey,
+        },
+      );
     // keyed by content and object key: the signature covers name and version, so the same
     // bytes under another key are another cache entry
     const cacheKey = `${rec.sha256}:${rec.bundleKey}`;

@@ -1,0 +1,112 @@
+/**
+ * What the operating system offers to keep an agent process from the orchestrator, probed once:
+ *
+ * - `uid` (the orchestrator runs as root, Linux with util-linux): each agent process gets its own
+ *   unprivileged uid/gid (no supplementary groups, no new privileges), and new PID, network and
+ *   mount namespaces (`unshare --pid --net --mount --mount-proc --fork --kill-child`). It cannot
+ *   signal the orchestrator or another agent (another uid; and it sees only its own PID
+ *   namespace, where its parent is pid 0), cannot read the orchestrator's files (the token, the
+ *   keys and the emulators' data are root's, mode 0600 or in 0700 directories), reaches no
+ *   network at all (not the emulators, not the API), and everything it starts dies with it.
+ * - `userns` (not root, unprivileged user namespaces allowed): the same namespaces inside a user
+ *   namespace (`--user --map-root-user`). Signals and network are contained as above; files are
+ *   not: the agent has the orchestrator's uid, so only Node's permission model keeps it from the
+ *   user's files (a seat belt, not a security boundary: README, "Agent runtimes").
+ * - `none`: neither works (another OS, no util-linux, user namespaces disabled): only Node's
+ *   permission model and an empty environment. Logged once at start.
+ *
+ * In every mode: `prlimit --data` bounds the process's memory beyond the V8 heap (a 2 GB Buffer
+ * fails inside the agent instead of taking the host's memory).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+export type IsolationKind = 'uid' | 'userns' | 'none';
+
+export interface Isolation {
+  kind: IsolationKind;
+  /** the uid/gid an agent process of this slot runs as (uid mode), else null */
+  uidFor(slot: number): number | null;
+  /** the command line that starts `argv` (node and its arguments) isolated as `slot`, with a data limit */
+  wrap(argv: string[], slot: number, dataLimitBytes: number): { command: string; args: string[] };
+}
+
+/** The first uid of the agent processes (uid mode); slot n runs as FIRST_AGENT_UID + n. */
+export const FIRST_AGENT_UID = 200_000;
+
+const which = (cmd: string): string | null =>
+  ['/usr/bin', '/bin', '/usr/sbin', '/sbin'].map((d) => `${d}/${cmd}`).find((p) => existsSync(p)) ?? null;
+
+const NAMESPACES = ['--pid', '--net', '--mount', '--mount-proc', '--fork', '--kill-child'];
+
+let probed: Isolation | undefined;
+
+/** The best isolation this host offers (probed once per process); `force` for tests. */
+export function detectIsolation(force?: IsolationKind): Isolation {
+  if (!force && probed) return probed;
+  const unshare = which('unshare');
+  const setpriv = which('setpriv');
+  const prlimit = which('prlimit');
+  const limited = (argv: string[], dataLimitBytes: number) => (prlimit ? [prlimit, `--data=${dataLimitBytes}`, '--', ...argv] : argv);
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  let kind: IsolationKind = force ?? 'none';
+  if (!force) {
+    if (isRoot && unshare && setpriv && works(unshare, [...NAMESPACES, '--', 'true'])) kind = 'uid';
+    else if (unshare && works(unshare, ['--user', '--map-root-user', ...NAMESPACES, '--', 'true'])) kind = 'userns';
+  }
+  const iso: Isolation =
+    kind === 'uid' && unshare && setpriv
+      ? {
+          kind,
+          uidFor: (slot) => FIRST_AGENT_UID + slot,
+          wrap: (argv, slot, data) => {
+            const id = FIRST_AGENT_UID + slot;
+            return {
+              command: unshare,
+              args: [
+                ...NAMESPACES,
+                '--',
+                setpriv,
+                `--reuid=${id}`,
+                `--regid=${id}`,
+                '--clear-groups',
+                '--no-new-privs',
+                '--',
+                ...limited(argv, data),
+              ],
+            };
+          },
+        }
+      : kind === 'userns' && unshare
+        ? {
+            kind,
+            uidFor: () => null,
+            wrap: (argv, _slot, data) => ({
+              command: unshare,
+              args: ['--user', '--map-root-user', ...NAMESPACES, '--', ...limited(argv, data)],
+            }),
+          }
+        : {
+            kind: 'none',
+            uidFor: () => null,
+            wrap: (argv, _slot, data) => {
+              const [command, ...args] = limited(argv, data);
+              return { command: command as string, args };
+            },
+          };
+  if (!force) probed = iso;
+  return iso;
+}
+
+function works(command: string, args: string[]): boolean {
+  try {
+    return spawnSync(command, args, { stdio: 'ignore', timeout: 10_000 }).status === 0;
+  } catch {
+    return false;
+  }
+}
+
+/** Node's permission-model flag: `--permission` where this node knows it (22.13+, 23.5+), else `--experimental-permission`. */
+export function permissionFlag(): string {
+  return process.allowedNodeEnvironmentFlags.has('--permission') ? '--permission' : '--experimental-permission';
+}
