@@ -6,7 +6,13 @@ import { defineConfig } from 'vitest/config';
  * rest, so that none of them competes with another for the 2 cores: what they wait for depends
  * on the machine's load, and no test may depend on that.
  */
-const SYSTEM = ['tests/local/npm-start.test.ts', 'tests/local/publish.test.ts', 'tests/api/e2e.test.ts', 'tests/soak/soak.test.ts'];
+const SYSTEM = [
+  'tests/local/npm-start.test.ts',
+  'tests/local/publish.test.ts',
+  'tests/api/e2e.test.ts',
+  'tests/kafka/local-mode.test.ts',
+  'tests/soak/soak.test.ts',
+];
 
 // Integration tests start real emulators (DynamoDB Local on Java, s3rver), so they run in forked
 // processes with generous timeouts (bounds on waits, never measurements: a slower machine only

@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { COMPONENT_NAMES, type ComponentName } from '../shared/definitions/routing';
+import { ALL_COMPONENT_NAMES, type ComponentName } from '../shared/definitions/routing';
 import { EnvSchema } from '../shared/core/config';
 import { parseTrustedKeys } from '../shared/core/bundle/signing';
 import { InfraConfigError } from './errors';
@@ -52,10 +52,13 @@ export const OrchestratorPropsSchema = z
     /** initial state of each component switch (a redeploy resets switches to this) */
     components: z
       .object(
-        Object.fromEntries(COMPONENT_NAMES.map((c) => [c, z.boolean().default(true)])) as Record<ComponentName, z.ZodDefault<z.ZodBoolean>>,
+        Object.fromEntries(ALL_COMPONENT_NAMES.map((c) => [c, z.boolean().default(true)])) as Record<
+          ComponentName,
+          z.ZodDefault<z.ZodBoolean>
+        >,
       )
       .strict()
-      .default({ manager: true, scheduler: true, runner: true, monitor: true, bus: true }),
+      .default({ manager: true, scheduler: true, runner: true, monitor: true, bus: true, kafka: true }),
     retention: z
       .object({
         /** CloudWatch Logs retention of every log group (a CloudWatch-supported value) */
@@ -243,9 +246,9 @@ export function propsFromContext(context: Record<string, unknown>): { stackName:
     return typeof v === 'string' ? v : JSON.stringify(v);
   };
   const disabled = list(get('disable')) ?? [];
-  const badComponents = disabled.filter((c) => !(COMPONENT_NAMES as readonly string[]).includes(c));
+  const badComponents = disabled.filter((c) => !(ALL_COMPONENT_NAMES as readonly string[]).includes(c));
   if (badComponents.length) {
-    throw new InfraConfigError(`-c disable: unknown component(s) ${badComponents.join(', ')}; one of ${COMPONENT_NAMES.join(', ')}`);
+    throw new InfraConfigError(`-c disable: unknown component(s) ${badComponents.join(', ')}; one of ${ALL_COMPONENT_NAMES.join(', ')}`);
   }
   const stackName = get('stackName') ?? 'AgentOrchestrator';
   if (!/^[A-Za-z][A-Za-z0-9-]{0,100}$/.test(stackName)) {
@@ -269,7 +272,7 @@ export function propsFromContext(context: Record<string, unknown>): { stackName:
   const props: OrchestratorPropsInput = defined({
     trustedPublicKeys: keys.length ? keys : undefined,
     allowUnsignedBundles: bool('allowUnsignedBundles', get('allowUnsignedBundles')),
-    components: Object.fromEntries(COMPONENT_NAMES.map((c) => [c, !disabled.includes(c)])),
+    components: Object.fromEntries(ALL_COMPONENT_NAMES.map((c) => [c, !disabled.includes(c)])),
     retention: defined({
       logDays: int('logRetentionDays', get('logRetentionDays')),
       ledgerDays: int('ledgerRetentionDays', get('ledgerRetentionDays')),

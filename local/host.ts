@@ -9,6 +9,10 @@
  *
  *   S3 → EventBridge events   → s3rver notifications reshaped (local/s3-events.ts)
  *   API Gateway               → local/http.ts (same v2 event, same handler)
+ *
+ * With KAFKA_* set, the Kafka bridge (docs/kafka.md) runs too: its consumer joins its group when
+ * local mode has started (a Kafka that cannot be reached then is logged, and the component
+ * `kafka` stays stopped until `POST /components/kafka/start`), and stops before the bus drains.
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -74,6 +78,7 @@ export class LocalOrchestrator {
   readonly pool: LocalRunnerPool;
   readonly timers: LocalTimers;
   readonly components: LocalComponentControl;
+  private readonly local: LocalPlatform;
 
   private constructor(
     readonly options: LocalOptions,
@@ -97,6 +102,7 @@ export class LocalOrchestrator {
       control: this.control,
     } = composition);
     ({ bus: this.bus, pool: this.pool, timers: this.timers, components: this.components } = local);
+    this.local = local;
   }
 
   get ddb(): DynamoLocal {
@@ -167,11 +173,22 @@ export class LocalOrchestrator {
       local.timers.start();
       // catch up with whatever changed in the hot directory while local mode was not running
       await local.timers.fire('Rescan');
+      await host.startKafka();
       return host;
     } catch (e) {
       await s3?.stop();
       await ddb.stop();
       throw e;
+    }
+  }
+
+  /** Joins the Kafka bridge's consumer group (if configured); a Kafka that cannot be reached is logged, not fatal. */
+  private async startKafka(): Promise<void> {
+    if (!this.config.kafka) return;
+    try {
+      await this.components.set('kafka', true);
+    } catch (e) {
+      this.log.error('the Kafka bridge could not start; it stays stopped (POST /components/kafka/start retries)', { error: e });
     }
   }
 
@@ -272,8 +289,10 @@ export class LocalOrchestrator {
     await step('http', () => this.http.close());
     this.s3.events.off('event', this.s3Listener);
     await step('timers', () => this.timers.stop());
+    await step('kafka consumer', () => this.local.kafkaConsumer()?.stop());
     await step('runner', () => this.pool.stop());
     await step('bus', () => this.bus.idle());
+    await step('kafka producer', () => this.composition.kafka?.producer.close());
     await step('s3', () => this.s3.stop());
     await step('dynamodb', () => this.ddb.stop());
     const ep = endpointsFile(this.options.dataDir);

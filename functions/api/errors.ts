@@ -22,7 +22,8 @@ import {
   ValidationError,
 } from '../../shared/core/errors';
 import { BusEntryTooLargeError, BusPublishError, InvalidPatternError } from '../../shared/core/bus/errors';
-import { ActionNotAllowedError, UnknownActionError } from '../../shared/core/control/errors';
+import { ActionNotAllowedError, ComponentNotConfiguredError, UnknownActionError } from '../../shared/core/control/errors';
+import { InvalidKafkaEventError, KafkaConsumeError, KafkaProduceError } from '../../shared/core/kafka/errors';
 import { InvalidFailureEventError } from '../../shared/core/health/errors';
 import { LedgerConflictError, LedgerCorruptError, LedgerEncodingError, LedgerRequestError } from '../../shared/core/ledger/errors';
 import { ManagerError } from '../../shared/core/manager/errors';
@@ -137,6 +138,7 @@ export const ERROR_STATUS: ReadonlyMap<ErrorClass, ErrorMapping> = new Map<Error
   [LedgerRequestError, own(400)],
   [UnauthorizedError, own(401)],
   [NotFoundError, own(404)],
+  [ComponentNotConfiguredError, own(404)],
   [RouteNotFoundError, own(404)],
   [MethodNotAllowedError, own(405)],
   [ConflictError, own(409)],
@@ -157,6 +159,9 @@ export const ERROR_STATUS: ReadonlyMap<ErrorClass, ErrorMapping> = new Map<Error
   [RunLeaseHeldError, UNAVAILABLE],
   [CompletionAbandonedError, UNAVAILABLE],
   [InspectionUnavailableError, UNAVAILABLE],
+  // Kafka unreachable (POST /components/kafka/start locally; the bridge's own retries elsewhere)
+  [KafkaConsumeError, UNAVAILABLE],
+  [KafkaProduceError, UNAVAILABLE],
 
   // --- deployment or programming errors, damaged data (5xx, the operator can act: own code)
   [NotConfiguredError, own(501)],
@@ -181,6 +186,7 @@ export const ERROR_STATUS: ReadonlyMap<ErrorClass, ErrorMapping> = new Map<Error
   [SandboxError, INTERNAL],
   [InvalidDispatchMessageError, INTERNAL],
   [InvalidFailureEventError, INTERNAL],
+  [InvalidKafkaEventError, INTERNAL],
 ]);
 
 /** Node/undici network failures: the dependency could not be reached. */

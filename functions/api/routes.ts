@@ -9,7 +9,7 @@ import { parseEnvelope } from '../../shared/core/envelope';
 import { busEntrySize, PUT_EVENTS_MAX_BYTES, toBusEntry } from '../../shared/core/bus/events';
 import type { Logger } from '../../shared/core/logger';
 import { AGENT_ACTIONS, COMPONENT_ACTIONS, type RouteId } from '../../shared/definitions/api';
-import { COMPONENT_NAMES } from '../../shared/definitions/routing';
+import { ALL_COMPONENT_NAMES } from '../../shared/definitions/routing';
 import type { Caller } from './auth';
 import type { ApiDeps } from './deps';
 import { EnvelopeTooLargeError } from './errors';
@@ -27,10 +27,11 @@ import {
   ReplayBodySchema,
 } from './schemas';
 import { SSE_HEADERS, sseFrames } from './sse';
+import { API_SENDER } from '../../shared/core/envelope';
 import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from './dashboard/assets';
 
-/** sender of envelopes published through `POST /events` */
-export const API_SENDER = 'api';
+/** sender of envelopes published through `POST /events` (defined with the other reserved senders) */
+export { API_SENDER } from '../../shared/core/envelope';
 
 export interface Req {
   ev: ApiEvent;
@@ -140,7 +141,7 @@ export function bindRoutes(deps: ApiDeps, ctx: { clock: Clock; log: Logger; maxB
     },
     componentAction: async ({ ev, params }) => {
       parseQuery(ev, EmptyQuery);
-      const name = param(ComponentNameSchema, params.name, `component (${COMPONENT_NAMES.join(', ')})`);
+      const name = param(ComponentNameSchema, params.name, `component (${ALL_COMPONENT_NAMES.join(', ')})`);
       const action = param(ComponentActionSchema, params.action, `component action (${COMPONENT_ACTIONS.join(', ')})`);
       jsonBody(ev, EmptyBody, maxBody, true);
       const state = await deps.components.set(name, action === 'start');

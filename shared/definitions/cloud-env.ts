@@ -17,8 +17,8 @@
 import type { ComponentName, RuleDef, ScheduleDef } from './routing';
 import { RULES, SCHEDULES } from './routing';
 
-/** rules that have a component switch (RuleDef.component set) */
-export type SwitchableRuleId = Exclude<RuleDef['id'], 'Ledger'>;
+/** rules that have a component switch (RuleDef.component set); the Kafka bridge switches its event source mappings instead */
+export type SwitchableRuleId = Exclude<RuleDef['id'], 'Ledger' | 'KafkaOutbound'>;
 
 export const CLOUD_ENV = {
   /** `iam` (default) or `jwt`: which API Gateway authorizer fronts the API */
