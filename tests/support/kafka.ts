@@ -286,6 +286,25 @@ export async function kcatProduce(brokers: string[], topic: string, records: Kca
   }
 }
 
+/**
+ * Produces many records with one kcat process: record i has the key `k<i>` (so the records spread
+ * over the partitions by librdkafka's key hash) and the value `values[i]` (no newline, no `|`).
+ */
+export async function kcatProduceMany(brokers: string[], topic: string, values: string[]): Promise<void> {
+  const lines = values.map((v, i) => {
+    if (v.includes('\n') || v.includes('|')) throw new Error('kcatProduceMany: a value must not contain a newline or |');
+    return `k${i}|${v}`;
+  });
+  await new Promise<void>((resolve, reject) => {
+    const p = spawn(KCAT, ['-b', brokers.join(','), '-P', '-t', topic, '-K', '|', '-X', 'acks=all'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.once('error', reject);
+    p.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`kcat -P exited ${code}: ${err}`))));
+    p.stdin.end(lines.join('\n') + '\n');
+  });
+}
+
 export interface ConsumedRecord {
   topic: string;
   partition: number;
