@@ -92,7 +92,8 @@ export const KafkaPropsSchema = z
   .superRefine((k, ctx) => {
     const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
     if (k.inbound.length === 0 && k.outbound.length === 0) issue('inbound', 'the Kafka bridge needs kafkaInbound or kafkaOutbound');
-    if (k.outbound.length > 0 && k.brokers.length === 0) issue('brokers', 'kafkaOutbound needs kafkaBrokers (the producer connects to them)');
+    if (k.outbound.length > 0 && k.brokers.length === 0)
+      issue('brokers', 'kafkaOutbound needs kafkaBrokers (the producer connects to them)');
     if (k.inbound.length > 0 && !k.mskClusterArn && k.brokers.length === 0)
       issue('brokers', 'kafkaInbound needs kafkaMskClusterArn (Amazon MSK) or kafkaBrokers (self-managed Kafka)');
     if (k.auth !== 'none' && !k.secretArn) issue('secretArn', `kafkaAuth=${k.auth} needs kafkaSecretArn`);

@@ -115,7 +115,11 @@ export class ControlApi extends Construct {
       [CLOUD_ENV.runnerEsmUuid]: switches.runnerEventSource.eventSourceMappingId,
       [CLOUD_ENV.streamUrl]: this.streamUrl.url,
     };
-    if (switches.kafkaMappings.length) switchEnv[CLOUD_ENV.kafkaEsmUuids] = Fn.join(',', switches.kafkaMappings.map((m) => m.id));
+    if (switches.kafkaMappings.length)
+      switchEnv[CLOUD_ENV.kafkaEsmUuids] = Fn.join(
+        ',',
+        switches.kafkaMappings.map((m) => m.id),
+      );
     for (const [sid, s] of Object.entries(switches.schedules)) switchEnv[CLOUD_ENV.schedules[sid as ScheduleDef['id']]] = s.scheduleName;
     // the rule NAME: `rule.ruleName` is the CloudFormation Ref, `bus|name` for custom-bus rules
     for (const rid of Object.keys(switches.rules) as SwitchableRuleId[]) {

@@ -31,7 +31,7 @@ const SELF_MANAGED = {
 function statements(s: Synthesized, roleOf: { role: unknown }): Statement[] {
   const roleId = s.id(roleOf.role as never);
   return ofType(s.resources, 'AWS::IAM::Policy')
-    .filter(([, p]) => (p.Properties?.Roles as unknown[]).some((r) => JSON.stringify(r) === JSON.stringify(refOf(roleId))))
+    .filter(([, p]) => ((p.Properties?.Roles ?? []) as unknown[]).some((r) => JSON.stringify(r) === JSON.stringify(refOf(roleId))))
     .flatMap(([, p]) => p.Properties?.PolicyDocument.Statement as Statement[]);
 }
 
@@ -130,7 +130,7 @@ describe('self-managed Kafka', () => {
     expect(JSON.stringify(env[CLOUD_ENV.kafkaEsmUuids])).toContain('Fn::Join');
     const sw = statements(s, s.stack.api.function).find((x) => x.Sid === 'SwitchKafka');
     expect(sw?.Action).toEqual(['lambda:GetEventSourceMapping', 'lambda:UpdateEventSourceMapping']);
-    expect((sw?.Resource as unknown[]).length).toBe(3);
+    expect(sw?.Resource).toHaveLength(3);
   });
 
   it('has its functions and dead-letter queues alarmed, and is cdk-nag clean', () => {

@@ -77,7 +77,10 @@ export class AwsComponentControl implements ComponentControl {
     }
     this.names = [...COMPONENT_NAMES];
     if (ids.kafkaEventSourceMappingUuids?.length) {
-      this.switches.set('kafka', ids.kafkaEventSourceMappingUuids.map((u) => this.esmSwitch(u)));
+      this.switches.set(
+        'kafka',
+        ids.kafkaEventSourceMappingUuids.map((u) => this.esmSwitch(u)),
+      );
       this.names.push('kafka');
     }
   }
