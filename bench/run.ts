@@ -156,6 +156,8 @@ const HEADLINES: Headline[] = [
   { label: '', module: 'api.ts', name: 'GET /metrics p99' },
   { label: 'ledger append (local bus, SQS batch 10)', module: 'ledger.ts', name: 'append via local bus' },
   { label: 'ledger replay (read + re-publish)', module: 'ledger.ts', name: 'replay (read + re-publish)' },
+  { label: 'Kafka bridge outbound: bus → Kafka, acknowledged', module: 'kafka.ts', name: 'outbound: bus → Kafka' },
+  { label: 'Kafka bridge inbound: Kafka → bus', module: 'kafka.ts', name: 'inbound: Kafka → bus' },
   {
     label: 'bundle signature verify, node:crypto',
     module: 'verify.ts',
