@@ -10,9 +10,10 @@
  *   S3 → EventBridge events   → s3rver notifications reshaped (local/s3-events.ts)
  *   API Gateway               → local/http.ts (same v2 event, same handler)
  *
- * With KAFKA_* set, the Kafka bridge (docs/kafka.md) runs too: its consumer joins its group when
- * local mode has started (a Kafka that cannot be reached then is logged, and the component
- * `kafka` stays stopped until `POST /components/kafka/start`), and stops before the bus drains.
+ * With KAFKA_* set, the Kafka bridge (docs/kafka.md) runs too: its consumer joins its group in
+ * the background once local mode has started (local mode does not wait for Kafka; a Kafka that
+ * cannot be reached is logged, and the component `kafka` stays stopped until
+ * `POST /components/kafka/start`), and stops before the bus drains.
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -79,6 +80,8 @@ export class LocalOrchestrator {
   readonly timers: LocalTimers;
   readonly components: LocalComponentControl;
   private readonly local: LocalPlatform;
+  /** the Kafka bridge's start (background; never rejects) */
+  kafkaStarted: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly options: LocalOptions,
@@ -173,7 +176,7 @@ export class LocalOrchestrator {
       local.timers.start();
       // catch up with whatever changed in the hot directory while local mode was not running
       await local.timers.fire('Rescan');
-      await host.startKafka();
+      host.kafkaStarted = host.startKafka();
       return host;
     } catch (e) {
       await s3?.stop();
@@ -289,7 +292,10 @@ export class LocalOrchestrator {
     await step('http', () => this.http.close());
     this.s3.events.off('event', this.s3Listener);
     await step('timers', () => this.timers.stop());
-    await step('kafka consumer', () => this.local.kafkaConsumer()?.stop());
+    await step('kafka consumer', async () => {
+      await this.kafkaStarted;
+      await this.local.kafkaConsumer()?.stop();
+    });
     await step('runner', () => this.pool.stop());
     await step('bus', () => this.bus.idle());
     await step('kafka producer', () => this.composition.kafka?.producer.close());

@@ -89,6 +89,8 @@ beforeAll(async () => {
     signer: publicKeyOf(host.dev.privateKey),
   });
   await waitFor('trader registered', async () => ((await api('/agents/trader')).status === 200 ? true : undefined));
+  // local mode does not wait for Kafka: the bridge joins its group in the background
+  await host.kafkaStarted;
 }, 240_000);
 
 afterAll(async () => {

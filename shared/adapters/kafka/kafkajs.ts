@@ -212,6 +212,15 @@ export class KafkaJsConsumer implements KafkaConsumer {
       heartbeatInterval: 3_000,
       retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 10_000 },
     });
+    // KafkaJS restarts a member after retriable errors itself; a crash it does not restart from
+    // leaves the component stopped (POST /components/kafka/start tries again)
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (payload.restart || this.consumer !== consumer) return;
+      this.running = false;
+      this.consumer = null;
+      this.log.error('kafka consumer crashed; the component kafka is stopped', { error: payload.error });
+      void consumer.disconnect().catch(() => undefined);
+    });
     try {
       await consumer.connect();
       await consumer.subscribe({ topics: this.o.topics, fromBeginning: true });
