@@ -126,7 +126,8 @@ interface TargetQueue {
   running: Promise<void> | null;
 }
 
-type PerRule = Record<RuleDef['id'], number>;
+/** counters per rule: the rules of RULES always, the Kafka bridge's rule only where the bus has it */
+type PerRule = Record<Exclude<RuleDef['id'], 'KafkaOutbound'>, number> & Partial<Record<'KafkaOutbound', number>>;
 
 export type LocalBusStats = {
   /** envelopes accepted by publish */
@@ -156,7 +157,16 @@ export interface DeadLetter {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const zero = (): PerRule => ({ HotDirectory: 0, Ledger: 0, Delivery: 0, Health: 0, KafkaOutbound: 0 });
+const zero = (rules: readonly { def: RuleDef }[]): PerRule => ({
+  HotDirectory: 0,
+  Ledger: 0,
+  Delivery: 0,
+  Health: 0,
+  ...(rules.some((r) => r.def.id === 'KafkaOutbound') ? { KafkaOutbound: 0 } : {}),
+});
+const add = (m: PerRule, id: RuleDef['id'], n = 1): void => {
+  m[id] = (m[id] ?? 0) + n;
+};
 
 export class LocalBus implements EventPublisher {
   private readonly rules: RuleState[];
@@ -177,15 +187,15 @@ export class LocalBus implements EventPublisher {
   private readonly maxDeadLetters: number;
   private readonly listeners = new Set<(e: BusEvent<Envelope>) => void>();
   private fifoSeq = 0n;
-  private readonly counters = {
-    published: 0,
-    defaultBusEvents: 0,
-    matched: zero(),
-    delivered: zero(),
-    failed: zero(),
-    retried: zero(),
-    dropped: zero(),
-    undeliverable: zero(),
+  private readonly counters: {
+    published: number;
+    defaultBusEvents: number;
+    matched: PerRule;
+    delivered: PerRule;
+    failed: PerRule;
+    retried: PerRule;
+    dropped: PerRule;
+    undeliverable: PerRule;
   };
   readonly deadLetters: DeadLetter[] = [];
 
@@ -210,6 +220,17 @@ export class LocalBus implements EventPublisher {
       enabled: true,
       buffer: [],
     }));
+    const z = () => zero(this.rules);
+    this.counters = {
+      published: 0,
+      defaultBusEvents: 0,
+      matched: z(),
+      delivered: z(),
+      failed: z(),
+      retried: z(),
+      dropped: z(),
+      undeliverable: z(),
+    };
   }
 
   // ------------------------------------------------------------------------------------------
@@ -254,9 +275,9 @@ export class LocalBus implements EventPublisher {
   private route(bus: RuleDef['bus'], event: BusEvent): void {
     for (const rule of this.rules) {
       if (rule.def.bus !== bus || !rule.pattern.matches(event)) continue;
-      this.counters.matched[rule.def.id]++;
+      add(this.counters.matched, rule.def.id);
       if (!this.opts.targets[rule.def.target]) {
-        this.counters.undeliverable[rule.def.id]++;
+        add(this.counters.undeliverable, rule.def.id);
         continue;
       }
       if (!rule.enabled) {
@@ -264,10 +285,10 @@ export class LocalBus implements EventPublisher {
           rule.buffer.push(event);
           if (rule.buffer.length > this.maxBuffered) {
             rule.buffer.shift();
-            this.counters.dropped[rule.def.id]++;
+            add(this.counters.dropped, rule.def.id);
           }
         } else {
-          this.counters.dropped[rule.def.id]++;
+          add(this.counters.dropped, rule.def.id);
         }
         continue;
       }
@@ -368,7 +389,7 @@ export class LocalBus implements EventPublisher {
 
   private giveUp(target: TargetName, batch: Delivery[], attempts: number, e: unknown): void {
     const rule = batch[0]!.rule.def.id;
-    this.counters.failed[rule] += batch.length;
+    add(this.counters.failed, rule, batch.length);
     this.log.error('bus delivery failed; giving up', { rule, target, events: batch.length, attempts, error: e });
     for (const d of batch) {
       this.deadLetters.push({ rule, target, eventId: d.event.id, error: errorMessage(e), at: this.clock.now() });
@@ -380,7 +401,7 @@ export class LocalBus implements EventPublisher {
     const fn = this.opts.targets[target];
     const rule = batch[0]!.rule.def.id;
     if (!fn) {
-      this.counters.undeliverable[rule] += batch.length;
+      add(this.counters.undeliverable, rule, batch.length);
       return;
     }
     if (QUEUED_RULES.has(rule)) {
@@ -389,11 +410,11 @@ export class LocalBus implements EventPublisher {
       for (let attempt = 1; ; attempt++) {
         try {
           await fn(this.shape(batch, attempt) as never);
-          this.counters.delivered[rule] += batch.length;
+          add(this.counters.delivered, rule, batch.length);
           return;
         } catch (e) {
           if (attempt >= this.maxAttempts || Date.now() - started >= this.fifoRetryForMs) return this.giveUp(target, batch, attempt, e);
-          this.counters.retried[rule] += batch.length;
+          add(this.counters.retried, rule, batch.length);
           this.log.warn('bus delivery failed; retrying', { rule, target, attempt, error: e });
           await sleep(this.retryDelay(attempt));
         }
@@ -405,11 +426,11 @@ export class LocalBus implements EventPublisher {
     d.firstTriedAt ??= Date.now();
     try {
       await fn(this.shape(batch, d.attempts) as never);
-      this.counters.delivered[rule]++;
+      add(this.counters.delivered, rule);
     } catch (e) {
       if (d.attempts >= this.maxAttempts || Date.now() - d.firstTriedAt >= this.retryForMs)
         return this.giveUp(target, batch, d.attempts, e);
-      this.counters.retried[rule]++;
+      add(this.counters.retried, rule);
       this.log.warn('bus delivery failed; retrying', { rule, target, attempt: d.attempts, error: e });
       const retry: Promise<void> = sleep(this.retryDelay(d.attempts)).then(() => {
         this.retrying.delete(retry);
@@ -431,7 +452,7 @@ export class LocalBus implements EventPublisher {
   }
 
   stats(): LocalBusStats {
-    const buffered = zero();
+    const buffered = zero(this.rules);
     for (const r of this.rules) buffered[r.def.id] = r.buffer.length;
     const queued: Record<string, number> = {};
     for (const q of this.queues.values()) queued[q.name] = q.items.length;
