@@ -12,6 +12,7 @@ const SYSTEM = [
   'tests/local/publish.test.ts',
   'tests/api/e2e.test.ts',
   'tests/api/grpc.test.ts',
+  'tests/kafka/local-mode.test.ts',
   'tests/soak/soak.test.ts',
 ];
 

@@ -168,6 +168,8 @@ const HEADLINES: Headline[] = [
   { label: '', module: 'rpc.ts', name: 'REST GET /agents (HTTP/1.1) p99, one at a time' },
   { label: 'ledger append (local bus, SQS batch 10)', module: 'ledger.ts', name: 'append via local bus' },
   { label: 'ledger replay (read + re-publish)', module: 'ledger.ts', name: 'replay (read + re-publish)' },
+  { label: 'Kafka bridge outbound: bus → Kafka, acknowledged', module: 'kafka.ts', name: 'outbound: bus → Kafka' },
+  { label: 'Kafka bridge inbound: Kafka → bus', module: 'kafka.ts', name: 'inbound: Kafka → bus' },
   {
     label: 'bundle signature verify, node:crypto',
     module: 'verify.ts',

@@ -5,7 +5,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { AGENT_NAME_RE, bundleKey } from '../shared/core/bundle/identity';
+import { AGENT_NAME_RE, bundleKey, isReservedName } from '../shared/core/bundle/identity';
 import {
   generateKeyPair,
   nodeCryptoVerifier,
@@ -50,6 +50,7 @@ function bundleArgs(args: string[], extra: Record<string, { type: 'string' | 'bo
   const name = values.name as string | undefined;
   const version = values.version as string | undefined;
   if (!name || !AGENT_NAME_RE.test(name)) throw new UsageError('--name must match [a-z0-9][a-z0-9-]{1,62}');
+  if (isReservedName(name)) throw new UsageError(`--name ${name} is reserved (a sender the orchestrator uses itself)`);
   if (!version || semver.valid(version) !== version) throw new UsageError('--version must be a semver version such as 1.2.3');
   if (!existsSync(file)) throw new OperationError(`no such file: ${file}`);
   return { file, name, version, values: values as Record<string, string | boolean | undefined>, bytes: new Uint8Array(readFileSync(file)) };

@@ -13,13 +13,19 @@
  *                                                             └─▶ heartbeats, agent.cycle/failed ─┤
  *   POST /events, agents' envelopes ─▶ bus (events) ─┬─▶ router ─▶ dispatcher ─▶ runner         │
  *                                                    ├─▶ healthMonitor (agent.failed)           │
+ *                                                    ├─▶ kafka-producer ─▶ Kafka (if configured) │
  *                                                    └─▶ ledgerWriter ─▶ ledger (DynamoDB) ◀────┘
+ *   Kafka ─▶ consumer (local) / event source mapping (cloud) ─▶ kafka inbound ─▶ bus (events)
  */
 import { DynamoRegistry, DynamoSchedule } from '../shared/adapters/aws/dynamo-registry';
 import { DynamoHeartbeats } from '../shared/adapters/aws/dynamo-heartbeats';
 import { DynamoLedgerStore } from '../shared/adapters/aws/dynamo-ledger';
 import { S3BundleStore } from '../shared/adapters/aws/s3-bundle-store';
+import { KafkaJsConsumer, KafkaJsProducer, type KafkaConnection } from '../shared/adapters/kafka/kafkajs';
 import type { Config } from '../shared/core/config';
+import { ConfigError } from '../shared/core/errors';
+import type { KafkaConfig } from '../shared/core/kafka/config';
+import { KafkaInbound, KafkaOutbound } from '../shared/core/kafka/service';
 import { verifierFromName } from '../shared/core/bundle/signing';
 import { AgentManager } from '../shared/core/manager/service';
 import { ControlService } from '../shared/core/control/service';
@@ -27,6 +33,9 @@ import { LedgerService } from '../shared/core/ledger/service';
 import { healthPolicyFrom } from '../shared/core/health/policy';
 import type { DispatchMessage } from '../shared/core/dispatch';
 import type { RunReport } from '../shared/core/runner/service';
+import type { Clock } from '../shared/core/clock';
+import type { Logger } from '../shared/core/logger';
+import { z } from 'zod';
 import type { Platform } from './platform';
 import { createManagerHandler } from './agent-manager/core';
 import { createSchedulerHandler, schedulerHorizonMs } from './scheduler/core';
@@ -40,8 +49,64 @@ import type { ApiDeps, StreamSettings } from './api/deps';
 import { createRpcServer, type RpcServer } from './api/rpc/server';
 import { createSandboxHandler } from './sandbox/core';
 
+import { NotConfiguredError } from './api/errors';
+import { createKafkaInboundHandler } from './kafka-inbound/core';
+import { createKafkaProducerHandler } from './kafka-producer/core';
+
 /** The handlers of the Lambda functions, by function name (infra/ names them the same). */
-export type HandlerName = 'agent-manager' | 'scheduler' | 'runner' | 'health-monitor' | 'ledger-writer' | 'router' | 'api' | 'sandbox';
+export type HandlerName =
+  | 'agent-manager'
+  | 'scheduler'
+  | 'runner'
+  | 'health-monitor'
+  | 'ledger-writer'
+  | 'router'
+  | 'api'
+  | 'sandbox'
+  | 'kafka-producer'
+  | 'kafka-inbound';
+
+/**
+ * The Kafka bridge (docs/kafka.md), built when KAFKA_* configures it: both directions' services
+ * and the KafkaJS adapters they run on. The producer connects on its first send. The consumer is
+ * local mode's (local/platform.ts starts and stops it as the component `kafka`); in the cloud the
+ * Lambda event source mapping consumes and invokes `handlers['kafka-inbound']` instead.
+ */
+export interface KafkaBridge {
+  config: KafkaConfig;
+  inbound: KafkaInbound;
+  outbound: KafkaOutbound;
+  producer: KafkaJsProducer;
+  /** a new consumer-group member that hands what it reads to `inbound` */
+  consumer(opts?: { sessionTimeoutMs?: number }): KafkaJsConsumer;
+}
+
+/** Username and password of a SASL secret (Secrets Manager, JSON). */
+const SaslSecretSchema = z.object({ username: z.string().min(1), password: z.string() });
+
+/** How the bridge reaches Kafka; a SASL secret (cloud) is read when the first client connects. */
+function kafkaConnection(k: KafkaConfig, platform: Platform): () => Promise<KafkaConnection> {
+  return async () => {
+    if (k.brokers.length === 0) throw new ConfigError('KAFKA_BROKERS is not set: the Kafka bridge has no brokers to connect to');
+    let sasl: KafkaConnection['sasl'] = null;
+    if (k.sasl && 'secretArn' in k.sasl) {
+      if (!platform.secret)
+        throw new ConfigError('KAFKA_SECRET_ARN is only read in the cloud; locally set KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD');
+      const parsed = SaslSecretSchema.safeParse(JSON.parse(await platform.secret(k.sasl.secretArn)));
+      if (!parsed.success) throw new ConfigError(`the secret ${k.sasl.secretArn} must be JSON {"username": ..., "password": ...}`);
+      sasl = { mechanism: k.sasl.mechanism, ...parsed.data };
+    } else if (k.sasl) sasl = { mechanism: k.sasl.mechanism, username: k.sasl.username, password: k.sasl.password };
+    return { brokers: k.brokers, clientId: KAFKA_CLIENT_ID, ssl: k.ssl, sasl };
+  };
+}
+
+/** client id of the bridge's Kafka clients (broker logs and quotas) */
+export const KAFKA_CLIENT_ID = 'agent-orchestrator';
+
+/** A handler of a component this deployment does not have. */
+const notConfigured = (what: string) => async (): Promise<never> => {
+  throw new NotConfiguredError(what);
+};
 
 export class Composition {
   // stores: the AWS SDK adapters (local mode points the same clients at the emulators)
@@ -54,6 +119,8 @@ export class Composition {
   // services
   readonly manager: AgentManager;
   readonly control: ControlService;
+  /** the Kafka bridge; null unless KAFKA_* configures it */
+  readonly kafka: KafkaBridge | null;
   /** one run: what the runner Lambda's SQS handler and local mode's runner pool call */
   readonly runnerCore: (msg: DispatchMessage) => Promise<RunReport>;
   /** the handlers of the functions (local mode delivers the same events to the same handlers) */
@@ -114,6 +181,8 @@ export class Composition {
       ...clock,
     });
 
+    this.kafka = config.kafka ? buildKafka(config.kafka, platform, logger('kafka'), clock) : null;
+
     const horizonMs = schedulerHorizonMs(platform.tickSeconds);
     this.handlers = {
       'agent-manager': createManagerHandler({ manager: this.manager, bucket: config.HOT_BUCKET, logger: logger('manager') }),
@@ -137,6 +206,12 @@ export class Composition {
         });
         return this.sandboxHandler(event);
       },
+      'kafka-producer': this.kafka
+        ? createKafkaProducerHandler({ outbound: this.kafka.outbound, logger: logger('kafka') })
+        : notConfigured('the Kafka bridge (KAFKA_BROKERS, KAFKA_OUTBOUND)'),
+      'kafka-inbound': this.kafka
+        ? createKafkaInboundHandler({ inbound: this.kafka.inbound, logger: logger('kafka') })
+        : notConfigured('the Kafka bridge (KAFKA_INBOUND)'),
       // the API's dependencies include the component switches: built on its first request
       api: (event) => {
         this.api ??= createApiHandler(this.apiDeps);
@@ -174,6 +249,27 @@ export class Composition {
   stream(settings: StreamSettings = {}): StreamHandler {
     return createStreamHandler({ ...this.apiDeps, stream: { ...this.apiDeps.stream, ...settings } });
   }
+}
+
+function buildKafka(k: KafkaConfig, platform: Platform, log: Logger, clock: { clock?: Clock }): KafkaBridge {
+  const connection = kafkaConnection(k, platform);
+  const producer = new KafkaJsProducer({ connection, logger: log });
+  const inbound = new KafkaInbound({ events: platform.events, routes: k.inbound, logger: log, ...clock });
+  return {
+    config: k,
+    inbound,
+    outbound: new KafkaOutbound({ producer, routes: k.outbound, logger: log }),
+    producer,
+    consumer: (opts = {}) =>
+      new KafkaJsConsumer({
+        connection,
+        group: k.group,
+        topics: inbound.topics,
+        onBatch: (records) => inbound.handle(records),
+        logger: log,
+        ...opts,
+      }),
+  };
 }
 
 /** The composition root: every adapter, service and handler of the orchestrator on `platform`. */

@@ -33,6 +33,8 @@ export const REQUIRED_ENV: Record<HandlerName | 'api-stream', readonly FunctionE
   // nothing: it runs agent code and answers; it uses no table, bucket or bus
   sandbox: [],
   'api-stream': ['REGISTRY_TABLE', 'HEARTBEAT_TABLE', 'LEDGER_TABLE', 'EVENT_BUS_NAME'],
+  'kafka-producer': ['KAFKA_BROKERS', 'KAFKA_OUTBOUND'],
+  'kafka-inbound': ['EVENT_BUS_NAME', 'KAFKA_INBOUND'],
 };
 
 /** The composition of a Lambda function from its environment (the cloud platform). */

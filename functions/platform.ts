@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { LambdaClient } from '@aws-sdk/client-lambda';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
 import { createClients, type AwsClients } from '../shared/adapters/aws/clients';
 import { EventBridgePublisher } from '../shared/adapters/aws/eventbridge-publisher';
@@ -56,6 +57,8 @@ export interface Platform {
   tickSeconds: number;
   /** local bus counters for /metrics (local mode only) */
   busCounters?: () => BusCounters | Promise<BusCounters>;
+  /** reads a Secrets Manager secret's string (cloud only: the Kafka bridge's SASL credentials) */
+  secret?: (arn: string) => Promise<string>;
   clock?: Clock;
   logger: Logger;
 }
@@ -65,6 +68,8 @@ export interface CloudClients extends AwsClients {
   sqs: SQSClient;
   scheduler: SchedulerClient;
   lambda: LambdaClient;
+  /** the Kafka bridge's SASL secret (created on first use when not given) */
+  secrets?: SecretsManagerClient;
 }
 
 export function createCloudClients(): CloudClients {
@@ -116,6 +121,12 @@ export function cloudPlatform(
     components: () => (components ??= new AwsComponentControl(clients, switchIdsFromEnv(env, config.EVENT_BUS_NAME))),
     auth: { mode: mode.data },
     tickSeconds: CLOUD_TICK_SECONDS,
+    secret: async (arn) => {
+      clients.secrets ??= new SecretsManagerClient({});
+      const r = await clients.secrets.send(new GetSecretValueCommand({ SecretId: arn }));
+      if (r.SecretString === undefined) throw new ConfigError(`the secret ${arn} has no string value`);
+      return r.SecretString;
+    },
     logger,
   };
 }

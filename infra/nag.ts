@@ -98,11 +98,47 @@ export function acknowledgeFindings(stack: OrchestratorStack): void {
     );
   }
 
+  if (stack.kafka) acknowledgeKafka(stack);
+
   if (stack.monitoring.topic) {
     acknowledge(
       stack.monitoring.topic,
       ['AwsSolutions-SNS2'],
       'Alarm notifications carry no sensitive data; CloudWatch alarms cannot publish to a topic encrypted with the AWS-managed SNS key, and a customer-managed key per stack is not worth its cost here. TLS is enforced (SNS3).',
+    );
+  }
+}
+
+function acknowledgeKafka(stack: OrchestratorStack): void {
+  const k = stack.kafka;
+  if (!k) return;
+  for (const q of [k.inboundFailures, k.outboundDeadLetters]) {
+    if (!q) continue;
+    acknowledge(
+      q,
+      ['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy'],
+      'This queue IS a dead-letter queue (the Kafka event source mappings\u2019 on-failure destination, or the outbound queue\u2019s redrive target); its depth is alarmed.',
+    );
+  }
+  if (k.producerFunction) {
+    acknowledge(
+      k.producerFunction,
+      ['Serverless-LambdaEventSourceMappingDestination'],
+      'SQS event source mappings do not support on-failure destinations; failed messages go to the outbound queue\u2019s redrive dead-letter queue after maxReceiveCount (alarmed).',
+    );
+    if (k.producerFunction.vpcNetworkInterfaces) {
+      acknowledge(
+        k.producerFunction.role,
+        ['AwsSolutions-IAM5[Resource::*]'],
+        'Lambda creates and deletes the network interfaces of a function in a VPC; EC2 offers no resource-level scoping for ec2:CreateNetworkInterface/Describe*/DeleteNetworkInterface (AWSLambdaVPCAccessExecutionRole has the same statement).',
+      );
+    }
+  }
+  if (k.inboundFunction && stack.config.kafka && (stack.config.kafka.mskClusterArn || stack.config.kafka.vpc)) {
+    acknowledge(
+      k.inboundFunction.role,
+      ['AwsSolutions-IAM5[Resource::*]'],
+      'The Kafka event source mapping creates the network interfaces of its pollers in the cluster\u2019s subnets with the function\u2019s role; EC2 offers no resource-level scoping for these actions (AWSLambdaMSKExecutionRole has the same statement).',
     );
   }
 }

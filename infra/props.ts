@@ -13,9 +13,11 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { COMPONENT_NAMES, type ComponentName } from '../shared/definitions/routing';
+import { ALL_COMPONENT_NAMES, type ComponentName } from '../shared/definitions/routing';
 import { EnvSchema } from '../shared/core/config';
 import { parseTrustedKeys } from '../shared/core/bundle/signing';
+import { DEFAULT_KAFKA_GROUP, parseBrokers, parseInbound, parseOutbound } from '../shared/core/kafka/config';
+import { OrchestratorError } from '../shared/core/errors';
 import { InfraConfigError } from './errors';
 
 /**
@@ -43,6 +45,66 @@ const LOG_RETENTION_VALUES = new Set<number>(
 
 const positiveInt = (max: number) => z.number().int().min(1).max(max);
 
+/** How the Kafka functions authenticate to the brokers (the event source mapping and the producer alike). */
+export const KAFKA_AUTH = ['none', 'scram-sha-512', 'scram-sha-256', 'plain'] as const;
+
+/**
+ * The optional Kafka bridge (infra/constructs/kafka.ts, docs/kafka.md). Absent: nothing of it is
+ * in the template.
+ */
+export const KafkaPropsSchema = z
+  .object({
+    /** bootstrap brokers host:port (the producer's; the inbound event source's for self-managed Kafka) */
+    brokers: z.array(z.string().min(1)).default([]),
+    /** Kafka topic → bus topic (KAFKA_INBOUND) */
+    inbound: z.array(z.object({ kafkaTopic: z.string().min(1), busTopic: z.string().min(1) }).strict()).default([]),
+    /** bus topic pattern → Kafka topic (KAFKA_OUTBOUND) */
+    outbound: z.array(z.object({ pattern: z.string().min(1), kafkaTopic: z.string().min(1) }).strict()).default([]),
+    /** consumer group of the inbound event source mappings (KAFKA_GROUP) */
+    group: z.string().min(1).max(255).default(DEFAULT_KAFKA_GROUP),
+    /** Amazon MSK cluster ARN: inbound through an MSK event source mapping; absent: self-managed Kafka */
+    mskClusterArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:kafka:[a-z0-9-]+:\d{12}:cluster\/.+/, 'must be an MSK cluster ARN')
+      .optional(),
+    /** subnets and security groups that reach the brokers (MSK: the producer's; self-managed: the event source's too) */
+    vpc: z
+      .object({
+        subnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]+$/, 'must be a subnet id')).min(1),
+        securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]+$/, 'must be a security group id')).min(1),
+      })
+      .strict()
+      .optional(),
+    /** SASL mechanism; anything but none needs `secretArn` (Secrets Manager, JSON {username, password}) */
+    auth: z.enum(KAFKA_AUTH).default('none'),
+    secretArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+/, 'must be a Secrets Manager secret ARN')
+      .optional(),
+    /** TLS to the brokers (the producer; the event source mapping follows the cluster's listener) */
+    tls: z.boolean().default(true),
+    /** where a new consumer group starts reading */
+    startingPosition: z.enum(['TRIM_HORIZON', 'LATEST']).default('TRIM_HORIZON'),
+    /** records per invocation (inbound) and envelopes per invocation (outbound) */
+    batchSize: positiveInt(10_000).default(100),
+  })
+  .strict()
+  .superRefine((k, ctx) => {
+    const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    if (k.inbound.length === 0 && k.outbound.length === 0) issue('inbound', 'the Kafka bridge needs kafkaInbound or kafkaOutbound');
+    if (k.outbound.length > 0 && k.brokers.length === 0)
+      issue('brokers', 'kafkaOutbound needs kafkaBrokers (the producer connects to them)');
+    if (k.inbound.length > 0 && !k.mskClusterArn && k.brokers.length === 0)
+      issue('brokers', 'kafkaInbound needs kafkaMskClusterArn (Amazon MSK) or kafkaBrokers (self-managed Kafka)');
+    if (k.auth !== 'none' && !k.secretArn) issue('secretArn', `kafkaAuth=${k.auth} needs kafkaSecretArn`);
+    if (k.auth === 'none' && k.secretArn) issue('secretArn', 'kafkaSecretArn given but kafkaAuth is none');
+    if (k.mskClusterArn && (k.auth === 'scram-sha-256' || k.auth === 'plain'))
+      issue('auth', 'Amazon MSK event sources take SASL/SCRAM-SHA-512 (or none); use kafkaAuth=scram-sha-512');
+    if (k.mskClusterArn && k.outbound.length > 0 && !k.vpc)
+      issue('vpc', 'the producer reaches an MSK cluster inside its VPC: give kafkaSubnetIds and kafkaSecurityGroupIds');
+  });
+export type KafkaProps = z.output<typeof KafkaPropsSchema>;
+
 export const OrchestratorPropsSchema = z
   .object({
     /** base64 raw ed25519 public keys trusted to sign bundles (AGENT_BUNDLE_PUBKEYS) */
@@ -52,10 +114,13 @@ export const OrchestratorPropsSchema = z
     /** initial state of each component switch (a redeploy resets switches to this) */
     components: z
       .object(
-        Object.fromEntries(COMPONENT_NAMES.map((c) => [c, z.boolean().default(true)])) as Record<ComponentName, z.ZodDefault<z.ZodBoolean>>,
+        Object.fromEntries(ALL_COMPONENT_NAMES.map((c) => [c, z.boolean().default(true)])) as Record<
+          ComponentName,
+          z.ZodDefault<z.ZodBoolean>
+        >,
       )
       .strict()
-      .default({ manager: true, scheduler: true, runner: true, monitor: true, bus: true }),
+      .default({ manager: true, scheduler: true, runner: true, monitor: true, bus: true, kafka: true }),
     retention: z
       .object({
         /** CloudWatch Logs retention of every log group (a CloudWatch-supported value) */
@@ -136,6 +201,8 @@ export const OrchestratorPropsSchema = z
     /** keep the tables and the hot-directory bucket when the stack is deleted */
     retainData: z.boolean().default(true),
     logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    /** the Kafka bridge; absent: no Kafka resources at all */
+    kafka: KafkaPropsSchema.optional(),
   })
   .strict()
   .superRefine((p, ctx) => {
@@ -217,6 +284,18 @@ export const CONTEXT_KEYS = [
   'tracing',
   'retainData',
   'logLevel',
+  'kafkaBrokers',
+  'kafkaInbound',
+  'kafkaOutbound',
+  'kafkaGroup',
+  'kafkaMskClusterArn',
+  'kafkaSubnetIds',
+  'kafkaSecurityGroupIds',
+  'kafkaAuth',
+  'kafkaSecretArn',
+  'kafkaTls',
+  'kafkaStartingPosition',
+  'kafkaBatchSize',
   ...AGENT_ENV_KEYS,
 ] as const;
 type ContextKey = (typeof CONTEXT_KEYS)[number];
@@ -259,9 +338,9 @@ export function propsFromContext(context: Record<string, unknown>): { stackName:
     return typeof v === 'string' ? v : JSON.stringify(v);
   };
   const disabled = list(get('disable')) ?? [];
-  const badComponents = disabled.filter((c) => !(COMPONENT_NAMES as readonly string[]).includes(c));
+  const badComponents = disabled.filter((c) => !(ALL_COMPONENT_NAMES as readonly string[]).includes(c));
   if (badComponents.length) {
-    throw new InfraConfigError(`-c disable: unknown component(s) ${badComponents.join(', ')}; one of ${COMPONENT_NAMES.join(', ')}`);
+    throw new InfraConfigError(`-c disable: unknown component(s) ${badComponents.join(', ')}; one of ${ALL_COMPONENT_NAMES.join(', ')}`);
   }
   const stackName = get('stackName') ?? 'AgentOrchestrator';
   if (!/^[A-Za-z][A-Za-z0-9-]{0,100}$/.test(stackName)) {
@@ -281,11 +360,12 @@ export function propsFromContext(context: Record<string, unknown>): { stackName:
   const issuer = get('jwtIssuer');
   const audience = list(get('jwtAudience'));
   const agentEnv = Object.fromEntries(AGENT_ENV_KEYS.flatMap((k) => (get(k) === undefined ? [] : [[k, get(k)]])));
+  const kafka = kafkaFromContext(get);
   const defined = <T extends Record<string, unknown>>(o: T) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
   const props: OrchestratorPropsInput = defined({
     trustedPublicKeys: keys.length ? keys : undefined,
     allowUnsignedBundles: bool('allowUnsignedBundles', get('allowUnsignedBundles')),
-    components: Object.fromEntries(COMPONENT_NAMES.map((c) => [c, !disabled.includes(c)])),
+    components: Object.fromEntries(ALL_COMPONENT_NAMES.map((c) => [c, !disabled.includes(c)])),
     retention: defined({
       logDays: int('logRetentionDays', get('logRetentionDays')),
       ledgerDays: int('ledgerRetentionDays', get('ledgerRetentionDays')),
@@ -312,6 +392,40 @@ export function propsFromContext(context: Record<string, unknown>): { stackName:
     tracing: bool('tracing', get('tracing')),
     retainData: bool('retainData', get('retainData')),
     logLevel: get('logLevel'),
+    kafka,
   }) as OrchestratorPropsInput;
   return { stackName, props };
+}
+
+/**
+ * The Kafka bridge's context: `-c kafkaBrokers=... -c kafkaInbound=... -c kafkaOutbound=...
+ * -c kafkaGroup=...` in the same formats as local mode's KAFKA_* env (parsed by the same code),
+ * plus the cloud's own settings. No kafka* key: undefined (no bridge).
+ */
+function kafkaFromContext(get: (k: ContextKey) => string | undefined): z.input<typeof KafkaPropsSchema> | undefined {
+  const keys = CONTEXT_KEYS.filter((k) => k.startsWith('kafka') && get(k) !== undefined);
+  if (keys.length === 0) return undefined;
+  const parsed = <T>(key: ContextKey, fn: (v: string | undefined) => T): T => {
+    try {
+      return fn(get(key));
+    } catch (e) {
+      throw new InfraConfigError(`-c ${key}: ${e instanceof OrchestratorError ? e.message.replace(/^KAFKA_[A-Z]+: /, '') : String(e)}`);
+    }
+  };
+  const vpcGiven = get('kafkaSubnetIds') !== undefined || get('kafkaSecurityGroupIds') !== undefined;
+  const batch = get('kafkaBatchSize');
+  const out: z.input<typeof KafkaPropsSchema> = {
+    brokers: parsed('kafkaBrokers', parseBrokers),
+    inbound: parsed('kafkaInbound', parseInbound),
+    outbound: parsed('kafkaOutbound', parseOutbound),
+  };
+  if (get('kafkaGroup') !== undefined) out.group = get('kafkaGroup');
+  if (get('kafkaMskClusterArn') !== undefined) out.mskClusterArn = get('kafkaMskClusterArn');
+  if (vpcGiven) out.vpc = { subnetIds: list(get('kafkaSubnetIds')) ?? [], securityGroupIds: list(get('kafkaSecurityGroupIds')) ?? [] };
+  if (get('kafkaAuth') !== undefined) out.auth = get('kafkaAuth') as (typeof KAFKA_AUTH)[number];
+  if (get('kafkaSecretArn') !== undefined) out.secretArn = get('kafkaSecretArn');
+  if (get('kafkaTls') !== undefined) out.tls = bool('kafkaTls', get('kafkaTls'));
+  if (get('kafkaStartingPosition') !== undefined) out.startingPosition = get('kafkaStartingPosition') as 'TRIM_HORIZON' | 'LATEST';
+  if (batch !== undefined) out.batchSize = int('kafkaBatchSize', batch);
+  return out;
 }

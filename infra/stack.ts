@@ -7,6 +7,7 @@
  *   AgentSandboxFunction (agent code, zero permissions) · AgentManager · Scheduler · Runner
  *   HealthMonitor · LedgerWriter · Router · ControlApi
  *   HealthEvents (metrics from the bus) · Monitoring (alarms, dashboard)
+ *   Kafka (the optional Kafka bridge: only with -c kafkaInbound / -c kafkaOutbound)
  *
  * Tables come from shared/definitions/tables.ts, rules and schedules from
  * shared/definitions/routing.ts — the definitions local mode runs.
@@ -28,6 +29,7 @@ import type { FunctionDefaults, OrchestratorFunction } from './constructs/functi
 import { HealthEvents } from './constructs/health-events';
 import { HealthMonitor } from './constructs/health-monitor';
 import { HotDirectory } from './constructs/hot-directory';
+import { KafkaBridge } from './constructs/kafka';
 import { LedgerWriter } from './constructs/ledger-writer';
 import { Monitoring } from './constructs/monitoring';
 import { DeadLetters } from './constructs/queues';
@@ -64,6 +66,8 @@ export class OrchestratorStack extends Stack {
   readonly api: ControlApi;
   readonly healthEvents: HealthEvents;
   readonly monitoring: Monitoring;
+  /** the Kafka bridge; undefined unless configured */
+  readonly kafka?: KafkaBridge;
   /** every routing rule of shared/definitions/routing.ts, by id */
   readonly rules: Record<RuleDef['id'], events.Rule>;
   /** every schedule of shared/definitions/routing.ts, by id */
@@ -135,11 +139,14 @@ export class OrchestratorStack extends Stack {
       scheduler.Schedule
     >;
 
+    if (config.kafka) this.kafka = new KafkaBridge(this, 'Kafka', ctx, config.kafka);
+
     const { Ledger: _alwaysOn, ...switchable } = this.rules;
     this.api = new ControlApi(this, 'Api', ctx, {
       rules: switchable as Record<SwitchableRuleId, events.Rule>,
       schedules: this.scheduleById,
       runnerEventSource: this.runner.eventSource,
+      kafkaMappings: this.kafka?.mappings ?? [],
     });
 
     this.functions = {
@@ -152,6 +159,7 @@ export class OrchestratorStack extends Stack {
       Router: this.router.function,
       Api: this.api.function,
       ApiStream: this.api.streamFunction,
+      ...(this.kafka?.functions ?? {}),
     };
 
     this.healthEvents = new HealthEvents(this, 'HealthEvents', {
@@ -173,6 +181,7 @@ export class OrchestratorStack extends Stack {
         LedgerDeadLetters: this.ledgerWriter.deadLetters,
         DeliveryFailures: this.deadLetters.deliveryFailures,
         AsyncFailures: this.deadLetters.asyncFailures,
+        ...(this.kafka?.deadLetterQueues ?? {}),
       },
       httpApi: this.api.httpApi,
       notificationFailures: this.deadLetters.deliveryFailures,

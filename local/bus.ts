@@ -10,23 +10,25 @@
  *   envelope, entry over 256 KB) before accepting anything. Like PutEvents it returns once the
  *   events are accepted, not when they are delivered.
  * - Delivery: one queue per target, strictly in order, one delivery at a time (different
- *   targets independently). The Ledger rule's target gets what the cloud's SQS FIFO queue hands
- *   the ledger-writer Lambda: an SQS event with up to `ledgerBatchSize` (10) records whose
- *   bodies are the EventBridge events. Every other target gets the EventBridge event itself
- *   (EventBridge → Lambda).
+ *   targets independently). The targets the cloud feeds through an SQS queue get what the queue
+ *   hands their Lambda: an SQS event whose records' bodies are the EventBridge events — the
+ *   Ledger rule's ledger writer up to `ledgerBatchSize` (10, its FIFO queue's batch), the
+ *   KafkaOutbound rule's producer up to `kafkaBatchSize` (100). Every other target gets the
+ *   EventBridge event itself (EventBridge → Lambda).
  * - A target that throws is retried with exponential backoff (from `retryBaseMs`, doubling, at
  *   most `retryMaxDelayMs`) for `retryForMs` (default 2 minutes; EventBridge's retry policy) or,
  *   for the Ledger rule, `fifoRetryForMs` (default 10 minutes; the FIFO queue's redeliveries), so
- *   an emulator restart or a short outage loses nothing. The Ledger rule retries in place and
- *   holds back the events behind it (FIFO order, one message group); other rules retry in the
+ *   an emulator restart or a short outage loses nothing. The queued rules (Ledger, KafkaOutbound)
+ *   retry in place and hold back the events behind them (in order); other rules retry in the
  *   background while later events go on. When the time (or `maxAttempts`) runs out the delivery
  *   is counted as failed, logged and kept in `deadLetters` (bounded). A target's error never
  *   crashes the process.
  * - `setRuleEnabled(id, false)`: events matching a disabled rule are not delivered, as with a
  *   disabled EventBridge rule (dropped and counted), except for the Delivery rule (component
- *   `bus`): its events are buffered (up to `maxBuffered`, oldest dropped beyond) and delivered in
- *   order when it is enabled again, so stopping the bus pauses deliveries to agents without
- *   losing them. Deliveries already queued when a rule is disabled still happen.
+ *   `bus`) and the KafkaOutbound rule (component `kafka`, whose cloud counterpart is a queue whose
+ *   event source mapping is disabled): their events are buffered (up to `maxBuffered`, oldest
+ *   dropped beyond) and delivered in order when the rule is enabled again, so stopping the
+ *   component pauses deliveries without losing them. Deliveries already queued when a rule is disabled still happen.
  * - `idle()` resolves when everything published so far (and whatever the targets published
  *   meanwhile) has been delivered; `stats()` has the counters for metrics.
  */
@@ -89,16 +91,18 @@ export interface LocalBusOptions {
    * maximum; a larger value only changes how many envelopes one local append commits at once)
    */
   ledgerBatchSize?: number;
+  /** records per SQS batch to the KafkaOutbound rule's target (default 100, the cloud's batch size) */
+  kafkaBatchSize?: number;
   /** events the Delivery rule buffers while disabled (default 100 000) */
   maxBuffered?: number;
   /** failed deliveries kept for inspection (default 100) */
   maxDeadLetters?: number;
 }
 
-/** Rules whose cloud target sits behind an SQS FIFO queue (batched SQS events, one message group). */
-const FIFO_RULES: ReadonlySet<RuleDef['id']> = new Set(['Ledger']);
+/** Rules whose cloud target sits behind an SQS queue (batched SQS events, retried in place, in order). */
+const QUEUED_RULES: ReadonlySet<RuleDef['id']> = new Set(['Ledger', 'KafkaOutbound']);
 /** Rules that buffer while disabled instead of dropping. */
-const BUFFERING_RULES: ReadonlySet<RuleDef['id']> = new Set(['Delivery']);
+const BUFFERING_RULES: ReadonlySet<RuleDef['id']> = new Set(['Delivery', 'KafkaOutbound']);
 
 interface RuleState {
   def: RuleDef;
@@ -122,7 +126,8 @@ interface TargetQueue {
   running: Promise<void> | null;
 }
 
-type PerRule = Record<RuleDef['id'], number>;
+/** counters per rule: the rules of RULES always, the Kafka bridge's rule only where the bus has it */
+type PerRule = Record<Exclude<RuleDef['id'], 'KafkaOutbound'>, number> & Partial<Record<'KafkaOutbound', number>>;
 
 export type LocalBusStats = {
   /** envelopes accepted by publish */
@@ -152,7 +157,16 @@ export interface DeadLetter {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const zero = (): PerRule => ({ HotDirectory: 0, Ledger: 0, Delivery: 0, Health: 0 });
+const zero = (rules: readonly { def: RuleDef }[]): PerRule => ({
+  HotDirectory: 0,
+  Ledger: 0,
+  Delivery: 0,
+  Health: 0,
+  ...(rules.some((r) => r.def.id === 'KafkaOutbound') ? { KafkaOutbound: 0 } : {}),
+});
+const add = (m: PerRule, id: RuleDef['id'], n = 1): void => {
+  m[id] = (m[id] ?? 0) + n;
+};
 
 export class LocalBus implements EventPublisher {
   private readonly rules: RuleState[];
@@ -168,19 +182,20 @@ export class LocalBus implements EventPublisher {
   private readonly fifoRetryForMs: number;
   private readonly retrying = new Set<Promise<void>>();
   private readonly ledgerBatchSize: number;
+  private readonly kafkaBatchSize: number;
   private readonly maxBuffered: number;
   private readonly maxDeadLetters: number;
   private readonly listeners = new Set<(e: BusEvent<Envelope>) => void>();
   private fifoSeq = 0n;
-  private readonly counters = {
-    published: 0,
-    defaultBusEvents: 0,
-    matched: zero(),
-    delivered: zero(),
-    failed: zero(),
-    retried: zero(),
-    dropped: zero(),
-    undeliverable: zero(),
+  private readonly counters: {
+    published: number;
+    defaultBusEvents: number;
+    matched: PerRule;
+    delivered: PerRule;
+    failed: PerRule;
+    retried: PerRule;
+    dropped: PerRule;
+    undeliverable: PerRule;
   };
   readonly deadLetters: DeadLetter[] = [];
 
@@ -195,6 +210,7 @@ export class LocalBus implements EventPublisher {
     this.retryForMs = opts.retryForMs ?? 120_000;
     this.fifoRetryForMs = opts.fifoRetryForMs ?? 600_000;
     this.ledgerBatchSize = Math.max(1, opts.ledgerBatchSize ?? 10);
+    this.kafkaBatchSize = Math.max(1, opts.kafkaBatchSize ?? 100);
     this.maxBuffered = opts.maxBuffered ?? 100_000;
     this.maxDeadLetters = opts.maxDeadLetters ?? 100;
     // compiling validates every pattern at start-up (InvalidPatternError names the fault)
@@ -204,6 +220,17 @@ export class LocalBus implements EventPublisher {
       enabled: true,
       buffer: [],
     }));
+    const z = () => zero(this.rules);
+    this.counters = {
+      published: 0,
+      defaultBusEvents: 0,
+      matched: z(),
+      delivered: z(),
+      failed: z(),
+      retried: z(),
+      dropped: z(),
+      undeliverable: z(),
+    };
   }
 
   // ------------------------------------------------------------------------------------------
@@ -248,9 +275,9 @@ export class LocalBus implements EventPublisher {
   private route(bus: RuleDef['bus'], event: BusEvent): void {
     for (const rule of this.rules) {
       if (rule.def.bus !== bus || !rule.pattern.matches(event)) continue;
-      this.counters.matched[rule.def.id]++;
+      add(this.counters.matched, rule.def.id);
       if (!this.opts.targets[rule.def.target]) {
-        this.counters.undeliverable[rule.def.id]++;
+        add(this.counters.undeliverable, rule.def.id);
         continue;
       }
       if (!rule.enabled) {
@@ -258,10 +285,10 @@ export class LocalBus implements EventPublisher {
           rule.buffer.push(event);
           if (rule.buffer.length > this.maxBuffered) {
             rule.buffer.shift();
-            this.counters.dropped[rule.def.id]++;
+            add(this.counters.dropped, rule.def.id);
           }
         } else {
-          this.counters.dropped[rule.def.id]++;
+          add(this.counters.dropped, rule.def.id);
         }
         continue;
       }
@@ -317,8 +344,9 @@ export class LocalBus implements EventPublisher {
       while (q.items.length > 0) {
         const first = q.items[0]!;
         let n = 1;
-        if (FIFO_RULES.has(first.rule.def.id)) {
-          while (n < this.ledgerBatchSize && n < q.items.length && q.items[n]!.rule === first.rule) n++;
+        if (QUEUED_RULES.has(first.rule.def.id)) {
+          const max = first.rule.def.id === 'Ledger' ? this.ledgerBatchSize : this.kafkaBatchSize;
+          while (n < max && n < q.items.length && q.items[n]!.rule === first.rule) n++;
         }
         const batch = q.items.splice(0, n);
         await this.deliver(q.name, batch);
@@ -330,7 +358,7 @@ export class LocalBus implements EventPublisher {
 
   private shape(batch: Delivery[], attempt: number): unknown {
     const first = batch[0]!;
-    if (!FIFO_RULES.has(first.rule.def.id)) return structuredClone(first.event);
+    if (!QUEUED_RULES.has(first.rule.def.id)) return structuredClone(first.event);
     const records: SqsBatchEvent['Records'] = batch.map((d) => {
       const body = JSON.stringify(d.event);
       this.fifoSeq++;
@@ -348,7 +376,7 @@ export class LocalBus implements EventPublisher {
         messageAttributes: {},
         md5OfBody: createHash('md5').update(body).digest('hex'),
         eventSource: 'aws:sqs',
-        eventSourceARN: `arn:aws:sqs:${this.region}:${this.account}:${d.rule.def.id.toLowerCase()}.fifo`,
+        eventSourceARN: `arn:aws:sqs:${this.region}:${this.account}:${d.rule.def.id.toLowerCase()}${d.rule.def.id === 'Ledger' ? '.fifo' : ''}`,
         awsRegion: this.region,
       };
     });
@@ -361,7 +389,7 @@ export class LocalBus implements EventPublisher {
 
   private giveUp(target: TargetName, batch: Delivery[], attempts: number, e: unknown): void {
     const rule = batch[0]!.rule.def.id;
-    this.counters.failed[rule] += batch.length;
+    add(this.counters.failed, rule, batch.length);
     this.log.error('bus delivery failed; giving up', { rule, target, events: batch.length, attempts, error: e });
     for (const d of batch) {
       this.deadLetters.push({ rule, target, eventId: d.event.id, error: errorMessage(e), at: this.clock.now() });
@@ -373,20 +401,20 @@ export class LocalBus implements EventPublisher {
     const fn = this.opts.targets[target];
     const rule = batch[0]!.rule.def.id;
     if (!fn) {
-      this.counters.undeliverable[rule] += batch.length;
+      add(this.counters.undeliverable, rule, batch.length);
       return;
     }
-    if (FIFO_RULES.has(rule)) {
-      // FIFO: retried in place; the events behind it wait (one message group)
+    if (QUEUED_RULES.has(rule)) {
+      // queued: retried in place; the events behind it wait (in order)
       const started = Date.now();
       for (let attempt = 1; ; attempt++) {
         try {
           await fn(this.shape(batch, attempt) as never);
-          this.counters.delivered[rule] += batch.length;
+          add(this.counters.delivered, rule, batch.length);
           return;
         } catch (e) {
           if (attempt >= this.maxAttempts || Date.now() - started >= this.fifoRetryForMs) return this.giveUp(target, batch, attempt, e);
-          this.counters.retried[rule] += batch.length;
+          add(this.counters.retried, rule, batch.length);
           this.log.warn('bus delivery failed; retrying', { rule, target, attempt, error: e });
           await sleep(this.retryDelay(attempt));
         }
@@ -398,11 +426,11 @@ export class LocalBus implements EventPublisher {
     d.firstTriedAt ??= Date.now();
     try {
       await fn(this.shape(batch, d.attempts) as never);
-      this.counters.delivered[rule]++;
+      add(this.counters.delivered, rule);
     } catch (e) {
       if (d.attempts >= this.maxAttempts || Date.now() - d.firstTriedAt >= this.retryForMs)
         return this.giveUp(target, batch, d.attempts, e);
-      this.counters.retried[rule]++;
+      add(this.counters.retried, rule);
       this.log.warn('bus delivery failed; retrying', { rule, target, attempt: d.attempts, error: e });
       const retry: Promise<void> = sleep(this.retryDelay(d.attempts)).then(() => {
         this.retrying.delete(retry);
@@ -424,7 +452,7 @@ export class LocalBus implements EventPublisher {
   }
 
   stats(): LocalBusStats {
-    const buffered = zero();
+    const buffered = zero(this.rules);
     for (const r of this.rules) buffered[r.def.id] = r.buffer.length;
     const queued: Record<string, number> = {};
     for (const q of this.queues.values()) queued[q.name] = q.items.length;

@@ -5,9 +5,22 @@
  * modes), plus, for the runner, the local runner pool (the cloud disables the SQS event source
  * mapping: queued runs wait, nothing is lost). Starting the manager also runs a rescan, which
  * catches up with the hot-directory changes made while it was stopped.
+ *
+ * Optional components (`kafka`) exist only when configured (`optional`): only then are they
+ * listed, and switching one that is not configured is a ComponentNotConfiguredError (404).
  */
-import { COMPONENT_NAMES, RULES, SCHEDULES, type ComponentName, type RuleDef, type ScheduleDef } from '../shared/definitions/routing';
+import {
+  ALL_COMPONENT_NAMES,
+  COMPONENT_NAMES,
+  type OPTIONAL_COMPONENT_NAMES,
+  RULES,
+  SCHEDULES,
+  type ComponentName,
+  type RuleDef,
+  type ScheduleDef,
+} from '../shared/definitions/routing';
 import { ValidationError } from '../shared/core/errors';
+import { ComponentNotConfiguredError } from '../shared/core/control/errors';
 import type { ComponentControl, ComponentState } from '../shared/core/ports';
 
 export interface Switch {
@@ -22,13 +35,17 @@ export interface LocalSwitchTargets {
   extra?: Partial<Record<ComponentName, Switch[]>>;
   /** called after a component was started (e.g. the manager's catch-up rescan) */
   onStarted?: Partial<Record<ComponentName, () => Promise<void>>>;
+  /** the optional components this deployment has (their switches are in `extra`) */
+  optional?: readonly (typeof OPTIONAL_COMPONENT_NAMES)[number][];
 }
 
 export class LocalComponentControl implements ComponentControl {
   private readonly switches = new Map<ComponentName, Switch[]>();
+  private readonly names: ComponentName[];
 
   constructor(private readonly targets: LocalSwitchTargets) {
-    for (const name of COMPONENT_NAMES) {
+    this.names = [...COMPONENT_NAMES, ...(targets.optional ?? [])];
+    for (const name of this.names) {
       const list: Switch[] = [
         ...RULES.filter((r) => r.component === name).map((r) => targets.rule(r.id)),
         ...SCHEDULES.filter((s) => s.component === name).map((s) => targets.schedule(s.id)),
@@ -44,12 +61,14 @@ export class LocalComponentControl implements ComponentControl {
   }
 
   async list(): Promise<ComponentState[]> {
-    return COMPONENT_NAMES.map((n) => this.state(n));
+    return this.names.map((n) => this.state(n));
   }
 
   async set(name: ComponentName, running: boolean): Promise<ComponentState> {
     const list = this.switches.get(name);
-    if (!list) throw new ValidationError(`unknown component ${String(name)}; one of ${COMPONENT_NAMES.join(', ')}`);
+    if (!list && (ALL_COMPONENT_NAMES as readonly string[]).includes(name))
+      throw new ComponentNotConfiguredError(name, 'set KAFKA_BROKERS and KAFKA_INBOUND or KAFKA_OUTBOUND, docs/kafka.md');
+    if (!list) throw new ValidationError(`unknown component ${String(name)}; one of ${this.names.join(', ')}`);
     const wasRunning = this.state(name).running;
     for (const s of list) await s.setEnabled(running);
     if (running && !wasRunning) await this.targets.onStarted?.[name]?.();

@@ -10,6 +10,11 @@
  *   S3 → EventBridge events   → s3rver notifications reshaped (local/s3-events.ts)
  *   API Gateway               → local/http.ts (same v2 event, same handler; the gRPC/Connect
  *                               services on the same port, HTTP/1.1 and h2c)
+ *
+ * With KAFKA_* set, the Kafka bridge (docs/kafka.md) runs too: its consumer joins its group in
+ * the background once local mode has started (local mode does not wait for Kafka; a Kafka that
+ * cannot be reached is logged, and the component `kafka` stays stopped until
+ * `POST /components/kafka/start`), and stops before the bus drains.
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -75,6 +80,9 @@ export class LocalOrchestrator {
   readonly pool: LocalRunnerPool;
   readonly timers: LocalTimers;
   readonly components: LocalComponentControl;
+  private readonly local: LocalPlatform;
+  /** the Kafka bridge's start (background; never rejects) */
+  kafkaStarted: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly options: LocalOptions,
@@ -85,7 +93,7 @@ export class LocalOrchestrator {
     readonly clients: AwsClients,
     /** every adapter, service and handler, built by the composition root */
     readonly composition: Composition,
-    private readonly local: LocalPlatform,
+    local: LocalPlatform,
     readonly http: HttpServer,
     readonly log: Logger,
     private readonly s3Listener: (ev: { Records?: S3NotificationRecord[] }) => void,
@@ -99,6 +107,7 @@ export class LocalOrchestrator {
       control: this.control,
     } = composition);
     ({ bus: this.bus, pool: this.pool, timers: this.timers, components: this.components } = local);
+    this.local = local;
   }
 
   get ddb(): DynamoLocal {
@@ -178,12 +187,23 @@ export class LocalOrchestrator {
       local.timers.start();
       // catch up with whatever changed in the hot directory while local mode was not running
       await local.timers.fire('Rescan');
+      host.kafkaStarted = host.startKafka();
       return host;
     } catch (e) {
       await s3?.stop();
       await ddb.stop();
       lock.release();
       throw e;
+    }
+  }
+
+  /** Joins the Kafka bridge's consumer group (if configured); a Kafka that cannot be reached is logged, not fatal. */
+  private async startKafka(): Promise<void> {
+    if (!this.config.kafka) return;
+    try {
+      await this.components.set('kafka', true);
+    } catch (e) {
+      this.log.error('the Kafka bridge could not start; it stays stopped (POST /components/kafka/start retries)', { error: e });
     }
   }
 
@@ -285,9 +305,14 @@ export class LocalOrchestrator {
     await step('http', () => this.http.close());
     this.s3.events.off('event', this.s3Listener);
     await step('timers', () => this.timers.stop());
+    await step('kafka consumer', async () => {
+      await this.kafkaStarted;
+      await this.local.kafkaConsumer()?.stop();
+    });
     await step('runner', () => this.pool.stop());
     await step('agent processes', () => this.local.processes.close());
     await step('bus', () => this.bus.idle());
+    await step('kafka producer', () => this.composition.kafka?.producer.close());
     await step('s3', () => this.s3.stop());
     await step('dynamodb', () => this.ddb.stop());
     const ep = endpointsFile(this.options.dataDir);

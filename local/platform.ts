@@ -7,6 +7,9 @@
  *   SQS dispatch queue + ESM  → LocalRunnerPool
  *   component switches        → LocalComponentControl (the same rule/schedule mapping)
  *   API Gateway auth          → the bearer token of the data dir
+ *   Kafka event source mapping → the composition's KafkaJS consumer (component `kafka`, when
+ *                               KAFKA_* configures the bridge), and the rule KafkaOutbound →
+ *                               SQS → producer function becomes the same rule on the local bus
  *
  * The bus, the timers and the pool deliver to the composition's handlers, which do not exist
  * before the composition: `connect(composition)` wires them once it is built (nothing is
@@ -26,6 +29,8 @@ import type { Config } from '../shared/core/config';
 import type { Logger } from '../shared/core/logger';
 import type { RunReport } from '../shared/core/runner/service';
 import { RULES, SCHEDULES, type ScheduleDef, type TargetName } from '../shared/definitions/routing';
+import { kafkaOutboundRule } from '../shared/definitions/kafka';
+import type { KafkaConsumer } from '../shared/core/ports';
 import type { Composition } from '../functions/compose';
 import { LOCAL_TICK_SECONDS } from '../functions/scheduler/core';
 import type { Platform } from '../functions/platform';
@@ -56,6 +61,8 @@ export interface LocalPlatform {
   pool: LocalRunnerPool;
   timers: LocalTimers;
   components: LocalComponentControl;
+  /** the Kafka bridge's consumer (after connect, when configured with KAFKA_INBOUND) */
+  kafkaConsumer(): KafkaConsumer | null;
   /** delivers the bus, the timers and the pool to the composition's handlers */
   connect(c: Composition): void;
 }
@@ -66,7 +73,33 @@ export function createLocalPlatform(o: LocalPlatformOptions): LocalPlatform {
   const handlers: Partial<Record<TargetName, (event: unknown) => Promise<unknown>>> = {};
   let runnerCore: Composition['runnerCore'] | undefined;
 
-  const bus = new LocalBus({ rules: RULES, vars: { HOT_BUCKET: o.config.HOT_BUCKET }, targets, logger: log.child({ component: 'bus' }) });
+  const kafka = o.config.kafka;
+  const outboundRule = kafka && kafka.outbound.length > 0 ? kafkaOutboundRule(kafka.outbound.map((r) => r.pattern)) : null;
+  let consumer: KafkaConsumer | null = null;
+  const bus = new LocalBus({
+    rules: outboundRule ? [...RULES, outboundRule] : RULES,
+    vars: { HOT_BUCKET: o.config.HOT_BUCKET },
+    targets,
+    logger: log.child({ component: 'bus' }),
+  });
+  // the component kafka: the outbound rule (its envelopes are buffered while it is off, as the
+  // cloud's queue keeps them while its event source mapping is off) and the inbound consumer
+  const kafkaSwitches = kafka
+    ? [
+        ...(outboundRule ? [bus.ruleSwitch('KafkaOutbound')] : []),
+        ...(kafka.inbound.length > 0
+          ? [
+              {
+                setEnabled: async (on: boolean) => {
+                  if (!consumer) throw new Error('local platform used before connect()');
+                  await (on ? consumer.start() : consumer.stop());
+                },
+                isEnabled: () => consumer?.isRunning() ?? false,
+              },
+            ]
+          : []),
+      ]
+    : [];
   const pool = new LocalRunnerPool({
     core: (msg) => {
       if (!runnerCore) throw new Error('local platform used before connect()');
@@ -80,7 +113,11 @@ export function createLocalPlatform(o: LocalPlatformOptions): LocalPlatform {
   const components = new LocalComponentControl({
     rule: (id) => bus.ruleSwitch(id),
     schedule: (id) => ({ setEnabled: (on) => timers.setEnabled(id, on), isEnabled: () => timers.isEnabled(id) }),
-    extra: { runner: [{ setEnabled: (on) => (on ? pool.start() : pool.stop()), isEnabled: () => pool.isRunning() }] },
+    extra: {
+      runner: [{ setEnabled: (on) => (on ? pool.start() : pool.stop()), isEnabled: () => pool.isRunning() }],
+      ...(kafka ? { kafka: kafkaSwitches } : {}),
+    },
+    optional: kafka ? ['kafka'] : [],
     // the cloud's S3 events are not replayed when the rule is re-enabled either; the rescan catches up
     onStarted: { manager: () => timers.fire('Rescan') },
   });
@@ -114,11 +151,13 @@ export function createLocalPlatform(o: LocalPlatformOptions): LocalPlatform {
     pool,
     timers,
     components,
+    kafkaConsumer: () => consumer,
     connect(c) {
       const h = c.handlers;
       Object.assign(handlers, h);
       Object.assign(targets, h);
       runnerCore = c.runnerCore;
+      if (c.kafka && c.kafka.config.inbound.length > 0) consumer = c.kafka.consumer();
     },
   };
 }

@@ -22,8 +22,8 @@ import { bodyBytes, DEFAULT_MAX_BODY_BYTES, errorResult, parseApiEvent, statusOf
 
 export type ApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
-/** sender of envelopes published through `POST /events` */
-export { API_SENDER } from './operations';
+/** sender of envelopes published through `POST /events` (defined with the other reserved senders) */
+export { API_SENDER } from '../../shared/core/envelope';
 
 /** `/a/{b}` → ['a', '{b}']; `/` → [] (the leading slash is not a segment) */
 const segments = (p: string): string[] => (p === '/' || p === '' ? [] : p.replace(/^\//, '').split('/'));

@@ -27,7 +27,8 @@ import {
   ValidationError,
 } from '../../shared/core/errors';
 import { BusEntryTooLargeError, BusPublishError, InvalidPatternError } from '../../shared/core/bus/errors';
-import { ActionNotAllowedError, UnknownActionError } from '../../shared/core/control/errors';
+import { ActionNotAllowedError, ComponentNotConfiguredError, UnknownActionError } from '../../shared/core/control/errors';
+import { InvalidKafkaEventError, KafkaConsumeError, KafkaProduceError } from '../../shared/core/kafka/errors';
 import { InvalidFailureEventError } from '../../shared/core/health/errors';
 import { LedgerConflictError, LedgerCorruptError, LedgerEncodingError, LedgerRequestError } from '../../shared/core/ledger/errors';
 import { ManagerError } from '../../shared/core/manager/errors';
@@ -151,6 +152,7 @@ export const ERROR_STATUS: ReadonlyMap<ErrorClass, ErrorMapping> = new Map<Error
   [LedgerRequestError, own(400)],
   [UnauthorizedError, own(401)],
   [NotFoundError, own(404)],
+  [ComponentNotConfiguredError, own(404)],
   [RouteNotFoundError, own(404)],
   [MethodNotAllowedError, own(405)],
   [ConflictError, own(409)],
@@ -173,6 +175,9 @@ export const ERROR_STATUS: ReadonlyMap<ErrorClass, ErrorMapping> = new Map<Error
   [InspectionUnavailableError, UNAVAILABLE],
   [LedgerTailError, UNAVAILABLE],
   [SandboxInvokeError, UNAVAILABLE],
+  // Kafka unreachable (POST /components/kafka/start locally; the bridge's own retries elsewhere)
+  [KafkaConsumeError, UNAVAILABLE],
+  [KafkaProduceError, UNAVAILABLE],
 
   // --- deployment or programming errors, damaged data (5xx, the operator can act: own code)
   [NotConfiguredError, own(501)],
@@ -199,6 +204,7 @@ export const ERROR_STATUS: ReadonlyMap<ErrorClass, ErrorMapping> = new Map<Error
   [InvalidFailureEventError, INTERNAL],
   // a manifest asks for a runtime this deployment does not offer (the run fails, the agent is told)
   [RuntimeUnavailableError, INTERNAL],
+  [InvalidKafkaEventError, INTERNAL],
 ]);
 
 /** Node/undici network failures: the dependency could not be reached. */

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { iso, type Clock } from '../../shared/core/clock';
-import { parseEnvelope } from '../../shared/core/envelope';
+import { API_SENDER, parseEnvelope } from '../../shared/core/envelope';
 import { ValidationError } from '../../shared/core/errors';
 import { busEntrySize, PUT_EVENTS_MAX_BYTES, toBusEntry } from '../../shared/core/bus/events';
 import type { Logger } from '../../shared/core/logger';
@@ -22,7 +22,7 @@ import type { LedgerPageQuery, PublishBody, ReplayBody } from './schemas';
 import { tailLedger, type TailEvent } from './tail';
 
 /** sender of envelopes published through the API (`POST /events`, `BusService.Publish`) */
-export const API_SENDER = 'api';
+export { API_SENDER };
 
 /** Validates a decoded request against a schema: ValidationError (400, INVALID_ARGUMENT) naming what was wrong. */
 export function validate<S extends z.ZodType>(schema: S, value: unknown, what: string): z.infer<S> {

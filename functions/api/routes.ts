@@ -8,7 +8,7 @@
 import type { Clock } from '../../shared/core/clock';
 import type { Logger } from '../../shared/core/logger';
 import { AGENT_ACTIONS, COMPONENT_ACTIONS, type RouteId } from '../../shared/definitions/api';
-import { COMPONENT_NAMES } from '../../shared/definitions/routing';
+import { ALL_COMPONENT_NAMES } from '../../shared/definitions/routing';
 import type { Caller } from './auth';
 import type { ApiDeps } from './deps';
 import { json, jsonBody, param, parseQuery, streamStart, text, type ApiEvent, type ApiResult } from './http';
@@ -96,7 +96,7 @@ export function bindRoutes(
     },
     componentAction: async ({ ev, params }) => {
       parseQuery(ev, S.componentAction.query);
-      const name = param(S.componentAction.params.name, params.name, `component (${COMPONENT_NAMES.join(', ')})`);
+      const name = param(S.componentAction.params.name, params.name, `component (${ALL_COMPONENT_NAMES.join(', ')})`);
       const action = param(S.componentAction.params.action, params.action, `component action (${COMPONENT_ACTIONS.join(', ')})`);
       jsonBody(ev, S.componentAction.body.schema, maxBody, !S.componentAction.body.required);
       return json(200, { component: await ops.switchComponent(name, action) });

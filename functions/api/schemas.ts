@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { AgentNameSchema } from '../../shared/core/bundle/identity';
 import { TopicSchema } from '../../shared/core/envelope';
-import { COMPONENT_NAMES } from '../../shared/definitions/routing';
+import { ALL_COMPONENT_NAMES } from '../../shared/definitions/routing';
 import { AGENT_ACTIONS, COMPONENT_ACTIONS, type RestRouteId } from '../../shared/definitions/api';
 import { AgentStatusSchema } from '../../shared/core/registry';
 
@@ -13,7 +13,7 @@ export { AgentNameSchema };
 
 export const AgentActionSchema = z.enum(AGENT_ACTIONS);
 
-export const ComponentNameSchema = z.enum(COMPONENT_NAMES);
+export const ComponentNameSchema = z.enum(ALL_COMPONENT_NAMES);
 export const ComponentActionSchema = z.enum(COMPONENT_ACTIONS);
 
 /** Body of the action routes (`POST /agents/...`, `POST /components/...`): none, or `{}`. */

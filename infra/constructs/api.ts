@@ -17,7 +17,7 @@
  * UUID (names in shared/definitions/cloud-env.ts) and exactly the permissions to read and flip
  * those — nothing else of EventBridge, Scheduler or Lambda.
  */
-import { CfnOutput, Duration, Stack } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Fn, Stack } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer, HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -37,6 +37,7 @@ import { DDB_READ, DDB_SCAN, DDB_WRITE, putEventsStatement, sendStatement, table
 import type { OrchestratorContext } from './context';
 import { OrchestratorFunction } from './function';
 import { ruleNameFor } from './routing';
+import type { KafkaMappingRef } from './kafka';
 
 export interface CloudRoute {
   method: 'GET' | 'POST';
@@ -71,6 +72,8 @@ export interface ApiSwitchTargets {
   rules: Record<SwitchableRuleId, events.Rule>;
   schedules: Record<ScheduleDef['id'], scheduler.Schedule>;
   runnerEventSource: SqsEventSource;
+  /** the Kafka bridge's event source mappings (component `kafka`); empty: no bridge */
+  kafkaMappings: KafkaMappingRef[];
 }
 
 export class ControlApi extends Construct {
@@ -115,6 +118,11 @@ export class ControlApi extends Construct {
       [CLOUD_ENV.runnerEsmUuid]: switches.runnerEventSource.eventSourceMappingId,
       [CLOUD_ENV.streamUrl]: this.streamUrl.url,
     };
+    if (switches.kafkaMappings.length)
+      switchEnv[CLOUD_ENV.kafkaEsmUuids] = Fn.join(
+        ',',
+        switches.kafkaMappings.map((m) => m.id),
+      );
     for (const [sid, s] of Object.entries(switches.schedules)) switchEnv[CLOUD_ENV.schedules[sid as ScheduleDef['id']]] = s.scheduleName;
     // the rule NAME: `rule.ruleName` is the CloudFormation Ref, `bus|name` for custom-bus rules
     for (const rid of Object.keys(switches.rules) as SwitchableRuleId[]) {
@@ -159,6 +167,15 @@ export class ControlApi extends Construct {
         resources: [switches.runnerEventSource.eventSourceMappingArn],
       }),
     );
+    if (switches.kafkaMappings.length) {
+      this.function.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'SwitchKafka',
+          actions: ['lambda:GetEventSourceMapping', 'lambda:UpdateEventSourceMapping'],
+          resources: switches.kafkaMappings.map((m) => m.arn),
+        }),
+      );
+    }
 
     // --- HTTP API
     const authorizer: apigwv2.IHttpRouteAuthorizer =

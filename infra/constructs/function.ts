@@ -53,6 +53,12 @@ export interface OrchestratorFunctionProps {
   untrusted?: boolean;
   /** invoked asynchronously (rule/schedule targets): retries and the on-failure destination */
   async?: { retryAttempts: number; maxEventAge: Duration };
+  /**
+   * Runs attached to these subnets with these security groups (to reach brokers inside a VPC).
+   * Lambda's VpcConfig names only subnets and security groups, so they are set as such, with the
+   * network-interface permissions Lambda needs for them (EC2 offers no resource scoping for these).
+   */
+  vpc?: { subnetIds: string[]; securityGroupIds: string[] };
 }
 
 export class OrchestratorFunction extends Construct {
@@ -109,7 +115,31 @@ export class OrchestratorFunction extends Construct {
           }
         : {}),
     });
+    this.vpcNetworkInterfaces = props.vpc !== undefined;
+    if (props.vpc) {
+      (this.fn.node.defaultChild as lambda.CfnFunction).vpcConfig = {
+        subnetIds: props.vpc.subnetIds,
+        securityGroupIds: props.vpc.securityGroupIds,
+      };
+      this.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'VpcNetworkInterfaces',
+          actions: [
+            'ec2:CreateNetworkInterface',
+            'ec2:DescribeNetworkInterfaces',
+            'ec2:DescribeSubnets',
+            'ec2:DeleteNetworkInterface',
+            'ec2:AssignPrivateIpAddresses',
+            'ec2:UnassignPrivateIpAddresses',
+          ],
+          resources: ['*'],
+        }),
+      );
+    }
   }
+
+  /** `Resource::*` of the network-interface statement, when the function runs in a VPC (cdk-nag acknowledges it by name) */
+  readonly vpcNetworkInterfaces: boolean;
 
   addToPolicy(...statements: iam.PolicyStatement[]): void {
     for (const s of statements) this.role.addToPrincipalPolicy(s);

@@ -4,6 +4,7 @@ import { DEFAULT_SCHEDULE_SHARDS } from '../definitions/tables';
 import { ConfigError } from './errors';
 import { parseTrustedKeys, type TrustedKey } from './bundle/signing';
 import { RUNTIME_NAMES, type RuntimeName } from './registry';
+import { KafkaEnvSchema, parseKafkaConfig, type KafkaConfig } from './kafka/config';
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 
@@ -51,11 +52,15 @@ export const EnvSchema = z.object({
   HOT_BUCKET: z.string().min(1).default('agent-hot-directory'),
   EVENT_BUS_NAME: z.string().min(1).default('agent-bus'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  /** the Kafka bridge (shared/core/kafka/config.ts, docs/kafka.md): absent unless configured */
+  ...KafkaEnvSchema.shape,
 });
 export type Env = z.infer<typeof EnvSchema>;
 
 export interface Config extends Env {
   trustedKeys: TrustedKey[];
+  /** the Kafka bridge's configuration; null: no bridge (no KAFKA_* mapping set) */
+  kafka: KafkaConfig | null;
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -67,7 +72,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   } catch (e) {
     throw new ConfigError(`AGENT_BUNDLE_PUBKEYS: ${(e as Error).message}`);
   }
-  return { ...r.data, trustedKeys };
+  return { ...r.data, trustedKeys, kafka: parseKafkaConfig(env) };
 }
 
 /** What a Lambda function's environment must name (the CDK stack sets all of them on every function). */
@@ -77,7 +82,10 @@ export type FunctionEnvName =
   | 'LEDGER_TABLE'
   | 'HOT_BUCKET'
   | 'EVENT_BUS_NAME'
-  | 'DISPATCH_QUEUE_URL';
+  | 'DISPATCH_QUEUE_URL'
+  | 'KAFKA_BROKERS'
+  | 'KAFKA_INBOUND'
+  | 'KAFKA_OUTBOUND';
 
 /**
  * The configuration of a Lambda function. The resources it uses must be named by its

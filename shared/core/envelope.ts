@@ -2,11 +2,23 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { ValidationError } from './errors';
+import { KAFKA_BRIDGE_SENDER } from '../definitions/kafka';
 
 export const MAX_ENVELOPE_BYTES = 256 * 1024;
 export const TOPIC_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 /** sender of events the orchestrator itself writes (registrations, rejections, health transitions) */
 export const ORCHESTRATOR_SENDER = 'orchestrator';
+/** sender of envelopes published through `POST /events` */
+export const API_SENDER = 'api';
+/** sender of envelopes the Kafka bridge publishes from Kafka records (docs/kafka.md) */
+export const KAFKA_SENDER = KAFKA_BRIDGE_SENDER;
+/**
+ * Senders the orchestrator itself uses. They are valid agent names by the contract's pattern, so
+ * they are reserved: a bundle named like one is rejected (`bad_name`), or an agent could publish
+ * as the orchestrator, the operator or Kafka, and would never receive those senders' broadcasts
+ * (routing skips an envelope's own sender).
+ */
+export const RESERVED_SENDERS: readonly string[] = [ORCHESTRATOR_SENDER, API_SENDER, KAFKA_SENDER];
 
 export const TopicSchema = z.string().regex(TOPIC_RE, 'topic must be 1-128 chars of [A-Za-z0-9._:-], starting alphanumeric');
 
@@ -44,11 +56,13 @@ export function makeEnvelope(
     payload: Record<string, unknown>;
     recipient?: string | undefined;
     replayOf?: number | undefined;
+    /** a given id (derived from what the envelope stands for, so a redelivery is recognised); default a random UUID */
+    id?: string | undefined;
   },
   now: number = Date.now(),
 ): Envelope {
   const env: Envelope = {
-    id: randomUUID(),
+    id: fields.id ?? randomUUID(),
     topic: fields.topic,
     sender: fields.sender,
     ts: new Date(now).toISOString(),

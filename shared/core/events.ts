@@ -50,6 +50,17 @@ export const ORCHESTRATOR_EVENTS = {
   'agent.released': z.looseObject({ ...agentRef, by, nextRunAt: isoTime, generation: z.number().int() }),
   'bundle.rejected': z.looseObject({ key: z.string(), reason: z.string(), message: z.string() }),
   'bundle.unverified': z.looseObject({ key: z.string(), ...agentRef, sha256: z.string(), message: z.string() }),
+  /** a Kafka record the bridge could not turn into an envelope (docs/kafka.md); its id is the record's envelope id */
+  'kafka.rejected': z.looseObject({
+    kafkaTopic: z.string(),
+    partition: z.number().int(),
+    offset: z.string(),
+    busTopic: z.string(),
+    reason: z.enum(['empty', 'not_json', 'not_object', 'bad_recipient', 'too_large']),
+    message: z.string(),
+    key: z.string().nullable(),
+    bytes: z.number().int(),
+  }),
 } as const;
 
 export type OrchestratorTopic = keyof typeof ORCHESTRATOR_EVENTS;
@@ -57,10 +68,19 @@ export type OrchestratorPayload<T extends OrchestratorTopic> = z.input<(typeof O
 
 export const ORCHESTRATOR_TOPICS = Object.keys(ORCHESTRATOR_EVENTS) as OrchestratorTopic[];
 
-/** An orchestrator event for the bus, sent by `orchestrator`, at `at` (epoch ms). */
-export function orchestratorEvent<T extends OrchestratorTopic>(topic: T, payload: OrchestratorPayload<T>, at: number): Envelope {
+/**
+ * An orchestrator event for the bus, sent by `orchestrator`, at `at` (epoch ms); `id` only where
+ * the event stands for something with an identity of its own (a Kafka record), so a repeat of it
+ * is recorded once.
+ */
+export function orchestratorEvent<T extends OrchestratorTopic>(
+  topic: T,
+  payload: OrchestratorPayload<T>,
+  at: number,
+  id?: string,
+): Envelope {
   return makeEnvelope(
-    { topic, sender: ORCHESTRATOR_SENDER, payload: ORCHESTRATOR_EVENTS[topic].parse(payload) as Record<string, unknown> },
+    { topic, sender: ORCHESTRATOR_SENDER, payload: ORCHESTRATOR_EVENTS[topic].parse(payload) as Record<string, unknown>, id },
     at,
   );
 }

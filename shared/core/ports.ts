@@ -298,6 +298,51 @@ export interface LedgerReader {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Kafka (the bridge: shared/core/kafka; adapter shared/adapters/kafka)
+
+/** A record read from Kafka, as the bridge needs it (local consumer and the cloud's Lambda event alike). */
+export interface KafkaRecordIn {
+  topic: string;
+  partition: number;
+  /** the offset, a decimal string (int64) */
+  offset: string;
+  /** epoch ms of the record (CreateTime or LogAppendTime); null if the record has none */
+  timestamp: number | null;
+  key: Uint8Array | null;
+  /** null: a tombstone */
+  value: Uint8Array | null;
+  /** header values as text (UTF-8); a header given twice keeps the last */
+  headers: Record<string, string>;
+}
+
+/** A record to produce. */
+export interface KafkaRecordOut {
+  topic: string;
+  key: string;
+  value: string;
+  headers: Record<string, string>;
+}
+
+/** Produces to Kafka (an idempotent producer: a retried send does not duplicate within its session). */
+export interface KafkaProducer {
+  /** resolves once every record is acknowledged by all in-sync replicas; rejects otherwise (nothing is known to be lost then) */
+  send(records: KafkaRecordOut[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * A consumer-group member that hands batches of records to the bridge and commits their offsets
+ * only after the batch was handed over (local mode; in the cloud the Lambda event source mapping
+ * is the consumer).
+ */
+export interface KafkaConsumer {
+  start(): Promise<void>;
+  /** leaves the group after committing what was handed over; records not handed over are read again after start */
+  stop(): Promise<void>;
+  isRunning(): boolean;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Components
 
 export interface ComponentState {

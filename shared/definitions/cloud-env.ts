@@ -13,12 +13,15 @@
  *   `State` changed; the target's RoleArn is `SCHEDULER_ROLE_ARN` (the API role may pass it);
  * - the runner's SQS event source mapping (component `runner`) — env value = the mapping's UUID.
  * The component `bus` is the Delivery rule; the Ledger rule is never switched off.
+ * The optional component `kafka` (only when the Kafka bridge is deployed) is its event source
+ * mappings: one per inbound Kafka topic, and the outbound queue's (the rule KafkaOutbound stays
+ * on, so what is published while the bridge is stopped waits in the queue).
  */
 import type { ComponentName, RuleDef, ScheduleDef } from './routing';
 import { RULES, SCHEDULES } from './routing';
 
-/** rules that have a component switch (RuleDef.component set) */
-export type SwitchableRuleId = Exclude<RuleDef['id'], 'Ledger'>;
+/** rules that have a component switch (RuleDef.component set); the Kafka bridge switches its event source mappings instead */
+export type SwitchableRuleId = Exclude<RuleDef['id'], 'Ledger' | 'KafkaOutbound'>;
 
 export const CLOUD_ENV = {
   /** `iam` (default) or `jwt`: which API Gateway authorizer fronts the API */
@@ -41,6 +44,8 @@ export const CLOUD_ENV = {
   } satisfies Record<SwitchableRuleId, string>,
   /** UUID of the runner's SQS event source mapping (component `runner`) */
   runnerEsmUuid: 'RUNNER_ESM_UUID',
+  /** UUIDs (comma-separated) of the Kafka bridge's event source mappings (component `kafka`) */
+  kafkaEsmUuids: 'KAFKA_ESM_UUIDS',
   /** URL of the streaming function URL serving `GET /events/stream` (informational, for clients) */
   streamUrl: 'EVENTS_STREAM_URL',
 } as const;

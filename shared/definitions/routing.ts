@@ -11,17 +11,24 @@
 export const BUS_SOURCE = 'agent-orchestrator';
 
 /** Functions (cloud) / handler cores (local) that rules and schedules target. */
-export type TargetName = 'agent-manager' | 'scheduler' | 'health-monitor' | 'ledger-writer' | 'router';
+export type TargetName = 'agent-manager' | 'scheduler' | 'health-monitor' | 'ledger-writer' | 'router' | 'kafka-producer';
 
-/** Components an operator can stop and start (`POST /components/{name}/{stop|start}`). */
+/** Components an operator can stop and start (`POST /components/{name}/{stop|start}`), always present. */
 export const COMPONENT_NAMES = ['manager', 'scheduler', 'runner', 'monitor', 'bus'] as const;
-export type ComponentName = (typeof COMPONENT_NAMES)[number];
+/**
+ * Components that exist only when configured (listed by `GET /components` only then): `kafka`,
+ * the Kafka bridge (shared/definitions/kafka.ts).
+ */
+export const OPTIONAL_COMPONENT_NAMES = ['kafka'] as const;
+/** Every component name the API knows. */
+export const ALL_COMPONENT_NAMES = [...COMPONENT_NAMES, ...OPTIONAL_COMPONENT_NAMES] as const;
+export type ComponentName = (typeof ALL_COMPONENT_NAMES)[number];
 
 export type EventPattern = Record<string, unknown>;
 
 export interface RuleDef {
-  /** logical id (CDK construct id, local router rule name) */
-  id: 'HotDirectory' | 'Ledger' | 'Delivery' | 'Health';
+  /** logical id (CDK construct id, local router rule name); KafkaOutbound: see shared/definitions/kafka.ts */
+  id: 'HotDirectory' | 'Ledger' | 'Delivery' | 'Health' | 'KafkaOutbound';
   /** `default`: the account's default bus (S3 sends there); `agents`: the orchestrator's custom bus */
   bus: 'default' | 'agents';
   target: TargetName;

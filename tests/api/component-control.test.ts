@@ -13,6 +13,7 @@ import { GetEventSourceMappingCommand, LambdaClient, UpdateEventSourceMappingCom
 import { AwsComponentControl, switchIdsFromEnv } from '../../shared/adapters/aws/component-control';
 import { ComponentSwitchError } from '../../shared/adapters/aws/errors';
 import { ValidationError } from '../../shared/core/errors';
+import { ComponentNotConfiguredError } from '../../shared/core/control/errors';
 import { CLOUD_ENV } from '../../shared/definitions/cloud-env';
 
 const scheduler = mockClient(SchedulerClient);
@@ -222,5 +223,37 @@ describe('AwsComponentControl', () => {
     await expect(control.set('database' as never, false)).rejects.toThrow(ValidationError);
     const bare = new AwsComponentControl({ scheduler, eventBridge, lambda } as never, { schedules: {}, rules: {} });
     await expect(bare.set('runner', false)).rejects.toThrow(/no switchable resources/);
+  });
+
+  it('kafka, when deployed, is the bridge’s event source mappings: listed, stopped and started by UUID; absent otherwise', async () => {
+    const uuids = ['11111111-aaaa-bbbb-cccc-000000000001', '11111111-aaaa-bbbb-cccc-000000000002', '11111111-aaaa-bbbb-cccc-000000000003'];
+    const withKafka = new AwsComponentControl(
+      { scheduler, eventBridge, lambda } as never,
+      switchIdsFromEnv({ ...ENV, [CLOUD_ENV.kafkaEsmUuids]: uuids.join(',') }, 'orch-bus'),
+    );
+    expect(switchIdsFromEnv({ ...ENV, [CLOUD_ENV.kafkaEsmUuids]: uuids.join(',') }, 'orch-bus').kafkaEventSourceMappingUuids).toEqual(
+      uuids,
+    );
+    const states = new Map(uuids.map((u) => [u, 'Enabled']));
+    lambda.on(GetEventSourceMappingCommand).callsFake((input: { UUID: string }) => ({ State: states.get(input.UUID) ?? 'Enabled' }));
+    lambda.on(UpdateEventSourceMappingCommand).callsFake((input: { UUID: string; Enabled: boolean }) => {
+      states.set(input.UUID, input.Enabled ? 'Enabled' : 'Disabled');
+      return {};
+    });
+    scheduler.on(GetScheduleCommand).resolves(tickDefinition('ENABLED'));
+    eventBridge.on(DescribeRuleCommand).resolves({ State: 'ENABLED' });
+    expect((await withKafka.list()).map((c) => c.name)).toEqual(['manager', 'scheduler', 'runner', 'monitor', 'bus', 'kafka']);
+
+    expect(await withKafka.set('kafka', false)).toEqual({ name: 'kafka', running: false });
+    expect(lambda.commandCalls(UpdateEventSourceMappingCommand).map((c) => c.args[0].input)).toEqual(
+      uuids.map((UUID) => ({ UUID, Enabled: false })),
+    );
+    expect(scheduler.commandCalls(UpdateScheduleCommand)).toHaveLength(0);
+    expect(eventBridge.commandCalls(DisableRuleCommand)).toHaveLength(0);
+    expect(await withKafka.set('kafka', true)).toEqual({ name: 'kafka', running: true });
+
+    // without the bridge: not listed, and switching it says it is not configured (404)
+    expect((await control.list()).map((c) => c.name)).not.toContain('kafka');
+    await expect(control.set('kafka', false)).rejects.toThrow(ComponentNotConfiguredError);
   });
 });

@@ -23,7 +23,8 @@ import {
   ValidationError,
 } from '../../shared/core/errors';
 import { BusEntryTooLargeError, BusPublishError, InvalidPatternError } from '../../shared/core/bus/errors';
-import { ActionNotAllowedError, UnknownActionError } from '../../shared/core/control/errors';
+import { ActionNotAllowedError, ComponentNotConfiguredError, UnknownActionError } from '../../shared/core/control/errors';
+import { InvalidKafkaEventError, KafkaConsumeError, KafkaProduceError } from '../../shared/core/kafka/errors';
 import { InvalidFailureEventError } from '../../shared/core/health/errors';
 import { LedgerConflictError, LedgerCorruptError, LedgerEncodingError, LedgerRequestError } from '../../shared/core/ledger/errors';
 import { ManagerError } from '../../shared/core/manager/errors';
@@ -81,6 +82,7 @@ const CASES: [ErrorClass, Error, Expect][] = [
   [LedgerRequestError, new LedgerRequestError('range too wide'), own(400, 'invalid_ledger_request')],
   [UnauthorizedError, new UnauthorizedError('invalid token'), own(401, 'unauthorized')],
   [NotFoundError, new NotFoundError('agent ghost'), own(404, 'not_found')],
+  [ComponentNotConfiguredError, new ComponentNotConfiguredError('kafka', 'set KAFKA_BROKERS'), own(404, 'not_found')],
   [RouteNotFoundError, new RouteNotFoundError('GET', '/nope'), own(404, 'route_not_found')],
   [MethodNotAllowedError, new MethodNotAllowedError('DELETE', '/agents', ['GET']), own(405, 'method_not_allowed')],
   [ConflictError, new ConflictError('changed concurrently'), own(409, 'conflict')],
@@ -110,6 +112,8 @@ const CASES: [ErrorClass, Error, Expect][] = [
   [InspectionUnavailableError, new InspectionUnavailableError('the inspector ran out of memory'), UNAVAILABLE],
   [LedgerTailError, new LedgerTailError(), UNAVAILABLE],
   [SandboxInvokeError, new SandboxInvokeError('the sandbox function answered 429 TooManyRequestsException'), UNAVAILABLE],
+  [KafkaConsumeError, new KafkaConsumeError('the Kafka consumer could not start: ECONNREFUSED'), UNAVAILABLE],
+  [KafkaProduceError, new KafkaProduceError('Kafka did not acknowledge 3 record(s)'), UNAVAILABLE],
 
   [NotConfiguredError, new NotConfiguredError('the dispatch queue'), own(501, 'not_configured')],
   [ComponentSwitchError, new ComponentSwitchError('disabling schedule g/tick failed: AccessDenied'), own(500, 'component_switch_failed')],
@@ -132,6 +136,7 @@ const CASES: [ErrorClass, Error, Expect][] = [
   [InvalidDispatchMessageError, new InvalidDispatchMessageError('not a dispatch message'), INTERNAL],
   [InvalidFailureEventError, new InvalidFailureEventError('topic is x'), INTERNAL],
   [RuntimeUnavailableError, new RuntimeUnavailableError('lambda', ['process']), INTERNAL],
+  [InvalidKafkaEventError, new InvalidKafkaEventError('not a Kafka event'), INTERNAL],
 ];
 
 /** The errors.ts modules whose classes the table must cover. */

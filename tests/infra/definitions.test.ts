@@ -27,6 +27,8 @@ const targetArn: Record<TargetName, unknown> = {
   router: arnOf(id(stack.router.function.fn)),
   // the ledger writer is fed through its FIFO queue
   'ledger-writer': arnOf(id(stack.ledgerWriter.queue)),
+  // only with a Kafka bridge configured (its rule is not in RULES: tests/infra/kafka.test.ts)
+  'kafka-producer': null,
 };
 const json = (v: unknown) => JSON.stringify(v);
 

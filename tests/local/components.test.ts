@@ -7,6 +7,7 @@ import { LocalComponentControl, type Switch } from '../../local/components';
 import { LocalTimers } from '../../local/timers';
 import { SCHEDULES } from '../../shared/definitions/routing';
 import { createLogger } from '../../shared/core/logger';
+import { ComponentNotConfiguredError } from '../../shared/core/control/errors';
 
 function flag(): Switch & { on: boolean } {
   return {
@@ -62,6 +63,28 @@ describe('LocalComponentControl', () => {
     expect(rescans).toBe(1);
     expect((await control.list()).filter((c) => !c.running).map((c) => c.name)).toEqual(['scheduler', 'runner', 'monitor']);
     await expect(control.set('nope' as never, true)).rejects.toThrow(/unknown component/);
+  });
+});
+
+describe('LocalComponentControl: the optional component kafka', () => {
+  it('is listed and switched only when configured; otherwise switching it is ComponentNotConfiguredError (404)', async () => {
+    const without = new LocalComponentControl({ rule: () => flag(), schedule: () => flag() });
+    expect((await without.list()).map((c) => c.name)).toEqual(['manager', 'scheduler', 'runner', 'monitor', 'bus']);
+    await expect(without.set('kafka', false)).rejects.toThrow(ComponentNotConfiguredError);
+
+    const outboundRule = flag();
+    const consumer = flag();
+    const withKafka = new LocalComponentControl({
+      rule: () => flag(),
+      schedule: () => flag(),
+      extra: { kafka: [outboundRule, consumer] },
+      optional: ['kafka'],
+    });
+    expect((await withKafka.list()).map((c) => c.name)).toEqual(['manager', 'scheduler', 'runner', 'monitor', 'bus', 'kafka']);
+    expect(await withKafka.set('kafka', false)).toEqual({ name: 'kafka', running: false });
+    expect([outboundRule.on, consumer.on]).toEqual([false, false]);
+    expect(await withKafka.set('kafka', true)).toEqual({ name: 'kafka', running: true });
+    expect([outboundRule.on, consumer.on]).toEqual([true, true]);
   });
 });
 

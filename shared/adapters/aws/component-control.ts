@@ -10,6 +10,7 @@
  * | runner    | Lambda event source mapping of the dispatch queue (queued runs wait, nothing is lost) |
  * | monitor   | rule Health, schedule HealthSweep |
  * | bus       | rule Delivery (delivery to onEnvelope; the Ledger rule is never switched off) |
+ * | kafka     | the Kafka bridge's event source mappings (inbound topics, outbound queue); listed only when deployed |
  *
  * EventBridge Scheduler has no enable/disable call: UpdateSchedule replaces the whole schedule,
  * so the definition read with GetSchedule is sent back with only `State` changed.
@@ -24,10 +25,11 @@ import {
 } from '@aws-sdk/client-scheduler';
 import { DescribeRuleCommand, DisableRuleCommand, EnableRuleCommand, type EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { GetEventSourceMappingCommand, UpdateEventSourceMappingCommand, type LambdaClient } from '@aws-sdk/client-lambda';
-import { COMPONENT_NAMES, type ComponentName, type ScheduleDef } from '../../definitions/routing';
+import { ALL_COMPONENT_NAMES, COMPONENT_NAMES, type ComponentName, type ScheduleDef } from '../../definitions/routing';
 import { cloudSwitchesOf, CLOUD_ENV, type SwitchableRuleId } from '../../definitions/cloud-env';
 import type { ComponentControl, ComponentState } from '../../core/ports';
 import { ValidationError, errorMessage } from '../../core/errors';
+import { ComponentNotConfiguredError } from '../../core/control/errors';
 import { ComponentSwitchError } from './errors';
 
 /** Physical names of the switched resources (read from the environment by `switchIdsFromEnv`). */
@@ -38,6 +40,8 @@ export interface CloudSwitchIds {
   /** rule name and the bus it is on (`default` for the HotDirectory rule) */
   rules: Partial<Record<SwitchableRuleId, { name: string; eventBusName: string }>>;
   runnerEventSourceMappingUuid?: string;
+  /** the Kafka bridge's event source mappings (none: no bridge, no component `kafka`) */
+  kafkaEventSourceMappingUuids?: string[];
 }
 
 interface CloudSwitch {
@@ -50,6 +54,7 @@ const ESM_RUNNING = new Set(['Enabled', 'Enabling', 'Updating', 'Creating']);
 
 export class AwsComponentControl implements ComponentControl {
   private readonly switches = new Map<ComponentName, CloudSwitch[]>();
+  private readonly names: ComponentName[];
 
   constructor(
     private readonly clients: { scheduler: SchedulerClient; eventBridge: EventBridgeClient; lambda: LambdaClient },
@@ -69,6 +74,14 @@ export class AwsComponentControl implements ComponentControl {
       }
       if (wanted.runnerEventSourceMapping && ids.runnerEventSourceMappingUuid) list.push(this.esmSwitch(ids.runnerEventSourceMappingUuid));
       this.switches.set(name, list);
+    }
+    this.names = [...COMPONENT_NAMES];
+    if (ids.kafkaEventSourceMappingUuids?.length) {
+      this.switches.set(
+        'kafka',
+        ids.kafkaEventSourceMappingUuids.map((u) => this.esmSwitch(u)),
+      );
+      this.names.push('kafka');
     }
   }
 
@@ -129,7 +142,9 @@ export class AwsComponentControl implements ComponentControl {
 
   private listFor(name: ComponentName): CloudSwitch[] {
     const list = this.switches.get(name);
-    if (!list) throw new ValidationError(`unknown component ${String(name)}; one of ${COMPONENT_NAMES.join(', ')}`);
+    if (!list && (ALL_COMPONENT_NAMES as readonly string[]).includes(name))
+      throw new ComponentNotConfiguredError(name, 'deploy with -c kafkaInbound / -c kafkaOutbound, docs/kafka.md');
+    if (!list) throw new ValidationError(`unknown component ${String(name)}; one of ${this.names.join(', ')}`);
     return list;
   }
 
@@ -149,7 +164,7 @@ export class AwsComponentControl implements ComponentControl {
   }
 
   async list(): Promise<ComponentState[]> {
-    return Promise.all(COMPONENT_NAMES.map((n) => this.state(n)));
+    return Promise.all(this.names.map((n) => this.state(n)));
   }
 
   async set(name: ComponentName, running: boolean): Promise<ComponentState> {
@@ -189,5 +204,10 @@ export function switchIdsFromEnv(env: Record<string, string | undefined>, eventB
   if (group) out.scheduleGroup = group;
   const esm = env[CLOUD_ENV.runnerEsmUuid];
   if (esm) out.runnerEventSourceMappingUuid = esm;
+  const kafka = (env[CLOUD_ENV.kafkaEsmUuids] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (kafka.length) out.kafkaEventSourceMappingUuids = kafka;
   return out;
 }

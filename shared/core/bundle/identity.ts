@@ -1,11 +1,15 @@
 import semver from 'semver';
 import { z } from 'zod';
 import { BundleRejectedError } from '../errors';
+import { RESERVED_SENDERS } from '../envelope';
 
 /** Contract: name `[a-z0-9][a-z0-9-]{1,62}`, version semver, key `agents/<name>/<version>.mjs`. */
 export const AGENT_NAME_RE = /^[a-z0-9][a-z0-9-]{1,62}$/;
 export const BUNDLE_PREFIX = 'agents/';
 export const SIDECAR_SUFFIX = '.sig';
+
+/** A sender name the orchestrator uses itself (RESERVED_SENDERS): no agent may be called so. */
+export const isReservedName = (name: string): boolean => RESERVED_SENDERS.includes(name);
 
 export const AgentNameSchema = z.string().regex(AGENT_NAME_RE, 'agent name must match [a-z0-9][a-z0-9-]{1,62}');
 export const VersionSchema = z
@@ -37,6 +41,12 @@ export function parseBundleKey(key: string): BundleId {
   const version = m[2] as string;
   if (!AGENT_NAME_RE.test(name))
     throw new BundleRejectedError('bad_name', `agent name "${name}" does not match [a-z0-9][a-z0-9-]{1,62}`, { key, name });
+  if (isReservedName(name))
+    throw new BundleRejectedError(
+      'bad_name',
+      `agent name "${name}" is reserved: the orchestrator publishes as ${RESERVED_SENDERS.join(', ')} (docs/kafka.md)`,
+      { key, name },
+    );
   if (semver.valid(version) !== version)
     throw new BundleRejectedError('bad_version', `version "${version}" is not semver`, { key, name, version });
   return { name, version, key };
