@@ -14,6 +14,7 @@
  *   POST /events, agents' envelopes ─▶ bus (events) ─┬─▶ router ─▶ dispatcher ─▶ runner         │
  *                                                    ├─▶ healthMonitor (agent.failed)           │
  *                                                    └─▶ ledgerWriter ─▶ ledger (DynamoDB) ◀────┘
+ *   digest schedule ─▶ ledgerDigest ─▶ ledger head ─▶ digests (S3 Object Lock / data-dir file)
  */
 import { DynamoRegistry, DynamoSchedule } from '../shared/adapters/aws/dynamo-registry';
 import { DynamoHeartbeats } from '../shared/adapters/aws/dynamo-heartbeats';
@@ -33,13 +34,22 @@ import { createSchedulerHandler, schedulerHorizonMs } from './scheduler/core';
 import { createRunnerCore, createRunnerHandler } from './runner/core';
 import { createHealthMonitorHandler } from './health-monitor/core';
 import { createLedgerWriterHandler } from './ledger-writer/core';
+import { createLedgerDigestHandler } from './ledger-digest/core';
 import { createRouterHandler } from './router/core';
 import { createApiHandler, type ApiHandler } from './api/app';
 import { createStreamHandler, type StreamHandler } from './api/stream-core';
 import type { ApiDeps, StreamSettings } from './api/deps';
 
 /** The handlers of the Lambda functions, by function name (infra/ names them the same). */
-export type HandlerName = 'agent-manager' | 'scheduler' | 'runner' | 'health-monitor' | 'ledger-writer' | 'router' | 'api';
+export type HandlerName =
+  | 'agent-manager'
+  | 'scheduler'
+  | 'runner'
+  | 'health-monitor'
+  | 'ledger-writer'
+  | 'ledger-digest'
+  | 'router'
+  | 'api';
 
 export class Composition {
   // stores: the AWS SDK adapters (local mode points the same clients at the emulators)
@@ -80,9 +90,11 @@ export class Composition {
     this.heartbeats = new DynamoHeartbeats(clients.ddb, config.HEARTBEAT_TABLE, { shards });
     this.bundles = new S3BundleStore(clients.s3, config.HOT_BUCKET);
     const ledgerStore = new DynamoLedgerStore(clients.ddb, config.LEDGER_TABLE);
+    const digests = platform.digests();
     this.ledger = new LedgerService({
       store: ledgerStore,
       publisher: events,
+      ...(digests ? { digests } : {}),
       retentionDays: config.AGENT_LEDGER_RETENTION_DAYS,
       logger: logger('ledger'),
       ...clock,
@@ -123,6 +135,7 @@ export class Composition {
       runner: createRunnerHandler(this.runnerCore, logger('runner')),
       'health-monitor': createHealthMonitorHandler({ ...stores, config, logger: logger('monitor'), ...clock }),
       'ledger-writer': createLedgerWriterHandler({ ledger: this.ledger, logger: logger('ledger-writer') }),
+      'ledger-digest': createLedgerDigestHandler({ ledger: this.ledger, logger: logger('ledger-digest') }),
       router: createRouterHandler({ registry: this.registry, dispatcher, logger: logger('router') }),
       // the API's dependencies include the component switches: built on its first request
       api: (event) => {

@@ -4,7 +4,8 @@
  *
  *   StateTables (Registry, Heartbeats, Ledger) · HotDirectory (S3) · AgentsEventBus (+ archive)
  *   DeadLetters · Schedules (group + Scheduler role) · DispatchQueue
- *   AgentManager · Scheduler · Runner · HealthMonitor · LedgerWriter · Router · ControlApi
+ *   DigestBucket (S3 Object Lock)
+ *   AgentManager · Scheduler · Runner · HealthMonitor · LedgerWriter · LedgerDigests · Router · ControlApi
  *   HealthEvents (metrics from the bus) · Monitoring (alarms, dashboard)
  *
  * Tables come from shared/definitions/tables.ts, rules and schedules from
@@ -28,6 +29,7 @@ import { HealthEvents } from './constructs/health-events';
 import { HealthMonitor } from './constructs/health-monitor';
 import { HotDirectory } from './constructs/hot-directory';
 import { LedgerWriter } from './constructs/ledger-writer';
+import { DigestBucket, LedgerDigests } from './constructs/ledger-digests';
 import { Monitoring } from './constructs/monitoring';
 import { DeadLetters } from './constructs/queues';
 import { Router } from './constructs/router';
@@ -57,6 +59,8 @@ export class OrchestratorStack extends Stack {
   readonly runner: Runner;
   readonly monitor: HealthMonitor;
   readonly ledgerWriter: LedgerWriter;
+  readonly digestBucket: DigestBucket;
+  readonly ledgerDigests: LedgerDigests;
   readonly router: Router;
   readonly api: ControlApi;
   readonly healthEvents: HealthEvents;
@@ -85,11 +89,16 @@ export class OrchestratorStack extends Stack {
     this.eventBus = new AgentsEventBus(this, 'EventBus', { archiveDays: config.retention.archiveDays });
     this.schedules = new Schedules(this, 'Schedules');
     this.dispatch = new DispatchQueue(this, 'Dispatch', { runnerTimeoutSeconds: config.runner.timeoutSeconds });
+    this.digestBucket = new DigestBucket(this, 'LedgerDigestBucket', {
+      retentionDays: config.retention.digestDays,
+      accessLogs: this.hotDirectory.accessLogs,
+    });
 
     const environment: Record<string, string> = {
       HOT_BUCKET: this.hotDirectory.bucket.bucketName,
       EVENT_BUS_NAME: this.eventBus.bus.eventBusName,
       DISPATCH_QUEUE_URL: this.dispatch.queue.queueUrl,
+      LEDGER_DIGEST_BUCKET: this.digestBucket.bucket.bucketName,
       AGENT_LEDGER_RETENTION_DAYS: String(config.retention.ledgerDays),
       LOG_LEVEL: config.logLevel,
       ...(config.trustedPublicKeys.length ? { AGENT_BUNDLE_PUBKEYS: config.trustedPublicKeys.join(',') } : {}),
@@ -118,20 +127,28 @@ export class OrchestratorStack extends Stack {
     this.runner = new Runner(this, 'Runner', ctx);
     this.monitor = new HealthMonitor(this, 'HealthMonitor', ctx);
     this.ledgerWriter = new LedgerWriter(this, 'LedgerWriter', ctx);
+    this.ledgerDigests = new LedgerDigests(this, 'LedgerDigests', ctx, this.digestBucket);
     this.router = new Router(this, 'Router', ctx);
 
     const ruleList = [...this.manager.rules, ...this.monitor.rules, ...this.ledgerWriter.rules, ...this.router.rules];
     this.rules = Object.fromEntries(ruleList.map((r) => [r.node.id.replace(/Rule$/, ''), r])) as Record<RuleDef['id'], events.Rule>;
-    const scheduleList = [...this.manager.schedules, ...this.scheduler.schedules, ...this.monitor.schedules];
+    const scheduleList = [
+      ...this.manager.schedules,
+      ...this.scheduler.schedules,
+      ...this.monitor.schedules,
+      ...this.ledgerDigests.schedules,
+    ];
     this.scheduleById = Object.fromEntries(scheduleList.map((s) => [s.node.id.replace(/Schedule$/, ''), s])) as Record<
       ScheduleDef['id'],
       scheduler.Schedule
     >;
 
     const { Ledger: _alwaysOn, ...switchable } = this.rules;
+    const { LedgerDigest: _anchoring, ...switchableSchedules } = this.scheduleById;
     this.api = new ControlApi(this, 'Api', ctx, {
       rules: switchable as Record<SwitchableRuleId, events.Rule>,
-      schedules: this.scheduleById,
+      schedules: switchableSchedules,
+      digests: this.digestBucket,
       runnerEventSource: this.runner.eventSource,
     });
 
@@ -141,6 +158,7 @@ export class OrchestratorStack extends Stack {
       Runner: this.runner.function,
       HealthMonitor: this.monitor.function,
       LedgerWriter: this.ledgerWriter.function,
+      LedgerDigest: this.ledgerDigests.function,
       Router: this.router.function,
       Api: this.api.function,
       ApiStream: this.api.streamFunction,
@@ -185,6 +203,10 @@ export class OrchestratorStack extends Stack {
 
     new CfnOutput(this, 'HotBucket', { value: this.hotDirectory.bucket.bucketName, description: 'agentctl publish --bucket' });
     new CfnOutput(this, 'EventBusName', { value: this.eventBus.bus.eventBusName });
+    new CfnOutput(this, 'LedgerDigestBucketName', {
+      value: this.digestBucket.bucket.bucketName,
+      description: 'ledger digests (S3 Object Lock, compliance mode): GET /ledger/verify?digests=true checks the ledger against them',
+    });
     for (const def of TABLES) new CfnOutput(this, `${def.id}Table`, { value: this.tables.tables[def.id].tableName });
     new CfnOutput(this, 'DashboardName', { value: this.monitoring.dashboard.dashboardName });
 

@@ -6,6 +6,7 @@
  *   EventBridge Scheduler     → LocalTimers (the SCHEDULES of the same file, local periods)
  *   SQS dispatch queue + ESM  → LocalRunnerPool
  *   component switches        → LocalComponentControl (the same rule/schedule mapping)
+ *   S3 Object Lock digests    → FileDigestStore (`ledger-digests.jsonl` in the data dir)
  *   API Gateway auth          → the bearer token of the data dir
  *
  * The bus, the timers and the pool deliver to the composition's handlers, which do not exist
@@ -15,6 +16,9 @@
 import { join } from 'node:path';
 import type { AwsClients } from '../shared/adapters/aws/clients';
 import { WorkerSandbox } from '../shared/adapters/node/sandbox';
+import { FileDigestStore } from '../shared/adapters/node/file-digest-store';
+import { MAX_BLOCK_ENTRIES } from '../shared/adapters/aws/dynamo-ledger';
+import { digestsFile } from '../shared/definitions/local-data';
 import type { Config } from '../shared/core/config';
 import type { Logger } from '../shared/core/logger';
 import type { RunReport } from '../shared/core/runner/service';
@@ -57,7 +61,14 @@ export function createLocalPlatform(o: LocalPlatformOptions): LocalPlatform {
   const handlers: Partial<Record<TargetName, (event: unknown) => Promise<unknown>>> = {};
   let runnerCore: Composition['runnerCore'] | undefined;
 
-  const bus = new LocalBus({ rules: RULES, vars: { HOT_BUCKET: o.config.HOT_BUCKET }, targets, logger: log.child({ component: 'bus' }) });
+  // the ledger queue hands the writer what it holds, up to one block (the cloud's FIFO queue: 10)
+  const bus = new LocalBus({
+    rules: RULES,
+    vars: { HOT_BUCKET: o.config.HOT_BUCKET },
+    targets,
+    ledgerBatchSize: MAX_BLOCK_ENTRIES,
+    logger: log.child({ component: 'bus' }),
+  });
   const pool = new LocalRunnerPool({
     core: (msg) => {
       if (!runnerCore) throw new Error('local platform used before connect()');
@@ -81,12 +92,15 @@ export function createLocalPlatform(o: LocalPlatformOptions): LocalPlatform {
     logger: log.child({ component: 'agent' }),
   });
 
+  const digests = new FileDigestStore(digestsFile(o.dataDir));
+
   const platform: Platform = {
     clients: o.clients,
     events: bus,
     dispatcher: () => pool,
     sandbox: () => sandbox,
     components: () => components,
+    digests: () => digests,
     auth: { mode: 'token', token: o.token },
     tickSeconds: o.periods?.SchedulerTick ?? LOCAL_TICK_SECONDS,
     busCounters: () => bus.stats(),

@@ -25,6 +25,7 @@ import {
   LedgerQuerySchema,
   PublishBodySchema,
   ReplayBodySchema,
+  VerifyQuerySchema,
 } from './schemas';
 import { SSE_HEADERS, sseFrames } from './sse';
 import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from './dashboard/assets';
@@ -120,8 +121,8 @@ export function bindRoutes(deps: ApiDeps, ctx: { clock: Clock; log: Logger; maxB
       return json(200, { entries: page.entries, next: page.next, head: head.seq });
     },
     verifyLedger: async ({ ev }) => {
-      parseQuery(ev, EmptyQuery);
-      return json(200, await deps.ledger.verify());
+      const q = parseQuery(ev, VerifyQuerySchema);
+      return json(200, await deps.ledger.verify(q.digests ? { digests: true } : {}));
     },
     replay: async ({ ev }) => {
       parseQuery(ev, EmptyQuery);

@@ -66,6 +66,16 @@ export const LedgerQuerySchema = z
   })
   .strict();
 
+/** `GET /ledger/verify?digests=true`: also check the chain against every anchored digest */
+export const VerifyQuerySchema = z
+  .object({
+    digests: z
+      .enum(['true', 'false'])
+      .transform((v) => v === 'true')
+      .optional(),
+  })
+  .strict();
+
 /** `GET /events/stream?after=SEQ&backlog=N` (`Last-Event-ID` wins over `after`) */
 export const StreamQuerySchema = z
   .object({

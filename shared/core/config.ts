@@ -29,6 +29,8 @@ export const EnvSchema = z.object({
   LEDGER_TABLE: z.string().min(1).default('agent-ledger'),
   HOT_BUCKET: z.string().min(1).default('agent-hot-directory'),
   EVENT_BUS_NAME: z.string().min(1).default('agent-bus'),
+  /** S3 bucket (Object Lock) of the ledger digests (cloud); local mode keeps them in a file of its data dir */
+  LEDGER_DIGEST_BUCKET: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
 });
 export type Env = z.infer<typeof EnvSchema>;
@@ -56,7 +58,8 @@ export type FunctionEnvName =
   | 'LEDGER_TABLE'
   | 'HOT_BUCKET'
   | 'EVENT_BUS_NAME'
-  | 'DISPATCH_QUEUE_URL';
+  | 'DISPATCH_QUEUE_URL'
+  | 'LEDGER_DIGEST_BUCKET';
 
 /**
  * The configuration of a Lambda function. The resources it uses must be named by its

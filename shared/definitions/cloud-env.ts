@@ -14,7 +14,7 @@
  * - the runner's SQS event source mapping (component `runner`) — env value = the mapping's UUID.
  * The component `bus` is the Delivery rule; the Ledger rule is never switched off.
  */
-import type { ComponentName, RuleDef, ScheduleDef } from './routing';
+import type { ComponentName, RuleDef, ScheduleDef, SwitchableScheduleId } from './routing';
 import { RULES, SCHEDULES } from './routing';
 
 /** rules that have a component switch (RuleDef.component set) */
@@ -32,7 +32,7 @@ export const CLOUD_ENV = {
     SchedulerTick: 'SCHEDULER_TICK_SCHEDULE',
     HealthSweep: 'HEALTH_SWEEP_SCHEDULE',
     Rescan: 'RESCAN_SCHEDULE',
-  } satisfies Record<ScheduleDef['id'], string>,
+  } satisfies Record<SwitchableScheduleId, string>,
   /** rule name per switchable RuleDef id */
   rules: {
     HotDirectory: 'HOTDIR_RULE',

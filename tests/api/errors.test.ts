@@ -24,7 +24,13 @@ import {
 import { BusEntryTooLargeError, BusPublishError, InvalidPatternError } from '../../shared/core/bus/errors';
 import { ActionNotAllowedError, UnknownActionError } from '../../shared/core/control/errors';
 import { InvalidFailureEventError } from '../../shared/core/health/errors';
-import { LedgerConflictError, LedgerCorruptError, LedgerEncodingError, LedgerRequestError } from '../../shared/core/ledger/errors';
+import {
+  LedgerConflictError,
+  LedgerCorruptError,
+  LedgerDigestsUnavailableError,
+  LedgerEncodingError,
+  LedgerRequestError,
+} from '../../shared/core/ledger/errors';
 import { ManagerError } from '../../shared/core/manager/errors';
 import {
   BundleReverifyError,
@@ -104,6 +110,11 @@ const CASES: [ErrorClass, Error, Expect][] = [
   [InspectionUnavailableError, new InspectionUnavailableError('the inspector ran out of memory'), UNAVAILABLE],
 
   [NotConfiguredError, new NotConfiguredError('the dispatch queue'), own(501, 'not_configured')],
+  [
+    LedgerDigestsUnavailableError,
+    new LedgerDigestsUnavailableError('this orchestrator has no ledger digest store configured'),
+    own(501, 'ledger_digests_not_configured'),
+  ],
   [ComponentSwitchError, new ComponentSwitchError('disabling schedule g/tick failed: AccessDenied'), own(500, 'component_switch_failed')],
   [LedgerCorruptError, new LedgerCorruptError(7, 'hash mismatch'), own(500, 'ledger_corrupt')],
 

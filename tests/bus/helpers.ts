@@ -193,6 +193,39 @@ export class LedgerTable {
   }
 
   /**
+   * What someone who can write the table can do undetected by the chain alone: change entry
+   * `seq`, recompute its hash and every hash after it (each next entry's prevHash with it), and
+   * write all of it back: the blocks (bodies and their head hashes), the head hint and the
+   * checkpoints. Returns the new hashes by seq.
+   */
+  async rewriteFrom(seq: number, change: (e: StoredEntry) => void): Promise<Map<number, string>> {
+    const hashes = new Map<number, string>();
+    let prevHash: string | null = null;
+    for (const block of await this.blocks()) {
+      const entries = LedgerTable.body(block);
+      let touched = false;
+      for (const e of entries) {
+        if (e.seq < seq) continue;
+        if (e.seq === seq) change(e);
+        if (prevHash !== null) e.prevHash = prevHash;
+        e.hash = hashEntry(e as unknown as LedgerEntry, e.prevHash as string);
+        prevHash = e.hash as string;
+        hashes.set(e.seq, prevHash);
+        touched = true;
+      }
+      if (touched) await this.putBody({ ...block, hash: entries[entries.length - 1]!.hash }, entries);
+    }
+    const hint = await this.hint();
+    const hinted = hint ? hashes.get(Number(hint.lastSeq)) : undefined;
+    if (hint && hinted) await this.put({ ...hint, hash: hinted });
+    for (const cp of await this.checkpoints()) {
+      const h = hashes.get(Number(cp.seq));
+      if (h) await this.put({ ...cp, hash: h });
+    }
+    return hashes;
+  }
+
+  /**
    * Writes a ledger in the per-entry layout that blocks replaced (one item per entry, an id marker
    * per entry, the head without `blocksFrom`), as the previous ledger writer did.
    */
