@@ -1,7 +1,7 @@
 /**
  * Operator commands of agentctl — a thin client of the control API (CONTRACT):
  *   agents | pause N | resume N | trigger N | restart N | quarantine N | release N
- *   ledger verify | ledger tail [-n N] [--follow] [--topic T] [--agent A]
+ *   ledger verify [--digests] | ledger tail [-n N] [--follow] [--topic T] [--agent A]
  * Options: --api URL (else AGENT_API_URL, else the running local mode), --iam (SigV4),
  * --json (raw API JSON).
  * Exit codes: 0 ok, 1 failed operation (API error or unreachable; message on stderr), 2 usage.
@@ -13,6 +13,14 @@ import { describeError, request, resolveTarget, authHeaders, routeUrl, streamTar
 import { AGENT_NAME_RE } from '../shared/core/bundle/identity';
 import type { AgentView } from '../shared/core/control/service';
 import { AGENT_ACTIONS, type AgentAction } from '../shared/definitions/api';
+
+interface DigestCheck {
+  total: number;
+  checked: number;
+  expired: number;
+  mismatched: { ref: string; seq: number; at: string; anchored: string; found: string | null }[];
+  lastMatching: { seq: number; at: string; ref: string } | null;
+}
 
 const PAST: Record<AgentAction, string> = {
   pause: 'paused',
@@ -129,6 +137,7 @@ export async function runOpsCommand(argv: string[], io: Io): Promise<number> {
       follow: { type: 'boolean', short: 'f' },
       topic: { type: 'string' },
       agent: { type: 'string' },
+      digests: { type: 'boolean' },
     },
   });
   const [cmd, ...args] = positionals;
@@ -180,16 +189,28 @@ export async function runOpsCommand(argv: string[], io: Io): Promise<number> {
   if (cmd === 'ledger') {
     const sub = args[0];
     if (sub === 'verify') {
-      if (args.length > 1) throw new UsageError('usage: agentctl ledger verify');
-      const r = (await call(await target(), 'GET', '/ledger/verify')) as {
+      if (args.length > 1) throw new UsageError('usage: agentctl ledger verify [--digests]');
+      const r = (await call(await target(), 'GET', values.digests ? '/ledger/verify?digests=true' : '/ledger/verify')) as {
         ok: boolean;
         entries: number;
         head: string;
         firstBad: number | null;
+        digests?: DigestCheck;
       };
       if (values.json) out(r);
-      if (!r.ok) throw new OperationError(`ledger verification FAILED: first bad entry #${r.firstBad} (${r.entries} entries checked)`);
-      if (!values.json) io.stdout.write(`ledger ok: ${r.entries} entries, head ${r.head}\n`);
+      const d = r.digests;
+      const digestLine = d
+        ? `${d.checked} of ${d.total} digests checked${d.expired ? ` (${d.expired} of expired entries)` : ''}${
+            d.lastMatching ? `, last matching: #${d.lastMatching.seq} anchored ${d.lastMatching.at}` : ''
+          }`
+        : '';
+      if (!r.ok) {
+        const why = d?.mismatched.length
+          ? `; ${d.mismatched.length} digest(s) no longer match, first: ${d.mismatched[0]!.ref} (entry #${d.mismatched[0]!.seq} anchored ${d.mismatched[0]!.at} as ${d.mismatched[0]!.anchored.slice(0, 12)}…, now ${d.mismatched[0]!.found ? `${d.mismatched[0]!.found.slice(0, 12)}…` : 'missing'})`
+          : '';
+        throw new OperationError(`ledger verification FAILED: first bad entry #${r.firstBad} (${r.entries} entries checked)${why}`);
+      }
+      if (!values.json) io.stdout.write(`ledger ok: ${r.entries} entries, head ${r.head}${d ? `; ${digestLine}` : ''}\n`);
       return 0;
     }
     if (sub === 'tail') {
@@ -228,7 +249,7 @@ export async function runOpsCommand(argv: string[], io: Io): Promise<number> {
         (!values.topic || e.topic === values.topic) && (!values.agent || e.sender === values.agent || e.recipient === values.agent);
       return follow(t, head, io, match);
     }
-    throw new UsageError('usage: agentctl ledger verify | ledger tail [-n N] [--follow]');
+    throw new UsageError('usage: agentctl ledger verify [--digests] | ledger tail [-n N] [--follow]');
   }
 
   throw new UsageError(cmd ? `unknown command ${JSON.stringify(cmd)}` : 'missing command');

@@ -16,6 +16,7 @@
  *                                                    ├─▶ kafka-producer ─▶ Kafka (if configured) │
  *                                                    └─▶ ledgerWriter ─▶ ledger (DynamoDB) ◀────┘
  *   Kafka ─▶ consumer (local) / event source mapping (cloud) ─▶ kafka inbound ─▶ bus (events)
+ *   digest schedule ─▶ ledgerDigest ─▶ ledger head ─▶ digests (S3 Object Lock / data-dir file)
  */
 import { DynamoRegistry, DynamoSchedule } from '../shared/adapters/aws/dynamo-registry';
 import { DynamoHeartbeats } from '../shared/adapters/aws/dynamo-heartbeats';
@@ -42,6 +43,7 @@ import { createSchedulerHandler, schedulerHorizonMs } from './scheduler/core';
 import { createRunnerCore, createRunnerHandler } from './runner/core';
 import { createHealthMonitorHandler } from './health-monitor/core';
 import { createLedgerWriterHandler } from './ledger-writer/core';
+import { createLedgerDigestHandler } from './ledger-digest/core';
 import { createRouterHandler } from './router/core';
 import { createApiHandler, type ApiHandler } from './api/app';
 import { createStreamHandler, type StreamHandler } from './api/stream-core';
@@ -60,6 +62,7 @@ export type HandlerName =
   | 'runner'
   | 'health-monitor'
   | 'ledger-writer'
+  | 'ledger-digest'
   | 'router'
   | 'api'
   | 'sandbox'
@@ -151,9 +154,11 @@ export class Composition {
     this.heartbeats = new DynamoHeartbeats(clients.ddb, config.HEARTBEAT_TABLE, { shards });
     this.bundles = new S3BundleStore(clients.s3, config.HOT_BUCKET);
     const ledgerStore = new DynamoLedgerStore(clients.ddb, config.LEDGER_TABLE);
+    const digests = platform.digests();
     this.ledger = new LedgerService({
       store: ledgerStore,
       publisher: events,
+      ...(digests ? { digests } : {}),
       retentionDays: config.AGENT_LEDGER_RETENTION_DAYS,
       logger: logger('ledger'),
       ...clock,
@@ -196,6 +201,7 @@ export class Composition {
       runner: createRunnerHandler(this.runnerCore, logger('runner')),
       'health-monitor': createHealthMonitorHandler({ ...stores, config, logger: logger('monitor'), ...clock }),
       'ledger-writer': createLedgerWriterHandler({ ledger: this.ledger, logger: logger('ledger-writer') }),
+      'ledger-digest': createLedgerDigestHandler({ ledger: this.ledger, logger: logger('ledger-digest') }),
       router: createRouterHandler({ registry: this.registry, dispatcher, logger: logger('router') }),
       // the sandbox function's: agent code in the process runtime (built when first used)
       sandbox: (event) => {

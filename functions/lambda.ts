@@ -28,8 +28,9 @@ export const REQUIRED_ENV: Record<HandlerName | 'api-stream', readonly FunctionE
   runner: ['REGISTRY_TABLE', 'HEARTBEAT_TABLE', 'HOT_BUCKET', 'EVENT_BUS_NAME'],
   'health-monitor': ['REGISTRY_TABLE', 'HEARTBEAT_TABLE', 'EVENT_BUS_NAME'],
   'ledger-writer': ['LEDGER_TABLE'],
+  'ledger-digest': ['LEDGER_TABLE', 'LEDGER_DIGEST_BUCKET'],
   router: ['REGISTRY_TABLE', 'DISPATCH_QUEUE_URL'],
-  api: ['REGISTRY_TABLE', 'HEARTBEAT_TABLE', 'LEDGER_TABLE', 'EVENT_BUS_NAME'],
+  api: ['REGISTRY_TABLE', 'HEARTBEAT_TABLE', 'LEDGER_TABLE', 'EVENT_BUS_NAME', 'LEDGER_DIGEST_BUCKET'],
   // nothing: it runs agent code and answers; it uses no table, bucket or bus
   sandbox: [],
   'api-stream': ['REGISTRY_TABLE', 'HEARTBEAT_TABLE', 'LEDGER_TABLE', 'EVENT_BUS_NAME'],

@@ -31,7 +31,8 @@ import type { Config } from '../shared/core/config';
 import { ConfigError } from '../shared/core/errors';
 import type { Clock } from '../shared/core/clock';
 import type { Logger } from '../shared/core/logger';
-import type { AgentSandbox, ComponentControl, Dispatcher, EventPublisher } from '../shared/core/ports';
+import type { AgentSandbox, ComponentControl, Dispatcher, EventPublisher, LedgerDigestStore } from '../shared/core/ports';
+import { S3DigestStore } from '../shared/adapters/aws/s3-digest-store';
 import { CLOUD_ENV } from '../shared/definitions/cloud-env';
 import { SCHEDULES } from '../shared/definitions/routing';
 import type { AuthConfig } from './api/auth';
@@ -51,6 +52,8 @@ export interface Platform {
   isolatedRuntime(): AgentSandbox;
   /** the component switches of `POST /components/...` (built when first needed) */
   components(): ComponentControl;
+  /** where ledger digests are anchored (S3 Object Lock bucket / a file of the data dir); none: not configured */
+  digests(): LedgerDigestStore | undefined;
   /** how API requests are authenticated */
   auth: AuthConfig;
   /** how often the scheduler ticks (its horizon follows from it) */
@@ -105,6 +108,7 @@ export function cloudPlatform(
       logger: agentLog,
     }));
   let components: ComponentControl | undefined;
+  let digests: LedgerDigestStore | undefined;
   return {
     clients,
     events: new EventBridgePublisher(clients.eventBridge, config.EVENT_BUS_NAME, { logger: logger.child({ component: 'bus' }) }),
@@ -119,6 +123,7 @@ export function cloudPlatform(
     sandbox: () => (sandbox ??= lazySandbox(() => cloudRuntimes(config, clients, agentLog, isolated))),
     isolatedRuntime: isolated,
     components: () => (components ??= new AwsComponentControl(clients, switchIdsFromEnv(env, config.EVENT_BUS_NAME))),
+    digests: () => (digests ??= config.LEDGER_DIGEST_BUCKET ? new S3DigestStore(clients.s3, config.LEDGER_DIGEST_BUCKET) : undefined),
     auth: { mode: mode.data },
     tickSeconds: CLOUD_TICK_SECONDS,
     secret: async (arn) => {

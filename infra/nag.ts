@@ -9,6 +9,7 @@ import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import type { OrchestratorStack } from './stack';
 import { BUNDLE_PREFIX } from './constructs/hot-directory';
+import { DIGEST_PREFIX } from '../shared/adapters/aws/s3-digest-store';
 
 export function nagPacks(app: App): [AwsSolutionsChecks, ServerlessChecks] {
   return [new AwsSolutionsChecks(app), new ServerlessChecks(app)];
@@ -55,11 +56,18 @@ export function acknowledgeFindings(stack: OrchestratorStack): void {
 
   // EventBridge Scheduler's LambdaInvoke target grants invoke on the function and its
   // versions/aliases (`<arn>:*`); the scope is still exactly the scheduled functions.
-  const scheduled = [stack.manager.function, stack.scheduler.function, stack.monitor.function];
+  const scheduled = [stack.manager.function, stack.scheduler.function, stack.monitor.function, stack.ledgerDigests.function];
   acknowledge(
     stack.schedules.role,
     scheduled.map((f) => `AwsSolutions-IAM5[Resource::${arnRef(stack, f.fn)}:*]`),
     'lambda:InvokeFunction on the scheduled function and its qualified ARNs (versions/aliases), as the CDK Scheduler target grants it; no other function.',
+  );
+
+  // one object per digest, named by the digest itself: the set of keys is open by design
+  acknowledge(
+    stack.ledgerDigests.function.role,
+    [`AwsSolutions-IAM5[Resource::${arnRef(stack, stack.digestBucket.bucket)}/${DIGEST_PREFIX}*]`],
+    's3:PutObject of new digests, which are any objects under the ledger-digests/ prefix of the Object Lock digest bucket; no delete, no retention change, no other bucket.',
   );
 
   for (const route of stack.api.publicRoutes) {

@@ -137,9 +137,11 @@ export const OrchestratorPropsSchema = z
         noncurrentBundleDays: positiveInt(36_500).default(90),
         /** S3 server access logs of the hot directory */
         accessLogDays: positiveInt(36_500).default(90),
+        /** Object Lock (compliance mode) retention of each ledger digest: it cannot be deleted or shortened before */
+        digestDays: positiveInt(36_500).default(365),
       })
       .strict()
-      .default({ logDays: 30, ledgerDays: 0, archiveDays: 30, noncurrentBundleDays: 90, accessLogDays: 90 }),
+      .default({ logDays: 30, ledgerDays: 0, archiveDays: 30, noncurrentBundleDays: 90, accessLogDays: 90, digestDays: 365 }),
     alarms: z
       .object({
         /** e-mail address subscribed to the alarm topic (confirm the subscription mail) */
@@ -270,6 +272,7 @@ export const CONTEXT_KEYS = [
   'archiveRetentionDays',
   'noncurrentBundleDays',
   'accessLogDays',
+  'ledgerDigestRetentionDays',
   'alarmEmail',
   'alarmTopicArn',
   'authMode',
@@ -372,6 +375,7 @@ export function propsFromContext(context: Record<string, unknown>): { stackName:
       archiveDays: int('archiveRetentionDays', get('archiveRetentionDays')),
       noncurrentBundleDays: int('noncurrentBundleDays', get('noncurrentBundleDays')),
       accessLogDays: int('accessLogDays', get('accessLogDays')),
+      digestDays: int('ledgerDigestRetentionDays', get('ledgerDigestRetentionDays')),
     }),
     alarms: defined({ email: get('alarmEmail'), topicArn: get('alarmTopicArn') }),
     api: defined({

@@ -4,8 +4,9 @@
  *
  *   StateTables (Registry, Heartbeats, Ledger) · HotDirectory (S3) · AgentsEventBus (+ archive)
  *   DeadLetters · Schedules (group + Scheduler role) · DispatchQueue
+ *   DigestBucket (S3 Object Lock)
  *   AgentSandboxFunction (agent code, zero permissions) · AgentManager · Scheduler · Runner
- *   HealthMonitor · LedgerWriter · Router · ControlApi
+ *   HealthMonitor · LedgerWriter · LedgerDigests · Router · ControlApi
  *   HealthEvents (metrics from the bus) · Monitoring (alarms, dashboard)
  *   Kafka (the optional Kafka bridge: only with -c kafkaInbound / -c kafkaOutbound)
  *
@@ -31,6 +32,7 @@ import { HealthMonitor } from './constructs/health-monitor';
 import { HotDirectory } from './constructs/hot-directory';
 import { KafkaBridge } from './constructs/kafka';
 import { LedgerWriter } from './constructs/ledger-writer';
+import { DigestBucket, LedgerDigests } from './constructs/ledger-digests';
 import { Monitoring } from './constructs/monitoring';
 import { DeadLetters } from './constructs/queues';
 import { Router } from './constructs/router';
@@ -62,6 +64,8 @@ export class OrchestratorStack extends Stack {
   readonly sandbox: AgentSandboxFunction;
   readonly monitor: HealthMonitor;
   readonly ledgerWriter: LedgerWriter;
+  readonly digestBucket: DigestBucket;
+  readonly ledgerDigests: LedgerDigests;
   readonly router: Router;
   readonly api: ControlApi;
   readonly healthEvents: HealthEvents;
@@ -92,11 +96,16 @@ export class OrchestratorStack extends Stack {
     this.eventBus = new AgentsEventBus(this, 'EventBus', { archiveDays: config.retention.archiveDays });
     this.schedules = new Schedules(this, 'Schedules');
     this.dispatch = new DispatchQueue(this, 'Dispatch', { runnerTimeoutSeconds: config.runner.timeoutSeconds });
+    this.digestBucket = new DigestBucket(this, 'LedgerDigestBucket', {
+      retentionDays: config.retention.digestDays,
+      accessLogs: this.hotDirectory.accessLogs,
+    });
 
     const environment: Record<string, string> = {
       HOT_BUCKET: this.hotDirectory.bucket.bucketName,
       EVENT_BUS_NAME: this.eventBus.bus.eventBusName,
       DISPATCH_QUEUE_URL: this.dispatch.queue.queueUrl,
+      LEDGER_DIGEST_BUCKET: this.digestBucket.bucket.bucketName,
       AGENT_LEDGER_RETENTION_DAYS: String(config.retention.ledgerDays),
       LOG_LEVEL: config.logLevel,
       ...(config.trustedPublicKeys.length ? { AGENT_BUNDLE_PUBKEYS: config.trustedPublicKeys.join(',') } : {}),
@@ -129,11 +138,17 @@ export class OrchestratorStack extends Stack {
     this.sandbox.allowInvoke(this.runner.function);
     this.monitor = new HealthMonitor(this, 'HealthMonitor', ctx);
     this.ledgerWriter = new LedgerWriter(this, 'LedgerWriter', ctx);
+    this.ledgerDigests = new LedgerDigests(this, 'LedgerDigests', ctx, this.digestBucket);
     this.router = new Router(this, 'Router', ctx);
 
     const ruleList = [...this.manager.rules, ...this.monitor.rules, ...this.ledgerWriter.rules, ...this.router.rules];
     this.rules = Object.fromEntries(ruleList.map((r) => [r.node.id.replace(/Rule$/, ''), r])) as Record<RuleDef['id'], events.Rule>;
-    const scheduleList = [...this.manager.schedules, ...this.scheduler.schedules, ...this.monitor.schedules];
+    const scheduleList = [
+      ...this.manager.schedules,
+      ...this.scheduler.schedules,
+      ...this.monitor.schedules,
+      ...this.ledgerDigests.schedules,
+    ];
     this.scheduleById = Object.fromEntries(scheduleList.map((s) => [s.node.id.replace(/Schedule$/, ''), s])) as Record<
       ScheduleDef['id'],
       scheduler.Schedule
@@ -142,9 +157,11 @@ export class OrchestratorStack extends Stack {
     if (config.kafka) this.kafka = new KafkaBridge(this, 'Kafka', ctx, config.kafka);
 
     const { Ledger: _alwaysOn, ...switchable } = this.rules;
+    const { LedgerDigest: _anchoring, ...switchableSchedules } = this.scheduleById;
     this.api = new ControlApi(this, 'Api', ctx, {
       rules: switchable as Record<SwitchableRuleId, events.Rule>,
-      schedules: this.scheduleById,
+      schedules: switchableSchedules,
+      digests: this.digestBucket,
       runnerEventSource: this.runner.eventSource,
       kafkaMappings: this.kafka?.mappings ?? [],
     });
@@ -156,6 +173,7 @@ export class OrchestratorStack extends Stack {
       Sandbox: this.sandbox.function,
       HealthMonitor: this.monitor.function,
       LedgerWriter: this.ledgerWriter.function,
+      LedgerDigest: this.ledgerDigests.function,
       Router: this.router.function,
       Api: this.api.function,
       ApiStream: this.api.streamFunction,
@@ -203,6 +221,10 @@ export class OrchestratorStack extends Stack {
 
     new CfnOutput(this, 'HotBucket', { value: this.hotDirectory.bucket.bucketName, description: 'agentctl publish --bucket' });
     new CfnOutput(this, 'EventBusName', { value: this.eventBus.bus.eventBusName });
+    new CfnOutput(this, 'LedgerDigestBucketName', {
+      value: this.digestBucket.bucket.bucketName,
+      description: 'ledger digests (S3 Object Lock, compliance mode): GET /ledger/verify?digests=true checks the ledger against them',
+    });
     for (const def of TABLES) new CfnOutput(this, `${def.id}Table`, { value: this.tables.tables[def.id].tableName });
     new CfnOutput(this, 'DashboardName', { value: this.monitoring.dashboard.dashboardName });
 

@@ -6,6 +6,7 @@
  *   EventBridge Scheduler     → LocalTimers (the SCHEDULES of the same file, local periods)
  *   SQS dispatch queue + ESM  → LocalRunnerPool
  *   component switches        → LocalComponentControl (the same rule/schedule mapping)
+ *   S3 Object Lock digests    → FileDigestStore (`ledger-digests.jsonl` in the data dir)
  *   API Gateway auth          → the bearer token of the data dir
  *   Kafka event source mapping → the composition's KafkaJS consumer (component `kafka`, when
  *                               KAFKA_* configures the bridge), and the rule KafkaOutbound →
@@ -25,6 +26,9 @@ import { RuntimeSelector } from '../shared/core/runner/runtimes';
 import type { AgentSandbox } from '../shared/core/ports';
 import type { RuntimeName } from '../shared/core/registry';
 import { ConfigError } from '../shared/core/errors';
+import { FileDigestStore } from '../shared/adapters/node/file-digest-store';
+import { MAX_BLOCK_ENTRIES } from '../shared/adapters/aws/dynamo-ledger';
+import { digestsFile } from '../shared/definitions/local-data';
 import type { Config } from '../shared/core/config';
 import type { Logger } from '../shared/core/logger';
 import type { RunReport } from '../shared/core/runner/service';
@@ -80,6 +84,7 @@ export function createLocalPlatform(o: LocalPlatformOptions): LocalPlatform {
     rules: outboundRule ? [...RULES, outboundRule] : RULES,
     vars: { HOT_BUCKET: o.config.HOT_BUCKET },
     targets,
+    ledgerBatchSize: MAX_BLOCK_ENTRIES,
     logger: log.child({ component: 'bus' }),
   });
   // the component kafka: the outbound rule (its envelopes are buffered while it is off, as the
@@ -131,6 +136,8 @@ export function createLocalPlatform(o: LocalPlatformOptions): LocalPlatform {
   });
   const sandbox = localRuntimes(o.config, processes, agentLog);
 
+  const digests = new FileDigestStore(digestsFile(o.dataDir));
+
   const platform: Platform = {
     clients: o.clients,
     events: bus,
@@ -138,6 +145,7 @@ export function createLocalPlatform(o: LocalPlatformOptions): LocalPlatform {
     sandbox: () => sandbox,
     isolatedRuntime: () => processes,
     components: () => components,
+    digests: () => digests,
     auth: { mode: 'token', token: o.token },
     tickSeconds: o.periods?.SchedulerTick ?? LOCAL_TICK_SECONDS,
     busCounters: () => bus.stats(),

@@ -30,7 +30,13 @@ import { BusEntryTooLargeError, BusPublishError, InvalidPatternError } from '../
 import { ActionNotAllowedError, ComponentNotConfiguredError, UnknownActionError } from '../../shared/core/control/errors';
 import { InvalidKafkaEventError, KafkaConsumeError, KafkaProduceError } from '../../shared/core/kafka/errors';
 import { InvalidFailureEventError } from '../../shared/core/health/errors';
-import { LedgerConflictError, LedgerCorruptError, LedgerEncodingError, LedgerRequestError } from '../../shared/core/ledger/errors';
+import {
+  LedgerConflictError,
+  LedgerCorruptError,
+  LedgerDigestsUnavailableError,
+  LedgerEncodingError,
+  LedgerRequestError,
+} from '../../shared/core/ledger/errors';
 import { ManagerError } from '../../shared/core/manager/errors';
 import {
   BundleReverifyError,
@@ -181,6 +187,8 @@ export const ERROR_STATUS: ReadonlyMap<ErrorClass, ErrorMapping> = new Map<Error
 
   // --- deployment or programming errors, damaged data (5xx, the operator can act: own code)
   [NotConfiguredError, own(501)],
+  // `GET /ledger/verify?digests=true` on a deployment without a digest store
+  [LedgerDigestsUnavailableError, own(501)],
   [ComponentSwitchError, own(500)],
   [LedgerCorruptError, own(500)],
 

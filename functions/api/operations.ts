@@ -11,7 +11,7 @@ import { API_SENDER, parseEnvelope } from '../../shared/core/envelope';
 import { ValidationError } from '../../shared/core/errors';
 import { busEntrySize, PUT_EVENTS_MAX_BYTES, toBusEntry } from '../../shared/core/bus/events';
 import type { Logger } from '../../shared/core/logger';
-import type { ComponentState, LedgerEntry, LedgerPage, LedgerVerifyReport } from '../../shared/core/ports';
+import type { ComponentState, LedgerEntry, LedgerPage, LedgerVerifyOptions, LedgerVerifyReport } from '../../shared/core/ports';
 import type { AgentDetail, AgentView, ControlResult } from '../../shared/core/control/service';
 import type { AgentAction, ComponentAction } from '../../shared/definitions/api';
 import type { ComponentName } from '../../shared/definitions/routing';
@@ -48,7 +48,7 @@ export interface ApiOperations {
   /** envelopes in ledger order from `afterSeq` (default: the head now), as they are appended */
   subscribe(o: SubscribeOptions): AsyncGenerator<LedgerEntry>;
   ledgerPage(q: LedgerPageQuery): Promise<LedgerPage & { head: number }>;
-  verifyLedger(): Promise<LedgerVerifyReport>;
+  verifyLedger(opts?: LedgerVerifyOptions): Promise<LedgerVerifyReport>;
   replay(b: ReplayBody): Promise<{ count: number }>;
   listComponents(): Promise<ComponentState[]>;
   switchComponent(name: ComponentName, action: ComponentAction): Promise<ComponentState>;
@@ -112,7 +112,7 @@ export function createOperations(deps: ApiDeps, ctx: { clock: Clock; log: Logger
       ]);
       return { entries: page.entries, next: page.next, head: head.seq };
     },
-    verifyLedger: () => deps.ledger.verify(),
+    verifyLedger: (opts = {}) => deps.ledger.verify(opts),
     replay: (b) =>
       deps.replay({
         fromSeq: b.fromSeq,

@@ -83,8 +83,8 @@ export function bindRoutes(
       return json(200, await ops.ledgerPage(parseQuery(ev, S.ledger.query)));
     },
     verifyLedger: async ({ ev }) => {
-      parseQuery(ev, S.verifyLedger.query);
-      return json(200, await ops.verifyLedger());
+      const q = parseQuery(ev, S.verifyLedger.query);
+      return json(200, await ops.verifyLedger(q.digests ? { digests: true } : {}));
     },
     replay: async ({ ev }) => {
       parseQuery(ev, S.replay.query);

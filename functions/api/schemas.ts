@@ -90,6 +90,16 @@ export const SubscribeSchema = z
 /** gRPC/Connect `MetricsService.StreamMetrics`: seconds between snapshots. */
 export const MetricsStreamSchema = z.object({ intervalSeconds: z.number().int().min(1).max(3600).default(5) }).strict();
 
+/** `GET /ledger/verify?digests=true`: also check the chain against every anchored digest */
+export const VerifyQuerySchema = z
+  .object({
+    digests: z
+      .enum(['true', 'false'])
+      .transform((v) => v === 'true')
+      .optional(),
+  })
+  .strict();
+
 /** `GET /events/stream?after=SEQ&backlog=N` (`Last-Event-ID` wins over `after`) */
 export const StreamQuerySchema = z
   .object({
@@ -231,9 +241,27 @@ export const ROUTE_SCHEMAS = {
     errors: [400],
   },
   verifyLedger: {
-    summary: 'Recomputes the hash chain',
-    query: EmptyQuerySchema,
-    ok: okJson(200, z.object({ ok: z.boolean(), entries: z.number().int(), head: z.string(), firstBad: seq.nullable() })),
+    summary: 'Recomputes the hash chain (with digests=true, also against every anchored digest)',
+    query: VerifyQuerySchema,
+    ok: okJson(
+      200,
+      z.object({
+        ok: z.boolean(),
+        entries: z.number().int(),
+        head: z.string(),
+        firstBad: seq.nullable(),
+        digests: z
+          .object({
+            ok: z.boolean(),
+            total: z.number().int(),
+            checked: z.number().int(),
+            expired: z.number().int(),
+            mismatched: z.array(z.object({ ref: z.string(), seq, at: z.string(), anchored: z.string(), found: z.string().nullable() })),
+            lastMatching: z.object({ seq, at: z.string(), ref: z.string() }).nullable(),
+          })
+          .optional(),
+      }),
+    ),
     errors: [400],
   },
   replay: {

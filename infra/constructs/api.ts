@@ -31,13 +31,14 @@ import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
 import { CLOUD_ENV, type SwitchableRuleId } from '../../shared/definitions/cloud-env';
-import { RULES, type ScheduleDef } from '../../shared/definitions/routing';
+import { RULES, type SwitchableScheduleId } from '../../shared/definitions/routing';
 import { expandedRoutes } from '../../shared/definitions/api';
 import { DDB_READ, DDB_SCAN, DDB_WRITE, putEventsStatement, sendStatement, tableStatement } from './access';
 import type { OrchestratorContext } from './context';
 import { OrchestratorFunction } from './function';
 import { ruleNameFor } from './routing';
 import type { KafkaMappingRef } from './kafka';
+import type { DigestBucket } from './ledger-digests';
 
 export interface CloudRoute {
   method: 'GET' | 'POST';
@@ -70,10 +71,12 @@ export const ACCESS_LOG_FORMAT = {
 
 export interface ApiSwitchTargets {
   rules: Record<SwitchableRuleId, events.Rule>;
-  schedules: Record<ScheduleDef['id'], scheduler.Schedule>;
+  schedules: Record<SwitchableScheduleId, scheduler.Schedule>;
   runnerEventSource: SqsEventSource;
   /** the Kafka bridge's event source mappings (component `kafka`); empty: no bridge */
   kafkaMappings: KafkaMappingRef[];
+  /** the ledger digests (verify?digests=true lists them) */
+  digests: DigestBucket;
 }
 
 export class ControlApi extends Construct {
@@ -123,7 +126,7 @@ export class ControlApi extends Construct {
         ',',
         switches.kafkaMappings.map((m) => m.id),
       );
-    for (const [sid, s] of Object.entries(switches.schedules)) switchEnv[CLOUD_ENV.schedules[sid as ScheduleDef['id']]] = s.scheduleName;
+    for (const [sid, s] of Object.entries(switches.schedules)) switchEnv[CLOUD_ENV.schedules[sid as SwitchableScheduleId]] = s.scheduleName;
     // the rule NAME: `rule.ruleName` is the CloudFormation Ref, `bus|name` for custom-bus rules
     for (const rid of Object.keys(switches.rules) as SwitchableRuleId[]) {
       const def = RULES.find((d) => d.id === rid);
@@ -143,6 +146,7 @@ export class ControlApi extends Construct {
       tableStatement('RegistryReadWrite', ctx.tables.Registry, [...DDB_READ, ...DDB_SCAN, ...DDB_WRITE]),
       tableStatement('HeartbeatsReadWrite', ctx.tables.Heartbeats, [...DDB_READ, ...DDB_WRITE]),
       tableStatement('LedgerRead', ctx.tables.Ledger, DDB_READ),
+      switches.digests.readStatement(),
       putEventsStatement(ctx.bus.bus),
       sendStatement('DispatchTriggers', ctx.dispatchQueue),
       new iam.PolicyStatement({

@@ -51,6 +51,8 @@ export const EnvSchema = z.object({
   LEDGER_TABLE: z.string().min(1).default('agent-ledger'),
   HOT_BUCKET: z.string().min(1).default('agent-hot-directory'),
   EVENT_BUS_NAME: z.string().min(1).default('agent-bus'),
+  /** S3 bucket (Object Lock) of the ledger digests (cloud); local mode keeps them in a file of its data dir */
+  LEDGER_DIGEST_BUCKET: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   /** the Kafka bridge (shared/core/kafka/config.ts, docs/kafka.md): absent unless configured */
   ...KafkaEnvSchema.shape,
@@ -85,7 +87,8 @@ export type FunctionEnvName =
   | 'DISPATCH_QUEUE_URL'
   | 'KAFKA_BROKERS'
   | 'KAFKA_INBOUND'
-  | 'KAFKA_OUTBOUND';
+  | 'KAFKA_OUTBOUND'
+  | 'LEDGER_DIGEST_BUCKET';
 
 /**
  * The configuration of a Lambda function. The resources it uses must be named by its

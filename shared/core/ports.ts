@@ -279,9 +279,50 @@ export interface LedgerPage {
 
 export interface LedgerVerifyReport {
   ok: boolean;
+  /** entries read (the verified prefix: entries appended while verify ran are in it or not, never half) */
   entries: number;
+  /** hash of the last verified entry (the head of the verified prefix) */
   head: string;
   firstBad: number | null;
+  /** with `digests: true`: the chain checked against every anchored digest */
+  digests?: DigestCheckReport;
+}
+
+/** A digest: the ledger's head at a moment (seq, hash of that entry), anchored outside the table. */
+export interface LedgerDigest {
+  seq: number;
+  hash: string;
+  /** when it was taken (epoch ms) */
+  at: number;
+}
+
+/** A digest as stored: `ref` names it in its store (S3 key and version, file line). */
+export interface StoredDigest extends LedgerDigest {
+  ref: string;
+}
+
+export interface DigestMismatch {
+  ref: string;
+  seq: number;
+  at: string;
+  /** the hash the digest anchored */
+  anchored: string;
+  /** the hash the ledger has at that seq now; null: the entry is missing (deleted, or the ledger was cut short) */
+  found: string | null;
+}
+
+export interface DigestCheckReport {
+  ok: boolean;
+  /** digests read from the store */
+  total: number;
+  /** digests whose entry was compared (or its checkpoint, for an expired entry) */
+  checked: number;
+  /** digests of entries that expired (retention) with no checkpoint left to compare */
+  expired: number;
+  /** every digest that no longer matches, oldest seq first */
+  mismatched: DigestMismatch[];
+  /** the newest digest that still matches: history up to it is as it was anchored */
+  lastMatching: { seq: number; at: string; ref: string } | null;
 }
 
 export interface ReplayRequest {
@@ -291,9 +332,14 @@ export interface ReplayRequest {
   agent?: string;
 }
 
+export interface LedgerVerifyOptions {
+  /** also check the chain against every digest of the digest store */
+  digests?: boolean;
+}
+
 export interface LedgerReader {
   list(q: LedgerQuery): Promise<LedgerPage>;
-  verify(): Promise<LedgerVerifyReport>;
+  verify(opts?: LedgerVerifyOptions): Promise<LedgerVerifyReport>;
   head(): Promise<{ seq: number; hash: string }>;
 }
 
@@ -358,8 +404,8 @@ export interface ComponentControl {
 
 // ---------------------------------------------------------------------------------------------
 // Ledger storage (the writer side: DynamoDB adapter shared/adapters/aws/dynamo-ledger.ts). The
-// store knows nothing about hashing; LedgerService computes entries and the store commits them
-// atomically with the head and the event-id markers.
+// store knows nothing about hashing; LedgerService computes the entries and the store commits
+// each group of them as one block, conditionally on its first seq being free.
 
 export interface LedgerHead {
   /** seq of the last entry (0: none yet, not stored) */
@@ -387,33 +433,62 @@ export interface LedgerCheckpoint {
 export interface LedgerCommit {
   /** head the commit builds on; null: the ledger is empty */
   expect: LedgerHead | null;
-  /** consecutive entries, seq = expect.seq + 1, ... */
+  /** consecutive entries, seq = expect.seq + 1, ... (one block) */
   entries: LedgerEntry[];
   head: LedgerHead;
   checkpoints: LedgerCheckpoint[];
+  /** also move the head hint to `head` (atomically with the block when there are checkpoints) */
+  hint: boolean;
 }
 
-/** A commit either lands entirely or not at all (the head moved: a concurrent append). */
+/** A commit either lands entirely or not at all (its first seq is taken: a concurrent append). */
 export type CommitResult = { ok: true } | { ok: false; reason: 'conflict' };
 
-/** One stored entry read back: decoded, or why it cannot be (tampered / damaged item). */
-export type ScannedEntry = { seq: number; entry: LedgerEntry; error?: undefined } | { seq: number; entry?: undefined; error: string };
+/**
+ * One stored entry read back: decoded, or why it cannot be (tampered / damaged). `damage`: the
+ * entry decodes, but what is stored around it (its block's key or metadata) does not match it.
+ */
+export type ScannedEntry =
+  | { seq: number; entry: LedgerEntry; error?: undefined; damage?: string }
+  | { seq: number; entry?: undefined; error: string; damage?: undefined };
+
+/** A committed block as the writer needs it back: its ids (de-duplication) and its head. */
+export interface StoredBlock {
+  first: number;
+  head: LedgerHead;
+  ids: string[];
+}
 
 export interface LedgerStore {
-  /** limits of one atomic commit */
+  /** limits of one block */
   readonly maxEntriesPerCommit: number;
   readonly maxBytesPerCommit: number;
-  readHead(): Promise<LedgerHead | null>;
-  /**
-   * Atomically: every entry, a marker per event id, the checkpoints and the new head, only if the
-   * stored head is still `expect` (absent for null). Nothing is written otherwise.
-   */
+  /** the head hint: a committed head, possibly older than the last block (null: none) */
+  readHint(): Promise<LedgerHead | null>;
+  /** the head of the last committed block (from the hint, reading forward) */
+  readTail(): Promise<LedgerHead | null>;
+  /** One block, only if no block holds seq `expect.seq + 1` yet (nothing is written otherwise). */
   commit(c: LedgerCommit): Promise<CommitResult>;
-  /** event ids already recorded → their seq */
-  findIds(ids: string[]): Promise<Map<string, number>>;
-  /** stored entries with fromSeq <= seq <= toSeq, ascending; stop iterating to stop reading */
+  /** stored entries with fromSeq <= seq <= toSeq, ascending (toSeq Infinity: to the last block); stop iterating to stop reading */
   scan(fromSeq: number, toSeq: number): AsyncIterable<ScannedEntry>;
+  /** committed blocks after `seq`, oldest first (a writer catching up with another) */
+  blocksAfter(seq: number): AsyncIterable<StoredBlock>;
+  /** committed blocks ending at or before `seq`, newest first (the de-duplication window, backwards) */
+  blocksBefore(seq: number): AsyncIterable<StoredBlock>;
+  /** ids recorded by the per-entry layout this store replaced (markers), → their seq */
+  legacyIds(ids: string[]): Promise<Map<string, number>>;
   checkpoints(): Promise<LedgerCheckpoint[]>;
+}
+
+/** Where digests are anchored: append-only, out of reach of the ledger writer. */
+export interface LedgerDigestStore {
+  /** a short description for logs and reports (bucket, file) */
+  readonly where: string;
+  put(d: LedgerDigest): Promise<StoredDigest>;
+  /** every digest, oldest seq first (including any an attacker added: they only add checks) */
+  list(): Promise<StoredDigest[]>;
+  /** whether a digest of exactly this seq exists (the writer skips a digest of an unchanged ledger) */
+  has(seq: number): Promise<boolean>;
 }
 
 export type { AgentStatus };

@@ -17,7 +17,7 @@
  * mappings: one per inbound Kafka topic, and the outbound queue's (the rule KafkaOutbound stays
  * on, so what is published while the bridge is stopped waits in the queue).
  */
-import type { ComponentName, RuleDef, ScheduleDef } from './routing';
+import type { ComponentName, RuleDef, ScheduleDef, SwitchableScheduleId } from './routing';
 import { RULES, SCHEDULES } from './routing';
 
 /** rules that have a component switch (RuleDef.component set); the Kafka bridge switches its event source mappings instead */
@@ -35,7 +35,7 @@ export const CLOUD_ENV = {
     SchedulerTick: 'SCHEDULER_TICK_SCHEDULE',
     HealthSweep: 'HEALTH_SWEEP_SCHEDULE',
     Rescan: 'RESCAN_SCHEDULE',
-  } satisfies Record<ScheduleDef['id'], string>,
+  } satisfies Record<SwitchableScheduleId, string>,
   /** rule name per switchable RuleDef id */
   rules: {
     HotDirectory: 'HOTDIR_RULE',

@@ -1,7 +1,7 @@
 /**
  * The layout of local mode's data dir, shared by local mode (which writes it) and agentctl (which
  * reads it): `endpoints.json` (where a running local mode listens; removed on a clean stop), the
- * API token, the dev key folder.
+ * API token, the dev key folder, the ledger digests.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -22,6 +22,8 @@ export const dataDirOf = (env: NodeJS.ProcessEnv): string => resolve(env.AGENT_D
 export const endpointsFile = (dataDir: string): string => join(dataDir, 'endpoints.json');
 export const tokenFile = (dataDir: string): string => join(dataDir, 'api-token');
 export const devKeyDir = (dataDir: string): string => join(dataDir, 'keys');
+/** the ledger digests of local mode, one line each (shared/adapters/node/file-digest-store.ts) */
+export const digestsFile = (dataDir: string): string => join(dataDir, 'ledger-digests.jsonl');
 
 export function readLocalEndpoints(dataDir: string): LocalEndpoints | null {
   const f = endpointsFile(dataDir);

@@ -11,7 +11,7 @@
 export const BUS_SOURCE = 'agent-orchestrator';
 
 /** Functions (cloud) / handler cores (local) that rules and schedules target. */
-export type TargetName = 'agent-manager' | 'scheduler' | 'health-monitor' | 'ledger-writer' | 'router' | 'kafka-producer';
+export type TargetName = 'agent-manager' | 'scheduler' | 'health-monitor' | 'ledger-writer' | 'router' | 'kafka-producer' | 'ledger-digest';
 
 /** Components an operator can stop and start (`POST /components/{name}/{stop|start}`), always present. */
 export const COMPONENT_NAMES = ['manager', 'scheduler', 'runner', 'monitor', 'bus'] as const;
@@ -39,9 +39,10 @@ export interface RuleDef {
 }
 
 export interface ScheduleDef {
-  id: 'SchedulerTick' | 'HealthSweep' | 'Rescan';
+  id: 'SchedulerTick' | 'HealthSweep' | 'Rescan' | 'LedgerDigest';
   target: TargetName;
-  component: ComponentName;
+  /** component whose stop/start disables/enables this schedule; undefined = always on */
+  component?: ComponentName;
   /** period in the cloud (EventBridge Scheduler `rate(...)`; minimum 60 s) */
   everySeconds: number;
   /** period of the local timer (local mode ticks faster: it has no SQS delay queue to look ahead) */
@@ -127,7 +128,20 @@ export const SCHEDULES: ScheduleDef[] = [
     input: { action: 'rescan' },
     description: 'full rescan of the hot directory (catches missed S3 events)',
   },
+  {
+    // always on (no component): anchoring is what makes a rewrite of the ledger's history
+    // detectable, so no operator switch stops it
+    id: 'LedgerDigest',
+    target: 'ledger-digest',
+    everySeconds: 300,
+    localEverySeconds: 60,
+    input: { action: 'digest' },
+    description: 'anchor the ledger head (seq, hash, time) in the append-only digest store',
+  },
 ];
+
+/** schedules with a component switch (ScheduleDef.component set) */
+export type SwitchableScheduleId = Exclude<ScheduleDef['id'], 'LedgerDigest'>;
 
 /** Replaces `{{HOT_BUCKET}}` placeholders in a pattern. */
 export function resolvePattern(pattern: EventPattern, vars: { HOT_BUCKET: string }): EventPattern {

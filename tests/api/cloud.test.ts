@@ -47,6 +47,7 @@ beforeAll(async () => {
     REGISTRY_TABLE: t.names.Registry,
     HEARTBEAT_TABLE: t.names.Heartbeats,
     LEDGER_TABLE: t.names.Ledger,
+    LEDGER_DIGEST_BUCKET: 'orch-ledger-digests',
     EVENT_BUS_NAME: 'orch-bus',
     DISPATCH_QUEUE_URL: QUEUE,
     LOG_LEVEL: 'silent',

@@ -26,7 +26,13 @@ import { BusEntryTooLargeError, BusPublishError, InvalidPatternError } from '../
 import { ActionNotAllowedError, ComponentNotConfiguredError, UnknownActionError } from '../../shared/core/control/errors';
 import { InvalidKafkaEventError, KafkaConsumeError, KafkaProduceError } from '../../shared/core/kafka/errors';
 import { InvalidFailureEventError } from '../../shared/core/health/errors';
-import { LedgerConflictError, LedgerCorruptError, LedgerEncodingError, LedgerRequestError } from '../../shared/core/ledger/errors';
+import {
+  LedgerConflictError,
+  LedgerCorruptError,
+  LedgerDigestsUnavailableError,
+  LedgerEncodingError,
+  LedgerRequestError,
+} from '../../shared/core/ledger/errors';
 import { ManagerError } from '../../shared/core/manager/errors';
 import {
   BundleReverifyError,
@@ -116,6 +122,11 @@ const CASES: [ErrorClass, Error, Expect][] = [
   [KafkaProduceError, new KafkaProduceError('Kafka did not acknowledge 3 record(s)'), UNAVAILABLE],
 
   [NotConfiguredError, new NotConfiguredError('the dispatch queue'), own(501, 'not_configured')],
+  [
+    LedgerDigestsUnavailableError,
+    new LedgerDigestsUnavailableError('this orchestrator has no ledger digest store configured'),
+    own(501, 'ledger_digests_not_configured'),
+  ],
   [ComponentSwitchError, new ComponentSwitchError('disabling schedule g/tick failed: AccessDenied'), own(500, 'component_switch_failed')],
   [LedgerCorruptError, new LedgerCorruptError(7, 'hash mismatch'), own(500, 'ledger_corrupt')],
 

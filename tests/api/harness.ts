@@ -17,7 +17,7 @@ import { createDynamoLedger } from '../../shared/adapters/aws/dynamo-ledger';
 import { ControlService } from '../../shared/core/control/service';
 import { healthPolicyFrom } from '../../shared/core/health/policy';
 import { loadConfig } from '../../shared/core/config';
-import type { LedgerReader } from '../../shared/core/ports';
+import type { LedgerDigestStore, LedgerReader } from '../../shared/core/ports';
 import type { LedgerService } from '../../shared/core/ledger/service';
 import { RULES } from '../../shared/definitions/routing';
 import { LocalBus } from '../../local/bus';
@@ -59,14 +59,16 @@ export interface ApiHarness {
   close(): Promise<void>;
 }
 
-export async function startApiHarness(opts: { maxBodyBytes?: number; busCounters?: ApiDeps['busCounters'] } = {}): Promise<ApiHarness> {
+export async function startApiHarness(
+  opts: { maxBodyBytes?: number; busCounters?: ApiDeps['busCounters']; digests?: LedgerDigestStore } = {},
+): Promise<ApiHarness> {
   const t = await createTestTables();
   const registry = new DynamoRegistry(t.clients.ddb, t.names.Registry, { shards: 2 });
   const heartbeats = new DynamoHeartbeats(t.clients.ddb, t.names.Heartbeats, { shards: 2 });
   // as local/host.ts wires them: the bus delivers to the ledger writer, the ledger replays onto the bus
   const targets: ConstructorParameters<typeof LocalBus>[0]['targets'] = {};
   const bus = new LocalBus({ rules: RULES, vars: { HOT_BUCKET: 'hot' }, targets });
-  const ledger = createDynamoLedger(t.clients.ddb, t.names.Ledger, bus);
+  const ledger = createDynamoLedger(t.clients.ddb, t.names.Ledger, bus, opts.digests ? { digests: opts.digests } : {});
   targets['ledger-writer'] = createLedgerWriterHandler({ ledger });
   const dispatcher = new RecordingDispatcher();
   const policy = healthPolicyFrom(loadConfig({}));

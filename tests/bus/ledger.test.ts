@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { setImmediate as tick } from 'node:timers/promises';
-import { createTestTables, type TestTables } from '../support/env';
+import { createTestTables, ddbEndpoint, type TestTables } from '../support/env';
 import { LocalBus } from '../../local/bus';
 import { RULES } from '../../shared/definitions/routing';
 import { createLedgerWriterHandler } from '../../functions/ledger-writer/core';
@@ -16,6 +16,10 @@ import { FakeClock } from '../../shared/core/clock';
 import { ValidationError } from '../../shared/core/errors';
 import type { Envelope } from '../../shared/core/envelope';
 import { LedgerTable, T0, allEntries, env, ledgerOn } from './helpers';
+import { blockPk } from '../../shared/adapters/aws/dynamo-ledger';
+import { createClients } from '../../shared/adapters/aws/clients';
+import { RequestCounter } from '../../shared/adapters/aws/request-counter';
+import { toBusEvent } from '../../shared/core/bus/events';
 
 let t: TestTables;
 let n = 0;
@@ -83,7 +87,12 @@ describe('ledger (DynamoDB Local)', () => {
     expect(head).toEqual({ seq: 10_000, hash: entries[9_999]!.hash });
     expect(await ledger.verify()).toEqual({ ok: true, entries: 10_000, head: head.hash, firstBad: null });
     const raw = new LedgerTable(t.clients.ddb, table);
-    expect(await raw.markers()).toBe(10_000);
+    // blocks, no id markers: every entry is stored once, inside the block of its commit
+    expect(await raw.markers()).toBe(0);
+    expect(await raw.countEntries()).toBe(10_000);
+    const blocks = await raw.blocks();
+    expect(blocks.length).toBeLessThan(10_000);
+    expect(blocks.map((b) => Number(b.seq))).toEqual([1, ...blocks.slice(0, -1).map((b) => Number(b.last) + 1)]);
     expect((await raw.checkpoints()).map((c) => c.seq)).toEqual(Array.from({ length: 10 }, (_, i) => (i + 1) * LEDGER_CHECKPOINT_EVERY));
   });
 
@@ -138,6 +147,59 @@ describe('ledger (DynamoDB Local)', () => {
     expect((await a.verify()).ok).toBe(true);
   });
 
+  it('a batch is one block: one conditional PutItem, no id markers, no transaction (the first block and checkpoint blocks aside)', async () => {
+    const table = await freshTable();
+    const clients = createClients({ region: 'us-east-1', endpoints: { dynamodb: ddbEndpoint() }, localCredentials: true });
+    const counter = new RequestCounter();
+    counter.count(clients.ddbRaw, 'DynamoDB', { capacity: true });
+    const ledger = ledgerOn(clients.ddb, table);
+    const writer = createLedgerWriterHandler({ ledger });
+    const batch = (n: number) => ({
+      Records: Array.from({ length: n }, (_, i) => {
+        const e = env('orders.created', 'shop', { order: i, note: 'x'.repeat(300) });
+        return {
+          messageId: e.id,
+          body: JSON.stringify(
+            toBusEvent({ source: 'agent-orchestrator', detailType: e.topic, detail: e }, { now: T0, account: '1', region: 'us-east-1' }),
+          ),
+        };
+      }),
+    });
+    await writer(batch(10)); // the first block records where blocks begin: a transaction with the hint
+    counter.reset();
+    for (let i = 0; i < 5; i++) await writer(batch(10));
+    // the tail was read once (cold start); then each batch of 10 is exactly one PutItem
+    expect(counter.snapshot()).toEqual({ 'DynamoDB:PutItem': 5 });
+    expect(counter.units.write / 50).toBeLessThanOrEqual(0.5);
+    const raw = new LedgerTable(clients.ddb, table);
+    expect((await raw.blocks()).map((b) => [b.seq, b.last])).toEqual([1, 11, 21, 31, 41, 51].map((f) => [f, f + 9]));
+    expect(await raw.markers()).toBe(0);
+    expect(await ledger.verify()).toMatchObject({ ok: true, entries: 60 });
+  });
+
+  it('a ledger written in the per-entry layout goes on in blocks: one chain, verified, listed, de-duplicated', async () => {
+    const table = await freshTable();
+    const raw = new LedgerTable(t.clients.ddb, table);
+    const old = Array.from({ length: 25 }, (_, i) => env('old', 'x', { i }));
+    const legacy = await raw.writeLegacy(old);
+    const ledger = ledgerOn(t.clients.ddb, table);
+    expect(await ledger.verify()).toEqual({ ok: true, entries: 25, head: legacy[24]!.hash, firstBad: null });
+    // an old event delivered again is still recognised (its marker), new ones go into blocks
+    const fresh = Array.from({ length: 12 }, (_, i) => env('new', 'y', { i }));
+    const r = await ledger.append([old[3]!, ...fresh]);
+    expect(r.duplicates).toEqual([old[3]!.id]);
+    expect(r.appended.map((e) => e.seq)).toEqual(Array.from({ length: 12 }, (_, i) => 26 + i));
+    expect(r.appended[0]!.prevHash).toBe(legacy[24]!.hash);
+    expect(Number((await raw.hint())!.blocksFrom)).toBe(26);
+    const entries = await allEntries(ledger, 7);
+    expect(entries.map((e) => e.seq)).toEqual(Array.from({ length: 37 }, (_, i) => i + 1));
+    expect(entries.slice(0, 25)).toEqual(legacy);
+    expect(await ledger.verify()).toMatchObject({ ok: true, entries: 37, firstBad: null });
+    // tampering on either side of the boundary is found
+    await raw.put({ ...(await raw.items('C#')).find((it) => it.seq === 7)!, sender: 'mallory' });
+    expect(await ledger.verify()).toMatchObject({ ok: false, firstBad: 7 });
+  });
+
   it('the same event delivered twice appears once', async () => {
     const table = await freshTable();
     const ledger = ledgerOn(t.clients.ddb, table);
@@ -178,7 +240,7 @@ describe('ledger (DynamoDB Local)', () => {
     const entries = await allEntries(ledger);
     expect(entries.map((x) => x.id)).toEqual([e.id, other.id]);
     expect(entries.map((x) => x.seq)).toEqual([1, 2]);
-    expect(await new LedgerTable(t.clients.ddb, table).markers()).toBe(2);
+    expect(await new LedgerTable(t.clients.ddb, table).markers()).toBe(0);
     expect((await ledger.verify()).ok).toBe(true);
   });
 
@@ -329,7 +391,7 @@ describe('tamper evidence', () => {
     topic: () => 'forged',
     sender: () => 'mallory',
     recipient: () => 'mallory',
-    payload: (v) => String(v).replace('"i":', '"i":1'),
+    payload: (v) => ({ ...(v as Record<string, unknown>), i: 1000 }),
     hash: (v) => String(v).replace(/^./, (c) => (c === 'a' ? 'b' : 'a')),
     prevHash: (v) => String(v).replace(/^./, (c) => (c === 'a' ? 'b' : 'a')),
     expiresAt: (v) => Number(v) - 86_400,
@@ -340,12 +402,13 @@ describe('tamper evidence', () => {
     for (const [field, change] of Object.entries(altered)) {
       it(`editing ${field} of entry ${seq} is reported at ${seq}`, async () => {
         const original = (await raw.get(seq))!;
+        const restore = await raw.snapshot(seq);
         await raw.set(seq, field, change(original[field]));
         try {
           const report = await ledger.verify();
           expect(report).toMatchObject({ ok: false, firstBad: seq });
         } finally {
-          await raw.put(original);
+          await restore();
         }
         expect((await ledger.verify()).ok).toBe(true);
       });
@@ -363,48 +426,50 @@ describe('tamper evidence', () => {
       [15, (s) => raw.set(s, 'topic', 42)],
     ];
     for (const [seq, edit] of cases) {
-      const original = (await raw.get(seq))!;
+      const restore = await raw.snapshot(seq);
       await edit(seq);
       try {
         expect(await ledger.verify()).toMatchObject({ ok: false, firstBad: seq });
       } finally {
-        await raw.put(original);
+        await restore();
       }
     }
     expect((await ledger.verify()).ok).toBe(true);
   });
 
-  it('deleting an entry that has not expired, or the last one, or adding one beyond the head is reported', async () => {
-    for (const seq of [1, 20, 31]) {
-      const original = (await raw.get(seq))!;
+  it('deleting an entry that has not expired (first, middle or last of its block, the last of the ledger), or adding a block after the last, is reported', async () => {
+    for (const seq of [1, 15, 16, 20, 30, 31]) {
+      const restore = await raw.snapshot(seq);
       await raw.delete(seq);
       try {
         expect(await ledger.verify()).toMatchObject({ ok: false, firstBad: seq });
       } finally {
-        await raw.put(original);
+        await restore();
       }
     }
-    const copy = { ...(await raw.get(31))!, seq: 32 };
-    await raw.put(copy);
+    // a block appended after the last one that does not link to it
+    const last = (await raw.block(31))!;
+    const copy = { ...last, pk: blockPk(32), seq: 32, last: 32 };
+    await raw.putBody(copy, [{ ...(await raw.get(31))!, seq: 32 }]);
     try {
       expect(await ledger.verify()).toMatchObject({ ok: false, firstBad: 32 });
     } finally {
-      await raw.delete(32);
+      await raw.putBody(copy, []);
     }
     expect((await ledger.verify()).ok).toBe(true);
   });
 
-  it('a consistently re-hashed forgery of the last entry still breaks the head', async () => {
-    const original = (await raw.get(31))!;
+  it('a consistently re-hashed forgery of the last entry still breaks the head (its block and the head hint)', async () => {
+    const restore = await raw.snapshot(31);
     const { hashEntry } = await import('../../shared/core/ledger/hash');
     const entries = await allEntries(ledger);
-    const last = { ...entries[30]!, payload: { forged: true } };
-    const forgedHash = hashEntry(last, last.prevHash);
-    await raw.put({ ...original, payload: JSON.stringify({ forged: true }), hash: forgedHash });
+    const forged = { ...entries[30]!, payload: { forged: true } };
+    await raw.set(31, 'payload', { forged: true });
+    await raw.set(31, 'hash', hashEntry(forged, forged.prevHash));
     try {
       expect(await ledger.verify()).toMatchObject({ ok: false, firstBad: 31 });
     } finally {
-      await raw.put(original);
+      await restore();
     }
   });
 });
@@ -415,7 +480,8 @@ describe('retention (TTL) and checkpoints', () => {
     const raw = new LedgerTable(t.clients.ddb, table);
     const clock = new FakeClock(T0);
     const ledger = ledgerOn(t.clients.ddb, table, { retentionDays: 1, clock });
-    await ledger.append(Array.from({ length: 30 }, (_, i) => env('old', 'x', { i })));
+    // blocks of 10: TTL deletes whole blocks, in no particular order
+    for (let b = 0; b < 3; b++) await ledger.append(Array.from({ length: 10 }, (_, i) => env('old', 'x', { i: b * 10 + i })));
     clock.advance(DAY / 2);
     await ledger.append(Array.from({ length: 30 }, (_, i) => env('new', 'x', { i })));
     const before = await allEntries(ledger);
@@ -427,21 +493,21 @@ describe('retention (TTL) and checkpoints', () => {
     // list leaves out expired entries TTL has not deleted yet
     expect((await allEntries(ledger)).map((e) => e.seq)).toEqual(Array.from({ length: 30 }, (_, i) => i + 31));
     expect(await ledger.verify()).toMatchObject({ ok: true, entries: 60 });
-    // TTL deletes lazily and in no particular order: some expired items first, then the rest
-    await raw.expire(clock.now(), (it) => Number(it.seq) % 3 === 0);
+    // TTL deletes lazily and in no particular order: some expired blocks first, then the rest
+    expect(await raw.expire(clock.now(), (it) => Number(it.seq) === 11)).toBe(2);
     expect(await ledger.verify()).toMatchObject({ ok: true, firstBad: null });
     expect(await raw.expire(clock.now())).toBeGreaterThan(0);
     expect(await raw.countEntries()).toBe(30);
     expect(await ledger.verify()).toEqual({ ok: true, entries: 30, head: before[59]!.hash, firstBad: null });
     // deleting a live entry next to the expired range is detected
-    const e31 = (await raw.get(31))!;
+    const restore31 = await raw.snapshot(31);
     await raw.delete(31);
     expect(await ledger.verify()).toMatchObject({ ok: false, firstBad: 31 });
-    await raw.put(e31);
+    await restore31();
     // editing the first retained entry is still detected (its hash, and the next entry's link)
     await raw.set(31, 'sender', 'mallory');
     expect(await ledger.verify()).toMatchObject({ ok: false, firstBad: 31 });
-    await raw.put(e31);
+    await restore31();
     // appends go on after expiry; the chain continues from the head
     await ledger.append([env('later', 'x', {})]);
     expect(await ledger.verify()).toMatchObject({ ok: true, entries: 31 });
@@ -482,15 +548,15 @@ describe('retention (TTL) and checkpoints', () => {
     expect(await raw.countEntries()).toBe(15);
     expect(await ledger.verify()).toMatchObject({ ok: true, entries: 15 });
     // entry 10 never expires: deleting it (next to the expired 11..20) is detected
-    const e10 = (await raw.get(10))!;
+    const restore10 = await raw.snapshot(10);
     await raw.delete(10);
     expect(await ledger.verify()).toMatchObject({ ok: false, firstBad: 10 });
-    await raw.put(e10);
+    await restore10();
     // an entry written after retention was switched off never expires either
-    const e21 = (await raw.get(21))!;
+    const restore21 = await raw.snapshot(21);
     await raw.delete(21);
     expect(await ledger.verify()).toMatchObject({ ok: false, firstBad: 21 });
-    await raw.put(e21);
+    await restore21();
     expect((await ledger.verify()).ok).toBe(true);
   });
 });

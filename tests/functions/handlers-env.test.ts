@@ -18,6 +18,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { InvokeCommand, LambdaClient, type InvokeCommandInput } from '@aws-sdk/client-lambda';
+import { ListObjectVersionsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoRegistry } from '../../shared/adapters/aws/dynamo-registry';
 import { DynamoHeartbeats } from '../../shared/adapters/aws/dynamo-heartbeats';
 import { createDynamoLedger } from '../../shared/adapters/aws/dynamo-ledger';
@@ -36,6 +37,7 @@ import { synth, TEST_PUBKEY } from '../infra/synth';
 import { apiGatewayEvent, IAM_AUTHORIZER } from '../support/api-gateway';
 
 const QUEUE = 'https://sqs.us-east-1.amazonaws.com/123456789012/orch-dispatch';
+const DIGEST_BUCKET = 'orch-ledger-digests';
 const BUS = 'orch-agents';
 const key = generateKeyPair();
 
@@ -110,6 +112,7 @@ function stackEnv(): Record<string, string> {
     REGISTRY_TABLE: t.names.Registry,
     HEARTBEAT_TABLE: t.names.Heartbeats,
     LEDGER_TABLE: t.names.Ledger,
+    LEDGER_DIGEST_BUCKET: DIGEST_BUCKET,
   };
 }
 
@@ -168,6 +171,7 @@ const MODULES = {
   'health-monitor': '../../functions/health-monitor/handler',
   router: '../../functions/router/handler',
   'ledger-writer': '../../functions/ledger-writer/handler',
+  'ledger-digest': '../../functions/ledger-digest/handler',
   api: '../../functions/api/handler',
   'api-stream': '../../functions/api/stream',
   sandbox: '../../functions/sandbox/handler',
@@ -181,7 +185,8 @@ const REQUIRED: Record<keyof typeof MODULES, string[]> = {
   'health-monitor': ['REGISTRY_TABLE', 'HEARTBEAT_TABLE', 'EVENT_BUS_NAME'],
   router: ['REGISTRY_TABLE', 'DISPATCH_QUEUE_URL'],
   'ledger-writer': ['LEDGER_TABLE'],
-  api: ['REGISTRY_TABLE', 'HEARTBEAT_TABLE', 'LEDGER_TABLE', 'EVENT_BUS_NAME'],
+  'ledger-digest': ['LEDGER_TABLE', 'LEDGER_DIGEST_BUCKET'],
+  api: ['REGISTRY_TABLE', 'HEARTBEAT_TABLE', 'LEDGER_TABLE', 'EVENT_BUS_NAME', 'LEDGER_DIGEST_BUCKET'],
   'api-stream': ['REGISTRY_TABLE', 'HEARTBEAT_TABLE', 'LEDGER_TABLE', 'EVENT_BUS_NAME'],
   sandbox: [],
 };
@@ -250,6 +255,7 @@ describe("the environment of the tests is the stack's", () => {
       HealthMonitor: 'health-monitor',
       Router: 'router',
       LedgerWriter: 'ledger-writer',
+      LedgerDigest: 'ledger-digest',
       Api: 'api',
       ApiStream: 'api-stream',
       Sandbox: 'sandbox',
@@ -545,6 +551,50 @@ describe('each Lambda entry point, wired from its environment', () => {
     });
     const page = await ledger.list({ after: head0, limit: 10 });
     expect(page.entries.map((e) => [e.seq, e.id, e.topic])).toEqual(envelopes.map((e, i) => [head0 + 1 + i, e.id, e.topic]));
+  });
+
+  it('ledger-digest: the schedule anchors the ledger head in the digest bucket once (S3 ListObjectVersions/PutObject, mocked: no emulator lists versions)', async () => {
+    const ledger = createDynamoLedger(t.clients.ddb, t.names.Ledger);
+    await ledger.append([makeEnvelope({ topic: 'digest.one', sender: 'x', payload: { n: 1 } })]);
+    const head = await ledger.head();
+    const s3Mock = mockClient(S3Client);
+    try {
+      let anchored = false;
+      s3Mock
+        .on(ListObjectVersionsCommand)
+        .callsFake(() => ({ Versions: anchored ? [{ Key: 'k', VersionId: 'v1' }] : [], IsTruncated: false }));
+      s3Mock.on(PutObjectCommand).callsFake(() => {
+        anchored = true;
+        return { VersionId: 'v1' };
+      });
+      const handler = await load(MODULES['ledger-digest'], stackEnv());
+      const key = `ledger-digests/${String(head.seq).padStart(16, '0')}-`;
+      const first = (await handler({ action: 'digest' })) as { written: { seq: number; hash: string; ref: string } | null };
+      expect(first.written).toMatchObject({
+        seq: head.seq,
+        hash: head.hash,
+        ref: expect.stringMatching(new RegExp(`^${key}\\d{13}-${head.hash}\\.json\\?versionId=v1$`)),
+      });
+      // the head is anchored already: nothing more is written
+      expect(await handler({ action: 'digest' })).toEqual({ written: null, head });
+      expect(s3Mock.commandCalls(ListObjectVersionsCommand).map((c) => c.args[0].input)).toEqual([
+        { Bucket: DIGEST_BUCKET, Prefix: key, MaxKeys: 1 },
+        { Bucket: DIGEST_BUCKET, Prefix: key, MaxKeys: 1 },
+      ]);
+      const puts = s3Mock.commandCalls(PutObjectCommand).map((c) => c.args[0].input);
+      expect(puts).toEqual([
+        {
+          Bucket: DIGEST_BUCKET,
+          Key: expect.stringMatching(new RegExp(`^${key}\\d{13}-${head.hash}\\.json$`)),
+          Body: expect.stringContaining(`"seq":${head.seq},"hash":"${head.hash}"`),
+          ContentType: 'application/json',
+          ChecksumAlgorithm: 'SHA256',
+        },
+      ]);
+      await expect(handler({ action: 'tick' })).rejects.toMatchObject({ name: 'ValidationError' });
+    } finally {
+      s3Mock.restore();
+    }
   });
 
   it('api: GET /agents reads the registry table; POST /events puts exactly one entry on the bus', async () => {

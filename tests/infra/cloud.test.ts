@@ -28,12 +28,14 @@ describe('item 7: a deploy after a destroy, and long stack names', () => {
     expect(group.Properties?.Name).toBe('AgentOrchestrator-schedules');
     expect(group.DeletionPolicy).toBe('Delete');
     expect(group.UpdateReplacePolicy).toBe('Delete');
-    // only data is retained (retainData=true): tables and buckets, none with a fixed name
+    // only data is retained (retainData=true): tables and buckets (the digest bucket always: its
+    // locked versions cannot be deleted), none with a fixed name
     const retained = Object.entries(resources).filter(([, r]) => r.DeletionPolicy === 'Retain');
     expect(retained.map(([, r]) => r.Type).sort()).toEqual([
       'AWS::DynamoDB::Table',
       'AWS::DynamoDB::Table',
       'AWS::DynamoDB::Table',
+      'AWS::S3::Bucket',
       'AWS::S3::Bucket',
       'AWS::S3::Bucket',
     ]);

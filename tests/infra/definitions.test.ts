@@ -25,6 +25,7 @@ const targetArn: Record<TargetName, unknown> = {
   scheduler: arnOf(id(stack.scheduler.function.fn)),
   'health-monitor': arnOf(id(stack.monitor.function.fn)),
   router: arnOf(id(stack.router.function.fn)),
+  'ledger-digest': arnOf(id(stack.ledgerDigests.function.fn)),
   // the ledger writer is fed through its FIFO queue
   'ledger-writer': arnOf(id(stack.ledgerWriter.queue)),
   // only with a Kafka bridge configured (its rule is not in RULES: tests/infra/kafka.test.ts)

@@ -162,7 +162,7 @@ describe('options kept in cdk.context.json, as documented', () => {
     };
     expect(Object.keys(template.Rules ?? {})).not.toContain(TRUSTED_KEYS_RULE_ID);
     const fns = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function');
-    expect(fns).toHaveLength(8);
+    expect(fns).toHaveLength(9);
     for (const f of fns) expect(f.Properties.Environment.Variables.AGENT_BUNDLE_PUBKEYS).toBe(TEST_PUBKEY);
     expect(
       Object.values(template.Resources).some((r) => r.Type === 'AWS::SNS::Subscription' && r.Properties.Endpoint === 'ops@example.com'),

@@ -95,7 +95,14 @@ describe('bad configuration is refused before synthesis', () => {
     expect(p.trustedPublicKeys).toEqual([TEST_PUBKEY]);
     expect(p.components).toEqual({ manager: true, scheduler: true, runner: false, monitor: true, bus: true, kafka: true });
     expect(p.api).toEqual({ authMode: 'iam', rateLimit: 50, burstLimit: 100 });
-    expect(p.retention).toEqual({ logDays: 30, ledgerDays: 0, archiveDays: 30, noncurrentBundleDays: 90, accessLogDays: 90 });
+    expect(p.retention).toEqual({
+      logDays: 30,
+      ledgerDays: 0,
+      archiveDays: 30,
+      noncurrentBundleDays: 90,
+      accessLogDays: 90,
+      digestDays: 365,
+    });
   });
 });
 

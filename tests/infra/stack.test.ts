@@ -37,13 +37,14 @@ describe('components', () => {
       'Api',
       'ApiStream',
       'HealthMonitor',
+      'LedgerDigest',
       'LedgerWriter',
       'Router',
       'Runner',
       'Sandbox',
       'Scheduler',
     ]);
-    expect(count('AWS::S3::Bucket')).toBe(2); // hot directory + its access logs
+    expect(count('AWS::S3::Bucket')).toBe(3); // hot directory + its access logs + the ledger digests
     expect(count('AWS::Events::EventBus')).toBe(1);
     expect(count('AWS::Events::Archive')).toBe(1);
     expect(count('AWS::Events::Rule')).toBe(5); // 4 routing rules + the health-events rule
@@ -140,7 +141,7 @@ describe('functions', () => {
   });
 
   it('asynchronously invoked functions retry and then send failures to the on-failure queue', () => {
-    const asyncFns = ['AgentManager', 'Scheduler', 'HealthMonitor', 'Router'];
+    const asyncFns = ['AgentManager', 'Scheduler', 'HealthMonitor', 'Router', 'LedgerDigest'];
     const configs = ofType(resources, 'AWS::Lambda::EventInvokeConfig');
     expect(configs).toHaveLength(asyncFns.length);
     for (const name of asyncFns) {
@@ -342,7 +343,11 @@ describe('control API', () => {
     expect(env[CLOUD_ENV.scheduleGroup]).toBe('AgentOrchestrator-schedules');
     expect(env[CLOUD_ENV.schedulerRoleArn]).toEqual(arnOf(id(stack.schedules.role)));
     expect(env[CLOUD_ENV.runnerEsmUuid]).toEqual(refOf(runnerEsmId));
-    for (const def of SCHEDULES) expect(env[CLOUD_ENV.schedules[def.id]], def.id).toEqual(refOf(id(stack.scheduleById[def.id])));
+    for (const def of SCHEDULES) {
+      // the digest schedule has no switch: anchoring is always on
+      if (def.id === 'LedgerDigest') continue;
+      expect(env[CLOUD_ENV.schedules[def.id]], def.id).toEqual(refOf(id(stack.scheduleById[def.id])));
+    }
     expect(env[CLOUD_ENV.rules.HotDirectory]).toBe('AgentOrchestrator-HotDirectory');
     expect(env[CLOUD_ENV.rules.Delivery]).toBe('AgentOrchestrator-Delivery');
     expect(env[CLOUD_ENV.rules.Health]).toBe('AgentOrchestrator-Health');
@@ -459,9 +464,11 @@ describe('IAM: least privilege per function', () => {
     const api = roleStatements.Api ?? [];
     const by = (sid: string) => api.find((st) => st.Sid === sid);
     const sorted = (xs: unknown[]) => xs.map((x) => JSON.stringify(x)).sort();
+    // every schedule but the digest's, which no switch stops
     expect(sorted(resourcesOf(by('SwitchSchedules') as Statement))).toEqual(
-      sorted(SCHEDULES.map((d) => arnOf(id(stack.scheduleById[d.id])))),
+      sorted(SCHEDULES.filter((d) => d.component !== undefined).map((d) => arnOf(id(stack.scheduleById[d.id])))),
     );
+    expect(SCHEDULES.filter((d) => d.component === undefined).map((d) => d.id)).toEqual(['LedgerDigest']);
     expect(resourcesOf(by('SwitchRules') as Statement)).toHaveLength(3);
     expect(resourcesOf(by('SwitchRules') as Statement)).not.toContainEqual(arnOf(id(stack.rules.Ledger)));
     expect(by('PassSchedulerRole')).toMatchObject({
@@ -474,7 +481,7 @@ describe('IAM: least privilege per function', () => {
   it('EventBridge Scheduler’s role invokes only the scheduled functions', () => {
     const sts = statementsOfRole(resources, id(stack.schedules.role));
     const invoke = sts.filter((st) => actionsOf(st).includes('lambda:InvokeFunction')).flatMap(resourcesOf);
-    const scheduled = ['AgentManager', 'Scheduler', 'HealthMonitor'].map((n) => JSON.stringify(arnOf(fnIds[n] as string)));
+    const scheduled = ['AgentManager', 'Scheduler', 'HealthMonitor', 'LedgerDigest'].map((n) => JSON.stringify(arnOf(fnIds[n] as string)));
     for (const r of invoke) expect(scheduled.some((f) => JSON.stringify(r).includes(JSON.parse(f)['Fn::GetAtt'][0]))).toBe(true);
     const trust = resources[id(stack.schedules.role)]?.Properties?.AssumeRolePolicyDocument.Statement[0];
     expect(trust).toMatchObject({
@@ -587,8 +594,8 @@ describe('operations', () => {
     }
   });
 
-  it('alarms on the errors of each of the seven other functions (not the sandbox: agent code ends its environments): Errors summed over 5 minutes, at least 1', () => {
-    const names = ['AgentManager', 'Scheduler', 'Runner', 'HealthMonitor', 'Router', 'Api', 'ApiStream'];
+  it('alarms on the errors of each of the eight other functions (not the sandbox: agent code ends its environments): Errors summed over 5 minutes, at least 1', () => {
+    const names = ['AgentManager', 'Scheduler', 'Runner', 'HealthMonitor', 'Router', 'Api', 'ApiStream', 'LedgerDigest'];
     expect(alarm('SandboxErrors')).toBeUndefined();
     expect(
       Object.keys(fnIds)

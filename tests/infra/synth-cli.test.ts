@@ -47,12 +47,12 @@ describe('npm run synth', () => {
     const types = Object.values(template.Resources).map((r) => r.Type);
     const count = (t: string) => types.filter((x) => x === t).length;
     expect(count('AWS::DynamoDB::Table')).toBe(3);
-    expect(count('AWS::Lambda::Function')).toBe(8);
-    expect(count('AWS::S3::Bucket')).toBe(2);
+    expect(count('AWS::Lambda::Function')).toBe(9);
+    expect(count('AWS::S3::Bucket')).toBe(3);
     expect(count('AWS::Events::EventBus')).toBe(1);
     expect(count('AWS::Events::Archive')).toBe(1);
     expect(count('AWS::Events::Rule')).toBe(5);
-    expect(count('AWS::Scheduler::Schedule')).toBe(3);
+    expect(count('AWS::Scheduler::Schedule')).toBe(4);
     expect(count('AWS::Lambda::EventSourceMapping')).toBe(2);
     expect(count('AWS::ApiGatewayV2::Api')).toBe(1);
     expect(count('AWS::Lambda::Url')).toBe(1);

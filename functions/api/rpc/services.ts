@@ -142,13 +142,34 @@ export function registerServices(router: ConnectRouter, deps: RpcServiceDeps): v
         head: BigInt(page.head),
       };
     }),
-    verifyLedger: unary('VerifyLedger', async () => {
-      const r = await ops.verifyLedger();
+    verifyLedger: unary('VerifyLedger', async (req) => {
+      const r = await ops.verifyLedger(req.digests ? { digests: true } : {});
+      const d = r.digests;
       return {
         ok: r.ok,
         entries: BigInt(r.entries),
         head: r.head,
         ...(r.firstBad !== null ? { firstBad: BigInt(r.firstBad) } : {}),
+        ...(d
+          ? {
+              digests: {
+                ok: d.ok,
+                total: d.total,
+                checked: d.checked,
+                expired: d.expired,
+                mismatched: d.mismatched.map((m) => ({
+                  ref: m.ref,
+                  seq: BigInt(m.seq),
+                  at: m.at,
+                  anchored: m.anchored,
+                  ...(m.found !== null ? { found: m.found } : {}),
+                })),
+                ...(d.lastMatching
+                  ? { lastMatching: { seq: BigInt(d.lastMatching.seq), at: d.lastMatching.at, ref: d.lastMatching.ref } }
+                  : {}),
+              },
+            }
+          : {}),
       };
     }),
     replayLedger: unary('ReplayLedger', async (req) => {

@@ -11,6 +11,11 @@ export class LedgerRequestError extends codedError('invalid_ledger_request') {
   override name = 'LedgerRequestError';
 }
 
+/** Digest anchoring asked for (`verify?digests=true`, the digest schedule) where no digest store is configured. */
+export class LedgerDigestsUnavailableError extends codedError('ledger_digests_not_configured') {
+  override name = 'LedgerDigestsUnavailableError';
+}
+
 /** Appends kept losing races with another writer (should not happen with the single FIFO writer). */
 export class LedgerConflictError extends codedError('ledger_append_conflict') {
   override name = 'LedgerConflictError';

@@ -9,34 +9,48 @@
  *     store: new DynamoLedgerStore(clients.ddb, config.LEDGER_TABLE),
  *     publisher,                                  // EventPublisher (replay re-publishes through it)
  *     retentionDays: config.AGENT_LEDGER_RETENTION_DAYS,
+ *     digests,                                    // LedgerDigestStore (digest anchoring), optional
  *   });
  *   // or: createDynamoLedger(ddb, table, publisher, { retentionDays }) from the same adapter module
  *
- * It is the API's LedgerReader (list, verify, head) plus `replay`, and the ledger writer's
- * `append`.
+ * It is the API's LedgerReader (list, verify, head) plus `replay`, the ledger writer's `append`
+ * and the digest writer's `writeDigest`.
  *
- * - append: gap-free sequence numbers and the hash chain; each group of entries is committed in
- *   one atomic write together with one marker per event id and the new head, conditioned on the
- *   head it was computed from. Ids are checked against the markers after that head was taken,
- *   so an id recorded meanwhile either shows in the check or makes the commit fail (head
- *   moved), after which the service re-reads the head and starts over. So a sequence number is
- *   never skipped or reused, and an event id is recorded at most once (while its marker is
- *   retained), even with concurrent writers.
- * - verify: recomputes every hash and link, checks the head and the checkpoints, and tells
- *   expired gaps (retention) from deletions; reports the first bad seq.
+ * - append: gap-free sequence numbers and the hash chain; each group of entries is one block,
+ *   committed by one conditional write that lands only on the seq after the last committed
+ *   entry. Event ids are checked against the ids of the recent blocks, held in memory (IdWindow):
+ *   a writer must have caught up with every block before its own can land, so the check is
+ *   exact within the window even with concurrent writers. So a sequence number is never skipped
+ *   or reused, and an event id is recorded at most once within the de-duplication window.
+ * - verify: recomputes every hash and link, checks the head hint, the checkpoints and (on
+ *   request) the digests, and tells expired gaps (retention) from deletions; reports the first
+ *   bad seq. Entries appended while it runs are verified if it reaches them, never half.
  * - replay: re-publishes a range (filtered by topic/agent) in sequence order as NEW envelopes
  *   (new id, `replayOf` = the original's seq), which the ledger records as new entries.
+ * - writeDigest: anchors the current head (seq, hash, time) in the digest store.
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { parseEnvelope, TopicSchema, type Envelope } from '../envelope';
-import type { EventPublisher, LedgerEntry, LedgerPage, LedgerQuery, LedgerReader, LedgerVerifyReport, ReplayRequest } from '../ports';
+import type {
+  EventPublisher,
+  LedgerDigestStore,
+  LedgerEntry,
+  LedgerPage,
+  LedgerQuery,
+  LedgerReader,
+  LedgerVerifyOptions,
+  LedgerVerifyReport,
+  ReplayRequest,
+  StoredDigest,
+} from '../ports';
 import { systemClock, type Clock } from '../clock';
 import { silentLogger, type Logger } from '../logger';
 import { canonicalJson } from './canonical';
-import { LedgerConflictError, LedgerCorruptError, LedgerRequestError } from './errors';
+import { LedgerConflictError, LedgerCorruptError, LedgerDigestsUnavailableError, LedgerRequestError } from './errors';
 import { GENESIS_HASH, hashEntry } from './hash';
 import { LEDGER_CHECKPOINT_EVERY, verifyChain } from './verify';
+import { IdWindow } from './window';
 import type { LedgerCheckpoint, LedgerHead, LedgerStore } from '../ports';
 
 export { LEDGER_CHECKPOINT_EVERY };
@@ -83,6 +97,27 @@ export interface LedgerServiceDeps {
   retentionDays?: number;
   clock?: Clock;
   logger?: Logger;
+  /** where digests are anchored (digest writer, `verify({ digests: true })`) */
+  digests?: LedgerDigestStore;
+  /** de-duplication window (defaults: DEDUP_WINDOW) */
+  dedup?: Partial<typeof DEDUP_WINDOW>;
+}
+
+/**
+ * How far back event ids are de-duplicated. A duplicate of an envelope is appended after the
+ * envelope was made (`ts`), so the window reaches back to the oldest `ts` of a batch less
+ * `skewMs`, and at least `minAgeMs`; at most `maxAgeMs` (the ledger queue redelivers a batch for
+ * up to 10 receives × 6 min visibility = 1 h) and `maxIds` ids.
+ */
+export const DEDUP_WINDOW = { minAgeMs: 10 * 60_000, maxAgeMs: 65 * 60_000, skewMs: 5 * 60_000, maxIds: 200_000 };
+
+/** the head hint is moved at least this often while appending (without retention) */
+export const HINT_EVERY_MS = 60_000;
+
+export interface DigestResult {
+  /** the digest written, or null: the ledger is empty, or its head was anchored already */
+  written: StoredDigest | null;
+  head: { seq: number; hash: string };
 }
 
 export interface AppendResult {
@@ -106,13 +141,19 @@ export class LedgerService implements LedgerReader {
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly retentionDays: number;
-  /** last head this process committed or read; stale heads only cost a failed commit */
-  private cachedHead: LedgerHead | null | undefined;
+  private readonly dedup: typeof DEDUP_WINDOW;
+  /** the last block this process committed or found (undefined: not read yet); stale only costs a failed commit */
+  private tail: LedgerHead | null | undefined;
+  /** ids of the recent blocks, up to `head` */
+  private window: IdWindow | undefined;
+  /** when this process last moved the head hint */
+  private hintAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly deps: LedgerServiceDeps) {
     this.clock = deps.clock ?? systemClock;
     this.log = deps.logger ?? silentLogger;
     this.retentionDays = deps.retentionDays ?? 0;
+    this.dedup = { ...DEDUP_WINDOW, ...deps.dedup };
     if (!Number.isInteger(this.retentionDays) || this.retentionDays < 0)
       throw new LedgerRequestError('retentionDays must be a non-negative integer');
   }
@@ -136,29 +177,33 @@ export class LedgerService implements LedgerReader {
     const appended: LedgerEntry[] = [];
     let failures = 0;
     while (pending.length > 0) {
-      // Order matters: take the head first, then check the ids. A commit that recorded one of
-      // these ids after that head either shows up in the id check or has moved the head, and
-      // then our commit (conditioned on the head) fails and we start over.
-      const expect = this.cachedHead === undefined ? await this.deps.store.readHead() : this.cachedHead;
-      const group = this.takeGroup(pending);
-      const existing = await this.deps.store.findIds(group.map((e) => e.id));
-      if (existing.size > 0) {
-        for (const id of existing.keys()) duplicates.push(id);
-        pending = pending.filter((e) => !existing.has(e.id));
-        this.cachedHead = expect;
+      const window = await this.windowFor(pending);
+      // Every block up to `head` is in the window (ours, or read while catching up), and our
+      // block lands only right after `head`: a commit that recorded one of these ids either is
+      // in the window or makes ours fail, after which we catch up and check again.
+      const recorded = new Set<string>();
+      for (const e of pending) if (window.has(e.id) !== undefined) recorded.add(e.id);
+      if (window.reachedStart) for (const id of (await this.deps.store.legacyIds(pending.map((e) => e.id))).keys()) recorded.add(id);
+      if (recorded.size > 0) {
+        duplicates.push(...recorded);
+        pending = pending.filter((e) => !recorded.has(e.id));
         continue;
       }
+      const expect = this.tail ?? null;
+      const group = this.takeGroup(pending);
       const commit = this.build(expect, group);
       const res = await this.deps.store.commit(commit);
       if (res.ok) {
-        this.cachedHead = commit.head;
+        if (commit.hint) this.hintAt = commit.head.appendedAt;
+        this.tail = commit.head;
+        window.push({ first: commit.entries[0]!.seq, head: commit.head, ids: commit.entries.map((e) => e.id) });
         appended.push(...commit.entries);
         pending = pending.slice(group.length);
         failures = 0;
         continue;
       }
-      // lost a race with another writer, or our cached head was stale: re-read and retry
-      this.cachedHead = undefined;
+      // lost a race with another writer, or our head was stale: catch up with its blocks
+      await this.catchUp(window);
       if (++failures >= MAX_COMMIT_ATTEMPTS)
         throw new LedgerConflictError(`append failed ${failures} times in a row against concurrent writers`);
       // back off (random, growing) so that writers that keep colliding spread out instead of
@@ -169,12 +214,58 @@ export class LedgerService implements LedgerReader {
     return { appended, duplicates };
   }
 
+  /** The head and the window, reaching back as far as these envelopes need. */
+  private async windowFor(pending: Envelope[]): Promise<IdWindow> {
+    const now = this.clock.now();
+    if (this.tail === undefined || !this.window) {
+      this.tail = await this.deps.store.readTail();
+      this.window = new IdWindow(this.tail?.seq ?? 0, this.dedup.maxIds);
+    }
+    const window = this.window;
+    window.evictBefore(now - this.dedup.maxAgeMs);
+    const oldest = Math.min(...pending.map((e) => Date.parse(e.ts)).filter((t) => Number.isFinite(t)), now);
+    const since = Math.max(now - this.dedup.maxAgeMs, Math.min(now - this.dedup.minAgeMs, oldest - this.dedup.skewMs));
+    if (since < window.coveredSince && !window.reachedStart) {
+      let reached = true;
+      for await (const b of this.deps.store.blocksBefore(window.start - 1)) {
+        window.unshift(b);
+        if (b.head.appendedAt < since) {
+          reached = false;
+          break;
+        }
+      }
+      if (reached) {
+        window.reachedStart = true;
+        window.coveredSince = Number.NEGATIVE_INFINITY;
+      }
+    }
+    return window;
+  }
+
+  /** After a lost commit: the blocks other writers committed after our head. */
+  private async catchUp(window: IdWindow): Promise<void> {
+    const from = this.tail?.seq ?? 0;
+    let n = 0;
+    for await (const b of this.deps.store.blocksAfter(from)) {
+      if (b.first !== (this.tail?.seq ?? 0) + 1) break;
+      window.push(b);
+      this.tail = b.head;
+      n++;
+    }
+    if (n === 0) {
+      // nothing after our head (a transaction conflict): re-read the tail to be sure
+      const tail = await this.deps.store.readTail();
+      if (tail && tail.seq !== (this.tail?.seq ?? 0)) this.tail = undefined; // start over from the tail
+    }
+  }
+
   private takeGroup(pending: Envelope[]): Envelope[] {
     const { maxEntriesPerCommit, maxBytesPerCommit } = this.deps.store;
     let bytes = 0;
     let n = 0;
     for (const e of pending) {
-      const size = Buffer.byteLength(JSON.stringify(e), 'utf8') + 1024;
+      // the stored entry: the envelope plus seq, hashes and expiry (about 200 bytes)
+      const size = Buffer.byteLength(JSON.stringify(e), 'utf8') + 256;
       if (n > 0 && (n === maxEntriesPerCommit || bytes + size > maxBytesPerCommit)) break;
       bytes += size;
       n++;
@@ -218,14 +309,17 @@ export class LedgerService implements LedgerReader {
       prevExp = expiresAt;
     }
     const head: LedgerHead = { seq, hash: prevHash, expiresAt: prevExp, appendedAt };
-    return { expect, entries, head, checkpoints };
+    // the hint: with retention after every block (TTL must never delete blocks the hint does not
+    // know of: readers find the last block from it), else at least once a minute
+    const hint = expect === null || this.retentionDays > 0 || checkpoints.length > 0 || appendedAt - this.hintAt >= HINT_EVERY_MS;
+    return { expect, entries, head, checkpoints, hint };
   }
 
   // ------------------------------------------------------------------------------------------
   // read side (LedgerReader)
 
   async head(): Promise<{ seq: number; hash: string }> {
-    const h = await this.deps.store.readHead();
+    const h = await this.deps.store.readTail();
     return h ? { seq: h.seq, hash: h.hash } : { seq: 0, hash: GENESIS_HASH };
   }
 
@@ -240,7 +334,7 @@ export class LedgerService implements LedgerReader {
    */
   async list(q: LedgerQuery): Promise<LedgerPage> {
     const query = parseOrThrow(LedgerQuerySchema, q, 'ledger query');
-    const head = await this.deps.store.readHead();
+    const head = await this.deps.store.readTail();
     const from = (query.after ?? 0) + 1;
     if (!head || from > head.seq) return { entries: [], next: null };
     const nowS = this.clock.now() / 1000;
@@ -265,9 +359,33 @@ export class LedgerService implements LedgerReader {
     return { entries, next: more ? last : null };
   }
 
-  /** Verifies the whole retained ledger (docs/ledger.md, "Verification"). */
-  async verify(): Promise<LedgerVerifyReport> {
-    return verifyChain(this.deps.store, { nowS: this.clock.now() / 1000, logger: this.log });
+  /** Verifies the whole retained ledger, optionally against every digest (docs/ledger.md, "Verification"). */
+  async verify(opts: LedgerVerifyOptions = {}): Promise<LedgerVerifyReport> {
+    let digests: StoredDigest[] | null = null;
+    if (opts.digests) {
+      if (!this.deps.digests) throw new LedgerDigestsUnavailableError('this orchestrator has no ledger digest store configured');
+      digests = await this.deps.digests.list();
+    }
+    return verifyChain(this.deps.store, { nowS: this.clock.now() / 1000, logger: this.log, digests });
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // digests
+
+  /**
+   * Anchors the ledger's current head in the digest store (the digest schedule calls it): a
+   * later rewrite of any entry up to it, even with every hash after it recomputed, no longer
+   * matches the digest. Nothing is written for an empty ledger or a head anchored already.
+   */
+  async writeDigest(): Promise<DigestResult> {
+    const store = this.deps.digests;
+    if (!store) throw new LedgerDigestsUnavailableError('this orchestrator has no ledger digest store configured');
+    const tail = await this.deps.store.readTail();
+    const head = tail ? { seq: tail.seq, hash: tail.hash } : { seq: 0, hash: GENESIS_HASH };
+    if (!tail || (await store.has(tail.seq))) return { written: null, head };
+    const written = await store.put({ seq: tail.seq, hash: tail.hash, at: this.clock.now() });
+    this.log.info('ledger digest written', { seq: written.seq, hash: written.hash, ref: written.ref, store: store.where });
+    return { written, head };
   }
 
   // ------------------------------------------------------------------------------------------
@@ -283,7 +401,7 @@ export class LedgerService implements LedgerReader {
     const r = parseOrThrow(ReplayRequestSchema, req, 'replay request');
     const publisher = this.deps.publisher;
     if (!publisher) throw new LedgerRequestError('this ledger service has no publisher to replay through');
-    const head = await this.deps.store.readHead();
+    const head = await this.deps.store.readTail();
     const to = Math.min(r.toSeq, head?.seq ?? 0);
     if (r.fromSeq > to) return { count: 0 };
     const nowS = this.clock.now() / 1000;

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file agentorchestrator/v1/ledger.proto.
  */
 export const file_agentorchestrator_v1_ledger: GenFile = /*@__PURE__*/
-  fileDesc("CiFhZ2VudG9yY2hlc3RyYXRvci92MS9sZWRnZXIucHJvdG8SFGFnZW50b3JjaGVzdHJhdG9yLnYxIscBCgtMZWRnZXJFbnRyeRILCgNzZXEYASABKAQSMAoIZW52ZWxvcGUYAiABKAsyHi5hZ2VudG9yY2hlc3RyYXRvci52MS5FbnZlbG9wZRIMCgRoYXNoGAMgASgJEhEKCXByZXZfaGFzaBgEIAEoCRIXCgpleHBpcmVzX2F0GAUgASgDSACIAQESHAoPcHJldl9leHBpcmVzX2F0GAYgASgDSAGIAQFCDQoLX2V4cGlyZXNfYXRCEgoQX3ByZXZfZXhwaXJlc19hdCJlChhMaXN0TGVkZ2VyRW50cmllc1JlcXVlc3QSEgoFYWZ0ZXIYASABKARIAIgBARINCgVsaW1pdBgCIAEoDRINCgV0b3BpYxgDIAEoCRINCgVhZ2VudBgEIAEoCUIICgZfYWZ0ZXIieQoZTGlzdExlZGdlckVudHJpZXNSZXNwb25zZRIyCgdlbnRyaWVzGAEgAygLMiEuYWdlbnRvcmNoZXN0cmF0b3IudjEuTGVkZ2VyRW50cnkSEQoEbmV4dBgCIAEoBEgAiAEBEgwKBGhlYWQYAyABKARCBwoFX25leHQiFQoTVmVyaWZ5TGVkZ2VyUmVxdWVzdCJnChRWZXJpZnlMZWRnZXJSZXNwb25zZRIKCgJvaxgBIAEoCBIPCgdlbnRyaWVzGAIgASgEEgwKBGhlYWQYAyABKAkSFgoJZmlyc3RfYmFkGAQgASgESACIAQFCDAoKX2ZpcnN0X2JhZCJVChNSZXBsYXlMZWRnZXJSZXF1ZXN0EhAKCGZyb21fc2VxGAEgASgEEg4KBnRvX3NlcRgCIAEoBBINCgV0b3BpYxgDIAEoCRINCgVhZ2VudBgEIAEoCSIlChRSZXBsYXlMZWRnZXJSZXNwb25zZRINCgVjb3VudBgBIAEoBDLTAgoNTGVkZ2VyU2VydmljZRJ0ChFMaXN0TGVkZ2VyRW50cmllcxIuLmFnZW50b3JjaGVzdHJhdG9yLnYxLkxpc3RMZWRnZXJFbnRyaWVzUmVxdWVzdBovLmFnZW50b3JjaGVzdHJhdG9yLnYxLkxpc3RMZWRnZXJFbnRyaWVzUmVzcG9uc2USZQoMVmVyaWZ5TGVkZ2VyEikuYWdlbnRvcmNoZXN0cmF0b3IudjEuVmVyaWZ5TGVkZ2VyUmVxdWVzdBoqLmFnZW50b3JjaGVzdHJhdG9yLnYxLlZlcmlmeUxlZGdlclJlc3BvbnNlEmUKDFJlcGxheUxlZGdlchIpLmFnZW50b3JjaGVzdHJhdG9yLnYxLlJlcGxheUxlZGdlclJlcXVlc3QaKi5hZ2VudG9yY2hlc3RyYXRvci52MS5SZXBsYXlMZWRnZXJSZXNwb25zZWIGcHJvdG8z", [file_agentorchestrator_v1_bus]);
+  fileDesc("CiFhZ2VudG9yY2hlc3RyYXRvci92MS9sZWRnZXIucHJvdG8SFGFnZW50b3JjaGVzdHJhdG9yLnYxIscBCgtMZWRnZXJFbnRyeRILCgNzZXEYASABKAQSMAoIZW52ZWxvcGUYAiABKAsyHi5hZ2VudG9yY2hlc3RyYXRvci52MS5FbnZlbG9wZRIMCgRoYXNoGAMgASgJEhEKCXByZXZfaGFzaBgEIAEoCRIXCgpleHBpcmVzX2F0GAUgASgDSACIAQESHAoPcHJldl9leHBpcmVzX2F0GAYgASgDSAGIAQFCDQoLX2V4cGlyZXNfYXRCEgoQX3ByZXZfZXhwaXJlc19hdCJlChhMaXN0TGVkZ2VyRW50cmllc1JlcXVlc3QSEgoFYWZ0ZXIYASABKARIAIgBARINCgVsaW1pdBgCIAEoDRINCgV0b3BpYxgDIAEoCRINCgVhZ2VudBgEIAEoCUIICgZfYWZ0ZXIieQoZTGlzdExlZGdlckVudHJpZXNSZXNwb25zZRIyCgdlbnRyaWVzGAEgAygLMiEuYWdlbnRvcmNoZXN0cmF0b3IudjEuTGVkZ2VyRW50cnkSEQoEbmV4dBgCIAEoBEgAiAEBEgwKBGhlYWQYAyABKARCBwoFX25leHQiJgoTVmVyaWZ5TGVkZ2VyUmVxdWVzdBIPCgdkaWdlc3RzGAEgASgIIqwBChRWZXJpZnlMZWRnZXJSZXNwb25zZRIKCgJvaxgBIAEoCBIPCgdlbnRyaWVzGAIgASgEEgwKBGhlYWQYAyABKAkSFgoJZmlyc3RfYmFkGAQgASgESACIAQESNwoHZGlnZXN0cxgFIAEoCzIhLmFnZW50b3JjaGVzdHJhdG9yLnYxLkRpZ2VzdENoZWNrSAGIAQFCDAoKX2ZpcnN0X2JhZEIKCghfZGlnZXN0cyLTAQoLRGlnZXN0Q2hlY2sSCgoCb2sYASABKAgSDQoFdG90YWwYAiABKA0SDwoHY2hlY2tlZBgDIAEoDRIPCgdleHBpcmVkGAQgASgNEjgKCm1pc21hdGNoZWQYBSADKAsyJC5hZ2VudG9yY2hlc3RyYXRvci52MS5EaWdlc3RNaXNtYXRjaBI7Cg1sYXN0X21hdGNoaW5nGAYgASgLMh8uYWdlbnRvcmNoZXN0cmF0b3IudjEuRGlnZXN0UmVmSACIAQFCEAoOX2xhc3RfbWF0Y2hpbmciZgoORGlnZXN0TWlzbWF0Y2gSCwoDcmVmGAEgASgJEgsKA3NlcRgCIAEoBBIKCgJhdBgDIAEoCRIQCghhbmNob3JlZBgEIAEoCRISCgVmb3VuZBgFIAEoCUgAiAEBQggKBl9mb3VuZCIxCglEaWdlc3RSZWYSCwoDc2VxGAEgASgEEgoKAmF0GAIgASgJEgsKA3JlZhgDIAEoCSJVChNSZXBsYXlMZWRnZXJSZXF1ZXN0EhAKCGZyb21fc2VxGAEgASgEEg4KBnRvX3NlcRgCIAEoBBINCgV0b3BpYxgDIAEoCRINCgVhZ2VudBgEIAEoCSIlChRSZXBsYXlMZWRnZXJSZXNwb25zZRINCgVjb3VudBgBIAEoBDLTAgoNTGVkZ2VyU2VydmljZRJ0ChFMaXN0TGVkZ2VyRW50cmllcxIuLmFnZW50b3JjaGVzdHJhdG9yLnYxLkxpc3RMZWRnZXJFbnRyaWVzUmVxdWVzdBovLmFnZW50b3JjaGVzdHJhdG9yLnYxLkxpc3RMZWRnZXJFbnRyaWVzUmVzcG9uc2USZQoMVmVyaWZ5TGVkZ2VyEikuYWdlbnRvcmNoZXN0cmF0b3IudjEuVmVyaWZ5TGVkZ2VyUmVxdWVzdBoqLmFnZW50b3JjaGVzdHJhdG9yLnYxLlZlcmlmeUxlZGdlclJlc3BvbnNlEmUKDFJlcGxheUxlZGdlchIpLmFnZW50b3JjaGVzdHJhdG9yLnYxLlJlcGxheUxlZGdlclJlcXVlc3QaKi5hZ2VudG9yY2hlc3RyYXRvci52MS5SZXBsYXlMZWRnZXJSZXNwb25zZWIGcHJvdG8z", [file_agentorchestrator_v1_bus]);
 
 /**
  * One ledger entry: the envelope and its place in the hash chain.
@@ -137,6 +137,12 @@ export const ListLedgerEntriesResponseSchema: GenMessage<ListLedgerEntriesRespon
  * @generated from message agentorchestrator.v1.VerifyLedgerRequest
  */
 export type VerifyLedgerRequest = Message<"agentorchestrator.v1.VerifyLedgerRequest"> & {
+  /**
+   * also check the chain against every anchored digest (REST: ?digests=true)
+   *
+   * @generated from field: bool digests = 1;
+   */
+  digests: boolean;
 };
 
 /**
@@ -173,6 +179,13 @@ export type VerifyLedgerResponse = Message<"agentorchestrator.v1.VerifyLedgerRes
    * @generated from field: optional uint64 first_bad = 4;
    */
   firstBad?: bigint | undefined;
+
+  /**
+   * with digests: the chain checked against every anchored digest
+   *
+   * @generated from field: optional agentorchestrator.v1.DigestCheck digests = 5;
+   */
+  digests?: DigestCheck | undefined;
 };
 
 /**
@@ -181,6 +194,130 @@ export type VerifyLedgerResponse = Message<"agentorchestrator.v1.VerifyLedgerRes
  */
 export const VerifyLedgerResponseSchema: GenMessage<VerifyLedgerResponse> = /*@__PURE__*/
   messageDesc(file_agentorchestrator_v1_ledger, 4);
+
+/**
+ * The chain checked against the digests anchored outside the ledger table (docs/ledger.md).
+ *
+ * @generated from message agentorchestrator.v1.DigestCheck
+ */
+export type DigestCheck = Message<"agentorchestrator.v1.DigestCheck"> & {
+  /**
+   * @generated from field: bool ok = 1;
+   */
+  ok: boolean;
+
+  /**
+   * digests read from the store
+   *
+   * @generated from field: uint32 total = 2;
+   */
+  total: number;
+
+  /**
+   * digests whose entry (or its checkpoint) was compared
+   *
+   * @generated from field: uint32 checked = 3;
+   */
+  checked: number;
+
+  /**
+   * digests of expired entries with no checkpoint left to compare
+   *
+   * @generated from field: uint32 expired = 4;
+   */
+  expired: number;
+
+  /**
+   * every digest that no longer matches, oldest seq first
+   *
+   * @generated from field: repeated agentorchestrator.v1.DigestMismatch mismatched = 5;
+   */
+  mismatched: DigestMismatch[];
+
+  /**
+   * the newest digest that still matches: history up to it is as anchored
+   *
+   * @generated from field: optional agentorchestrator.v1.DigestRef last_matching = 6;
+   */
+  lastMatching?: DigestRef | undefined;
+};
+
+/**
+ * Describes the message agentorchestrator.v1.DigestCheck.
+ * Use `create(DigestCheckSchema)` to create a new message.
+ */
+export const DigestCheckSchema: GenMessage<DigestCheck> = /*@__PURE__*/
+  messageDesc(file_agentorchestrator_v1_ledger, 5);
+
+/**
+ * @generated from message agentorchestrator.v1.DigestMismatch
+ */
+export type DigestMismatch = Message<"agentorchestrator.v1.DigestMismatch"> & {
+  /**
+   * @generated from field: string ref = 1;
+   */
+  ref: string;
+
+  /**
+   * @generated from field: uint64 seq = 2;
+   */
+  seq: bigint;
+
+  /**
+   * when the digest was taken (ISO 8601)
+   *
+   * @generated from field: string at = 3;
+   */
+  at: string;
+
+  /**
+   * the hash the digest anchored
+   *
+   * @generated from field: string anchored = 4;
+   */
+  anchored: string;
+
+  /**
+   * the hash the ledger has at that seq now; unset: the entry is missing
+   *
+   * @generated from field: optional string found = 5;
+   */
+  found?: string | undefined;
+};
+
+/**
+ * Describes the message agentorchestrator.v1.DigestMismatch.
+ * Use `create(DigestMismatchSchema)` to create a new message.
+ */
+export const DigestMismatchSchema: GenMessage<DigestMismatch> = /*@__PURE__*/
+  messageDesc(file_agentorchestrator_v1_ledger, 6);
+
+/**
+ * @generated from message agentorchestrator.v1.DigestRef
+ */
+export type DigestRef = Message<"agentorchestrator.v1.DigestRef"> & {
+  /**
+   * @generated from field: uint64 seq = 1;
+   */
+  seq: bigint;
+
+  /**
+   * @generated from field: string at = 2;
+   */
+  at: string;
+
+  /**
+   * @generated from field: string ref = 3;
+   */
+  ref: string;
+};
+
+/**
+ * Describes the message agentorchestrator.v1.DigestRef.
+ * Use `create(DigestRefSchema)` to create a new message.
+ */
+export const DigestRefSchema: GenMessage<DigestRef> = /*@__PURE__*/
+  messageDesc(file_agentorchestrator_v1_ledger, 7);
 
 /**
  * @generated from message agentorchestrator.v1.ReplayLedgerRequest
@@ -218,7 +355,7 @@ export type ReplayLedgerRequest = Message<"agentorchestrator.v1.ReplayLedgerRequ
  * Use `create(ReplayLedgerRequestSchema)` to create a new message.
  */
 export const ReplayLedgerRequestSchema: GenMessage<ReplayLedgerRequest> = /*@__PURE__*/
-  messageDesc(file_agentorchestrator_v1_ledger, 5);
+  messageDesc(file_agentorchestrator_v1_ledger, 8);
 
 /**
  * @generated from message agentorchestrator.v1.ReplayLedgerResponse
@@ -237,7 +374,7 @@ export type ReplayLedgerResponse = Message<"agentorchestrator.v1.ReplayLedgerRes
  * Use `create(ReplayLedgerResponseSchema)` to create a new message.
  */
 export const ReplayLedgerResponseSchema: GenMessage<ReplayLedgerResponse> = /*@__PURE__*/
-  messageDesc(file_agentorchestrator_v1_ledger, 6);
+  messageDesc(file_agentorchestrator_v1_ledger, 9);
 
 /**
  * The tamper-evident ledger: REST's `GET /ledger`, `GET /ledger/verify`, `POST /ledger/replay`.
