@@ -373,7 +373,17 @@ export class ProcessSandbox implements AgentSandbox {
     this.isolation = detectIsolation(opts.isolation);
     mkdirSync(opts.workDir, { recursive: true, mode: 0o711 });
     if (this.isolation.kind === 'none')
-      this.log.warn("agent processes run without OS isolation (no uid switch, no namespaces): only Node's permission model", {});
+      this.log.warn("agent processes run without OS isolation (no uid switch, no namespaces): only Node's permission model", {
+        isolation: 'none',
+      });
+    else
+      this.log.info('agent processes isolated', {
+        isolation: this.isolation.kind,
+        detail:
+          this.isolation.kind === 'uid'
+            ? 'own uid, PID/network/mount namespaces, permission model'
+            : "PID/network/mount namespaces in a user namespace (your uid: files kept by Node's permission model only)",
+      });
   }
 
   /** A fresh scratch directory for a process of `slot`, owned by its uid (uid mode), 0700. */
