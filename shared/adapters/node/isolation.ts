@@ -19,12 +19,20 @@
  * fails inside the agent instead of taking the host's memory).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, linkSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, parse } from 'node:path';
 
 export type IsolationKind = 'uid' | 'userns' | 'none';
 
 export interface Isolation {
   kind: IsolationKind;
+  /**
+   * The node binary agent processes start: process.execPath, or (uid mode, where a directory above
+   * it is not searchable by other uids, e.g. a checkout under /root or a mktemp directory) a
+   * root-owned link or copy of it under the temp directory.
+   */
+  node: string;
   /** the uid/gid an agent process of this slot runs as (uid mode), else null */
   uidFor(slot: number): number | null;
   /** the command line that starts `argv` (node and its arguments) isolated as `slot`, with a data limit */
@@ -50,14 +58,19 @@ export function detectIsolation(force?: IsolationKind): Isolation {
   const limited = (argv: string[], dataLimitBytes: number) => (prlimit ? [prlimit, `--data=${dataLimitBytes}`, '--', ...argv] : argv);
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   let kind: IsolationKind = force ?? 'none';
+  let node = process.execPath;
+  if (isRoot && unshare && setpriv && (!force || force === 'uid')) node = nodeForOtherUids();
   if (!force) {
-    if (isRoot && unshare && setpriv && works(unshare, [...NAMESPACES, '--', 'true'])) kind = 'uid';
+    // the probe starts node as an agent uid would: namespaces, another uid, the binary it will use
+    const asAgent = [setpriv ?? '', `--reuid=${FIRST_AGENT_UID}`, `--regid=${FIRST_AGENT_UID}`, '--clear-groups', '--no-new-privs', '--'];
+    if (isRoot && unshare && setpriv && works(unshare, [...NAMESPACES, '--', ...asAgent, node, '-e', '0'])) kind = 'uid';
     else if (unshare && works(unshare, ['--user', '--map-root-user', ...NAMESPACES, '--', 'true'])) kind = 'userns';
   }
   const iso: Isolation =
     kind === 'uid' && unshare && setpriv
       ? {
           kind,
+          node,
           uidFor: (slot) => FIRST_AGENT_UID + slot,
           wrap: (argv, slot, data) => {
             const id = FIRST_AGENT_UID + slot;
@@ -80,6 +93,7 @@ export function detectIsolation(force?: IsolationKind): Isolation {
       : kind === 'userns' && unshare
         ? {
             kind,
+            node: process.execPath,
             uidFor: () => null,
             wrap: (argv, _slot, data) => ({
               command: unshare,
@@ -88,6 +102,7 @@ export function detectIsolation(force?: IsolationKind): Isolation {
           }
         : {
             kind: 'none',
+            node: process.execPath,
             uidFor: () => null,
             wrap: (argv, _slot, data) => {
               const [command, ...args] = limited(argv, data);
@@ -96,6 +111,51 @@ export function detectIsolation(force?: IsolationKind): Isolation {
           };
   if (!force) probed = iso;
   return iso;
+}
+
+/** Whether another uid can reach `path`: every directory above it is searchable by others (o+x). */
+export function searchableByOthers(path: string): boolean {
+  let dir = dirname(path);
+  for (;;) {
+    try {
+      if ((statSync(dir).mode & 0o001) === 0) return false;
+    } catch {
+      return false;
+    }
+    if (dir === parse(dir).root) return true;
+    dir = dirname(dir);
+  }
+}
+
+/**
+ * A node binary an unprivileged uid can execute: process.execPath where it is reachable, else a
+ * root-owned hard link (or copy, across file systems) in a fresh 0755 directory under the temp
+ * directory (never one found there: another user could have planted it), removed at exit.
+ */
+function nodeForOtherUids(): string {
+  const exec = process.execPath;
+  if (searchableByOthers(exec) && (statSync(exec).mode & 0o001) !== 0) return exec;
+  try {
+    const dir = privateTempDir('agent-orchestrator-node-', 0o755);
+    const target = join(dir, 'node');
+    try {
+      linkSync(exec, target);
+    } catch {
+      copyFileSync(exec, target);
+    }
+    chmodSync(target, 0o755);
+    return target;
+  } catch {
+    return exec; // the probe then fails and a weaker mode is chosen
+  }
+}
+
+/** A new directory under the temp directory, owned by this process's user, `mode`, removed when the process exits. */
+export function privateTempDir(prefix: string, mode: number): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(dir, mode);
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 function works(command: string, args: string[]): boolean {

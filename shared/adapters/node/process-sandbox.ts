@@ -30,7 +30,7 @@ import { BundleIntegrityError, InspectionUnavailableError, InvalidManifestError,
 import { KERNEL_SOURCE } from './agent-kernel';
 import { abortAfterMs, DEFAULT_SANDBOX_LIMITS, kernelLimits, RunCollector, type SandboxLimits } from './run-collector';
 import { checkVerified, InspectMessageSchema, parseManifest } from './sandbox';
-import { detectIsolation, permissionFlag, type Isolation, type IsolationKind } from './isolation';
+import { detectIsolation, permissionFlag, privateTempDir, searchableByOthers, type Isolation, type IsolationKind } from './isolation';
 
 export interface ProcessSandboxOptions {
   /** where the agent processes' scratch directories live (created, root-owned, 0711) */
@@ -110,7 +110,7 @@ class AgentProcess {
     // node 24 needs more than 512 MB of data mappings just to start
     const dataLimit = Math.max(1024, 4 * opts.memoryMb) * 1024 * 1024;
     const argv = [
-      process.execPath,
+      iso.node,
       permissionFlag(),
       // the directory and everything in it
       `--allow-fs-read=${scratch}`,
@@ -363,6 +363,8 @@ export class ProcessSandbox implements AgentSandbox {
   private readonly freeSlots: number[] = [];
   private nextSlot = 0;
   private closed = false;
+  /** where the scratch directories are (the work dir, or a temp directory other uids can reach) */
+  private readonly scratchRoot: string;
 
   constructor(private readonly opts: ProcessSandboxOptions) {
     this.memoryMb = opts.memoryMb ?? 256;
@@ -372,6 +374,13 @@ export class ProcessSandbox implements AgentSandbox {
     this.log = opts.logger ?? silentLogger;
     this.isolation = detectIsolation(opts.isolation);
     mkdirSync(opts.workDir, { recursive: true, mode: 0o711 });
+    // another uid must reach its scratch directory: where a directory above the work dir is not
+    // searchable by others (a checkout under /root, a mktemp directory), the scratch directories
+    // live in a fresh 0711 directory under the temp directory instead
+    this.scratchRoot =
+      this.isolation.kind === 'uid' && !searchableByOthers(join(opts.workDir, 'scratch'))
+        ? privateTempDir('agent-orchestrator-scratch-', 0o711)
+        : opts.workDir;
     if (this.isolation.kind === 'none')
       this.log.warn("agent processes run without OS isolation (no uid switch, no namespaces): only Node's permission model", {
         isolation: 'none',
@@ -388,7 +397,7 @@ export class ProcessSandbox implements AgentSandbox {
 
   /** A fresh scratch directory for a process of `slot`, owned by its uid (uid mode), 0700. */
   private scratchFor(slot: number, id: string): string {
-    const dir = join(this.opts.workDir, `scratch-${slot}-${id.replace(/[^a-z0-9-]/gi, '_').slice(0, 80)}`);
+    const dir = join(this.scratchRoot, `scratch-${slot}-${id.replace(/[^a-z0-9-]/gi, '_').slice(0, 80)}`);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const uid = this.isolation.uidFor(slot);
