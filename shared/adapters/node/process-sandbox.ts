@@ -366,7 +366,7 @@ export class ProcessSandbox implements AgentSandbox {
   /** where the scratch directories are (the work dir, or a temp directory other uids can reach) */
   private readonly scratchRoot: string;
 
-  constructor(private readonly opts: ProcessSandboxOptions) {
+  constructor(opts: ProcessSandboxOptions) {
     this.memoryMb = opts.memoryMb ?? 256;
     this.maxProcesses = Math.max(1, opts.maxProcesses ?? 32);
     this.loadTimeoutMs = opts.loadTimeoutMs ?? 20_000;
