@@ -162,8 +162,12 @@ describe('options kept in cdk.context.json, as documented', () => {
     };
     expect(Object.keys(template.Rules ?? {})).not.toContain(TRUSTED_KEYS_RULE_ID);
     const fns = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function');
-    expect(fns).toHaveLength(9);
-    for (const f of fns) expect(f.Properties.Environment.Variables.AGENT_BUNDLE_PUBKEYS).toBe(TEST_PUBKEY);
+    expect(fns).toHaveLength(10);
+    // every function but the sandbox (agent code: it is told nothing of the deployment, keys included)
+    const sandbox = fns.filter((f) => f.Properties.Environment.Variables.AGENT_RUNTIME_PROCESSES !== undefined);
+    expect(sandbox).toHaveLength(1);
+    expect(sandbox[0]?.Properties.Environment.Variables.AGENT_BUNDLE_PUBKEYS).toBeUndefined();
+    for (const f of fns) if (!sandbox.includes(f)) expect(f.Properties.Environment.Variables.AGENT_BUNDLE_PUBKEYS).toBe(TEST_PUBKEY);
     expect(
       Object.values(template.Resources).some((r) => r.Type === 'AWS::SNS::Subscription' && r.Properties.Endpoint === 'ops@example.com'),
     ).toBe(true);

@@ -31,7 +31,7 @@ describe('components', () => {
   it('has every component of the orchestrator', () => {
     const count = (type: string) => ofType(resources, type).length;
     expect(count('AWS::DynamoDB::Table')).toBe(3);
-    expect(count('AWS::Lambda::Function')).toBe(9);
+    expect(count('AWS::Lambda::Function')).toBe(10);
     expect(Object.keys(stack.functions).sort()).toEqual([
       'AgentManager',
       'Api',
