@@ -35,6 +35,7 @@ export const AGENT_ENV_KEYS = [
   'AGENT_RUN_MEMORY_MB',
   'AGENT_MAX_BUNDLE_BYTES',
   'AGENT_VERIFIER',
+  'AGENT_RUNTIMES_ALLOWED',
 ] as const;
 export type AgentEnvKey = (typeof AGENT_ENV_KEYS)[number];
 

@@ -12,7 +12,8 @@
  * - Delivery: one queue per target, strictly in order, one delivery at a time (different
  *   targets independently). The targets the cloud feeds through an SQS queue get what the queue
  *   hands their Lambda: an SQS event whose records' bodies are the EventBridge events — the
- *   Ledger rule's ledger writer up to `ledgerBatchSize` (10, its FIFO queue's batch), the
+ *   Ledger rule's ledger writer up to `ledgerBatchSize` (default 10, the cloud FIFO queue's batch;
+ *   local mode passes a whole ledger block, MAX_BLOCK_ENTRIES), the
  *   KafkaOutbound rule's producer up to `kafkaBatchSize` (100). Every other target gets the
  *   EventBridge event itself (EventBridge → Lambda).
  * - A target that throws is retried with exponential backoff (from `retryBaseMs`, doubling, at

@@ -262,7 +262,7 @@ export const ROUTE_SCHEMAS = {
           .optional(),
       }),
     ),
-    errors: [400],
+    errors: [400, 501],
   },
   replay: {
     summary: 'Publishes a range of the ledger again (each envelope with replayOf)',

@@ -2,8 +2,8 @@
  * The ledger-writer handler (its Lambda and local mode run it; built by functions/compose.ts):
  * appends every bus envelope to the ledger (rule Ledger → SQS FIFO queue with one message group
  * → this function, so appends are serial). Thin: parses the event with
- * zod, hands the envelopes to LedgerService.append (one call per batch: entries, id markers and
- * head in atomic commits), maps the outcome back.
+ * zod, hands the envelopes to LedgerService.append (one call per batch: one block, i.e. one
+ * conditional write, per commit; docs/ledger.md), maps the outcome back.
  *
  * - A record that does not carry a valid envelope event is logged and skipped: retrying cannot
  *   fix it, and it must not block the FIFO group.
