@@ -84,7 +84,13 @@ export function acknowledgeFindings(stack: OrchestratorStack): void {
       ['Serverless-LambdaDLQ'],
       'No function needs a Lambda DLQ: asynchronously invoked ones (rule and schedule targets) have an on-failure destination (AsyncFailures queue, which also records the error); SQS-driven ones fail messages into their source queue’s redrive DLQ; the API functions are invoked synchronously and answer the caller.',
     );
-    if (!stack.config.tracing) {
+    if (f === stack.functions.Sandbox) {
+      acknowledge(
+        f,
+        ['Serverless-LambdaTracing'],
+        'The sandbox function runs agent code: active tracing would give its role xray:PutTraceSegments/PutTelemetryRecords (on "*"), a permission agent code could use to write arbitrary trace data into the account. The runner that invokes it is traced; the duration of its invocation includes the sandbox call.',
+      );
+    } else if (!stack.config.tracing) {
       acknowledge(
         f,
         ['Serverless-LambdaTracing'],

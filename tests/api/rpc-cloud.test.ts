@@ -55,6 +55,7 @@ beforeAll(async () => {
     HEARTBEAT_TABLE: t.names.Heartbeats,
     LEDGER_TABLE: t.names.Ledger,
     EVENT_BUS_NAME: 'orch-bus',
+    LEDGER_DIGEST_BUCKET: 'orch-ledger-digests',
     DISPATCH_QUEUE_URL: QUEUE,
     LOG_LEVEL: 'silent',
     [CLOUD_ENV.apiAuthMode]: 'iam',

@@ -47,7 +47,7 @@ describe('npm run synth', () => {
     const types = Object.values(template.Resources).map((r) => r.Type);
     const count = (t: string) => types.filter((x) => x === t).length;
     expect(count('AWS::DynamoDB::Table')).toBe(3);
-    expect(count('AWS::Lambda::Function')).toBe(9);
+    expect(count('AWS::Lambda::Function')).toBe(10);
     expect(count('AWS::S3::Bucket')).toBe(3);
     expect(count('AWS::Events::EventBus')).toBe(1);
     expect(count('AWS::Events::Archive')).toBe(1);
