@@ -463,14 +463,15 @@ export class RunnerService {
     const cacheKey = `${rec.sha256}:${rec.bundleKey}`;
     let c = this.cache.get(cacheKey);
     let fetched = false;
-    if (!c) {
-      const obj = await this.deps.bundles.get(rec.bundleKey);
-      if (!obj) throw new BundleUnavailableError(rec.bundleKey);
-      c = { bytes: obj.bytes, signature: obj.signature, signer: obj.signer };
-      fetched = true;
-    }
     let verified: ReturnType<typeof verifyBundle>;
     try {
+      if (!c) {
+        // bounded: an object replaced by a larger one is read no further than the limit
+        const obj = await this.deps.bundles.get(rec.bundleKey, this.deps.maxBundleBytes);
+        if (!obj) throw new BundleUnavailableError(rec.bundleKey);
+        c = { bytes: obj.bytes, signature: obj.signature, signer: obj.signer };
+        fetched = true;
+      }
       verified = verifyBundle({
         key: rec.bundleKey,
         bytes: c.bytes,
