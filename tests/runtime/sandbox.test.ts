@@ -252,6 +252,25 @@ describe.each(RUNTIMES)('%s runtime: run', (_name, make) => {
     expect(res).toMatchObject({ outcome: 'ok', published: [{ topic: 'ok', payload: { a: 1 } }] });
   });
 
+  it("ctx.publish of the orchestrator's topics (agent.*, bundle.*) throws ReservedTopicError, which the agent can catch; nothing is published", async () => {
+    const res = await sandbox.run(
+      runOf(
+        agent(`
+          const caught = [];
+          for (const topic of ['agent.failed', 'agent.restarted', 'bundle.rejected', 'kafka.rejected']) {
+            try { await ctx.publish(topic, { name: 'victim', generation: 1, outcome: 'error' }); caught.push('published ' + topic); }
+            catch (e) { caught.push([e.name, e.code, e instanceof Error]); }
+          }
+          ctx.state.set('caught', caught);
+          await ctx.publish('agents.chat', { ok: true });
+        `),
+      ),
+    );
+    const refused = ['ReservedTopicError', 'reserved_topic', true];
+    expect(res).toMatchObject({ outcome: 'ok', stateChanges: { caught: [refused, refused, refused, refused] } });
+    expect(res.published).toEqual([{ topic: 'agents.chat', payload: { ok: true } }]);
+  });
+
   it('a crashing or memory-hungry run does not disturb a concurrent healthy run', async () => {
     const healthy = runOf(agent(`await new Promise((r) => setTimeout(r, 300)); ctx.state.set('done', true);`));
     const results = await Promise.all([
@@ -302,5 +321,20 @@ describe('process runtime: the pool', () => {
     const b = await processes.run(runOf(src, { cycle: 3 }));
     expect(a.outcome).toBe('ok');
     expect(b.stateChanges.pid).toBe(a.stateChanges.pid);
+  });
+});
+
+describe('thread runtime: the trusted side', () => {
+  const threads = createTestInspector();
+
+  it('a publish of a reserved topic that goes around ctx.publish (a raw message) fails the run; nothing is published', async () => {
+    const src = `import { parentPort } from 'node:worker_threads';
+      export default { async runCycle(ctx) {
+        parentPort.postMessage({ t: 'publish', topic: 'agent.failed', payload: { name: 'victim' }, runId: 'thread' });
+        await ctx.publish('after', {});
+      } };`;
+    const res = await threads.run(runOf(src));
+    expect(res).toMatchObject({ outcome: 'error', error: expect.stringMatching(/reserved topic agent\.failed/) });
+    expect(res.published).toEqual([]);
   });
 });

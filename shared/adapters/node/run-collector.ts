@@ -10,6 +10,7 @@ import { z } from 'zod';
 import type { RunOutcome } from '../../core/heartbeat';
 import { MAX_STATE_BYTES, STATE_KEY_RE } from '../../core/heartbeat';
 import { MAX_ENVELOPE_BYTES, TOPIC_RE, envelopeSize } from '../../core/envelope';
+import { isReservedTopic, RESERVED_TOPIC_RE } from '../../core/events';
 import type { PublishedByAgent, SandboxResult, SandboxRun } from '../../core/ports';
 import type { Logger } from '../../core/logger';
 
@@ -39,7 +40,7 @@ export const DEFAULT_SANDBOX_LIMITS: SandboxLimits = {
 
 /** The limits as the agent side needs them (regular expressions as source text). */
 export function kernelLimits(l: SandboxLimits) {
-  return { ...l, topicRe: TOPIC_RE.source, stateKeyRe: STATE_KEY_RE.source };
+  return { ...l, topicRe: TOPIC_RE.source, stateKeyRe: STATE_KEY_RE.source, reservedTopicRe: RESERVED_TOPIC_RE.source };
 }
 
 /** When the AbortSignal fires: shortly before the timeout (10 %, between 20 ms and 1 s). */
@@ -169,6 +170,8 @@ export class RunCollector {
   }
 
   private publish(m: Extract<AgentMessage, { t: 'publish' }>): Verdict {
+    // the kernel's ctx.publish refuses these; a message that gets here went around it
+    if (isReservedTopic(m.topic)) return this.fail(`agent published the reserved topic ${m.topic} (agent.*, bundle.*)`);
     if (this.published.length >= this.limits.maxPublishes)
       return this.fail(`agent published more than ${this.limits.maxPublishes} envelopes`);
     const size = envelopeSize({
