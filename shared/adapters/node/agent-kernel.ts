@@ -134,7 +134,14 @@ async function runAgent(a, input, send) {
   const logAt = (level) => (msg, fields) => {
     if (++logLines > L.maxLogLines) return;
     let f = null;
-    if (fields !== undefined && fields !== null) { try { f = JSON.parse(JSON.stringify(fields)); } catch (_) { f = { unserializable: true }; } }
+    if (fields !== undefined && fields !== null) {
+      let text = null;
+      try { text = JSON.stringify(fields); } catch (_) { text = null; }
+      // fields over the cap are not even sent (the trusted side would replace them anyway)
+      if (text === null || text === undefined) f = { unserializable: true };
+      else if (text.length > L.maxLogFieldBytes) f = { truncated: 'fields of ' + text.length + ' bytes, over the limit of ' + L.maxLogFieldBytes };
+      else f = JSON.parse(text);
+    }
     emit({ t: 'log', level, msg: String(msg).slice(0, 4096), fields: f });
   };
   const log = logAt('info');
