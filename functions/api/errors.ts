@@ -26,7 +26,7 @@ import {
   OrchestratorError,
   ValidationError,
 } from '../../shared/core/errors';
-import { BusEntryTooLargeError, BusPublishError, InvalidPatternError } from '../../shared/core/bus/errors';
+import { BusEntryTooLargeError, BusPublishError, InvalidPatternError, ReservedTopicError } from '../../shared/core/bus/errors';
 import { ActionNotAllowedError, ComponentNotConfiguredError, UnknownActionError } from '../../shared/core/control/errors';
 import { InvalidKafkaEventError, KafkaConsumeError, KafkaProduceError } from '../../shared/core/kafka/errors';
 import { InvalidFailureEventError } from '../../shared/core/health/errors';
@@ -168,6 +168,7 @@ export const ERROR_STATUS: ReadonlyMap<ErrorClass, ErrorMapping> = new Map<Error
   // an envelope that would not fit a PutEvents entry (POST /events answers envelope_too_large
   // before publishing; a replay can still meet one, the replayed copy being a little larger)
   [BusEntryTooLargeError, own(413)],
+  [ReservedTopicError, own(400)],
   [UnsupportedMediaTypeError, own(415)],
 
   // --- a dependency failed or is busy for now: the same request may succeed later (503)

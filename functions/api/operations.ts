@@ -8,6 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { iso, type Clock } from '../../shared/core/clock';
 import { API_SENDER, parseEnvelope } from '../../shared/core/envelope';
+import { isReservedTopic } from '../../shared/core/events';
+import { ReservedTopicError } from '../../shared/core/bus/errors';
 import { ValidationError } from '../../shared/core/errors';
 import { busEntrySize, PUT_EVENTS_MAX_BYTES, toBusEntry } from '../../shared/core/bus/events';
 import type { Logger } from '../../shared/core/logger';
@@ -64,6 +66,12 @@ export function createOperations(deps: ApiDeps, ctx: { clock: Clock; log: Logger
     getAgent: (name) => deps.control.describe(name),
     actOnAgent: (name, action) => deps.control.act(name, action),
     async publish(body) {
+      // the orchestrator's own topics (agent.*, bundle.*) are not the API's to publish
+      if (isReservedTopic(body.topic))
+        throw new ReservedTopicError(
+          `topic ${body.topic} is reserved: agent.*, bundle.* and kafka.rejected are published by the orchestrator only`,
+          { topic: body.topic },
+        );
       const draft = {
         id: randomUUID(),
         topic: body.topic,

@@ -24,6 +24,39 @@ export interface SandboxHandlerDeps {
   logger?: Logger;
 }
 
+/**
+ * The body of a bundle download, read no further than `max` bytes: the Content-Length is checked
+ * before the body is touched, and the stream is cancelled (and the request aborted) as soon as
+ * more than `max` bytes arrived, whatever the headers said. The bytes returned are exactly the
+ * bytes read (the ones hashed).
+ */
+async function readCapped(res: Response, max: number, ac: AbortController): Promise<Uint8Array | string> {
+  const over = (n: number | null) =>
+    n !== null ? `the bundle is ${n} bytes, over the limit of ${max}` : `the bundle is over the limit of ${max} bytes`;
+  const len = Number(res.headers.get('content-length') ?? Number.NaN);
+  if (len > max) {
+    ac.abort();
+    await res.body?.cancel().catch(() => undefined);
+    return over(len);
+  }
+  if (!res.body) return new Uint8Array();
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    n += value.byteLength;
+    if (n > max) {
+      ac.abort();
+      await reader.cancel().catch(() => undefined);
+      return over(null);
+    }
+    chunks.push(value);
+  }
+  return new Uint8Array(Buffer.concat(chunks, n));
+}
+
 export function createSandboxHandler(deps: SandboxHandlerDeps): (event: unknown) => Promise<SandboxResponse> {
   const log = deps.logger ?? silentLogger;
   const get = deps.fetch ?? fetch;
@@ -32,11 +65,15 @@ export function createSandboxHandler(deps: SandboxHandlerDeps): (event: unknown)
     let bytes: Uint8Array;
     if (b.bytesBase64 !== undefined) bytes = Buffer.from(b.bytesBase64, 'base64');
     else {
-      const res = await get(b.url as string, { signal: AbortSignal.timeout(20_000) });
-      if (!res.ok) return `fetching the bundle failed: HTTP ${res.status}`;
-      const len = Number(res.headers.get('content-length') ?? Number.NaN);
-      if (len > deps.maxBytes) return `the bundle is ${len} bytes, over the limit of ${deps.maxBytes}`;
-      bytes = new Uint8Array(await res.arrayBuffer());
+      const ac = new AbortController();
+      const res = await get(b.url as string, { signal: AbortSignal.any([ac.signal, AbortSignal.timeout(20_000)]) });
+      if (!res.ok) {
+        ac.abort();
+        return `fetching the bundle failed: HTTP ${res.status}`;
+      }
+      const read = await readCapped(res, deps.maxBytes, ac);
+      if (typeof read === 'string') return read;
+      bytes = read;
     }
     if (bytes.byteLength > deps.maxBytes) return `the bundle is ${bytes.byteLength} bytes, over the limit of ${deps.maxBytes}`;
     const actual = createHash('sha256').update(bytes).digest('hex');

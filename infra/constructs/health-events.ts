@@ -20,6 +20,7 @@ import { addToDeadLetterQueueResourcePolicy, bindBaseTargetConfig } from 'aws-cd
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { BUS_SOURCE } from '../../shared/definitions/routing';
+import { ORCHESTRATOR_SENDER } from '../../shared/core/envelope';
 import { MAX_RULE_NAME, stackScopedName } from './names';
 
 /** topic → metric name */
@@ -69,7 +70,8 @@ export class HealthEvents extends Construct {
       ruleName: stackScopedName(this, 'HealthEvents', MAX_RULE_NAME),
       description: 'observability: health transitions to a log group (metrics, audit trail)',
       eventBus: props.bus,
-      eventPattern: { source: [BUS_SOURCE], detailType: Object.keys(HEALTH_EVENT_METRICS) },
+      // the orchestrator's own events only: a look-alike from anyone else is no health transition
+      eventPattern: { source: [BUS_SOURCE], detailType: Object.keys(HEALTH_EVENT_METRICS), detail: { sender: [ORCHESTRATOR_SENDER] } },
     });
     // what the L2 CloudWatchLogGroup target does, minus its custom resource (policy below)
     this.rule.addTarget({

@@ -64,6 +64,18 @@ export const ORCHESTRATOR_EVENTS = {
 } as const;
 
 export type OrchestratorTopic = keyof typeof ORCHESTRATOR_EVENTS;
+
+/**
+ * Topics only the orchestrator publishes (sender `orchestrator`): `agent.*`, `bundle.*`, and every
+ * other topic of ORCHESTRATOR_EVENTS (`kafka.rejected`). An agent's ctx.publish of one throws a
+ * ReservedTopicError and publishes nothing (the trusted side refuses it too: the run fails), the
+ * API's POST /events and BusService.Publish answer 400 `reserved_topic`, and the runner drops one
+ * that reached it anyway. Consumers of orchestrator events still check the sender
+ * (readOrchestratorEvent), so a look-alike from anyone else changes nothing.
+ */
+export const RESERVED_TOPIC_RE = /^(?:agent|bundle)\.|^kafka\.rejected$/;
+
+export const isReservedTopic = (topic: string): boolean => RESERVED_TOPIC_RE.test(topic);
 export type OrchestratorPayload<T extends OrchestratorTopic> = z.input<(typeof ORCHESTRATOR_EVENTS)[T]>;
 
 export const ORCHESTRATOR_TOPICS = Object.keys(ORCHESTRATOR_EVENTS) as OrchestratorTopic[];

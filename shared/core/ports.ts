@@ -168,9 +168,15 @@ export interface BundleObject {
 }
 
 export interface BundleStore {
-  /** Size without downloading (HEAD); null if the object does not exist. */
+  /** Size without downloading (HEAD); null if the object does not exist. Never a size check before a get. */
   head(key: string): Promise<StoredObject | null>;
-  get(key: string): Promise<BundleObject | null>;
+  /**
+   * The object and its signature in one bounded read: null if it does not exist; rejects with a
+   * BundleRejectedError `too_large` when it is over `maxBytes` (read no further than that), or
+   * `malformed_signature` when its `.sig` sidecar is over SIDECAR_MAX_BYTES. `bytes` are exactly
+   * the bytes read, the ones to verify.
+   */
+  get(key: string, maxBytes: number): Promise<BundleObject | null>;
   list(prefix: string): Promise<StoredObject[]>;
   put(key: string, bytes: Uint8Array, metadata: Record<string, string>): Promise<void>;
 }

@@ -22,7 +22,7 @@ import {
   OrchestratorError,
   ValidationError,
 } from '../../shared/core/errors';
-import { BusEntryTooLargeError, BusPublishError, InvalidPatternError } from '../../shared/core/bus/errors';
+import { BusEntryTooLargeError, BusPublishError, InvalidPatternError, ReservedTopicError } from '../../shared/core/bus/errors';
 import { ActionNotAllowedError, ComponentNotConfiguredError, UnknownActionError } from '../../shared/core/control/errors';
 import { InvalidKafkaEventError, KafkaConsumeError, KafkaProduceError } from '../../shared/core/kafka/errors';
 import { InvalidFailureEventError } from '../../shared/core/health/errors';
@@ -96,6 +96,7 @@ const CASES: [ErrorClass, Error, Expect][] = [
   [PayloadTooLargeError, new PayloadTooLargeError(400_000, 307_200), own(413, 'payload_too_large')],
   [EnvelopeTooLargeError, new EnvelopeTooLargeError(262_145, 262_144), own(413, 'envelope_too_large')],
   [BusEntryTooLargeError, new BusEntryTooLargeError('e-1', 262_150, 262_144), own(413, 'invalid_bus_entry_size')],
+  [ReservedTopicError, new ReservedTopicError('topic agent.failed is reserved'), own(400, 'reserved_topic')],
   [UnsupportedMediaTypeError, new UnsupportedMediaTypeError('text/plain'), own(415, 'unsupported_media_type')],
 
   [LedgerConflictError, new LedgerConflictError('append failed 5 times in a row'), UNAVAILABLE],

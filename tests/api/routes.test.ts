@@ -285,6 +285,31 @@ describe('events and ledger', () => {
     await rejected('/events', json({ topic: 'a.b', payload: { blob: 'x'.repeat(270 * 1024) } }), 413, 'envelope_too_large');
   });
 
+  it("POST /events refuses the orchestrator's own topics (agent.*, bundle.*, kafka.rejected): 400 reserved_topic, nothing published", async () => {
+    const alpha = await h.registry.get('alpha');
+    const forged = {
+      name: 'alpha',
+      version: '1.0.0',
+      runId: 'x',
+      kind: 'cycle',
+      cycle: 1,
+      generation: alpha?.generation ?? 1,
+      outcome: 'error',
+    };
+    for (const topic of ['agent.failed', 'agent.quarantined', 'bundle.rejected', 'kafka.rejected']) {
+      const err = await rejected(
+        '/events',
+        json({ topic, payload: { ...forged, durationMs: 1, consecutiveErrors: 99 } }),
+        400,
+        'reserved_topic',
+      );
+      expect(err.message).toMatch(new RegExp(`topic ${topic.replace('.', '\\.')} is reserved`));
+    }
+    // the same words elsewhere in a topic are not reserved
+    expect((await h.api('/events', json({ topic: 'my.agent.failed', payload: {} }))).status).toBe(202);
+    expect(await h.registry.get('alpha')).toEqual(alpha);
+  });
+
   it("POST /events at the bus entry limit: exactly 256 KB is published (202), one byte more is the API's own 413", async () => {
     const topic = `edge.${uniqueSuffix()}`;
     // the size EventBridge counts for the entry (Source + DetailType + envelope JSON); id and ts have fixed lengths

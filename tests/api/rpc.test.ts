@@ -130,6 +130,11 @@ describe.each(Object.entries(transports))('%s', (_name, transport) => {
     expect(replayed.entries[0]?.envelope?.replayOf).toBe(seq);
 
     expect(await codeOf(bus.publish({ topic: 'no spaces', payload: {} }))).toBe(Code.InvalidArgument);
+    // the orchestrator's own topics are not the API's to publish (issue #10, item 5)
+    const reserved = await bus.publish({ topic: 'agent.failed', payload: { name: 'alpha' } }).catch((e: unknown) => e);
+    expect(reserved).toBeInstanceOf(ConnectError);
+    expect((reserved as ConnectError).code).toBe(Code.InvalidArgument);
+    expect((reserved as ConnectError).metadata.get('error-code')).toBe('reserved_topic');
     expect(await codeOf(ledger.replayLedger({ fromSeq: 5n, toSeq: 1n }))).toBe(Code.InvalidArgument);
     expect(await codeOf(ledger.listLedgerEntries({ limit: 5000 }))).toBe(Code.InvalidArgument);
     expect(await codeOf(bus.publish({ topic: 'big', payload: { s: 'x'.repeat(270_000) } }))).toBe(Code.ResourceExhausted);

@@ -28,8 +28,8 @@ const denied = (name: 'Forbidden' | 'AccessDenied') =>
     $metadata: { httpStatusCode: 403 },
     message: name === 'AccessDenied' ? 'Access Denied' : 'UnknownError',
   });
-/** a GetObject Body as the SDK gives it (the adapter only calls transformToByteArray) */
-const body = (text: string) => ({ transformToByteArray: async () => new Uint8Array(Buffer.from(text)) }) as never;
+/** a GetObject Body as the SDK gives it in Node (a Readable; the adapter reads it with a byte cap) */
+const body = (text: string) => Readable.from([Buffer.from(text)]) as never;
 
 describe('S3BundleStore with a mocked S3 client', () => {
   let s3: ReturnType<typeof mockClient>;
@@ -61,21 +61,21 @@ describe('S3BundleStore with a mocked S3 client', () => {
 
   it('GetObject 404 NoSuchKey: missing (null); GetObject 403 AccessDenied: an error', async () => {
     s3.on(GetObjectCommand).rejects(noSuchKey());
-    await expect(store.get(KEY)).resolves.toBeNull();
+    await expect(store.get(KEY, 1024)).resolves.toBeNull();
     s3.reset();
     s3.on(GetObjectCommand).rejects(denied('AccessDenied'));
-    await expect(store.get(KEY)).rejects.toThrow(/^S3 denied GetObject .*\(403 AccessDenied\).*s3:ListBucket.*Access Denied$/);
+    await expect(store.get(KEY, 1024)).rejects.toThrow(/^S3 denied GetObject .*\(403 AccessDenied\).*s3:ListBucket.*Access Denied$/);
   });
 
   it('the sidecar lookup: a 404 sidecar means "no signature", a 403 sidecar is an error (never silently unsigned)', async () => {
     s3.on(GetObjectCommand, { Key: KEY }).resolves({ Body: body('export default {}'), Metadata: {} });
     s3.on(GetObjectCommand, { Key: `${KEY}.sig` }).rejects(noSuchKey());
-    await expect(store.get(KEY)).resolves.toMatchObject({ key: KEY, signature: undefined });
+    await expect(store.get(KEY, 1024)).resolves.toMatchObject({ key: KEY, signature: undefined });
 
     s3.reset();
     s3.on(GetObjectCommand, { Key: KEY }).resolves({ Body: body('export default {}'), Metadata: {} });
     s3.on(GetObjectCommand, { Key: `${KEY}.sig` }).rejects(denied('AccessDenied'));
-    await expect(store.get(KEY)).rejects.toThrow(
+    await expect(store.get(KEY, 1024)).rejects.toThrow(
       /^S3 denied GetObject s3:\/\/hot-bucket\/agents\/echo\/1\.0\.0\.mjs\.sig \(403 AccessDenied\)/,
     );
   });
@@ -124,11 +124,15 @@ describe('S3BundleStore on the SDK’s own parsing of S3’s raw answers', () =>
 
   it('GET 404 NoSuchKey → null; GET 403 AccessDenied → the error, explained', async () => {
     await expect(
-      new S3BundleStore(clientAnswering(404, xmlError('NoSuchKey', 'The specified key does not exist.')), BUCKET).get(KEY),
+      new S3BundleStore(clientAnswering(404, xmlError('NoSuchKey', 'The specified key does not exist.')), BUCKET).get(KEY, 1024),
     ).resolves.toBeNull();
-    await expect(new S3BundleStore(clientAnswering(403, xmlError('AccessDenied', 'Access Denied')), BUCKET).get(KEY)).rejects.toMatchObject(
-      { name: 'AccessDenied', $metadata: { httpStatusCode: 403 }, message: expect.stringMatching(/^S3 denied GetObject .*s3:ListBucket/) },
-    );
+    await expect(
+      new S3BundleStore(clientAnswering(403, xmlError('AccessDenied', 'Access Denied')), BUCKET).get(KEY, 1024),
+    ).rejects.toMatchObject({
+      name: 'AccessDenied',
+      $metadata: { httpStatusCode: 403 },
+      message: expect.stringMatching(/^S3 denied GetObject .*s3:ListBucket/),
+    });
   });
 });
 

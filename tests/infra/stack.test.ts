@@ -523,7 +523,11 @@ describe('operations', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       Name: 'AgentOrchestrator-HealthEvents',
       EventBusName: refOf(id(stack.eventBus.bus)),
-      EventPattern: { source: ['agent-orchestrator'], 'detail-type': Match.arrayWith(['agent.failed', 'agent.quarantined']) },
+      EventPattern: {
+        source: ['agent-orchestrator'],
+        'detail-type': Match.arrayWith(['agent.failed', 'agent.quarantined']),
+        detail: { sender: ['orchestrator'] },
+      },
     });
     // EventBridge may write to that log group, and only for that rule
     const policies = ofType(resources, 'AWS::Logs::ResourcePolicy');

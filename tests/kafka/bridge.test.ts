@@ -71,6 +71,8 @@ describe('configuration', () => {
       [{ KAFKA_INBOUND: 'a b=x' }, /KAFKA_INBOUND: "a b" is not a Kafka topic/],
       [{ KAFKA_INBOUND: 'a=-x' }, /KAFKA_INBOUND: "-x" is not a bus topic/],
       [{ KAFKA_INBOUND: 'a=x,a=y' }, /mapped twice/],
+      [{ KAFKA_INBOUND: 'a=agent.failed' }, /KAFKA_INBOUND: "agent.failed" is a reserved bus topic/],
+      [{ KAFKA_INBOUND: 'a=bundle.rejected' }, /KAFKA_INBOUND: "bundle.rejected" is a reserved bus topic/],
       [{ KAFKA_OUTBOUND: 'or*ders=t' }, /KAFKA_OUTBOUND: "or\*ders" is not a bus topic or a topic prefix/],
       [{ KAFKA_OUTBOUND: 'orders=t/x' }, /KAFKA_OUTBOUND: "t\/x" is not a Kafka topic/],
       [{ KAFKA_INBOUND: 'a=b', KAFKA_SASL_MECHANISM: 'plain' }, /needs KAFKA_SASL_USERNAME/],

@@ -16,6 +16,7 @@ import { toEventBridge } from '../../local/s3-events';
 import { createTestTables, startTestS3, tempDir } from '../support/env';
 import { RecordingPublisher } from '../support/recording-publisher';
 import { createTestInspector } from '../support/inspector';
+import { countingS3 } from '../support/counting-s3';
 
 let s3: Awaited<ReturnType<typeof startTestS3>> & { clients: import('../../shared/adapters/aws/clients').AwsClients };
 let registry: DynamoRegistry;
@@ -33,10 +34,10 @@ const markerBundle = (marker: string, extra = '') =>
     `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(marker)}, 'ran');\n${extra}\nexport default { cycleSeconds: 7, async runCycle() {} };\n`,
   );
 
-function managerWith(keys: KeyPair[], maxBytes = 64 * 1024) {
+function managerWith(keys: KeyPair[], maxBytes = 64 * 1024, bundles: S3BundleStore = store) {
   return new AgentManager({
     registry,
-    bundles: store,
+    bundles,
     events,
     inspector,
     trustedKeys: parseTrustedKeys(keys.map((k) => k.publicKey).join(',')),
@@ -248,5 +249,65 @@ describe('AgentManager with s3rver + DynamoDB Local', () => {
       { kind: 'rejected', reason: 'missing_signature' },
     ]);
     expect((await registry.get('scan'))?.version).toBe('1.5.0');
+  });
+});
+
+describe('bounded bundle reads (issue #10, item 3): one GET, read no further than the limit', () => {
+  const LIMIT = 64 * 1024;
+  /** a validly signed bundle of about `size` bytes (a comment pads it) */
+  const bigBundle = (name: string, version: string, size: number) =>
+    enc(`export default { runCycle() {} }; // ${name}@${version}\n/*${'x'.repeat(size)}*/\n`);
+
+  async function expectRejected(out: Awaited<ReturnType<AgentManager['onObjectCreated']>>, key: string, reason: string) {
+    expect(out).toMatchObject({ kind: 'rejected', key, reason });
+    const ev = events.last('bundle.rejected');
+    expect(ev?.sender).toBe('orchestrator');
+    expect(ev?.payload).toMatchObject({ key, reason });
+  }
+
+  it('positive control: the counting client sees every byte of a bundle that is read whole', async () => {
+    const counting = countingS3(s3.endpoint);
+    const m = managerWith([keyA], LIMIT, new S3BundleStore(counting.client, s3.bucket));
+    const bytes = bigBundle('bounded', '1.0.0', 20 * 1024);
+    await publishSigned('bounded', '1.0.0', bytes, keyA);
+    expect(await m.onObjectCreated(bundleKey('bounded', '1.0.0'))).toMatchObject({ kind: 'registered', name: 'bounded' });
+    expect(counting.bytes()).toBeGreaterThanOrEqual(bytes.byteLength);
+  });
+
+  it('an object replaced by one 64× the limit after its event (the event says it is small): too_large, and the read stopped early', async () => {
+    const counting = countingS3(s3.endpoint);
+    const m = managerWith([keyA], LIMIT, new S3BundleStore(counting.client, s3.bucket));
+    const before = await registry.get('bounded');
+    const key = bundleKey('bounded', '2.0.0');
+    const small = bigBundle('bounded', '2.0.0', 1024);
+    // the event was for a small object; by the time the manager reads it, a 4 MB one (validly signed) replaced it
+    await publishSigned('bounded', '2.0.0', bigBundle('bounded', '2.0.0', 64 * LIMIT), keyA);
+    const out = await m.onObjectCreated(key, small.byteLength);
+    await expectRejected(out, key, 'too_large');
+    expect(counting.bytes()).toBeLessThan(16 * LIMIT);
+    expect(await registry.get('bounded')).toEqual(before);
+  });
+
+  it('a response without a Content-Length: the body is read only up to the limit (too_large), then the stream is destroyed', async () => {
+    const counting = countingS3(s3.endpoint, { stripLength: true });
+    const m = managerWith([keyA], LIMIT, new S3BundleStore(counting.client, s3.bucket));
+    const before = await registry.get('bounded');
+    const key = bundleKey('bounded', '3.0.0');
+    await publishSigned('bounded', '3.0.0', bigBundle('bounded', '3.0.0', 64 * LIMIT), keyA);
+    await expectRejected(await m.onObjectCreated(key), key, 'too_large');
+    expect(counting.bytes()).toBeLessThan(16 * LIMIT);
+    expect(await registry.get('bounded')).toEqual(before);
+  });
+
+  it('a .sig sidecar of 1 MB is read no further than 512 bytes: malformed_signature', async () => {
+    const counting = countingS3(s3.endpoint, { stripLength: true });
+    const m = managerWith([keyA], LIMIT, new S3BundleStore(counting.client, s3.bucket));
+    const key = bundleKey('bounded', '4.0.0');
+    const bytes = bigBundle('bounded', '4.0.0', 100);
+    await put(key, bytes);
+    const sig = signBundle(keyA.privateKey, 'bounded', '4.0.0', bytes);
+    await put(key + '.sig', enc(`${sig}\n${' '.repeat(1024 * 1024)}`));
+    await expectRejected(await m.onObjectCreated(key), key, 'malformed_signature');
+    expect(counting.bytes()).toBeLessThan(bytes.byteLength + 256 * 1024);
   });
 });

@@ -10,7 +10,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { InvokeCommand, LambdaClient, TooManyRequestsException, type InvokeCommandInput } from '@aws-sdk/client-lambda';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { LambdaSandbox } from '../../shared/adapters/aws/lambda-sandbox';
 import { SandboxInvokeError } from '../../shared/adapters/aws/errors';
 import { createClients } from '../../shared/adapters/aws/clients';
@@ -175,6 +176,37 @@ describe('lambda runtime: runner → sandbox function', () => {
     const swapped = await sandbox.run(run(bundle)).catch((e: unknown) => e);
     expect(swapped).toBeInstanceOf(SandboxInvokeError);
     expect((swapped as Error).message).toMatch(/not to the verified/);
+  });
+
+  it('a presigned bundle over the limit is refused, read no further than the limit, whatever its Content-Length says', async () => {
+    const max = 64 * 1024;
+    const big = ref('agents/huge/1.0.0.mjs', `export default { runCycle() {} };\n/*${'x'.repeat(64 * max)}*/\n`);
+    await s3Client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: big.key, Body: big.bytes }));
+    const url = await getSignedUrl(s3Client, new GetObjectCommand({ Bucket: s3.bucket, Key: big.key }), { expiresIn: 60 });
+    for (const stripLength of [false, true]) {
+      let pulled = 0;
+      // the real fetch, its body counted as the handler pulls it (and without Content-Length when stripped)
+      const counting: typeof fetch = async (input, init) => {
+        const res = await fetch(input, init);
+        const reader = res.body!.getReader();
+        const body = new ReadableStream<Uint8Array>({
+          async pull(c) {
+            const { done, value } = await reader.read();
+            if (done) return c.close();
+            pulled += value.byteLength;
+            c.enqueue(value);
+          },
+          cancel: (why) => reader.cancel(why),
+        });
+        const headers = new Headers(res.headers);
+        if (stripLength) headers.delete('content-length');
+        return new Response(body, { status: res.status, headers });
+      };
+      const handler = createSandboxHandler({ runtime: createTestProcesses(), maxBytes: max, fetch: counting });
+      const out = await handler({ mode: 'inspect', bundle: { key: big.key, sha256: big.sha256, url } });
+      expect(out).toMatchObject({ kind: 'unavailable', error: expect.stringMatching(/over the limit of 65536/) });
+      expect(pulled).toBeLessThan(16 * max);
+    }
   });
 
   it('inline bytes that do not hash to the verified sha256 never run', async () => {

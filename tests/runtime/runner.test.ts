@@ -18,6 +18,8 @@ import type { BundleStore } from '../../shared/core/ports';
 import { tempDir } from '../support/env';
 import { startRuntime, type Runtime } from './harness';
 import { withFaults } from './helpers';
+import { countingS3 } from '../support/counting-s3';
+import { S3BundleStore } from '../../shared/adapters/aws/s3-bundle-store';
 
 describe('runner core', () => {
   let rt: Runtime;
@@ -319,6 +321,25 @@ describe('runner core', () => {
     expect(existsSync(marker)).toBe(false);
   });
 
+  it('a registered bundle replaced by an object 64× the limit: the run fails (too_large) and the read stopped at the limit', async () => {
+    const LIMIT = 64 * 1024;
+    await rt.publish('swapped', 'healthy.mjs');
+    const big = new TextEncoder().encode(`export default { runCycle() {} };\n/*${'x'.repeat(64 * LIMIT)}*/\n`);
+    await rt.bundles.put(bundleKey('swapped', '1.0.0'), big, { signature: signBundle(rt.keys.privateKey, 'swapped', '1.0.0', big) });
+    for (const stripLength of [false, true]) {
+      const counting = countingS3(rt.s3.endpoint, { stripLength });
+      const core = rt.coreWith({
+        bundles: new S3BundleStore(counting.client, rt.s3.bucket),
+        config: { ...rt.config, AGENT_MAX_BUNDLE_BYTES: LIMIT },
+      });
+      rt.clock.advance(1000);
+      const r = await core(await cycleMsg('swapped'));
+      expect(r).toMatchObject({ status: 'ran', outcome: 'error' });
+      expect(r.status === 'ran' && r.error).toMatch(/failed re-verification \(too_large\)/);
+      expect(counting.bytes()).toBeLessThan(16 * LIMIT);
+    }
+  });
+
   it('a failed run changes no state and publishes nothing of its own', async () => {
     await rt.publish(
       'halfway',
@@ -343,9 +364,9 @@ describe('runner core', () => {
       head: (k) => rt.bundles.head(k),
       list: (p) => rt.bundles.list(p),
       put: (k, b, m) => rt.bundles.put(k, b, m),
-      get: (k) => {
+      get: (k, max) => {
         gets++;
-        return rt.bundles.get(k);
+        return rt.bundles.get(k, max);
       },
     };
     const core = rt.coreWith({ bundles: counting });

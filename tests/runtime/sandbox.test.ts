@@ -5,13 +5,13 @@
  * is validated, and only bytes that hash to their verified sha256 are ever imported. The same
  * cases run against each runtime; what only one of them has is tested below the shared suite.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createHash } from 'node:crypto';
-import { abortAfterMs } from '../../shared/adapters/node/sandbox';
+import { abortAfterMs, DEFAULT_SANDBOX_LIMITS } from '../../shared/adapters/node/sandbox';
 import { BundleIntegrityError, InspectionUnavailableError, InvalidManifestError } from '../../shared/adapters/node/errors';
 import { BundleRejectedError } from '../../shared/core/errors';
 import type { AgentSandbox, SandboxRun, VerifiedBundleRef } from '../../shared/core/ports';
-import type { Logger } from '../../shared/core/logger';
+import { createLogger, type Logger } from '../../shared/core/logger';
 import { makeEnvelope } from '../../shared/core/envelope';
 import { createTestInspector, createTestProcesses, STARVED_HEAP_MB } from '../support/inspector';
 
@@ -252,6 +252,25 @@ describe.each(RUNTIMES)('%s runtime: run', (_name, make) => {
     expect(res).toMatchObject({ outcome: 'ok', published: [{ topic: 'ok', payload: { a: 1 } }] });
   });
 
+  it("ctx.publish of the orchestrator's topics (agent.*, bundle.*) throws ReservedTopicError, which the agent can catch; nothing is published", async () => {
+    const res = await sandbox.run(
+      runOf(
+        agent(`
+          const caught = [];
+          for (const topic of ['agent.failed', 'agent.restarted', 'bundle.rejected', 'kafka.rejected']) {
+            try { await ctx.publish(topic, { name: 'victim', generation: 1, outcome: 'error' }); caught.push('published ' + topic); }
+            catch (e) { caught.push([e.name, e.code, e instanceof Error]); }
+          }
+          ctx.state.set('caught', caught);
+          await ctx.publish('agents.chat', { ok: true });
+        `),
+      ),
+    );
+    const refused = ['ReservedTopicError', 'reserved_topic', true];
+    expect(res).toMatchObject({ outcome: 'ok', stateChanges: { caught: [refused, refused, refused, refused] } });
+    expect(res.published).toEqual([{ topic: 'agents.chat', payload: { ok: true } }]);
+  });
+
   it('a crashing or memory-hungry run does not disturb a concurrent healthy run', async () => {
     const healthy = runOf(agent(`await new Promise((r) => setTimeout(r, 300)); ctx.state.set('done', true);`));
     const results = await Promise.all([
@@ -302,5 +321,145 @@ describe('process runtime: the pool', () => {
     const b = await processes.run(runOf(src, { cycle: 3 }));
     expect(a.outcome).toBe('ok');
     expect(b.stateChanges.pid).toBe(a.stateChanges.pid);
+  });
+});
+
+describe('thread runtime: the trusted side', () => {
+  const threads = createTestInspector();
+
+  it('raw log messages that go around ctx.log are capped on the trusted side: lines, bytes, field size', async () => {
+    for (const [msgLen, cap] of [
+      [10, 'lines'],
+      [4000, 'bytes'],
+    ] as const) {
+      const records: Record<string, unknown>[] = [];
+      const sb = createTestInspector({
+        logger: createLogger({ level: 'debug', sink: (line) => records.push(JSON.parse(line) as Record<string, unknown>) }),
+      });
+      const src = `import { parentPort } from 'node:worker_threads';
+        export default { async runCycle(ctx) {
+          const fields = { blob: 'x'.repeat(64 * 1024) };
+          for (let i = 0; i < 300; i++) parentPort.postMessage({ t: 'log', level: 'info', msg: ('raw ' + i + ' ').padEnd(${msgLen}, '.'), fields, runId: 'thread' });
+        } };`;
+      const res = await sb.run(runOf(src));
+      expect(res.outcome).toBe('ok');
+      const raw = records.filter((r) => typeof r.msg === 'string' && r.msg.startsWith('raw '));
+      expect(raw.length).toBeGreaterThan(0);
+      expect(raw.every((r) => r.agent === 'tester' && JSON.stringify(r.fields).length <= DEFAULT_SANDBOX_LIMITS.maxLogFieldBytes)).toBe(
+        true,
+      );
+      if (cap === 'lines') expect(raw).toHaveLength(DEFAULT_SANDBOX_LIMITS.maxLogLines);
+      else {
+        expect(raw.length).toBeLessThan(DEFAULT_SANDBOX_LIMITS.maxLogLines);
+        expect(raw.reduce((n, r) => n + String(r.msg).length, 0)).toBeLessThanOrEqual(DEFAULT_SANDBOX_LIMITS.maxLogBytes);
+      }
+      expect(records.filter((r) => r.msg === 'log limit of this run reached; further lines dropped')).toHaveLength(1);
+    }
+  });
+
+  it('a publish of a reserved topic that goes around ctx.publish (a raw message) fails the run; nothing is published', async () => {
+    const src = `import { parentPort } from 'node:worker_threads';
+      export default { async runCycle(ctx) {
+        parentPort.postMessage({ t: 'publish', topic: 'agent.failed', payload: { name: 'victim' }, runId: 'thread' });
+        await ctx.publish('after', {});
+      } };`;
+    const res = await threads.run(runOf(src));
+    expect(res).toMatchObject({ outcome: 'error', error: expect.stringMatching(/reserved topic agent\.failed/) });
+    expect(res.published).toEqual([]);
+  });
+});
+
+/**
+ * Log flooding and forging (issue #10, item 4), from the trusted side with real agent code: every
+ * line the agent logs or prints is one record of the host's logger with the agent's name, capped
+ * per run (lines, bytes, field size); a printed line that looks like an orchestrator log line is
+ * only the `msg` of the agent's record, never a host line of its own.
+ */
+describe.each(RUNTIMES)('%s runtime: what the agent logs and prints', (_name, make) => {
+  const LIMITS = DEFAULT_SANDBOX_LIMITS;
+  function recording() {
+    const records: Record<string, unknown>[] = [];
+    const logger = createLogger({ level: 'debug', sink: (line) => records.push(JSON.parse(line) as Record<string, unknown>) });
+    const capWarnings = (cycle?: number) =>
+      records.filter((r) => r.msg === 'log limit of this run reached; further lines dropped' && (cycle === undefined || r.cycle === cycle));
+    return { records, logger, capWarnings };
+  }
+  const forged = JSON.stringify({ level: 'error', ts: '2026-01-01T00:00:00.000Z', msg: 'ledger corrupt', service: 'agent-orchestrator' });
+
+  it('a printed line forged to look like an orchestrator log line comes out inside a record of the agent (agent, stream: stdout); a stdout flood stops at the cap', async () => {
+    const rec = recording();
+    const sb = make({ logger: rec.logger });
+    const res = await sb.run(
+      runOf(
+        // the last write's callback: what it printed has been handed to the host (a worker's output
+        // still in its own buffers when the run ends is lost with the worker, never the host's)
+        agent(
+          `process.stdout.write(${JSON.stringify(forged)} + '\\n'); for (let i = 0; i < 5000; i++) console.log('out ' + i); await new Promise((r) => process.stdout.write('end\\n', r));`,
+        ),
+      ),
+    );
+    expect(res.outcome).toBe('ok');
+    await vi.waitFor(() => expect(rec.capWarnings()).toHaveLength(1), { timeout: 30_000, interval: 50 });
+    const mine = rec.records.find((r) => r.msg === forged);
+    expect(mine).toMatchObject({ level: 'info', agent: 'tester', version: '1.0.0', stream: 'stdout', service: 'agent-orchestrator' });
+    // never a record of its own: no host record says "ledger corrupt"
+    expect(rec.records.filter((r) => r.msg === 'ledger corrupt')).toEqual([]);
+    const printed = rec.records.filter((r) => r.stream === 'stdout');
+    expect(printed.length).toBeGreaterThan(0);
+    expect(printed.length).toBeLessThanOrEqual(LIMITS.maxLogLines);
+    expect(printed.every((r) => r.agent === 'tester')).toBe(true);
+  });
+
+  it('ctx.log: 1000 lines with 64 KB fields are cut at the line and byte caps, each field over its cap replaced by a note', async () => {
+    const rec = recording();
+    const sb = make({ logger: rec.logger });
+    const res = await sb.run(
+      runOf(
+        agent(
+          `const blob = 'x'.repeat(64 * 1024); for (let i = 0; i < 1000; i++) ctx.log.info('line ' + i, { blob }); ctx.state.set('done', true);`,
+        ),
+      ),
+    );
+    expect(res).toMatchObject({ outcome: 'ok', stateChanges: { done: true } });
+    const lines = rec.records.filter((r) => typeof r.msg === 'string' && r.msg.startsWith('line '));
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.length).toBeLessThanOrEqual(LIMITS.maxLogLines);
+    for (const l of lines) {
+      expect(l.agent).toBe('tester');
+      expect(JSON.stringify(l.fields).length).toBeLessThanOrEqual(LIMITS.maxLogFieldBytes);
+    }
+    const bytes = lines.reduce((n, l) => n + JSON.stringify(l).length, 0);
+    expect(bytes).toBeLessThan(LIMITS.maxLogBytes + LIMITS.maxLogLines * 512);
+  });
+
+  it('what the agent prints on stderr is tagged stream: stderr, at warn', async () => {
+    const rec = recording();
+    const sb = make({ logger: rec.logger });
+    expect((await sb.run(runOf(agent(`console.error('oops from the agent');`)))).outcome).toBe('ok');
+    await vi.waitFor(() => expect(rec.records.find((r) => r.msg === 'oops from the agent')).toBeDefined(), {
+      timeout: 30_000,
+      interval: 50,
+    });
+    expect(rec.records.find((r) => r.msg === 'oops from the agent')).toMatchObject({ level: 'warn', agent: 'tester', stream: 'stderr' });
+  });
+});
+
+describe('process runtime: output between runs', () => {
+  it("a warm agent process flooding stdout after its run (a timer) is cut at that run's cap, tagged with the agent and the run", async () => {
+    const records: Record<string, unknown>[] = [];
+    const logger = createLogger({ level: 'debug', sink: (line) => records.push(JSON.parse(line) as Record<string, unknown>) });
+    const sb = createTestProcesses({ logger });
+    const res = await sb.run(
+      runOf(agent(`setTimeout(() => { for (let i = 0; i < 5000; i++) console.log('late ' + i); }, 0);`), { cycle: 4 }),
+    );
+    expect(res.outcome).toBe('ok');
+    await vi.waitFor(
+      () =>
+        expect(records.filter((r) => r.msg === 'log limit of this run reached; further lines dropped' && r.cycle === 4)).toHaveLength(1),
+      { timeout: 30_000, interval: 50 },
+    );
+    const late = records.filter((r) => typeof r.msg === 'string' && r.msg.startsWith('late '));
+    expect(late.length).toBeLessThanOrEqual(DEFAULT_SANDBOX_LIMITS.maxLogLines);
+    expect(late.every((r) => r.agent === 'tester' && r.cycle === 4 && r.stream === 'stdout')).toBe(true);
   });
 });

@@ -205,6 +205,8 @@ export const DASHBOARD_JS = String.raw`(function () {
   function onEnvelope(entry) {
     addFeed(entry);
     var p = entry.payload || {};
+    // only the orchestrator's own events feed the charts and refreshes (a look-alike is just listed)
+    if (entry.sender !== 'orchestrator') return;
     if ((entry.topic === 'agent.cycle' || entry.topic === 'agent.failed') && typeof p.durationMs === 'number') {
       var agent = typeof p.name === 'string' ? p.name : (typeof p.agent === 'string' ? p.agent : entry.sender);
       S.viaEnvelopes = true;

@@ -6,10 +6,24 @@
  * missing key is 403 AccessDenied, indistinguishable from a real denial, so a 403 stays an error
  * (the stack grants ListBucket, see infra/constructs/hot-directory.ts). The SDK's error is kept as
  * it is (its type, `$metadata`, how callers classify it); only its message says what a 403 means.
+ *
+ * Every read is bounded (issue #10, item 3): one GET per object (no HEAD before it, so what is
+ * checked is what is read), its Content-Length checked before the body is touched, and the body
+ * read with a byte cap: the stream is destroyed as soon as the cap is exceeded, whatever the
+ * headers said. A bundle over the cap is a BundleRejectedError `too_large`, a `.sig` sidecar over
+ * SIDECAR_MAX_BYTES a `malformed_signature`; the bytes returned are exactly the bytes read.
  */
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  type GetObjectCommandOutput,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import type { BundleObject, BundleStore, StoredObject } from '../../core/ports';
-import { SIDECAR_SUFFIX } from '../../core/bundle/identity';
+import { SIDECAR_MAX_BYTES, SIDECAR_SUFFIX } from '../../core/bundle/identity';
+import { BundleRejectedError } from '../../core/errors';
 
 type S3Failure = { name?: string; $metadata?: { httpStatusCode?: number } };
 
@@ -42,23 +56,59 @@ export class S3BundleStore implements BundleStore {
     }
   }
 
-  private async getBytes(key: string): Promise<{ bytes: Uint8Array; metadata: Record<string, string> } | null> {
+  /**
+   * One GET of `key`, its body read up to `cap` bytes: `over` (with the size when S3 said it)
+   * when the object is larger, the stream destroyed at that point; null when it does not exist.
+   */
+  private async getCapped(
+    key: string,
+    cap: number,
+  ): Promise<{ bytes: Uint8Array; metadata: Record<string, string> } | { over: number | null } | null> {
+    let out: GetObjectCommandOutput;
     try {
-      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-      const bytes = out.Body ? await out.Body.transformToByteArray() : new Uint8Array();
-      return { bytes, metadata: out.Metadata ?? {} };
+      out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
     } catch (e) {
       if (isNotFound(e)) return null;
       throw explainDenied(e, 'GetObject', this.bucket, key);
     }
+    const body = out.Body as (AsyncIterable<Uint8Array> & { destroy?: (e?: Error) => void }) | undefined;
+    const metadata = out.Metadata ?? {};
+    if (out.ContentLength !== undefined && out.ContentLength > cap) {
+      body?.destroy?.();
+      return { over: out.ContentLength };
+    }
+    if (!body) return { bytes: new Uint8Array(), metadata };
+    const chunks: Uint8Array[] = [];
+    let n = 0;
+    // leaving the loop early (return) ends the iterator, which destroys the stream
+    for await (const chunk of body) {
+      n += chunk.byteLength;
+      if (n > cap) {
+        body.destroy?.();
+        return { over: null };
+      }
+      chunks.push(chunk);
+    }
+    return { bytes: new Uint8Array(Buffer.concat(chunks, n)), metadata };
   }
 
-  async get(key: string): Promise<BundleObject | null> {
-    const obj = await this.getBytes(key);
+  async get(key: string, maxBytes: number): Promise<BundleObject | null> {
+    const obj = await this.getCapped(key, maxBytes);
     if (!obj) return null;
+    if ('over' in obj)
+      throw new BundleRejectedError(
+        'too_large',
+        obj.over !== null ? `bundle is ${obj.over} bytes, over the limit of ${maxBytes}` : `bundle is over the limit of ${maxBytes} bytes`,
+        { key, ...(obj.over !== null ? { size: obj.over } : {}), maxBytes },
+      );
     let signature = obj.metadata.signature;
     if (!signature) {
-      const sidecar = await this.getBytes(key + SIDECAR_SUFFIX);
+      const sidecar = await this.getCapped(key + SIDECAR_SUFFIX, SIDECAR_MAX_BYTES);
+      if (sidecar && 'over' in sidecar)
+        throw new BundleRejectedError('malformed_signature', `the signature sidecar is over ${SIDECAR_MAX_BYTES} bytes`, {
+          key,
+          sidecar: key + SIDECAR_SUFFIX,
+        });
       if (sidecar) signature = new TextDecoder().decode(sidecar.bytes).trim();
     }
     return { key, bytes: obj.bytes, signature, signer: obj.metadata.signer };

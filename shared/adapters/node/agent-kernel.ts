@@ -41,6 +41,16 @@ function stackOf(e) {
   } catch (_) { return null; }
 }
 
+// ctx.publish of a topic only the orchestrator writes (agent.*, bundle.*): the agent can catch it
+// (e.name === 'ReservedTopicError', e.code === 'reserved_topic'); nothing is published
+class ReservedTopicError extends Error {
+  constructor(topic) {
+    super('publish: the topic ' + JSON.stringify(topic) + ' is reserved for the orchestrator (agent.*, bundle.*)');
+    this.name = 'ReservedTopicError';
+    this.code = 'reserved_topic';
+  }
+}
+
 function jsonText(v, what) {
   let s;
   try { s = JSON.stringify(v); } catch (e) { throw new TypeError(what + ' is not JSON-serializable: ' + describe(e)); }
@@ -68,6 +78,7 @@ function manifestOf(a) {
 async function runAgent(a, input, send) {
   const L = input.limits;
   const TOPIC_RE = new RegExp(L.topicRe);
+  const RESERVED_TOPIC_RE = new RegExp(L.reservedTopicRe);
   const STATE_KEY_RE = new RegExp(L.stateKeyRe);
   const runId = input.runId;
   const emit = (m) => { m.runId = runId; send(m); };
@@ -123,7 +134,14 @@ async function runAgent(a, input, send) {
   const logAt = (level) => (msg, fields) => {
     if (++logLines > L.maxLogLines) return;
     let f = null;
-    if (fields !== undefined && fields !== null) { try { f = JSON.parse(JSON.stringify(fields)); } catch (_) { f = { unserializable: true }; } }
+    if (fields !== undefined && fields !== null) {
+      let text = null;
+      try { text = JSON.stringify(fields); } catch (_) { text = null; }
+      // fields over the cap are not even sent (the trusted side would replace them anyway)
+      if (text === null || text === undefined) f = { unserializable: true };
+      else if (text.length > L.maxLogFieldBytes) f = { truncated: 'fields of ' + text.length + ' bytes, over the limit of ' + L.maxLogFieldBytes };
+      else f = JSON.parse(text);
+    }
     emit({ t: 'log', level, msg: String(msg).slice(0, 4096), fields: f });
   };
   const log = logAt('info');
@@ -132,6 +150,7 @@ async function runAgent(a, input, send) {
   let published = 0;
   const publish = (topic, payload, recipient) => {
     if (typeof topic !== 'string' || !TOPIC_RE.test(topic)) throw new TypeError('publish: topic must match ' + L.topicRe + ', got ' + JSON.stringify(String(topic)).slice(0, 80));
+    if (RESERVED_TOPIC_RE.test(topic)) throw new ReservedTopicError(topic);
     if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) throw new TypeError('publish: payload must be a JSON object');
     if (recipient !== undefined && recipient !== null && (typeof recipient !== 'string' || recipient.length < 1 || recipient.length > 128)) throw new TypeError('publish: recipient must be a string of 1-128 characters');
     const text = jsonText(payload, 'publish: payload');

@@ -16,7 +16,9 @@
  *   heap limit and a data limit, and what the OS offers: its own uid, PID/network/mount namespaces.
  *   The whole process group is killed at the deadline, so nothing it started outlives the run.
  * - What the agent sends is validated and capped on this side (run-collector.ts); what it prints
- *   is logged as the agent's (never written to the orchestrator's stdout as such).
+ *   (stdout, stderr: pipes) is logged as the agent's, one record per line with `agent` and
+ *   `stream`, under the same per-run caps as ctx.log (output between runs counts against the run
+ *   before it), never written to the orchestrator's stdout as such.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, mkdirSync, rmSync } from 'node:fs';
@@ -28,7 +30,7 @@ import { errorMessage } from '../../core/errors';
 import { silentLogger, type Logger } from '../../core/logger';
 import { BundleIntegrityError, InspectionUnavailableError, InvalidManifestError, SandboxError } from './errors';
 import { KERNEL_SOURCE } from './agent-kernel';
-import { abortAfterMs, DEFAULT_SANDBOX_LIMITS, kernelLimits, RunCollector, type SandboxLimits } from './run-collector';
+import { abortAfterMs, DEFAULT_SANDBOX_LIMITS, kernelLimits, lineSplitter, RunCollector, type SandboxLimits } from './run-collector';
 import { checkVerified, InspectMessageSchema, parseManifest } from './sandbox';
 import { detectIsolation, permissionFlag, privateTempDir, searchableByOthers, type Isolation, type IsolationKind } from './isolation';
 
@@ -95,7 +97,12 @@ class AgentProcess {
   private readonly exitWaiters: (() => void)[] = [];
   private onMessage: ((raw: unknown) => void) | null = null;
   private onExit: (() => void) | null = null;
-  private printLine: (stream: 'stdout' | 'stderr', line: string) => void;
+  /**
+   * Where what the process prints goes: the current run's collector, after a run still that run's
+   * (output between runs counts against the run before it), before the first run one of its own.
+   * Never the host's stdout: every line is logged as this agent's, under the run's caps.
+   */
+  private sink: RunCollector;
   /** runs wait for each other: one at a time */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -105,7 +112,7 @@ class AgentProcess {
     readonly slot: number,
     private readonly scratch: string,
     iso: Isolation,
-    private readonly opts: { memoryMb: number; log: Logger },
+    private readonly opts: { memoryMb: number; log: Logger; limits: SandboxLimits },
   ) {
     // node 24 needs more than 512 MB of data mappings just to start
     const dataLimit = Math.max(1024, 4 * opts.memoryMb) * 1024 * 1024;
@@ -129,24 +136,16 @@ class AgentProcess {
       serialization: 'advanced',
       detached: true,
     });
-    this.printLine = (stream, line) => opts.log.info(line.slice(0, 4096), { agentOutput: stream });
+    this.sink = new RunCollector({ agent, state: {} }, opts.limits, opts.log.child({ agent }));
     for (const [name, stream] of [
       ['stdout', this.child.stdout],
       ['stderr', this.child.stderr],
     ] as const) {
-      let buf = '';
+      const split = lineSplitter((line) => this.sink.printed(name, line));
       stream?.setEncoding('utf8');
       stream?.on('data', (d: string) => {
         if (name === 'stderr') this.stderrTail = (this.stderrTail + d).slice(-4000);
-        buf += d;
-        for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-          this.printLine(name, buf.slice(0, i));
-          buf = buf.slice(i + 1);
-        }
-        if (buf.length > 16_384) {
-          this.printLine(name, buf);
-          buf = '';
-        }
+        split(d);
       });
     }
     this.child.on('message', (raw) => this.onMessage?.(raw));
@@ -280,13 +279,12 @@ class AgentProcess {
         clearTimeout(timer);
         this.onMessage = null;
         this.onExit = null;
-        this.printLine = (stream, line) => this.opts.log.info(line.slice(0, 4096), { agent: run.agent, agentOutput: stream });
         resolve(r);
         if (recycle) void this.kill();
       };
       const onTimeout = () => finish(collector.result('timeout', `timed out after ${run.timeoutMs} ms`, t0), true);
       let timer = setTimeout(onTimeout, run.timeoutMs + loadGraceMs);
-      this.printLine = (stream, line) => collector.printed(stream, line);
+      this.sink = collector;
       this.onExit = () => {
         const end = this.ending();
         finish(
@@ -409,7 +407,11 @@ export class ProcessSandbox implements AgentSandbox {
     const slot = this.freeSlots.pop() ?? this.nextSlot++;
     let proc: AgentProcess;
     try {
-      proc = new AgentProcess(id, agent, slot, this.scratchFor(slot, id), this.isolation, { memoryMb: this.memoryMb, log: this.log });
+      proc = new AgentProcess(id, agent, slot, this.scratchFor(slot, id), this.isolation, {
+        memoryMb: this.memoryMb,
+        log: this.log,
+        limits: this.limits,
+      });
     } catch (e) {
       this.freeSlots.push(slot);
       throw new SandboxError(`cannot start an agent process: ${errorMessage(e)}`);

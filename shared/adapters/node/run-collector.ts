@@ -10,6 +10,7 @@ import { z } from 'zod';
 import type { RunOutcome } from '../../core/heartbeat';
 import { MAX_STATE_BYTES, STATE_KEY_RE } from '../../core/heartbeat';
 import { MAX_ENVELOPE_BYTES, TOPIC_RE, envelopeSize } from '../../core/envelope';
+import { isReservedTopic, RESERVED_TOPIC_RE } from '../../core/events';
 import type { PublishedByAgent, SandboxResult, SandboxRun } from '../../core/ports';
 import type { Logger } from '../../core/logger';
 
@@ -39,7 +40,7 @@ export const DEFAULT_SANDBOX_LIMITS: SandboxLimits = {
 
 /** The limits as the agent side needs them (regular expressions as source text). */
 export function kernelLimits(l: SandboxLimits) {
-  return { ...l, topicRe: TOPIC_RE.source, stateKeyRe: STATE_KEY_RE.source };
+  return { ...l, topicRe: TOPIC_RE.source, stateKeyRe: STATE_KEY_RE.source, reservedTopicRe: RESERVED_TOPIC_RE.source };
 }
 
 /** When the AbortSignal fires: shortly before the timeout (10 %, between 20 ms and 1 s). */
@@ -131,9 +132,14 @@ export class RunCollector {
     }
   }
 
-  /** A line the agent printed on stdout/stderr: logged as the agent's, under the same caps. */
+  /**
+   * A line the agent printed on stdout/stderr: never written to the host's output as it is, but
+   * logged as the agent's (its text the record's `msg`, with `agent` and `stream` fields), under
+   * the same caps as ctx.log. A line that looks like an orchestrator log line stays a string
+   * inside the agent's record.
+   */
   printed(stream: 'stdout' | 'stderr', line: string): void {
-    this.log(stream === 'stderr' ? 'warn' : 'info', line.slice(0, 4096), { stream });
+    this.log(stream === 'stderr' ? 'warn' : 'info', line.slice(0, 4096), null, { stream });
   }
 
   /** The run's result, once it ended with `outcome`. */
@@ -146,7 +152,12 @@ export class RunCollector {
     return { end: true, outcome: 'error', error };
   }
 
-  private log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown> | null): void {
+  private log(
+    level: 'debug' | 'info' | 'warn' | 'error',
+    msg: string,
+    fields: Record<string, unknown> | null,
+    tags?: { stream: 'stdout' | 'stderr' },
+  ): void {
     if (this.logCapped) return;
     let f = fields;
     let bytes = msg.length;
@@ -165,10 +176,12 @@ export class RunCollector {
       return;
     }
     this.logBytes += bytes;
-    this.agentLog[level](msg, f ? { fields: f } : undefined);
+    this.agentLog[level](msg, f || tags ? { ...tags, ...(f ? { fields: f } : {}) } : undefined);
   }
 
   private publish(m: Extract<AgentMessage, { t: 'publish' }>): Verdict {
+    // the kernel's ctx.publish refuses these; a message that gets here went around it
+    if (isReservedTopic(m.topic)) return this.fail(`agent published the reserved topic ${m.topic} (agent.*, bundle.*)`);
     if (this.published.length >= this.limits.maxPublishes)
       return this.fail(`agent published more than ${this.limits.maxPublishes} envelopes`);
     const size = envelopeSize({
@@ -202,4 +215,23 @@ export class RunCollector {
     this.stateChanges[m.key] = value;
     return { end: false };
   }
+}
+
+/**
+ * Splits what an agent prints into lines for `onLine` (a line longer than `maxLine` is cut into
+ * pieces of that length), so that only whole, bounded lines are ever logged.
+ */
+export function lineSplitter(onLine: (line: string) => void, maxLine = 16_384): (chunk: string) => void {
+  let buf = '';
+  return (chunk) => {
+    buf += chunk;
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+      onLine(buf.slice(0, i));
+      buf = buf.slice(i + 1);
+    }
+    while (buf.length > maxLine) {
+      onLine(buf.slice(0, maxLine));
+      buf = buf.slice(maxLine);
+    }
+  };
 }

@@ -8,7 +8,8 @@
  * hang past its timeout (the AbortSignal fires first, then the worker is terminated),
  * `process.exit` (ends only the worker) and a JS-heap blow-up (ERR_WORKER_OUT_OF_MEMORY) each end
  * only that run, with an outcome of error | timeout | crashed | oom. The worker imports exactly
- * the verified bytes it was handed (agent-kernel.ts: hashed there, imported from memory).
+ * the verified bytes it was handed (agent-kernel.ts: hashed there, imported from memory). What
+ * it prints is piped to this side and logged as the agent's (tagged, capped per run: run-collector.ts).
  *
  * Limits of this isolation (see docs/scheduling.md): worker threads share the process, so this
  * contains faults, not malice: the agent can read what the process can read, signal it, start
@@ -23,7 +24,7 @@ import { BundleManifestSchema, type BundleManifest } from '../../core/registry';
 import { silentLogger, type Logger } from '../../core/logger';
 import { BundleIntegrityError, InspectionUnavailableError, InvalidManifestError, SandboxError } from './errors';
 import { KERNEL_SOURCE } from './agent-kernel';
-import { abortAfterMs, DEFAULT_SANDBOX_LIMITS, kernelLimits, RunCollector, type SandboxLimits } from './run-collector';
+import { abortAfterMs, DEFAULT_SANDBOX_LIMITS, kernelLimits, lineSplitter, RunCollector, type SandboxLimits } from './run-collector';
 
 export { abortAfterMs, DEFAULT_SANDBOX_LIMITS, type SandboxLimits };
 
@@ -115,6 +116,9 @@ export class WorkerSandbox implements AgentSandbox {
         argv: [],
         execArgv: [],
         workerData,
+        // what the agent prints is not the host's output: piped here, logged as the agent's (pipeOutput)
+        stdout: true,
+        stderr: true,
         resourceLimits: {
           maxOldGenerationSizeMb: this.memoryMb,
           maxYoungGenerationSizeMb: Math.max(4, Math.min(64, Math.floor(this.memoryMb / 8))),
@@ -123,6 +127,18 @@ export class WorkerSandbox implements AgentSandbox {
       });
     } catch (e) {
       throw new SandboxError(`cannot start a worker thread: ${(e as Error).message}`);
+    }
+  }
+
+  /** The worker's stdout and stderr, line by line, to `sink` (a collector: tagged, capped). */
+  private pipeOutput(worker: Worker, sink: RunCollector): void {
+    for (const [name, stream] of [
+      ['stdout', worker.stdout],
+      ['stderr', worker.stderr],
+    ] as const) {
+      const split = lineSplitter((line) => sink.printed(name, line));
+      stream.setEncoding('utf8');
+      stream.on('data', (d: string) => split(d));
     }
   }
 
@@ -154,6 +170,7 @@ export class WorkerSandbox implements AgentSandbox {
       } catch (e) {
         return reject(new InspectionUnavailableError(`the bundle could not be inspected: ${(e as Error).message}`, { key: bundle.key }));
       }
+      this.pipeOutput(worker, new RunCollector({ agent: bundle.key, state: {} }, this.limits, this.log.child({ bundle: bundle.key })));
       let settled = false;
       const settle = (fn: () => void) => {
         if (settled) return;
@@ -231,6 +248,7 @@ export class WorkerSandbox implements AgentSandbox {
           limits: kernelLimits(this.limits),
         },
       });
+      this.pipeOutput(worker, collector);
       const t0 = performance.now();
       let settled = false;
       const finish = (r: SandboxResult | 'integrity') => {

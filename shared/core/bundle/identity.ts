@@ -7,6 +7,8 @@ import { RESERVED_SENDERS } from '../envelope';
 export const AGENT_NAME_RE = /^[a-z0-9][a-z0-9-]{1,62}$/;
 export const BUNDLE_PREFIX = 'agents/';
 export const SIDECAR_SUFFIX = '.sig';
+/** the most a `.sig` sidecar is read (a base64 ED25519 signature is 88 characters) */
+export const SIDECAR_MAX_BYTES = 512;
 
 /** A sender name the orchestrator uses itself (RESERVED_SENDERS): no agent may be called so. */
 export const isReservedName = (name: string): boolean => RESERVED_SENDERS.includes(name);

@@ -1,5 +1,5 @@
 /** Errors of the event bus core (pattern matcher, envelope routing, publishing). */
-import { OrchestratorError } from '../errors';
+import { codedError, OrchestratorError } from '../errors';
 
 /** An EventBridge event pattern that EventBridge would refuse (reported with the path of the fault). */
 export class InvalidPatternError extends OrchestratorError {
@@ -41,4 +41,12 @@ export class BusPublishError extends OrchestratorError {
   ) {
     super('bus_publish_failed', message, { failed });
   }
+}
+
+/**
+ * A publish of a topic only the orchestrator writes (`agent.*`, `bundle.*`: isReservedTopic) by
+ * anyone else (the API's POST /events, BusService.Publish). Client mistake: 400.
+ */
+export class ReservedTopicError extends codedError('reserved_topic') {
+  override name = 'ReservedTopicError';
 }

@@ -15,6 +15,7 @@
  */
 import { z } from 'zod';
 import { TOPIC_RE } from '../envelope';
+import { isReservedTopic } from '../events';
 import { subscriptionMatches } from '../bus/routing';
 import { ConfigError } from '../errors';
 
@@ -107,6 +108,9 @@ export function parseInbound(v: string | undefined): KafkaInboundRoute[] {
     kafkaTopic('KAFKA_INBOUND', k);
     if (!TOPIC_RE.test(b))
       throw new ConfigError(`KAFKA_INBOUND: "${b}" is not a bus topic (1-128 of [A-Za-z0-9._:-], starting alphanumeric)`);
+    // the orchestrator's own topics (agent.*, bundle.*) are published by it only, not from Kafka
+    if (isReservedTopic(b))
+      throw new ConfigError(`KAFKA_INBOUND: "${b}" is a reserved bus topic (agent.*, bundle.*: the orchestrator's own)`);
     if (seen.has(k)) throw new ConfigError(`KAFKA_INBOUND: Kafka topic "${k}" is mapped twice`);
     seen.add(k);
     return { kafkaTopic: k, busTopic: b };

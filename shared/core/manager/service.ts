@@ -1,15 +1,16 @@
 /**
  * Agent Manager: turns hot-directory changes into registry changes.
  *
- * Order for a new object: parse key → size (HEAD, before download) → download → verify
- * signature and rollback (pure, no bundle code) → inspect the verified bundle in a sandbox →
- * conditional registration. Any rejection writes a `bundle.rejected` event and leaves the
+ * Order for a new object: parse key → size (the event's, when it has one) → one bounded GET
+ * (Content-Length checked first, the body read no further than AGENT_MAX_BUNDLE_BYTES: no HEAD
+ * before it, so the bytes checked are the bytes read) → verify signature and rollback (pure, no
+ * bundle code) → inspect the verified bundle in a sandbox → conditional registration. Any rejection writes a `bundle.rejected` event and leaves the
  * active version untouched. No code of a bundle runs before its signature is verified.
  * Infrastructure errors (store, bus, an inspection the host could not do) are thrown: the event
  * is delivered again, and nothing was rejected.
  */
 import { BundleRejectedError, errorMessage } from '../errors';
-import { BUNDLE_PREFIX, SIDECAR_SUFFIX, parseBundleKey, versionSortKey } from '../bundle/identity';
+import { BUNDLE_PREFIX, SIDECAR_SUFFIX, isBundleCandidate, parseBundleKey, versionSortKey } from '../bundle/identity';
 import { checkSize, verifyBundle } from '../bundle/verify';
 import { nodeCryptoVerifier, type TrustedKey, type Verifier } from '../bundle/signing';
 import { bundleUnverifiedEvent, orchestratorEvent } from '../events';
@@ -66,16 +67,15 @@ export class AgentManager {
       // A sidecar arriving after its bundle: process the bundle again (its first attempt may have
       // been rejected for a missing signature).
       const bundleKey = key.slice(0, -SIDECAR_SUFFIX.length);
-      const head = await this.deps.bundles.head(bundleKey);
-      if (!head) return { kind: 'ignored', key, why: 'sidecar without bundle (yet)' };
-      return this.onObjectCreated(bundleKey, head.size);
+      if (!isBundleCandidate(bundleKey)) return { kind: 'ignored', key, why: 'sidecar of something that is not a bundle' };
+      return this.onObjectCreated(bundleKey);
     }
     try {
       const id = parseBundleKey(key);
-      const knownSize = size ?? (await this.deps.bundles.head(key))?.size;
-      if (knownSize === undefined) return { kind: 'ignored', key, why: 'object no longer exists' };
-      checkSize(key, knownSize, this.deps.maxBytes);
-      const obj = await this.deps.bundles.get(key);
+      // the event's size rejects early without a request; the read itself is bounded either way
+      // (the object may have been replaced since the event)
+      if (size !== undefined) checkSize(key, size, this.deps.maxBytes);
+      const obj = await this.deps.bundles.get(key, this.deps.maxBytes);
       if (!obj) return { kind: 'ignored', key, why: 'object no longer exists' };
       const active = await this.deps.registry.get(id.name);
       const verified = verifyBundle({

@@ -29,7 +29,7 @@
  */
 import { DispatchMessageSchema, type DispatchMessage } from '../dispatch';
 import { makeEnvelope, type Envelope } from '../envelope';
-import { bundleUnverifiedEvent, orchestratorEvent } from '../events';
+import { bundleUnverifiedEvent, isReservedTopic, orchestratorEvent } from '../events';
 import { BundleRejectedError, errorMessage } from '../errors';
 import { retryFollowUp } from '../retry';
 import { SCHEDULED_STATUSES, type AgentRecord } from '../registry';
@@ -345,6 +345,11 @@ export class RunnerService {
     const ok = result.outcome === 'ok';
     const envelopes: Envelope[] = [];
     for (const p of ok ? result.published : []) {
+      // only the orchestrator publishes its own topics (a runtime refuses them; this is the last line)
+      if (isReservedTopic(p.topic)) {
+        this.log.warn('dropped an envelope of a reserved topic published by the agent', { agent: rec.name, topic: p.topic });
+        continue;
+      }
       try {
         envelopes.push(makeEnvelope({ topic: p.topic, sender: rec.name, payload: p.payload, recipient: p.recipient }, at));
       } catch (e) {
@@ -463,14 +468,15 @@ export class RunnerService {
     const cacheKey = `${rec.sha256}:${rec.bundleKey}`;
     let c = this.cache.get(cacheKey);
     let fetched = false;
-    if (!c) {
-      const obj = await this.deps.bundles.get(rec.bundleKey);
-      if (!obj) throw new BundleUnavailableError(rec.bundleKey);
-      c = { bytes: obj.bytes, signature: obj.signature, signer: obj.signer };
-      fetched = true;
-    }
     let verified: ReturnType<typeof verifyBundle>;
     try {
+      if (!c) {
+        // bounded: an object replaced by a larger one is read no further than the limit
+        const obj = await this.deps.bundles.get(rec.bundleKey, this.deps.maxBundleBytes);
+        if (!obj) throw new BundleUnavailableError(rec.bundleKey);
+        c = { bytes: obj.bytes, signature: obj.signature, signer: obj.signer };
+        fetched = true;
+      }
       verified = verifyBundle({
         key: rec.bundleKey,
         bytes: c.bytes,
