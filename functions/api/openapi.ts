@@ -21,13 +21,14 @@ function schemaOf(s: z.ZodType, io: 'input' | 'output'): JsonSchema {
 }
 
 const STATUS_TEXT: Record<number, string> = {
-  400: 'invalid path parameter, query or body (`validation_failed`, `malformed_json`, `invalid_ledger_request`)',
+  400: 'invalid path parameter, query or body (`validation_failed`, `malformed_json`, `invalid_ledger_request`, `reserved_topic`)',
   401: 'missing or invalid credentials (`unauthorized`)',
   404: 'unknown agent (`not_found`)',
   409: 'not allowed in the current status (`conflict`)',
   413: 'body or envelope over the limit (`payload_too_large`, `envelope_too_large`)',
   415: 'a body that is not JSON (`unsupported_media_type`)',
   500: 'internal error (`internal`, `component_switch_failed`, `ledger_corrupt`)',
+  501: 'not available in this deployment (`not_configured`, `ledger_digests_not_configured`)',
   503: 'a dependency is unavailable; retry after `Retry-After` seconds (`unavailable`)',
 };
 
