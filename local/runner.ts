@@ -72,7 +72,8 @@ export class LocalRunnerPool implements Dispatcher, LocalComponent {
   readonly name = 'runner' as const;
   readonly deadLetters: { message: DispatchMessage; error: string }[] = [];
   private readonly core: LocalRunnerPoolOptions['core'];
-  private readonly concurrency: number;
+  /** runs at once at most */
+  readonly concurrency: number;
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly maxAttempts: number;
