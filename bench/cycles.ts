@@ -14,7 +14,7 @@
  * DynamoDB (Local) reports, indexes included. The first tick warms up and is not counted.
  */
 import { tmpdir } from 'node:os';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -81,6 +81,8 @@ const agentSource = (cycleSeconds: number) =>
 
 export interface Env {
   clients: AwsClients;
+  /** DynamoDB Local's JVM (its CPU time is read from /proc) */
+  ddbPid?: number;
   endpoints: { dynamodb: string; s3: string };
   bucket: string;
 }
@@ -106,6 +108,17 @@ async function registerAll(manager: AgentManager, bundles: S3BundleStore, key: K
 
 const round = (n: number, d = 1) => Number(n.toFixed(d));
 
+/** CPU seconds a process has used (Linux /proc; null elsewhere) */
+function procCpuSeconds(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks (USER_HZ 100)
+  } catch {
+    return null;
+  }
+}
+
 // ------------------------------------------------------------------------------------------------
 // local mode
 
@@ -128,7 +141,7 @@ const BACKLOG: Record<LocalRuntime, { agents: number; perAgent: number }> = {
  * monitor, the runtimes), on the bench's DynamoDB Local and s3rver; the timers are not started
  * (the scheduled part below ticks the composition's scheduler handler itself).
  */
-export async function localMode(env: Env): Promise<BenchResult[]> {
+export async function localMode(env: Env, o: { concurrency?: number; quick?: boolean } = {}): Promise<BenchResult[]> {
   const names = await freshTables(env.clients);
   const key = generateKeyPair();
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-local-'));
@@ -142,7 +155,14 @@ export async function localMode(env: Env): Promise<BenchResult[]> {
     // process is the default; thread for the bundles that ask for it (trusted code)
     AGENT_RUNTIMES_ALLOWED: 'process,thread',
   });
-  const local = createLocalPlatform({ config, dataDir, clients: env.clients, token: 'bench', logger: silentLogger });
+  const local = createLocalPlatform({
+    config,
+    dataDir,
+    clients: env.clients,
+    token: 'bench',
+    logger: silentLogger,
+    ...(o.concurrency ? { runnerConcurrency: o.concurrency } : {}),
+  });
   const c = compose(config, local.platform);
   local.connect(c);
   const { bus, pool } = local;
@@ -202,8 +222,18 @@ export async function localMode(env: Env): Promise<BenchResult[]> {
     const rate: Partial<Record<LocalRuntime, number>> = {};
     for (const rt of RUNTIMES) {
       const agents = agentsOf(rt, BACKLOG[rt].agents);
-      // warm-up: one run per agent (the process runtime starts each agent's process here)
-      await pool.dispatch(agents.map((a) => ({ message: { kind: 'trigger' as const, agent: a, runId: `${a}!warm` }, notBefore: 0 })));
+      // warm-up, not measured: the process runtime starts each agent's process here, and
+      // DynamoDB Local's JVM (fresh in each run of this module) compiles its hot paths: its first
+      // few hundred requests cost several times their steady-state CPU
+      const warm = rt === 'process' ? 20 : 1;
+      await pool.dispatch(
+        agents.flatMap((a) =>
+          Array.from({ length: warm }, (_, j) => ({
+            message: { kind: 'trigger' as const, agent: a, runId: `${a}!warm!${j}` },
+            notBefore: 0,
+          })),
+        ),
+      );
       await pool.idle();
       await bus.idle();
       cycles.length = 0;
@@ -213,12 +243,18 @@ export async function localMode(env: Env): Promise<BenchResult[]> {
           notBefore: 0,
         })),
       );
+      const cpu0 = process.cpuUsage();
+      const jvm0 = procCpuSeconds(env.ddbPid);
       const t0 = performance.now();
       await pool.dispatch(items);
       await pool.idle();
       const poolS = (performance.now() - t0) / 1000;
       await bus.idle(); // the ledger has appended every agent.cycle
       const drainS = (performance.now() - t0) / 1000;
+      const cpu = process.cpuUsage(cpu0);
+      const jvm1 = procCpuSeconds(env.ddbPid);
+      const perCycleMs = (sec: number) => round((1000 * sec) / items.length, 2);
+      const cpuNote = `CPU per cycle: orchestrator process ${perCycleMs((cpu.user + cpu.system) / 1e6)} ms${rt === 'thread' ? ' (its worker threads included)' : ''}${jvm0 !== null && jvm1 !== null ? `, DynamoDB Local's JVM ${perCycleMs(jvm1 - jvm0)} ms` : ''}`;
       const ok = cycles.filter((e) => e.topic === 'agent.cycle').length;
       if (ok !== items.length) throw new Error(`pool drain (${rt}): ${ok} of ${items.length} runs succeeded`);
       rate[rt] = items.length / drainS;
@@ -226,7 +262,7 @@ export async function localMode(env: Env): Promise<BenchResult[]> {
         name: `local: cycles/s through the runner pool, ${rt} runtime`,
         value: round(items.length / drainS),
         unit: 'cycles/s',
-        note: `${items.length} trigger runs of ${agents.length} agents, pool concurrency ${concurrency} (default), DynamoDB Local + s3rver, ledger appends included (runs done in ${round(poolS, 2)} s, ledger caught up at ${round(drainS, 2)} s)`,
+        note: `${items.length} trigger runs of ${agents.length} agents, pool concurrency ${concurrency} (default), DynamoDB Local + s3rver, ledger appends included (runs done in ${round(poolS, 2)} s, ledger caught up at ${round(drainS, 2)} s); ${cpuNote}`,
       });
     }
     results.push({
@@ -236,6 +272,7 @@ export async function localMode(env: Env): Promise<BenchResult[]> {
       note: 'same run, same pool, tables and agents',
     });
 
+    if (o.quick) return results;
     // 3. scheduled 1 s agents on the real clock (local tick period), process runtime, a load below the capacity above
     cycles.length = 0;
     const scheduled = agentsOf('process', 8);
@@ -621,6 +658,9 @@ async function idleAgents(env: Env): Promise<BenchResult[]> {
   ];
 }
 
+/** two runs (not bench/run.ts's default three): a run takes about two minutes, and the whole bench must stay within its budget */
+export const repeat = 2;
+
 export async function run(): Promise<BenchResult[]> {
   const ddb = await startDynamoLocal();
   const s3dir = mkdtempSync(join(tmpdir(), 'bench-s3-'));
@@ -629,7 +669,7 @@ export async function run(): Promise<BenchResult[]> {
   try {
     s3 = await startS3Local({ directory: s3dir, buckets: [bucket] });
     const clients = createClients({ region: 'us-east-1', endpoints: { dynamodb: ddb.endpoint, s3: s3.endpoint }, localCredentials: true });
-    const env: Env = { clients, endpoints: { dynamodb: ddb.endpoint, s3: s3.endpoint }, bucket };
+    const env: Env = { clients, endpoints: { dynamodb: ddb.endpoint, s3: s3.endpoint }, bucket, ddbPid: ddb.pid };
     return [
       ...(await localMode(env)),
       ...(await cloudScenario(env, { agents: 100, cycleSeconds: 60, ticks: 5 })),
