@@ -548,19 +548,6 @@ async function cloudScenario(env: Env, opts: { agents: number; cycleSeconds: num
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
   const durMs = mean(samples);
   const sandboxMs = mean(sandboxFn.durations.slice(sandboxFrom));
-  // an execution environment whose agent process belongs to another agent starts a new one:
-  // the sandbox's duration then (alternating two agents), for the note
-  const cold: number[] = [];
-  for (let i = 0; i < 6; i++) {
-    const r2 = (await registry.get(agentNames[i % 2 === 0 ? 1 : 0]!))!;
-    clock.advance(opts.cycleSeconds * 1000);
-    const slot = Math.ceil(clock.now() / (opts.cycleSeconds * 1000)) * opts.cycleSeconds * 1000;
-    const body = JSON.stringify({ kind: 'cycle', agent: r2.name, runId: `${r2.name}@${slot}`, slot, generation: r2.generation });
-    const from = sandboxFn.durations.length;
-    await runner({ Records: [{ messageId: `c${i}`, body }] });
-    cold.push(...sandboxFn.durations.slice(from));
-  }
-  const coldMs = mean(cold);
   await sandboxFn.close();
   const invokes = per(sandboxInvokes);
   const runnerLambda = 1e6 * (PRICES.lambdaRequest + (durMs / 1000) * RUNNER_MEMORY_GB * PRICES.lambdaGbSecondArm);
@@ -595,7 +582,7 @@ async function cloudScenario(env: Env, opts: { agents: number; cycleSeconds: num
       name: `cloud (${label}): sandbox Lambda duration per cycle (local estimate)`,
       value: round(sandboxMs, 1),
       unit: 'ms',
-      note: `the real sandbox handler (functions/sandbox/core.ts), warm agent process, mean of the same 10 runs; priced at ${SANDBOX_MEMORY_GB} GB (infra/props.ts sandbox.memoryMb); ${round(coldMs, 1)} ms when the environment's process belonged to another agent (a new agent process, mean of 6)`,
+      note: `the real sandbox handler (functions/sandbox/core.ts), warm agent process, mean of the same 10 runs; priced at ${SANDBOX_MEMORY_GB} GB (infra/props.ts sandbox.memoryMb); an environment whose process belongs to another agent starts a new agent process first (not in this figure)`,
     },
     {
       name: `cloud (${label}): ledger path per cycle`,

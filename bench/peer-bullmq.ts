@@ -25,6 +25,8 @@ import type { BenchResult } from './types';
 
 const JOBS = 5000;
 const CONCURRENCY = 2;
+/** longest one drain may take before the peer is reported as failed */
+const DRAIN_TIMEOUT_MS = 60_000;
 
 /** the processor: a CommonJS file, as BullMQ's sandboxed processors are loaded */
 const PROCESSOR = `module.exports = async (job) => ({ n: (job.data.n ?? 0) + 1 });\n`;
@@ -139,10 +141,38 @@ export async function run(): Promise<BenchResult[]> {
   writeFileSync(processorFile, PROCESSOR);
   let server: Awaited<ReturnType<typeof startRedis>> | undefined;
   try {
-    server = await startRedis(redis.path);
+    try {
+      server = await startRedis(redis.path);
+    } catch (e) {
+      const why = `redis-server did not start: ${String((e as Error).message ?? e)}`;
+      console.log(`  BullMQ peer skipped: ${why}`);
+      return [{ name: 'BullMQ peer: skipped', value: 0, unit: '', note: why }];
+    }
     const { version } = (await import('bullmq/package.json', { with: { type: 'json' } })).default as { version: string };
-    const procs = await drain(server.port, processorFile, false);
-    const threads = await drain(server.port, processorFile, true);
+    // a peer that fails or hangs is reported, never the bench's failure
+    const guarded = async (threads: boolean): Promise<number | string> => {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        return await Promise.race([
+          drain(server!.port, processorFile, threads),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`no result within ${DRAIN_TIMEOUT_MS / 1000} s`)), DRAIN_TIMEOUT_MS);
+          }),
+        ]);
+      } catch (e) {
+        return String((e as Error).message ?? e);
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+    const procs = await guarded(false);
+    const threads = await guarded(true);
+    if (typeof procs === 'string' || typeof threads === 'string') {
+      const why =
+        `BullMQ failed: ${typeof procs === 'string' ? `child processes: ${procs}` : ''} ${typeof threads === 'string' ? `worker threads: ${threads}` : ''}`.trim();
+      console.log(`  BullMQ peer skipped: ${why}`);
+      return [{ name: 'BullMQ peer: skipped', value: 0, unit: '', note: why }];
+    }
     const common = `BullMQ ${version}, Redis ${server.version} (${redis.how}) on a free loopback port, no persistence; ${JOBS} jobs added first, concurrency ${CONCURRENCY}, the same trivial job; no signatures, no permission sandbox, no lease, no durable ledger`;
     return [
       {
