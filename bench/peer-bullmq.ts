@@ -101,7 +101,7 @@ async function drain(port: number, processorFile: string, useWorkerThreads: bool
       await queue.addBulk(Array.from({ length: Math.min(1000, JOBS - i) }, (_, j) => ({ name: 'cycle', data: { n: i + j } })));
     let done = 0;
     let failed = 0;
-    let t0 = 0;
+    const worker = new Worker(name, processorFile, { connection, concurrency: CONCURRENCY, useWorkerThreads, autorun: false });
     const finished = new Promise<void>((resolve) => {
       const tick = () => {
         if (done + failed >= JOBS) resolve();
@@ -115,10 +115,9 @@ async function drain(port: number, processorFile: string, useWorkerThreads: bool
         tick();
       });
     });
-    const worker = new Worker(name, processorFile, { connection, concurrency: CONCURRENCY, useWorkerThreads, autorun: false });
     await worker.waitUntilReady();
-    t0 = performance.now();
-    void worker.run();
+    const t0 = performance.now();
+    worker.run().catch(() => undefined);
     await finished;
     const s = (performance.now() - t0) / 1000;
     await worker.close();
