@@ -13,12 +13,13 @@
  * middleware per service and operation; DynamoDB request units are the ConsumedCapacity that
  * DynamoDB (Local) reports, indexes included. The first tick warms up and is not counted.
  */
-import { availableParallelism, tmpdir } from 'node:os';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { startDynamoLocal, startS3Local } from '../local/emulators';
 import { createClients, type AwsClients } from '../shared/adapters/aws/clients';
 import { ensureTables } from '../shared/adapters/aws/tables';
@@ -29,20 +30,25 @@ import { SqsDispatcher } from '../shared/adapters/aws/sqs-dispatcher';
 import { EventBridgePublisher } from '../shared/adapters/aws/eventbridge-publisher';
 import { RequestCounter } from '../shared/adapters/aws/request-counter';
 import { WorkerSandbox } from '../shared/adapters/node/sandbox';
+import { ProcessSandbox } from '../shared/adapters/node/process-sandbox';
+import { LambdaSandbox } from '../shared/adapters/aws/lambda-sandbox';
+import { createSandboxHandler } from '../functions/sandbox/core';
+import { resolveProps } from '../infra/props';
+import { LEDGER_WRITER_MEMORY_MB } from '../infra/constructs/ledger-writer';
 import { AgentManager } from '../shared/core/manager/service';
 import { generateKeyPair, publicKeyOf, sha256Hex, signBundle, type KeyPair } from '../shared/core/bundle/signing';
 import { bundleKey, versionSortKey } from '../shared/core/bundle/identity';
 import { loadConfig, type Config } from '../shared/core/config';
 import { FakeClock, systemClock, type Clock } from '../shared/core/clock';
 import type { Envelope } from '../shared/core/envelope';
-import type { EventPublisher } from '../shared/core/ports';
+import type { AgentSandbox, EventPublisher } from '../shared/core/ports';
 import { TABLES } from '../shared/definitions/tables';
-import { RULES } from '../shared/definitions/routing';
 import { createSchedulerHandler, schedulerHorizonMs, LOCAL_TICK_SECONDS, CLOUD_TICK_SECONDS } from '../functions/scheduler/core';
 import { createRunnerCore, createRunnerHandler } from '../functions/runner/core';
 import { createHealthMonitorHandler } from '../functions/health-monitor/core';
-import { LocalBus } from '../local/bus';
-import { LocalRunnerPool } from '../local/runner';
+import { createLocalPlatform, runtimeDirFor } from '../local/platform';
+import { compose } from '../functions/compose';
+import { silentLogger } from '../shared/core/logger';
 import { createLedgerWriterHandler } from '../functions/ledger-writer/core';
 import { createDynamoLedger } from '../shared/adapters/aws/dynamo-ledger';
 import { toBusEvent } from '../shared/core/bus/events';
@@ -59,18 +65,24 @@ export const PRICES = {
   lambdaRequest: 0.2 / 1e6,
   lambdaGbSecondArm: 0.0000133334,
 };
-/** runner Lambda memory of the CDK stack's default (infra/props.ts runner.memoryMb 1024) */
-const RUNNER_MEMORY_GB = 1;
+/** the CDK stack's defaults (infra/props.ts), as `cdk deploy` without options resolves them */
+const STACK_DEFAULTS = resolveProps({});
+/** runner Lambda memory (props runner.memoryMb): it claims, invokes the sandbox, records */
+const RUNNER_MEMORY_GB = STACK_DEFAULTS.runner.memoryMb / 1024;
+/** sandbox Lambda memory (props sandbox.memoryMb, infra/constructs/sandbox.ts): where the agent runs */
+const SANDBOX_MEMORY_GB = STACK_DEFAULTS.sandbox.memoryMb / 1024;
 /** ledger-writer Lambda memory (infra/constructs/ledger-writer.ts) */
-const LEDGER_WRITER_MEMORY_GB = 0.5;
+const LEDGER_WRITER_MEMORY_GB = LEDGER_WRITER_MEMORY_MB / 1024;
 /** records per ledger-writer invocation (the FIFO event source mapping's batch size) */
 const LEDGER_BATCH = 10;
 
 const agentSource = (cycleSeconds: number) =>
   `export default { cycleSeconds: ${cycleSeconds}, timeoutSeconds: 5, async runCycle(ctx) { ctx.state.set('n', (ctx.state.get('n') ?? 0) + 1); } };`;
 
-interface Env {
+export interface Env {
   clients: AwsClients;
+  /** DynamoDB Local's JVM (its CPU time is read from /proc) */
+  ddbPid?: number;
   endpoints: { dynamodb: string; s3: string };
   bucket: string;
 }
@@ -96,124 +108,221 @@ async function registerAll(manager: AgentManager, bundles: S3BundleStore, key: K
 
 const round = (n: number, d = 1) => Number(n.toFixed(d));
 
+/** CPU seconds a process has used (Linux /proc; null elsewhere) */
+function procCpuSeconds(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks (USER_HZ 100)
+  } catch {
+    return null;
+  }
+}
+
 // ------------------------------------------------------------------------------------------------
 // local mode
 
-async function localMode(env: Env): Promise<BenchResult[]> {
+const RUNTIMES = ['process', 'thread'] as const;
+type LocalRuntime = (typeof RUNTIMES)[number];
+
+/** the bench agent asking for a runtime (local mode allows `thread` only where AGENT_RUNTIMES_ALLOWED names it) */
+const runtimeAgentSource = (runtime: LocalRuntime, cycleSeconds: number) =>
+  `export default { runtime: '${runtime}', cycleSeconds: ${cycleSeconds}, timeoutSeconds: 5, async runCycle(ctx) { ctx.state.set('n', (ctx.state.get('n') ?? 0) + 1); } };`;
+
+/** runs of each runtime's backlog: the process runtime drains in seconds, threads take ~40 ms a run */
+const BACKLOG: Record<LocalRuntime, { agents: number; perAgent: number }> = {
+  process: { agents: 16, perAgent: 60 },
+  thread: { agents: 16, perAgent: 12 },
+};
+
+/**
+ * Local mode as `npm start` composes it (createLocalPlatform + compose: the runner core, the
+ * LocalRunnerPool at its default concurrency, the local bus with the ledger writer and the health
+ * monitor, the runtimes), on the bench's DynamoDB Local and s3rver; the timers are not started
+ * (the scheduled part below ticks the composition's scheduler handler itself).
+ */
+export async function localMode(env: Env, o: { concurrency?: number; quick?: boolean } = {}): Promise<BenchResult[]> {
   const names = await freshTables(env.clients);
   const key = generateKeyPair();
-  const config: Config = loadConfig({ AGENT_BUNDLE_PUBKEYS: key.publicKey, LOG_LEVEL: 'silent' });
+  const dataDir = mkdtempSync(join(tmpdir(), 'bench-local-'));
+  const config: Config = loadConfig({
+    AGENT_BUNDLE_PUBKEYS: key.publicKey,
+    LOG_LEVEL: 'silent',
+    REGISTRY_TABLE: names.Registry,
+    HEARTBEAT_TABLE: names.Heartbeats,
+    LEDGER_TABLE: names.Ledger,
+    HOT_BUCKET: env.bucket,
+    // process is the default; thread for the bundles that ask for it (trusted code)
+    AGENT_RUNTIMES_ALLOWED: 'process,thread',
+  });
+  const local = createLocalPlatform({
+    config,
+    dataDir,
+    clients: env.clients,
+    token: 'bench',
+    logger: silentLogger,
+    ...(o.concurrency ? { runnerConcurrency: o.concurrency } : {}),
+  });
+  const c = compose(config, local.platform);
+  local.connect(c);
+  const { bus, pool } = local;
   const clock: Clock = systemClock;
-  const registry = new DynamoRegistry(env.clients.ddb, names.Registry, { shards: config.AGENT_SCHEDULE_SHARDS });
-  const schedule = new DynamoSchedule(env.clients.ddb, names.Registry);
-  const heartbeats = new DynamoHeartbeats(env.clients.ddb, names.Heartbeats, { shards: config.AGENT_SCHEDULE_SHARDS });
-  const bundles = new S3BundleStore(env.clients.s3, env.bucket);
-  const sandbox = new WorkerSandbox({ memoryMb: config.AGENT_RUN_MEMORY_MB });
   const cycles: Envelope[] = [];
-  let health: ((e: unknown) => Promise<unknown>) | undefined;
-  const bus = new LocalBus({ rules: RULES, vars: { HOT_BUCKET: env.bucket }, targets: { 'health-monitor': (e: never) => health!(e) } });
   bus.subscribe((e) => {
     if (e.detail.topic === 'agent.cycle' || e.detail.topic === 'agent.failed') cycles.push(e.detail);
   });
-  health = createHealthMonitorHandler({ registry, heartbeats, events: bus, config });
-  const core = createRunnerCore({ registry, heartbeats, bundles, events: bus, sandbox, config, clock });
-  const concurrency = Math.max(2, availableParallelism());
-  const pool = new LocalRunnerPool({ core, concurrency });
-  const manager = new AgentManager({
-    registry,
-    bundles,
-    events: bus,
-    inspector: sandbox,
-    trustedKeys: config.trustedKeys,
-    maxBytes: config.AGENT_MAX_BUNDLE_BYTES,
-  });
-  const agents = Array.from({ length: 16 }, (_, i) => `local-${String(i).padStart(2, '0')}`);
-  await registerAll(manager, bundles, key, agents, 1);
-  for (const a of agents)
-    await registry.transition(a, { to: 'paused', from: ['active'], at: clock.now(), reason: 'bench setup', nextRunAt: null });
   const results: BenchResult[] = [];
+  try {
+    const agentsOf = (rt: LocalRuntime, n: number) => Array.from({ length: n }, (_, i) => `${rt}-${String(i).padStart(2, '0')}`);
+    for (const rt of RUNTIMES) {
+      const agents = agentsOf(rt, BACKLOG[rt].agents);
+      const bytes = new TextEncoder().encode(runtimeAgentSource(rt, 1));
+      for (const name of agents) {
+        const k = bundleKey(name, '1.0.0');
+        await c.bundles.put(k, bytes, { signature: signBundle(key.privateKey, name, '1.0.0', bytes), signer: publicKeyOf(key.privateKey) });
+        const out = await c.manager.onObjectCreated(k, bytes.byteLength);
+        if (out.kind !== 'registered') throw new Error(`bench registration failed: ${JSON.stringify(out)}`);
+        // triggers run for paused agents; paused ones are not scheduled by anyone else
+        await c.registry.transition(name, { to: 'paused', from: ['active'], at: clock.now(), reason: 'bench setup', nextRunAt: null });
+      }
+    }
+    await bus.idle();
 
-  // 1. the sandbox alone: one fresh worker per run
-  const bytes = new TextEncoder().encode(agentSource(1));
-  const ref = { key: 'agents/x/1.0.0.mjs', sha256: sha256Hex(bytes), bytes };
-  for (let i = 0; i < 5; i++)
-    await sandbox.run({ agent: 'x', version: '1.0.0', bundle: ref, kind: 'cycle', cycle: 1, state: {}, timeoutMs: 5000 });
-  const n1 = 40;
-  let t0 = performance.now();
-  for (let i = 0; i < n1; i++)
-    await sandbox.run({ agent: 'x', version: '1.0.0', bundle: ref, kind: 'cycle', cycle: 1, state: { n: i }, timeoutMs: 5000 });
-  const sandboxMs = (performance.now() - t0) / n1;
-  results.push({
-    name: 'local: sandbox run, sequential (fresh worker thread per run)',
-    value: round(1000 / sandboxMs),
-    unit: 'runs/s',
-    note: `${round(sandboxMs, 1)} ms per run`,
-  });
+    // 1. each runtime alone, sequential runs of a trivial agent: a warm agent process (the same
+    //    agent version's process, as between an agent's cycles) vs a fresh worker thread per run
+    const bytes = new TextEncoder().encode(agentSource(1));
+    const ref = { key: 'agents/x/1.0.0.mjs', sha256: sha256Hex(bytes), bytes };
+    const sandboxes: Record<LocalRuntime, AgentSandbox> = {
+      process: local.processes,
+      thread: new WorkerSandbox({ memoryMb: config.AGENT_RUN_MEMORY_MB }),
+    };
+    for (const rt of RUNTIMES) {
+      const sb = sandboxes[rt];
+      const one = (i: number) =>
+        sb.run({ agent: 'x', version: '1.0.0', generation: 1, bundle: ref, kind: 'cycle', cycle: i + 1, state: { n: i }, timeoutMs: 5000 });
+      for (let i = 0; i < 5; i++) await one(i);
+      const n = rt === 'process' ? 400 : 40;
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) {
+        const r = await one(i);
+        if (r.outcome !== 'ok') throw new Error(`sandbox run (${rt}): ${r.outcome} ${r.error}`);
+      }
+      const ms = (performance.now() - t0) / n;
+      results.push({
+        name: `local: sandbox run, sequential, ${rt} runtime (${rt === 'process' ? 'warm agent process' : 'fresh worker thread per run'})`,
+        value: round(1000 / ms),
+        unit: 'runs/s',
+        note: `${round(ms, 2)} ms per run, ${n} runs`,
+      });
+    }
 
-  // 2. a backlog through the runner pool (runner core: registry read, claim, run, completion, bus)
-  const perAgent = 20;
-  const items = agents.flatMap((a) =>
-    Array.from({ length: perAgent }, (_, j) => ({
-      message: { kind: 'trigger' as const, agent: a, runId: `${a}!bench!${j}` },
-      notBefore: 0,
-    })),
-  );
-  t0 = performance.now();
-  await pool.dispatch(items);
-  await pool.idle();
-  await bus.idle();
-  const drainS = (performance.now() - t0) / 1000;
-  const ok = cycles.filter((e) => e.topic === 'agent.cycle').length;
-  if (ok !== items.length) throw new Error(`pool drain: ${ok} of ${items.length} runs succeeded`);
-  results.push({
-    name: `local: cycles/s through the runner pool (concurrency ${concurrency})`,
-    value: round(items.length / drainS),
-    unit: 'cycles/s',
-    note: `${items.length} runs of ${agents.length} agents, DynamoDB Local + s3rver + worker threads`,
-  });
+    // 2. a backlog per runtime through the runner pool (runner core: registry read, bundle
+    //    re-verification, claim, run, completion write, bus: ledger appends and health included)
+    const concurrency = pool.concurrency;
+    const rate: Partial<Record<LocalRuntime, number>> = {};
+    for (const rt of RUNTIMES) {
+      const agents = agentsOf(rt, BACKLOG[rt].agents);
+      // warm-up, not measured: the process runtime starts each agent's process here, and
+      // DynamoDB Local's JVM (fresh in each run of this module) compiles its hot paths: its first
+      // few hundred requests cost several times their steady-state CPU
+      const warm = rt === 'process' ? 20 : 1;
+      await pool.dispatch(
+        agents.flatMap((a) =>
+          Array.from({ length: warm }, (_, j) => ({
+            message: { kind: 'trigger' as const, agent: a, runId: `${a}!warm!${j}` },
+            notBefore: 0,
+          })),
+        ),
+      );
+      await pool.idle();
+      await bus.idle();
+      cycles.length = 0;
+      const items = agents.flatMap((a) =>
+        Array.from({ length: BACKLOG[rt].perAgent }, (_, j) => ({
+          message: { kind: 'trigger' as const, agent: a, runId: `${a}!bench!${j}` },
+          notBefore: 0,
+        })),
+      );
+      const cpu0 = process.cpuUsage();
+      const jvm0 = procCpuSeconds(env.ddbPid);
+      const t0 = performance.now();
+      await pool.dispatch(items);
+      await pool.idle();
+      const poolS = (performance.now() - t0) / 1000;
+      await bus.idle(); // the ledger has appended every agent.cycle
+      const drainS = (performance.now() - t0) / 1000;
+      const cpu = process.cpuUsage(cpu0);
+      const jvm1 = procCpuSeconds(env.ddbPid);
+      const perCycleMs = (sec: number) => round((1000 * sec) / items.length, 2);
+      const cpuNote = `CPU per cycle: orchestrator process ${perCycleMs((cpu.user + cpu.system) / 1e6)} ms${rt === 'thread' ? ' (its worker threads included)' : ''}${jvm0 !== null && jvm1 !== null ? `, DynamoDB Local's JVM ${perCycleMs(jvm1 - jvm0)} ms` : ''}`;
+      const ok = cycles.filter((e) => e.topic === 'agent.cycle').length;
+      if (ok !== items.length) throw new Error(`pool drain (${rt}): ${ok} of ${items.length} runs succeeded`);
+      rate[rt] = items.length / drainS;
+      results.push({
+        name: `local: cycles/s through the runner pool, ${rt} runtime`,
+        value: round(items.length / drainS),
+        unit: 'cycles/s',
+        note: `${items.length} trigger runs of ${agents.length} agents, pool concurrency ${concurrency} (default), DynamoDB Local + s3rver, ledger appends included (runs done in ${round(poolS, 2)} s, ledger caught up at ${round(drainS, 2)} s); ${cpuNote}`,
+      });
+    }
+    results.push({
+      name: 'local: process / thread cycles/s ratio',
+      value: round((rate.process ?? 0) / (rate.thread ?? 1), 1),
+      unit: 'x',
+      note: 'same run, same pool, tables and agents',
+    });
 
-  // 3. scheduled 1 s agents on the real clock (local tick period), a load below the capacity above
-  cycles.length = 0;
-  const scheduled = agents.slice(0, 8);
-  const start = Math.ceil(clock.now() / 1000) * 1000 + 1000;
-  for (const a of scheduled)
-    await registry.transition(a, { to: 'active', from: ['paused'], at: clock.now(), reason: 'bench', nextRunAt: start });
-  const scheduler = createSchedulerHandler({
-    schedule,
-    dispatcher: pool,
-    config: { shards: config.AGENT_SCHEDULE_SHARDS, horizonMs: schedulerHorizonMs(LOCAL_TICK_SECONDS) },
-  });
-  const seconds = 15;
-  const end = start + seconds * 1000;
-  await scheduler({ action: 'tick' });
-  const ticker = setInterval(() => void scheduler({ action: 'tick' }), LOCAL_TICK_SECONDS * 1000);
-  await new Promise((r) => setTimeout(r, end - clock.now() + 500));
-  clearInterval(ticker);
-  for (const a of scheduled)
-    await registry.transition(a, { to: 'paused', from: ['active', 'restarting'], at: clock.now(), reason: 'bench end', nextRunAt: null });
-  await pool.idle(); // runs of slots before `end` still in flight or due
-  await pool.stop();
-  await bus.idle();
-  let missed = 0;
-  let doubled = 0;
-  let ran = 0;
-  for (const a of scheduled) {
-    const slots = cycles
-      .filter((e) => e.payload.name === a && e.topic === 'agent.cycle')
-      .map((e) => e.payload.slot as number)
-      .filter((s) => s >= start && s < end);
-    ran += slots.length;
-    const set = new Set(slots);
-    doubled += slots.length - set.size;
-    for (let s = start; s < end; s += 1000) if (!set.has(s)) missed++;
+    if (o.quick) return results;
+    // 3. scheduled 1 s agents on the real clock (local tick period), process runtime, a load below the capacity above
+    cycles.length = 0;
+    const scheduled = agentsOf('process', 8);
+    const start = Math.ceil(clock.now() / 1000) * 1000 + 1000;
+    for (const a of scheduled)
+      await c.registry.transition(a, { to: 'active', from: ['paused'], at: clock.now(), reason: 'bench', nextRunAt: start });
+    const scheduler = c.handlers.scheduler;
+    const seconds = 15;
+    const end = start + seconds * 1000;
+    await scheduler({ action: 'tick' });
+    const ticker = setInterval(() => void scheduler({ action: 'tick' }), LOCAL_TICK_SECONDS * 1000);
+    await new Promise((r) => setTimeout(r, end - clock.now() + 500));
+    clearInterval(ticker);
+    for (const a of scheduled)
+      await c.registry.transition(a, {
+        to: 'paused',
+        from: ['active', 'restarting'],
+        at: clock.now(),
+        reason: 'bench end',
+        nextRunAt: null,
+      });
+    await pool.idle(); // runs of slots before `end` still in flight or due
+    await bus.idle();
+    let missed = 0;
+    let doubled = 0;
+    let ran = 0;
+    for (const a of scheduled) {
+      const slots = cycles
+        .filter((e) => e.payload.name === a && e.topic === 'agent.cycle')
+        .map((e) => e.payload.slot as number)
+        .filter((s) => s >= start && s < end);
+      ran += slots.length;
+      const set = new Set(slots);
+      doubled += slots.length - set.size;
+      for (let s = start; s < end; s += 1000) if (!set.has(s)) missed++;
+    }
+    results.push({
+      name: `local: scheduled ${scheduled.length} agents × cycleSeconds 1 for ${seconds} s, real clock, process runtime`,
+      value: round(ran / seconds),
+      unit: 'cycles/s',
+      note: `${ran} of ${scheduled.length * seconds} slots ran; missed ${missed}, doubled ${doubled}`,
+    });
+    return results;
+  } finally {
+    await pool.stop();
+    await local.processes.close();
+    await bus.idle();
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(runtimeDirFor(dataDir), { recursive: true, force: true });
   }
-  results.push({
-    name: `local: scheduled ${scheduled.length} agents × cycleSeconds 1 for ${seconds} s, real clock`,
-    value: round(ran / seconds),
-    unit: 'cycles/s',
-    note: `${ran} of ${scheduled.length * seconds} slots ran; missed ${missed}, doubled ${doubled}`,
-  });
-  return results;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -222,6 +331,62 @@ async function localMode(env: Env): Promise<BenchResult[]> {
 interface Captured {
   body: string;
   at: number;
+}
+
+/**
+ * The sandbox function of the cloud's `lambda` runtime, in this process: the real handler
+ * (functions/sandbox/core.ts) over an agent process pool of one (AGENT_RUNTIME_PROCESSES=1, as
+ * infra/constructs/sandbox.ts sets it), answering the runner's Invoke requests (SDK middleware on
+ * the runner's LambdaClient: the request is built and its response parsed by the real
+ * LambdaSandbox). Counts the invocations and times each (the function's billed duration).
+ */
+class CloudSandboxFunction {
+  invocations = 0;
+  /** handler time of each invocation, ms */
+  readonly durations: number[] = [];
+  private readonly dir = mkdtempSync(join(tmpdir(), 'bench-sandbox-fn-'));
+  private readonly runtime: ProcessSandbox;
+  private readonly handler: (event: unknown) => Promise<unknown>;
+
+  constructor(config: Config) {
+    this.runtime = new ProcessSandbox({ workDir: this.dir, memoryMb: config.AGENT_RUN_MEMORY_MB, maxProcesses: 1 });
+    this.handler = createSandboxHandler({ runtime: this.runtime, maxBytes: config.AGENT_MAX_BUNDLE_BYTES });
+  }
+
+  attach(client: LambdaClient): void {
+    client.middlewareStack.add(
+      () => async (args) => {
+        const input = (args as { input: { Payload?: Uint8Array } }).input;
+        const event = JSON.parse(new TextDecoder().decode(input.Payload)) as unknown;
+        this.invocations++;
+        const t0 = performance.now();
+        let payload: string;
+        let functionError: string | undefined;
+        try {
+          payload = JSON.stringify(await this.handler(event));
+        } catch (e) {
+          functionError = 'Unhandled';
+          payload = JSON.stringify({ errorMessage: String((e as Error).message ?? e) });
+        }
+        this.durations.push(performance.now() - t0);
+        return {
+          output: {
+            $metadata: {},
+            StatusCode: 200,
+            Payload: new TextEncoder().encode(payload),
+            ...(functionError ? { FunctionError: functionError } : {}),
+          },
+          response: {},
+        } as never;
+      },
+      { step: 'initialize', name: 'benchSandboxFunction', priority: 'high' },
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.runtime.close();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
 }
 
 async function cloudScenario(env: Env, opts: { agents: number; cycleSeconds: number; ticks: number }): Promise<BenchResult[]> {
@@ -258,7 +423,14 @@ async function cloudScenario(env: Env, opts: { agents: number; cycleSeconds: num
   const heartbeats = new DynamoHeartbeats(clients.ddb, names.Heartbeats, { shards });
   const bundles = new S3BundleStore(clients.s3, env.bucket);
   const events: EventPublisher = new EventBridgePublisher(eb, 'agents-bus');
-  const sandbox = new WorkerSandbox({ memoryMb: config.AGENT_RUN_MEMORY_MB });
+  // the cloud's `lambda` runtime: the runner invokes the sandbox function (LambdaSandbox, the real
+  // adapter); each Invoke is answered here by the real sandbox handler (functions/sandbox/core.ts)
+  // over an agent process, one per execution environment as the construct configures it
+  // (AGENT_RUNTIME_PROCESSES=1), and timed: its duration is the sandbox function's
+  const lambdaClient = new LambdaClient({ region: 'us-east-1', credentials: creds });
+  const sandboxFn = new CloudSandboxFunction(config);
+  sandboxFn.attach(lambdaClient);
+  const sandbox = new LambdaSandbox({ lambda: lambdaClient, functionName: 'agents-sandbox', s3: clients.s3, bucket: env.bucket });
   const runner = createRunnerHandler(createRunnerCore({ registry, heartbeats, bundles, events, sandbox, config, clock }));
   const scheduler = createSchedulerHandler({
     schedule,
@@ -286,6 +458,7 @@ async function cloudScenario(env: Env, opts: { agents: number; cycleSeconds: num
   for (let k = 0; k <= opts.ticks; k++) {
     if (k === 1) {
       counter.reset();
+      sandboxFn.invocations = 0;
       runs = 0;
       counting = true;
     }
@@ -307,6 +480,7 @@ async function cloudScenario(env: Env, opts: { agents: number; cycleSeconds: num
     }
   }
   counting = false;
+  const sandboxInvokes = sandboxFn.invocations;
   const per = (n: number) => n / runs;
 
   // the ledger path of what these cycles put on the bus, measured on the real ledger writer:
@@ -357,9 +531,12 @@ async function cloudScenario(env: Env, opts: { agents: number; cycleSeconds: num
     .map(([k, v]) => `${k} ${round(v / runs, 3)}`)
     .join(', ');
 
-  // Lambda duration: sequential handler invocations (no contention), as one Lambda instance runs them
+  // Lambda durations: sequential handler invocations (no contention), as one Lambda instance runs
+  // them: the runner's (billed while it waits for the sandbox's answer) and, inside it, the
+  // sandbox function's (its handler's time; its agent process warm, the same agent each time)
   const rec = (await registry.get(agentNames[0]!))!;
   const samples: number[] = [];
+  const sandboxFrom = sandboxFn.durations.length;
   for (let i = 0; i < 10; i++) {
     clock.advance(opts.cycleSeconds * 1000);
     const slot = Math.ceil(clock.now() / (opts.cycleSeconds * 1000)) * opts.cycleSeconds * 1000;
@@ -368,23 +545,26 @@ async function cloudScenario(env: Env, opts: { agents: number; cycleSeconds: num
     await runner({ Records: [{ messageId: `d${i}`, body }] });
     samples.push(performance.now() - s);
   }
-  const durMs = samples.reduce((a, b) => a + b, 0) / samples.length;
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  const durMs = mean(samples);
+  const sandboxMs = mean(sandboxFn.durations.slice(sandboxFrom));
+  await sandboxFn.close();
+  const invokes = per(sandboxInvokes);
+  const runnerLambda = 1e6 * (PRICES.lambdaRequest + (durMs / 1000) * RUNNER_MEMORY_GB * PRICES.lambdaGbSecondArm);
+  const sandboxLambda =
+    1e6 * (invokes * PRICES.lambdaRequest + invokes * (sandboxMs / 1000) * SANDBOX_MEMORY_GB * PRICES.lambdaGbSecondArm);
   const runCost =
-    1e6 *
-    (wru * PRICES.ddbWriteUnit +
-      rru * PRICES.ddbReadUnit +
-      sqsTotal * PRICES.sqsRequest +
-      ebEvents * PRICES.eventBridgeEvent +
-      PRICES.lambdaRequest +
-      (durMs / 1000) * RUNNER_MEMORY_GB * PRICES.lambdaGbSecondArm);
+    1e6 * (wru * PRICES.ddbWriteUnit + rru * PRICES.ddbReadUnit + sqsTotal * PRICES.sqsRequest + ebEvents * PRICES.eventBridgeEvent) +
+    runnerLambda +
+    sandboxLambda;
   const cost = runCost + ledgerCost;
   const label = `${opts.agents} agents × cycleSeconds ${opts.cycleSeconds}`;
   return [
     {
       name: `cloud (${label}): AWS requests per steady-state cycle`,
-      value: round(ddbRequests + sqsSend + per(counter.total('EventBridge:')) + s3, 2),
+      value: round(ddbRequests + sqsSend + per(counter.total('EventBridge:')) + s3 + invokes, 2),
       unit: 'requests/cycle',
-      note: `${runs} cycles over ${opts.ticks} ticks, by SDK middleware: ${detail}; plus ~2 SQS requests/cycle by the event source mapping (receive, delete; estimate)`,
+      note: `${runs} cycles over ${opts.ticks} ticks, by SDK middleware: ${detail}, Lambda:Invoke (sandbox) ${round(invokes, 3)}; plus ~2 SQS requests/cycle by the event source mapping (receive, delete; estimate)`,
     },
     {
       name: `cloud (${label}): DynamoDB request units per cycle`,
@@ -396,7 +576,13 @@ async function cloudScenario(env: Env, opts: { agents: number; cycleSeconds: num
       name: `cloud (${label}): runner Lambda duration per cycle (local estimate)`,
       value: round(durMs, 1),
       unit: 'ms',
-      note: `mean of 10 sequential invocations; priced at ${RUNNER_MEMORY_GB} GB`,
+      note: `mean of 10 sequential invocations, waiting for the sandbox's answer included; priced at ${RUNNER_MEMORY_GB} GB (infra/props.ts runner.memoryMb)`,
+    },
+    {
+      name: `cloud (${label}): sandbox Lambda duration per cycle (local estimate)`,
+      value: round(sandboxMs, 1),
+      unit: 'ms',
+      note: `the real sandbox handler (functions/sandbox/core.ts), warm agent process, mean of the same 10 runs; priced at ${SANDBOX_MEMORY_GB} GB (infra/props.ts sandbox.memoryMb); an environment whose process belongs to another agent starts a new agent process first (not in this figure)`,
     },
     {
       name: `cloud (${label}): ledger path per cycle`,
@@ -408,7 +594,7 @@ async function cloudScenario(env: Env, opts: { agents: number; cycleSeconds: num
       name: `cloud (${label}): cost per million cycles`,
       value: round(cost, 2),
       unit: 'USD',
-      note: `DynamoDB ${round(1e6 * (wru * PRICES.ddbWriteUnit + rru * PRICES.ddbReadUnit), 2)} + SQS ${round(1e6 * sqsTotal * PRICES.sqsRequest, 2)} + EventBridge ${round(1e6 * ebEvents * PRICES.eventBridgeEvent, 2)} + runner Lambda ${round(1e6 * (PRICES.lambdaRequest + (durMs / 1000) * RUNNER_MEMORY_GB * PRICES.lambdaGbSecondArm), 2)} (${RUNNER_MEMORY_GB} GB arm64) + ledger path ${round(ledgerCost, 2)}; ${PRICES.note}`,
+      note: `DynamoDB ${round(1e6 * (wru * PRICES.ddbWriteUnit + rru * PRICES.ddbReadUnit), 2)} + SQS ${round(1e6 * sqsTotal * PRICES.sqsRequest, 2)} + EventBridge ${round(1e6 * ebEvents * PRICES.eventBridgeEvent, 2)} + runner Lambda ${round(runnerLambda, 2)} (${RUNNER_MEMORY_GB} GB arm64) + sandbox Lambda ${round(sandboxLambda, 2)} (${round(invokes, 2)} Invoke per cycle + ${round(sandboxMs, 1)} ms at ${SANDBOX_MEMORY_GB} GB arm64) + ledger path ${round(ledgerCost, 2)}; ${PRICES.note}`,
     },
   ];
 }
@@ -459,6 +645,9 @@ async function idleAgents(env: Env): Promise<BenchResult[]> {
   ];
 }
 
+/** two runs (not bench/run.ts's default three): a run takes about two minutes, and the whole bench must stay within its budget */
+export const repeat = 2;
+
 export async function run(): Promise<BenchResult[]> {
   const ddb = await startDynamoLocal();
   const s3dir = mkdtempSync(join(tmpdir(), 'bench-s3-'));
@@ -467,7 +656,7 @@ export async function run(): Promise<BenchResult[]> {
   try {
     s3 = await startS3Local({ directory: s3dir, buckets: [bucket] });
     const clients = createClients({ region: 'us-east-1', endpoints: { dynamodb: ddb.endpoint, s3: s3.endpoint }, localCredentials: true });
-    const env: Env = { clients, endpoints: { dynamodb: ddb.endpoint, s3: s3.endpoint }, bucket };
+    const env: Env = { clients, endpoints: { dynamodb: ddb.endpoint, s3: s3.endpoint }, bucket, ddbPid: ddb.pid };
     return [
       ...(await localMode(env)),
       ...(await cloudScenario(env, { agents: 100, cycleSeconds: 60, ticks: 5 })),

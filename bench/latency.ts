@@ -1,10 +1,11 @@
 /**
  * Publish → deliver latency in local mode: from the moment the bus accepts an envelope addressed
  * to an agent (LocalBus.publish, what the runner calls when an agent publishes and the API calls
- * for POST /events) to the moment the recipient's `onEnvelope` starts running in its worker
- * thread (the agent reads Date.now() first thing and reports it back in an envelope). In between:
+ * for POST /events) to the moment the recipient's `onEnvelope` starts running in its agent
+ * process (the agent reads Date.now() first thing and reports it back in an envelope). In between:
  * the local bus (Delivery rule) → router handler (registry cache) → runner pool → runner core
- * (registry read, bundle cache + re-verification, claim) → a fresh worker thread.
+ * (registry read, bundle cache + re-verification, claim) → the agent's warm process (local mode's
+ * default runtime, `process`; the host is started with the default AGENT_RUNTIME).
  *
  * The whole of local mode runs (LocalOrchestrator: DynamoDB Local, s3rver, every handler), so
  * the ledger appends of the same envelopes compete for the machine too. Two loads: one envelope
@@ -113,7 +114,7 @@ export async function run(): Promise<BenchResult[]> {
         name: 'publish → deliver p50, one at a time',
         value: r0(median(seqP50)),
         unit: 'ms',
-        note: `bus accepts → recipient's onEnvelope starts (fresh worker); ${SEQUENTIAL} envelopes per round; ${spread(seqP50)}`,
+        note: `bus accepts → recipient's onEnvelope starts (process runtime, warm agent process); ${SEQUENTIAL} envelopes per round; ${spread(seqP50)}`,
       },
       { name: 'publish → deliver p99, one at a time', value: r0(median(seqP99)), unit: 'ms', note: spread(seqP99) },
       {

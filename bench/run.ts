@@ -142,9 +142,24 @@ const perMillion = (r: BenchResult) => ({
 
 const HEADLINES: Headline[] = [
   {
-    label: 'cycles/s, local mode (runner pool, DynamoDB Local + s3rver + a worker thread per run)',
+    label: 'cycles/s, local mode, process runtime (runner pool, DynamoDB Local + s3rver + ledger, warm agent processes)',
     module: 'cycles.ts',
-    name: 'local: cycles/s through the runner pool',
+    name: 'local: cycles/s through the runner pool, process runtime',
+  },
+  {
+    label: 'cycles/s, local mode, thread runtime (same run; a fresh worker thread per run)',
+    module: 'cycles.ts',
+    name: 'local: cycles/s through the runner pool, thread runtime',
+  },
+  {
+    label: 'peer: BullMQ + Redis, sandboxed processor in child processes, concurrency 2 (same run)',
+    module: 'peer-bullmq.ts',
+    name: 'BullMQ peer: jobs/s, sandboxed processor in child processes',
+  },
+  {
+    label: 'peer: BullMQ + Redis, sandboxed processor in worker threads, concurrency 2 (same run)',
+    module: 'peer-bullmq.ts',
+    name: 'BullMQ peer: jobs/s, sandboxed processor in worker threads',
   },
   { label: 'publish → deliver p50 / p99, one at a time', module: 'latency.ts', name: 'publish → deliver p50, one at a time' },
   { label: '', module: 'latency.ts', name: 'publish → deliver p99, one at a time' },

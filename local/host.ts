@@ -59,7 +59,7 @@ export interface LocalOptions {
   logger?: Logger;
   /** local timer periods in seconds, overriding the definitions' local periods (tests, soak) */
   periods?: Partial<Record<ScheduleDef['id'], number>>;
-  /** runs at once in the local runner pool (default: 2 × CPUs, at least 4) */
+  /** runs at once in the local runner pool (default: DEFAULT_RUNNER_CONCURRENCY of local/runner.ts) */
   runnerConcurrency?: number;
   /** observes every run report (tests, soak) */
   onRun?: (report: RunReport) => void;

@@ -21,6 +21,9 @@ import { visibilityFor } from './runner';
 /** the one FIFO message group: the ledger is a single serial sequence */
 export const LEDGER_MESSAGE_GROUP = 'ledger';
 
+/** the ledger writer's Lambda memory (also what bench/cycles.ts prices it at) */
+export const LEDGER_WRITER_MEMORY_MB = 512;
+
 export class LedgerWriter extends Construct {
   readonly function: OrchestratorFunction;
   readonly queue: sqs.Queue;
@@ -42,7 +45,7 @@ export class LedgerWriter extends Construct {
       defaults: ctx.functions,
       dir: 'ledger-writer',
       description: 'appends every bus event to the hash-chained ledger',
-      memoryMb: 512,
+      memoryMb: LEDGER_WRITER_MEMORY_MB,
       timeout: Duration.seconds(timeoutSeconds),
     });
     this.function.addToPolicy(tableStatement('LedgerReadWrite', ctx.tables.Ledger, [...DDB_READ, ...DDB_WRITE]));
