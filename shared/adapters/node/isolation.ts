@@ -49,7 +49,14 @@ const NAMESPACES = ['--pid', '--net', '--mount', '--mount-proc', '--fork', '--ki
 
 let probed: Isolation | undefined;
 
-/** The best isolation this host offers (probed once per process); `force` for tests. */
+/** The data limit the probe starts node with (the smallest an agent process gets). */
+const PROBE_DATA_LIMIT = 1024 * 1024 * 1024;
+
+/**
+ * The best isolation this host offers (probed once per process); `force` for tests. Each mode is
+ * probed by starting node exactly as an agent process would start (the same wrapper, uid, binary
+ * and data limit), so a mode that cannot run agents here is never chosen.
+ */
 export function detectIsolation(force?: IsolationKind): Isolation {
   if (!force && probed) return probed;
   const unshare = which('unshare');
@@ -57,60 +64,59 @@ export function detectIsolation(force?: IsolationKind): Isolation {
   const prlimit = which('prlimit');
   const limited = (argv: string[], dataLimitBytes: number) => (prlimit ? [prlimit, `--data=${dataLimitBytes}`, '--', ...argv] : argv);
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  let kind: IsolationKind = force ?? 'none';
-  let node = process.execPath;
-  if (isRoot && unshare && setpriv && (!force || force === 'uid')) node = nodeForOtherUids();
-  if (!force) {
-    // the probe starts node as an agent uid would: namespaces, another uid, the binary it will use
-    const asAgent = [setpriv ?? '', `--reuid=${FIRST_AGENT_UID}`, `--regid=${FIRST_AGENT_UID}`, '--clear-groups', '--no-new-privs', '--'];
-    if (isRoot && unshare && setpriv && works(unshare, [...NAMESPACES, '--', ...asAgent, node, '-e', '0'])) kind = 'uid';
-    else if (unshare && works(unshare, ['--user', '--map-root-user', ...NAMESPACES, '--', 'true'])) kind = 'userns';
+  const candidates: Isolation[] = [];
+  if (isRoot && unshare && setpriv && (!force || force === 'uid')) {
+    candidates.push({
+      kind: 'uid',
+      node: nodeForOtherUids(),
+      uidFor: (slot) => FIRST_AGENT_UID + slot,
+      wrap: (argv, slot, data) => {
+        const id = FIRST_AGENT_UID + slot;
+        return {
+          command: unshare,
+          args: [
+            ...NAMESPACES,
+            '--',
+            setpriv,
+            `--reuid=${id}`,
+            `--regid=${id}`,
+            '--clear-groups',
+            '--no-new-privs',
+            '--',
+            ...limited(argv, data),
+          ],
+        };
+      },
+    });
   }
-  const iso: Isolation =
-    kind === 'uid' && unshare && setpriv
-      ? {
-          kind,
-          node,
-          uidFor: (slot) => FIRST_AGENT_UID + slot,
-          wrap: (argv, slot, data) => {
-            const id = FIRST_AGENT_UID + slot;
-            return {
-              command: unshare,
-              args: [
-                ...NAMESPACES,
-                '--',
-                setpriv,
-                `--reuid=${id}`,
-                `--regid=${id}`,
-                '--clear-groups',
-                '--no-new-privs',
-                '--',
-                ...limited(argv, data),
-              ],
-            };
-          },
-        }
-      : kind === 'userns' && unshare
-        ? {
-            kind,
-            node: process.execPath,
-            uidFor: () => null,
-            wrap: (argv, _slot, data) => ({
-              command: unshare,
-              args: ['--user', '--map-root-user', ...NAMESPACES, '--', ...limited(argv, data)],
-            }),
-          }
-        : {
-            kind: 'none',
-            node: process.execPath,
-            uidFor: () => null,
-            wrap: (argv, _slot, data) => {
-              const [command, ...args] = limited(argv, data);
-              return { command: command as string, args };
-            },
-          };
-  if (!force) probed = iso;
-  return iso;
+  if (unshare)
+    candidates.push({
+      kind: 'userns',
+      node: process.execPath,
+      uidFor: () => null,
+      wrap: (argv, _slot, data) => ({
+        command: unshare,
+        args: ['--user', '--map-root-user', ...NAMESPACES, '--', ...limited(argv, data)],
+      }),
+    });
+  const none: Isolation = {
+    kind: 'none',
+    node: process.execPath,
+    uidFor: () => null,
+    wrap: (argv, _slot, data) => {
+      const [command, ...args] = limited(argv, data);
+      return { command: command as string, args };
+    },
+  };
+  if (force) return candidates.find((c) => c.kind === force) ?? none;
+  probed = candidates.find(startsNode) ?? none;
+  return probed;
+}
+
+/** Whether `iso` can start an agent process here: node started exactly as an agent's would be. */
+function startsNode(iso: Isolation): boolean {
+  const { command, args } = iso.wrap([iso.node, '-e', '0'], 0, PROBE_DATA_LIMIT);
+  return works(command, args);
 }
 
 /** Whether another uid can reach `path`: every directory above it is searchable by others (o+x). */
@@ -150,9 +156,14 @@ function nodeForOtherUids(): string {
   }
 }
 
-/** A new directory under the temp directory, owned by this process's user, `mode`, removed when the process exits. */
+/** The temp directory, or (where another uid cannot reach it, e.g. TMPDIR under /root) /tmp or /dev/shm. */
+function reachableTempBase(): string {
+  return [tmpdir(), '/tmp', '/dev/shm'].find((d) => existsSync(d) && searchableByOthers(join(d, 'x'))) ?? tmpdir();
+}
+
+/** A new directory under a temp directory other uids can reach, owned by this process's user, `mode`, removed when the process exits. */
 export function privateTempDir(prefix: string, mode: number): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(reachableTempBase(), prefix));
   chmodSync(dir, mode);
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   return dir;
