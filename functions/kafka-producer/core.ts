@@ -12,13 +12,9 @@
  * again (SQS after its visibility timeout, local mode's bus in place) and written again:
  * at-least-once to Kafka.
  */
-import { z } from 'zod';
-import { EnvelopeEventSchema } from '../../shared/core/bus/events';
-import type { Envelope } from '../../shared/core/envelope';
-import { ValidationError, errorMessage } from '../../shared/core/errors';
 import type { KafkaOutbound } from '../../shared/core/kafka/service';
 import { silentLogger, type Logger } from '../../shared/core/logger';
-import { LedgerWriterEventSchema as QueuedBusEventSchema } from '../ledger-writer/events';
+import { envelopesOfQueuedEvent } from '../queued-bus-events';
 
 export interface KafkaProducerResult {
   /** SQS partial-batch response: always empty (a failure throws and the batch is delivered again) */
@@ -33,29 +29,7 @@ export interface KafkaProducerResult {
 export function createKafkaProducerHandler(deps: { outbound: Pick<KafkaOutbound, 'handle'>; logger?: Logger }) {
   const log = deps.logger ?? silentLogger;
   return async (event: unknown): Promise<KafkaProducerResult> => {
-    const parsed = QueuedBusEventSchema.safeParse(event);
-    if (!parsed.success)
-      throw new ValidationError(`kafka-producer: not an SQS batch or an EventBridge event: ${z.prettifyError(parsed.error)}`);
-    const raw: { ref: string; event: unknown }[] = [];
-    if ('Records' in parsed.data) {
-      for (const r of parsed.data.Records) {
-        try {
-          raw.push({ ref: r.messageId, event: JSON.parse(r.body) as unknown });
-        } catch (e) {
-          raw.push({ ref: r.messageId, event: { unparseable: errorMessage(e) } });
-        }
-      }
-    } else raw.push({ ref: parsed.data.id, event: parsed.data });
-    const envelopes: Envelope[] = [];
-    let invalid = 0;
-    for (const { ref, event: ev } of raw) {
-      const r = EnvelopeEventSchema.safeParse(ev);
-      if (r.success) envelopes.push(r.data.detail);
-      else {
-        invalid++;
-        log.error('kafka-producer: record carries no valid envelope event; skipped', { ref, error: z.prettifyError(r.error) });
-      }
-    }
+    const { envelopes, invalid } = envelopesOfQueuedEvent(event, 'kafka-producer', log);
     const res = await deps.outbound.handle(envelopes);
     if (res.produced) log.debug('kafka records produced', { produced: res.produced });
     return { batchItemFailures: [], produced: res.produced, skipped: res.skipped, invalid };

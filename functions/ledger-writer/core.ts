@@ -13,13 +13,9 @@
  *
  * Local mode's bus hands it the same SQS-shaped batches the FIFO queue does.
  */
-import { z } from 'zod';
-import { ValidationError, errorMessage } from '../../shared/core/errors';
-import { EnvelopeEventSchema } from '../../shared/core/bus/events';
-import type { Envelope } from '../../shared/core/envelope';
 import type { LedgerService } from '../../shared/core/ledger/service';
 import { silentLogger, type Logger } from '../../shared/core/logger';
-import { LedgerWriterEventSchema } from './events';
+import { envelopesOfQueuedEvent } from '../queued-bus-events';
 
 export interface LedgerWriterDeps {
   ledger: Pick<LedgerService, 'append'>;
@@ -40,31 +36,7 @@ export interface LedgerWriterResult {
 export function createLedgerWriterHandler(deps: LedgerWriterDeps): (event: unknown) => Promise<LedgerWriterResult> {
   const log = deps.logger ?? silentLogger;
   return async (event: unknown) => {
-    const parsed = LedgerWriterEventSchema.safeParse(event);
-    if (!parsed.success)
-      throw new ValidationError(`ledger-writer: not an SQS batch or an EventBridge event: ${z.prettifyError(parsed.error)}`);
-    const raw: { ref: string; event: unknown }[] = [];
-    if ('Records' in parsed.data) {
-      for (const r of parsed.data.Records) {
-        try {
-          raw.push({ ref: r.messageId, event: JSON.parse(r.body) as unknown });
-        } catch (e) {
-          raw.push({ ref: r.messageId, event: { unparseable: errorMessage(e) } });
-        }
-      }
-    } else {
-      raw.push({ ref: parsed.data.id, event: parsed.data });
-    }
-    const envelopes: Envelope[] = [];
-    let invalid = 0;
-    for (const { ref, event: ev } of raw) {
-      const r = EnvelopeEventSchema.safeParse(ev);
-      if (r.success) envelopes.push(r.data.detail);
-      else {
-        invalid++;
-        log.error('ledger-writer: record carries no valid envelope event; skipped', { ref, error: z.prettifyError(r.error) });
-      }
-    }
+    const { envelopes, invalid } = envelopesOfQueuedEvent(event, 'ledger-writer', log);
     const res = envelopes.length ? await deps.ledger.append(envelopes) : { appended: [], duplicates: [] };
     const last = res.appended[res.appended.length - 1];
     if (res.appended.length) log.debug('ledger appended', { count: res.appended.length, lastSeq: last?.seq });
