@@ -9,22 +9,20 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PassThrough, type Writable } from 'node:stream';
 import { mockClient } from 'aws-sdk-client-mock';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { GetScheduleCommand, SchedulerClient, UpdateScheduleCommand } from '@aws-sdk/client-scheduler';
-import { LambdaClient } from '@aws-sdk/client-lambda';
+import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { GetScheduleCommand, UpdateScheduleCommand } from '@aws-sdk/client-scheduler';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { composeFromEnv } from '../../functions/lambda';
 import type { CloudClients } from '../../functions/platform';
 import { createApiHandler } from '../../functions/api/app';
 import { createStreamHandler } from '../../functions/api/stream-core';
 import { createStreamingLambda, STREAM_END_MARGIN_MS, type LambdaStreamingRuntime } from '../../functions/api/stream';
-import { DynamoRegistry } from '../../shared/adapters/aws/dynamo-registry';
 import { createDynamoLedger } from '../../shared/adapters/aws/dynamo-ledger';
 import { makeEnvelope } from '../../shared/core/envelope';
 import { CLOUD_ENV } from '../../shared/definitions/cloud-env';
 import { BUS_SOURCE } from '../../shared/definitions/routing';
-import { registration } from '../runtime/helpers';
-import { createTestTables, type TestTables } from '../support/env';
+import type { TestTables } from '../support/env';
+import { cloudApiFixture, DISPATCH_QUEUE, TICK_SCHEDULE } from '../support/cloud-api';
 import { apiGatewayEvent, IAM_AUTHORIZER } from '../support/api-gateway';
 
 /** The API's dependencies as its Lambda builds them from the environment (clients injected). */
@@ -33,31 +31,10 @@ const apiDepsFromEnv = (env: Record<string, string>, clients: CloudClients) => c
 let t: TestTables;
 let clients: CloudClients;
 let env: Record<string, string>;
-const QUEUE = 'https://sqs.eu-west-1.amazonaws.com/123456789012/orch-dispatch';
+const QUEUE = DISPATCH_QUEUE;
 
 beforeAll(async () => {
-  t = await createTestTables();
-  clients = {
-    ...t.clients,
-    sqs: new SQSClient({ region: 'eu-west-1' }),
-    scheduler: new SchedulerClient({ region: 'eu-west-1' }),
-    lambda: new LambdaClient({ region: 'eu-west-1' }),
-  };
-  env = {
-    REGISTRY_TABLE: t.names.Registry,
-    HEARTBEAT_TABLE: t.names.Heartbeats,
-    LEDGER_TABLE: t.names.Ledger,
-    LEDGER_DIGEST_BUCKET: 'orch-ledger-digests',
-    EVENT_BUS_NAME: 'orch-bus',
-    DISPATCH_QUEUE_URL: QUEUE,
-    LOG_LEVEL: 'silent',
-    [CLOUD_ENV.apiAuthMode]: 'iam',
-    [CLOUD_ENV.scheduleGroup]: 'orch-group',
-    [CLOUD_ENV.schedules.SchedulerTick]: 'orch-tick',
-  };
-  await new DynamoRegistry(t.clients.ddb, t.names.Registry).register(
-    registration('cloudy', { cycleSeconds: 60, firstRunAt: Date.now() + 60_000 }),
-  );
+  ({ t, clients, env } = await cloudApiFixture());
 });
 
 const eb = () => mockClient(clients.eventBridge);
@@ -156,14 +133,7 @@ describe('cloud API handler (env wiring)', () => {
   });
 
   it('POST /components/scheduler/stop disables the tick schedule', async () => {
-    const def = {
-      Name: 'orch-tick',
-      GroupName: 'orch-group',
-      State: 'ENABLED',
-      ScheduleExpression: 'rate(1 minute)',
-      FlexibleTimeWindow: { Mode: 'OFF' },
-      Target: { Arn: 'arn:fn', RoleArn: 'arn:role', Input: '{"action":"tick"}' },
-    } as const;
+    const def = TICK_SCHEDULE;
     schMock
       .on(GetScheduleCommand)
       .resolvesOnce(def)

@@ -15,9 +15,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PassThrough, type Writable } from 'node:stream';
 import { mockClient } from 'aws-sdk-client-mock';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { GetScheduleCommand, SchedulerClient, UpdateScheduleCommand } from '@aws-sdk/client-scheduler';
-import { LambdaClient } from '@aws-sdk/client-lambda';
+import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { GetScheduleCommand, UpdateScheduleCommand } from '@aws-sdk/client-scheduler';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { composeFromEnv } from '../../functions/lambda';
@@ -25,46 +24,23 @@ import type { CloudClients } from '../../functions/platform';
 import { createApiHandler } from '../../functions/api/app';
 import { createStreamHandler } from '../../functions/api/stream-core';
 import { createStreamingLambda, STREAM_END_MARGIN_MS, type LambdaStreamingRuntime } from '../../functions/api/stream';
-import { DynamoRegistry } from '../../shared/adapters/aws/dynamo-registry';
 import { createDynamoLedger } from '../../shared/adapters/aws/dynamo-ledger';
 import { makeEnvelope } from '../../shared/core/envelope';
-import { CLOUD_ENV } from '../../shared/definitions/cloud-env';
 import { BUS_SOURCE } from '../../shared/definitions/routing';
 import { GetAgentRequestSchema, GetAgentResponseSchema } from '../../shared/gen/agentorchestrator/v1/agents_pb';
-import { registration } from '../runtime/helpers';
-import { createTestTables, type TestTables } from '../support/env';
+import type { TestTables } from '../support/env';
+import { cloudApiFixture, DISPATCH_QUEUE, TICK_SCHEDULE } from '../support/cloud-api';
 import { apiGatewayEvent, IAM_AUTHORIZER } from '../support/api-gateway';
 
 const PKG = 'agentorchestrator.v1';
 let t: TestTables;
 let clients: CloudClients;
 let env: Record<string, string>;
-const QUEUE = 'https://sqs.eu-west-1.amazonaws.com/123456789012/orch-dispatch';
+const QUEUE = DISPATCH_QUEUE;
 const apiDepsFromEnv = () => composeFromEnv('api', env, clients).apiDeps;
 
 beforeAll(async () => {
-  t = await createTestTables();
-  clients = {
-    ...t.clients,
-    sqs: new SQSClient({ region: 'eu-west-1' }),
-    scheduler: new SchedulerClient({ region: 'eu-west-1' }),
-    lambda: new LambdaClient({ region: 'eu-west-1' }),
-  };
-  env = {
-    REGISTRY_TABLE: t.names.Registry,
-    HEARTBEAT_TABLE: t.names.Heartbeats,
-    LEDGER_TABLE: t.names.Ledger,
-    EVENT_BUS_NAME: 'orch-bus',
-    LEDGER_DIGEST_BUCKET: 'orch-ledger-digests',
-    DISPATCH_QUEUE_URL: QUEUE,
-    LOG_LEVEL: 'silent',
-    [CLOUD_ENV.apiAuthMode]: 'iam',
-    [CLOUD_ENV.scheduleGroup]: 'orch-group',
-    [CLOUD_ENV.schedules.SchedulerTick]: 'orch-tick',
-  };
-  await new DynamoRegistry(t.clients.ddb, t.names.Registry).register(
-    registration('cloudy', { cycleSeconds: 60, firstRunAt: Date.now() + 60_000 }),
-  );
+  ({ t, clients, env } = await cloudApiFixture());
 });
 
 let ebMock: ReturnType<typeof mockClient>;
@@ -194,14 +170,7 @@ describe('API function behind API Gateway: unary RPCs in the Connect protocol', 
   });
 
   it('ComponentsService.StopComponent disables the tick schedule; MetricsService.GetMetrics answers a snapshot', async () => {
-    const def = {
-      Name: 'orch-tick',
-      GroupName: 'orch-group',
-      State: 'ENABLED',
-      ScheduleExpression: 'rate(1 minute)',
-      FlexibleTimeWindow: { Mode: 'OFF' },
-      Target: { Arn: 'arn:fn', RoleArn: 'arn:role', Input: '{"action":"tick"}' },
-    } as const;
+    const def = TICK_SCHEDULE;
     schMock
       .on(GetScheduleCommand)
       .resolvesOnce(def)
