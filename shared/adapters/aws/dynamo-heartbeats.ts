@@ -38,9 +38,9 @@
  * anyway) both run the agent's code; one completion is recorded, the other is `superseded` and
  * neither its state nor its events are kept.
  *
- * Expected heartbeats: `stuckAt` is the exact deadline (the API's stuck-at), `expectBy` + `hbShard`
+ * Expected heartbeats: `stuckAt` is the exact deadline (the record's expectBy), `expectBy` + `hbShard`
  * the sparse `expect` index (KEYS_ONLY): a lower bound of `stuckAt`, moved only when less than a
- * third of the stuck window is left before it (every second or third cycle instead of every
+ * third of the stuck window is left before it (every few cycles instead of every
  * cycle; each move is a delete and a put in the index, and with KEYS_ONLY a heartbeat that does
  * not move it writes nothing there). The sweep reads the candidates it finds (expectBy < now)
  * back and keeps those whose `stuckAt` has passed, so detection is as exact as before.
