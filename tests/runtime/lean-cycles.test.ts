@@ -82,7 +82,7 @@ describe('lean cycles', () => {
         let dead: ((m: DispatchMessage) => Promise<RunReport>) | undefined;
         return async (msg) => {
           if (!dying.has(msg.agent)) return core(msg);
-          // a host that dies right after it started the run: its lease mark never comes
+          // a host that dies right after it started the run: a steady-state run leaves no trace
           const never: AgentSandbox = { inspect: () => new Promise(() => {}), run: () => new Promise(() => {}) };
           dead ??= createRunnerCore({
             registry: rt!.registry,

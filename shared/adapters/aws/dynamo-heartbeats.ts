@@ -20,8 +20,8 @@
  *
  * Lean slots: a scheduled slot's claim in the steady state reads the agent's item (GetItem) and
  * writes nothing. The queue is the run's lease meanwhile: SQS does not deliver a message again
- * while it is in flight, and the dispatch queue's visibility timeout is longer than the runner
- * function's timeout, which is longer than any run's lease (docs/scheduling.md, lean cycles);
+ * while it is in flight, and the dispatch queue's visibility timeout (6 × the runner function's
+ * timeout) ends only after Lambda has stopped the attempt (docs/scheduling.md, lean cycles);
  * local mode's pool never runs two copies of one run id at once. The completion is then the
  * at-most-once write: conditional on `lastSlot < slot` (it sets `lastSlot`) and on no restart
  * (`resets`, which resetHealth counts) since the read. One write per slot instead of two.
