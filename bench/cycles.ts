@@ -394,6 +394,28 @@ async function cloudScenario(env: Env, opts: { agents: number; cycleSeconds: num
   // own clients, so that only this scenario's requests are counted
   const clients = createClients({ region: 'us-east-1', endpoints: env.endpoints, localCredentials: true });
   counter.count(clients.ddbRaw, 'DynamoDB', { capacity: true });
+  // write units by table and index (the counter's ConsumedCapacity INDEXES, read back here)
+  const writeUnitsBy = new Map<string, number>();
+  clients.ddbRaw.middlewareStack.add(
+    (next, context) => async (args) => {
+      const out = await next(args);
+      if (!/^(PutItem|UpdateItem|DeleteItem|BatchWriteItem)Command$/.test(context.commandName ?? '')) return out;
+      type Units = { CapacityUnits?: number };
+      const cc = (out.output as { ConsumedCapacity?: unknown }).ConsumedCapacity;
+      for (const c of (Array.isArray(cc) ? cc : cc ? [cc] : []) as {
+        TableName?: string;
+        Table?: Units;
+        GlobalSecondaryIndexes?: Record<string, Units>;
+      }[]) {
+        const table = Object.entries(names).find(([, n]) => n === c.TableName)?.[0] ?? 'other';
+        const add = (k: string, u: number | undefined) => writeUnitsBy.set(k, (writeUnitsBy.get(k) ?? 0) + (u ?? 0));
+        add(table, c.Table?.CapacityUnits);
+        for (const [ix, u] of Object.entries(c.GlobalSecondaryIndexes ?? {})) add(`${table} index ${ix}`, u.CapacityUnits);
+      }
+      return out;
+    },
+    { step: 'initialize', name: 'benchWriteUnitsByTable' },
+  );
   counter.count(clients.s3, 'S3');
   const names = await freshTables(clients);
   const key = generateKeyPair();
@@ -458,6 +480,7 @@ async function cloudScenario(env: Env, opts: { agents: number; cycleSeconds: num
   for (let k = 0; k <= opts.ticks; k++) {
     if (k === 1) {
       counter.reset();
+      writeUnitsBy.clear();
       sandboxFn.invocations = 0;
       runs = 0;
       counting = true;
@@ -559,6 +582,7 @@ async function cloudScenario(env: Env, opts: { agents: number; cycleSeconds: num
     sandboxLambda;
   const cost = runCost + ledgerCost;
   const label = `${opts.agents} agents × cycleSeconds ${opts.cycleSeconds}`;
+  const byTable = [...writeUnitsBy.entries()].map(([k, v]) => `${k} ${round(v / runs, 2)}`).join(', ');
   return [
     {
       name: `cloud (${label}): AWS requests per steady-state cycle`,
@@ -570,7 +594,7 @@ async function cloudScenario(env: Env, opts: { agents: number; cycleSeconds: num
       name: `cloud (${label}): DynamoDB request units per cycle`,
       value: round(wru + rru, 2),
       unit: 'RU/cycle',
-      note: `${round(wru, 2)} write + ${round(rru, 2)} read units (ConsumedCapacity, indexes included)`,
+      note: `${round(wru, 2)} write + ${round(rru, 2)} read units (ConsumedCapacity, indexes included); write units by table: ${byTable}`,
     },
     {
       name: `cloud (${label}): runner Lambda duration per cycle (local estimate)`,
@@ -657,6 +681,12 @@ export async function run(): Promise<BenchResult[]> {
     s3 = await startS3Local({ directory: s3dir, buckets: [bucket] });
     const clients = createClients({ region: 'us-east-1', endpoints: { dynamodb: ddb.endpoint, s3: s3.endpoint }, localCredentials: true });
     const env: Env = { clients, endpoints: { dynamodb: ddb.endpoint, s3: s3.endpoint }, bucket, ddbPid: ddb.pid };
+    // BENCH_CYCLES=cloud: the cloud cost scenarios only (what docs/capacity.md's cost lines quote)
+    if (process.env.BENCH_CYCLES === 'cloud')
+      return [
+        ...(await cloudScenario(env, { agents: 100, cycleSeconds: 60, ticks: 5 })),
+        ...(await cloudScenario(env, { agents: 10, cycleSeconds: 1, ticks: 2 })),
+      ];
     return [
       ...(await localMode(env)),
       ...(await cloudScenario(env, { agents: 100, cycleSeconds: 60, ticks: 5 })),

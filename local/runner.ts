@@ -8,7 +8,10 @@
  * - At most `concurrency` runs at once (like the event source mapping's maximum concurrency);
  *   items beyond wait in notBefore order. The default, 4 × CPUs and at least 8, is for runs that
  *   mostly wait: on DynamoDB Local and on the agent's warm process (bench/cycles.ts measured 60
- *   cycles/s at 2, 120 at 8 and 109 at 16 on 2 cores); each run still claims its own lease.
+ *   cycles/s at 2, 120 at 8 and 109 at 16 on 2 cores). Two items of one run id never run at once
+ *   (an SQS message is not delivered again while it is in flight): a copy waits, then finds the
+ *   run done. A steady-state slot writes no lease before it runs (see
+ *   shared/adapters/aws/dynamo-heartbeats.ts), so this is what keeps its copies apart.
  * - A run that throws (an infrastructure error, e.g. DynamoDB unreachable: the core reports agent
  *   failures as results) is retried with exponential backoff (`retryDelayMs`, doubling, at most
  *   `retryMaxDelayMs`), up to `maxAttempts` in total (default 8: about 90 s, longer than an
@@ -89,6 +92,8 @@ export class LocalRunnerPool implements Dispatcher, LocalComponent {
   private running: boolean;
   private readonly pending: Entry[] = [];
   private readonly inFlight = new Set<Promise<void>>();
+  /** run ids in flight (a copy of one waits until it is done) */
+  private readonly runIds = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
   private readonly counters = { started: 0, ran: 0, skipped: 0, errors: 0 };
@@ -189,15 +194,21 @@ export class LocalRunnerPool implements Dispatcher, LocalComponent {
   private pump(): void {
     if (!this.running) return;
     const now = this.clock.now();
-    while (this.inFlight.size < this.concurrency) {
-      const head = this.pending[0];
-      if (!head || head.item.notBefore > now) break;
-      this.pending.shift();
-      this.launch(head);
+    // the first due item whose run id is not in flight: like one SQS message, which is not
+    // delivered again while it is in flight, a run is never attempted twice at once here
+    for (let i = 0; i < this.pending.length && this.inFlight.size < this.concurrency; ) {
+      const e = this.pending[i] as Entry;
+      if (e.item.notBefore > now) break;
+      if (this.runIds.has(e.item.message.runId)) {
+        i++;
+        continue;
+      }
+      this.pending.splice(i, 1);
+      this.launch(e);
     }
-    const head = this.pending[0];
-    if (head && head.item.notBefore > now) this.arm(head.item.notBefore, now);
-    else if (!head) this.clearTimer();
+    const next = this.pending.find((e) => e.item.notBefore > now);
+    if (next) this.arm(next.item.notBefore, now);
+    else if (this.pending.length === 0) this.clearTimer();
   }
 
   private arm(at: number, now: number): void {
@@ -269,6 +280,7 @@ export class LocalRunnerPool implements Dispatcher, LocalComponent {
   private launch(e: Entry): void {
     this.counters.started++;
     const msg = e.item.message;
+    this.runIds.add(msg.runId);
     const p: Promise<void> = this.core(msg)
       .then((report) => {
         if (report.status === 'ran') {
@@ -284,6 +296,7 @@ export class LocalRunnerPool implements Dispatcher, LocalComponent {
       .catch((err: unknown) => this.onError(e, err))
       .finally(() => {
         this.inFlight.delete(p);
+        this.runIds.delete(msg.runId);
         this.pump();
       });
     this.inFlight.add(p);

@@ -74,6 +74,21 @@ export interface RunClaim {
    * still run).
    */
   takeoverOnly?: boolean;
+  /**
+   * Write the slot's lease before the run starts, whatever it costs. Without it a store may leave
+   * the lease to the queue (a message is not delivered again while it is in flight) and make the
+   * completion itself the at-most-once write. The runner asks for it where copies of one slot may
+   * be delivered at the same time (a slot dispatched around a status change: pause/resume
+   * re-dispatch).
+   */
+  exclusive?: boolean;
+  /**
+   * The slot before this one on the agent's grid. A store that leaves the lease to the queue does
+   * so only in the steady state, when that slot is the last one completed: after a gap (a first
+   * run, a run that never completed because its host died, slots not dispatched) the lease is
+   * written before the run, so that a run whose host dies leaves its lease for the health monitor.
+   */
+  previousSlot?: number;
 }
 
 export interface RunCompletion {

@@ -8,8 +8,9 @@
  *              scheduler's tick reads only agents that are due, never every agent.
  * - Heartbeats pk `name`. One item per agent (runner-owned: last heartbeat, counters, slot claim,
  *              persisted state) plus short-lived run-claim items (`<agent>#run#<runId>`, TTL).
- *              Sparse GSI `expect` (hbShard, expectBy): agents whose next heartbeat is expected;
- *              the health monitor's sweep queries `expectBy < now`, i.e. only overdue agents.
+ *              Sparse GSI `expect` (hbShard, expectBy; keys only): agents whose next heartbeat is
+ *              expected, `expectBy` a lower bound of the exact deadline `stuckAt`; the health
+ *              monitor's sweep queries `expectBy < now` and reads those candidates back.
  * - Ledger     pk `pk` (string), sk `seq` (number): entries in chunks of LEDGER_CHUNK_SIZE
  *              (`C#<chunk>`), the head item, event-id markers and retention checkpoints.
  */
@@ -58,7 +59,14 @@ export const HEARTBEAT_TABLE: TableDef = {
   partitionKey: { name: 'name', type: 'S' },
   ttlAttribute: 'expiresAt',
   indexes: [
-    { indexName: EXPECT_INDEX, partitionKey: { name: 'hbShard', type: 'S' }, sortKey: { name: 'expectBy', type: 'N' }, projection: 'ALL' },
+    // KEYS_ONLY: a completion that does not move the bound writes nothing to the index (with ALL,
+    // every heartbeat rewrote the index item); the sweep reads its few candidates back
+    {
+      indexName: EXPECT_INDEX,
+      partitionKey: { name: 'hbShard', type: 'S' },
+      sortKey: { name: 'expectBy', type: 'N' },
+      projection: 'KEYS_ONLY',
+    },
   ],
 };
 

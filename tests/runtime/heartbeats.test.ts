@@ -4,7 +4,9 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoHeartbeats, claimItemKey } from '../../shared/adapters/aws/dynamo-heartbeats';
 import type { RunCompletion } from '../../shared/core/ports';
 import { shardOf } from '../../shared/definitions/tables';
-import { createTestTables, type TestTables } from '../support/env';
+import { createTestTables, ddbEndpoint, type TestTables } from '../support/env';
+import { createClients } from '../../shared/adapters/aws/clients';
+import { RequestCounter } from '../../shared/adapters/aws/request-counter';
 import { T0 } from './helpers';
 
 const SHARDS = 3;
@@ -86,9 +88,9 @@ describe('DynamoHeartbeats (DynamoDB Local)', () => {
     // the retry of the first completion: it was applied, once
     expect(await hb.complete('u', fail(1000, T0, T0 + 100))).toEqual({ consecutiveErrors: 2, status: 'already' });
     expect(await hb.get('u')).toMatchObject({ cycles: 2, failures: 2, consecutiveErrors: 2, lastError: 'slot 2000' });
-    // a lease overwritten by a newer slot before it completed: superseded, nothing written
-    expect((await hb.claimAndRead('u', lease(3000, T0 + 2000))).claimed).toBe(true);
-    expect((await hb.claimAndRead('u', lease(4000, T0 + 3000))).claimed).toBe(true);
+    // a lease overwritten by a newer slot's lease before it completed: superseded, nothing written
+    expect((await hb.claimAndRead('u', { ...lease(3000, T0 + 2000), exclusive: true })).claimed).toBe(true);
+    expect((await hb.claimAndRead('u', { ...lease(4000, T0 + 3000), exclusive: true })).claimed).toBe(true);
     expect((await hb.complete('u', fail(3000, T0 + 2000, T0 + 3100))).status).toBe('superseded');
     expect((await hb.complete('u', fail(4000, T0 + 3000, T0 + 3200))).status).toBe('applied');
     expect(await hb.get('u')).toMatchObject({ cycles: 3, consecutiveErrors: 3, lastError: 'slot 4000' });
@@ -96,6 +98,105 @@ describe('DynamoHeartbeats (DynamoDB Local)', () => {
     const other = new DynamoHeartbeats(t.clients.ddb, t.names.Heartbeats, { shards: SHARDS });
     expect((await other.complete('u', fail(2000, T0 + 1000, T0 + 1100))).status).toBe('already');
     expect((await other.complete('u', fail(3000, T0 + 2000, T0 + 3100))).status).toBe('superseded');
+  });
+
+  it('a lean slot claim writes nothing: the completion is the one write (GetItem + UpdateItem per slot)', async () => {
+    const clients = createClients({ region: 'us-east-1', endpoints: { dynamodb: ddbEndpoint() }, localCredentials: true });
+    const counter = new RequestCounter();
+    counter.count(clients.ddbRaw, 'DynamoDB', { capacity: true });
+    const lean = new DynamoHeartbeats(clients.ddb, t.names.Heartbeats, { shards: SHARDS });
+    const run = async (slot: number, at: number) => {
+      const c = await lean.claimAndRead('lean', { runId: `lean@${slot}`, slot, startedAt: at, deadline: at + 35_000 });
+      expect(c.claimed).toBe(true);
+      const r = await lean.complete(
+        'lean',
+        done({ runId: `lean@${slot}`, at: at + 40, lease: { slot, startedAt: at }, expectBy: at + 180_000 }),
+      );
+      expect(r.status).toBe('applied');
+    };
+    for (let i = 1; i <= 6; i++) await run(i * 60_000, T0 + i * 60_000);
+    expect(counter.snapshot()).toEqual({ 'DynamoDB:GetItem': 6, 'DynamoDB:UpdateItem': 6 });
+    const rec = await lean.get('lean');
+    expect(rec).toMatchObject({ cycles: 6, lastSlot: 360_000, running: null, expectBy: T0 + 360_000 + 180_000 });
+    // a slot claimed (completed) before is refused, without a write
+    counter.reset();
+    expect(
+      await lean.claimAndRead('lean', { runId: 'lean@300000', slot: 300_000, startedAt: T0 + 400_000, deadline: T0 + 435_000 }),
+    ).toMatchObject({
+      claimed: false,
+      claimedBefore: true,
+    });
+    expect(counter.snapshot()).toEqual({ 'DynamoDB:GetItem': 1 });
+  });
+
+  it('the index bound moves about every third cycle; the exact deadline (stuckAt) with every heartbeat; the sweep finds only what is overdue', async () => {
+    const raw = async () =>
+      (await t.clients.ddb.send(new GetCommand({ TableName: t.names.Heartbeats, Key: { name: 'x1' }, ConsistentRead: true }))).Item!;
+    const bounds: number[] = [];
+    for (let i = 1; i <= 9; i++) {
+      const at = T0 + i * 60_000;
+      await hb.claimAndRead('x1', { runId: `x1@${i}`, slot: i, startedAt: at - 40, deadline: at + 35_000 });
+      await hb.complete('x1', done({ runId: `x1@${i}`, at, lease: { slot: i, startedAt: at - 40 }, expectBy: at + 180_000 }));
+      const it = await raw();
+      expect(it.stuckAt).toBe(at + 180_000);
+      expect(it.expectBy).toBeLessThanOrEqual(it.stuckAt as number);
+      bounds.push(it.expectBy as number);
+    }
+    // moved at cycles 1, 4 and 7 (when less than a third of the 180 s window was left): not at every heartbeat
+    expect(bounds.map((b) => (b - T0) / 60_000)).toEqual([4, 4, 4, 7, 7, 7, 10, 10, 10]);
+    const last = T0 + 9 * 60_000;
+    const shard = shardOf('x1', SHARDS);
+    // the bound has passed, the deadline not: a candidate the sweep reads back and leaves out
+    expect(bounds[8]!).toBe(last + 60_000);
+    expect((await hb.queryOverdue(shard, last + 100_000, 100)).map((o) => o.name)).not.toContain('x1');
+    expect(await hb.queryOverdue(shard, last + 180_001, 100)).toContainEqual({ name: 'x1', expectBy: last + 180_000, lastHeartbeat: last });
+  });
+
+  it('after a gap (the previous slot is not the last completed) the lease goes first: a copy waits for it, the run is visible', async () => {
+    // slot 2000 completed lean; slot 3000 never completed (its host died without a trace)
+    expect(
+      (await hb.claimAndRead('s', { runId: 's@2000', slot: 2000, previousSlot: 1000, startedAt: T0, deadline: T0 + 35_000 })).claimed,
+    ).toBe(true);
+    expect((await hb.complete('s', done({ runId: 's@2000', lease: { slot: 2000, startedAt: T0 } }))).status).toBe('applied');
+    const claim = { runId: 's@4000', slot: 4000, previousSlot: 3000, startedAt: T0 + 2000, deadline: T0 + 37_000 };
+    expect((await hb.claimAndRead('s', claim)).claimed).toBe(true);
+    // the lease is written before the run: the health monitor sees a run that never finishes
+    expect((await hb.get('s'))?.running).toMatchObject({ runId: 's@4000', startedAt: T0 + 2000 });
+    // a copy of the slot (another runner instance) while the run goes on: it waits for the lease
+    const other = new DynamoHeartbeats(t.clients.ddb, t.names.Heartbeats, { shards: SHARDS });
+    expect(await other.claimAndRead('s', { ...claim, startedAt: T0 + 3000 })).toMatchObject({ claimed: false, heldUntil: T0 + 37_000 });
+    expect((await hb.complete('s', done({ runId: 's@4000', lease: { slot: 4000, startedAt: T0 + 2000 } }))).status).toBe('applied');
+    expect(await hb.get('s')).toMatchObject({ cycles: 2, lastSlot: 4000, running: null });
+    // and after the completion the copy finds the slot done
+    expect(await other.claimAndRead('s', { ...claim, startedAt: T0 + 4000 })).toMatchObject({ claimed: false, claimedBefore: true });
+  });
+
+  it('lean copies of one slot that both ran: one completion lands, the other is superseded; a restart ends a lean claim', async () => {
+    const c = (startedAt: number) => ({ runId: 'd@1000', slot: 1000, startedAt, deadline: startedAt + 35_000 });
+    const a = new DynamoHeartbeats(t.clients.ddb, t.names.Heartbeats, { shards: SHARDS });
+    const b = new DynamoHeartbeats(t.clients.ddb, t.names.Heartbeats, { shards: SHARDS });
+    expect((await a.claimAndRead('d', c(T0))).claimed).toBe(true);
+    expect((await b.claimAndRead('d', c(T0 + 1))).claimed).toBe(true);
+    expect((await a.complete('d', done({ runId: 'd@1000', lease: { slot: 1000, startedAt: T0 }, stateChanges: { by: 'a' } }))).status).toBe(
+      'applied',
+    );
+    expect(
+      (await b.complete('d', done({ runId: 'd@1000', lease: { slot: 1000, startedAt: T0 + 1 }, stateChanges: { by: 'b' } }))).status,
+    ).toBe('superseded');
+    expect(await a.getState('d')).toEqual({ by: 'a' });
+    expect(await a.get('d')).toMatchObject({ cycles: 1 });
+    // two lean slots in flight complete in slot order: both count; out of order: the older is superseded
+    expect((await a.claimAndRead('d', { ...c(T0 + 10), runId: 'd@2000', slot: 2000 })).claimed).toBe(true);
+    expect((await a.claimAndRead('d', { ...c(T0 + 11), runId: 'd@3000', slot: 3000 })).claimed).toBe(true);
+    expect((await a.complete('d', done({ runId: 'd@3000', lease: { slot: 3000, startedAt: T0 + 11 } }))).status).toBe('applied');
+    expect((await a.complete('d', done({ runId: 'd@2000', lease: { slot: 2000, startedAt: T0 + 10 } }))).status).toBe('superseded');
+    // a restart (resetHealth) between the claim and the completion: the run of the old epoch writes nothing
+    expect((await a.claimAndRead('d', { ...c(T0 + 20), runId: 'd@4000', slot: 4000 })).claimed).toBe(true);
+    await a.resetHealth('d', { expectBy: null });
+    expect(
+      (await a.complete('d', done({ runId: 'd@4000', outcome: 'error', error: 'late', lease: { slot: 4000, startedAt: T0 + 20 } }))).status,
+    ).toBe('superseded');
+    expect(await a.get('d')).toMatchObject({ cycles: 2, consecutiveErrors: 0, lastSlot: 3000 });
   });
 
   it('keeps slot receipts for the retry window only (plus a minute)', async () => {

@@ -18,6 +18,33 @@
  * receipt to `doneLeases`), the claim item's completion in one transaction with marking the claim
  * item done. So a completion is applied at most once, and never after its lease was taken over.
  *
+ * Lean slots: a scheduled slot's claim in the steady state reads the agent's item (GetItem) and
+ * writes nothing. The queue is the run's lease meanwhile: SQS does not deliver a message again
+ * while it is in flight, and the dispatch queue's visibility timeout (6 × the runner function's
+ * timeout) ends only after Lambda has stopped the attempt (docs/scheduling.md, lean cycles);
+ * local mode's pool never runs two copies of one run id at once. The completion is then the
+ * at-most-once write: conditional on `lastSlot < slot` (it sets `lastSlot`) and on no restart
+ * (`resets`, which resetHealth counts) since the read. One write per slot instead of two.
+ * The lease is still written before the run (the eager claim: `lastSlot` and `running`, as every
+ * claim did before) when the runner asks for it (`RunClaim.exclusive`: copies of one slot may be
+ * delivered at the same time, around a pause or resume), for a takeover of an expired lease, and
+ * whenever the previous slot on the grid is not the last one completed (`RunClaim.previousSlot`:
+ * a first run, a gap, and above all a run whose host died without a trace: the next one, if its
+ * host dies too, leaves its lease for the health monitor, which then restarts the agent as
+ * before, at the same stuck deadline since the heartbeat has not moved). A completion accepts its
+ * own lease, or none and the slot still unclaimed.
+ * What is left to the queue: two copies of one steady-state slot delivered at the same time in the
+ * cloud (an SQS duplicate delivery, rare; a scheduler advance whose answer was lost, dispatched
+ * anyway) both run the agent's code; one completion is recorded, the other is `superseded` and
+ * neither its state nor its events are kept.
+ *
+ * Expected heartbeats: `stuckAt` is the exact deadline (the record's expectBy), `expectBy` + `hbShard`
+ * the sparse `expect` index (KEYS_ONLY): a lower bound of `stuckAt`, moved only when less than a
+ * third of the stuck window is left before it (every few cycles instead of every
+ * cycle; each move is a delete and a put in the index, and with KEYS_ONLY a heartbeat that does
+ * not move it writes nothing there). The sweep reads the candidates it finds (expectBy < now)
+ * back and keeps those whose `stuckAt` has passed, so detection is as exact as before.
+ *
  * Receipts: a completion whose answer was lost (the write was applied, the connection died) is
  * retried by the runner; by then the agent's next slot may have been claimed and completed too.
  * `doneLeases` (a string set of `<startedAt>.<completedAt>` in base 36) remembers every slot lease
@@ -75,6 +102,18 @@ const MAX_RECEIPTS = 256;
 /** claim-time reads remembered for their completion (bounded; a miss costs one GetItem) */
 const MAX_CLAIMED = 10_000;
 
+/** What a slot claim read and did, kept for its completion. */
+interface ClaimedSlot {
+  /** receipts (`doneLeases`) as read */
+  receipts: string[];
+  /** restarts (`resets`) as read: a restart since ends the run's claim */
+  resets: number;
+  /** the index bound (`expectBy`) as read */
+  expectBy: number | null;
+  /** the lease is written (an eager claim or a takeover) */
+  leased: boolean;
+}
+
 const receiptOf = (startedAt: number, at: number): string => `${startedAt.toString(36)}.${at.toString(36)}`;
 const receiptStartedAt = (r: string): number => parseInt(r.slice(0, r.indexOf('.')), 36);
 const receiptAt = (r: string): number => parseInt(r.slice(r.indexOf('.') + 1), 36);
@@ -99,8 +138,8 @@ export const claimItemKey = (agent: string, runId: string): string => `${agent}#
 export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, StubCounter {
   private readonly shards: number;
   private readonly claimTtlSeconds: number;
-  /** receipts as the slot claim read them, by lease, until that lease's completion */
-  private readonly claimed = new Map<string, string[]>();
+  /** what each slot claim read (and whether its lease is written), by lease, until its completion */
+  private readonly claimed = new Map<string, ClaimedSlot>();
 
   constructor(
     private readonly ddb: DynamoDBDocumentClient,
@@ -115,7 +154,9 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
     const buckets: Record<string, number> = {};
     for (const [k, v] of Object.entries(item))
       if (k.startsWith(HIST_PREFIX) && typeof v === 'number') buckets[k.slice(HIST_PREFIX.length)] = v;
-    const r = HeartbeatRecordSchema.safeParse({ ...item, durationBuckets: buckets });
+    // expectBy of the record is the exact deadline (stuckAt); the item's expectBy is the index's bound
+    const expectBy = typeof item.stuckAt === 'number' ? item.stuckAt : item.expectBy;
+    const r = HeartbeatRecordSchema.safeParse({ ...item, expectBy, durationBuckets: buckets });
     if (!r.success) throw new StoreError(`heartbeat item ${String(item.name)} is malformed: ${r.error.message}`);
     return r.data;
   }
@@ -165,8 +206,9 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
   }
 
   /**
-   * The runner's claim plus the read it needs (cycle count, state) in one request for scheduled
-   * slots (UpdateItem returning ALL_NEW); trigger/envelope claims are a PutItem and a GetItem.
+   * The runner's claim plus the read it needs (cycle count, state). A scheduled slot: one GetItem
+   * and, in the lean case, no write (see the header); an exclusive claim or a takeover is one
+   * UpdateItem returning ALL_NEW. Trigger/envelope claims are a PutItem and a GetItem.
    */
   async claimAndRead(name: string, claim: RunClaim): Promise<ClaimOutcome> {
     if (claim.slot === undefined) {
@@ -175,15 +217,55 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
       const out = await this.ddb.send(new GetCommand({ TableName: this.tableName, Key: { name }, ConsistentRead: true }));
       return { claimed: true, record: out.Item ? this.parse(out.Item) : null, state: this.stateOf(name, out.Item) };
     }
+    if (claim.exclusive) return this.claimSlotEagerly(name, claim);
+    const item = (await this.ddb.send(new GetCommand({ TableName: this.tableName, Key: { name }, ConsistentRead: true }))).Item ?? {};
+    const running = item.running as { runId?: unknown; deadline?: unknown } | undefined;
+    if (running?.runId === claim.runId && typeof running.deadline === 'number') {
+      // a lease of this run: live → wait for it; expired (its attempt died) → take it over
+      if (running.deadline >= claim.startedAt) return refused({ heldUntil: running.deadline });
+      return this.claimSlotEagerly(name, { ...claim, takeoverOnly: true });
+    }
+    if (typeof item.lastSlot === 'number' && item.lastSlot >= claim.slot) return refused({ claimedBefore: true });
+    if (claim.takeoverOnly) return refused({});
+    // only in the steady state (the previous slot completed); after a gap the lease goes first
+    if (claim.previousSlot !== undefined && item.lastSlot !== claim.previousSlot) return this.claimSlotEagerly(name, claim);
+    const entry: ClaimedSlot = {
+      receipts: receiptsOf(item),
+      resets: numberOr0(item.resets),
+      expectBy: typeof item.expectBy === 'number' ? item.expectBy : null,
+      leased: false,
+    };
+    this.remember(claimedKey(name, claim.runId, claim.startedAt), entry);
+    return { claimed: true, record: this.parse({ name, ...item }), state: this.stateOf(name, item) };
+  }
+
+  private remember(key: string, entry: ClaimedSlot): void {
+    if (this.claimed.size >= MAX_CLAIMED) {
+      this.claimed.delete(this.claimed.keys().next().value as string);
+    }
+    this.claimed.set(key, entry);
+  }
+
+  /** The slot's lease written before the run (or taken over), remembered for the completion. */
+  private async claimSlotEagerly(name: string, claim: RunClaim): Promise<ClaimOutcome> {
     const r = await this.claimSlot(name, claim, 'ALL_NEW');
     if (!r.item) return refused(r);
-    if (this.claimed.size >= MAX_CLAIMED) this.claimed.delete(this.claimed.keys().next().value as string);
-    this.claimed.set(claimedKey(name, claim.runId, claim.startedAt), receiptsOf(r.item));
+    this.remember(claimedKey(name, claim.runId, claim.startedAt), {
+      receipts: receiptsOf(r.item),
+      resets: numberOr0(r.item.resets),
+      expectBy: typeof r.item.expectBy === 'number' ? r.item.expectBy : null,
+      leased: true,
+    });
     return { claimed: true, record: this.parse(r.item), state: this.stateOf(name, r.item) };
   }
 
   private lease(claim: RunClaim) {
-    return { runId: claim.runId, startedAt: claim.startedAt, deadline: claim.deadline };
+    return {
+      runId: claim.runId,
+      startedAt: claim.startedAt,
+      deadline: claim.deadline,
+      ...(claim.slot !== undefined ? { slot: claim.slot } : {}),
+    };
   }
 
   /**
@@ -314,7 +396,7 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
   /** The receipts before this slot completion: as its claim read them, else read now. */
   private async priorReceipts(name: string, done: RunCompletion): Promise<string[]> {
     const known = this.claimed.get(claimedKey(name, done.runId, done.lease!.startedAt));
-    if (known) return known;
+    if (known) return known.receipts;
     const out = await this.ddb.send(
       new GetCommand({
         TableName: this.tableName,
@@ -327,9 +409,23 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
     return receiptsOf(out.Item);
   }
 
-  /** SET expectBy/hbShard, or REMOVE both (the item leaves the sparse `expect` index). */
-  private expectation(u: UpdateExpr, name: string, expectBy: number | null): UpdateExpr {
-    return expectBy === null ? u.remove('expectBy', 'hbShard') : u.set('expectBy', expectBy).set('hbShard', shardOf(name, this.shards));
+  /**
+   * The expected heartbeat: SET stuckAt (exact) and the index bound expectBy/hbShard, or REMOVE all
+   * three (the item leaves the sparse `expect` index). With `bound` (the index bound as read, at
+   * time `at`) the bound is kept while it is no later than the deadline and at least a third of
+   * the window is left before it: moving it is a delete and a put in the index.
+   */
+  private expectation(u: UpdateExpr, name: string, expectBy: number | null, bound?: { expectBy: number | null; at: number }): UpdateExpr {
+    if (expectBy === null) return u.remove('expectBy', 'hbShard', 'stuckAt');
+    u.set('stuckAt', expectBy);
+    const kept = bound?.expectBy;
+    const shard = shardOf(name, this.shards);
+    // kept: written only if it is gone meanwhile (the monitor cleared it), so the index is not touched
+    if (typeof kept === 'number' && kept <= expectBy && kept - bound!.at >= (expectBy - bound!.at) / 3)
+      return u
+        .setExpr('expectBy', `if_not_exists(${u.name('expectBy')}, ${u.value(expectBy)})`)
+        .setExpr('hbShard', `if_not_exists(${u.name('hbShard')}, ${u.value(shard)})`);
+    return u.set('expectBy', expectBy).set('hbShard', shard);
   }
 
   /**
@@ -338,14 +434,15 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
    * a claim item (a transaction with marking it done), or no lease (tools and tests).
    */
   async complete(name: string, done: RunCompletion): Promise<{ consecutiveErrors: number; status: CompletionStatus }> {
-    const update = await this.completionUpdate(name, done);
+    const claimed = done.lease?.slot !== undefined ? this.claimed.get(claimedKey(name, done.runId, done.lease.startedAt)) : undefined;
+    const update = await this.completionUpdate(name, done, claimed);
     if (!done.lease) return this.completeUnleased(name, update);
     if (done.lease.slot !== undefined) return this.completeSlot(name, done, done.lease.startedAt, update);
     return this.completeClaimItem(name, done, done.lease.startedAt, update);
   }
 
   /** The completion's UpdateExpression: counters, heartbeat, histogram, expectation, lease, receipt, state keys. */
-  private async completionUpdate(name: string, done: RunCompletion): Promise<UpdateExpr> {
+  private async completionUpdate(name: string, done: RunCompletion, claimed?: ClaimedSlot): Promise<UpdateExpr> {
     const u = new UpdateExpr().set('generation', done.generation);
     const ce = u.name('consecutiveErrors');
     const failed = done.outcome !== 'ok';
@@ -363,12 +460,14 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
         .add('cycles', 1)
         .add('durationSumMs', done.durationMs);
       for (const le of [...DURATION_BUCKETS_MS.filter((b) => done.durationMs <= b).map(String), INF]) u.add(`${HIST_PREFIX}${le}`, 1);
-      this.expectation(u, name, done.expectBy);
+      this.expectation(u, name, done.expectBy, claimed ? { expectBy: claimed.expectBy, at: done.at } : undefined);
     }
     const slotLease = done.lease?.slot !== undefined;
     // `running` is the slot's lease: only a slot's completion ends it (a trigger's never does)
     if (slotLease || (!done.lease && done.countsAsCycle)) u.remove('running');
     if (slotLease) {
+      // the slot's at-most-once guard (already set if its lease was written)
+      u.set('lastSlot', done.lease!.slot);
       // the receipt of this lease: kept while a retry of this write may come (see the header)
       const prior = await this.priorReceipts(name, done);
       const since = done.at - (done.retryWindowMs ?? DEFAULT_RETRY_WINDOW_MS) - RECEIPT_MARGIN_MS;
@@ -395,10 +494,25 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
     startedAt: number,
     u: UpdateExpr,
   ): Promise<{ consecutiveErrors: number; status: CompletionStatus }> {
+    const claimed = this.claimed.get(claimedKey(name, done.runId, startedAt));
+    const own = '#running.#rid = :rid AND #running.#st = :lst';
+    // claim-free: the slot is still unclaimed, no newer slot's lease is held, no restart since the read
+    const free =
+      '(attribute_not_exists(#lastSlot) OR #lastSlot < :slot) AND (attribute_not_exists(#running) OR attribute_not_exists(#running.#slot) OR #running.#slot < :slot)' +
+      (claimed ? ' AND (attribute_not_exists(#resets) OR #resets = :resets)' : '');
     const condition = {
-      expression: '#running.#rid = :rid AND #running.#st = :lst',
-      names: { '#running': 'running', '#rid': 'runId', '#st': 'startedAt' },
-      values: { ':rid': done.runId, ':lst': startedAt },
+      expression: claimed?.leased ? own : `(${own}) OR (${free})`,
+      names: {
+        '#running': 'running',
+        '#rid': 'runId',
+        '#st': 'startedAt',
+        ...(claimed?.leased ? {} : { '#lastSlot': 'lastSlot', '#slot': 'slot', ...(claimed ? { '#resets': 'resets' } : {}) }),
+      },
+      values: {
+        ':rid': done.runId,
+        ':lst': startedAt,
+        ...(claimed?.leased ? {} : { ':slot': done.lease!.slot, ...(claimed ? { ':resets': claimed.resets } : {}) }),
+      },
     };
     try {
       const out = await this.ddb.send(
@@ -468,7 +582,11 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
 
   /** Restart/release: consecutive errors reset, the run marker cleared (a fresh start), expectation set. */
   async resetHealth(name: string, opts: { expectBy: number | null }): Promise<void> {
-    await this.write(name, this.expectation(new UpdateExpr().set('consecutiveErrors', 0).remove('running'), name, opts.expectBy));
+    // `resets` ends the claims of runs in progress that wrote no lease (their completion checks it)
+    await this.write(
+      name,
+      this.expectation(new UpdateExpr().set('consecutiveErrors', 0).remove('running').add('resets', 1), name, opts.expectBy),
+    );
   }
 
   async setExpectedBy(name: string, expectBy: number | null): Promise<void> {
@@ -479,15 +597,28 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
     await this.ddb.send(new UpdateCommand({ TableName: this.tableName, Key: { name }, ...u.request() }));
   }
 
-  queryOverdue(shard: string, now: number, limit: number): Promise<{ name: string; expectBy: number; lastHeartbeat: number | null }[]> {
-    return queryShard(
+  /**
+   * Overdue agents of a shard: the index's candidates (bound < now), read back (BatchGetItem,
+   * consistent) and kept when their exact deadline (stuckAt) has passed.
+   */
+  async queryOverdue(
+    shard: string,
+    now: number,
+    limit: number,
+  ): Promise<{ name: string; expectBy: number; lastHeartbeat: number | null }[]> {
+    const candidates = await queryShard(
       this.ddb,
       { table: this.tableName, index: EXPECT_INDEX, shardAttr: 'hbShard', shard, sortAttr: 'expectBy', cmp: '<', bound: now, limit },
-      (it) =>
-        typeof it.name === 'string' && typeof it.expectBy === 'number'
-          ? { name: it.name, expectBy: it.expectBy, lastHeartbeat: typeof it.lastHeartbeat === 'number' ? it.lastHeartbeat : null }
-          : null,
+      (it) => (typeof it.name === 'string' ? it.name : null),
     );
+    if (candidates.length === 0) return [];
+    const found = await this.getMany(candidates);
+    const out: { name: string; expectBy: number; lastHeartbeat: number | null }[] = [];
+    for (const name of candidates) {
+      const rec = found.get(name);
+      if (rec && rec.expectBy !== null && rec.expectBy < now) out.push({ name, expectBy: rec.expectBy, lastHeartbeat: rec.lastHeartbeat });
+    }
+    return out.sort((a, b) => a.expectBy - b.expectBy);
   }
 
   async remove(name: string): Promise<void> {

@@ -15,10 +15,11 @@
  * 2. load: the bundle by sha256 (in-memory cache; on every load, cached or not, the bytes are
  *    re-hashed and the signature re-verified against the trusted keys).
  * 3. claim: a scheduled slot with the conditional `lastSlot < slot` (at most once per
- *    agent and slot, whatever the number of deliveries), a trigger or envelope run with a TTL
- *    claim item per runId. A claim is a lease (leaseMs): a redelivery takes over the claim of an
- *    attempt that died after claiming, once its deadline has passed. A claim that is live or
- *    done → skipped ('duplicate').
+ *    agent and slot, whatever the number of deliveries; in the steady state written by the
+ *    completion itself, the queue holding the run meanwhile: RunClaim.exclusive/previousSlot), a trigger or envelope
+ *    run with a TTL claim item per runId. A claim is a lease (leaseMs): a redelivery takes over
+ *    the claim of an attempt that died after claiming, once its deadline has passed. A claim
+ *    that is live or done → skipped ('duplicate').
  * 4. execute: the agent's code in the sandbox with the persisted state.
  * 5. record: one heartbeat write: heartbeat, outcome, duration, counters, consecutive errors, the state
  *    keys the run changed (a failed run changes no state) and the next expected heartbeat.
@@ -267,8 +268,16 @@ export class RunnerService {
   ): Promise<{ claim: RunClaim; cycle: number; state: Record<string, unknown> } | { skip: SkipReason }> {
     const startedAt = this.clock.now();
     const claim: RunClaim = { runId: msg.runId, startedAt, deadline: startedAt + leaseMs(rec.timeoutSeconds) };
-    if (msg.kind === 'cycle') claim.slot = msg.slot;
+    if (msg.kind === 'cycle') {
+      claim.slot = msg.slot;
+      claim.previousSlot = msg.slot - Math.round(rec.cycleSeconds * 1000);
+    }
     if (expired) claim.takeoverOnly = true;
+    // a slot dispatched around a status change after the registration may have a copy from before
+    // it (pause, resume): its lease is written before it runs; otherwise the queue holds it
+    // (see RunClaim.exclusive)
+    if (msg.kind === 'cycle' && rec.statusChangedAt !== rec.registeredAt && !dispatchedAfterStatusChange(rec, msg.slot))
+      claim.exclusive = true;
     const claimed = await this.claim(rec.name, claim);
     if (!claimed.claimed && claimed.heldUntil !== undefined) throw new RunLeaseHeldError(rec.name, msg.runId, claimed.heldUntil);
     if (!claimed.claimed) return { skip: expired && !claimed.claimedBefore ? 'expired' : 'duplicate' };
