@@ -52,8 +52,6 @@ export type RunEvent =
     }
   | { type: 'end'; ok: boolean; runs: number; state: Record<string, unknown> };
 
-const StateFlagSchema = z.record(z.string().regex(STATE_KEY_RE, `state keys must match ${STATE_KEY_RE.source}`), z.unknown());
-
 function jsonFlag(flag: string, text: string): unknown {
   try {
     return JSON.parse(text);
@@ -64,8 +62,11 @@ function jsonFlag(flag: string, text: string): unknown {
 
 function parseState(text: string | undefined): Record<string, unknown> {
   if (text === undefined) return {};
-  const r = StateFlagSchema.safeParse(jsonFlag('--state', text));
-  if (!r.success) throw new UsageError(`--state must be a JSON object of state keys: ${z.prettifyError(r.error)}`);
+  const r = z.record(z.string(), z.unknown()).safeParse(jsonFlag('--state', text));
+  if (!r.success) throw new UsageError('--state must be a JSON object: {"key":value,…}');
+  const bad = Object.keys(r.data).find((k) => !STATE_KEY_RE.test(k));
+  if (bad !== undefined)
+    throw new UsageError(`--state: the key ${JSON.stringify(bad)} does not match the state key rule ${STATE_KEY_RE.source}`);
   const bytes = Object.entries(r.data).reduce((n, [k, v]) => n + k.length + (JSON.stringify(v)?.length ?? 0), 0);
   if (bytes > MAX_STATE_BYTES) throw new UsageError(`--state is ${bytes} bytes, over the state limit of ${MAX_STATE_BYTES}`);
   return r.data;
@@ -111,6 +112,30 @@ const compact = (v: unknown): string => {
   const s = JSON.stringify(v) ?? 'undefined';
   return s.length > 400 ? `${s.slice(0, 400)}…` : s;
 };
+
+/**
+ * Why a bundle failed to load, with what the runtime's message leaves out: a syntax error's
+ * file:line:col (found again by esbuild's parser, on this side: no agent code runs here), and
+ * for an import of a package the bundle does not contain, how to bundle it.
+ */
+async function explainLoadFailure(message: string, file: string, bytes: Uint8Array): Promise<string> {
+  const pkg = /Failed to resolve module specifier "([^"]+)"/.exec(message)?.[1];
+  if (pkg)
+    return `it imports "${pkg}", which is not in the bundle: a bundle is one self-contained ES module; bundle its dependencies with agentctl build ${file} --out FILE`;
+  if (!/SyntaxError/.test(message)) return message;
+  try {
+    const { transform } = await import('esbuild');
+    await transform(Buffer.from(bytes).toString('utf8'), { loader: 'js', format: 'esm', sourcefile: file, logLevel: 'silent' });
+  } catch (e) {
+    const first = (e as { errors?: { text: string; location?: { file: string; line: number; column: number; lineText: string } | null }[] })
+      .errors?.[0];
+    if (first?.location) {
+      const l = first.location;
+      return `${message}\n${l.file}:${l.line}:${l.column + 1}: ${first.text}\n    ${l.lineText.trimEnd()}`;
+    }
+  }
+  return message;
+}
 
 /** The stack's frames in the agent's code: the runtime's own (`[eval]`, `node:internal`) left out. */
 function agentFrames(stack: string): string[] {
@@ -225,7 +250,8 @@ export async function run(args: string[], io: Io): Promise<number> {
     try {
       manifest = await sandbox.inspect(bundle);
     } catch (e) {
-      if (e instanceof InvalidManifestError) throw new OperationError(`${file} is not an agent bundle: ${e.message}`);
+      if (e instanceof InvalidManifestError)
+        throw new OperationError(`${file} is not an agent bundle: ${await explainLoadFailure(e.message, file, bytes)}`);
       throw new OperationError(`${file} could not be loaded: ${(e as Error).message}`);
     }
     emit({ type: 'agent', name, file, version: VERSION, runtime: 'process', isolation: sandbox.isolation.kind, manifest });
