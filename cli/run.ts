@@ -223,7 +223,11 @@ export async function run(args: string[], io: Io): Promise<number> {
   } else bytes = new Uint8Array(readFileSync(file));
   const bundle = { key, bytes, sha256: createHash('sha256').update(bytes).digest('hex') };
 
-  const emit = values.json ? (e: RunEvent) => io.stdout.write(`${JSON.stringify(e)}\n`) : humanPrinter(io);
+  const print = values.json ? (e: RunEvent) => io.stdout.write(`${JSON.stringify(e)}\n`) : humanPrinter(io);
+  let stopping = false;
+  const emit = (e: RunEvent) => {
+    if (!stopping) print(e);
+  };
   let current = 0;
   // ctx.log lines and what the agent prints arrive here as the runtime logs them (tagged with
   // `agent`); the runtime's own lines (isolation notices) and the manifest check's are not the run's
@@ -245,6 +249,16 @@ export async function run(args: string[], io: Io): Promise<number> {
   const workDir = mkdtempSync(join(tmpdir(), 'agentctl-run-'));
   chmodSync(workDir, 0o711);
   const sandbox = new ProcessSandbox({ workDir, maxProcesses: 1, logger });
+  // agent processes run in process groups of their own: Ctrl-C ends them too, not only agentctl
+  const interrupted = (signal: NodeJS.Signals) => {
+    stopping = true;
+    void sandbox.close().finally(() => {
+      rmSync(workDir, { recursive: true, force: true });
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    });
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
     let manifest: BundleManifest;
     try {
@@ -305,6 +319,8 @@ export async function run(args: string[], io: Io): Promise<number> {
     emit({ type: 'end', ok, runs: current, state });
     return ok ? 0 : 1;
   } finally {
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
     await sandbox.close();
     rmSync(workDir, { recursive: true, force: true });
   }

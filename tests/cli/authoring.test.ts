@@ -7,8 +7,8 @@
  * package into node_modules, which is what these projects get (a symlink to this checkout).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { tempDir } from '../support/env';
 
@@ -298,6 +298,49 @@ describe('agentctl run', () => {
     expect(unbundled.code).toBe(1);
     expect(unbundled.stderr).toContain('it imports "semver", which is not in the bundle');
     expect(unbundled.stderr).toContain('agentctl build unbundled.mjs --out FILE');
+  });
+
+  it('Ctrl-C ends the agent processes with agentctl (exit 130)', async () => {
+    const root = project('interrupted', {
+      'forever.mjs': 'export default { timeoutSeconds: 600, runCycle: () => new Promise(() => { setInterval(() => {}, 1000); }) };\n',
+    });
+    const child = spawn(process.execPath, [AGENTCTL, 'run', 'forever.mjs'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await expect.poll(() => out).toContain('run 1: runCycle');
+    // the processes agentctl started (the isolation wrapper, the agent process): its descendants
+    const parentOf = (pid: number): number | null => {
+      try {
+        return Number(
+          readFileSync(`/proc/${pid}/stat`, 'utf8')
+            .replace(/^.*\) /s, '')
+            .split(' ')[1],
+        );
+      } catch {
+        return null;
+      }
+    };
+    const descendants = (root: number): number[] => {
+      const all = readdirSync('/proc')
+        .filter((d) => /^\d+$/.test(d))
+        .map(Number);
+      const found = new Set([root]);
+      for (let grew = true; grew; ) {
+        grew = false;
+        for (const p of all) if (!found.has(p) && found.has(parentOf(p) ?? -1)) grew = found.add(p) !== undefined;
+      }
+      found.delete(root);
+      return [...found];
+    };
+    const pid = child.pid ?? -1;
+    await expect.poll(() => descendants(pid).length).toBeGreaterThan(0);
+    const started = descendants(pid);
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    await expect.poll(() => started.filter((p) => existsSync(`/proc/${p}`) && parentOf(p) !== null)).toEqual([]);
   });
 
   it('bad flags are usage errors (exit 2) that say what is wrong; a missing file exits 1', () => {
