@@ -19,7 +19,7 @@ import { basename, extname, isAbsolute, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { AGENT_NAME_RE, isReservedName } from '../shared/core/bundle/identity';
-import { EnvelopeSchema, type Envelope } from '../shared/core/envelope';
+import { EnvelopeSchema, envelopeSize, MAX_ENVELOPE_BYTES, type Envelope } from '../shared/core/envelope';
 import { MAX_STATE_BYTES, STATE_KEY_RE } from '../shared/core/heartbeat';
 import { createLogger } from '../shared/core/logger';
 import type { SandboxResult } from '../shared/core/ports';
@@ -79,6 +79,8 @@ function parseEnvelopeFlag(text: string | undefined, agent: string): Envelope | 
     throw new UsageError('--envelope must be a JSON object: {"topic":"…","payload":{…}}');
   const r = EnvelopeSchema.safeParse({ id: randomUUID(), sender: 'api', ts: new Date().toISOString(), payload: {}, ...raw });
   if (!r.success) throw new UsageError(`--envelope is not an envelope for ${agent}: ${z.prettifyError(r.error)}`);
+  const size = envelopeSize(r.data);
+  if (size > MAX_ENVELOPE_BYTES) throw new UsageError(`--envelope is ${size} bytes, over the limit of ${MAX_ENVELOPE_BYTES}`);
   return r.data;
 }
 

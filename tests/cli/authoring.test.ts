@@ -140,6 +140,29 @@ describe('types for authors (agent-orchestrator/agent) in a project outside the 
   });
 });
 
+describe('the types describe what the runtime hands an agent', () => {
+  /** The members an interface of sdk/agent.d.ts declares (properties and methods). */
+  const declared = (iface: string): string[] => {
+    const dts = readFileSync(join(REPO, 'sdk/agent.d.ts'), 'utf8');
+    const body = new RegExp(`export interface ${iface}\\b[^{]*\\{([\\s\\S]*?)\\n\\}`).exec(dts)?.[1] ?? '';
+    return [...body.matchAll(/^ {2}(?:readonly )?([A-Za-z]+)[?<(:]/gm)].map((m) => m[1] ?? '').sort();
+  };
+
+  it('ctx, ctx.state and ctx.log have exactly the members AgentContext, AgentState and AgentLog declare', () => {
+    const root = project('ctx-shape', {
+      'shape.mjs':
+        "export default { runCycle(ctx) { ctx.log('shape', { ctx: Object.keys(ctx), state: Object.keys(ctx.state), log: Object.keys(ctx.log), signal: ctx.signal instanceof AbortSignal }); } };\n",
+    });
+    const r = agentctl(root, 'run', 'shape.mjs', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const fields = events(r).find((e) => e.type === 'log')?.fields as Record<string, string[] | boolean>;
+    expect([...(fields.ctx as string[])].sort()).toEqual(declared('AgentContext'));
+    expect([...(fields.state as string[])].sort()).toEqual(declared('AgentState'));
+    expect([...(fields.log as string[])].sort()).toEqual(declared('AgentLog'));
+    expect(fields.signal).toBe(true);
+  });
+});
+
 describe('agentctl build', () => {
   it('bundles a TypeScript agent and the npm package it imports; the bundle runs in the sandbox with no node_modules', () => {
     const root = project('bundled', { 'src/agent.ts': TYPED_AGENT, ...TINY_PACKAGE });
