@@ -23,7 +23,7 @@ export function starterFiles(name: string, repo: string = REPO_ROOT): Record<str
     type: 'module',
     scripts: {
       build: `agentctl build src/agent.ts --out dist/${name}.mjs`,
-      start: `agentctl run src/agent.ts --name ${name} --cycles 3`,
+      start: 'agentctl run src/agent.ts --cycles 3',
       test: 'node --test test/agent.test.ts',
       typecheck: 'tsc --noEmit',
     },
@@ -86,7 +86,7 @@ interface RunEvent {
 }
 
 function run(...args: string[]): { code: number | null; events: RunEvent[]; stderr: string } {
-  const r = spawnSync(process.execPath, [agentctl, 'run', 'src/agent.ts', '--name', '${name}', '--json', ...args], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [agentctl, 'run', 'src/agent.ts', '--json', ...args], { encoding: 'utf8' });
   const events = r.stdout
     .split('\\n')
     .filter((l) => l.trim() !== '')

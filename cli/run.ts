@@ -84,12 +84,26 @@ function parseEnvelopeFlag(text: string | undefined, agent: string): Envelope | 
   return r.data;
 }
 
+const validName = (n: unknown): n is string => typeof n === 'string' && AGENT_NAME_RE.test(n) && !isReservedName(n);
+
+/**
+ * ctx.agent without --name: the file's base name (`hello.mjs`: hello); for a generic one
+ * (`src/agent.ts`, index, main) the name in ./package.json, if it is a valid agent name.
+ */
 function defaultName(file: string): string {
   const base = basename(file, extname(file))
     .toLowerCase()
     .replace(/[^a-z0-9-]+/g, '-')
     .replace(/^-+|-+$/g, '');
-  return AGENT_NAME_RE.test(base) && !isReservedName(base) ? base : 'local-agent';
+  if (['agent', 'index', 'main'].includes(base)) {
+    try {
+      const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { name?: unknown };
+      if (validName(pkg.name)) return pkg.name;
+    } catch {
+      // no package.json here, or not JSON: the file's name it is
+    }
+  }
+  return validName(base) ? base : 'local-agent';
 }
 
 /** Rewrites the bundle's frames (`KEY:LINE:COL`) to the TypeScript source's, through the source map. */
@@ -149,9 +163,9 @@ function agentFrames(stack: string): string[] {
 }
 
 /** Human-readable output: one section per run. */
-function humanPrinter(io: Io): (e: RunEvent) => void {
+function humanPrinter(write: (s: string) => void): (e: RunEvent) => void {
   return (e) => {
-    const w = (s: string) => io.stdout.write(`${s}\n`);
+    const w = (s: string) => write(`${s}\n`);
     switch (e.type) {
       case 'agent': {
         const m = e.manifest;
@@ -225,11 +239,12 @@ export async function run(args: string[], io: Io): Promise<number> {
   } else bytes = new Uint8Array(readFileSync(file));
   const bundle = { key, bytes, sha256: createHash('sha256').update(bytes).digest('hex') };
 
-  const print = values.json ? (e: RunEvent) => io.stdout.write(`${JSON.stringify(e)}\n`) : humanPrinter(io);
+  // once stopping (Ctrl-C, the reader of stdout gone), nothing more is written
   let stopping = false;
-  const emit = (e: RunEvent) => {
-    if (!stopping) print(e);
+  const write = (s: string) => {
+    if (!stopping) io.stdout.write(s);
   };
+  const emit = values.json ? (e: RunEvent) => write(`${JSON.stringify(e)}\n`) : humanPrinter(write);
   let current = 0;
   // ctx.log lines and what the agent prints arrive here as the runtime logs them (tagged with
   // `agent`); the runtime's own lines (isolation notices) and the manifest check's are not the run's
@@ -237,6 +252,8 @@ export async function run(args: string[], io: Io): Promise<number> {
     level: 'debug',
     sink: (line) => {
       const r = JSON.parse(line) as Record<string, unknown>;
+      // the runtime's own warnings (no OS isolation on this host) are the user's to know
+      if (r.agent === undefined && (r.level === 'warn' || r.level === 'error')) io.stderr.write(`agentctl run: ${String(r.msg)}\n`);
       if (r.agent !== name || current === 0) return;
       emit({
         type: 'log',
@@ -256,11 +273,18 @@ export async function run(args: string[], io: Io): Promise<number> {
     stopping = true;
     void sandbox.close().finally(() => {
       rmSync(workDir, { recursive: true, force: true });
-      process.exit(signal === 'SIGINT' ? 130 : 143);
+      process.exit(signal === 'SIGINT' ? 130 : signal === 'SIGPIPE' ? 141 : 143);
     });
   };
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
+  // the reader went away (`agentctl run … | head`): stop the same way (kept to the end: the
+  // error can come after the last write)
+  const stdout = io.stdout as Partial<Pick<NodeJS.WriteStream, 'on' | 'off'>>;
+  const pipeGone = (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') interrupted('SIGPIPE');
+  };
+  stdout.on?.('error', pipeGone);
   try {
     let manifest: BundleManifest;
     try {
@@ -277,24 +301,32 @@ export async function run(args: string[], io: Io): Promise<number> {
     ];
     let ok = true;
     for (const r of runs) {
+      if (stopping) break;
       current++;
       if (!values.json)
-        io.stdout.write(
+        write(
           r.kind === 'envelope' && envelope
             ? `run ${current}: onEnvelope ${envelope.topic} from ${envelope.sender}\n`
             : `run ${current}: runCycle\n`,
         );
-      const result: SandboxResult = await sandbox.run({
-        agent: name,
-        version: VERSION,
-        generation: 0,
-        bundle,
-        kind: r.kind,
-        cycle: current,
-        ...(r.kind === 'envelope' && envelope ? { envelope } : {}),
-        state,
-        timeoutMs: Math.round(manifest.timeoutSeconds * 1000),
-      });
+      const result: SandboxResult | null = await sandbox
+        .run({
+          agent: name,
+          version: VERSION,
+          generation: 0,
+          bundle,
+          kind: r.kind,
+          cycle: current,
+          ...(r.kind === 'envelope' && envelope ? { envelope } : {}),
+          state,
+          timeoutMs: Math.round(manifest.timeoutSeconds * 1000),
+        })
+        .catch((e: unknown) => {
+          // the runtime closed under the run: agentctl is being stopped
+          if (stopping) return null;
+          throw e;
+        });
+      if (!result) break;
       if (result.outcome === 'ok') {
         for (const p of result.published) emit({ type: 'publish', run: current, ...p });
         for (const [k, v] of Object.entries(result.stateChanges))

@@ -366,6 +366,22 @@ describe('agentctl run', () => {
     await expect.poll(() => started.filter((p) => existsSync(`/proc/${p}`) && parentOf(p) !== null)).toEqual([]);
   });
 
+  it('stops cleanly when the reader of its output goes away (`| head`): exit 141, no EPIPE crash', async () => {
+    // 1000 cycles print far more than a pipe holds: writes after the reader closed must fail
+    const child = spawn(process.execPath, [AGENTCTL, 'run', 'hello.mjs', '--cycles', '1000', '--json'], {
+      cwd: examples,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(code, err).toBe(141);
+    expect(err).not.toMatch(/EPIPE|Unhandled/);
+  });
+
   it('bad flags are usage errors (exit 2) that say what is wrong; a missing file exits 1', () => {
     const cases: [string[], RegExp][] = [
       [['hello.mjs', '--cycles', 'x'], /--cycles must be a whole number/],
@@ -423,6 +439,12 @@ describe('agentctl new', () => {
         .map((e) => e.topic),
     ).toEqual(['starter-bot.tick', 'starter-bot.tick']);
     expect(events(ran).at(-1)).toEqual({ type: 'end', ok: true, runs: 2, state: { count: 2 } });
+
+    // what `npm start` runs: the TypeScript source, named after package.json
+    const started = agentctl(root, 'run', 'src/agent.ts', '--cycles', '3');
+    expect(started.code, started.stderr).toBe(0);
+    expect(started.stdout).toMatch(/^agent starter-bot 0\.0\.0-local from src\/agent\.ts /);
+    expect(started.stdout).toMatch(/\nok: 3 runs; state \{"count":3\}\n$/);
 
     // its own test (what `npm test` runs)
     const test = spawnSync(process.execPath, ['--test', 'test/agent.test.ts'], { cwd: root, encoding: 'utf8' });
