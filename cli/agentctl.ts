@@ -35,6 +35,11 @@ bundle commands:
   verify FILE --name N --version V --sig SIG --pubkey KEY|PUBFILE
   publish FILE --name N --version V --key KEYFILE [--bucket B]
                                                      upload to the hot directory (local mode's by default)
+authoring commands (no server needed):
+  new NAME [--dir DIR]                               write a starter agent project (TypeScript) in DIR (default ./NAME)
+  build SRC --out FILE                               bundle TypeScript/JavaScript and its npm dependencies into one ES module
+  run FILE [--state JSON] [--envelope JSON] [--cycles N] [--name N] [--json]
+                                                     run the agent's cycles here, in the real process runtime
 operator commands (API client; --api URL or AGENT_API_URL, token AGENT_API_TOKEN or the local data dir's):
   agents | pause N | resume N | trigger N | restart N | quarantine N | release N | ledger verify [--digests] | ledger tail
 `;
@@ -138,6 +143,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
     }
     const bundleCmd = BUNDLE_COMMANDS[cmd];
     if (bundleCmd) return await bundleCmd(rest, io);
+    // Authoring commands (cli/build.ts, run.ts, new.ts), loaded only when needed.
+    if (cmd === 'build') return await (await import('./build')).build(rest, io);
+    if (cmd === 'run') return await (await import('./run')).run(rest, io);
+    if (cmd === 'new') return await (await import('./new')).newAgent(rest, io);
     // Operator commands live in cli/ops.ts (thin API client), loaded only when needed.
     const opsPath = './ops';
     const ops = (await import(opsPath)) as { runOpsCommand(args: string[], io: Io): Promise<number> };
