@@ -62,7 +62,7 @@ export async function bundleAgent(src: string, opts: { sourceMap?: boolean } = {
   try {
     esbuild = await import('esbuild');
   } catch {
-    throw new OperationError('agentctl build needs esbuild (a devDependency of agent-orchestrator): run npm install in its checkout');
+    throw new OperationError('agentctl build needs esbuild (a dependency of agent-orchestrator): run npm ci in its checkout');
   }
   const outfile = resolve('agent.mjs');
   let result: Awaited<ReturnType<typeof esbuild.build>>;
