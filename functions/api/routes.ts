@@ -37,9 +37,10 @@ export function bindRoutes(
     dashboardScript: () => text(200, DASHBOARD_JS, 'text/javascript; charset=utf-8'),
     dashboardStyle: () => text(200, DASHBOARD_CSS, 'text/css; charset=utf-8'),
     health: () => json(200, { ok: true }),
-    listAgents: async ({ ev }) => {
-      parseQuery(ev, S.listAgents.query);
-      return json(200, { agents: await ops.listAgents() });
+    listAgents: async ({ ev }) => json(200, await ops.listAgents(parseQuery(ev, S.listAgents.query))),
+    agentSummary: async ({ ev }) => {
+      parseQuery(ev, S.agentSummary.query);
+      return json(200, await ops.agentSummary());
     },
     getAgent: async ({ ev, params }) => {
       parseQuery(ev, S.getAgent.query);

@@ -3,6 +3,7 @@ import {
   CreateTableCommand,
   DescribeTableCommand,
   ResourceInUseException,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
   type AttributeDefinition,
   type DynamoDBClient,
@@ -49,8 +50,47 @@ export async function ensureTable(client: DynamoDBClient, def: TableDef, name: s
     }
   } catch (e) {
     if (!(e instanceof ResourceInUseException)) throw e;
+    await addMissingIndexes(client, def, name, [...attrs.values()]);
   }
   await client.send(new DescribeTableCommand({ TableName: name }));
+}
+
+/**
+ * A table made by an older version (a local data dir kept across an upgrade) gets the indexes
+ * added since, one UpdateTable each (DynamoDB creates one GSI per update), and is waited for
+ * until they are ACTIVE (they backfill from the existing items).
+ */
+async function addMissingIndexes(client: DynamoDBClient, def: TableDef, name: string, attrs: AttributeDefinition[]): Promise<void> {
+  const described = await client.send(new DescribeTableCommand({ TableName: name }));
+  const have = new Set((described.Table?.GlobalSecondaryIndexes ?? []).map((ix) => ix.IndexName));
+  for (const ix of def.indexes ?? []) {
+    if (have.has(ix.indexName)) continue;
+    const used = new Set([ix.partitionKey.name, ...(ix.sortKey ? [ix.sortKey.name] : [])]);
+    await client.send(
+      new UpdateTableCommand({
+        TableName: name,
+        AttributeDefinitions: attrs.filter((a) => used.has(a.AttributeName ?? '')),
+        GlobalSecondaryIndexUpdates: [
+          {
+            Create: {
+              IndexName: ix.indexName,
+              KeySchema: [
+                { AttributeName: ix.partitionKey.name, KeyType: 'HASH' },
+                ...(ix.sortKey ? [{ AttributeName: ix.sortKey.name, KeyType: 'RANGE' as const }] : []),
+              ],
+              Projection: { ProjectionType: ix.projection },
+            },
+          },
+        ],
+      }),
+    );
+    for (let i = 0; i < 600; i++) {
+      const t = await client.send(new DescribeTableCommand({ TableName: name }));
+      const status = t.Table?.GlobalSecondaryIndexes?.find((g) => g.IndexName === ix.indexName)?.IndexStatus;
+      if (status === 'ACTIVE') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 }
 
 export async function ensureTables(
