@@ -19,7 +19,7 @@ import type { AgentAction, ComponentAction } from '../../shared/definitions/api'
 import type { ComponentName } from '../../shared/definitions/routing';
 import type { ApiDeps } from './deps';
 import { EnvelopeTooLargeError, LedgerTailError } from './errors';
-import { collectMetrics, metricsSourcesOf, type MetricsSnapshot } from './metrics';
+import { collectMetrics, metricsSourcesOf, prometheusText, type MetricsSnapshot } from './metrics';
 import { encodeAgentCursor, type AgentPageRequest, type LedgerPageQuery, type PublishBody, type ReplayBody } from './schemas';
 import { tailLedger, type TailEvent } from './tail';
 
@@ -57,6 +57,8 @@ export interface ApiOperations {
   listComponents(): Promise<ComponentState[]>;
   switchComponent(name: ComponentName, action: ComponentAction): Promise<ComponentState>;
   metrics(): Promise<MetricsSnapshot>;
+  /** `GET /metrics`: the exposition, per agent or aggregate-only (METRICS_PER_AGENT) */
+  prometheus(): Promise<string>;
 }
 
 export function createOperations(deps: ApiDeps, ctx: { clock: Clock; log: Logger }): ApiOperations {
@@ -141,5 +143,6 @@ export function createOperations(deps: ApiDeps, ctx: { clock: Clock; log: Logger
       return state;
     },
     metrics: () => collectMetrics(metricsSources),
+    prometheus: () => prometheusText(metricsSources),
   };
 }

@@ -12,7 +12,7 @@ import { ALL_COMPONENT_NAMES } from '../../shared/definitions/routing';
 import type { Caller } from './auth';
 import type { ApiDeps } from './deps';
 import { json, jsonBody, param, parseQuery, streamStart, text, type ApiEvent, type ApiResult } from './http';
-import { PROMETHEUS_CONTENT_TYPE, renderPrometheus, snapshotEventData } from './metrics';
+import { PROMETHEUS_CONTENT_TYPE, snapshotEventData } from './metrics';
 import type { ApiOperations } from './operations';
 import { openApiDocument } from './openapi';
 import { ROUTE_SCHEMAS as S } from './schemas';
@@ -57,7 +57,7 @@ export function bindRoutes(
     },
     metrics: async ({ ev }) => {
       parseQuery(ev, S.metrics.query);
-      return text(200, renderPrometheus(await ops.metrics()), PROMETHEUS_CONTENT_TYPE);
+      return text(200, await ops.prometheus(), PROMETHEUS_CONTENT_TYPE);
     },
     // API Gateway cannot stream: this answers one batch in the stream's format (entries after
     // Last-Event-ID and a metrics snapshot) and the client reconnects after `retry`. The
