@@ -164,7 +164,8 @@ export class Composition {
     this.ready = decorated ? () => decorated.load() : async () => {};
     this.fleet = decorated?.fleet;
     this.bundles = new S3BundleStore(clients.s3, config.HOT_BUCKET);
-    const ledgerStore = new DynamoLedgerStore(clients.ddb, config.LEDGER_TABLE);
+    const baseLedgerStore = new DynamoLedgerStore(clients.ddb, config.LEDGER_TABLE);
+    const ledgerStore = platform.decorateLedgerStore?.(baseLedgerStore) ?? baseLedgerStore;
     const digests = platform.digests();
     this.ledger = new LedgerService({
       store: ledgerStore,

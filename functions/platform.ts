@@ -39,6 +39,7 @@ import type {
   HeartbeatClaimReader,
   HeartbeatStore,
   LedgerDigestStore,
+  LedgerStore,
   RegistryStore,
   ScheduleStore,
   StubCounter,
@@ -89,6 +90,8 @@ export interface Platform {
    * sound only where every writer runs in one process); absent: the stores are used as built.
    */
   decorateStores?: (s: Stores) => DecoratedStores;
+  /** wraps the ledger's store the same way (local mode: its tail kept in memory) */
+  decorateLedgerStore?: (s: LedgerStore) => LedgerStore;
   /** reads a Secrets Manager secret's string (cloud only: the Kafka bridge's SASL credentials) */
   secret?: (arn: string) => Promise<string>;
   clock?: Clock;

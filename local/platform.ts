@@ -25,7 +25,7 @@ import { ProcessSandbox } from '../shared/adapters/node/process-sandbox';
 import { RuntimeSelector } from '../shared/core/runner/runtimes';
 import type { AgentSandbox } from '../shared/core/ports';
 import type { RuntimeName } from '../shared/core/registry';
-import { ReadModel } from './read-model';
+import { CachedLedgerTail, ReadModel } from './read-model';
 import { ConfigError } from '../shared/core/errors';
 import { FileDigestStore } from '../shared/adapters/node/file-digest-store';
 import { MAX_BLOCK_ENTRIES } from '../shared/adapters/aws/dynamo-ledger';
@@ -161,6 +161,7 @@ export function createLocalPlatform(o: LocalPlatformOptions): LocalPlatform {
         fleet: () => model.fleet(),
       };
     },
+    decorateLedgerStore: (store) => new CachedLedgerTail(store),
     logger: log,
   };
 

@@ -28,7 +28,7 @@ import type {
   ScheduleStore,
   StubCounter,
 } from '../shared/core/ports';
-import type { ClaimOutcome, CompletionStatus } from '../shared/core/ports';
+import type { ClaimOutcome, CommitResult, CompletionStatus, LedgerCommit, LedgerHead, LedgerStore } from '../shared/core/ports';
 import {
   AgentStatusSchema,
   type AgentPageQuery,
@@ -438,4 +438,64 @@ export function applyCompletion(hb: HeartbeatRecord, done: RunCompletion, consec
   }
   if (done.lease?.slot !== undefined || (!done.lease && done.countsAsCycle)) next.running = null;
   return next;
+}
+
+/**
+ * The ledger's tail, kept in memory (local mode: the only ledger writer is this process's
+ * LedgerService): `readTail` reads DynamoDB once, then answers the head of the last successful
+ * commit. A commit that was refused (another writer got there) or failed forgets it, so the next
+ * `readTail` reads DynamoDB again. Everything else goes to the store.
+ */
+export class CachedLedgerTail implements LedgerStore {
+  private tail: LedgerHead | null | undefined;
+  /** commits started: a read that saw none start meanwhile may be kept */
+  private commits = 0;
+  readonly maxEntriesPerCommit: number;
+  readonly maxBytesPerCommit: number;
+
+  constructor(private readonly inner: LedgerStore) {
+    this.maxEntriesPerCommit = inner.maxEntriesPerCommit;
+    this.maxBytesPerCommit = inner.maxBytesPerCommit;
+  }
+
+  async readTail(): Promise<LedgerHead | null> {
+    if (this.tail !== undefined) return this.tail;
+    const before = this.commits;
+    const read = await this.inner.readTail();
+    if (before === this.commits && this.tail === undefined) this.tail = read;
+    return this.tail === undefined ? read : this.tail;
+  }
+
+  async commit(c: LedgerCommit): Promise<CommitResult> {
+    this.commits++;
+    try {
+      const r = await this.inner.commit(c);
+      // a commit lands only on top of the tail it expects: its head is the tail now (unless a later one landed)
+      if (!r.ok) this.tail = undefined;
+      else if (this.tail === undefined || this.tail === null || c.head.seq > this.tail.seq) this.tail = c.head;
+      return r;
+    } catch (e) {
+      this.tail = undefined;
+      throw e;
+    }
+  }
+
+  readHint(): Promise<LedgerHead | null> {
+    return this.inner.readHint();
+  }
+  scan(fromSeq: number, toSeq: number) {
+    return this.inner.scan(fromSeq, toSeq);
+  }
+  blocksAfter(seq: number) {
+    return this.inner.blocksAfter(seq);
+  }
+  blocksBefore(seq: number) {
+    return this.inner.blocksBefore(seq);
+  }
+  legacyIds(ids: string[]) {
+    return this.inner.legacyIds(ids);
+  }
+  checkpoints() {
+    return this.inner.checkpoints();
+  }
 }

@@ -8,7 +8,10 @@
  * with METRICS_PER_AGENT=false), a valid Prometheus exposition either way.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { ReadModel } from '../../local/read-model';
+import { CachedLedgerTail, ReadModel } from '../../local/read-model';
+import { DynamoLedgerStore } from '../../shared/adapters/aws/dynamo-ledger';
+import { LedgerService } from '../../shared/core/ledger/service';
+import { env } from '../bus/helpers';
 import { DynamoRegistry, DynamoSchedule } from '../../shared/adapters/aws/dynamo-registry';
 import { DynamoHeartbeats } from '../../shared/adapters/aws/dynamo-heartbeats';
 import { ControlService } from '../../shared/core/control/service';
@@ -212,5 +215,24 @@ describe('/metrics from the read model', () => {
     );
     expect(fams.has('agent_cycles_total')).toBe(false);
     expect(fams.get('agents_registered')?.samples[0]?.value).toBe(METRICS_PER_AGENT_MAX + 1);
+  });
+});
+
+describe("the ledger's tail kept in memory", () => {
+  it('head() after each append is what the table holds; two writers: the refused one reads the tail again', async () => {
+    const store = () => new DynamoLedgerStore(t.clients.ddb, t.names.Ledger);
+    const cached = new LedgerService({ store: new CachedLedgerTail(store()) });
+    const plain = new LedgerService({ store: store() });
+    expect(await cached.head()).toEqual(await plain.head());
+    for (let i = 0; i < 3; i++) {
+      await cached.append([env('t.a', 'tester', { i })]);
+      expect(await cached.head()).toEqual(await plain.head());
+    }
+    // another writer (not in local mode, but the store must not be fooled): the next commit is refused, read again
+    await plain.append([env('t.b', 'tester', {})]);
+    await cached.append([env('t.c', 'tester', {})]);
+    expect(await cached.head()).toEqual(await plain.head());
+    expect((await plain.head()).seq).toBe(5);
+    expect((await cached.verify()).ok).toBe(true);
   });
 });
