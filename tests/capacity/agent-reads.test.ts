@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchWriteItemCommand, GetItemCommand, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { createTestTables, ddbEndpoint } from '../support/env';
 import { createClients } from '../../shared/adapters/aws/clients';
-import { COUNT_SHARDS, DynamoRegistry } from '../../shared/adapters/aws/dynamo-registry';
+import { COUNT_SHARDS, COUNTS_MARKER, DynamoRegistry } from '../../shared/adapters/aws/dynamo-registry';
 import { DynamoHeartbeats } from '../../shared/adapters/aws/dynamo-heartbeats';
 import { RequestCounter } from '../../shared/adapters/aws/request-counter';
 import { COUNTS_ITEM, shardOf } from '../../shared/definitions/tables';
@@ -99,7 +99,7 @@ async function fleet(size: number): Promise<Fleet> {
     const k = `${COUNTS_ITEM}#${shardOf(n, COUNT_SHARDS)}`;
     counts.set(k, (counts.get(k) ?? 0) + 1);
   }
-  const countItems = [...counts].map(([k, n]) => ({ name: { S: k }, active: { N: String(n) } }));
+  const countItems = [...[...counts].map(([k, n]) => ({ name: { S: k }, active: { N: String(n) } })), { name: { S: COUNTS_MARKER } }];
   await batchWrite(t, t.names.Registry, [...regs, ...countItems]);
   await batchWrite(t, t.names.Heartbeats, hbs);
   return { t, size };
@@ -183,7 +183,7 @@ describe('capacity: GET /agents (one page) and GET /agents/summary vs registered
   it('the summary: the same requests and read units at 1 000 and 100 000 agents, and the right figures', () => {
     expect(summary.small!.body).toMatchObject({ total: 1_000, byStatus: { active: 1_000 }, erroring: ERRORING, quarantined: 0 });
     expect(summary.large!.body).toMatchObject({ total: 100_000, byStatus: { active: 100_000 }, erroring: ERRORING, quarantined: 0 });
-    // the counts items (one BatchGetItem), one COUNT Query per shard of `erroring`, the head of each shard of `expect`
+    // the counts items and their marker (one BatchGetItem), one COUNT Query per shard of `erroring`, the head of each shard of `expect`
     for (const r of [summary.small!, summary.large!])
       expect(r.requests).toEqual({ 'DynamoDB:BatchGetItem': 1, 'DynamoDB:Query': 2 * SHARDS });
     expect(summary.large!.readUnits).toBe(summary.small!.readUnits);

@@ -58,6 +58,8 @@ const iso = (ms: number) => new Date(ms).toISOString();
 /** counts items (`#counts#0` …): concurrent transitions of different agents rarely meet on one */
 export const COUNT_SHARDS = 8;
 const countsKey = (agent: string): string => `${COUNTS_ITEM}#${shardOf(agent, COUNT_SHARDS)}`;
+/** written once the counts items hold the registry's counts (a fresh registry's first summary, or an upgrade's) */
+export const COUNTS_MARKER = `${COUNTS_ITEM}#init`;
 const isCountsItem = (name: unknown): boolean => typeof name === 'string' && name.startsWith(COUNTS_ITEM);
 const TRANSACT_ATTEMPTS = 8;
 
@@ -217,14 +219,16 @@ export class DynamoRegistry implements RegistryStore {
   }
 
   /**
-   * Agents per status: the COUNT_SHARDS counts items, one BatchGetItem. A registry written before
-   * the counts existed (no counts item at all while agents exist) is counted once by a scan and
-   * the result stored (see docs/capacity.md for the one race this leaves on such an upgrade).
+   * Agents per status: the COUNT_SHARDS counts items, one BatchGetItem (with the marker item that
+   * says they were initialized). A registry written before the counts existed (no marker) is
+   * counted once by a scan and the counts items overwritten with the result, then the marker
+   * written: transitions made before that are in the scan; one racing with the scan itself can
+   * leave a count off by one (docs/api.md, "Paged reads").
    */
   async counts(): Promise<StatusCounts> {
-    const keys = Array.from({ length: COUNT_SHARDS }, (_, i) => `${COUNTS_ITEM}#${i}`);
+    const keys = [...Array.from({ length: COUNT_SHARDS }, (_, i) => `${COUNTS_ITEM}#${i}`), COUNTS_MARKER];
     const items = await this.batchGet(keys);
-    if (items.length === 0) return this.backfillCounts();
+    if (!items.some((it) => it.name === COUNTS_MARKER)) return this.backfillCounts();
     const counts = zeroCounts();
     for (const it of items)
       for (const st of AgentStatusSchema.options) {
@@ -236,29 +240,14 @@ export class DynamoRegistry implements RegistryStore {
 
   private async backfillCounts(): Promise<StatusCounts> {
     const agents = await this.list();
-    const byShard = new Map<string, StatusCounts>();
-    for (const a of agents) {
-      const k = countsKey(a.name);
-      const c = byShard.get(k) ?? zeroCounts();
-      c[a.status]++;
-      byShard.set(k, c);
-    }
+    const byShard = new Map<string, StatusCounts>(Array.from({ length: COUNT_SHARDS }, (_, i) => [`${COUNTS_ITEM}#${i}`, zeroCounts()]));
     const counts = zeroCounts();
-    for (const [key, c] of byShard) {
-      for (const st of AgentStatusSchema.options) counts[st] += c[st];
-      try {
-        await this.ddb.send(
-          new PutCommand({
-            TableName: this.tableName,
-            Item: { name: key, ...c },
-            ConditionExpression: 'attribute_not_exists(#name)',
-            ExpressionAttributeNames: { '#name': 'name' },
-          }),
-        );
-      } catch (e) {
-        if (!(e instanceof ConditionalCheckFailedException)) throw e;
-      }
+    for (const a of agents) {
+      (byShard.get(countsKey(a.name)) as StatusCounts)[a.status]++;
+      counts[a.status]++;
     }
+    for (const [key, c] of byShard) await this.ddb.send(new PutCommand({ TableName: this.tableName, Item: { name: key, ...c } }));
+    await this.ddb.send(new PutCommand({ TableName: this.tableName, Item: { name: COUNTS_MARKER, at: new Date().toISOString() } }));
     return counts;
   }
 

@@ -9,6 +9,7 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import type { TableDef } from '../../definitions/tables';
+import { StoreError } from './errors';
 
 export async function ensureTable(client: DynamoDBClient, def: TableDef, name: string = def.localName): Promise<void> {
   const attrs = new Map<string, AttributeDefinition>();
@@ -60,6 +61,8 @@ export async function ensureTable(client: DynamoDBClient, def: TableDef, name: s
  * added since, one UpdateTable each (DynamoDB creates one GSI per update), and is waited for
  * until they are ACTIVE (they backfill from the existing items).
  */
+const INDEX_BUILD_TIMEOUT_MS = 10 * 60_000;
+
 async function addMissingIndexes(client: DynamoDBClient, def: TableDef, name: string, attrs: AttributeDefinition[]): Promise<void> {
   const described = await client.send(new DescribeTableCommand({ TableName: name }));
   const have = new Set((described.Table?.GlobalSecondaryIndexes ?? []).map((ix) => ix.IndexName));
@@ -84,11 +87,15 @@ async function addMissingIndexes(client: DynamoDBClient, def: TableDef, name: st
         ],
       }),
     );
-    for (let i = 0; i < 600; i++) {
+    // DynamoDB Local builds it in the background (seconds; minutes for a big table on a busy machine)
+    const deadline = Date.now() + INDEX_BUILD_TIMEOUT_MS;
+    for (;;) {
       const t = await client.send(new DescribeTableCommand({ TableName: name }));
       const status = t.Table?.GlobalSecondaryIndexes?.find((g) => g.IndexName === ix.indexName)?.IndexStatus;
       if (status === 'ACTIVE') break;
-      await new Promise((r) => setTimeout(r, 100));
+      if (Date.now() > deadline)
+        throw new StoreError(`index ${ix.indexName} of table ${name} is still ${status} after ${INDEX_BUILD_TIMEOUT_MS / 1000} s`);
+      await new Promise((r) => setTimeout(r, 200));
     }
   }
 }
