@@ -337,6 +337,11 @@ export class CachedHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
   get(name: string): Promise<HeartbeatRecord | null> {
     return this.inner.get(name);
   }
+  /**
+   * From memory. The lease fields (`running`, `lastSlot`) are as of the last completion, not the
+   * last claim (claims are not cached): the API's views and metrics do not show them; anything
+   * that needs the live lease reads `get`.
+   */
   async getMany(names: string[]): Promise<Map<string, HeartbeatRecord>> {
     return this.model.getBeats(names);
   }
