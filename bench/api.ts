@@ -8,8 +8,15 @@
  *
  * DynamoDB Local is a single Java process sharing the 2 cores with the server and the load
  * generator, so these are local-mode figures: in the cloud a request costs one Lambda invocation
- * plus the same DynamoDB reads (GET /agents: one Scan + one BatchGet per 100 agents; /metrics:
- * the same plus the ledger head).
+ * plus the same DynamoDB reads (GET /agents: one keys-only Query per status and two BatchGets for
+ * the page; /metrics: a Scan of the registry, a BatchGet per 100 heartbeats and the ledger head).
+ *
+ * Fleet size (issue 16): the same API with 10 000 registered agents wired as local mode wires it
+ * (local/read-model.ts: the write-through read model, loaded once; `/metrics` with the default
+ * METRICS_PER_AGENT=auto, so aggregate-only above 1 000 agents), loaded OPEN-LOOP from a second
+ * process at 500 req/s (a request every 2 ms whatever the answers; latency counted from when the
+ * request was due, so a stall shows up in the percentiles instead of slowing the load) for
+ * GET /agents (one page of 100) and GET /metrics.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -17,7 +24,8 @@ import { createClients } from '../shared/adapters/aws/clients';
 import { ensureTables } from '../shared/adapters/aws/tables';
 import { DynamoRegistry } from '../shared/adapters/aws/dynamo-registry';
 import { DynamoHeartbeats } from '../shared/adapters/aws/dynamo-heartbeats';
-import { createDynamoLedger } from '../shared/adapters/aws/dynamo-ledger';
+import { createDynamoLedger, DynamoLedgerStore } from '../shared/adapters/aws/dynamo-ledger';
+import { LedgerService } from '../shared/core/ledger/service';
 import { TABLES } from '../shared/definitions/tables';
 import { ControlService } from '../shared/core/control/service';
 import { healthPolicyFrom } from '../shared/core/health/policy';
@@ -28,6 +36,10 @@ import type { DispatchItem } from '../shared/core/dispatch';
 import { createApiHandler } from '../functions/api/app';
 import { createStreamHandler } from '../functions/api/stream-core';
 import { createRpcServer } from '../functions/api/rpc/server';
+import { BatchWriteItemCommand, GetItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { COUNT_SHARDS, DynamoSchedule } from '../shared/adapters/aws/dynamo-registry';
+import { COUNTS_ITEM, shardOf } from '../shared/definitions/tables';
+import { CachedLedgerTail, ReadModel } from '../local/read-model';
 import { startHttpServer } from '../local/http';
 import { startDynamoLocal } from '../local/emulators';
 import { LocalComponentControl } from '../local/components';
@@ -66,6 +78,38 @@ const q = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
 process.stdout.write(JSON.stringify({ n: lat.length, errors, rps: lat.length / secondsTaken, p50: q(0.5), p99: q(0.99), max: lat[lat.length - 1] }));
 `;
 
+const FLEET = 10_000;
+const RATE = 500;
+const SECONDS_OPEN = 8;
+
+/** Open-loop load: a request due every 1000/rate ms, sent when due, timed from when it was due. */
+const OPEN_LOADER = `
+const [url, token, path, seconds, rate] = process.argv.slice(1);
+const every = 1000 / Number(rate);
+const total = Math.round(Number(seconds) * Number(rate));
+const headers = { authorization: 'Bearer ' + token };
+for (let i = 0; i < 20; i++) await fetch(url + path, { headers }).then((r) => r.arrayBuffer());
+const lat = [];
+let errors = 0;
+const inflight = new Set();
+const t0 = performance.now();
+for (let i = 0; i < total; i++) {
+  const due = t0 + i * every;
+  const wait = due - performance.now();
+  if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+  const p = fetch(url + path, { headers })
+    .then(async (res) => { await res.arrayBuffer(); if (res.status !== 200) errors++; })
+    .catch(() => { errors++; })
+    .then(() => { lat.push(performance.now() - due); inflight.delete(p); });
+  inflight.add(p);
+}
+await Promise.all(inflight);
+const secondsTaken = (performance.now() - t0) / 1000;
+lat.sort((a, b) => a - b);
+const q = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
+process.stdout.write(JSON.stringify({ n: lat.length, errors, rps: lat.length / secondsTaken, p50: q(0.5), p99: q(0.99), max: lat[lat.length - 1] }));
+`;
+
 interface LoadResult {
   n: number;
   errors: number;
@@ -89,6 +133,149 @@ function load(url: string, token: string, path: string, seconds = SECONDS_PER_RO
       code === 0 ? resolve(JSON.parse(out) as LoadResult) : reject(new Error(`load process exited ${code}: ${err}`)),
     );
   });
+}
+
+function openLoad(url: string, token: string, path: string): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--input-type=module', '-e', OPEN_LOADER, url, token, path, String(SECONDS_OPEN), String(RATE)],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolve(JSON.parse(out) as LoadResult) : reject(new Error(`load process exited ${code}: ${err}`)),
+    );
+  });
+}
+
+async function batchWrite(ddb: DynamoDBClient, table: string, items: Record<string, AttributeValue>[]): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    for (;;) {
+      const i = next;
+      next += 25;
+      if (i >= items.length) return;
+      let req: Record<string, { PutRequest: { Item: Record<string, AttributeValue> } }[]> | undefined = {
+        [table]: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })),
+      };
+      while (req && Object.keys(req).length > 0) {
+        const out = await ddb.send(new BatchWriteItemCommand({ RequestItems: req }));
+        req = out.UnprocessedItems as typeof req;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+}
+
+/**
+ * The API with FLEET agents as local mode serves it: DynamoDB Local seeded with clones of items
+ * the adapters wrote (every agent with a heartbeat and a duration histogram; the counts items),
+ * the read model over the adapters, loaded once, and the API on top of it.
+ */
+export async function startFleetFixture(): Promise<{ url: string; token: string; close(): Promise<void> }> {
+  const ddb = await startDynamoLocal();
+  try {
+    const clients = createClients({ region: 'us-east-1', endpoints: { dynamodb: ddb.endpoint }, localCredentials: true });
+    const names = { Registry: 'bench-fleet-registry', Heartbeats: 'bench-fleet-heartbeats', Ledger: 'bench-fleet-ledger' };
+    await ensureTables(clients.ddbRaw, TABLES, names);
+    const stores = {
+      registry: new DynamoRegistry(clients.ddb, names.Registry),
+      schedule: new DynamoSchedule(clients.ddb, names.Registry),
+      heartbeats: new DynamoHeartbeats(clients.ddb, names.Heartbeats),
+    };
+    const now = Date.now();
+    const tpl = 'agent-00000';
+    await stores.registry.register({
+      name: tpl,
+      version: '1.0.0',
+      versionKey: versionSortKey('1.0.0'),
+      bundleKey: `agents/${tpl}/1.0.0.mjs`,
+      sha256: randomBytes(32).toString('hex'),
+      size: 100,
+      signer: null,
+      manifest: { cycleSeconds: 60, timeoutSeconds: 5, subscriptions: [], hasOnEnvelope: false },
+      at: new Date(now).toISOString(),
+      firstRunAt: now + 60_000,
+    });
+    for (const ms of [4, 40, 400])
+      await stores.heartbeats.complete(tpl, {
+        runId: `${tpl}-${ms}`,
+        at: now,
+        outcome: 'ok',
+        error: null,
+        durationMs: ms,
+        generation: 1,
+        stateChanges: {},
+        expectBy: now + 180_000,
+        countsAsCycle: true,
+      });
+    const get = async (table: string) =>
+      (await clients.ddbRaw.send(new GetItemCommand({ TableName: table, Key: { name: { S: tpl } }, ConsistentRead: true }))).Item!;
+    const [reg, hb] = [await get(names.Registry), await get(names.Heartbeats)];
+    const regs: Record<string, AttributeValue>[] = [];
+    const hbs: Record<string, AttributeValue>[] = [];
+    const counts = new Map<string, number>();
+    for (let i = 1; i < FLEET; i++) {
+      const n = `agent-${String(i).padStart(5, '0')}`;
+      regs.push({ ...reg, name: { S: n }, bundleKey: { S: `agents/${n}/1.0.0.mjs` }, dueShard: { S: shardOf(n, 4) } });
+      hbs.push({ ...hb, name: { S: n }, hbShard: { S: shardOf(n, 4) } });
+    }
+    for (const n of [tpl, ...regs.map((r) => r.name?.S as string)]) {
+      const k = `${COUNTS_ITEM}#${shardOf(n, COUNT_SHARDS)}`;
+      counts.set(k, (counts.get(k) ?? 0) + 1);
+    }
+    await batchWrite(clients.ddbRaw, names.Registry, [
+      ...regs,
+      ...[...counts].map(([k, c]) => ({ name: { S: k }, active: { N: String(c) } })),
+    ]);
+    await batchWrite(clients.ddbRaw, names.Heartbeats, hbs);
+    const model = new ReadModel(stores);
+    await model.load();
+    const events = { publish: async () => {} };
+    const ledger = new LedgerService({ store: new CachedLedgerTail(new DynamoLedgerStore(clients.ddb, names.Ledger)), publisher: events });
+    const dispatcher = { dispatch: async () => {} };
+    const control = new ControlService({
+      registry: model.registry,
+      heartbeats: model.heartbeats,
+      dispatcher,
+      events,
+      policy: healthPolicyFrom(loadConfig({})),
+    });
+    const on = { setEnabled: () => undefined, isEnabled: () => true };
+    const components = new LocalComponentControl({ rule: () => on, schedule: () => on, extra: { runner: [on] } });
+    const token = randomBytes(24).toString('hex');
+    const deps = {
+      auth: { mode: 'token' as const, token },
+      control,
+      registry: model.registry,
+      heartbeats: model.heartbeats,
+      fleet: () => model.fleet(),
+      perAgent: 'auto' as const,
+      ledger,
+      replay: ledger.replay.bind(ledger),
+      events,
+      components,
+    };
+    const http = await startHttpServer({ handler: createApiHandler(deps), port: 0 });
+    return {
+      url: http.url,
+      token,
+      async close() {
+        await http.close();
+        await ddb.stop();
+      },
+    };
+  } catch (e) {
+    await ddb.stop();
+    throw e;
+  }
 }
 
 /**
@@ -202,9 +389,44 @@ export async function run(): Promise<BenchResult[]> {
       { name: 'GET /metrics p50', value: r2(metrics.p50), unit: 'ms', note },
       { name: 'GET /metrics p99', value: r2(metrics.p99), unit: 'ms' },
       { name: 'GET /metrics throughput', value: Math.round(metrics.rps), unit: 'req/s', note: `${metrics.n} requests` },
+      ...(await fleetRun()),
     ];
   } finally {
     await api.close();
+  }
+}
+
+/** GET /agents (one page) and GET /metrics at RATE req/s, open loop, with FLEET agents (read model). */
+async function fleetRun(): Promise<BenchResult[]> {
+  const fleet = await startFleetFixture();
+  try {
+    const page = await openLoad(fleet.url, fleet.token, '/agents');
+    const metrics = await openLoad(fleet.url, fleet.token, '/metrics');
+    for (const [what, r] of [
+      ['/agents', page],
+      ['/metrics', metrics],
+    ] as const)
+      if (r.errors > 0) throw new Error(`${what}: ${r.errors} failed requests`);
+    const note = `${FLEET} agents, local mode's read model, ${RATE} req/s open loop from a second process, ${SECONDS_OPEN} s`;
+    const r2 = (x: number) => Number(x.toFixed(2));
+    return [
+      { name: `GET /agents (page of 100) p50, ${FLEET} agents, ${RATE} req/s`, value: r2(page.p50), unit: 'ms', note },
+      {
+        name: `GET /agents (page of 100) p99, ${FLEET} agents, ${RATE} req/s`,
+        value: r2(page.p99),
+        unit: 'ms',
+        note: `${page.n} requests, ${Math.round(page.rps)} req/s achieved`,
+      },
+      { name: `GET /metrics (aggregate-only) p50, ${FLEET} agents, ${RATE} req/s`, value: r2(metrics.p50), unit: 'ms', note },
+      {
+        name: `GET /metrics (aggregate-only) p99, ${FLEET} agents, ${RATE} req/s`,
+        value: r2(metrics.p99),
+        unit: 'ms',
+        note: `${metrics.n} requests, ${Math.round(metrics.rps)} req/s achieved`,
+      },
+    ];
+  } finally {
+    await fleet.close();
   }
 }
 

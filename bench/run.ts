@@ -170,6 +170,18 @@ const HEADLINES: Headline[] = [
   { label: 'API GET /metrics p50 / p99 under load from a second process', module: 'api.ts', name: 'GET /metrics p50' },
   { label: '', module: 'api.ts', name: 'GET /metrics p99' },
   {
+    label: 'API GET /agents (page of 100) p50 / p99, 10 000 agents, 500 req/s open loop (local read model)',
+    module: 'api.ts',
+    name: 'GET /agents (page of 100) p50, 10000 agents, 500 req/s',
+  },
+  { label: '', module: 'api.ts', name: 'GET /agents (page of 100) p99, 10000 agents, 500 req/s' },
+  {
+    label: 'API GET /metrics (aggregate-only) p50 / p99, 10 000 agents, 500 req/s open loop (local read model)',
+    module: 'api.ts',
+    name: 'GET /metrics (aggregate-only) p50, 10000 agents, 500 req/s',
+  },
+  { label: '', module: 'api.ts', name: 'GET /metrics (aggregate-only) p99, 10000 agents, 500 req/s' },
+  {
     label: 'unary gRPC ListAgents (grpc-js, h2c) p50 / p99, one at a time, from a second process',
     module: 'rpc.ts',
     name: 'gRPC ListAgents (grpc-js, h2c) p50, one at a time',

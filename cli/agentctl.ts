@@ -41,7 +41,9 @@ authoring commands (no server needed):
   run FILE [--state JSON] [--envelope JSON] [--cycles N] [--name N] [--json]
                                                      run the agent's cycles here, in the real process runtime
 operator commands (API client; --api URL or AGENT_API_URL, token AGENT_API_TOKEN or the local data dir's):
-  agents | pause N | resume N | trigger N | restart N | quarantine N | release N | ledger verify [--digests] | ledger tail
+  agents [--status S] [--prefix P] [--limit N] [--cursor C] [--all]
+                                                     one page of agents (100 by default); --all pages through every one
+  pause N | resume N | trigger N | restart N | quarantine N | release N | ledger verify [--digests] | ledger tail
 `;
 
 function bundleArgs(args: string[], extra: Record<string, { type: 'string' | 'boolean' }> = {}) {

@@ -1,6 +1,7 @@
 /**
  * Operator commands of agentctl — a thin client of the control API (CONTRACT):
- *   agents | pause N | resume N | trigger N | restart N | quarantine N | release N
+ *   agents [--status S] [--prefix P] [--limit N] [--cursor C] [--all]
+ *   pause N | resume N | trigger N | restart N | quarantine N | release N
  *   ledger verify [--digests] | ledger tail [-n N] [--follow] [--topic T] [--agent A]
  * Options: --api URL (else AGENT_API_URL, else the running local mode), --iam (SigV4),
  * --json (raw API JSON).
@@ -12,6 +13,7 @@ import { OperationError, UsageError } from './errors';
 import { describeError, request, resolveTarget, authHeaders, routeUrl, streamTarget, type ApiTarget } from './api-client';
 import { AGENT_NAME_RE } from '../shared/core/bundle/identity';
 import type { AgentView } from '../shared/core/control/service';
+import { AgentStatusSchema, MAX_AGENT_PAGE } from '../shared/core/registry';
 import { AGENT_ACTIONS, type AgentAction } from '../shared/definitions/api';
 
 interface DigestCheck {
@@ -124,6 +126,26 @@ async function follow(target: ApiTarget, after: number, io: Io, filter: (e: Ledg
   return 0;
 }
 
+/** The filters of `agents` as query parameters, checked here (usage errors, exit 2). */
+function agentsQuery(v: { status?: string | undefined; prefix?: string | undefined; limit?: string | undefined }): Record<string, string> {
+  const q: Record<string, string> = {};
+  if (v.status !== undefined) {
+    if (!(AgentStatusSchema.options as readonly string[]).includes(v.status))
+      throw new UsageError(`--status must be one of ${AgentStatusSchema.options.join(', ')}`);
+    q.status = v.status;
+  }
+  if (v.prefix !== undefined) {
+    if (!/^[a-z0-9-]{1,63}$/.test(v.prefix)) throw new UsageError('--prefix must be the start of an agent name ([a-z0-9-])');
+    q.prefix = v.prefix;
+  }
+  if (v.limit !== undefined) {
+    if (!/^[0-9]{1,4}$/.test(v.limit) || Number(v.limit) < 1 || Number(v.limit) > MAX_AGENT_PAGE)
+      throw new UsageError(`--limit must be an integer from 1 to ${MAX_AGENT_PAGE}`);
+    q.limit = v.limit;
+  }
+  return q;
+}
+
 export async function runOpsCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -138,6 +160,11 @@ export async function runOpsCommand(argv: string[], io: Io): Promise<number> {
       topic: { type: 'string' },
       agent: { type: 'string' },
       digests: { type: 'boolean' },
+      status: { type: 'string' },
+      prefix: { type: 'string' },
+      limit: { type: 'string' },
+      cursor: { type: 'string' },
+      all: { type: 'boolean' },
     },
   });
   const [cmd, ...args] = positionals;
@@ -146,13 +173,25 @@ export async function runOpsCommand(argv: string[], io: Io): Promise<number> {
 
   if (cmd === 'agents') {
     if (args.length) throw new UsageError('agents takes no arguments');
-    const body = (await call(await target(), 'GET', '/agents')) as { agents: AgentView[] };
+    const query = agentsQuery(values);
+    const t = await target();
+    // one page, or with --all every page in turn (each request bounded by --limit)
+    const agents: AgentView[] = [];
+    let cursor: string | null = values.cursor ?? null;
+    do {
+      const q = new URLSearchParams(query);
+      if (cursor) q.set('cursor', cursor);
+      const qs = q.toString();
+      const body = (await call(t, 'GET', `/agents${qs ? `?${qs}` : ''}`)) as { agents: AgentView[]; cursor: string | null };
+      agents.push(...body.agents);
+      cursor = body.cursor;
+    } while (values.all && cursor);
     if (values.json) {
-      out(body);
+      out({ agents, cursor });
       return 0;
     }
     const rows = [['NAME', 'VERSION', 'STATUS', 'CYCLE', 'LAST HEARTBEAT', 'NEXT RUN', 'ERRORS', 'RESTARTS', 'LAST ERROR']];
-    for (const a of body.agents)
+    for (const a of agents)
       rows.push([
         a.name,
         a.version,
@@ -164,7 +203,8 @@ export async function runOpsCommand(argv: string[], io: Io): Promise<number> {
         String(a.restarts),
         a.lastError ?? '',
       ]);
-    io.stdout.write(body.agents.length ? table(rows) : 'no agents registered\n');
+    io.stdout.write(agents.length ? table(rows) : query.status || query.prefix ? 'no matching agents\n' : 'no agents registered\n');
+    if (cursor) io.stderr.write(`more agents: --cursor ${cursor} for the next page, --all for every page\n`);
     return 0;
   }
 

@@ -38,6 +38,8 @@ import type { Clock } from '../shared/core/clock';
 import type { Logger } from '../shared/core/logger';
 import { z } from 'zod';
 import type { Platform } from './platform';
+import type { HeartbeatClaimReader, HeartbeatStore, RegistryStore, ScheduleStore, StubCounter } from '../shared/core/ports';
+import type { FleetMetrics } from './api/metrics';
 import { createManagerHandler } from './agent-manager/core';
 import { createSchedulerHandler, schedulerHorizonMs } from './scheduler/core';
 import { createRunnerCore, createRunnerHandler } from './runner/core';
@@ -113,9 +115,12 @@ const notConfigured = (what: string) => async (): Promise<never> => {
 
 export class Composition {
   // stores: the AWS SDK adapters (local mode points the same clients at the emulators)
-  readonly registry: DynamoRegistry;
-  readonly schedule: DynamoSchedule;
-  readonly heartbeats: DynamoHeartbeats;
+  readonly registry: RegistryStore;
+  readonly schedule: ScheduleStore;
+  readonly heartbeats: HeartbeatStore & HeartbeatClaimReader & StubCounter;
+  /** loads what the platform's store decorators serve from (local mode's read model); resolves at once otherwise */
+  readonly ready: () => Promise<void>;
+  private readonly fleet: (() => FleetMetrics) | undefined;
   readonly bundles: S3BundleStore;
   /** the ledger: reads, verify and replay (which publishes on the bus), and the writer's append */
   readonly ledger: LedgerService;
@@ -149,11 +154,18 @@ export class Composition {
     const clock = platform.clock ? { clock: platform.clock } : {};
     const logger = (component: string) => platform.logger.child({ component });
 
-    this.registry = new DynamoRegistry(clients.ddb, config.REGISTRY_TABLE, { shards });
-    this.schedule = new DynamoSchedule(clients.ddb, config.REGISTRY_TABLE);
-    this.heartbeats = new DynamoHeartbeats(clients.ddb, config.HEARTBEAT_TABLE, { shards });
+    const built = {
+      registry: new DynamoRegistry(clients.ddb, config.REGISTRY_TABLE, { shards }),
+      schedule: new DynamoSchedule(clients.ddb, config.REGISTRY_TABLE),
+      heartbeats: new DynamoHeartbeats(clients.ddb, config.HEARTBEAT_TABLE, { shards }),
+    };
+    const decorated = platform.decorateStores?.(built);
+    ({ registry: this.registry, schedule: this.schedule, heartbeats: this.heartbeats } = decorated ?? built);
+    this.ready = decorated ? () => decorated.load() : async () => {};
+    this.fleet = decorated?.fleet;
     this.bundles = new S3BundleStore(clients.s3, config.HOT_BUCKET);
-    const ledgerStore = new DynamoLedgerStore(clients.ddb, config.LEDGER_TABLE);
+    const baseLedgerStore = new DynamoLedgerStore(clients.ddb, config.LEDGER_TABLE);
+    const ledgerStore = platform.decorateLedgerStore?.(baseLedgerStore) ?? baseLedgerStore;
     const digests = platform.digests();
     this.ledger = new LedgerService({
       store: ledgerStore,
@@ -238,6 +250,8 @@ export class Composition {
       events: this.platform.events,
       components: this.platform.components(),
       ...(this.platform.busCounters ? { busCounters: this.platform.busCounters } : {}),
+      ...(this.fleet ? { fleet: this.fleet } : {}),
+      perAgent: this.config.METRICS_PER_AGENT,
       stream: this.streamSettings,
       logger: this.platform.logger.child({ component: 'api' }),
       ...(this.platform.clock ? { clock: this.platform.clock } : {}),

@@ -31,13 +31,38 @@ import type { Config } from '../shared/core/config';
 import { ConfigError } from '../shared/core/errors';
 import type { Clock } from '../shared/core/clock';
 import type { Logger } from '../shared/core/logger';
-import type { AgentSandbox, ComponentControl, Dispatcher, EventPublisher, LedgerDigestStore } from '../shared/core/ports';
+import type {
+  AgentSandbox,
+  ComponentControl,
+  Dispatcher,
+  EventPublisher,
+  HeartbeatClaimReader,
+  HeartbeatStore,
+  LedgerDigestStore,
+  LedgerStore,
+  RegistryStore,
+  ScheduleStore,
+  StubCounter,
+} from '../shared/core/ports';
 import { S3DigestStore } from '../shared/adapters/aws/s3-digest-store';
 import { CLOUD_ENV } from '../shared/definitions/cloud-env';
 import { SCHEDULES } from '../shared/definitions/routing';
 import type { AuthConfig } from './api/auth';
-import type { BusCounters } from './api/metrics';
+import type { BusCounters, FleetMetrics } from './api/metrics';
 import { NotConfiguredError } from './api/errors';
+
+/** The registry, schedule and heartbeat stores, as the services use them. */
+export interface Stores {
+  registry: RegistryStore;
+  schedule: ScheduleStore;
+  heartbeats: HeartbeatStore & HeartbeatClaimReader & StubCounter;
+}
+
+/** Decorated stores, with what must happen before they serve (a load) and the fleet's metrics they keep. */
+export interface DecoratedStores extends Stores {
+  load(): Promise<void>;
+  fleet?: () => FleetMetrics;
+}
 
 export interface Platform {
   /** DynamoDB and S3 (and EventBridge) clients, created once */
@@ -60,6 +85,13 @@ export interface Platform {
   tickSeconds: number;
   /** local bus counters for /metrics (local mode only) */
   busCounters?: () => BusCounters | Promise<BusCounters>;
+  /**
+   * Wraps the stores the composition builds (local mode: its read model, local/read-model.ts,
+   * sound only where every writer runs in one process); absent: the stores are used as built.
+   */
+  decorateStores?: (s: Stores) => DecoratedStores;
+  /** wraps the ledger's store the same way (local mode: its tail kept in memory) */
+  decorateLedgerStore?: (s: LedgerStore) => LedgerStore;
   /** reads a Secrets Manager secret's string (cloud only: the Kafka bridge's SASL credentials) */
   secret?: (arn: string) => Promise<string>;
   clock?: Clock;

@@ -22,8 +22,6 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { createLocalClients, type AwsClients } from '../shared/adapters/aws/clients';
 import { ensureTables } from '../shared/adapters/aws/tables';
-import type { DynamoRegistry } from '../shared/adapters/aws/dynamo-registry';
-import type { DynamoHeartbeats } from '../shared/adapters/aws/dynamo-heartbeats';
 import type { S3BundleStore } from '../shared/adapters/aws/s3-bundle-store';
 import { TABLES } from '../shared/definitions/tables';
 import type { ScheduleDef } from '../shared/definitions/routing';
@@ -71,8 +69,8 @@ export interface LocalOptions {
 }
 
 export class LocalOrchestrator {
-  readonly registry: DynamoRegistry;
-  readonly heartbeats: DynamoHeartbeats;
+  readonly registry: Composition['registry'];
+  readonly heartbeats: Composition['heartbeats'];
   readonly bundles: S3BundleStore;
   readonly ledger: LedgerService;
   readonly control: ControlService;
@@ -165,6 +163,8 @@ export class LocalOrchestrator {
       });
       const composition = compose(config, local.platform);
       local.connect(composition);
+      // the read model (local/read-model.ts): loaded before anything reads or writes through it
+      await composition.ready();
 
       // s3rver's notifications, reshaped into the EventBridge events S3 puts on the default bus
       const s3Listener = (ev: { Records?: S3NotificationRecord[] }) => {

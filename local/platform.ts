@@ -25,6 +25,7 @@ import { ProcessSandbox } from '../shared/adapters/node/process-sandbox';
 import { RuntimeSelector } from '../shared/core/runner/runtimes';
 import type { AgentSandbox } from '../shared/core/ports';
 import type { RuntimeName } from '../shared/core/registry';
+import { CachedLedgerTail, ReadModel } from './read-model';
 import { ConfigError } from '../shared/core/errors';
 import { FileDigestStore } from '../shared/adapters/node/file-digest-store';
 import { MAX_BLOCK_ENTRIES } from '../shared/adapters/aws/dynamo-ledger';
@@ -149,6 +150,18 @@ export function createLocalPlatform(o: LocalPlatformOptions): LocalPlatform {
     auth: { mode: 'token', token: o.token },
     tickSeconds: o.periods?.SchedulerTick ?? LOCAL_TICK_SECONDS,
     busCounters: () => bus.stats(),
+    // every writer of the registry and heartbeats runs in this process: the API reads from memory
+    decorateStores: (stores) => {
+      const model = new ReadModel(stores);
+      return {
+        registry: model.registry,
+        schedule: model.schedule,
+        heartbeats: model.heartbeats,
+        load: () => model.load(),
+        fleet: () => model.fleet(),
+      };
+    },
+    decorateLedgerStore: (store) => new CachedLedgerTail(store),
     logger: log,
   };
 

@@ -269,8 +269,21 @@ class Api {
     return parsed.data;
   }
 
-  agents(): Promise<ApiAgent[]> {
-    return this.call('GET', '/agents', z.object({ agents: z.array(ApiAgentSchema) })).then((b) => b.agents);
+  /** every agent: every page of `GET /agents` */
+  async agents(): Promise<ApiAgent[]> {
+    const out: ApiAgent[] = [];
+    let cursor: string | null = null;
+    do {
+      const path: string = `/agents?limit=1000${cursor ? `&cursor=${cursor}` : ''}`;
+      const page: { agents: ApiAgent[]; cursor: string | null } = await this.call(
+        'GET',
+        path,
+        z.object({ agents: z.array(ApiAgentSchema), cursor: z.string().nullable() }),
+      );
+      out.push(...page.agents);
+      cursor = page.cursor;
+    } while (cursor);
+    return out;
   }
 
   async ledger(): Promise<ApiLedgerEntry[]> {

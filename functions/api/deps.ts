@@ -8,7 +8,7 @@ import type { ComponentControl, EventPublisher, HeartbeatStore, LedgerReader, Re
 import type { Clock } from '../../shared/core/clock';
 import type { Logger } from '../../shared/core/logger';
 import type { AuthConfig } from './auth';
-import type { BusCounters } from './metrics';
+import type { BusCounters, FleetMetrics, PerAgentMode } from './metrics';
 
 /**
  * The operator actions on agents: the ControlService of shared/core/control (list, describe,
@@ -16,7 +16,7 @@ import type { BusCounters } from './metrics';
  * `act` throws ValidationError (bad name/action), NotFoundError (unknown agent) or
  * ConflictError (not allowed from the current status).
  */
-export type AgentControl = Pick<ControlService, 'list' | 'describe' | 'act'>;
+export type AgentControl = Pick<ControlService, 'list' | 'page' | 'summary' | 'describe' | 'act'>;
 
 export interface StreamSettings {
   pollMs?: number;
@@ -37,6 +37,10 @@ export interface ApiDeps {
   /** `POST /events` publishes through it (EventBridge in the cloud, the local bus locally) */
   events: EventPublisher;
   components: ComponentControl;
+  /** `/metrics` per-agent series (METRICS_PER_AGENT; default auto) */
+  perAgent?: PerAgentMode;
+  /** the fleet's aggregates kept current in memory (local mode's read model); absent: summed from every agent */
+  fleet?: () => FleetMetrics;
   /** local bus counters for /metrics; absent in the cloud */
   busCounters?: () => BusCounters | Promise<BusCounters>;
   clock?: Clock;

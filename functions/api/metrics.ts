@@ -9,6 +9,13 @@
  * agent_last_heartbeat_timestamp_seconds, agent_status (one-hot by `status`).
  * Ledger: ledger_entries_total, ledger_head_seq. Bus: bus_<counter>_total (local bus counters;
  * in the cloud the ledger head is the bus figure).
+ *
+ * Per-agent series cost ~28 lines (≈ 1.6 KB) per agent: 10 000 agents make a ≈ 16 MB exposition
+ * and as many series in Prometheus. METRICS_PER_AGENT (`auto` by default) keeps them up to
+ * METRICS_PER_AGENT_MAX agents; above that (or with `false`) `/metrics` is aggregate-only: the
+ * fleet's sums (agents_*: by status, up, erroring, cycles, failures, restarts, one duration
+ * histogram) whatever the fleet's size, plus the ledger and bus figures. Local mode answers the
+ * aggregates from its read model (O(1)); elsewhere they are summed from one read of every agent.
  */
 import type { AgentStatus } from '../../shared/core/registry';
 import { DURATION_BUCKETS_MS, type HeartbeatRecord } from '../../shared/core/heartbeat';
@@ -40,20 +47,122 @@ const BUS_HELP: Record<string, string> = {
   undeliverable: 'Events matched by a rule without a local target, per rule.',
 };
 
+/** above this many agents, `METRICS_PER_AGENT=auto` leaves the per-agent series out of `/metrics` */
+export const METRICS_PER_AGENT_MAX = 1000;
+export type PerAgentMode = 'auto' | 'true' | 'false';
+
 export interface MetricsSources {
   registry: Pick<RegistryStore, 'list'>;
   heartbeats: Pick<HeartbeatStore, 'getMany'>;
   ledger: Pick<LedgerReader, 'head'>;
   busCounters?: (() => BusCounters | Promise<BusCounters>) | undefined;
+  /** the fleet's aggregates kept current elsewhere (local mode's read model); absent: summed from every agent */
+  fleet?: (() => FleetMetrics) | undefined;
+  perAgent?: PerAgentMode | undefined;
   clock: Clock;
 }
 
 /** The metrics' sources from the API's dependencies. */
 export function metricsSourcesOf(
-  deps: Pick<MetricsSources, 'registry' | 'heartbeats' | 'ledger' | 'busCounters'>,
+  deps: Pick<MetricsSources, 'registry' | 'heartbeats' | 'ledger' | 'busCounters' | 'fleet' | 'perAgent'>,
   clock: Clock,
 ): MetricsSources {
-  return { registry: deps.registry, heartbeats: deps.heartbeats, ledger: deps.ledger, busCounters: deps.busCounters, clock };
+  return {
+    registry: deps.registry,
+    heartbeats: deps.heartbeats,
+    ledger: deps.ledger,
+    busCounters: deps.busCounters,
+    fleet: deps.fleet,
+    perAgent: deps.perAgent,
+    clock,
+  };
+}
+
+/** The fleet's sums: what aggregate-only `/metrics` shows. */
+export interface FleetMetrics {
+  agents: number;
+  byStatus: Record<AgentStatus, number>;
+  /** active with no consecutive error (agent_up summed) */
+  up: number;
+  /** consecutive errors > 0 */
+  erroring: number;
+  cycles: number;
+  failures: number;
+  restarts: number;
+  /** cumulative counts per DURATION_BUCKETS_MS bound, summed over agents */
+  durationBuckets: number[];
+  durationCount: number;
+  durationSumMs: number;
+}
+
+export const emptyFleet = (): FleetMetrics => ({
+  agents: 0,
+  byStatus: { active: 0, paused: 0, restarting: 0, quarantined: 0 },
+  up: 0,
+  erroring: 0,
+  cycles: 0,
+  failures: 0,
+  restarts: 0,
+  durationBuckets: DURATION_BUCKETS_MS.map(() => 0),
+  durationCount: 0,
+  durationSumMs: 0,
+});
+
+/** One agent's share of the fleet's sums (none when it is not registered). */
+export function agentContribution(
+  rec: { status: AgentStatus; restarts: number } | undefined,
+  hb: HeartbeatRecord | undefined,
+): FleetMetrics {
+  const f = emptyFleet();
+  if (!rec) return f;
+  const b = buckets(hb);
+  const errors = hb?.consecutiveErrors ?? 0;
+  f.agents = 1;
+  f.byStatus[rec.status] = 1;
+  f.up = rec.status === 'active' && errors === 0 ? 1 : 0;
+  f.erroring = errors > 0 ? 1 : 0;
+  f.cycles = hb?.cycles ?? 0;
+  f.failures = hb?.failures ?? 0;
+  f.restarts = rec.restarts;
+  f.durationBuckets = b.counts;
+  f.durationCount = b.count;
+  f.durationSumMs = hb?.durationSumMs ?? 0;
+  return f;
+}
+
+/** The sums of a full snapshot (where no read model keeps them). */
+export function fleetOf(s: MetricsSnapshot): FleetMetrics {
+  const f = emptyFleet();
+  for (const a of s.agents) {
+    f.agents++;
+    f.byStatus[a.status]++;
+    if (a.status === 'active' && a.consecutiveErrors === 0) f.up++;
+    if (a.consecutiveErrors > 0) f.erroring++;
+    f.cycles += a.cycles;
+    f.failures += a.failures;
+    f.restarts += a.restarts;
+    for (let i = 0; i < f.durationBuckets.length; i++) f.durationBuckets[i]! += a.durationBuckets[i] ?? 0;
+    f.durationCount += a.durationCount;
+    f.durationSumMs += a.durationSumMs;
+  }
+  return f;
+}
+
+/**
+ * `GET /metrics`: per agent (and the aggregates) while the mode allows it, else aggregate-only:
+ * with a read model's sums that reads nothing but the ledger head.
+ */
+export async function prometheusText(src: MetricsSources): Promise<string> {
+  const mode = src.perAgent ?? 'auto';
+  if (mode === 'true' || (mode === 'auto' && !src.fleet)) {
+    const snap = await collectMetrics(src);
+    if (mode === 'true' || snap.agents.length <= METRICS_PER_AGENT_MAX) return renderPrometheus(snap);
+    return renderAggregate(fleetOf(snap), snap.ledger, snap.bus);
+  }
+  const fleet = src.fleet?.();
+  if (fleet && mode === 'auto' && fleet.agents <= METRICS_PER_AGENT_MAX) return renderPrometheus(await collectMetrics(src));
+  const [head, bus] = await Promise.all([src.ledger.head(), src.busCounters ? src.busCounters() : null]);
+  return renderAggregate(fleet ?? fleetOf(await collectMetrics(src)), { headSeq: head.seq, headHash: head.hash }, bus);
 }
 
 export interface AgentMetrics {
@@ -82,7 +191,7 @@ export interface MetricsSnapshot {
 }
 
 /** Cumulative bucket counts in bound order, repaired to be monotonic. */
-function buckets(hb: HeartbeatRecord | undefined): { counts: number[]; count: number } {
+export function buckets(hb: HeartbeatRecord | undefined): { counts: number[]; count: number } {
   const counts: number[] = [];
   let prev = 0;
   for (const le of DURATION_BUCKETS_MS) {
@@ -201,7 +310,41 @@ export function renderPrometheus(s: MetricsSnapshot): string {
     for (const st of AgentStatusSchema.options) out.sample('agent_status', { agent: a.name, status: st }, a.status === st ? 1 : 0);
   out.family('agents_registered', 'gauge', 'Agents in the registry.');
   out.sample('agents_registered', {}, s.agents.length);
+  ledgerAndBus(out, s.ledger, s.bus);
+  return out.toString();
+}
 
+/** Aggregate-only exposition: the fleet's sums, no per-agent series (bounded whatever the fleet). */
+export function renderAggregate(f: FleetMetrics, ledger: MetricsSnapshot['ledger'], bus: BusCounters | null): string {
+  const out = new Exposition();
+  out.family('agents_registered', 'gauge', 'Agents in the registry.');
+  out.sample('agents_registered', {}, f.agents);
+  out.family('agents_by_status', 'gauge', 'Agents per control status.');
+  for (const st of AgentStatusSchema.options) out.sample('agents_by_status', { status: st }, f.byStatus[st]);
+  out.family('agents_up', 'gauge', 'Agents active whose last run (if any) succeeded (agent_up summed).');
+  out.sample('agents_up', {}, f.up);
+  out.family('agents_erroring', 'gauge', 'Agents whose last run failed (consecutive errors > 0).');
+  out.sample('agents_erroring', {}, f.erroring);
+  out.family('agents_quarantined', 'gauge', 'Agents quarantined.');
+  out.sample('agents_quarantined', {}, f.byStatus.quarantined);
+  out.family('agents_cycles_total', 'counter', 'Cycles run by all agents (agent_cycles_total summed).');
+  out.sample('agents_cycles_total', {}, f.cycles);
+  out.family('agents_failures_total', 'counter', 'Failed runs of all agents (agent_failures_total summed).');
+  out.sample('agents_failures_total', {}, f.failures);
+  out.family('agents_restarts_total', 'counter', 'Restarts of all agents (agent_restarts_total summed).');
+  out.sample('agents_restarts_total', {}, f.restarts);
+  out.family('agents_cycle_duration_seconds', 'histogram', 'Duration of the cycles of all agents.');
+  for (const [i, le] of DURATION_BUCKETS_MS.entries())
+    out.sample('agents_cycle_duration_seconds_bucket', { le: num(le / 1000) }, f.durationBuckets[i] ?? 0);
+  out.sample('agents_cycle_duration_seconds_bucket', { le: '+Inf' }, f.durationCount);
+  out.sample('agents_cycle_duration_seconds_sum', {}, f.durationSumMs / 1000);
+  out.sample('agents_cycle_duration_seconds_count', {}, f.durationCount);
+  ledgerAndBus(out, ledger, bus);
+  return out.toString();
+}
+
+function ledgerAndBus(out: Exposition, ledger: MetricsSnapshot['ledger'], bus: BusCounters | null): void {
+  const s = { ledger, bus };
   out.family('ledger_entries_total', 'counter', 'Entries ever appended to the ledger (sequence numbers are gap-free).');
   out.sample('ledger_entries_total', {}, s.ledger.headSeq);
   out.family('ledger_head_seq', 'gauge', 'Sequence number of the newest ledger entry.');
@@ -221,7 +364,6 @@ export function renderPrometheus(s: MetricsSnapshot): string {
         }
     }
   }
-  return out.toString();
 }
 
 /** The `metrics` SSE event: the snapshot without the histogram buckets (kept small). */

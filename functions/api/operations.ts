@@ -14,13 +14,13 @@ import { ValidationError } from '../../shared/core/errors';
 import { busEntrySize, PUT_EVENTS_MAX_BYTES, toBusEntry } from '../../shared/core/bus/events';
 import type { Logger } from '../../shared/core/logger';
 import type { ComponentState, LedgerEntry, LedgerPage, LedgerVerifyOptions, LedgerVerifyReport } from '../../shared/core/ports';
-import type { AgentDetail, AgentView, ControlResult } from '../../shared/core/control/service';
+import type { AgentDetail, AgentSummary, AgentView, ControlResult } from '../../shared/core/control/service';
 import type { AgentAction, ComponentAction } from '../../shared/definitions/api';
 import type { ComponentName } from '../../shared/definitions/routing';
 import type { ApiDeps } from './deps';
 import { EnvelopeTooLargeError, LedgerTailError } from './errors';
-import { collectMetrics, metricsSourcesOf, type MetricsSnapshot } from './metrics';
-import type { LedgerPageQuery, PublishBody, ReplayBody } from './schemas';
+import { collectMetrics, metricsSourcesOf, prometheusText, type MetricsSnapshot } from './metrics';
+import { encodeAgentCursor, type AgentPageRequest, type LedgerPageQuery, type PublishBody, type ReplayBody } from './schemas';
 import { tailLedger, type TailEvent } from './tail';
 
 /** sender of envelopes published through the API (`POST /events`, `BusService.Publish`) */
@@ -42,7 +42,9 @@ export interface SubscribeOptions {
 }
 
 export interface ApiOperations {
-  listAgents(): Promise<AgentView[]>;
+  /** one page in name order; `cursor` (opaque) fetches the next, null at the end */
+  listAgents(q: AgentPageRequest): Promise<{ agents: AgentView[]; cursor: string | null }>;
+  agentSummary(): Promise<AgentSummary>;
   getAgent(name: string): Promise<AgentDetail>;
   actOnAgent(name: string, action: AgentAction): Promise<ControlResult>;
   /** publishes one envelope with sender `api`; its id */
@@ -55,6 +57,8 @@ export interface ApiOperations {
   listComponents(): Promise<ComponentState[]>;
   switchComponent(name: ComponentName, action: ComponentAction): Promise<ComponentState>;
   metrics(): Promise<MetricsSnapshot>;
+  /** `GET /metrics`: the exposition, per agent or aggregate-only (METRICS_PER_AGENT) */
+  prometheus(): Promise<string>;
 }
 
 export function createOperations(deps: ApiDeps, ctx: { clock: Clock; log: Logger }): ApiOperations {
@@ -62,7 +66,11 @@ export function createOperations(deps: ApiDeps, ctx: { clock: Clock; log: Logger
   const metricsSources = metricsSourcesOf(deps, clock);
   const stream = deps.stream ?? {};
   return {
-    listAgents: () => deps.control.list(),
+    async listAgents(q) {
+      const page = await deps.control.page({ limit: q.limit, after: q.cursor, status: q.status, prefix: q.prefix });
+      return { agents: page.agents, cursor: page.last === null ? null : encodeAgentCursor(page.last) };
+    },
+    agentSummary: () => deps.control.summary(),
     getAgent: (name) => deps.control.describe(name),
     actOnAgent: (name, action) => deps.control.act(name, action),
     async publish(body) {
@@ -135,5 +143,6 @@ export function createOperations(deps: ApiDeps, ctx: { clock: Clock; log: Logger
       return state;
     },
     metrics: () => collectMetrics(metricsSources),
+    prometheus: () => prometheusText(metricsSources),
   };
 }

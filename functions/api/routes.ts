@@ -12,7 +12,7 @@ import { ALL_COMPONENT_NAMES } from '../../shared/definitions/routing';
 import type { Caller } from './auth';
 import type { ApiDeps } from './deps';
 import { json, jsonBody, param, parseQuery, streamStart, text, type ApiEvent, type ApiResult } from './http';
-import { PROMETHEUS_CONTENT_TYPE, renderPrometheus, snapshotEventData } from './metrics';
+import { PROMETHEUS_CONTENT_TYPE, snapshotEventData } from './metrics';
 import type { ApiOperations } from './operations';
 import { openApiDocument } from './openapi';
 import { ROUTE_SCHEMAS as S } from './schemas';
@@ -37,9 +37,10 @@ export function bindRoutes(
     dashboardScript: () => text(200, DASHBOARD_JS, 'text/javascript; charset=utf-8'),
     dashboardStyle: () => text(200, DASHBOARD_CSS, 'text/css; charset=utf-8'),
     health: () => json(200, { ok: true }),
-    listAgents: async ({ ev }) => {
-      parseQuery(ev, S.listAgents.query);
-      return json(200, { agents: await ops.listAgents() });
+    listAgents: async ({ ev }) => json(200, await ops.listAgents(parseQuery(ev, S.listAgents.query))),
+    agentSummary: async ({ ev }) => {
+      parseQuery(ev, S.agentSummary.query);
+      return json(200, await ops.agentSummary());
     },
     getAgent: async ({ ev, params }) => {
       parseQuery(ev, S.getAgent.query);
@@ -56,7 +57,7 @@ export function bindRoutes(
     },
     metrics: async ({ ev }) => {
       parseQuery(ev, S.metrics.query);
-      return text(200, renderPrometheus(await ops.metrics()), PROMETHEUS_CONTENT_TYPE);
+      return text(200, await ops.prometheus(), PROMETHEUS_CONTENT_TYPE);
     },
     // API Gateway cannot stream: this answers one batch in the stream's format (entries after
     // Last-Event-ID and a metrics snapshot) and the client reconnects after `retry`. The

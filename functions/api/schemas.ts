@@ -3,11 +3,11 @@
  * Objects are strict: an unknown field is a 400, never silently ignored.
  */
 import { z } from 'zod';
-import { AgentNameSchema } from '../../shared/core/bundle/identity';
+import { AGENT_NAME_RE, AgentNameSchema } from '../../shared/core/bundle/identity';
 import { TopicSchema } from '../../shared/core/envelope';
 import { ALL_COMPONENT_NAMES } from '../../shared/definitions/routing';
 import { AGENT_ACTIONS, COMPONENT_ACTIONS, type RestRouteId } from '../../shared/definitions/api';
-import { AgentStatusSchema } from '../../shared/core/registry';
+import { AgentStatusSchema, DEFAULT_AGENT_PAGE, MAX_AGENT_PAGE } from '../../shared/core/registry';
 
 export { AgentNameSchema };
 
@@ -78,6 +78,40 @@ export const LedgerPageSchema = z
   .strict();
 export type LedgerPageQuery = z.infer<typeof LedgerPageSchema>;
 
+/**
+ * The cursor of `GET /agents`: opaque to clients (base64url of the last name a page covered);
+ * anything that does not decode to an agent name is a 400.
+ */
+export const encodeAgentCursor = (lastName: string): string => Buffer.from(lastName, 'utf8').toString('base64url');
+export const AgentCursorSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,100}$/, 'must be a cursor returned by GET /agents')
+  .transform((c) => Buffer.from(c, 'base64url').toString('utf8'))
+  .pipe(z.string().regex(AGENT_NAME_RE, 'must be a cursor returned by GET /agents'));
+/** a name prefix: the characters of agent names */
+export const AgentPrefixSchema = z.string().regex(/^[a-z0-9-]{1,63}$/, 'must be the start of an agent name ([a-z0-9-])');
+
+/** `GET /agents?limit=N&cursor=C&status=S&prefix=P` */
+export const AgentsQuerySchema = z
+  .object({
+    limit: qInt(1, MAX_AGENT_PAGE).default(DEFAULT_AGENT_PAGE),
+    cursor: AgentCursorSchema.optional(),
+    status: AgentStatusSchema.optional(),
+    prefix: AgentPrefixSchema.optional(),
+  })
+  .strict();
+
+/** The same page request decoded from gRPC/Connect `ListAgents` (empty strings and 0: not given). */
+export const AgentPageSchema = z
+  .object({
+    limit: z.number().int().min(1).max(MAX_AGENT_PAGE).default(DEFAULT_AGENT_PAGE),
+    cursor: AgentCursorSchema.optional(),
+    status: AgentStatusSchema.optional(),
+    prefix: AgentPrefixSchema.optional(),
+  })
+  .strict();
+export type AgentPageRequest = z.infer<typeof AgentPageSchema>;
+
 /** gRPC/Connect `BusService.Subscribe`: where to start and which envelopes. */
 export const SubscribeSchema = z
   .object({
@@ -132,6 +166,24 @@ export const AgentViewSchema = z.object({
   consecutiveErrors: z.number().int(),
   restarts: z.number().int().describe('restarts by the health monitor'),
   lastError: z.string().nullable(),
+});
+
+const countsByStatus = z.object(
+  Object.fromEntries(AgentStatusSchema.options.map((s) => [s, z.number().int()])) as Record<
+    (typeof AgentStatusSchema.options)[number],
+    z.ZodNumber
+  >,
+);
+
+export const AgentSummarySchema = z.object({
+  total: z.number().int().describe('registered agents'),
+  byStatus: countsByStatus,
+  quarantined: z.number().int(),
+  erroring: z.number().int().describe('agents whose last run failed (consecutive errors > 0)'),
+  oldestHeartbeat: z
+    .object({ agent: AgentNameSchema, lastHeartbeat: isoOrNull, stuckAt: z.iso.datetime({ offset: true }) })
+    .nullable()
+    .describe('the scheduled agent whose heartbeat is due earliest (the most overdue first); null: none expected'),
 });
 
 export const AgentDetailSchema = AgentViewSchema.extend({
@@ -195,9 +247,15 @@ export const ROUTE_SCHEMAS = {
   health: { summary: 'Liveness (no authentication)', ok: okJson(200, z.object({ ok: z.literal(true) })), errors: [] },
   openapi: { summary: 'This document', ok: okJson(200, z.record(z.string(), z.unknown())), errors: [] },
   listAgents: {
-    summary: 'Every registered agent',
+    summary: `One page of agents in name order (default ${DEFAULT_AGENT_PAGE}, at most ${MAX_AGENT_PAGE}); cursor: the next page, null at the end`,
+    query: AgentsQuerySchema,
+    ok: okJson(200, z.object({ agents: z.array(AgentViewSchema), cursor: z.string().nullable() })),
+    errors: [400],
+  },
+  agentSummary: {
+    summary: 'Counts by status, erroring and quarantined agents, the oldest expected heartbeat (from aggregates, not a scan)',
     query: EmptyQuerySchema,
-    ok: okJson(200, z.object({ agents: z.array(AgentViewSchema) })),
+    ok: okJson(200, AgentSummarySchema),
     errors: [400],
   },
   getAgent: {

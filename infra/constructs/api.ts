@@ -33,7 +33,8 @@ import { Construct } from 'constructs';
 import { CLOUD_ENV, type SwitchableRuleId } from '../../shared/definitions/cloud-env';
 import { RULES, type SwitchableScheduleId } from '../../shared/definitions/routing';
 import { expandedRoutes } from '../../shared/definitions/api';
-import { DDB_READ, DDB_SCAN, DDB_WRITE, putEventsStatement, sendStatement, tableStatement } from './access';
+import { AGENTS_INDEX, ERRORING_INDEX, EXPECT_INDEX } from '../../shared/definitions/tables';
+import { DDB_READ, DDB_SCAN, DDB_WRITE, indexStatement, putEventsStatement, sendStatement, tableStatement } from './access';
 import type { OrchestratorContext } from './context';
 import { OrchestratorFunction } from './function';
 import { ruleNameFor } from './routing';
@@ -145,6 +146,10 @@ export class ControlApi extends Construct {
     this.function.addToPolicy(
       tableStatement('RegistryReadWrite', ctx.tables.Registry, [...DDB_READ, ...DDB_SCAN, ...DDB_WRITE]),
       tableStatement('HeartbeatsReadWrite', ctx.tables.Heartbeats, [...DDB_READ, ...DDB_WRITE]),
+      // the paged GET /agents and GET /agents/summary
+      indexStatement('QueryAgentPages', ctx.tables.Registry, AGENTS_INDEX),
+      indexStatement('QueryErroringAgents', ctx.tables.Heartbeats, ERRORING_INDEX),
+      indexStatement('QueryExpectedHeartbeats', ctx.tables.Heartbeats, EXPECT_INDEX),
       tableStatement('LedgerRead', ctx.tables.Ledger, DDB_READ),
       switches.digests.readStatement(),
       putEventsStatement(ctx.bus.bus),

@@ -54,6 +54,8 @@ export const EnvSchema = z.object({
   /** S3 bucket (Object Lock) of the ledger digests (cloud); local mode keeps them in a file of its data dir */
   LEDGER_DIGEST_BUCKET: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  /** `/metrics` per-agent series: `true`, `false` (aggregates only), `auto` (per agent up to METRICS_PER_AGENT_MAX agents) */
+  METRICS_PER_AGENT: z.enum(['auto', 'true', 'false']).default('auto'),
   /** the Kafka bridge (shared/core/kafka/config.ts, docs/kafka.md): absent unless configured */
   ...KafkaEnvSchema.shape,
 });

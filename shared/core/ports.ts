@@ -5,8 +5,11 @@
  * The core never imports @aws-sdk or aws-lambda.
  */
 import type {
+  AgentPageQuery,
   AgentRecord,
+  AgentRecordPage,
   AgentStatus,
+  StatusCounts,
   BundleManifest,
   RuntimeName,
   DueAgent,
@@ -24,7 +27,12 @@ import type { ComponentName } from '../definitions/routing';
 
 export interface RegistryStore {
   get(name: string): Promise<AgentRecord | null>;
+  /** Every agent, by name (a read of the whole registry: the manager's rescan, the router, metrics). */
   list(): Promise<AgentRecord[]>;
+  /** One page in name order, optionally one status and a name prefix; its cost is bounded by `limit`, not by the fleet. */
+  page(q: AgentPageQuery): Promise<AgentRecordPage>;
+  /** Agents per status, from a small aggregate (never a read of every agent). */
+  counts(): Promise<StatusCounts>;
   /**
    * Atomically makes `reg` the active version if it is newer than the stored one (conditional
    * write on the sortable version key). Bundle fields are replaced together, never mixed. A new
@@ -164,6 +172,10 @@ export interface HeartbeatStore {
   queryOverdue(shard: string, now: number, limit: number): Promise<{ name: string; expectBy: number; lastHeartbeat: number | null }[]>;
   /** Removes an agent's heartbeat item (deregistration). */
   remove(name: string): Promise<void>;
+  /** Agents whose last run failed (consecutive errors > 0): read from a sparse index of them only. */
+  erroringCount(): Promise<number>;
+  /** The agent whose expected heartbeat is earliest (the most overdue, or the next to be), from the `expect` index; null: none expected. */
+  earliestExpected(): Promise<{ name: string; expectBy: number; lastHeartbeat: number | null } | null>;
 }
 
 // ---------------------------------------------------------------------------------------------

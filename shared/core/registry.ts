@@ -111,3 +111,29 @@ export function nextSlotAtOrAfter(t: number, cycleSeconds: number): number {
   const p = Math.round(cycleSeconds * 1000);
   return Math.ceil(t / p) * p;
 }
+
+/** One page of the registry in name order (`GET /agents?limit&cursor&status&prefix`). */
+export interface AgentPageQuery {
+  /** agents in the page at most (1..MAX_AGENT_PAGE) */
+  limit: number;
+  /** names after this one (the previous page's last name) */
+  after?: string | undefined;
+  status?: AgentStatus | undefined;
+  /** names that start with this */
+  prefix?: string | undefined;
+}
+
+export interface AgentRecordPage {
+  agents: AgentRecord[];
+  /** the last name the page covered when more agents may follow (the next page's `after`); null at the end */
+  last: string | null;
+}
+
+/** default and largest page of `GET /agents` */
+export const DEFAULT_AGENT_PAGE = 100;
+export const MAX_AGENT_PAGE = 1000;
+
+/** Agents per status, kept exact by the writes that change a status (not counted by reading every agent). */
+export type StatusCounts = Record<AgentStatus, number>;
+
+export const zeroCounts = (): StatusCounts => ({ active: 0, paused: 0, restarting: 0, quarantined: 0 });

@@ -65,6 +65,8 @@ export const API_ROUTES = [
   { id: 'dashboardStyle', method: 'GET', path: '/dashboard/app.css', public: true },
   { id: 'health', method: 'GET', path: '/healthz', public: true },
   { id: 'listAgents', method: 'GET', path: '/agents' },
+  // before /agents/{name}: `summary` is therefore not reachable as an agent name by GET /agents/{name}
+  { id: 'agentSummary', method: 'GET', path: '/agents/summary' },
   { id: 'getAgent', method: 'GET', path: '/agents/{name}' },
   { id: 'agentAction', method: 'POST', path: '/agents/{name}/{action}', values: { action: AGENT_ACTIONS } },
   { id: 'metrics', method: 'GET', path: '/metrics' },

@@ -5,12 +5,19 @@
  * Layout (see docs/architecture.md, "Data model"):
  * - Registry   pk `name`. One item per agent. Sparse GSI `due` (dueShard, nextRunAt): only agents
  *              that are scheduled (status active|restarting) carry these two attributes, so the
- *              scheduler's tick reads only agents that are due, never every agent.
+ *              scheduler's tick reads only agents that are due, never every agent. GSI `agents`
+ *              (status, name), KEYS_ONLY: the paged `GET /agents` (one status's names in order,
+ *              `begins_with` for a prefix); its keys change only with a status change, never on
+ *              the per-cycle schedule advance, so the scheduler's writes never write this index.
+ *              The item COUNTS_ITEM (`#counts`, not an agent name) holds the number of agents per
+ *              status, kept exact by the same transactions that change a status or (de)register.
  * - Heartbeats pk `name`. One item per agent (runner-owned: last heartbeat, counters, slot claim,
  *              persisted state) plus short-lived run-claim items (`<agent>#run#<runId>`, TTL).
  *              Sparse GSI `expect` (hbShard, expectBy; keys only): agents whose next heartbeat is
  *              expected, `expectBy` a lower bound of the exact deadline `stuckAt`; the health
  *              monitor's sweep queries `expectBy < now` and reads those candidates back.
+ *              Sparse GSI `erroring` (errShard), KEYS_ONLY: agents whose last run failed
+ *              (consecutiveErrors > 0) carry `errShard`; the summary counts them from it.
  * - Ledger     pk `pk` (string), sk `seq` (number): entries in chunks of LEDGER_CHUNK_SIZE
  *              (`C#<chunk>`), the head item, event-id markers and retention checkpoints.
  */
@@ -41,6 +48,12 @@ export const DEFAULT_SCHEDULE_SHARDS = 4;
 
 export const DUE_INDEX = 'due';
 export const EXPECT_INDEX = 'expect';
+/** the registry's paged-listing index: (status, name), keys only */
+export const AGENTS_INDEX = 'agents';
+/** the heartbeats' sparse index of agents whose last run failed */
+export const ERRORING_INDEX = 'erroring';
+/** the registry item holding the agent counts per status (`#` is never in an agent name) */
+export const COUNTS_ITEM = '#counts';
 
 export const REGISTRY_TABLE: TableDef = {
   id: 'Registry',
@@ -49,6 +62,7 @@ export const REGISTRY_TABLE: TableDef = {
   partitionKey: { name: 'name', type: 'S' },
   indexes: [
     { indexName: DUE_INDEX, partitionKey: { name: 'dueShard', type: 'S' }, sortKey: { name: 'nextRunAt', type: 'N' }, projection: 'ALL' },
+    { indexName: AGENTS_INDEX, partitionKey: { name: 'status', type: 'S' }, sortKey: { name: 'name', type: 'S' }, projection: 'KEYS_ONLY' },
   ],
 };
 
@@ -67,6 +81,7 @@ export const HEARTBEAT_TABLE: TableDef = {
       sortKey: { name: 'expectBy', type: 'N' },
       projection: 'KEYS_ONLY',
     },
+    { indexName: ERRORING_INDEX, partitionKey: { name: 'errShard', type: 'S' }, projection: 'KEYS_ONLY' },
   ],
 };
 

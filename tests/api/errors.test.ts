@@ -176,6 +176,10 @@ beforeAll(async () => {
       list: async () => {
         throw failWith;
       },
+      page: async () => {
+        throw failWith;
+      },
+      summary: () => h.control.summary(),
       describe: (name) => h.control.describe(name),
       act: (name, action) => h.control.act(name, action),
     },

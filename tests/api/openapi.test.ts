@@ -77,6 +77,8 @@ describe('GET /openapi.json', () => {
     const calls: [RestRouteId, string, RequestInit?][] = [
       ['health', '/healthz'],
       ['listAgents', '/agents'],
+      ['listAgents', '/agents?limit=1'],
+      ['agentSummary', '/agents/summary'],
       ['getAgent', '/agents/alpha'],
       ['ledger', '/ledger?limit=5'],
       ['verifyLedger', '/ledger/verify'],

@@ -266,6 +266,7 @@ describe('control API', () => {
   // the CONTRACT's routes, written out independently of infra/constructs/api.ts
   const contract = [
     'GET /agents',
+    'GET /agents/summary',
     'GET /agents/{name}',
     ...['pause', 'resume', 'trigger', 'restart', 'quarantine', 'release'].map((a) => `POST /agents/{name}/${a}`),
     'GET /metrics',

@@ -16,6 +16,7 @@ import { MetricsService } from '../../../shared/gen/agentorchestrator/v1/metrics
 import { errorMapping, toConnectError } from '../errors';
 import { type ApiOperations, validate } from '../operations';
 import {
+  AgentPageSchema,
   AgentNameSchema,
   ComponentNameSchema,
   LedgerPageSchema,
@@ -90,7 +91,21 @@ export function registerServices(router: ConnectRouter, deps: RpcServiceDeps): v
     });
 
   router.service(AgentsService, {
-    listAgents: unary('ListAgents', async () => ({ agents: (await ops.listAgents()).map(pb.agent) })),
+    listAgents: unary('ListAgents', async (req) => {
+      const status = Object.entries(pb.STATUS).find(([, v]) => v === req.status)?.[0];
+      const q = validate(
+        AgentPageSchema,
+        {
+          ...(req.limit ? { limit: req.limit } : {}),
+          ...(str(req.cursor) ? { cursor: req.cursor } : {}),
+          ...(status ? { status } : {}),
+          ...(str(req.prefix) ? { prefix: req.prefix } : {}),
+        },
+        'page request',
+      );
+      const page = await ops.listAgents(q);
+      return { agents: page.agents.map(pb.agent), cursor: page.cursor ?? '' };
+    }),
     getAgent: unary('GetAgent', async (req) => ({ agent: pb.agentDetail(await ops.getAgent(name(req.name))) })),
     pauseAgent: act('pause'),
     resumeAgent: act('resume'),

@@ -8,6 +8,10 @@
  * state keys its run changed, so concurrent runs (a trigger next to a cycle) do not clobber each
  * other's keys.
  *
+ * `errShard` (sparse GSI `erroring`, keys only) is set while consecutiveErrors > 0: a failed run
+ * sets it, a successful cycle or a health reset removes it, in the same write that changes the
+ * count. The summary counts the erroring agents from that index alone.
+ *
  * Items `name = <agent>#run#<runId>` are claims of trigger and envelope runs, deleted by the
  * table's TTL (`expiresAt`, epoch seconds).
  *
@@ -62,6 +66,7 @@ import {
   DeleteCommand,
   GetCommand,
   PutCommand,
+  QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
   type DynamoDBDocumentClient,
@@ -69,7 +74,7 @@ import {
 import type { CompletionStatus, HeartbeatStore, RunClaim, RunCompletion } from '../../core/ports';
 import type { ClaimOutcome, HeartbeatClaimReader, StubCounter } from '../../core/ports';
 import { DURATION_BUCKETS_MS, HeartbeatRecordSchema, type HeartbeatRecord } from '../../core/heartbeat';
-import { DEFAULT_SCHEDULE_SHARDS, EXPECT_INDEX, shardOf } from '../../definitions/tables';
+import { DEFAULT_SCHEDULE_SHARDS, ERRORING_INDEX, EXPECT_INDEX, shardOf } from '../../definitions/tables';
 import { StoreError } from './errors';
 import { queryShard } from './sparse-index';
 import { UpdateExpr } from './update-expression';
@@ -449,8 +454,9 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
     if (failed) {
       u.setExpr('consecutiveErrors', `if_not_exists(${ce}, ${u.value(0)}) + ${u.value(1)}`)
         .set('lastError', (done.error ?? done.outcome).slice(0, 1000))
+        .set('errShard', shardOf(name, this.shards))
         .add('failures', 1);
-    } else if (done.countsAsCycle) u.set('consecutiveErrors', 0);
+    } else if (done.countsAsCycle) u.set('consecutiveErrors', 0).remove('errShard');
     else u.setExpr('consecutiveErrors', `if_not_exists(${ce}, ${u.value(0)})`);
     if (done.countsAsCycle) {
       // a cycle or trigger: the heartbeat, its outcome and duration, the histogram, the next expectation
@@ -585,7 +591,7 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
     // `resets` ends the claims of runs in progress that wrote no lease (their completion checks it)
     await this.write(
       name,
-      this.expectation(new UpdateExpr().set('consecutiveErrors', 0).remove('running').add('resets', 1), name, opts.expectBy),
+      this.expectation(new UpdateExpr().set('consecutiveErrors', 0).remove('running', 'errShard').add('resets', 1), name, opts.expectBy),
     );
   }
 
@@ -619,6 +625,43 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
       if (rec && rec.expectBy !== null && rec.expectBy < now) out.push({ name, expectBy: rec.expectBy, lastHeartbeat: rec.lastHeartbeat });
     }
     return out.sort((a, b) => a.expectBy - b.expectBy);
+  }
+
+  /** One COUNT Query per shard of the sparse `erroring` index: reads the erroring agents' keys only. */
+  async erroringCount(): Promise<number> {
+    const perShard = await Promise.all(
+      Array.from({ length: this.shards }, async (_, i) => {
+        let n = 0;
+        let start: Record<string, unknown> | undefined;
+        do {
+          const out = await this.ddb.send(
+            new QueryCommand({
+              TableName: this.tableName,
+              IndexName: ERRORING_INDEX,
+              KeyConditionExpression: '#s = :s',
+              ExpressionAttributeNames: { '#s': 'errShard' },
+              ExpressionAttributeValues: { ':s': String(i) },
+              Select: 'COUNT',
+              ExclusiveStartKey: start,
+            }),
+          );
+          n += out.Count ?? 0;
+          start = out.LastEvaluatedKey;
+        } while (start);
+        return n;
+      }),
+    );
+    return perShard.reduce((a, b) => a + b, 0);
+  }
+
+  /** The head of each shard of the `expect` index (one item per shard), the earliest of them. */
+  async earliestExpected(): Promise<{ name: string; expectBy: number; lastHeartbeat: number | null } | null> {
+    const heads = await Promise.all(
+      Array.from({ length: this.shards }, (_, i) => this.queryOverdue(String(i), Number.MAX_SAFE_INTEGER, 1)),
+    );
+    let best: { name: string; expectBy: number; lastHeartbeat: number | null } | null = null;
+    for (const h of heads.flat()) if (!best || h.expectBy < best.expectBy) best = h;
+    return best;
   }
 
   async remove(name: string): Promise<void> {

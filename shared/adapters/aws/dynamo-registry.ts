@@ -6,14 +6,37 @@
  * Registration never mixes versions: a new agent is created with `attribute_not_exists(name)`;
  * an upgrade replaces all bundle fields in one UpdateItem conditioned on the stored sortable
  * version key being lower. Status transitions are single conditional UpdateItems.
+ *
+ * Counts per status: COUNT_SHARDS items `#counts#<shard>` (the agent's shard of its name) hold the
+ * number of agents per status. Every write that changes a status, creates or deletes an agent is
+ * one TransactWriteItems of the conditional item write and the ADD to its counts item, so the
+ * counts are exact (both or neither). Those are the rare writes (registration, operator and
+ * health transitions, restarting → active); the per-cycle schedule advance is a plain UpdateItem
+ * that touches neither the counts nor the `agents` index. Sharding the counts spreads concurrent
+ * transitions (a transaction conflicts with another on the same item) over several items.
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  type BatchGetCommandOutput,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  ScanCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError } from '../../core/errors';
 import type { RegistryStore, ScheduleStore } from '../../core/ports';
 import {
   AgentRecordSchema,
+  AgentStatusSchema,
   SCHEDULED_STATUSES,
+  zeroCounts,
+  type AgentPageQuery,
+  type AgentRecordPage,
+  type StatusCounts,
   type AgentRecord,
   type AgentStatus,
   type DueAgent,
@@ -21,7 +44,7 @@ import {
   type RegisterOutcome,
   type Transition,
 } from '../../core/registry';
-import { DEFAULT_SCHEDULE_SHARDS, DUE_INDEX, shardOf } from '../../definitions/tables';
+import { AGENTS_INDEX, COUNTS_ITEM, DEFAULT_SCHEDULE_SHARDS, DUE_INDEX, shardOf } from '../../definitions/tables';
 import { StoreError } from './errors';
 import { queryShard } from './sparse-index';
 
@@ -31,6 +54,54 @@ export interface RegistryOptions {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
+
+/** counts items (`#counts#0` …): concurrent transitions of different agents rarely meet on one */
+export const COUNT_SHARDS = 8;
+const countsKey = (agent: string): string => `${COUNTS_ITEM}#${shardOf(agent, COUNT_SHARDS)}`;
+/** written once the counts items hold the registry's counts (a fresh registry's first summary, or an upgrade's) */
+export const COUNTS_MARKER = `${COUNTS_ITEM}#init`;
+const isCountsItem = (name: unknown): boolean => typeof name === 'string' && name.startsWith(COUNTS_ITEM);
+const TRANSACT_ATTEMPTS = 8;
+
+/** The ADD to an agent's counts item that goes with a status change (in the same transaction). */
+function countsUpdate(table: string, agent: string, delta: Partial<Record<AgentStatus, number>>) {
+  const names: Record<string, string> = {};
+  const values: Record<string, number> = {};
+  const adds = Object.entries(delta).map(([status, d], i) => {
+    names[`#c${i}`] = status;
+    values[`:d${i}`] = d as number;
+    return `#c${i} :d${i}`;
+  });
+  return {
+    Update: {
+      TableName: table,
+      Key: { name: countsKey(agent) },
+      UpdateExpression: `ADD ${adds.join(', ')}`,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    },
+  };
+}
+
+/** Whether a cancelled transaction failed on its first item's condition (else: a conflict with another transaction, retried). */
+function cancelledOnCondition(e: unknown): boolean {
+  return e instanceof TransactionCanceledException && e.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed';
+}
+const transactConflict = (e: unknown): boolean => e instanceof TransactionCanceledException && !cancelledOnCondition(e);
+const backoff = (attempt: number) => new Promise((r) => setTimeout(r, Math.min(200, 5 * 2 ** attempt) * Math.random()));
+
+/** Runs a transaction, again while it conflicts with another one (the counts items are shared). */
+async function transact(ddb: DynamoDBDocumentClient, items: unknown[]): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await ddb.send(new TransactWriteCommand({ TransactItems: items as never }));
+      return;
+    } catch (e) {
+      if (!transactConflict(e) || attempt >= TRANSACT_ATTEMPTS) throw e;
+      await backoff(attempt);
+    }
+  }
+}
 
 /** Builds `#status IN (:s0, :s1)` and fills the values map. */
 function statusIn(statuses: readonly AgentStatus[], values: Record<string, unknown>, prefix: string): string {
@@ -68,10 +139,120 @@ export class DynamoRegistry implements RegistryStore {
     let start: Record<string, unknown> | undefined;
     do {
       const out = await this.ddb.send(new ScanCommand({ TableName: this.tableName, ConsistentRead: true, ExclusiveStartKey: start }));
-      for (const it of out.Items ?? []) items.push(this.parse(it));
+      for (const it of out.Items ?? []) if (!isCountsItem(it.name)) items.push(this.parse(it));
       start = out.LastEvaluatedKey;
     } while (start);
-    return items.sort((a, b) => a.name.localeCompare(b.name));
+    return items.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /**
+   * One page: the names from the `agents` index (one Query per status asked for, each reading at
+   * most limit + 1 keys), merged in name order, then the page's items in one consistent
+   * BatchGetItem. The index is eventually consistent: an agent whose item no longer matches (gone,
+   * or its status changed since) is left out, so a page may hold fewer than `limit` agents.
+   */
+  async page(q: AgentPageQuery): Promise<AgentRecordPage> {
+    const statuses = q.status ? [q.status] : AgentStatusSchema.options;
+    const lists = await Promise.all(statuses.map((st) => this.namesOf(st, q, q.limit + 1)));
+    const names = [...new Set(lists.flat())].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).slice(0, q.limit + 1);
+    const more = names.length > q.limit;
+    const pageNames = names.slice(0, q.limit);
+    const items = await this.getMany(pageNames);
+    const agents: AgentRecord[] = [];
+    for (const n of pageNames) {
+      const rec = items.get(n);
+      if (rec && (!q.status || rec.status === q.status)) agents.push(rec);
+    }
+    return { agents, last: more ? (pageNames[pageNames.length - 1] ?? null) : null };
+  }
+
+  /** Up to `n` names of one status after `q.after` (and starting with `q.prefix`), in order, keys only. */
+  private async namesOf(status: AgentStatus, q: AgentPageQuery, n: number): Promise<string[]> {
+    const prefix = q.prefix ?? '';
+    let start: Record<string, unknown> | undefined;
+    if (q.after !== undefined) {
+      // a cursor before the prefix's range starts at its beginning; one after it: nothing left
+      if (q.after.startsWith(prefix)) start = { status, name: q.after };
+      else if (q.after > prefix) return [];
+    }
+    const names: string[] = [];
+    do {
+      const out = await this.ddb.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: AGENTS_INDEX,
+          KeyConditionExpression: prefix ? '#status = :s AND begins_with(#name, :p)' : '#status = :s',
+          ExpressionAttributeNames: { '#status': 'status', ...(prefix ? { '#name': 'name' } : {}) },
+          ExpressionAttributeValues: { ':s': status, ...(prefix ? { ':p': prefix } : {}) },
+          Limit: n - names.length,
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const it of out.Items ?? []) if (typeof it.name === 'string') names.push(it.name);
+      start = out.LastEvaluatedKey;
+    } while (start && names.length < n);
+    return names;
+  }
+
+  /** Items by name, consistent, BatchGetItem of up to 100 keys (unprocessed keys retried). */
+  private async getMany(names: string[]): Promise<Map<string, AgentRecord>> {
+    const found = new Map<string, AgentRecord>();
+    for (const it of await this.batchGet(names)) if (!isCountsItem(it.name)) found.set(String(it.name), this.parse(it));
+    return found;
+  }
+
+  private async batchGet(names: string[]): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
+    for (let i = 0; i < names.length; i += 100) {
+      let keys: Record<string, unknown>[] | undefined = names.slice(i, i + 100).map((name) => ({ name }));
+      for (let attempt = 0; keys && keys.length > 0; attempt++) {
+        if (attempt > 8) throw new StoreError('BatchGetItem on the registry kept returning unprocessed keys');
+        if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 20 * 2 ** attempt)));
+        const out: BatchGetCommandOutput = await this.ddb.send(
+          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }),
+        );
+        items.push(...(out.Responses?.[this.tableName] ?? []));
+        keys = out.UnprocessedKeys?.[this.tableName]?.Keys;
+      }
+    }
+    return items;
+  }
+
+  /**
+   * Agents per status: the COUNT_SHARDS counts items, one BatchGetItem (with the marker item that
+   * says they were initialized). A registry written before the counts existed (no marker) is
+   * counted once by a scan and the counts items overwritten with the result, then the marker
+   * written: transitions made before that are in the scan; one racing with the scan itself can
+   * leave a count off by one (docs/api.md, "Paged reads").
+   */
+  async counts(): Promise<StatusCounts> {
+    const keys = [...Array.from({ length: COUNT_SHARDS }, (_, i) => `${COUNTS_ITEM}#${i}`), COUNTS_MARKER];
+    const items = await this.batchGet(keys);
+    if (!items.some((it) => it.name === COUNTS_MARKER)) return this.backfillCounts();
+    const counts = zeroCounts();
+    for (const it of items)
+      for (const st of AgentStatusSchema.options) {
+        const v = it[st];
+        if (typeof v === 'number') counts[st] += v;
+      }
+    return counts;
+  }
+
+  private async backfillCounts(): Promise<StatusCounts> {
+    const agents = await this.list();
+    const byShard = new Map<string, StatusCounts>(Array.from({ length: COUNT_SHARDS }, (_, i) => [`${COUNTS_ITEM}#${i}`, zeroCounts()]));
+    const counts = zeroCounts();
+    for (const a of agents) {
+      (byShard.get(countsKey(a.name)) as StatusCounts)[a.status]++;
+      counts[a.status]++;
+    }
+    for (const [key, c] of byShard) await this.ddb.send(new PutCommand({ TableName: this.tableName, Item: { name: key, ...c } }));
+    await this.ddb.send(new PutCommand({ TableName: this.tableName, Item: { name: COUNTS_MARKER, at: new Date().toISOString() } }));
+    return counts;
+  }
+
+  private transact(items: unknown[]): Promise<void> {
+    return transact(this.ddb, items);
   }
 
   private bundleFields(reg: NewRegistration) {
@@ -110,44 +291,47 @@ export class DynamoRegistry implements RegistryStore {
 
   async register(reg: NewRegistration): Promise<RegisterOutcome> {
     const f = this.bundleFields(reg);
-    // 1. a new agent: created active and scheduled at its first slot
+    // 1. a new agent: created active and scheduled at its first slot, counted as active
     try {
-      await this.ddb.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { name: reg.name },
-          ConditionExpression: 'attribute_not_exists(#name)',
-          UpdateExpression:
-            `SET ${f.set}, #status = :active, #statusReason = :reason, #statusChangedAt = :at, #registeredAt = :at, ` +
-            '#generation = :one, #restarts = :zero, #restartTimes = :empty, #nextRunAt = :next, #dueShard = :shard',
-          ExpressionAttributeNames: {
-            ...f.names,
-            '#name': 'name',
-            '#status': 'status',
-            '#statusReason': 'statusReason',
-            '#statusChangedAt': 'statusChangedAt',
-            '#registeredAt': 'registeredAt',
-            '#generation': 'generation',
-            '#restarts': 'restarts',
-            '#restartTimes': 'restartTimes',
-            '#nextRunAt': 'nextRunAt',
-            '#dueShard': 'dueShard',
+      await this.transact([
+        {
+          Update: {
+            TableName: this.tableName,
+            Key: { name: reg.name },
+            ConditionExpression: 'attribute_not_exists(#name)',
+            UpdateExpression:
+              `SET ${f.set}, #status = :active, #statusReason = :reason, #statusChangedAt = :at, #registeredAt = :at, ` +
+              '#generation = :one, #restarts = :zero, #restartTimes = :empty, #nextRunAt = :next, #dueShard = :shard',
+            ExpressionAttributeNames: {
+              ...f.names,
+              '#name': 'name',
+              '#status': 'status',
+              '#statusReason': 'statusReason',
+              '#statusChangedAt': 'statusChangedAt',
+              '#registeredAt': 'registeredAt',
+              '#generation': 'generation',
+              '#restarts': 'restarts',
+              '#restartTimes': 'restartTimes',
+              '#nextRunAt': 'nextRunAt',
+              '#dueShard': 'dueShard',
+            },
+            ExpressionAttributeValues: {
+              ...f.values,
+              ':active': 'active',
+              ':reason': 'registered',
+              ':one': 1,
+              ':zero': 0,
+              ':empty': [],
+              ':next': reg.firstRunAt,
+              ':shard': shardOf(reg.name, this.shards),
+            },
           },
-          ExpressionAttributeValues: {
-            ...f.values,
-            ':active': 'active',
-            ':reason': 'registered',
-            ':one': 1,
-            ':zero': 0,
-            ':empty': [],
-            ':next': reg.firstRunAt,
-            ':shard': shardOf(reg.name, this.shards),
-          },
-        }),
-      );
+        },
+        countsUpdate(this.tableName, reg.name, { active: 1 }),
+      ]);
       return { outcome: 'registered', previousVersion: null };
     } catch (e) {
-      if (!(e instanceof ConditionalCheckFailedException)) throw e;
+      if (!cancelledOnCondition(e)) throw e;
     }
     // 2. an upgrade: bundle fields replaced together, status and schedule kept, generation bumped
     try {
@@ -177,36 +361,47 @@ export class DynamoRegistry implements RegistryStore {
   }
 
   async deregister(name: string, version: string): Promise<boolean> {
-    try {
-      await this.ddb.send(
-        new DeleteCommand({
-          TableName: this.tableName,
-          Key: { name },
-          ConditionExpression: '#version = :v',
-          ExpressionAttributeNames: { '#version': 'version' },
-          ExpressionAttributeValues: { ':v': version },
-        }),
-      );
-      return true;
-    } catch (e) {
-      if (e instanceof ConditionalCheckFailedException) return false;
-      throw e;
+    // the delete and the count of its status, in one transaction: the status is read first and
+    // the delete conditioned on it (read again if it changed meanwhile)
+    for (let attempt = 0; ; attempt++) {
+      const cur = await this.get(name);
+      if (!cur || cur.version !== version) return false;
+      try {
+        await this.transact([
+          {
+            Delete: {
+              TableName: this.tableName,
+              Key: { name },
+              ConditionExpression: '#version = :v AND #status = :s',
+              ExpressionAttributeNames: { '#version': 'version', '#status': 'status' },
+              ExpressionAttributeValues: { ':v': version, ':s': cur.status },
+            },
+          },
+          countsUpdate(this.tableName, name, { [cur.status]: -1 }),
+        ]);
+        return true;
+      } catch (e) {
+        if (!cancelledOnCondition(e) || attempt >= TRANSACT_ATTEMPTS) throw e;
+      }
     }
   }
 
   async transition(name: string, t: Transition): Promise<AgentRecord> {
-    // A restart prunes the restart window: read, compute, write conditioned on the generation read
-    // (every restart bumps it), retried when another writer got in between and the caller did not
-    // pin a generation itself.
+    // Read, check, write conditioned on the status read (and on the generation when the caller
+    // pins one or a restart prunes the restart window): a status change is one transaction with
+    // its counts item. Another writer getting in between makes the write fail; it is read again
+    // and retried while the transition is still allowed and the caller did not pin a generation.
     for (let attempt = 0; ; attempt++) {
-      let restartTimes: number[] | undefined;
-      let readGeneration: number | undefined;
-      if (t.recordRestart) {
-        const cur = await this.get(name);
-        if (!cur) throw new NotFoundError(`agent ${name}`);
-        restartTimes = [...cur.restartTimes.filter((x) => x >= t.recordRestart!.windowStart), t.at];
-        readGeneration = cur.generation;
-      }
+      const cur = await this.get(name);
+      if (!cur) throw new NotFoundError(`agent ${name}`);
+      if (!t.from.includes(cur.status))
+        throw new ConflictError(`agent ${name} is ${cur.status}; cannot make it ${t.to}`, { name, status: cur.status });
+      if ((t.expectGeneration !== undefined && cur.generation !== t.expectGeneration) || attempt > 3)
+        throw new ConflictError(`agent ${name} changed concurrently (generation ${cur.generation}); try again`, {
+          name,
+          generation: cur.generation,
+        });
+      const restartTimes = t.recordRestart ? [...cur.restartTimes.filter((x) => x >= t.recordRestart!.windowStart), t.at] : undefined;
       const names: Record<string, string> = {
         '#name': 'name',
         '#status': 'status',
@@ -214,7 +409,7 @@ export class DynamoRegistry implements RegistryStore {
         '#statusChangedAt': 'statusChangedAt',
         '#updatedAt': 'updatedAt',
       };
-      const values: Record<string, unknown> = { ':to': t.to, ':reason': t.reason, ':at': iso(t.at) };
+      const values: Record<string, unknown> = { ':to': t.to, ':reason': t.reason, ':at': iso(t.at), ':cur': cur.status };
       const set = ['#status = :to', '#statusReason = :reason', '#statusChangedAt = :at', '#updatedAt = :at'];
       const remove: string[] = [];
       const add: string[] = [];
@@ -228,17 +423,16 @@ export class DynamoRegistry implements RegistryStore {
           values[':shard'] = shardOf(name, this.shards);
         }
       }
-      const conds = ['attribute_exists(#name)', statusIn(t.from, values, 'f')];
+      const conds = ['attribute_exists(#name)', '#status = :cur'];
       if (t.bumpGeneration) {
         names['#generation'] = 'generation';
         add.push('#generation :one');
         values[':one'] = 1;
       }
-      const expectGen = t.expectGeneration ?? readGeneration;
-      if (expectGen !== undefined) {
+      if (t.expectGeneration !== undefined || restartTimes) {
         names['#generation'] = 'generation';
         conds.push('#generation = :eg');
-        values[':eg'] = expectGen;
+        values[':eg'] = cur.generation;
       }
       if (restartTimes) {
         names['#restartTimes'] = 'restartTimes';
@@ -255,31 +449,25 @@ export class DynamoRegistry implements RegistryStore {
       const expr = [`SET ${set.join(', ')}`, remove.length ? `REMOVE ${remove.join(', ')}` : '', add.length ? `ADD ${add.join(', ')}` : '']
         .filter(Boolean)
         .join(' ');
+      const update = {
+        TableName: this.tableName,
+        Key: { name },
+        ConditionExpression: conds.join(' AND '),
+        UpdateExpression: expr,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      };
       try {
-        const out = await this.ddb.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: { name },
-            ConditionExpression: conds.join(' AND '),
-            UpdateExpression: expr,
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: values,
-            ReturnValues: 'ALL_NEW',
-          }),
-        );
-        return this.parse(out.Attributes ?? {});
+        if (cur.status === t.to) {
+          const out = await this.ddb.send(new UpdateCommand({ ...update, ReturnValues: 'ALL_NEW' }));
+          return this.parse(out.Attributes ?? {});
+        }
+        await this.transact([{ Update: update }, countsUpdate(this.tableName, name, { [cur.status]: -1, [t.to]: 1 })]);
+        const after = await this.get(name);
+        if (!after) throw new NotFoundError(`agent ${name}`);
+        return after;
       } catch (e) {
-        if (!(e instanceof ConditionalCheckFailedException)) throw e;
-        const cur = await this.get(name);
-        if (!cur) throw new NotFoundError(`agent ${name}`);
-        const raceOnOurRead = t.expectGeneration === undefined && readGeneration !== undefined && cur.generation !== readGeneration;
-        if (raceOnOurRead && t.from.includes(cur.status) && attempt < 3) continue;
-        if (!t.from.includes(cur.status))
-          throw new ConflictError(`agent ${name} is ${cur.status}; cannot make it ${t.to}`, { name, status: cur.status });
-        throw new ConflictError(`agent ${name} changed concurrently (generation ${cur.generation}); try again`, {
-          name,
-          generation: cur.generation,
-        });
+        if (!(e instanceof ConditionalCheckFailedException) && !cancelledOnCondition(e)) throw e;
       }
     }
   }
@@ -309,24 +497,49 @@ export class DynamoSchedule implements ScheduleStore {
     );
   }
 
+  /**
+   * The per-cycle advance: one conditional UpdateItem of `nextRunAt` (it writes the `due` index,
+   * never the `agents` index nor the counts). Activating a restarting agent changes its status:
+   * that advance is a transaction with the counts item, conditioned on `restarting`; if the agent
+   * is no longer restarting it is advanced as an active one (or not at all).
+   */
   async advance(name: string, expectNextRunAt: number, nextRunAt: number, opts: { activate: boolean; at: number }): Promise<boolean> {
-    const values: Record<string, unknown> = { ':expect': expectNextRunAt, ':next': nextRunAt };
     const names: Record<string, string> = { '#next': 'nextRunAt', '#status': 'status' };
-    let expr = 'SET #next = :next';
     if (opts.activate) {
-      names['#statusChangedAt'] = 'statusChangedAt';
-      names['#updatedAt'] = 'updatedAt';
-      values[':active'] = 'active';
-      values[':at'] = iso(opts.at);
-      expr += ', #status = :active, #statusChangedAt = :at, #updatedAt = :at';
+      try {
+        await transact(this.ddb, [
+          {
+            Update: {
+              TableName: this.tableName,
+              Key: { name },
+              ConditionExpression: '#next = :expect AND #status = :restarting',
+              UpdateExpression: 'SET #next = :next, #status = :active, #statusChangedAt = :at, #updatedAt = :at',
+              ExpressionAttributeNames: { ...names, '#statusChangedAt': 'statusChangedAt', '#updatedAt': 'updatedAt' },
+              ExpressionAttributeValues: {
+                ':expect': expectNextRunAt,
+                ':next': nextRunAt,
+                ':restarting': 'restarting',
+                ':active': 'active',
+                ':at': iso(opts.at),
+              },
+            },
+          },
+          countsUpdate(this.tableName, name, { restarting: -1, active: 1 }),
+        ]);
+        return true;
+      } catch (e) {
+        // not restarting (any more): advanced as an active agent, if it is one
+        if (!cancelledOnCondition(e)) throw e;
+      }
     }
+    const values: Record<string, unknown> = { ':expect': expectNextRunAt, ':next': nextRunAt };
     try {
       await this.ddb.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { name },
-          ConditionExpression: `#next = :expect AND ${statusIn(SCHEDULED_STATUSES, values, 'st')}`,
-          UpdateExpression: expr,
+          ConditionExpression: `#next = :expect AND ${statusIn(opts.activate ? ['active'] : SCHEDULED_STATUSES, values, 'st')}`,
+          UpdateExpression: 'SET #next = :next',
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
         }),

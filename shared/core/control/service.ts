@@ -26,7 +26,7 @@ import { z } from 'zod';
 import { NotFoundError, ValidationError } from '../errors';
 import { AgentNameSchema } from '../bundle/identity';
 import { orchestratorEvent, type OrchestratorPayload, type OrchestratorTopic } from '../events';
-import { nextSlotAtOrAfter, type AgentRecord, type AgentStatus } from '../registry';
+import { nextSlotAtOrAfter, type AgentPageQuery, type AgentRecord, type AgentStatus, type StatusCounts } from '../registry';
 import type { HeartbeatRecord } from '../heartbeat';
 import type { Dispatcher, EventPublisher, HeartbeatStore, RegistryStore } from '../ports';
 import { iso, isoOrNull, systemClock, type Clock } from '../clock';
@@ -72,6 +72,27 @@ export interface AgentDetail extends AgentView {
   lastDurationMs: number | null;
   /** ISO time by which the next heartbeat is expected before the agent counts as stuck */
   stuckAt: string | null;
+}
+
+/** `GET /agents?limit&cursor&status&prefix`: one page; `last` is the next page's `after` (null: the end). */
+export interface AgentViewPage {
+  agents: AgentView[];
+  last: string | null;
+}
+
+/** `GET /agents/summary`: the fleet at a glance, from small aggregates (never every agent). */
+export interface AgentSummary {
+  /** registered agents */
+  total: number;
+  byStatus: StatusCounts;
+  quarantined: number;
+  /** agents whose last run failed (consecutive errors > 0) */
+  erroring: number;
+  /**
+   * The scheduled agent whose heartbeat is due earliest (the most overdue first): its last
+   * heartbeat and when it counts as stuck. null: no heartbeat is expected (no scheduled agent).
+   */
+  oldestHeartbeat: { agent: string; lastHeartbeat: string | null; stuckAt: string } | null;
 }
 
 export interface ControlResult {
@@ -120,6 +141,32 @@ export class ControlService {
     const recs = await this.deps.registry.list();
     const hbs = await this.deps.heartbeats.getMany(recs.map((r) => r.name));
     return recs.map((r) => toAgentView(r, hbs.get(r.name)));
+  }
+
+  /** One page in name order: its registry items and their heartbeats (one batch read each). */
+  async page(q: AgentPageQuery): Promise<AgentViewPage> {
+    const page = await this.deps.registry.page(q);
+    const hbs = page.agents.length
+      ? await this.deps.heartbeats.getMany(page.agents.map((r) => r.name))
+      : new Map<string, HeartbeatRecord>();
+    return { agents: page.agents.map((r) => toAgentView(r, hbs.get(r.name))), last: page.last };
+  }
+
+  async summary(): Promise<AgentSummary> {
+    const [byStatus, erroring, earliest] = await Promise.all([
+      this.deps.registry.counts(),
+      this.deps.heartbeats.erroringCount(),
+      this.deps.heartbeats.earliestExpected(),
+    ]);
+    return {
+      total: Object.values(byStatus).reduce((a, b) => a + b, 0),
+      byStatus,
+      quarantined: byStatus.quarantined,
+      erroring,
+      oldestHeartbeat: earliest
+        ? { agent: earliest.name, lastHeartbeat: isoOrNull(earliest.lastHeartbeat), stuckAt: iso(earliest.expectBy) }
+        : null,
+    };
   }
 
   async get(name: string): Promise<AgentView> {
