@@ -27,6 +27,7 @@ import { bundleKey, versionSortKey } from '../../shared/core/bundle/identity';
 import { generateKeyPair, publicKeyOf, sha256Hex, signBundle } from '../../shared/core/bundle/signing';
 import { EnvSchema } from '../../shared/core/config';
 import { cycleRunId } from '../../shared/core/dispatch';
+import { slotOffsetMs } from '../../shared/core/registry';
 import { makeEnvelope, type Envelope } from '../../shared/core/envelope';
 import { toBusEvent } from '../../shared/core/bus/events';
 import { BUS_SOURCE } from '../../shared/definitions/routing';
@@ -344,7 +345,8 @@ describe('each Lambda entry point, wired from its environment', () => {
     const bytes = new TextEncoder().encode('export default { runCycle() {} }; // env-scheduler');
     // Date frozen 30.5 s before a slot of a 10-minute agent: that slot is in the tick's window
     // (cloud: 90 s ahead), the next one is not, and the delay is known exactly
-    const slot = Math.floor(Date.now() / 3_600_000) * 3_600_000 + 2_400_000;
+    // (a slot of the agent's grid: k × 10 min + its phase offset)
+    const slot = Math.floor(Date.now() / 3_600_000) * 3_600_000 + 2_400_000 + slotOffsetMs('env-scheduler', 600);
     const now = slot - 30_500;
     expect(slot + 600_000).toBeGreaterThan(now + schedulerHorizonMs(CLOUD_TICK_SECONDS));
     vi.useFakeTimers({ toFake: ['Date'] });

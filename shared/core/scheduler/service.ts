@@ -14,7 +14,7 @@
  * If the dispatcher fails, the advances this tick won are rolled back (conditionally), so the
  * next tick finds those agents overdue and runs their latest slot.
  */
-import { nextSlotAtOrAfter, type DueAgent } from '../registry';
+import { latestSlotAtOrBefore, nextSlotAtOrAfter, slotPeriodMs, type DueAgent } from '../registry';
 import { cycleRunId, type DispatchItem } from '../dispatch';
 import type { Dispatcher, ScheduleStore } from '../ports';
 import { systemClock, type Clock } from '../clock';
@@ -71,17 +71,28 @@ export interface SlotPlan {
 }
 
 /**
- * Slots of one due agent for a tick at `now` with window end `before` (inclusive). A nextRunAt in
- * the past collapses to the latest overdue slot, run at once; then the grid continues.
+ * Slots of one due agent for a tick at `now` with window end `before` (inclusive), on the agent's
+ * grid (`k × period + slotOffsetMs(name)`). A nextRunAt in the past collapses to the latest
+ * overdue slot, run at once; then the grid continues. A nextRunAt off the grid (the first slot
+ * after a restart backoff, or one stored on the grid of an older release, before phase offsets)
+ * is one slot of its own: it runs once, and the slots after it are on the grid, the first of them
+ * at least a period later.
  */
-export function planSlots(agent: Pick<DueAgent, 'nextRunAt' | 'cycleSeconds'>, now: number, before: number, maxSlots = 1000): SlotPlan {
-  const p = Math.max(1, Math.round(agent.cycleSeconds * 1000));
-  const after = (t: number) => nextSlotAtOrAfter(t + 1, agent.cycleSeconds);
+export function planSlots(
+  agent: Pick<DueAgent, 'name' | 'nextRunAt' | 'cycleSeconds'>,
+  now: number,
+  before: number,
+  maxSlots = 1000,
+): SlotPlan {
+  // the next slot at least a period later: the grid's next slot after a grid slot; after an
+  // off-grid one, the first grid slot a full period on (two runs of an agent are never closer
+  // than its period, so a late older slot is never refused for a newer one that ran first)
+  const after = (t: number) => nextSlotAtOrAfter(t + slotPeriodMs(agent.cycleSeconds), agent.cycleSeconds, agent.name);
   const slots: SlotPlan['slots'] = [];
   let s = agent.nextRunAt;
   let overdue = false;
   if (s < now) {
-    const latest = Math.max(s, Math.floor(now / p) * p);
+    const latest = Math.max(s, latestSlotAtOrBefore(now, agent.cycleSeconds, agent.name));
     slots.push({ slot: latest, notBefore: now });
     overdue = true;
     s = after(latest);
