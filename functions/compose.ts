@@ -39,7 +39,7 @@ import type { Logger } from '../shared/core/logger';
 import { z } from 'zod';
 import type { Platform } from './platform';
 import { createManagerHandler } from './agent-manager/core';
-import { createSchedulerHandler, schedulerHorizonMs } from './scheduler/core';
+import { createSchedulerHandler, schedulerBudgetMs, schedulerHorizonMs, SCHEDULER_ADVANCES_PER_SECOND } from './scheduler/core';
 import { createRunnerCore, createRunnerHandler } from './runner/core';
 import { createHealthMonitorHandler } from './health-monitor/core';
 import { createLedgerWriterHandler } from './ledger-writer/core';
@@ -189,12 +189,19 @@ export class Composition {
     this.kafka = config.kafka ? buildKafka(config.kafka, platform, logger('kafka'), clock) : null;
 
     const horizonMs = schedulerHorizonMs(platform.tickSeconds);
+    const fanOut = platform.shardFanOut?.();
     this.handlers = {
       'agent-manager': createManagerHandler({ manager: this.manager, bucket: config.HOT_BUCKET, logger: logger('manager') }),
       scheduler: createSchedulerHandler({
         schedule: this.schedule,
         dispatcher,
-        config: { shards, horizonMs },
+        ...(fanOut ? { fanOut } : {}),
+        config: {
+          shards,
+          horizonMs,
+          budgetMs: schedulerBudgetMs(platform.tickSeconds),
+          maxAdvancesPerSecond: SCHEDULER_ADVANCES_PER_SECOND,
+        },
         logger: logger('scheduler'),
         ...clock,
       }),

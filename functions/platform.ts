@@ -31,7 +31,8 @@ import type { Config } from '../shared/core/config';
 import { ConfigError } from '../shared/core/errors';
 import type { Clock } from '../shared/core/clock';
 import type { Logger } from '../shared/core/logger';
-import type { AgentSandbox, ComponentControl, Dispatcher, EventPublisher, LedgerDigestStore } from '../shared/core/ports';
+import type { AgentSandbox, ComponentControl, Dispatcher, EventPublisher, LedgerDigestStore, ShardFanOut } from '../shared/core/ports';
+import { LambdaShardFanOut } from '../shared/adapters/aws/lambda-fan-out';
 import { S3DigestStore } from '../shared/adapters/aws/s3-digest-store';
 import { CLOUD_ENV } from '../shared/definitions/cloud-env';
 import { SCHEDULES } from '../shared/definitions/routing';
@@ -58,6 +59,11 @@ export interface Platform {
   auth: AuthConfig;
   /** how often the scheduler ticks (its horizon follows from it) */
   tickSeconds: number;
+  /**
+   * how a tick starts one tick per shard (cloud: asynchronous invocations of the scheduler
+   * function itself); absent (local mode): a tick covers every shard in one call
+   */
+  shardFanOut?: () => ShardFanOut | undefined;
   /** local bus counters for /metrics (local mode only) */
   busCounters?: () => BusCounters | Promise<BusCounters>;
   /** reads a Secrets Manager secret's string (cloud only: the Kafka bridge's SASL credentials) */
@@ -126,6 +132,14 @@ export function cloudPlatform(
     digests: () => (digests ??= config.LEDGER_DIGEST_BUCKET ? new S3DigestStore(clients.s3, config.LEDGER_DIGEST_BUCKET) : undefined),
     auth: { mode: mode.data },
     tickSeconds: CLOUD_TICK_SECONDS,
+    // in a Lambda function, AWS_LAMBDA_FUNCTION_NAME is the function itself (set by Lambda); the
+    // scheduler fans its tick out to itself, one invocation per shard
+    shardFanOut: () => {
+      const self = env.AWS_LAMBDA_FUNCTION_NAME;
+      return self
+        ? new LambdaShardFanOut(clients.lambda, { functionName: self, logger: logger.child({ component: 'fan-out' }) })
+        : undefined;
+    },
     secret: async (arn) => {
       clients.secrets ??= new SecretsManagerClient({});
       const r = await clients.secrets.send(new GetSecretValueCommand({ SecretId: arn }));

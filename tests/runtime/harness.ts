@@ -152,7 +152,7 @@ export async function startRuntime(opts: RuntimeOptions = {}) {
 
     /** One local-mode second: scheduler tick at `now`, due runs, deliveries; then the clock moves on. */
     async step(ms = 1000, opts2: { sweep?: boolean } = {}): Promise<TickReport> {
-      const tick = await scheduler({ action: 'tick' });
+      const tick = (await scheduler({ action: 'tick' })) as TickReport;
       await rt.settle();
       if (opts2.sweep) {
         await health!({ action: 'sweep' });
