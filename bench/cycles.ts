@@ -44,6 +44,7 @@ import type { Envelope } from '../shared/core/envelope';
 import type { AgentSandbox, EventPublisher } from '../shared/core/ports';
 import { TABLES } from '../shared/definitions/tables';
 import { createSchedulerHandler, schedulerHorizonMs, LOCAL_TICK_SECONDS, CLOUD_TICK_SECONDS } from '../functions/scheduler/core';
+import type { TickReport } from '../shared/core/scheduler/service';
 import { createRunnerCore, createRunnerHandler } from '../functions/runner/core';
 import { createHealthMonitorHandler } from '../functions/health-monitor/core';
 import { createLocalPlatform, runtimeDirFor } from '../local/platform';
@@ -658,7 +659,8 @@ async function idleAgents(env: Env): Promise<BenchResult[]> {
     clock: new FakeClock(now),
     config: { shards, horizonMs: schedulerHorizonMs(CLOUD_TICK_SECONDS) },
   });
-  const report = await scheduler({ action: 'tick' });
+  // no fan-out configured: one call ticks every shard
+  const report = (await scheduler({ action: 'tick' })) as TickReport;
   return [
     {
       name: `cloud: scheduler requests per tick with ${n} idle agents`,

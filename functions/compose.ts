@@ -41,7 +41,7 @@ import type { Platform } from './platform';
 import type { HeartbeatClaimReader, HeartbeatStore, RegistryStore, ScheduleStore, StubCounter } from '../shared/core/ports';
 import type { FleetMetrics } from './api/metrics';
 import { createManagerHandler } from './agent-manager/core';
-import { createSchedulerHandler, schedulerHorizonMs } from './scheduler/core';
+import { createSchedulerHandler, schedulerBudgetMs, schedulerHorizonMs, SCHEDULER_ADVANCES_PER_SECOND } from './scheduler/core';
 import { createRunnerCore, createRunnerHandler } from './runner/core';
 import { createHealthMonitorHandler } from './health-monitor/core';
 import { createLedgerWriterHandler } from './ledger-writer/core';
@@ -201,12 +201,19 @@ export class Composition {
     this.kafka = config.kafka ? buildKafka(config.kafka, platform, logger('kafka'), clock) : null;
 
     const horizonMs = schedulerHorizonMs(platform.tickSeconds);
+    const fanOut = platform.shardFanOut?.();
     this.handlers = {
       'agent-manager': createManagerHandler({ manager: this.manager, bucket: config.HOT_BUCKET, logger: logger('manager') }),
       scheduler: createSchedulerHandler({
         schedule: this.schedule,
         dispatcher,
-        config: { shards, horizonMs },
+        ...(fanOut ? { fanOut } : {}),
+        config: {
+          shards,
+          horizonMs,
+          budgetMs: schedulerBudgetMs(platform.tickSeconds),
+          maxAdvancesPerSecond: SCHEDULER_ADVANCES_PER_SECOND,
+        },
         logger: logger('scheduler'),
         ...clock,
       }),

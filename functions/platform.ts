@@ -42,8 +42,10 @@ import type {
   LedgerStore,
   RegistryStore,
   ScheduleStore,
+  ShardFanOut,
   StubCounter,
 } from '../shared/core/ports';
+import { LambdaShardFanOut } from '../shared/adapters/aws/lambda-fan-out';
 import { S3DigestStore } from '../shared/adapters/aws/s3-digest-store';
 import { CLOUD_ENV } from '../shared/definitions/cloud-env';
 import { SCHEDULES } from '../shared/definitions/routing';
@@ -83,6 +85,11 @@ export interface Platform {
   auth: AuthConfig;
   /** how often the scheduler ticks (its horizon follows from it) */
   tickSeconds: number;
+  /**
+   * how a tick starts one tick per shard (cloud: asynchronous invocations of the scheduler
+   * function itself); absent (local mode): a tick covers every shard in one call
+   */
+  shardFanOut?: () => ShardFanOut | undefined;
   /** local bus counters for /metrics (local mode only) */
   busCounters?: () => BusCounters | Promise<BusCounters>;
   /**
@@ -158,6 +165,14 @@ export function cloudPlatform(
     digests: () => (digests ??= config.LEDGER_DIGEST_BUCKET ? new S3DigestStore(clients.s3, config.LEDGER_DIGEST_BUCKET) : undefined),
     auth: { mode: mode.data },
     tickSeconds: CLOUD_TICK_SECONDS,
+    // in a Lambda function, AWS_LAMBDA_FUNCTION_NAME is the function itself (set by Lambda); the
+    // scheduler fans its tick out to itself, one invocation per shard
+    shardFanOut: () => {
+      const self = env.AWS_LAMBDA_FUNCTION_NAME;
+      return self
+        ? new LambdaShardFanOut(clients.lambda, { functionName: self, logger: logger.child({ component: 'fan-out' }) })
+        : undefined;
+    },
     secret: async (arn) => {
       clients.secrets ??= new SecretsManagerClient({});
       const r = await clients.secrets.send(new GetSecretValueCommand({ SecretId: arn }));

@@ -13,10 +13,11 @@
  *   burns a core until its timeout).
  * - crash: `process.exit(3)` in the worker (outcome `crashed`; only the worker ends).
  *
- * Periods are spread over a range rather than one value: slots start at multiples of the
- * period (docs/architecture.md), so agents sharing a period all become due at the same instant.
- * A spread keeps each instant's burst small on a 2-core machine; the jitter then measures the
- * scheduler and runner, not the time to drain one burst of every agent at once.
+ * Periods are spread over a range rather than one value. Chosen when slots started at multiples
+ * of the period (agents sharing a period all due at the same instant); phase offsets
+ * (docs/scheduling.md) now spread same-period agents too, and the range keeps soak runs comparable
+ * with earlier ones. Either way each instant's burst stays small on a 2-core machine, and the
+ * jitter measures the scheduler and runner, not the time to drain one burst.
  */
 import { z } from 'zod';
 

@@ -1,11 +1,14 @@
 /**
  * Scheduler: an EventBridge Scheduler schedule (SchedulerTick, rate(1 minute)) invokes the
- * scheduler function, which queries the sparse `due` GSI for agents due before the next tick,
- * advances `nextRunAt` with a conditional UpdateItem and sends the slots to the dispatch queue
- * with a per-message delay. It may do exactly that: Query the `due` index, UpdateItem the
- * registry, SendMessage to the dispatch queue.
+ * scheduler function, which fans the tick out: one asynchronous invocation of itself per shard
+ * (`{"action":"tick","shard":n}`, AGENT_SCHEDULE_SHARDS of them). Each shard's invocation queries
+ * the sparse `due` GSI for its agents due before the next tick, advances `nextRunAt` with a
+ * conditional UpdateItem and sends the slots to the dispatch queue with a per-message delay. It
+ * may do exactly that: invoke itself, Query the `due` index, UpdateItem the registry, SendMessage
+ * to the dispatch queue.
  */
 import { Duration } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { Construct } from 'constructs';
 import { DUE_INDEX } from '../../shared/definitions/tables';
@@ -34,6 +37,18 @@ export class Scheduler extends Construct {
       tableStatement('AdvanceNextRun', ctx.tables.Registry, ['dynamodb:UpdateItem']),
       sendStatement('DispatchSlots', ctx.dispatchQueue),
     );
+    // The fan-out: invoking itself. A policy of its own, not the role's default policy: the
+    // function depends on the default policy, so naming the function's ARN there would be a cycle.
+    new iam.Policy(this, 'FanOut', {
+      roles: [this.function.role],
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'TickShards',
+          actions: ['lambda:InvokeFunction'],
+          resources: [this.function.fn.functionArn],
+        }),
+      ],
+    });
     this.schedules = schedulesFor(this, ctx, 'scheduler', this.function.fn, { retryAttempts: 0, maxEventAge: Duration.minutes(1) });
   }
 }

@@ -60,6 +60,15 @@ export interface ScheduleStore {
   advance(name: string, expectNextRunAt: number, nextRunAt: number, opts: { activate: boolean; at: number }): Promise<boolean>;
 }
 
+/**
+ * Starts one scheduler tick per shard, each on its own (the cloud: one asynchronous invocation of
+ * the scheduler function per shard, `{"action":"tick","shard":n}`). Resolves once every start was
+ * attempted, with the shards whose start failed.
+ */
+export interface ShardFanOut {
+  tickShards(shards: number[]): Promise<{ failed: number[] }>;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Heartbeats (DynamoDB table Heartbeats)
 

@@ -106,10 +106,46 @@ export interface DueAgent {
   generation: number;
 }
 
-/** Slot grid: slots of an agent start at multiples of its period (epoch ms). */
-export function nextSlotAtOrAfter(t: number, cycleSeconds: number): number {
-  const p = Math.round(cycleSeconds * 1000);
-  return Math.ceil(t / p) * p;
+/** An agent's period in whole milliseconds (at least 1). */
+export function slotPeriodMs(cycleSeconds: number): number {
+  return Math.max(1, Math.round(cycleSeconds * 1000));
+}
+
+/**
+ * Phase offset of an agent's slot grid, in [0, period) ms: a stable hash of its name (FNV-1a,
+ * then murmur3's finalizer so that it is not correlated with the `dueShard` of the same name),
+ * so that agents of the same period spread over the period instead of all starting at second 0.
+ * Pure and deterministic: every scheduler, monitor and local stand-in computes the same grid.
+ */
+export function slotOffsetMs(name: string, cycleSeconds: number): number {
+  let h = 2166136261;
+  for (let i = 0; i < name.length; i++) {
+    h ^= name.charCodeAt(i);
+    h = Math.imul(h, 16777619);
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return (h >>> 0) % slotPeriodMs(cycleSeconds);
+}
+
+/**
+ * Slot grid of an agent (epoch ms): `k × period + slotOffsetMs(name, period)`. The first slot at
+ * or after `t`.
+ */
+export function nextSlotAtOrAfter(t: number, cycleSeconds: number, name: string): number {
+  const p = slotPeriodMs(cycleSeconds);
+  const off = slotOffsetMs(name, cycleSeconds);
+  return Math.ceil((t - off) / p) * p + off;
+}
+
+/** The latest slot of the agent's grid at or before `t` (epoch ms). */
+export function latestSlotAtOrBefore(t: number, cycleSeconds: number, name: string): number {
+  const p = slotPeriodMs(cycleSeconds);
+  const off = slotOffsetMs(name, cycleSeconds);
+  return Math.floor((t - off) / p) * p + off;
 }
 
 /** One page of the registry in name order (`GET /agents?limit&cursor&status&prefix`). */

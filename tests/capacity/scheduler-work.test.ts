@@ -9,7 +9,9 @@
  * index at all). An SDK middleware counts what one tick sends and reads: requests per operation,
  * items the index queries read (ScannedCount), and the read units DynamoDB reports. The figures
  * must be identical for 100 and 10 000 registered agents. For contrast, one Scan of the 10 000
- * agent registry (what a scanning scheduler would read every tick) is measured too.
+ * agent registry (what a scanning scheduler would read every tick) is measured too. And one
+ * shard's invocation (the cloud's fan-out: `{"action":"tick","shard":n}`) does at most
+ * `maxPerShard` advances in pages of `pageSize`, however many of its agents are due.
  *
  * Setup writes the registry items with BatchWriteItem (clones of an item written by
  * DynamoRegistry.register, so the shape is the adapter's own); only the tick is measured.
@@ -121,7 +123,10 @@ async function registryWith(registered: number, due: number): Promise<{ table: s
 }
 
 /** One cloud tick of the scheduler handler at NOW, measured by SDK middleware on its own client. */
-async function measureTick(table: string): Promise<TickWork> {
+async function measureTick(
+  table: string,
+  opts: { event?: Record<string, unknown>; limits?: { pageSize: number; maxPerShard: number } } = {},
+): Promise<TickWork> {
   const clients = createClients({ region: 'us-east-1', endpoints: { dynamodb: ddbEndpoint() }, localCredentials: true });
   const counter = new RequestCounter();
   counter.count(clients.ddbRaw, 'DynamoDB', { capacity: true });
@@ -139,9 +144,10 @@ async function measureTick(table: string): Promise<TickWork> {
     schedule: new DynamoSchedule(clients.ddb, table),
     dispatcher,
     clock: new FakeClock(NOW),
-    config: { shards: SHARDS, horizonMs: schedulerHorizonMs(CLOUD_TICK_SECONDS) },
+    config: { shards: SHARDS, horizonMs: schedulerHorizonMs(CLOUD_TICK_SECONDS), ...opts.limits },
   });
-  const report = await tick({ action: 'tick' });
+  // no fan-out configured: one call ticks every shard (a fanned-out shard does its share of this)
+  const report = (await tick(opts.event ?? { action: 'tick' })) as TickReport;
   return {
     report,
     requests: counter.snapshot(),
@@ -195,6 +201,25 @@ describe('capacity: scheduler work per tick vs registered agents', () => {
     expect(largeIdle.requests).toEqual({ 'DynamoDB:Query': SHARDS });
     expect(largeIdle.itemsRead).toBe(0);
   });
+
+  it('one shard’s invocation (the fan-out): its work is bounded by its page size and maxPerShard, whatever is due', async () => {
+    // 3 000 agents all due in the window: about 750 in each of the 4 shards
+    const { table } = await registryWith(3_000, 3_000);
+    const shard = Number(shardOf(name(0), SHARDS));
+    const inShard = Array.from({ length: 3_000 }, (_, i) => name(i)).filter((n) => shardOf(n, SHARDS) === String(shard)).length;
+    expect(inShard).toBeGreaterThan(600);
+    const limits = { pageSize: 250, maxPerShard: 500 };
+    const first = await measureTick(table, { event: { action: 'tick', shard }, limits });
+    // two pages of 250, then the cap: 500 advances, the rest left for the next tick
+    expect(first.report).toMatchObject({ shards: 1, due: 500, advanced: 500, dispatched: 500, truncated: 1 });
+    expect(first.requests).toEqual({ 'DynamoDB:Query': 2, 'DynamoDB:UpdateItem': 500 });
+    expect(first.itemsRead).toBe(500);
+    const second = await measureTick(table, { event: { action: 'tick', shard }, limits });
+    expect(second.report).toMatchObject({ due: inShard - 500, advanced: inShard - 500, truncated: 0 });
+    expect(second.requests['DynamoDB:UpdateItem']).toBe(inShard - 500);
+    // the other shards were not touched
+    expect(first.dispatched + second.dispatched).toBe(inShard);
+  }, 120_000);
 
   it('a scan of the same 10 000-agent registry (a scanning scheduler, every tick) reads far more than the tick does', () => {
     // each registry item is well under 1 KB: a scan reads ~10 000 × size / 4 KB read units

@@ -27,6 +27,8 @@ import { bundleKey, versionSortKey } from '../../shared/core/bundle/identity';
 import { generateKeyPair, publicKeyOf, sha256Hex, signBundle } from '../../shared/core/bundle/signing';
 import { EnvSchema } from '../../shared/core/config';
 import { cycleRunId } from '../../shared/core/dispatch';
+import { slotOffsetMs } from '../../shared/core/registry';
+import { DEFAULT_SCHEDULE_SHARDS, shardOf } from '../../shared/definitions/tables';
 import { makeEnvelope, type Envelope } from '../../shared/core/envelope';
 import { toBusEvent } from '../../shared/core/bus/events';
 import { BUS_SOURCE } from '../../shared/definitions/routing';
@@ -149,6 +151,7 @@ const CLEARED = [
   ...Object.keys(EnvSchema.shape),
   ...Object.values(CLOUD_ENV).flatMap((v) => (typeof v === 'string' ? [v] : Object.values(v))),
   'AWS_SESSION_TOKEN',
+  'AWS_LAMBDA_FUNCTION_NAME',
   'AWS_PROFILE',
   'AWS_ENDPOINT_URL',
 ];
@@ -344,7 +347,8 @@ describe('each Lambda entry point, wired from its environment', () => {
     const bytes = new TextEncoder().encode('export default { runCycle() {} }; // env-scheduler');
     // Date frozen 30.5 s before a slot of a 10-minute agent: that slot is in the tick's window
     // (cloud: 90 s ahead), the next one is not, and the delay is known exactly
-    const slot = Math.floor(Date.now() / 3_600_000) * 3_600_000 + 2_400_000;
+    // (a slot of the agent's grid: k × 10 min + its phase offset)
+    const slot = Math.floor(Date.now() / 3_600_000) * 3_600_000 + 2_400_000 + slotOffsetMs('env-scheduler', 600);
     const now = slot - 30_500;
     expect(slot + 600_000).toBeGreaterThan(now + schedulerHorizonMs(CLOUD_TICK_SECONDS));
     vi.useFakeTimers({ toFake: ['Date'] });
@@ -366,6 +370,8 @@ describe('each Lambda entry point, wired from its environment', () => {
       overdue: 0,
       activated: 0,
       uncertain: 0,
+      shards: DEFAULT_SCHEDULE_SHARDS,
+      truncated: 0,
     });
     expect(sqsMock.commandCalls(SendMessageBatchCommand).map((c) => c.args[0].input)).toEqual([
       {
@@ -386,6 +392,63 @@ describe('each Lambda entry point, wired from its environment', () => {
       },
     ]);
     expect((await ownRegistry.get('env-scheduler'))?.nextRunAt).toBe(slot + 600_000);
+  });
+
+  it('scheduler in Lambda: the tick fans out, one asynchronous Invoke of itself per shard; each shard invocation ticks its shard', async () => {
+    const bytes = new TextEncoder().encode('export default { runCycle() {} }; // env-fan-out');
+    const slot = Math.floor(Date.now() / 3_600_000) * 3_600_000 + 2_400_000 + slotOffsetMs('env-fan-out', 600);
+    const now = slot - 30_500;
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(now);
+    const own = await createTestTables();
+    const ownRegistry = new DynamoRegistry(own.clients.ddb, own.names.Registry);
+    await registerBundle('env-fan-out', bytes, { cycleSeconds: 600 }, slot, ownRegistry);
+    const self = 'orchestrator-Scheduler-fn';
+    // what Lambda answers an asynchronous invocation: 202, queued
+    lambdaMock.on(InvokeCommand).resolves({ StatusCode: 202 });
+    const handler = await load(MODULES.scheduler, { ...stackEnv(), REGISTRY_TABLE: own.names.Registry, AWS_LAMBDA_FUNCTION_NAME: self });
+    expect(await handler({ action: 'tick' })).toEqual({ fannedOut: DEFAULT_SCHEDULE_SHARDS, failed: [] });
+    expect(invokes()).toEqual(
+      Array.from({ length: DEFAULT_SCHEDULE_SHARDS }, (_, shard) => ({
+        FunctionName: self,
+        InvocationType: 'Event',
+        Payload: { action: 'tick', shard },
+      })),
+    );
+    // the fanning tick itself read and dispatched nothing
+    expect(sqsMock.commandCalls(SendMessageBatchCommand)).toEqual([]);
+    expect((await ownRegistry.get('env-fan-out'))?.nextRunAt).toBe(slot);
+
+    // each shard's invocation (the payload above): only the agent's own shard has work
+    const mine = Number(shardOf('env-fan-out', DEFAULT_SCHEDULE_SHARDS));
+    for (let shard = 0; shard < DEFAULT_SCHEDULE_SHARDS; shard++) {
+      const report = await handler({ action: 'tick', shard });
+      expect(report, `shard ${shard}`).toMatchObject({
+        shards: 1,
+        due: shard === mine ? 1 : 0,
+        dispatched: shard === mine ? 1 : 0,
+        truncated: 0,
+      });
+    }
+    expect(sqsMock.commandCalls(SendMessageBatchCommand).map((c) => JSON.parse(c.args[0].input.Entries?.[0]?.MessageBody ?? '{}'))).toEqual(
+      [expect.objectContaining({ agent: 'env-fan-out', slot })],
+    );
+    expect((await ownRegistry.get('env-fan-out'))?.nextRunAt).toBe(slot + 600_000);
+    // no such shard; no other field
+    await expect(handler({ action: 'tick', shard: DEFAULT_SCHEDULE_SHARDS })).rejects.toThrow(/no shard 4/);
+    await expect(handler({ action: 'tick', shard: 1, at: now })).rejects.toThrow(/unsupported scheduler event/);
+
+    // a start that fails: the others are started, the tick fails naming the shard (the next tick covers it)
+    lambdaMock.reset();
+    lambdaMock.on(InvokeCommand).callsFake(async (input: InvokeCommandInput) => {
+      const { shard } = JSON.parse(new TextDecoder().decode(input.Payload as Uint8Array)) as { shard: number };
+      if (shard === 2) throw Object.assign(new Error('Rate exceeded'), { name: 'TooManyRequestsException', $metadata: {} });
+      return { StatusCode: 202 };
+    });
+    await expect(handler({ action: 'tick' })).rejects.toMatchObject({ name: 'SchedulerFanOutError', details: { failed: [2] } });
+    expect(invokes().map((i) => (i.Payload as { shard: number }).shard)).toEqual(
+      Array.from({ length: DEFAULT_SCHEDULE_SHARDS }, (_, i) => i),
+    );
   });
 
   it('runner: an SQS trigger message runs the bundle from S3, records the heartbeat and publishes agent.cycle', async () => {

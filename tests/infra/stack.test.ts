@@ -420,17 +420,20 @@ describe('IAM: least privilege per function', () => {
       JSON.stringify(p.Properties?.Roles ?? []).includes(`"${roleIds.Sandbox}"`),
     );
     expect(policiesOfRole).toHaveLength(1);
-    // who may invoke it: exactly the runner and the manager, on exactly this function
+    // who may invoke it: exactly the runner and the manager, on exactly this function; the only
+    // other function that invokes one is the scheduler, itself (the fan-out by shard)
     const sandboxArn = arnOf(fnIds.Sandbox as string);
     const invokers = Object.keys(roleStatements)
       .filter((name) => (roleStatements[name] ?? []).some((st) => actionsOf(st).includes('lambda:InvokeFunction')))
       .sort();
-    expect(invokers).toEqual(['AgentManager', 'Runner']);
-    for (const name of invokers) {
+    expect(invokers).toEqual(['AgentManager', 'Runner', 'Scheduler']);
+    const invoked = (name: string) => {
       const lambdaStatements = (roleStatements[name] ?? []).filter((st) => actionsOf(st).includes('lambda:InvokeFunction'));
       expect(lambdaStatements.flatMap(actionsOf), name).toEqual(['lambda:InvokeFunction']);
-      expect(lambdaStatements.flatMap(resourcesOf), name).toEqual([sandboxArn]);
-    }
+      return lambdaStatements.flatMap(resourcesOf);
+    };
+    for (const name of ['AgentManager', 'Runner']) expect(invoked(name), name).toEqual([sandboxArn]);
+    expect(invoked('Scheduler')).toEqual([arnOf(fnIds.Scheduler as string)]);
   });
 
   it('only the ledger writer writes the ledger', () => {
@@ -448,6 +451,18 @@ describe('IAM: least privilege per function', () => {
     expect(grants('Scheduler', 'dynamodb:UpdateItem', registry)).toBe(true);
     expect(grants('Scheduler', 'dynamodb:Scan', registry)).toBe(false);
     expect(grants('Scheduler', 'sqs:SendMessage', arnOf(id(stack.dispatch.queue)))).toBe(true);
+    // the fan-out: one asynchronous invocation of itself per shard
+    expect(grants('Scheduler', 'lambda:InvokeFunction', arnOf(fnIds.Scheduler as string))).toBe(true);
+    expect([...allActions('Scheduler')].sort()).toEqual([
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+      'lambda:InvokeFunction',
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+      'sqs:GetQueueAttributes',
+      'sqs:GetQueueUrl',
+      'sqs:SendMessage',
+    ]);
     expect(grants('HealthMonitor', 'dynamodb:Query', { 'Fn::Join': ['', [arnOf(tableIds.Heartbeats), '/index/expect']] })).toBe(true);
   });
 

@@ -7,6 +7,7 @@ import { ActionNotAllowedError, UnknownActionError } from '../../shared/core/con
 import { ConflictError, NotFoundError, ValidationError } from '../../shared/core/errors';
 import { FakeClock } from '../../shared/core/clock';
 import { DispatchMessageSchema } from '../../shared/core/dispatch';
+import { nextSlotAtOrAfter } from '../../shared/core/registry';
 import { createTestTables } from '../support/env';
 import { RecordingPublisher } from '../support/recording-publisher';
 import { RecordingDispatcher, T0, registration, testPolicy } from './helpers';
@@ -91,10 +92,12 @@ describe('ControlService (DynamoDB Local)', () => {
     expect(events.last('agent.paused')?.payload).toMatchObject({ name: 'alpha', by: 'operator', previousStatus: 'active' });
     await expect(control.pause('alpha')).rejects.toThrow(/already paused/);
     const resumed = await control.resume('alpha');
-    // now = T0 + 3.5 s, period 10 s: next slot T0 + 10 s
-    expect(resumed).toMatchObject({ status: 'active', nextRunAt: new Date(T0 + 10_000).toISOString() });
+    // now = T0 + 3.5 s, period 10 s: the next slot of alpha's grid (k × 10 s + its phase offset)
+    const next = nextSlotAtOrAfter(T0 + 3_500, 10, 'alpha');
+    expect(next - (T0 + 3_500)).toBeLessThan(10_000);
+    expect(resumed).toMatchObject({ status: 'active', nextRunAt: new Date(next).toISOString() });
     // first heartbeat expected by slot + stuck limit: max(3·10, 10 + 2 + 30) = 42 s
-    expect((await heartbeats.get('alpha'))?.expectBy).toBe(T0 + 10_000 + 42_000);
+    expect((await heartbeats.get('alpha'))?.expectBy).toBe(next + 42_000);
     expect(events.topics()).toEqual(['agent.paused', 'agent.resumed']);
   });
 
@@ -142,7 +145,11 @@ describe('ControlService (DynamoDB Local)', () => {
     expect(dispatcher.items).toEqual([]);
     const gen = (await registry.get('beta'))?.generation ?? 0;
     const v = await control.release('beta');
-    expect(v).toMatchObject({ status: 'active', nextRunAt: new Date(T0 + 60_000).toISOString(), consecutiveErrors: 0 });
+    expect(v).toMatchObject({
+      status: 'active',
+      nextRunAt: new Date(nextSlotAtOrAfter(T0 + 3_500, 60, 'beta')).toISOString(),
+      consecutiveErrors: 0,
+    });
     expect((await registry.get('beta'))?.generation).toBe(gen + 1);
     expect(events.topics()).toEqual(['agent.quarantined', 'agent.released']);
     await expect(control.release('beta')).rejects.toThrow(/only quarantined agents/);

@@ -126,6 +126,17 @@ export async function startRuntime(opts: RuntimeOptions = {}) {
       return out;
     },
 
+    /**
+     * Moves the clock (by less than a period) to the latest of these agents' next slots, so that
+     * the next `step`s run a known number of their slots: slots start at each agent's phase
+     * offset on its grid, not at whole periods.
+     */
+    async alignTo(...names: string[]) {
+      const next = await Promise.all(names.map(async (n) => (await registry.get(n))?.nextRunAt ?? 0));
+      const target = Math.max(...next);
+      if (target > clock.now()) clock.advance(target - clock.now());
+    },
+
     /** Lets everything due now happen: runs, then bus deliveries (health monitor), repeatedly until quiet. */
     async settle() {
       for (let i = 0; i < 10; i++) {
@@ -141,7 +152,7 @@ export async function startRuntime(opts: RuntimeOptions = {}) {
 
     /** One local-mode second: scheduler tick at `now`, due runs, deliveries; then the clock moves on. */
     async step(ms = 1000, opts2: { sweep?: boolean } = {}): Promise<TickReport> {
-      const tick = await scheduler({ action: 'tick' });
+      const tick = (await scheduler({ action: 'tick' })) as TickReport;
       await rt.settle();
       if (opts2.sweep) {
         await health!({ action: 'sweep' });

@@ -144,6 +144,7 @@ describe('release: a fresh restart window (fast backoff, so quarantine comes qui
 
     const before = rt.runsOf('relapse').length;
     await rt.control.release('relapse');
+    await rt.alignTo('relapse');
     for (let s = 0; s < 3; s++) await rt.step(1000);
     const after = rt.runsOf('relapse').slice(before);
     expect(after.length).toBe(3);
@@ -243,6 +244,7 @@ describe('hangs, crashes, memory blow-ups and stuck agents', () => {
 
   it('a hang is cut at the timeout and counted as a failure (restart at the threshold)', async () => {
     await rt.publish('hangs', 'hanger.mjs');
+    await rt.alignTo('hangs');
     for (let s = 0; s < 3; s++) await rt.step(1000);
     const runs = rt.runsOf('hangs');
     expect(runs.map((e) => [e.topic, e.payload.outcome, e.payload.error, e.payload.consecutiveErrors])).toEqual([
@@ -258,6 +260,7 @@ describe('hangs, crashes, memory blow-ups and stuck agents', () => {
   it('process.exit(1) and an unbounded allocation fail only their own run', async () => {
     await rt.publish('exits', 'exiter.mjs');
     await rt.publish('hogs', 'hog.mjs');
+    await rt.alignTo('exits', 'hogs', 'calm');
     for (let s = 0; s < 2; s++) await rt.step(1000);
     expect(rt.runsOf('exits').map((e) => [e.payload.outcome, e.payload.error])).toEqual([
       ['crashed', 'agent code ended its worker (exit code 1) before the run finished'],
@@ -294,6 +297,7 @@ describe('hangs, crashes, memory blow-ups and stuck agents', () => {
   });
 
   it('a stopped runner is not mistaken for stuck agents; queued slots are not replayed in a burst', async () => {
+    await rt.alignTo('calm');
     for (let s = 0; s < 3; s++) await rt.step(1000, { sweep: true });
     expect(rt.runsOf('calm').map((e) => e.payload.outcome)).toEqual(['ok', 'ok', 'ok']);
     await rt.pool.stop(); // runs in flight finish, nothing new starts

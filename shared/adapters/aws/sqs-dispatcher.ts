@@ -3,7 +3,8 @@
  * SQS the timer: DelaySeconds = clamp(ceil((notBefore - now) / 1000), 0, 900), so a slot is never
  * delivered before its start. Messages go out in SendMessageBatch requests of at most 10 entries
  * (and 256 KB); entries SQS refuses are retried once (sender faults are not), and what still
- * failed is reported with DispatchError after every batch was tried.
+ * failed is reported with DispatchError after every batch was tried. Batches go out
+ * `concurrency` at a time (default 8): a shard's tick at fleet size hands over thousands of slots.
  */
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
 import { DispatchMessageSchema, type DispatchItem } from '../../core/dispatch';
@@ -24,11 +25,14 @@ export function delaySeconds(notBefore: number, now: number): number {
 export interface SqsDispatcherOptions {
   clock?: Clock;
   logger?: Logger;
+  /** SendMessageBatch requests in flight (default 8) */
+  concurrency?: number;
 }
 
 export class SqsDispatcher implements Dispatcher {
   private readonly clock: Clock;
   private readonly log: Logger;
+  private readonly concurrency: number;
 
   constructor(
     private readonly sqs: SQSClient,
@@ -37,6 +41,7 @@ export class SqsDispatcher implements Dispatcher {
   ) {
     this.clock = opts.clock ?? systemClock;
     this.log = opts.logger ?? silentLogger;
+    this.concurrency = Math.max(1, opts.concurrency ?? 8);
   }
 
   async dispatch(items: DispatchItem[]): Promise<void> {
@@ -63,25 +68,32 @@ export class SqsDispatcher implements Dispatcher {
     if (cur.length) batches.push(cur);
 
     const failed: DispatchError['failed'] = [];
-    for (const batch of batches) {
-      let pending = batch;
-      for (let attempt = 1; pending.length > 0; attempt++) {
-        const out = await this.sqs.send(
-          new SendMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: pending.map(({ runId: _r, ...e }) => e) }),
-        );
-        const bad = out.Failed ?? [];
-        if (bad.length === 0) break;
-        const byId = new Map(pending.map((e) => [e.Id, e]));
-        const retry = bad.filter((f) => !f.SenderFault && attempt < 2);
-        for (const f of bad.filter((x) => !retry.includes(x))) {
-          failed.push({ runId: byId.get(f.Id)?.runId ?? f.Id ?? '?', code: f.Code ?? 'unknown', message: f.Message ?? '' });
-        }
-        pending = retry.map((f) => byId.get(f.Id)).filter((e): e is (typeof entries)[number] => e !== undefined);
-      }
-    }
+    let next = 0;
+    const sendBatches = async () => {
+      while (next < batches.length) await this.sendBatch(batches[next++] as typeof entries, failed);
+    };
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, batches.length) }, sendBatches));
     if (failed.length) {
       this.log.error('dispatch failed', { failed });
       throw new DispatchError(`${failed.length} of ${items.length} dispatch messages were not accepted by SQS`, failed);
+    }
+  }
+
+  /** One batch, its entries SQS refused (not for the sender's fault) retried once. */
+  private async sendBatch(batch: (SendMessageBatchRequestEntry & { runId: string })[], failed: DispatchError['failed']): Promise<void> {
+    let pending = batch;
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      const out = await this.sqs.send(
+        new SendMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: pending.map(({ runId: _r, ...e }) => e) }),
+      );
+      const bad = out.Failed ?? [];
+      if (bad.length === 0) break;
+      const byId = new Map(pending.map((e) => [e.Id, e]));
+      const retry = bad.filter((f) => !f.SenderFault && attempt < 2);
+      for (const f of bad.filter((x) => !retry.includes(x))) {
+        failed.push({ runId: byId.get(f.Id)?.runId ?? f.Id ?? '?', code: f.Code ?? 'unknown', message: f.Message ?? '' });
+      }
+      pending = retry.map((f) => byId.get(f.Id)).filter((e): e is (typeof batch)[number] => e !== undefined);
     }
   }
 }

@@ -245,7 +245,7 @@ export class ControlService {
     const cur = await this.record(name);
     this.allow(cur, 'resume', ['paused'], cur.status === 'quarantined' ? 'release it instead' : undefined);
     const now = this.clock.now();
-    const next = nextSlotAtOrAfter(now, cur.cycleSeconds);
+    const next = nextSlotAtOrAfter(now, cur.cycleSeconds, cur.name);
     const rec = await this.deps.registry.transition(cur.name, {
       to: 'active',
       from: ['paused'],
@@ -332,7 +332,7 @@ export class ControlService {
     const cur = await this.record(name);
     this.allow(cur, 'release', ['quarantined'], 'only quarantined agents can be released');
     const now = this.clock.now();
-    const next = nextSlotAtOrAfter(now, cur.cycleSeconds);
+    const next = nextSlotAtOrAfter(now, cur.cycleSeconds, cur.name);
     const rec = await this.deps.registry.transition(cur.name, {
       to: 'active',
       from: ['quarantined'],

@@ -130,7 +130,7 @@ export class AgentManager {
         signer: verified.signer,
         manifest,
         at,
-        firstRunAt: nextSlotAtOrAfter(this.clock.now(), manifest.cycleSeconds),
+        firstRunAt: nextSlotAtOrAfter(this.clock.now(), manifest.cycleSeconds, id.name),
       });
       if (res.outcome === 'not_newer') {
         throw new BundleRejectedError('not_newer', `version ${id.version} is not newer than the active version ${res.activeVersion}`, {

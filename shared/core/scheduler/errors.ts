@@ -17,3 +17,9 @@ export class SchedulerStoreError extends codedError('scheduler_store_failed') {
   override name = 'SchedulerStoreError';
   override readonly retryable = true;
 }
+
+/** The tick could not start the ticks of some shards (fan-out); they run with the next tick. */
+export class SchedulerFanOutError extends codedError('scheduler_fanout_failed') {
+  override name = 'SchedulerFanOutError';
+  override readonly retryable = true;
+}

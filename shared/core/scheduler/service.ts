@@ -13,8 +13,15 @@
  *
  * If the dispatcher fails, the advances this tick won are rolled back (conditionally), so the
  * next tick finds those agents overdue and runs their latest slot.
+ *
+ * A tick covers every shard, or the shards it is given (the cloud fans the tick out: one
+ * invocation per shard). Each shard's work is bounded: at most `maxPerShard` agents, no new page
+ * once `budgetMs` has passed, and at most `maxAdvancesPerSecond` conditional advances a second
+ * (each moves the agent's entry in the `due` index, whose partition is the shard: this keeps the
+ * partition under DynamoDB's per-partition write limit). Agents left over are picked up by the
+ * next tick (overdue: their latest slot runs).
  */
-import { nextSlotAtOrAfter, type DueAgent } from '../registry';
+import { latestSlotAtOrBefore, nextSlotAtOrAfter, slotPeriodMs, type DueAgent } from '../registry';
 import { cycleRunId, type DispatchItem } from '../dispatch';
 import type { Dispatcher, ScheduleStore } from '../ports';
 import { systemClock, type Clock } from '../clock';
@@ -35,13 +42,29 @@ export interface SchedulerOptions {
   maxSlotsPerAgent?: number;
   /** parallel conditional advances per shard (default 16) */
   concurrency?: number;
+  /** no further query page once a shard's tick has run this long (ms; default: no limit) */
+  budgetMs?: number;
+  /** pace each shard's advances to at most this many per second (default: unpaced) */
+  maxAdvancesPerSecond?: number;
 }
+
+/** Real time for pacing and the budget (monotonic ms, sleep); tests and simulations inject their own. */
+export interface PaceTimer {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+export const realPaceTimer: PaceTimer = {
+  now: () => performance.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
 
 export interface SchedulerDeps {
   schedule: ScheduleStore;
   dispatcher: Dispatcher;
   clock?: Clock;
   logger?: Logger;
+  timer?: PaceTimer;
 }
 
 export interface TickReport {
@@ -61,6 +84,10 @@ export interface TickReport {
   activated: number;
   /** advances that failed with an error (store unreachable): their slots were dispatched anyway */
   uncertain: number;
+  /** shards this tick covered */
+  shards: number;
+  /** shards that stopped at maxPerShard or budgetMs with a full last page: agents left over run next tick */
+  truncated: number;
 }
 
 export interface SlotPlan {
@@ -71,17 +98,28 @@ export interface SlotPlan {
 }
 
 /**
- * Slots of one due agent for a tick at `now` with window end `before` (inclusive). A nextRunAt in
- * the past collapses to the latest overdue slot, run at once; then the grid continues.
+ * Slots of one due agent for a tick at `now` with window end `before` (inclusive), on the agent's
+ * grid (`k × period + slotOffsetMs(name)`). A nextRunAt in the past collapses to the latest
+ * overdue slot, run at once; then the grid continues. A nextRunAt off the grid (the first slot
+ * after a restart backoff, or one stored on the grid of an older release, before phase offsets)
+ * is one slot of its own: it runs once, and the slots after it are on the grid, the first of them
+ * at least a period later.
  */
-export function planSlots(agent: Pick<DueAgent, 'nextRunAt' | 'cycleSeconds'>, now: number, before: number, maxSlots = 1000): SlotPlan {
-  const p = Math.max(1, Math.round(agent.cycleSeconds * 1000));
-  const after = (t: number) => nextSlotAtOrAfter(t + 1, agent.cycleSeconds);
+export function planSlots(
+  agent: Pick<DueAgent, 'name' | 'nextRunAt' | 'cycleSeconds'>,
+  now: number,
+  before: number,
+  maxSlots = 1000,
+): SlotPlan {
+  // the next slot at least a period later: the grid's next slot after a grid slot; after an
+  // off-grid one, the first grid slot a full period on (two runs of an agent are never closer
+  // than its period, so a late older slot is never refused for a newer one that ran first)
+  const after = (t: number) => nextSlotAtOrAfter(t + slotPeriodMs(agent.cycleSeconds), agent.cycleSeconds, agent.name);
   const slots: SlotPlan['slots'] = [];
   let s = agent.nextRunAt;
   let overdue = false;
   if (s < now) {
-    const latest = Math.max(s, Math.floor(now / p) * p);
+    const latest = Math.max(s, latestSlotAtOrBefore(now, agent.cycleSeconds, agent.name));
     slots.push({ slot: latest, notBefore: now });
     overdue = true;
     s = after(latest);
@@ -116,6 +154,7 @@ export class SchedulerService {
   private readonly maxPerShard: number;
   private readonly maxSlotsPerAgent: number;
   private readonly concurrency: number;
+  private readonly timer: PaceTimer;
 
   constructor(
     private readonly deps: SchedulerDeps,
@@ -130,21 +169,40 @@ export class SchedulerService {
     this.maxPerShard = opts.maxPerShard ?? 20_000;
     this.maxSlotsPerAgent = opts.maxSlotsPerAgent ?? 1000;
     this.concurrency = opts.concurrency ?? 16;
+    this.timer = deps.timer ?? realPaceTimer;
+    if (opts.maxAdvancesPerSecond !== undefined && !(opts.maxAdvancesPerSecond > 0))
+      throw new SchedulerConfigError(`maxAdvancesPerSecond must be > 0, got ${opts.maxAdvancesPerSecond}`);
   }
 
-  async tick(now: number = this.clock.now()): Promise<TickReport> {
+  /** The shard names, "0" … String(shards - 1). */
+  get shardNames(): string[] {
+    return Array.from({ length: this.opts.shards }, (_, i) => String(i));
+  }
+
+  /** One tick of the given shards (default: all of them). */
+  async tick(now: number = this.clock.now(), shards: readonly string[] = this.shardNames): Promise<TickReport> {
+    for (const sh of shards)
+      if (!this.shardNames.includes(sh)) throw new SchedulerConfigError(`no shard ${sh}: shards are 0..${this.opts.shards - 1}`);
     const horizonMs = this.opts.horizonMs;
     const before = now + horizonMs;
-    const report: TickReport = { at: now, horizonMs, due: 0, advanced: 0, lost: 0, dispatched: 0, overdue: 0, activated: 0, uncertain: 0 };
+    const report: TickReport = {
+      at: now,
+      horizonMs,
+      due: 0,
+      advanced: 0,
+      lost: 0,
+      dispatched: 0,
+      overdue: 0,
+      activated: 0,
+      uncertain: 0,
+      shards: shards.length,
+      truncated: 0,
+    };
     const won: Won[] = [];
     // a shard whose query fails (store unreachable mid-tick) does not cost the other shards the
     // slots they won: those are dispatched first, then the tick reports the failure
     const shardErrors: unknown[] = [];
-    await Promise.all(
-      Array.from({ length: this.opts.shards }, (_, i) =>
-        this.tickShard(String(i), now, before, report, won).catch((e: unknown) => void shardErrors.push(e)),
-      ),
-    );
+    await Promise.all(shards.map((sh) => this.tickShard(sh, now, before, report, won).catch((e: unknown) => void shardErrors.push(e))));
     const items: DispatchItem[] = [];
     for (const w of won) {
       for (const s of w.plan.slots) {
@@ -175,7 +233,7 @@ export class SchedulerService {
     report.dispatched = items.length;
     if (shardErrors.length > 0)
       throw new SchedulerStoreError(
-        `${shardErrors.length} of ${this.opts.shards} shards failed this tick (the rest dispatched ${items.length} slots): ${errorMessage(shardErrors[0])}`,
+        `${shardErrors.length} of ${shards.length} shards failed this tick (the rest dispatched ${items.length} slots): ${errorMessage(shardErrors[0])}`,
         { shards: shardErrors.length, dispatched: items.length },
       );
     if (report.due > 0) this.log.debug('tick', { ...report });
@@ -184,12 +242,26 @@ export class SchedulerService {
 
   private async tickShard(shard: string, now: number, before: number, report: TickReport, won: Won[]): Promise<void> {
     let seen = 0;
+    const started = this.timer.now();
+    const rate = this.opts.maxAdvancesPerSecond;
+    const interval = rate === undefined ? 0 : 1000 / rate;
+    let nextStart = started;
+    // the k-th advance of the shard starts no earlier than k / rate seconds into the tick
+    const pace = async () => {
+      if (interval === 0) return;
+      const t = this.timer.now();
+      const at = Math.max(nextStart, t);
+      nextStart = at + interval;
+      if (at > t) await this.timer.sleep(at - t);
+    };
     for (;;) {
-      const due = await this.deps.schedule.queryDue(shard, before, Math.min(this.pageSize, this.maxPerShard - seen));
+      const limit = Math.min(this.pageSize, this.maxPerShard - seen);
+      const due = await this.deps.schedule.queryDue(shard, before, limit);
       report.due += due.length;
       seen += due.length;
       await mapLimit(due, this.concurrency, async (agent) => {
         const plan = planSlots(agent, now, before, this.maxSlotsPerAgent);
+        await pace();
         const activate = agent.status === 'restarting';
         let ok: boolean;
         try {
@@ -212,9 +284,15 @@ export class SchedulerService {
         won.push({ agent, plan });
       });
       // a full page may hide more due agents (every agent read has moved past `before` or left the index)
-      if (due.length < this.pageSize || seen >= this.maxPerShard) {
-        if (seen >= this.maxPerShard)
-          this.log.warn('tick reached maxPerShard; the rest run next tick', { shard, maxPerShard: this.maxPerShard });
+      if (due.length < limit) return;
+      if (seen >= this.maxPerShard) {
+        report.truncated++;
+        this.log.warn('tick reached maxPerShard; the rest run next tick', { shard, maxPerShard: this.maxPerShard });
+        return;
+      }
+      if (this.opts.budgetMs !== undefined && this.timer.now() - started >= this.opts.budgetMs) {
+        report.truncated++;
+        this.log.warn('tick used its time budget; the rest run next tick', { shard, budgetMs: this.opts.budgetMs, seen });
         return;
       }
     }
