@@ -1,6 +1,6 @@
 /**
  * Operator commands of agentctl — a thin client of the control API (CONTRACT):
- *   agents | pause N | resume N | trigger N | restart N | quarantine N | release N
+ *   agents | agent N | pause N | resume N | trigger N | restart N | quarantine N | release N
  *   ledger verify [--digests] | ledger tail [-n N] [--follow] [--topic T] [--agent A]
  * Options: --api URL (else AGENT_API_URL, else the running local mode), --iam (SigV4),
  * --json (raw API JSON).
@@ -11,7 +11,7 @@ import type { Io } from './agentctl';
 import { OperationError, UsageError } from './errors';
 import { describeError, request, resolveTarget, authHeaders, routeUrl, streamTarget, type ApiTarget } from './api-client';
 import { AGENT_NAME_RE } from '../shared/core/bundle/identity';
-import type { AgentView } from '../shared/core/control/service';
+import type { AgentDetail, AgentView } from '../shared/core/control/service';
 import { AGENT_ACTIONS, type AgentAction } from '../shared/definitions/api';
 
 interface DigestCheck {
@@ -50,6 +50,36 @@ function entryLine(e: LedgerEntryLike): string {
   const to = e.recipient ? ` -> ${e.recipient}` : '';
   const replay = e.replayOf !== undefined ? ` (replay of #${e.replayOf})` : '';
   return `#${e.seq} ${e.ts} ${e.topic} ${e.sender}${to}${replay} ${JSON.stringify(e.payload)}\n`;
+}
+
+/** `agentctl agent NAME`: status, reason, last outcome, the last error with its time and stack. */
+export function agentReport(a: AgentDetail): string {
+  const lines: string[] = [];
+  const row = (k: string, v: string) => lines.push(`${k.padEnd(14)}${v}`);
+  lines.push(`${a.name} ${a.version}`);
+  row('status', `${a.status}${a.statusReason ? ` (${a.statusReason})` : ''}${a.statusChangedAt ? ` since ${a.statusChangedAt}` : ''}`);
+  if (a.status === 'quarantined')
+    row('', `no code of it runs until \`agentctl release ${a.name}\` (a new version stays quarantined until then)`);
+  row(
+    'last run',
+    a.lastOutcome
+      ? `${a.lastOutcome} at ${a.lastHeartbeat ?? '-'}${a.lastDurationMs !== null ? ` (${Math.round(a.lastDurationMs)} ms)` : ''}`
+      : 'none yet',
+  );
+  row('next run', a.nextRunAt ?? '-');
+  row('runs', `${a.cycles} cycles, ${a.failures} failed, ${a.consecutiveErrors} consecutive errors, ${a.restarts} restarts`);
+  const f = a.lastFailure;
+  if (!f) row('last error', 'none');
+  else {
+    const why = f.current
+      ? ''
+      : f.version !== null && f.version !== a.version
+        ? ` (version ${f.version}; not current: version ${a.version} registered since)`
+        : ' (not current: a later cycle succeeded)';
+    row(f.current ? 'error' : 'last error', `at ${f.at ?? '-'}${f.current && f.version ? ` (version ${f.version})` : ''}${why}`);
+    for (const l of (f.stack ?? f.error).split('\n')) lines.push(`  ${l}`);
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 async function call(target: ApiTarget, method: 'GET' | 'POST', route: string, body?: unknown): Promise<unknown> {
@@ -165,6 +195,16 @@ export async function runOpsCommand(argv: string[], io: Io): Promise<number> {
         a.lastError ?? '',
       ]);
     io.stdout.write(body.agents.length ? table(rows) : 'no agents registered\n');
+    return 0;
+  }
+
+  if (cmd === 'agent') {
+    const name = args[0];
+    if (!name || args.length > 1) throw new UsageError('usage: agentctl agent NAME');
+    if (!AGENT_NAME_RE.test(name)) throw new UsageError('agent name must match [a-z0-9][a-z0-9-]{1,62}');
+    const body = (await call(await target(), 'GET', `/agents/${name}`)) as AgentDetail;
+    if (values.json) out(body);
+    else io.stdout.write(agentReport(body));
     return 0;
   }
 

@@ -131,7 +131,10 @@ export const AgentViewSchema = z.object({
   nextRunAt: isoOrNull.describe('start of the next scheduled slot; null when not scheduled'),
   consecutiveErrors: z.number().int(),
   restarts: z.number().int().describe('restarts by the health monitor'),
-  lastError: z.string().nullable(),
+  lastError: z
+    .string()
+    .nullable()
+    .describe("the current failure streak's error; null once a cycle succeeded or a new version was registered (see lastFailure)"),
 });
 
 export const AgentDetailSchema = AgentViewSchema.extend({
@@ -150,6 +153,21 @@ export const AgentDetailSchema = AgentViewSchema.extend({
   lastOutcome: z.string().nullable(),
   lastDurationMs: z.number().nullable(),
   stuckAt: isoOrNull,
+  lastErrorAt: isoOrNull.describe('when lastError happened'),
+  lastErrorStack: z
+    .string()
+    .nullable()
+    .describe("lastError's stack: frames name agents/<name>/<version>.mjs:LINE:COL; at most 20 frames, 4 KB"),
+  lastFailure: z
+    .object({
+      error: z.string(),
+      stack: z.string().nullable(),
+      at: isoOrNull,
+      version: z.string().nullable(),
+      current: z.boolean().describe('it is lastError (the failure streak is not over)'),
+    })
+    .nullable()
+    .describe('the most recent failed run, kept after the agent recovered or was upgraded'),
 });
 
 export const LedgerEntrySchema = z.object({

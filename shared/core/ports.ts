@@ -82,6 +82,10 @@ export interface RunCompletion {
   at: number;
   outcome: RunOutcome;
   error: string | null;
+  /** a failure's stack, as agentStack (shared/core/stack.ts) keeps it */
+  stack?: string | null;
+  /** the agent version that ran (kept with a failure: lastErrorVersion) */
+  version?: string;
   durationMs: number;
   generation: number;
   /** only keys the run changed; `undefined` deletes a key */

@@ -352,7 +352,12 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
     if (failed) {
       u.setExpr('consecutiveErrors', `if_not_exists(${ce}, ${u.value(0)}) + ${u.value(1)}`)
         .set('lastError', (done.error ?? done.outcome).slice(0, 1000))
+        .set('lastErrorAt', done.at)
         .add('failures', 1);
+      if (done.stack) u.set('lastErrorStack', done.stack);
+      else u.remove('lastErrorStack');
+      if (done.version) u.set('lastErrorVersion', done.version);
+      else u.remove('lastErrorVersion');
     } else if (done.countsAsCycle) u.set('consecutiveErrors', 0);
     else u.setExpr('consecutiveErrors', `if_not_exists(${ce}, ${u.value(0)})`);
     if (done.countsAsCycle) {

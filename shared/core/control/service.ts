@@ -51,7 +51,23 @@ export interface AgentView {
   consecutiveErrors: number;
   /** restarts by the health monitor (operator restarts are not counted) */
   restarts: number;
+  /**
+   * The error of the current failure streak: the last failure's message while it is current
+   * (consecutive errors > 0, and of the version now registered); null once a cycle succeeded or a
+   * new version was registered. The last failure itself stays in the detail's `lastFailure`.
+   */
   lastError: string | null;
+}
+
+/** The most recent failed run, kept after the agent recovered or was upgraded. */
+export interface FailureView {
+  error: string;
+  /** frames naming the bundle key (`agents/<name>/<version>.mjs:LINE:COL`), at most 20 frames / 4 KB */
+  stack: string | null;
+  at: string | null;
+  version: string | null;
+  /** it is the agent's current state (see AgentView.lastError) */
+  current: boolean;
 }
 
 /** `GET /agents/{name}`: the view plus what an operator needs to understand it. */
@@ -72,6 +88,12 @@ export interface AgentDetail extends AgentView {
   lastDurationMs: number | null;
   /** ISO time by which the next heartbeat is expected before the agent counts as stuck */
   stuckAt: string | null;
+  /** when lastError happened (null when there is no current error) */
+  lastErrorAt: string | null;
+  /** lastError's stack (null when there is no current error, or no stack) */
+  lastErrorStack: string | null;
+  /** the most recent failure, current or not; null before the first */
+  lastFailure: FailureView | null;
 }
 
 export interface ControlResult {
@@ -90,6 +112,15 @@ export interface ControlDeps {
   logger?: Logger;
 }
 
+/**
+ * Whether the heartbeat's last failure is the agent's current state: the failure streak is not
+ * over (a successful cycle resets it) and the failing version is still the registered one.
+ */
+export function lastErrorIsCurrent(rec: Pick<AgentRecord, 'version'>, hb: HeartbeatRecord | null | undefined): boolean {
+  if (!hb?.lastError || hb.consecutiveErrors === 0) return false;
+  return hb.lastErrorVersion === null || hb.lastErrorVersion === rec.version;
+}
+
 export function toAgentView(rec: AgentRecord, hb: HeartbeatRecord | null | undefined): AgentView {
   return {
     name: rec.name,
@@ -100,8 +131,26 @@ export function toAgentView(rec: AgentRecord, hb: HeartbeatRecord | null | undef
     nextRunAt: isoOrNull(rec.nextRunAt),
     consecutiveErrors: hb?.consecutiveErrors ?? 0,
     restarts: rec.restarts,
-    lastError: hb?.lastError ?? null,
+    lastError: lastErrorIsCurrent(rec, hb) ? (hb?.lastError ?? null) : null,
   };
+}
+
+function failureFields(
+  rec: AgentRecord,
+  hb: HeartbeatRecord | null | undefined,
+): Pick<AgentDetail, 'lastErrorAt' | 'lastErrorStack' | 'lastFailure'> {
+  if (!hb?.lastError) return { lastErrorAt: null, lastErrorStack: null, lastFailure: null };
+  const current = lastErrorIsCurrent(rec, hb);
+  const lastFailure: FailureView = {
+    error: hb.lastError,
+    stack: hb.lastErrorStack,
+    at: isoOrNull(hb.lastErrorAt),
+    version: hb.lastErrorVersion,
+    current,
+  };
+  return current
+    ? { lastErrorAt: lastFailure.at, lastErrorStack: lastFailure.stack, lastFailure }
+    : { lastErrorAt: null, lastErrorStack: null, lastFailure };
 }
 
 export class ControlService {
@@ -147,6 +196,7 @@ export class ControlService {
       lastOutcome: hb?.lastOutcome ?? null,
       lastDurationMs: hb?.lastDurationMs ?? null,
       stuckAt: isoOrNull(hb?.expectBy),
+      ...failureFields(rec, hb),
     };
   }
 

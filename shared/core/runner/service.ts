@@ -55,6 +55,7 @@ import { stuckDeadline, type HealthPolicy } from '../health/policy';
 import { systemClock, type Clock } from '../clock';
 import { silentLogger, type Logger } from '../logger';
 import { bundleKey } from '../bundle/identity';
+import { agentStack } from '../stack';
 import {
   BundleReverifyError,
   BundleUnavailableError,
@@ -319,6 +320,8 @@ export class RunnerService {
       at,
       outcome: result.outcome,
       error: result.error,
+      stack: result.outcome === 'ok' ? null : agentStack(result.stack, rec.bundleKey, result.error),
+      version: rec.version,
       durationMs: result.durationMs,
       generation: rec.generation,
       stateChanges: result.outcome === 'ok' ? result.stateChanges : {},
@@ -369,7 +372,11 @@ export class RunnerService {
     };
     const record = ok
       ? orchestratorEvent('agent.cycle', { ...run, published: envelopes.length }, at)
-      : orchestratorEvent('agent.failed', { ...run, error: result.error, consecutiveErrors }, at);
+      : orchestratorEvent(
+          'agent.failed',
+          { ...run, error: result.error, stack: agentStack(result.stack, rec.bundleKey, result.error), consecutiveErrors },
+          at,
+        );
     let publishError: string | undefined;
     try {
       await retryFollowUp(() => this.deps.events.publish([...envelopes, record]), {
