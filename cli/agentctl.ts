@@ -40,7 +40,7 @@ bundle commands:
                                                      to the hot directory (local mode's by default) and, in local mode,
                                                      wait for agent.registered or bundle.rejected (exit 1 with the reason)
 operator commands (API client; --api URL or AGENT_API_URL, token AGENT_API_TOKEN or the local data dir's):
-  agents | agent N | pause N | resume N | trigger N | restart N | quarantine N | release N | ledger verify [--digests] | ledger tail
+  agents | agent N | logs N [--follow] | pause N | resume N | trigger N | restart N | quarantine N | release N | ledger verify [--digests] | ledger tail
 `;
 
 function bundleArgs(args: string[], extra: Record<string, { type: 'string' | 'boolean' }> = {}) {

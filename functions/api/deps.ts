@@ -16,7 +16,7 @@ import type { BusCounters } from './metrics';
  * `act` throws ValidationError (bad name/action), NotFoundError (unknown agent) or
  * ConflictError (not allowed from the current status).
  */
-export type AgentControl = Pick<ControlService, 'list' | 'describe' | 'act'>;
+export type AgentControl = Pick<ControlService, 'list' | 'describe' | 'act' | 'logs'>;
 
 export interface StreamSettings {
   pollMs?: number;

@@ -8,6 +8,7 @@ import { TopicSchema } from '../../shared/core/envelope';
 import { ALL_COMPONENT_NAMES } from '../../shared/definitions/routing';
 import { AGENT_ACTIONS, COMPONENT_ACTIONS, type RestRouteId } from '../../shared/definitions/api';
 import { AgentStatusSchema } from '../../shared/core/registry';
+import { LOGS_DEFAULT_LIMIT, LOGS_MAX_LIMIT } from '../../shared/core/logs';
 
 export { AgentNameSchema };
 
@@ -223,6 +224,30 @@ export const ROUTE_SCHEMAS = {
     params: agentParams,
     query: EmptyQuerySchema,
     ok: okJson(200, AgentDetailSchema),
+    errors: [400, 404],
+  },
+  agentLogs: {
+    summary: "The agent's own most recent log lines (ctx.log and what it printed), oldest first",
+    params: agentParams,
+    query: z.object({ limit: qInt(1, LOGS_MAX_LIMIT).optional().describe(`lines, default ${LOGS_DEFAULT_LIMIT}`) }).strict(),
+    ok: okJson(
+      200,
+      z.object({
+        agent: AgentNameSchema,
+        lines: z.array(
+          z.object({
+            ts: z.string(),
+            level: z.enum(['debug', 'info', 'warn', 'error']),
+            msg: z.string(),
+            fields: z.record(z.string(), z.unknown()).optional(),
+            runId: z.string(),
+            kind: z.enum(['cycle', 'trigger', 'envelope']),
+            cycle: z.number().int(),
+            version: z.string(),
+          }),
+        ),
+      }),
+    ),
     errors: [400, 404],
   },
   agentAction: {

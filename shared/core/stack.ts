@@ -26,9 +26,8 @@ const FRAME_RE = /^\s+at\s/;
 const HOST_FRAME_RE = /\((?:\[eval\]|\[worker eval\]|node:[^)]*)(?::\d+:\d+)?\)$|^\s+at\s(?:\[eval\]|\[worker eval\]|node:)\S*$/;
 
 /**
- * The stack to keep for `key`, or null when there is none worth keeping. `message` (the error's
- * `name: message`) replaces the stack's own first line(s) when given, so what is shown above the
- * frames is exactly the error the agent reported.
+ * The stack to keep for `key`, or null when there is none worth keeping. Its first line(s) are the
+ * stack's own (V8's `Name: message`); `message` stands in when the stack has none.
  */
 export function agentStack(stack: string | null | undefined, key: string, message?: string | null): string | null {
   if (typeof stack !== 'string' || stack.trim() === '') return null;
@@ -40,7 +39,7 @@ export function agentStack(stack: string | null | undefined, key: string, messag
   const frames = (firstFrame < 0 ? [] : lines.slice(firstFrame)).filter((l) => FRAME_RE.test(l) && !HOST_FRAME_RE.test(l));
   const shown = frames.slice(0, MAX_STACK_FRAMES).map((l) => `    ${l.trim()}`);
   if (frames.length > MAX_STACK_FRAMES) shown.push(`    ... ${frames.length - MAX_STACK_FRAMES} more frames`);
-  const title = (message ?? head.join('\n')).trim() || 'Error';
+  const title = head.join('\n').trim() || message?.trim() || 'Error';
   let out = [title, ...shown].join('\n');
   if (Buffer.byteLength(out, 'utf8') > MAX_STACK_BYTES) {
     const marker = '\n    ... (cut at 4 KB)';

@@ -66,6 +66,7 @@ export const API_ROUTES = [
   { id: 'health', method: 'GET', path: '/healthz', public: true },
   { id: 'listAgents', method: 'GET', path: '/agents' },
   { id: 'getAgent', method: 'GET', path: '/agents/{name}' },
+  { id: 'agentLogs', method: 'GET', path: '/agents/{name}/logs' },
   { id: 'agentAction', method: 'POST', path: '/agents/{name}/{action}', values: { action: AGENT_ACTIONS } },
   { id: 'metrics', method: 'GET', path: '/metrics' },
   { id: 'eventStream', method: 'GET', path: '/events/stream' },

@@ -267,6 +267,7 @@ describe('control API', () => {
   const contract = [
     'GET /agents',
     'GET /agents/{name}',
+    'GET /agents/{name}/logs',
     ...['pause', 'resume', 'trigger', 'restart', 'quarantine', 'release'].map((a) => `POST /agents/{name}/${a}`),
     'GET /metrics',
     'GET /events/stream',

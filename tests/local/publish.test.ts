@@ -11,10 +11,13 @@
  *   uploaded then;
  * - a broken agent's error, with its stack naming the bundle's line, is one command away
  *   (`agentctl agent NAME`); a new version of a quarantined agent stays quarantined until release,
- *   and publish says so.
+ *   and publish says so;
+ * - `agentctl logs NAME [--follow]` (GET /agents/NAME/logs) shows the agent's own lines, a failed
+ *   run ending with its error; `ledger tail --agent NAME` includes the orchestrator's events about it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LocalOrchestrator } from '../../local/host';
@@ -170,5 +173,61 @@ describe('local mode: publishing with agentctl', () => {
     expect(detail.stdout).toMatch(/^last error {4}at \S+ \(version 1\.0\.0; not current: version 1\.0\.1 registered since\)$/m);
     expect((await agentctl('release', 'broken')).code).toBe(0);
     await waitFor('the fixed version ran', async () => ((await host.heartbeats.getState('broken')).fixed ? true : undefined), 60_000);
+  });
+
+  it('agentctl logs shows the agent’s own lines (and --follow the new ones); ledger tail --agent includes the events about it', async () => {
+    const file = join(work.path, 'chatty.mjs');
+    writeFileSync(
+      file,
+      'export default { cycleSeconds: 1, async runCycle(ctx) { ctx.log("tick", { n: ctx.cycle }); if (ctx.cycle === 2) throw new Error("second cycle fails"); } };\n',
+    );
+    expect((await agentctl('publish', file, '--name', 'chatty', '--version', '1.0.0', '--key', host.dev.keyFile)).code).toBe(0);
+    const logs = await waitFor(
+      'three cycles logged',
+      async () => {
+        const r = await agentctl('logs', 'chatty');
+        return r.code === 0 && /\{"n":3\}/.test(r.stdout) ? r.stdout : undefined;
+      },
+      60_000,
+    );
+    const lines = logs.trim().split('\n');
+    expect(lines[0]).toMatch(/^\S+ info {2}\[1\.0\.0 cycle 1\] tick \{"n":1\}$/);
+    expect(lines[1]).toMatch(/^\S+ info {2}\[1\.0\.0 cycle 2\] tick \{"n":2\}$/);
+    expect(lines[2]).toMatch(/^\S+ error \[1\.0\.0 cycle 2\] run failed \(error\): second cycle fails \{"outcome":"error"\}$/);
+    expect(lines[3]).toMatch(/\[1\.0\.0 cycle 3\] tick \{"n":3\}$/);
+
+    // the same through the API
+    const api = JSON.parse(readFileSync(join(data.path, 'endpoints.json'), 'utf8')).api as string;
+    const token = readFileSync(join(data.path, 'api-token'), 'utf8').trim();
+    const res = await fetch(new URL('/agents/chatty/logs?limit=2', api), { headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { agent: string; lines: { msg: string; runId: string; kind: string; cycle: number }[] };
+    expect(body.agent).toBe('chatty');
+    // the newest two: (at least) cycle 3's line, after cycle 2's error
+    expect(body.lines).toHaveLength(2);
+    expect(body.lines[1]).toMatchObject({ kind: 'cycle', msg: 'tick' });
+    expect(body.lines[1]!.cycle).toBeGreaterThanOrEqual(3);
+
+    // --follow prints lines of later cycles, until interrupted
+    const child = spawn(process.execPath, ['bin/agentctl.mjs', 'logs', 'chatty', '-n', '1', '--follow'], {
+      env: { ...process.env, AGENT_DATA_DIR: data.path },
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const first = await waitFor('the first line', async () => (out.includes('tick') ? out.split('\n')[0] : undefined), 60_000);
+    const firstCycle = Number(/cycle (\d+)\]/.exec(first)?.[1]);
+    await waitFor('a later cycle followed', async () => (out.includes(`{"n":${firstCycle + 2}}`) ? true : undefined), 60_000);
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+
+    const tail = await agentctl('ledger', 'tail', '--agent', 'chatty', '-n', '1000');
+    expect(tail.code).toBe(0);
+    expect(tail.stdout).toMatch(/ agent\.registered orchestrator \{.*"name":"chatty"/);
+    expect(tail.stdout).toMatch(/ agent\.failed orchestrator \{.*"error":"second cycle fails".*"name":"chatty"/);
+    const help = await agentctl('ledger', 'tail', '--help');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/--agent A {5}only entries about agent A/);
+    await agentctl('pause', 'chatty');
   });
 });

@@ -28,7 +28,7 @@ import { AgentNameSchema } from '../bundle/identity';
 import { orchestratorEvent, type OrchestratorPayload, type OrchestratorTopic } from '../events';
 import { nextSlotAtOrAfter, type AgentRecord, type AgentStatus } from '../registry';
 import type { HeartbeatRecord } from '../heartbeat';
-import type { Dispatcher, EventPublisher, HeartbeatStore, RegistryStore } from '../ports';
+import type { AgentLogEntry, Dispatcher, EventPublisher, HeartbeatStore, RegistryStore } from '../ports';
 import { iso, isoOrNull, systemClock, type Clock } from '../clock';
 import { AGENT_ACTIONS, type AgentAction } from '../../definitions/api';
 import { silentLogger, type Logger } from '../logger';
@@ -174,6 +174,12 @@ export class ControlService {
   async get(name: string): Promise<AgentView> {
     const rec = await this.record(name);
     return toAgentView(rec, await this.deps.heartbeats.get(rec.name));
+  }
+
+  /** The agent's most recent kept log lines, oldest first (shared/core/logs.ts). */
+  async logs(name: string, limit: number): Promise<{ agent: string; lines: AgentLogEntry[] }> {
+    const rec = await this.record(name);
+    return { agent: rec.name, lines: await this.deps.heartbeats.recentLogs(rec.name, limit) };
   }
 
   async describe(name: string): Promise<AgentDetail> {

@@ -52,7 +52,7 @@ import type {
 import { verifyBundle } from '../bundle/verify';
 import { nodeCryptoVerifier, type TrustedKey, type Verifier } from '../bundle/signing';
 import { stuckDeadline, type HealthPolicy } from '../health/policy';
-import { systemClock, type Clock } from '../clock';
+import { iso, systemClock, type Clock } from '../clock';
 import { silentLogger, type Logger } from '../logger';
 import { bundleKey } from '../bundle/identity';
 import { agentStack } from '../stack';
@@ -207,7 +207,36 @@ export class RunnerService {
       this.log.warn('run result discarded: its lease was taken over', { agent: rec.name, runId: msg.runId, outcome: result.outcome });
       return this.skipped(msg, 'superseded');
     }
+    await this.keepLogs(msg, rec, lease, result);
     return this.announce(msg, rec, lease, result, completion.consecutiveErrors);
+  }
+
+  /**
+   * The run's log lines (and, for a failed run, a last line with its error) into the agent's
+   * ring (shared/core/logs.ts): best effort, a failed write loses lines, never the run.
+   */
+  private async keepLogs(msg: DispatchMessage, rec: AgentRecord, lease: { cycle: number }, result: SandboxResult): Promise<void> {
+    const lines = [...(result.logs ?? [])];
+    if (result.outcome !== 'ok')
+      lines.push({
+        ts: iso(this.clock.now()),
+        level: 'error',
+        msg: `run failed (${result.outcome}): ${result.error ?? result.outcome}`,
+        fields: { outcome: result.outcome },
+      });
+    if (!lines.length) return;
+    try {
+      await this.deps.heartbeats.putRunLog(rec.name, {
+        runId: msg.runId,
+        kind: msg.kind,
+        cycle: lease.cycle,
+        version: rec.version,
+        at: this.clock.now(),
+        lines,
+      });
+    } catch (e) {
+      this.log.warn('keeping the run log failed', { agent: rec.name, runId: msg.runId, error: errorMessage(e) });
+    }
   }
 
   private skipped(msg: DispatchMessage, reason: SkipReason): RunReport {
