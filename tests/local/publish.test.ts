@@ -230,4 +230,38 @@ describe('local mode: publishing with agentctl', () => {
     expect(help.stdout).toMatch(/--agent A {5}only entries about agent A/);
     await agentctl('pause', 'chatty');
   });
+
+  it("the README's example agent works as shown: published as is, a broadcast greeting reaches its onEnvelope", async () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const section = readme.slice(readme.indexOf('## Writing and publishing an agent'));
+    const source = /```js\n([\s\S]*?)```/.exec(section)?.[1];
+    expect(source).toMatch(/subscriptions: \['greeting'\]/);
+    const file = join(work.path, 'my-agent.mjs');
+    writeFileSync(file, source!);
+    const r = await agentctl('publish', file, '--name', 'my-agent', '--version', '1.0.0', '--key', host.dev.keyFile);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(
+      /^checked agents\/my-agent\/1\.0\.0\.mjs: loads as an agent \(cycleSeconds 10, timeoutSeconds 5, subscriptions greeting, onEnvelope\)$/m,
+    );
+    const api = JSON.parse(readFileSync(join(data.path, 'endpoints.json'), 'utf8')).api as string;
+    const token = readFileSync(join(data.path, 'api-token'), 'utf8').trim();
+    // as the README's curl does: a broadcast (no recipient); the router's view of subscriptions
+    // is refreshed within seconds, so it is sent again until one arrives
+    const got = await waitFor(
+      'a broadcast greeting in my-agent’s logs',
+      async () => {
+        const res = await fetch(new URL('/events', api), {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ topic: 'greeting', payload: { text: 'hi everyone' } }),
+        });
+        expect(res.status).toBe(202);
+        const logs = await agentctl('logs', 'my-agent');
+        return logs.stdout.split('\n').find((l) => l.includes(' got '));
+      },
+      60_000,
+    );
+    expect(got).toMatch(/info {2}\[1\.0\.0 envelope\] got \{"topic":"greeting","from":"api","text":"hi everyone"\}$/);
+    await agentctl('pause', 'my-agent');
+  });
 });
