@@ -335,6 +335,7 @@ describe('each Lambda entry point, wired from its environment', () => {
           sha256: sha256Hex(bytes),
           signer: key.publicKey,
           cycleSeconds: 45,
+          status: 'active',
         }),
       },
     ]);
