@@ -49,7 +49,7 @@ options: --api URL (else AGENT_API_URL, else the running local mode), --iam (Sig
   agents: 'usage: agentctl agents [--json]\n  the agents: status, last heartbeat, next run, errors, restarts, the current error\n',
   logs: `usage: agentctl logs NAME [-n N] [--follow] [--json]
   the agent's own log lines (ctx.log, and what it printed), oldest first: the last N (default 100, at most 1000)
-  of the last 10 cycles and 10 envelope runs that logged (50 lines / 8 KB per run; a failed run ends with its error)
+  of the last 10 cycles and 10 envelope runs that logged (50 lines / 8 KB per run; a failed run that logged ends with its error)
   --follow      then new lines as they come (polls every second), until interrupted
 `,
   agent:

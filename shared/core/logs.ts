@@ -4,7 +4,7 @@
  *
  * - per run, at most `RUN_LOG_MAX_LINES` lines and `RUN_LOG_MAX_BYTES` bytes are kept (a message is
  *   cut at `LINE_MAX_CHARS`, fields over `FIELDS_MAX_CHARS` of JSON are replaced by a note); the
- *   lines past that are not kept; a failed run's last kept line is its error;
+ *   lines past that are not kept; a failed run that logged ends with a line of its error;
  * - per agent, a ring of `LOG_RING_RUNS` runs in the Heartbeats table (one item per ring slot, written
  *   only by runs that logged something; cycles and triggers by their cycle number, envelope runs
  *   in a ring of their own), each item expiring `LOG_RETENTION_DAYS` after its run (TTL);

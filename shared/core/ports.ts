@@ -152,7 +152,7 @@ export interface HeartbeatStore {
   /** Agents of one shard whose expected heartbeat is overdue (expectBy < now), oldest first. */
   queryOverdue(shard: string, now: number, limit: number): Promise<{ name: string; expectBy: number; lastHeartbeat: number | null }[]>;
   /** Keeps one run's log lines (a ring per agent, shared/core/logs.ts); best effort. */
-  putRunLog(name: string, log: RunLog): Promise<void>;
+  putRunLog(name: string, log: RunLog, opts?: { signal?: AbortSignal }): Promise<void>;
   /** The agent's most recent kept log lines, oldest first, at most `limit`. */
   recentLogs(name: string, limit: number): Promise<AgentLogEntry[]>;
   /** Removes an agent's heartbeat item (deregistration). */

@@ -528,7 +528,7 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
    * One run's kept lines into its ring slot (PutItem; the slot's previous run is replaced), with
    * a TTL of LOG_RETENTION_DAYS. Lines travel as one JSON string attribute (bounded: 8 KB).
    */
-  async putRunLog(name: string, log: RunLog): Promise<void> {
+  async putRunLog(name: string, log: RunLog, opts: { signal?: AbortSignal } = {}): Promise<void> {
     const slot = log.kind === 'envelope' ? `e${slotOfRunId(log.runId)}` : `c${log.cycle % LOG_RING_RUNS}`;
     await this.ddb.send(
       new PutCommand({
@@ -539,6 +539,7 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
           expiresAt: Math.floor(log.at / 1000) + LOG_RETENTION_DAYS * 86_400,
         },
       }),
+      opts.signal ? { abortSignal: opts.signal } : {},
     );
   }
 

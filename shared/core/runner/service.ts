@@ -115,6 +115,9 @@ export type RunReport =
     }
   | { status: 'skipped'; agent: string; runId: string; kind: DispatchMessage['kind']; reason: SkipReason };
 
+/** how long keeping a run's log lines may take before the runner moves on (they are best effort) */
+const KEEP_LOGS_TIMEOUT_MS = 3_000;
+
 /** SQS's maximum per-message delay: a slot's message was sent at most this long before the slot. */
 export const MAX_DISPATCH_AHEAD_MS = 900_000;
 
@@ -207,16 +210,21 @@ export class RunnerService {
       this.log.warn('run result discarded: its lease was taken over', { agent: rec.name, runId: msg.runId, outcome: result.outcome });
       return this.skipped(msg, 'superseded');
     }
+    const report = await this.announce(msg, rec, lease, result, completion.consecutiveErrors);
+    // after the run's events, and bounded: keeping its log lines never delays or fails the run
     await this.keepLogs(msg, rec, lease, result);
-    return this.announce(msg, rec, lease, result, completion.consecutiveErrors);
+    return report;
   }
 
   /**
-   * The run's log lines (and, for a failed run, a last line with its error) into the agent's
-   * ring (shared/core/logs.ts): best effort, a failed write loses lines, never the run.
+   * The run's log lines into the agent's ring (shared/core/logs.ts); a failed run's end with a
+   * line of its error. Only runs that logged write (a failing agent that logs nothing costs no
+   * write: its error is on agent.failed and the heartbeat). Best effort and bounded: the write is
+   * abandoned (aborted) after KEEP_LOGS_TIMEOUT_MS; a failed write loses lines, never the run.
    */
   private async keepLogs(msg: DispatchMessage, rec: AgentRecord, lease: { cycle: number }, result: SandboxResult): Promise<void> {
     const lines = [...(result.logs ?? [])];
+    if (!lines.length) return;
     if (result.outcome !== 'ok')
       lines.push({
         ts: iso(this.clock.now()),
@@ -224,16 +232,12 @@ export class RunnerService {
         msg: `run failed (${result.outcome}): ${result.error ?? result.outcome}`,
         fields: { outcome: result.outcome },
       });
-    if (!lines.length) return;
     try {
-      await this.deps.heartbeats.putRunLog(rec.name, {
-        runId: msg.runId,
-        kind: msg.kind,
-        cycle: lease.cycle,
-        version: rec.version,
-        at: this.clock.now(),
-        lines,
-      });
+      await this.deps.heartbeats.putRunLog(
+        rec.name,
+        { runId: msg.runId, kind: msg.kind, cycle: lease.cycle, version: rec.version, at: this.clock.now(), lines },
+        { signal: AbortSignal.timeout(KEEP_LOGS_TIMEOUT_MS) },
+      );
     } catch (e) {
       this.log.warn('keeping the run log failed', { agent: rec.name, runId: msg.runId, error: errorMessage(e) });
     }
