@@ -18,6 +18,8 @@ import {
 import { createClients } from '../shared/adapters/aws/clients';
 import { S3BundleStore } from '../shared/adapters/aws/s3-bundle-store';
 import { OperationError, UsageError } from './errors';
+import { resolveTarget, type ApiTarget } from './api-client';
+import { checkBundle, ledgerHead, waitForOutcome } from './publish-check';
 import { dataDirOf, readLocalEndpoints } from '../shared/definitions/local-data';
 import semver from 'semver';
 
@@ -33,8 +35,10 @@ bundle commands:
   keygen --out DIR [--force]                         write DIR/signing.key (0600) and DIR/signing.pub
   sign FILE --name N --version V --key KEYFILE       print the base64 signature
   verify FILE --name N --version V --sig SIG --pubkey KEY|PUBFILE
-  publish FILE --name N --version V --key KEYFILE [--bucket B]
-                                                     upload to the hot directory (local mode's by default)
+  publish FILE --name N --version V --key KEYFILE [--bucket B] [--no-wait] [--wait-timeout S] [--no-check]
+                                                     check the bundle (parse, load in the sandbox, manifest), upload it
+                                                     to the hot directory (local mode's by default) and, in local mode,
+                                                     wait for agent.registered or bundle.rejected (exit 1 with the reason)
 authoring commands (no server needed):
   new NAME [--dir DIR]                               write a starter agent project (TypeScript) in DIR (default ./NAME)
   build SRC --out FILE                               bundle TypeScript/JavaScript and its npm dependencies into one ES module
@@ -43,7 +47,8 @@ authoring commands (no server needed):
 operator commands (API client; --api URL or AGENT_API_URL, token AGENT_API_TOKEN or the local data dir's):
   agents [--status S] [--prefix P] [--limit N] [--cursor C] [--all]
                                                      one page of agents (100 by default); --all pages through every one
-  pause N | resume N | trigger N | restart N | quarantine N | release N | ledger verify [--digests] | ledger tail
+  agent N | logs N [--follow] | pause N | resume N | trigger N | restart N | quarantine N | release N
+  ledger verify [--digests] | ledger tail [-n N] [--follow] [--topic T] [--agent A]
 `;
 
 function bundleArgs(args: string[], extra: Record<string, { type: 'string' | 'boolean' }> = {}) {
@@ -107,11 +112,31 @@ async function verify(args: string[], io: Io): Promise<number> {
 }
 
 async function publish(args: string[], io: Io): Promise<number> {
-  const a = bundleArgs(args, { bucket: { type: 'string' }, endpoint: { type: 'string' } });
+  const a = bundleArgs(args, {
+    bucket: { type: 'string' },
+    endpoint: { type: 'string' },
+    'no-wait': { type: 'boolean' },
+    'no-check': { type: 'boolean' },
+    'wait-timeout': { type: 'string' },
+  });
   const priv = readKey(a.values.key as string | undefined);
+  const waitArg = (a.values['wait-timeout'] as string | undefined) ?? '60';
+  if (!/^[0-9]{1,5}$/.test(waitArg) || Number(waitArg) < 1) throw new UsageError('--wait-timeout must be a number of seconds (1-99999)');
+  const key = bundleKey(a.name, a.version);
+  // the checks the orchestrator would make, before anything is uploaded (cli/publish-check.ts)
+  if (!a.values['no-check']) {
+    const m = await checkBundle(a.file, a.bytes, key);
+    io.stdout.write(
+      `checked ${key}: loads as an agent (cycleSeconds ${m.cycleSeconds}, timeoutSeconds ${m.timeoutSeconds}${
+        m.subscriptions.length ? `, subscriptions ${m.subscriptions.join(',')}` : ''
+      }${m.hasOnEnvelope ? ', onEnvelope' : ''})\n`,
+    );
+  }
   const signature = signBundle(priv, a.name, a.version, a.bytes);
   let bucket = a.values.bucket as string | undefined;
   let clients: ReturnType<typeof createClients>;
+  // local mode: the API whose ledger says whether the bundle was registered
+  let localApi: ApiTarget | null = null;
   if (bucket) {
     const endpoint = (a.values.endpoint as string | undefined) ?? io.env.AWS_ENDPOINT_URL_S3;
     clients = createClients(endpoint ? { endpoints: { s3: endpoint } } : {});
@@ -123,14 +148,29 @@ async function publish(args: string[], io: Io): Promise<number> {
       );
     bucket = local.bucket;
     clients = createClients({ region: 'us-east-1', endpoints: { s3: local.s3 }, localCredentials: true });
+    if (!a.values['no-wait']) localApi = await resolveTarget({ api: local.api, env: { ...io.env, AGENT_API_TOKEN: undefined } });
   }
-  const key = bundleKey(a.name, a.version);
+  const head = localApi ? await ledgerHead(localApi) : 0;
   try {
     await new S3BundleStore(clients.s3, bucket).put(key, a.bytes, { signature, signer: publicKeyOf(priv) });
   } catch (e) {
     throw new OperationError(`upload failed: ${(e as Error).message}`);
   }
   io.stdout.write(`published s3://${bucket}/${key} (sha256 ${sha256Hex(a.bytes)})\n`);
+  if (!localApi) return 0;
+  const outcome = await waitForOutcome(localApi, {
+    key,
+    name: a.name,
+    version: a.version,
+    after: head,
+    timeoutMs: Number(waitArg) * 1000,
+  });
+  if (outcome.kind === 'rejected') throw new OperationError(`rejected (${outcome.reason}): ${outcome.message}`);
+  io.stdout.write(`registered ${a.name} ${a.version}${outcome.previousVersion ? ` (replaces ${outcome.previousVersion})` : ''}\n`);
+  if (outcome.status === 'quarantined')
+    io.stdout.write(
+      `note: ${a.name} is quarantined: version ${a.version} does not run until \`agentctl release ${a.name}\` (fix → publish a new version → release)\n`,
+    );
   return 0;
 }
 

@@ -1,7 +1,7 @@
 /**
  * Operator commands of agentctl — a thin client of the control API (CONTRACT):
  *   agents [--status S] [--prefix P] [--limit N] [--cursor C] [--all]
- *   pause N | resume N | trigger N | restart N | quarantine N | release N
+ *   agent N | logs N [--follow] | pause N | resume N | trigger N | restart N | quarantine N | release N
  *   ledger verify [--digests] | ledger tail [-n N] [--follow] [--topic T] [--agent A]
  * Options: --api URL (else AGENT_API_URL, else the running local mode), --iam (SigV4),
  * --json (raw API JSON).
@@ -12,9 +12,10 @@ import type { Io } from './agentctl';
 import { OperationError, UsageError } from './errors';
 import { describeError, request, resolveTarget, authHeaders, routeUrl, streamTarget, type ApiTarget } from './api-client';
 import { AGENT_NAME_RE } from '../shared/core/bundle/identity';
-import type { AgentView } from '../shared/core/control/service';
+import type { AgentDetail, AgentView } from '../shared/core/control/service';
 import { AgentStatusSchema, MAX_AGENT_PAGE } from '../shared/core/registry';
 import { AGENT_ACTIONS, type AgentAction } from '../shared/definitions/api';
+import { concernsAgent } from '../shared/core/ledger/service';
 
 interface DigestCheck {
   total: number;
@@ -43,6 +44,59 @@ interface LedgerEntryLike {
   payload: unknown;
 }
 
+const OPS_HELP: Record<string, string> = {
+  '': `usage: agentctl agents | agent NAME | logs NAME | pause|resume|trigger|restart|quarantine|release NAME | ledger verify | ledger tail
+options: --api URL (else AGENT_API_URL, else the running local mode), --iam (SigV4), --json (the API's JSON)
+`,
+  agents: 'usage: agentctl agents [--json]\n  the agents: status, last heartbeat, next run, errors, restarts, the current error\n',
+  logs: `usage: agentctl logs NAME [-n N] [--follow] [--json]
+  the agent's own log lines (ctx.log, and what it printed), oldest first: the last N (default 100, at most 1000)
+  of the last 10 cycles and 10 envelope runs that logged (50 lines / 8 KB per run; a failed run that logged ends with its error)
+  --follow      then new lines as they come (polls every second), until interrupted
+`,
+  agent:
+    'usage: agentctl agent NAME [--json]\n  one agent: status and reason, last run, the current (or last) error with its time and stack\n',
+  ledger: 'usage: agentctl ledger verify [--digests] [--json] | ledger tail [-n N] [--follow] [--topic T] [--agent A] [--json]\n',
+  'ledger verify':
+    'usage: agentctl ledger verify [--digests] [--json]\n  checks the hash chain (and with --digests every anchored digest); prints "ledger ok: N entries, head H", exit 1 when it fails\n',
+  'ledger tail': `usage: agentctl ledger tail [-n N] [--follow] [--topic T] [--agent A] [--json]
+  the newest N entries (default 20, at most 1000), one per line: #seq ts topic sender[ -> recipient] payload
+  --follow      then the new ones as they are appended, until interrupted
+  --topic T     only topic T
+  --agent A     only entries about agent A: sent by it, addressed to it, and the orchestrator's events naming it
+                (agent.failed, agent.restarted, agent.quarantined, ..., bundle.rejected of its bundles)
+`,
+};
+
+interface LogLineLike {
+  ts: string;
+  level: string;
+  msg: string;
+  fields?: Record<string, unknown>;
+  runId: string;
+  kind: string;
+  cycle: number;
+  version: string;
+}
+
+/** Lines by a key that stays the same across fetches (run id and position in the run), in order. */
+function keyed(lines: LogLineLike[]): Map<string, LogLineLike> {
+  const at = new Map<string, number>();
+  const out = new Map<string, LogLineLike>();
+  for (const l of lines) {
+    const i = at.get(l.runId) ?? 0;
+    at.set(l.runId, i + 1);
+    out.set(`${l.runId}\u0000${i}`, l);
+  }
+  return out;
+}
+
+function logLine(l: LogLineLike): string {
+  const run = l.kind === 'envelope' ? 'envelope' : `${l.kind} ${l.cycle}`;
+  const fields = l.fields && Object.keys(l.fields).length ? ` ${JSON.stringify(l.fields)}` : '';
+  return `${l.ts} ${l.level.padEnd(5)} [${l.version} ${run}] ${l.msg}${fields}\n`;
+}
+
 function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')).join('\n') + '\n';
@@ -52,6 +106,36 @@ function entryLine(e: LedgerEntryLike): string {
   const to = e.recipient ? ` -> ${e.recipient}` : '';
   const replay = e.replayOf !== undefined ? ` (replay of #${e.replayOf})` : '';
   return `#${e.seq} ${e.ts} ${e.topic} ${e.sender}${to}${replay} ${JSON.stringify(e.payload)}\n`;
+}
+
+/** `agentctl agent NAME`: status, reason, last outcome, the last error with its time and stack. */
+export function agentReport(a: AgentDetail): string {
+  const lines: string[] = [];
+  const row = (k: string, v: string) => lines.push(`${k.padEnd(14)}${v}`);
+  lines.push(`${a.name} ${a.version}`);
+  row('status', `${a.status}${a.statusReason ? ` (${a.statusReason})` : ''}${a.statusChangedAt ? ` since ${a.statusChangedAt}` : ''}`);
+  if (a.status === 'quarantined')
+    row('', `no code of it runs until \`agentctl release ${a.name}\` (a new version stays quarantined until then)`);
+  row(
+    'last run',
+    a.lastOutcome
+      ? `${a.lastOutcome} at ${a.lastHeartbeat ?? '-'}${a.lastDurationMs !== null ? ` (${Math.round(a.lastDurationMs)} ms)` : ''}`
+      : 'none yet',
+  );
+  row('next run', a.nextRunAt ?? '-');
+  row('runs', `${a.cycles} cycles, ${a.failures} failed, ${a.consecutiveErrors} consecutive errors, ${a.restarts} restarts`);
+  const f = a.lastFailure;
+  if (!f) row('last error', 'none');
+  else {
+    const why = f.current
+      ? ''
+      : f.version !== null && f.version !== a.version
+        ? ` (version ${f.version}; not current: version ${a.version} registered since)`
+        : ' (not current: a later cycle succeeded)';
+    row(f.current ? 'error' : 'last error', `at ${f.at ?? '-'}${f.current && f.version ? ` (version ${f.version})` : ''}${why}`);
+    for (const l of (f.stack ?? f.error).split('\n')) lines.push(`  ${l}`);
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 async function call(target: ApiTarget, method: 'GET' | 'POST', route: string, body?: unknown): Promise<unknown> {
@@ -165,9 +249,14 @@ export async function runOpsCommand(argv: string[], io: Io): Promise<number> {
       limit: { type: 'string' },
       cursor: { type: 'string' },
       all: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
   const [cmd, ...args] = positionals;
+  if (values.help) {
+    io.stdout.write(OPS_HELP[cmd === 'ledger' ? `ledger ${args[0] ?? ''}`.trim() : (cmd ?? '')] ?? OPS_HELP['']!);
+    return 0;
+  }
   const target = () => resolveTarget({ api: values.api, iam: values.iam, env: io.env });
   const out = (v: unknown) => io.stdout.write(JSON.stringify(v, null, 2) + '\n');
 
@@ -205,6 +294,53 @@ export async function runOpsCommand(argv: string[], io: Io): Promise<number> {
       ]);
     io.stdout.write(agents.length ? table(rows) : query.status || query.prefix ? 'no matching agents\n' : 'no agents registered\n');
     if (cursor) io.stderr.write(`more agents: --cursor ${cursor} for the next page, --all for every page\n`);
+    return 0;
+  }
+
+  if (cmd === 'logs') {
+    const name = args[0];
+    if (!name || args.length > 1) throw new UsageError('usage: agentctl logs NAME [-n N] [--follow] [--json]');
+    if (!AGENT_NAME_RE.test(name)) throw new UsageError('agent name must match [a-z0-9][a-z0-9-]{1,62}');
+    const n = values.lines === undefined ? 100 : /^[0-9]{1,4}$/.test(values.lines) ? Number(values.lines) : NaN;
+    if (!Number.isInteger(n) || n < 1 || n > 1000) throw new UsageError('-n must be an integer from 1 to 1000');
+    const t = await target();
+    const fetchLines = async (limit: number) =>
+      ((await call(t, 'GET', `/agents/${name}/logs?limit=${limit}`)) as { lines: LogLineLike[] }).lines;
+    let seen = keyed(await fetchLines(n));
+    for (const [, l] of seen) io.stdout.write(values.json ? `${JSON.stringify(l)}\n` : logLine(l));
+    if (!values.follow) return 0;
+    const ctl = new AbortController();
+    const stop = () => ctl.abort();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    try {
+      while (!ctl.signal.aborted) {
+        await new Promise((r) => {
+          const timer = setTimeout(r, 1000);
+          ctl.signal.addEventListener('abort', () => {
+            clearTimeout(timer);
+            r(undefined);
+          });
+        });
+        if (ctl.signal.aborted) break;
+        const now = keyed(await fetchLines(1000));
+        for (const [k, l] of now) if (!seen.has(k)) io.stdout.write(values.json ? `${JSON.stringify(l)}\n` : logLine(l));
+        seen = now;
+      }
+    } finally {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    }
+    return 0;
+  }
+
+  if (cmd === 'agent') {
+    const name = args[0];
+    if (!name || args.length > 1) throw new UsageError('usage: agentctl agent NAME');
+    if (!AGENT_NAME_RE.test(name)) throw new UsageError('agent name must match [a-z0-9][a-z0-9-]{1,62}');
+    const body = (await call(await target(), 'GET', `/agents/${name}`)) as AgentDetail;
+    if (values.json) out(body);
+    else io.stdout.write(agentReport(body));
     return 0;
   }
 
@@ -285,8 +421,10 @@ export async function runOpsCommand(argv: string[], io: Io): Promise<number> {
       if (values.json) out(shown);
       else for (const e of shown) io.stdout.write(entryLine(e));
       if (!values.follow) return 0;
+      const agent = values.agent;
       const match = (e: LedgerEntryLike) =>
-        (!values.topic || e.topic === values.topic) && (!values.agent || e.sender === values.agent || e.recipient === values.agent);
+        (!values.topic || e.topic === values.topic) &&
+        (!agent || concernsAgent({ ...e, payload: e.payload as Record<string, unknown> }, agent));
       return follow(t, head, io, match);
     }
     throw new UsageError('usage: agentctl ledger verify [--digests] | ledger tail [-n N] [--follow]');

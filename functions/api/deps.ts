@@ -16,7 +16,7 @@ import type { BusCounters, FleetMetrics, PerAgentMode } from './metrics';
  * `act` throws ValidationError (bad name/action), NotFoundError (unknown agent) or
  * ConflictError (not allowed from the current status).
  */
-export type AgentControl = Pick<ControlService, 'list' | 'page' | 'summary' | 'describe' | 'act'>;
+export type AgentControl = Pick<ControlService, 'list' | 'page' | 'summary' | 'describe' | 'act' | 'logs'>;
 
 export interface StreamSettings {
   pollMs?: number;

@@ -13,7 +13,14 @@ import { ReservedTopicError } from '../../shared/core/bus/errors';
 import { ValidationError } from '../../shared/core/errors';
 import { busEntrySize, PUT_EVENTS_MAX_BYTES, toBusEntry } from '../../shared/core/bus/events';
 import type { Logger } from '../../shared/core/logger';
-import type { ComponentState, LedgerEntry, LedgerPage, LedgerVerifyOptions, LedgerVerifyReport } from '../../shared/core/ports';
+import type {
+  AgentLogEntry,
+  ComponentState,
+  LedgerEntry,
+  LedgerPage,
+  LedgerVerifyOptions,
+  LedgerVerifyReport,
+} from '../../shared/core/ports';
 import type { AgentDetail, AgentSummary, AgentView, ControlResult } from '../../shared/core/control/service';
 import type { AgentAction, ComponentAction } from '../../shared/definitions/api';
 import type { ComponentName } from '../../shared/definitions/routing';
@@ -46,6 +53,8 @@ export interface ApiOperations {
   listAgents(q: AgentPageRequest): Promise<{ agents: AgentView[]; cursor: string | null }>;
   agentSummary(): Promise<AgentSummary>;
   getAgent(name: string): Promise<AgentDetail>;
+  /** the agent's most recent kept log lines, oldest first */
+  agentLogs(name: string, limit: number): Promise<{ agent: string; lines: AgentLogEntry[] }>;
   actOnAgent(name: string, action: AgentAction): Promise<ControlResult>;
   /** publishes one envelope with sender `api`; its id */
   publish(body: PublishBody): Promise<{ id: string }>;
@@ -72,6 +81,7 @@ export function createOperations(deps: ApiDeps, ctx: { clock: Clock; log: Logger
     },
     agentSummary: () => deps.control.summary(),
     getAgent: (name) => deps.control.describe(name),
+    agentLogs: (name, limit) => deps.control.logs(name, limit),
     actOnAgent: (name, action) => deps.control.act(name, action),
     async publish(body) {
       // the orchestrator's own topics (agent.*, bundle.*) are not the API's to publish

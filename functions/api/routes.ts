@@ -16,6 +16,7 @@ import { PROMETHEUS_CONTENT_TYPE, snapshotEventData } from './metrics';
 import type { ApiOperations } from './operations';
 import { openApiDocument } from './openapi';
 import { ROUTE_SCHEMAS as S } from './schemas';
+import { LOGS_DEFAULT_LIMIT } from '../../shared/core/logs';
 import { SSE_HEADERS, sseFrames } from './sse';
 import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from './dashboard/assets';
 
@@ -46,6 +47,11 @@ export function bindRoutes(
       parseQuery(ev, S.getAgent.query);
       const name = param(S.getAgent.params.name, params.name, 'agent name');
       return json(200, await ops.getAgent(name));
+    },
+    agentLogs: async ({ ev, params }) => {
+      const q = parseQuery(ev, S.agentLogs.query);
+      const name = param(S.agentLogs.params.name, params.name, 'agent name');
+      return json(200, await ops.agentLogs(name, q.limit ?? LOGS_DEFAULT_LIMIT));
     },
     agentAction: async ({ ev, params }) => {
       parseQuery(ev, S.agentAction.query);

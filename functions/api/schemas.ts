@@ -8,6 +8,7 @@ import { TopicSchema } from '../../shared/core/envelope';
 import { ALL_COMPONENT_NAMES } from '../../shared/definitions/routing';
 import { AGENT_ACTIONS, COMPONENT_ACTIONS, type RestRouteId } from '../../shared/definitions/api';
 import { AgentStatusSchema, DEFAULT_AGENT_PAGE, MAX_AGENT_PAGE } from '../../shared/core/registry';
+import { LOGS_DEFAULT_LIMIT, LOGS_MAX_LIMIT } from '../../shared/core/logs';
 
 export { AgentNameSchema };
 
@@ -165,7 +166,10 @@ export const AgentViewSchema = z.object({
   nextRunAt: isoOrNull.describe('start of the next scheduled slot; null when not scheduled'),
   consecutiveErrors: z.number().int(),
   restarts: z.number().int().describe('restarts by the health monitor'),
-  lastError: z.string().nullable(),
+  lastError: z
+    .string()
+    .nullable()
+    .describe("the current failure streak's error; null once a cycle succeeded or a new version was registered (see lastFailure)"),
 });
 
 const countsByStatus = z.object(
@@ -202,6 +206,21 @@ export const AgentDetailSchema = AgentViewSchema.extend({
   lastOutcome: z.string().nullable(),
   lastDurationMs: z.number().nullable(),
   stuckAt: isoOrNull,
+  lastErrorAt: isoOrNull.describe('when lastError happened'),
+  lastErrorStack: z
+    .string()
+    .nullable()
+    .describe("lastError's stack: frames name agents/<name>/<version>.mjs:LINE:COL; at most 20 frames, 4 KB"),
+  lastFailure: z
+    .object({
+      error: z.string(),
+      stack: z.string().nullable(),
+      at: isoOrNull,
+      version: z.string().nullable(),
+      current: z.boolean().describe('it is lastError (the failure streak is not over)'),
+    })
+    .nullable()
+    .describe('the most recent failed run, kept after the agent recovered or was upgraded'),
 });
 
 export const LedgerEntrySchema = z.object({
@@ -263,6 +282,30 @@ export const ROUTE_SCHEMAS = {
     params: agentParams,
     query: EmptyQuerySchema,
     ok: okJson(200, AgentDetailSchema),
+    errors: [400, 404],
+  },
+  agentLogs: {
+    summary: "The agent's own most recent log lines (ctx.log and what it printed), oldest first",
+    params: agentParams,
+    query: z.object({ limit: qInt(1, LOGS_MAX_LIMIT).optional().describe(`lines, default ${LOGS_DEFAULT_LIMIT}`) }).strict(),
+    ok: okJson(
+      200,
+      z.object({
+        agent: AgentNameSchema,
+        lines: z.array(
+          z.object({
+            ts: z.string(),
+            level: z.enum(['debug', 'info', 'warn', 'error']),
+            msg: z.string(),
+            fields: z.record(z.string(), z.unknown()).optional(),
+            runId: z.string(),
+            kind: z.enum(['cycle', 'trigger', 'envelope']),
+            cycle: z.number().int(),
+            version: z.string(),
+          }),
+        ),
+      }),
+    ),
     errors: [400, 404],
   },
   agentAction: {

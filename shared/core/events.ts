@@ -38,10 +38,20 @@ export const ORCHESTRATOR_EVENTS = {
     sha256: z.string(),
     signer: z.string().nullable(),
     cycleSeconds: z.number(),
+    /** the agent's status after the registration: an upgrade keeps it (a quarantined agent stays quarantined) */
+    status: z.string().optional(),
+    /** what the status means for the new version, when it does not run (quarantined, paused) */
+    note: z.string().optional(),
   }),
   'agent.deregistered': z.looseObject({ ...agentRef, key: z.string() }),
   'agent.cycle': z.looseObject({ ...runFields, published: z.number().int() }),
-  'agent.failed': z.looseObject({ ...runFields, error: z.string().nullable(), consecutiveErrors: z.number().int() }),
+  'agent.failed': z.looseObject({
+    ...runFields,
+    error: z.string().nullable(),
+    /** the error's stack, frames naming the bundle key, at most 20 frames and 4 KB (shared/core/stack.ts) */
+    stack: z.string().nullable().optional(),
+    consecutiveErrors: z.number().int(),
+  }),
   'agent.paused': z.looseObject({ ...agentRef, by, previousStatus: z.string() }),
   'agent.resumed': z.looseObject({ ...agentRef, by, nextRunAt: isoTime }),
   'agent.triggered': z.looseObject({ ...agentRef, by, runId: z.string() }),

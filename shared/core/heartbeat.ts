@@ -20,7 +20,14 @@ export const HeartbeatRecordSchema = z.object({
   failures: z.number().int().nonnegative().default(0),
   consecutiveErrors: z.number().int().nonnegative().default(0),
   lastOutcome: RunOutcomeSchema.nullable().default(null),
+  /** the last failure's error, kept after later successes (history; see lastErrorIsCurrent) */
   lastError: z.string().nullable().default(null),
+  /** its stack (frames naming the bundle key, bounded: shared/core/stack.ts) */
+  lastErrorStack: z.string().nullable().default(null),
+  /** epoch ms it happened */
+  lastErrorAt: z.number().nullable().default(null),
+  /** the agent version that failed */
+  lastErrorVersion: z.string().nullable().default(null),
   lastDurationMs: z.number().nullable().default(null),
   /** cumulative histogram: bucket upper bound (ms, as string) → count of cycles with duration <= it */
   durationBuckets: z.record(z.string(), z.number()).default({}),

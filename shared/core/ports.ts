@@ -114,6 +114,10 @@ export interface RunCompletion {
   at: number;
   outcome: RunOutcome;
   error: string | null;
+  /** a failure's stack, as agentStack (shared/core/stack.ts) keeps it */
+  stack?: string | null;
+  /** the agent version that ran (kept with a failure: lastErrorVersion) */
+  version?: string;
   durationMs: number;
   generation: number;
   /** only keys the run changed; `undefined` deletes a key */
@@ -179,6 +183,10 @@ export interface HeartbeatStore {
   setExpectedBy(name: string, expectBy: number | null): Promise<void>;
   /** Agents of one shard whose expected heartbeat is overdue (expectBy < now), oldest first. */
   queryOverdue(shard: string, now: number, limit: number): Promise<{ name: string; expectBy: number; lastHeartbeat: number | null }[]>;
+  /** Keeps one run's log lines (a ring per agent, shared/core/logs.ts); best effort. */
+  putRunLog(name: string, log: RunLog, opts?: { signal?: AbortSignal }): Promise<void>;
+  /** The agent's most recent kept log lines, oldest first, at most `limit`. */
+  recentLogs(name: string, limit: number): Promise<AgentLogEntry[]>;
   /** Removes an agent's heartbeat item (deregistration). */
   remove(name: string): Promise<void>;
   /** Agents whose last run failed (consecutive errors > 0): read from a sparse index of them only. */
@@ -269,6 +277,34 @@ export interface PublishedByAgent {
   recipient?: string;
 }
 
+/** One line an agent logged (ctx.log, or printed on stdout/stderr), as kept for `agentctl logs`. */
+export interface AgentLogLine {
+  /** ISO time the trusted side received it */
+  ts: string;
+  level: 'debug' | 'info' | 'warn' | 'error';
+  msg: string;
+  fields?: Record<string, unknown>;
+}
+
+/** The kept lines of one run (shared/core/logs.ts bounds them). */
+export interface RunLog {
+  runId: string;
+  kind: 'cycle' | 'trigger' | 'envelope';
+  cycle: number;
+  version: string;
+  /** epoch ms the run ended */
+  at: number;
+  lines: AgentLogLine[];
+}
+
+/** A kept line with the run it belongs to (GET /agents/{name}/logs). */
+export interface AgentLogEntry extends AgentLogLine {
+  runId: string;
+  kind: RunLog['kind'];
+  cycle: number;
+  version: string;
+}
+
 export interface SandboxResult {
   outcome: RunOutcome;
   error: string | null;
@@ -278,6 +314,8 @@ export interface SandboxResult {
   stateChanges: Record<string, unknown>;
   /** the failure's stack, bounded, its frames naming the bundle (`agents/<name>/<version>.mjs:LINE:COL`) */
   stack?: string | null;
+  /** what the agent logged during the run, bounded (shared/core/logs.ts) */
+  logs?: AgentLogLine[];
 }
 
 /** Runs agent code in isolation: its exception, hang, exit or memory blow-up only fails this run. */

@@ -68,6 +68,7 @@ export const API_ROUTES = [
   // before /agents/{name}: `summary` is therefore not reachable as an agent name by GET /agents/{name}
   { id: 'agentSummary', method: 'GET', path: '/agents/summary' },
   { id: 'getAgent', method: 'GET', path: '/agents/{name}' },
+  { id: 'agentLogs', method: 'GET', path: '/agents/{name}/logs' },
   { id: 'agentAction', method: 'POST', path: '/agents/{name}/{action}', values: { action: AGENT_ACTIONS } },
   { id: 'metrics', method: 'GET', path: '/metrics' },
   { id: 'eventStream', method: 'GET', path: '/events/stream' },

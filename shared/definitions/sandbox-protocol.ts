@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { EnvelopeSchema } from '../core/envelope';
 import { RUNTIME_NAMES } from '../core/registry';
 import type { SandboxResult } from '../core/ports';
+import { RUN_LOG_MAX_LINES } from '../core/logs';
 
 /**
  * Bundles up to this size travel in the payload; larger ones by presigned URL. A synchronous
@@ -54,6 +55,17 @@ export const SandboxResultSchema = z.object({
   /** JSON has no `undefined`: deleted keys travel as a list */
   stateSet: z.record(z.string(), z.unknown()),
   stateDeleted: z.array(z.string()),
+  logs: z
+    .array(
+      z.object({
+        ts: z.string(),
+        level: z.enum(['debug', 'info', 'warn', 'error']),
+        msg: z.string(),
+        fields: z.record(z.string(), z.unknown()).optional(),
+      }),
+    )
+    .max(RUN_LOG_MAX_LINES)
+    .optional(),
 });
 export type WireSandboxResult = z.infer<typeof SandboxResultSchema>;
 
@@ -83,6 +95,7 @@ export function toWire(r: SandboxResult): WireSandboxResult {
     published: r.published,
     stateSet,
     stateDeleted,
+    ...(r.logs?.length ? { logs: r.logs.slice(0, RUN_LOG_MAX_LINES) } : {}),
   };
 }
 
@@ -90,5 +103,13 @@ export function toWire(r: SandboxResult): WireSandboxResult {
 export function fromWire(w: WireSandboxResult): SandboxResult {
   const stateChanges: Record<string, unknown> = { ...w.stateSet };
   for (const k of w.stateDeleted) stateChanges[k] = undefined;
-  return { outcome: w.outcome, error: w.error, stack: w.stack ?? null, durationMs: w.durationMs, published: w.published, stateChanges };
+  return {
+    outcome: w.outcome,
+    error: w.error,
+    stack: w.stack ?? null,
+    durationMs: w.durationMs,
+    published: w.published,
+    stateChanges,
+    ...(w.logs?.length ? { logs: w.logs } : {}),
+  };
 }

@@ -182,6 +182,7 @@ beforeAll(async () => {
       summary: () => h.control.summary(),
       describe: (name) => h.control.describe(name),
       act: (name, action) => h.control.act(name, action),
+      logs: (name, limit) => h.control.logs(name, limit),
     },
   };
   server = await startHttpServer({ handler: createApiHandler(deps), port: 0 });

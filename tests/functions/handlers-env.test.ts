@@ -338,6 +338,7 @@ describe('each Lambda entry point, wired from its environment', () => {
           sha256: sha256Hex(bytes),
           signer: key.publicKey,
           cycleSeconds: 45,
+          status: 'active',
         }),
       },
     ]);

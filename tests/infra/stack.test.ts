@@ -268,6 +268,7 @@ describe('control API', () => {
     'GET /agents',
     'GET /agents/summary',
     'GET /agents/{name}',
+    'GET /agents/{name}/logs',
     ...['pause', 'resume', 'trigger', 'restart', 'quarantine', 'release'].map((a) => `POST /agents/{name}/${a}`),
     'GET /metrics',
     'GET /events/stream',

@@ -7,6 +7,7 @@
  * Bundles over the inline limit travel as a presigned GET URL of the hot directory (s3rver), which
  * the handler fetches and checks against the verified sha256.
  */
+import { agentStack } from '../../shared/core/stack';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { InvokeCommand, LambdaClient, TooManyRequestsException, type InvokeCommandInput } from '@aws-sdk/client-lambda';
@@ -140,8 +141,13 @@ describe('lambda runtime: runner → sandbox function', () => {
   });
 
   it('outcomes of the agent come back as outcomes: error with its stack, timeout, crashed', async () => {
-    const thrown = await sandbox.run(run(ref('agents/a/1.0.1.mjs', "export default { runCycle() { throw new Error('boom'); } };")));
+    const thrown = await sandbox.run(
+      run(ref('agents/a/1.0.1.mjs', "export default { runCycle(ctx) { ctx.log('before', { k: 1 });\n throw new Error('boom'); } };")),
+    );
     expect(thrown).toMatchObject({ outcome: 'error', error: expect.stringContaining('boom') });
+    // the stack and the run's log lines travel back through the sandbox function
+    expect(agentStack(thrown.stack, 'agents/a/1.0.1.mjs', thrown.error)).toMatch(/^Error: boom\n {4}at .*agents\/a\/1\.0\.1\.mjs:2:8\)?$/m);
+    expect(thrown.logs).toEqual([{ ts: expect.any(String), level: 'info', msg: 'before', fields: { k: 1 } }]);
     const hung = await sandbox.run(
       run(ref('agents/a/1.0.2.mjs', 'export default { async runCycle() { await new Promise(() => {}); } };'), { timeoutMs: 300 }),
     );

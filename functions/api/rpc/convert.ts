@@ -73,6 +73,8 @@ export function agentDetail(d: AgentDetailView): MessageInitShape<typeof AgentDe
     lastOutcome: opt(d.lastOutcome),
     lastDurationMs: d.lastDurationMs === null ? undefined : Math.round(d.lastDurationMs),
     stuckAt: ts(d.stuckAt),
+    lastErrorAt: ts(d.lastErrorAt),
+    lastErrorStack: opt(d.lastErrorStack),
   };
 }
 

@@ -71,7 +71,9 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import type { CompletionStatus, HeartbeatStore, RunClaim, RunCompletion } from '../../core/ports';
+import type { AgentLogEntry, CompletionStatus, HeartbeatStore, RunClaim, RunCompletion, RunLog } from '../../core/ports';
+import { LOG_RETENTION_DAYS, LOG_RING_RUNS } from '../../core/logs';
+import { z } from 'zod';
 import type { ClaimOutcome, HeartbeatClaimReader, StubCounter } from '../../core/ports';
 import { DURATION_BUCKETS_MS, HeartbeatRecordSchema, type HeartbeatRecord } from '../../core/heartbeat';
 import { DEFAULT_SCHEDULE_SHARDS, ERRORING_INDEX, EXPECT_INDEX, shardOf } from '../../definitions/tables';
@@ -139,6 +141,33 @@ function keepReceipts(receipts: string[], since: number): string[] {
 const HIST_PREFIX = 'h:';
 const INF = '+Inf';
 export const claimItemKey = (agent: string, runId: string): string => `${agent}#run#${runId}`;
+/** the ring slots of an agent's kept log lines (shared/core/logs.ts): cycles `c0..`, envelope runs `e0..` */
+export const logItemKey = (agent: string, slot: string): string => `${agent}#log#${slot}`;
+const logSlots = (agent: string): string[] =>
+  ['c', 'e'].flatMap((ring) => Array.from({ length: LOG_RING_RUNS }, (_, i) => logItemKey(agent, `${ring}${i}`)));
+
+/** A stable ring slot for a run id (envelope runs have no cycle number of their own). */
+function slotOfRunId(runId: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < runId.length; i++) h = Math.imul(h ^ runId.charCodeAt(i), 16777619);
+  return (h >>> 0) % LOG_RING_RUNS;
+}
+
+const RunLogItemSchema = z.object({
+  runId: z.string(),
+  kind: z.enum(['cycle', 'trigger', 'envelope']),
+  cycle: z.number(),
+  version: z.string(),
+  at: z.number(),
+  lines: z.array(
+    z.object({
+      ts: z.string(),
+      level: z.enum(['debug', 'info', 'warn', 'error']),
+      msg: z.string(),
+      fields: z.record(z.string(), z.unknown()).optional(),
+    }),
+  ),
+});
 
 export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, StubCounter {
   private readonly shards: number;
@@ -455,7 +484,12 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
       u.setExpr('consecutiveErrors', `if_not_exists(${ce}, ${u.value(0)}) + ${u.value(1)}`)
         .set('lastError', (done.error ?? done.outcome).slice(0, 1000))
         .set('errShard', shardOf(name, this.shards))
+        .set('lastErrorAt', done.at)
         .add('failures', 1);
+      if (done.stack) u.set('lastErrorStack', done.stack);
+      else u.remove('lastErrorStack');
+      if (done.version) u.set('lastErrorVersion', done.version);
+      else u.remove('lastErrorVersion');
     } else if (done.countsAsCycle) u.set('consecutiveErrors', 0).remove('errShard');
     else u.setExpr('consecutiveErrors', `if_not_exists(${ce}, ${u.value(0)})`);
     if (done.countsAsCycle) {
@@ -662,6 +696,52 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
     let best: { name: string; expectBy: number; lastHeartbeat: number | null } | null = null;
     for (const h of heads.flat()) if (!best || h.expectBy < best.expectBy) best = h;
     return best;
+  }
+
+  /**
+   * One run's kept lines into its ring slot (PutItem; the slot's previous run is replaced), with
+   * a TTL of LOG_RETENTION_DAYS. Lines travel as one JSON string attribute (bounded: 8 KB).
+   */
+  async putRunLog(name: string, log: RunLog, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    const slot = log.kind === 'envelope' ? `e${slotOfRunId(log.runId)}` : `c${log.cycle % LOG_RING_RUNS}`;
+    await this.ddb.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          name: logItemKey(name, slot),
+          run: JSON.stringify(log),
+          expiresAt: Math.floor(log.at / 1000) + LOG_RETENTION_DAYS * 86_400,
+        },
+      }),
+      opts.signal ? { abortSignal: opts.signal } : {},
+    );
+  }
+
+  /** The ring's runs, oldest first, and their lines: the last `limit` lines. */
+  async recentLogs(name: string, limit: number): Promise<AgentLogEntry[]> {
+    const keys = logSlots(name).map((k) => ({ name: k }));
+    const items: Record<string, unknown>[] = [];
+    let pending: Record<string, unknown>[] | undefined = keys;
+    for (let attempt = 0; pending?.length; attempt++) {
+      if (attempt > 8) throw new StoreError('BatchGetItem on heartbeats kept returning unprocessed keys');
+      const out: BatchGetCommandOutput = await this.ddb.send(
+        new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }),
+      );
+      items.push(...(out.Responses?.[this.tableName] ?? []));
+      pending = out.UnprocessedKeys?.[this.tableName]?.Keys;
+    }
+    const runs: RunLog[] = [];
+    for (const it of items) {
+      try {
+        const r = RunLogItemSchema.safeParse(JSON.parse(String(it.run)));
+        if (r.success) runs.push(r.data);
+      } catch {
+        // an unreadable item is skipped: logs are best effort
+      }
+    }
+    runs.sort((a, b) => a.at - b.at || a.cycle - b.cycle);
+    const lines = runs.flatMap((r) => r.lines.map((l) => ({ ...l, runId: r.runId, kind: r.kind, cycle: r.cycle, version: r.version })));
+    return lines.slice(-limit);
   }
 
   async remove(name: string): Promise<void> {

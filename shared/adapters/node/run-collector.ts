@@ -13,6 +13,7 @@ import { MAX_ENVELOPE_BYTES, TOPIC_RE, envelopeSize } from '../../core/envelope'
 import { isReservedTopic, RESERVED_TOPIC_RE } from '../../core/events';
 import type { PublishedByAgent, SandboxResult, SandboxRun } from '../../core/ports';
 import type { Logger } from '../../core/logger';
+import { RunLogBuffer } from '../../core/logs';
 
 export interface SandboxLimits {
   /** envelopes one run may publish */
@@ -90,6 +91,8 @@ export class RunCollector {
   private logLines = 0;
   private logBytes = 0;
   private logCapped = false;
+  /** the lines kept for `agentctl logs` (bounded per run) */
+  private readonly kept = new RunLogBuffer();
   /** performance.now() when the agent's handler started (the timeout counts from there) */
   startedAt: number | null = null;
 
@@ -145,7 +148,15 @@ export class RunCollector {
   /** The run's result, once it ended with `outcome`. */
   result(outcome: RunOutcome, error: string | null, t0: number, stack?: string | null): SandboxResult {
     const durationMs = Math.max(0, Math.round(performance.now() - (this.startedAt ?? t0)));
-    return { outcome, error, durationMs, published: this.published, stateChanges: this.stateChanges, ...(stack ? { stack } : {}) };
+    return {
+      outcome,
+      error,
+      durationMs,
+      published: this.published,
+      stateChanges: this.stateChanges,
+      ...(stack ? { stack } : {}),
+      ...(this.kept.lines.length ? { logs: this.kept.lines } : {}),
+    };
   }
 
   private fail(error: string): Verdict {
@@ -177,6 +188,7 @@ export class RunCollector {
     }
     this.logBytes += bytes;
     this.agentLog[level](msg, f || tags ? { ...tags, ...(f ? { fields: f } : {}) } : undefined);
+    this.kept.add(level, msg, tags ? { ...tags, ...f } : f, Date.now());
   }
 
   private publish(m: Extract<AgentMessage, { t: 'publish' }>): Verdict {

@@ -28,7 +28,7 @@ import { AgentNameSchema } from '../bundle/identity';
 import { orchestratorEvent, type OrchestratorPayload, type OrchestratorTopic } from '../events';
 import { nextSlotAtOrAfter, type AgentPageQuery, type AgentRecord, type AgentStatus, type StatusCounts } from '../registry';
 import type { HeartbeatRecord } from '../heartbeat';
-import type { Dispatcher, EventPublisher, HeartbeatStore, RegistryStore } from '../ports';
+import type { AgentLogEntry, Dispatcher, EventPublisher, HeartbeatStore, RegistryStore } from '../ports';
 import { iso, isoOrNull, systemClock, type Clock } from '../clock';
 import { AGENT_ACTIONS, type AgentAction } from '../../definitions/api';
 import { silentLogger, type Logger } from '../logger';
@@ -51,7 +51,23 @@ export interface AgentView {
   consecutiveErrors: number;
   /** restarts by the health monitor (operator restarts are not counted) */
   restarts: number;
+  /**
+   * The error of the current failure streak: the last failure's message while it is current
+   * (consecutive errors > 0, and of the version now registered); null once a cycle succeeded or a
+   * new version was registered. The last failure itself stays in the detail's `lastFailure`.
+   */
   lastError: string | null;
+}
+
+/** The most recent failed run, kept after the agent recovered or was upgraded. */
+export interface FailureView {
+  error: string;
+  /** frames naming the bundle key (`agents/<name>/<version>.mjs:LINE:COL`), at most 20 frames / 4 KB */
+  stack: string | null;
+  at: string | null;
+  version: string | null;
+  /** it is the agent's current state (see AgentView.lastError) */
+  current: boolean;
 }
 
 /** `GET /agents/{name}`: the view plus what an operator needs to understand it. */
@@ -72,6 +88,12 @@ export interface AgentDetail extends AgentView {
   lastDurationMs: number | null;
   /** ISO time by which the next heartbeat is expected before the agent counts as stuck */
   stuckAt: string | null;
+  /** when lastError happened (null when there is no current error) */
+  lastErrorAt: string | null;
+  /** lastError's stack (null when there is no current error, or no stack) */
+  lastErrorStack: string | null;
+  /** the most recent failure, current or not; null before the first */
+  lastFailure: FailureView | null;
 }
 
 /** `GET /agents?limit&cursor&status&prefix`: one page; `last` is the next page's `after` (null: the end). */
@@ -111,6 +133,15 @@ export interface ControlDeps {
   logger?: Logger;
 }
 
+/**
+ * Whether the heartbeat's last failure is the agent's current state: the failure streak is not
+ * over (a successful cycle resets it) and the failing version is still the registered one.
+ */
+export function lastErrorIsCurrent(rec: Pick<AgentRecord, 'version'>, hb: HeartbeatRecord | null | undefined): boolean {
+  if (!hb?.lastError || hb.consecutiveErrors === 0) return false;
+  return hb.lastErrorVersion === null || hb.lastErrorVersion === rec.version;
+}
+
 export function toAgentView(rec: AgentRecord, hb: HeartbeatRecord | null | undefined): AgentView {
   return {
     name: rec.name,
@@ -121,8 +152,26 @@ export function toAgentView(rec: AgentRecord, hb: HeartbeatRecord | null | undef
     nextRunAt: isoOrNull(rec.nextRunAt),
     consecutiveErrors: hb?.consecutiveErrors ?? 0,
     restarts: rec.restarts,
-    lastError: hb?.lastError ?? null,
+    lastError: lastErrorIsCurrent(rec, hb) ? (hb?.lastError ?? null) : null,
   };
+}
+
+function failureFields(
+  rec: AgentRecord,
+  hb: HeartbeatRecord | null | undefined,
+): Pick<AgentDetail, 'lastErrorAt' | 'lastErrorStack' | 'lastFailure'> {
+  if (!hb?.lastError) return { lastErrorAt: null, lastErrorStack: null, lastFailure: null };
+  const current = lastErrorIsCurrent(rec, hb);
+  const lastFailure: FailureView = {
+    error: hb.lastError,
+    stack: hb.lastErrorStack,
+    at: isoOrNull(hb.lastErrorAt),
+    version: hb.lastErrorVersion,
+    current,
+  };
+  return current
+    ? { lastErrorAt: lastFailure.at, lastErrorStack: lastFailure.stack, lastFailure }
+    : { lastErrorAt: null, lastErrorStack: null, lastFailure };
 }
 
 export class ControlService {
@@ -174,6 +223,12 @@ export class ControlService {
     return toAgentView(rec, await this.deps.heartbeats.get(rec.name));
   }
 
+  /** The agent's most recent kept log lines, oldest first (shared/core/logs.ts). */
+  async logs(name: string, limit: number): Promise<{ agent: string; lines: AgentLogEntry[] }> {
+    const rec = await this.record(name);
+    return { agent: rec.name, lines: await this.deps.heartbeats.recentLogs(rec.name, limit) };
+  }
+
   async describe(name: string): Promise<AgentDetail> {
     const rec = await this.record(name);
     const hb = await this.deps.heartbeats.get(rec.name);
@@ -194,6 +249,7 @@ export class ControlService {
       lastOutcome: hb?.lastOutcome ?? null,
       lastDurationMs: hb?.lastDurationMs ?? null,
       stuckAt: isoOrNull(hb?.expectBy),
+      ...failureFields(rec, hb),
     };
   }
 

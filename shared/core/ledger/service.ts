@@ -31,7 +31,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { parseEnvelope, TopicSchema, type Envelope } from '../envelope';
+import { ORCHESTRATOR_SENDER, parseEnvelope, TopicSchema, type Envelope } from '../envelope';
+import { BUNDLE_PREFIX } from '../bundle/identity';
 import type {
   EventPublisher,
   LedgerDigestStore,
@@ -136,6 +137,19 @@ function parseOrThrow<T>(schema: z.ZodType<T>, input: unknown, what: string): T 
 }
 
 const involves = (e: { sender: string; recipient?: string | undefined }, agent: string) => e.sender === agent || e.recipient === agent;
+
+/**
+ * What `GET /ledger?agent=` lists: the agent's envelopes (sender or recipient) and the
+ * orchestrator's events about it (agent.failed, agent.restarted, agent.quarantined, ... name it in
+ * the payload; bundle.rejected names its key). Replay keeps to `involves`: the orchestrator's own
+ * events are never re-published.
+ */
+export function concernsAgent(e: Pick<LedgerEntry, 'sender' | 'recipient' | 'payload'>, agent: string): boolean {
+  if (involves(e, agent)) return true;
+  if (e.sender !== ORCHESTRATOR_SENDER) return false;
+  const p = e.payload;
+  return p.name === agent || (typeof p.key === 'string' && p.key.startsWith(`${BUNDLE_PREFIX}${agent}/`));
+}
 
 export class LedgerService implements LedgerReader {
   private readonly clock: Clock;
@@ -349,7 +363,7 @@ export class LedgerService implements LedgerReader {
       if (
         !this.expired(e, nowS) &&
         (query.topic === undefined || e.topic === query.topic) &&
-        (query.agent === undefined || involves(e, query.agent))
+        (query.agent === undefined || concernsAgent(e, query.agent))
       ) {
         entries.push(e);
       }

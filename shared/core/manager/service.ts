@@ -139,6 +139,15 @@ export class AgentManager {
           active: res.activeVersion,
         });
       }
+      // an upgrade keeps the agent's status: a quarantined (or paused) agent's new version does not
+      // run until the operator releases (resumes) it, and the event says so
+      const status = active?.status ?? 'active';
+      const note =
+        status === 'quarantined'
+          ? `${id.name} is quarantined: version ${id.version} does not run until it is released (agentctl release ${id.name})`
+          : status === 'paused'
+            ? `${id.name} is paused: version ${id.version} does not run until it is resumed (agentctl resume ${id.name})`
+            : undefined;
       await this.deps.events.publish([
         orchestratorEvent(
           'agent.registered',
@@ -149,6 +158,8 @@ export class AgentManager {
             sha256: verified.sha256,
             signer: verified.signer,
             cycleSeconds: manifest.cycleSeconds,
+            status,
+            ...(note ? { note } : {}),
           },
           this.clock.now(),
         ),

@@ -53,9 +53,10 @@ import type {
 import { verifyBundle } from '../bundle/verify';
 import { nodeCryptoVerifier, type TrustedKey, type Verifier } from '../bundle/signing';
 import { stuckDeadline, type HealthPolicy } from '../health/policy';
-import { systemClock, type Clock } from '../clock';
+import { iso, systemClock, type Clock } from '../clock';
 import { silentLogger, type Logger } from '../logger';
 import { bundleKey } from '../bundle/identity';
+import { agentStack } from '../stack';
 import {
   BundleReverifyError,
   BundleUnavailableError,
@@ -114,6 +115,9 @@ export type RunReport =
       publishError?: string;
     }
   | { status: 'skipped'; agent: string; runId: string; kind: DispatchMessage['kind']; reason: SkipReason };
+
+/** how long keeping a run's log lines may take before the runner moves on (they are best effort) */
+const KEEP_LOGS_TIMEOUT_MS = 3_000;
 
 /** SQS's maximum per-message delay: a slot's message was sent at most this long before the slot. */
 export const MAX_DISPATCH_AHEAD_MS = 900_000;
@@ -207,7 +211,37 @@ export class RunnerService {
       this.log.warn('run result discarded: its lease was taken over', { agent: rec.name, runId: msg.runId, outcome: result.outcome });
       return this.skipped(msg, 'superseded');
     }
-    return this.announce(msg, rec, lease, result, completion.consecutiveErrors);
+    const report = await this.announce(msg, rec, lease, result, completion.consecutiveErrors);
+    // after the run's events, and bounded: keeping its log lines never delays or fails the run
+    await this.keepLogs(msg, rec, lease, result);
+    return report;
+  }
+
+  /**
+   * The run's log lines into the agent's ring (shared/core/logs.ts); a failed run's end with a
+   * line of its error. Only runs that logged write (a failing agent that logs nothing costs no
+   * write: its error is on agent.failed and the heartbeat). Best effort and bounded: the write is
+   * abandoned (aborted) after KEEP_LOGS_TIMEOUT_MS; a failed write loses lines, never the run.
+   */
+  private async keepLogs(msg: DispatchMessage, rec: AgentRecord, lease: { cycle: number }, result: SandboxResult): Promise<void> {
+    const lines = [...(result.logs ?? [])];
+    if (!lines.length) return;
+    if (result.outcome !== 'ok')
+      lines.push({
+        ts: iso(this.clock.now()),
+        level: 'error',
+        msg: `run failed (${result.outcome}): ${result.error ?? result.outcome}`,
+        fields: { outcome: result.outcome },
+      });
+    try {
+      await this.deps.heartbeats.putRunLog(
+        rec.name,
+        { runId: msg.runId, kind: msg.kind, cycle: lease.cycle, version: rec.version, at: this.clock.now(), lines },
+        { signal: AbortSignal.timeout(KEEP_LOGS_TIMEOUT_MS) },
+      );
+    } catch (e) {
+      this.log.warn('keeping the run log failed', { agent: rec.name, runId: msg.runId, error: errorMessage(e) });
+    }
   }
 
   private skipped(msg: DispatchMessage, reason: SkipReason): RunReport {
@@ -328,6 +362,8 @@ export class RunnerService {
       at,
       outcome: result.outcome,
       error: result.error,
+      stack: result.outcome === 'ok' ? null : agentStack(result.stack, rec.bundleKey, result.error),
+      version: rec.version,
       durationMs: result.durationMs,
       generation: rec.generation,
       stateChanges: result.outcome === 'ok' ? result.stateChanges : {},
@@ -378,7 +414,11 @@ export class RunnerService {
     };
     const record = ok
       ? orchestratorEvent('agent.cycle', { ...run, published: envelopes.length }, at)
-      : orchestratorEvent('agent.failed', { ...run, error: result.error, consecutiveErrors }, at);
+      : orchestratorEvent(
+          'agent.failed',
+          { ...run, error: result.error, stack: agentStack(result.stack, rec.bundleKey, result.error), consecutiveErrors },
+          at,
+        );
     let publishError: string | undefined;
     try {
       await retryFollowUp(() => this.deps.events.publish([...envelopes, record]), {
