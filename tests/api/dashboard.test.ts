@@ -2,8 +2,10 @@
  * The dashboard in headless Chromium (Debian `chromium` through playwright-core): it loads from
  * the API's local listener, takes the token, shows an agent published through the hot directory
  * (s3rver → AgentManager with the real sandbox inspector → registry), shows live events from the
- * stream and the cycle-duration chart, and a click on Pause pauses the agent (the registry says
- * so). A screenshot goes to tests/artifacts/dashboard.png.
+ * stream (summarised, the payload one click away) and the cycle-duration chart, and a click on
+ * Pause pauses the agent (the registry says so, the notice says it worked). At 1400 px every
+ * action button shows its whole label; chart colours are the same after a reload and the chart
+ * starts from the ledger's recent cycles. A screenshot goes to tests/artifacts/dashboard.png.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
@@ -17,6 +19,8 @@ import { bundleKey } from '../../shared/core/bundle/identity';
 import { createClients } from '../../shared/adapters/aws/clients';
 import { startTestS3 } from '../support/env';
 import { createTestInspector } from '../support/inspector';
+import { orchestratorEvent } from '../../shared/core/events';
+import { makeEnvelope } from '../../shared/core/envelope';
 import { startApiHarness, type ApiHarness } from './harness';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -112,8 +116,29 @@ describe('dashboard', () => {
     await expect.poll(() => page.locator('#feed').textContent()).toContain('agent.registered');
     await expect.poll(() => page.locator('#conn').textContent()).toBe('stream: live');
 
+    // the feed says what happened, not raw JSON; the payload is one click away
+    const registered = page.locator('#feed li', { hasText: 'agent.registered' }).first();
+    expect(await registered.locator('.what').textContent()).toBe('ticker 1.0.0 registered');
+    expect(await registered.locator('pre').isVisible()).toBe(false);
+    await registered.locator('summary').click();
+    expect(JSON.parse((await registered.locator('pre').textContent()) ?? '')).toMatchObject({ name: 'ticker', version: '1.0.0' });
+
+    // at 1400 px nothing is clipped: the table fits, every action label is whole
+    const fits = await page.evaluate(() => {
+      const wrap = document.querySelector('.table-wrap') as HTMLElement;
+      const buttons = [...document.querySelectorAll<HTMLButtonElement>('#agents td.actions button')];
+      return {
+        table: wrap.scrollWidth <= wrap.clientWidth,
+        buttons: buttons.length,
+        clipped: buttons.filter((b) => b.scrollWidth > b.clientWidth).map((b) => b.textContent),
+      };
+    });
+    expect(fits).toEqual({ table: true, buttons: 6, clipped: [] });
+
     await row.locator('button[data-action=pause]').click();
     await expect.poll(() => row.locator('[data-role=status]').textContent()).toBe('paused');
+    await expect.poll(() => page.locator('#notice').textContent()).toBe('pause ticker: done');
+    expect(await page.locator('#notice').getAttribute('class')).toBe('ok');
     expect((await h.registry.get('ticker'))?.status).toBe('paused');
     await expect.poll(() => page.locator('#feed').textContent()).toContain('agent.paused');
     expect(await row.locator('button[data-action=resume]').isEnabled()).toBe(true);
@@ -124,9 +149,38 @@ describe('dashboard', () => {
     await page.screenshot({ path: shot, fullPage: true });
     expect(statSync(shot).size).toBeGreaterThan(10_000);
 
-    // the token survives a reload (localStorage)
+    // the detail row: status with its reason, the agent's runtime facts
+    await row.locator('button[data-open=ticker]').click();
+    const detail = page.locator('#agents tr[data-detail=ticker]');
+    await expect.poll(() => detail.textContent()).toContain('paused');
+    await expect.poll(() => detail.textContent()).toContain('5 s / 30 s');
+
+    // cycles in the ledger (one of an agent not on this page, one 1 s timeout among 5 ms cycles)
+    const at = Date.now();
+    const run = { version: '1.0.0', kind: 'cycle' as const, cycle: 1, generation: 0 };
+    await h.bus.publish([
+      orchestratorEvent('agent.cycle', { ...run, name: 'historic', runId: 'h1', outcome: 'ok', durationMs: 5, published: 0 }, at),
+      orchestratorEvent('agent.cycle', { ...run, name: 'historic', runId: 'h2', outcome: 'ok', durationMs: 6, published: 0 }, at),
+      orchestratorEvent(
+        'agent.failed',
+        { ...run, name: 'historic', runId: 'h3', outcome: 'timeout', durationMs: 1000, error: 'timed out', consecutiveErrors: 1 },
+        at,
+      ),
+    ]);
+    // more events than the stream's backlog (20) after them
+    await h.bus.publish(Array.from({ length: 30 }, (_, i) => makeEnvelope({ topic: 'filler', sender: 'tester', payload: { i } }, at)));
+    await h.bus.idle();
+    await expect.poll(() => page.locator('#legend').textContent()).toContain('historic');
+    const color = () => page.locator('#legend span', { hasText: 'historic' }).getAttribute('data-color');
+    const before = await color();
+    expect(before).toMatch(/^#[0-9a-f]{6}$/);
+
+    // the token survives a reload (localStorage); the chart starts from the ledger's recent
+    // cycles (the stream's backlog alone would not reach them) with the same colours
     await page.reload();
     await expect.poll(() => page.locator('#agents tr[data-agent="ticker"] [data-role=status]').textContent()).toBe('paused');
+    await expect.poll(() => page.locator('#legend').textContent()).toContain('historic');
+    await expect.poll(color).toBe(before);
 
     expect(problems).toEqual([]);
     await page.close();

@@ -23,7 +23,23 @@ export const DASHBOARD_HTML = `<!doctype html>
 <div id="notice" role="status" hidden></div>
 <main>
   <section id="agents-section">
-    <h2>Agents <small id="agents-updated"></small></h2>
+    <div class="section-head">
+      <h2>Agents <small id="agents-updated"></small></h2>
+      <div id="summary" aria-label="fleet summary"></div>
+    </div>
+    <form id="agent-filter" class="toolbar" autocomplete="off">
+      <input id="agent-search" type="search" placeholder="name starts with…" spellcheck="false" aria-label="filter agents by name prefix">
+      <select id="agent-status" aria-label="filter agents by status">
+        <option value="">all statuses</option><option value="active">active</option><option value="paused">paused</option>
+        <option value="restarting">restarting</option><option value="quarantined">quarantined</option>
+      </select>
+      <span class="pager">
+        <button type="button" id="page-prev" disabled>‹ Prev</button>
+        <span id="page-info"></span>
+        <button type="button" id="page-next" disabled>Next ›</button>
+      </span>
+    </form>
+    <div class="table-wrap">
     <table id="agents">
       <thead><tr>
         <th>Agent</th><th>Version</th><th>Status</th><th>Last heartbeat</th><th>Next run</th>
@@ -31,9 +47,10 @@ export const DASHBOARD_HTML = `<!doctype html>
       </tr></thead>
       <tbody><tr class="empty"><td colspan="11">no data yet</td></tr></tbody>
     </table>
+    </div>
   </section>
   <section id="chart-section">
-    <h2>Cycle duration <small>(ms, last 60 cycles per agent)</small></h2>
+    <h2>Cycle duration <small>(ms, log scale, last 60 cycles per agent)</small></h2>
     <canvas id="chart" width="900" height="260" aria-label="cycle duration chart"></canvas>
     <div id="legend"></div>
   </section>
