@@ -28,7 +28,16 @@ import type {
   ScheduleStore,
   StubCounter,
 } from '../shared/core/ports';
-import type { ClaimOutcome, CommitResult, CompletionStatus, LedgerCommit, LedgerHead, LedgerStore } from '../shared/core/ports';
+import type {
+  AgentLogEntry,
+  ClaimOutcome,
+  CommitResult,
+  CompletionStatus,
+  LedgerCommit,
+  LedgerHead,
+  LedgerStore,
+  RunLog,
+} from '../shared/core/ports';
 import {
   AgentStatusSchema,
   type AgentPageQuery,
@@ -371,6 +380,14 @@ export class CachedHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
     await this.inner.recordDropped?.(name, at);
   }
 
+  /** An agent's kept log lines are not part of the read model: straight to the store. */
+  putRunLog(name: string, log: RunLog, opts?: { signal?: AbortSignal }): Promise<void> {
+    return this.inner.putRunLog(name, log, opts);
+  }
+  recentLogs(name: string, limit: number): Promise<AgentLogEntry[]> {
+    return this.inner.recentLogs(name, limit);
+  }
+
   /**
    * The completion's effect on the cached heartbeat, as DynamoHeartbeats writes it (counters,
    * heartbeat, outcome, histogram, expectation); the count of consecutive errors as the store
@@ -429,6 +446,9 @@ export function applyCompletion(hb: HeartbeatRecord, done: RunCompletion, consec
   const next: HeartbeatRecord = { ...hb, generation: done.generation, consecutiveErrors, durationBuckets: { ...hb.durationBuckets } };
   if (done.outcome !== 'ok') {
     next.lastError = (done.error ?? done.outcome).slice(0, 1000);
+    next.lastErrorAt = done.at;
+    next.lastErrorStack = done.stack ?? null;
+    next.lastErrorVersion = done.version ?? null;
     next.failures += 1;
   }
   if (done.countsAsCycle) {

@@ -21,6 +21,7 @@ import { startTestS3 } from '../support/env';
 import { createTestInspector } from '../support/inspector';
 import { orchestratorEvent } from '../../shared/core/events';
 import { makeEnvelope } from '../../shared/core/envelope';
+import { registration } from '../runtime/helpers';
 import { startApiHarness, type ApiHarness } from './harness';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -183,6 +184,74 @@ describe('dashboard', () => {
     await expect.poll(color).toBe(before);
 
     expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('at fleet size: the summary, a name filter, paging, and an agent error stack and log lines', async () => {
+    // 60 more agents (a page is 50): fleet-000 … fleet-059, one of them failing with a stack
+    for (let i = 0; i < 60; i++)
+      await h.registry.register(registration(`fleet-${String(i).padStart(3, '0')}`, { cycleSeconds: 60, firstRunAt: Date.now() + 60_000 }));
+    const stack = 'TypeError: boom\n    at Object.runCycle (agents/fleet-007/1.0.0.mjs:3:11)';
+    await h.heartbeats.complete('fleet-007', {
+      runId: 'f1',
+      at: Date.now(),
+      outcome: 'error',
+      error: 'TypeError: boom',
+      stack,
+      version: '1.0.0',
+      durationMs: 4,
+      generation: 0,
+      stateChanges: {},
+      expectBy: null,
+      countsAsCycle: true,
+    });
+    await h.heartbeats.putRunLog('fleet-007', {
+      runId: 'f1',
+      kind: 'cycle',
+      cycle: 1,
+      version: '1.0.0',
+      at: Date.now(),
+      lines: [{ ts: new Date().toISOString(), level: 'warn', msg: 'about to fail' }],
+    });
+
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    await page.goto(h.url + '/');
+    await page.fill('#token', h.token);
+    await page.click('#token-form button[type=submit]');
+
+    // the summary line comes from GET /agents/summary
+    const summary = await h.api('/agents/summary').then((r) => r.json() as Promise<{ total: number; erroring: number }>);
+    expect(summary.total).toBeGreaterThanOrEqual(61);
+    await expect.poll(() => page.locator('#summary [data-summary=agents] b').textContent()).toBe(String(summary.total));
+    await expect.poll(() => page.locator('#summary [data-summary=erroring] b').textContent()).toBe(String(summary.erroring));
+
+    // one page of 50, then the next page through the cursor, then back
+    const rows = page.locator('#agents tr[data-agent]');
+    await expect.poll(() => rows.count()).toBe(50);
+    const first = await rows.first().getAttribute('data-agent');
+    await page.click('#page-next');
+    await expect.poll(() => rows.first().getAttribute('data-agent')).not.toBe(first);
+    expect(await page.locator('#page-info').textContent()).toContain('page 2');
+    await page.click('#page-prev');
+    await expect.poll(() => rows.first().getAttribute('data-agent')).toBe(first);
+
+    // a name prefix filters on the server
+    await page.fill('#agent-search', 'fleet-00');
+    await expect.poll(() => rows.count()).toBe(10);
+    expect(await page.locator('#page-next').isDisabled()).toBe(true);
+    await page.fill('#agent-search', 'zzz');
+    await expect.poll(() => page.locator('#agents tbody').textContent()).toBe('no agents match the filter');
+    await page.fill('#agent-search', 'fleet-007');
+    await expect.poll(() => rows.count()).toBe(1);
+
+    // the failing agent: its error in the row, its stack and log lines in the detail row
+    const row = page.locator('#agents tr[data-agent="fleet-007"]');
+    await expect.poll(() => row.locator('[data-role=error]').textContent()).toBe('TypeError: boom');
+    await row.locator('button[data-open]').click();
+    const detail = page.locator('#agents tr[data-detail="fleet-007"]');
+    await expect.poll(() => detail.locator('[data-role=stack]').textContent()).toBe(stack);
+    await expect.poll(() => detail.locator('[data-role=logs]').textContent()).toContain('warn about to fail');
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-fleet.png'), fullPage: true });
     await page.close();
   });
 

@@ -87,16 +87,20 @@ export const DASHBOARD_JS = String.raw`(function () {
   function renderSummary(d) {
     var box = $('summary'); box.textContent = '';
     if (!d) return;
-    var counts = d.byStatus || d.counts || d.statuses || {};
+    var counts = d.byStatus || {};
     function chip(label, value, cls) {
       box.appendChild(el('span', { className: 'chip' + (cls ? ' ' + cls : ''), 'data-summary': label }, [el('b', { text: String(value) }), document.createTextNode(' ' + label)]));
     }
     if (typeof d.total === 'number') chip('agents', d.total);
     STATUSES.forEach(function (st) { if (typeof counts[st] === 'number') chip(st, counts[st]); });
-    if (typeof d.erroring === 'number') chip('erroring', d.erroring);
-    else if (typeof d.errors === 'number') chip('erroring', d.errors);
-    var oldest = d.oldestHeartbeat && typeof d.oldestHeartbeat === 'object' ? d.oldestHeartbeat.at : d.oldestHeartbeat;
-    if (oldest) box.appendChild(el('span', { className: 'chip', 'data-summary': 'oldest heartbeat', text: 'oldest heartbeat ' + fmtTime(oldest) }));
+    if (typeof d.erroring === 'number') chip('erroring', d.erroring, d.erroring ? 'bad' : '');
+    var o = d.oldestHeartbeat;
+    if (o && o.agent) {
+      var late = o.stuckAt && new Date(o.stuckAt).getTime() < Date.now();
+      box.appendChild(el('span', { className: 'chip' + (late ? ' late' : ''), 'data-summary': 'next heartbeat due',
+        title: 'the agent whose next heartbeat is due first; stuck after ' + fmtTime(o.stuckAt),
+        text: 'next heartbeat due: ' + o.agent + ' (last ' + fmtTime(o.lastHeartbeat) + ')' }));
+    }
   }
   function refreshSummary() {
     if (!S.token || S.noSummary) return Promise.resolve();
@@ -130,19 +134,16 @@ export const DASHBOARD_JS = String.raw`(function () {
     row('subscriptions', (v.subscriptions || []).join(', '));
     row('signer', v.signer);
     var children = [dl];
-    if (v.lastError) {
-      var errAt = v.lastErrorAt ? ' at ' + fmtTime(v.lastErrorAt) : '';
-      var current = v.consecutiveErrors > 0;
-      children.push(el('div', { text: (current ? 'Last error' : 'Last error (the agent has succeeded since)') + errAt + ':' }));
-      children.push(el('pre', { className: 'stack', 'data-role': 'stack', text: v.lastErrorStack || v.lastError }));
+    var f = v.lastFailure;
+    if (f) {
+      var what = f.current ? 'Current error' : 'Last error (no longer current: a cycle succeeded or a new version was registered since)';
+      children.push(el('div', { text: what + (f.version ? ', version ' + f.version : '') + (f.at ? ', ' + fmtTime(f.at) : '') + ':' }));
+      children.push(el('pre', { className: 'stack' + (f.current ? '' : ' stale'), 'data-role': 'stack', text: f.stack || f.error }));
     }
     if (d.logs) {
       children.push(el('div', { text: 'Recent log lines (' + d.logs.length + '):' }));
       children.push(el('pre', { className: 'logs', 'data-role': 'logs', text: d.logs.length ? d.logs.map(function (l) {
-        var t = l.ts || l.at || '';
-        var lvl = l.level ? ' ' + l.level : '';
-        var msg = typeof l.msg === 'string' ? l.msg : (typeof l.message === 'string' ? l.message : (typeof l.line === 'string' ? l.line : JSON.stringify(l)));
-        return (t ? new Date(t).toLocaleTimeString() : '') + lvl + ' ' + msg;
+        return new Date(l.ts).toLocaleTimeString() + ' ' + l.level + ' ' + l.msg + (l.fields ? ' ' + JSON.stringify(l.fields) : '') + '  (' + l.kind + ' ' + l.cycle + ', ' + l.version + ')';
       }).join('\n') : 'no log lines kept for this agent' }));
     }
     cell.appendChild(el('div', {}, children));
@@ -152,7 +153,7 @@ export const DASHBOARD_JS = String.raw`(function () {
     return Promise.all([
       api('GET', '/agents/' + encodeURIComponent(name)),
       api('GET', '/agents/' + encodeURIComponent(name) + '/logs?limit=' + LOG_LINES).then(function (d) {
-        return (d && (d.lines || d.logs || d.entries)) || [];
+        return (d && d.lines) || [];
       }, function () { return null; })
     ]).then(function (r) {
       S.detail[name] = { view: r[0], logs: r[1] };
@@ -171,8 +172,6 @@ export const DASHBOARD_JS = String.raw`(function () {
       var buttons = ACTIONS.map(function (x) {
         return el('button', { type: 'button', 'data-action': x.action, 'data-agent': a.name, text: x.label, disabled: !x.ok(a) });
       });
-      // an error from before the last successful cycle is history, not the agent's state
-      var stale = a.lastError && a.consecutiveErrors === 0;
       tbody.appendChild(el('tr', { 'data-agent': a.name }, [
         el('td', { className: 'name' }, [el('button', { type: 'button', className: 'link', 'data-open': a.name, 'aria-expanded': String(S.open === a.name), text: a.name })]),
         el('td', { text: a.version }),
@@ -183,7 +182,7 @@ export const DASHBOARD_JS = String.raw`(function () {
         el('td', { className: 'num', text: m.failures === undefined ? '\u2014' : String(m.failures) }),
         el('td', { className: 'num', text: String(a.consecutiveErrors) }),
         el('td', { className: 'num', text: String(a.restarts) }),
-        el('td', { className: 'err' + (stale ? ' stale' : ''), 'data-role': 'error', text: a.lastError ? firstLine(a.lastError) : '', title: a.lastError ? (stale ? 'earlier error (succeeded since): ' : '') + a.lastError : '' }),
+        el('td', { className: 'err', 'data-role': 'error', text: a.lastError ? firstLine(a.lastError) : '', title: a.lastError || '' }),
         el('td', { className: 'actions' }, buttons)
       ]));
       if (S.open === a.name) tbody.appendChild(detailRow(a));

@@ -32,7 +32,6 @@ th, td { text-align:left; padding:5px 6px; border-bottom:1px solid var(--line); 
 th { color:var(--muted); font-weight:600; font-size:12px; }
 td.num { text-align:right; font-variant-numeric: tabular-nums; }
 td.err { color:var(--bad); max-width:260px; overflow:hidden; text-overflow:ellipsis; }
-td.err.stale { color:var(--muted); }
 td.actions button { margin:0 3px 0 0; padding:2px 6px; font-size:12px; }
 td.name button.link { border:0; padding:0; background:none; color:var(--info); font-weight:600; }
 tr.detail td { background:#fafafb; white-space:normal; }
@@ -41,6 +40,8 @@ tr.detail td { background:#fafafb; white-space:normal; }
 .detail-grid dd { margin:0; overflow-wrap:anywhere; }
 pre.stack, pre.logs { margin:4px 0; padding:6px 8px; background:#fff; border:1px solid var(--line); border-radius:4px; font:12px/1.35 ui-monospace, SFMono-Regular, Menlo, monospace; max-height:220px; overflow:auto; white-space:pre-wrap; }
 pre.stack { color:var(--bad); }
+pre.stack.stale { color:var(--muted); }
+#summary .chip.bad, #summary .chip.late { color:var(--bad); border-color:var(--bad); }
 tr.empty td { color:var(--muted); }
 .status { display:inline-block; padding:1px 8px; border-radius:10px; font-size:12px; font-weight:600; color:#fff; }
 .status-active { background:var(--ok); }
