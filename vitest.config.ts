@@ -16,6 +16,13 @@ const SYSTEM = [
   'tests/soak/soak.test.ts',
 ];
 
+/**
+ * Tests that load the shared DynamoDB Local for minutes (the capacity test seeds 202 000 items):
+ * run after the parallel files, one at a time, against a DynamoDB Local of their own, so that
+ * they do not slow the other files' waits.
+ */
+const HEAVY = ['tests/capacity/agent-reads.test.ts'];
+
 // Integration tests start real emulators (DynamoDB Local on Java, s3rver), so they run in forked
 // processes with generous timeouts (bounds on waits, never measurements: a slower machine only
 // waits longer); the machine has 2 cores, so at most 2 files at once.
@@ -34,7 +41,7 @@ export default defineConfig({
         test: {
           name: 'parallel',
           include: ['tests/**/*.test.ts'],
-          exclude: SYSTEM,
+          exclude: [...SYSTEM, ...HEAVY],
           // one DynamoDB Local (in memory) for these files, unique tables per file
           globalSetup: ['tests/support/global-setup.ts'],
           maxWorkers: 2,
@@ -44,10 +51,20 @@ export default defineConfig({
       {
         extends: true,
         test: {
+          name: 'heavy',
+          include: HEAVY,
+          globalSetup: ['tests/support/global-setup.ts'],
+          maxWorkers: 1,
+          sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        extends: true,
+        test: {
           name: 'system',
           include: SYSTEM,
           maxWorkers: 1,
-          sequence: { groupOrder: 1 },
+          sequence: { groupOrder: 2 },
         },
       },
     ],

@@ -46,7 +46,12 @@ import {
   RunLeaseHeldError,
   RuntimeUnavailableError,
 } from '../../shared/core/runner/errors';
-import { SchedulerConfigError, SchedulerDispatchError, SchedulerStoreError } from '../../shared/core/scheduler/errors';
+import {
+  SchedulerConfigError,
+  SchedulerDispatchError,
+  SchedulerFanOutError,
+  SchedulerStoreError,
+} from '../../shared/core/scheduler/errors';
 import { ComponentSwitchError, DispatchError, SandboxInvokeError, StoreError } from '../../shared/adapters/aws/errors';
 import { BundleIntegrityError, InspectionUnavailableError, InvalidManifestError, SandboxError } from '../../shared/adapters/node/errors';
 
@@ -177,6 +182,7 @@ export const ERROR_STATUS: ReadonlyMap<ErrorClass, ErrorMapping> = new Map<Error
   [DispatchError, UNAVAILABLE],
   [SchedulerDispatchError, UNAVAILABLE],
   [SchedulerStoreError, UNAVAILABLE],
+  [SchedulerFanOutError, UNAVAILABLE],
   [RunLeaseHeldError, UNAVAILABLE],
   [CompletionAbandonedError, UNAVAILABLE],
   [InspectionUnavailableError, UNAVAILABLE],

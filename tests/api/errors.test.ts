@@ -42,7 +42,12 @@ import {
   RunLeaseHeldError,
   RuntimeUnavailableError,
 } from '../../shared/core/runner/errors';
-import { SchedulerConfigError, SchedulerDispatchError, SchedulerStoreError } from '../../shared/core/scheduler/errors';
+import {
+  SchedulerConfigError,
+  SchedulerDispatchError,
+  SchedulerFanOutError,
+  SchedulerStoreError,
+} from '../../shared/core/scheduler/errors';
 import { ComponentSwitchError, DispatchError, SandboxInvokeError, StoreError } from '../../shared/adapters/aws/errors';
 import { BundleIntegrityError, InspectionUnavailableError, InvalidManifestError, SandboxError } from '../../shared/adapters/node/errors';
 import {
@@ -114,6 +119,7 @@ const CASES: [ErrorClass, Error, Expect][] = [
   ],
   [SchedulerDispatchError, new SchedulerDispatchError('dispatching failed'), UNAVAILABLE],
   [SchedulerStoreError, new SchedulerStoreError('1 of 4 shards failed'), UNAVAILABLE],
+  [SchedulerFanOutError, new SchedulerFanOutError('starting the tick of 1 of 4 shards failed'), UNAVAILABLE],
   [RunLeaseHeldError, new RunLeaseHeldError('a', 'r', 0), UNAVAILABLE],
   [CompletionAbandonedError, new CompletionAbandonedError('a', 'r', 0, new Error('store down')), UNAVAILABLE],
   [InspectionUnavailableError, new InspectionUnavailableError('the inspector ran out of memory'), UNAVAILABLE],

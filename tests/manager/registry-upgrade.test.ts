@@ -44,5 +44,5 @@ describe('a registry from before paged reads', () => {
     // from then on the writes keep the stored counts
     await registry.transition('old-a', { to: 'quarantined', from: ['active'], at: Date.now(), reason: 't', nextRunAt: null });
     expect(await registry.counts()).toEqual({ active: 1, paused: 1, restarting: 0, quarantined: 1 });
-  });
+  }, 600_000); // adding an index to a table waits for its backfill: a bound, as long as ensureTable waits
 });
