@@ -43,7 +43,13 @@ import { FakeClock, systemClock, type Clock } from '../shared/core/clock';
 import type { Envelope } from '../shared/core/envelope';
 import type { AgentSandbox, EventPublisher } from '../shared/core/ports';
 import { TABLES } from '../shared/definitions/tables';
-import { createSchedulerHandler, schedulerHorizonMs, LOCAL_TICK_SECONDS, CLOUD_TICK_SECONDS } from '../functions/scheduler/core';
+import {
+  createSchedulerHandler,
+  schedulerHorizonMs,
+  LOCAL_TICK_SECONDS,
+  CLOUD_TICK_SECONDS,
+  CLOUD_FILL_AHEAD_SECONDS,
+} from '../functions/scheduler/core';
 import type { TickReport } from '../shared/core/scheduler/service';
 import { createRunnerCore, createRunnerHandler } from '../functions/runner/core';
 import { createHealthMonitorHandler } from '../functions/health-monitor/core';
@@ -459,7 +465,8 @@ async function cloudScenario(env: Env, opts: { agents: number; cycleSeconds: num
     schedule,
     dispatcher: new SqsDispatcher(sqs, 'https://sqs.us-east-1.amazonaws.com/0/dispatch', { clock }),
     clock,
-    config: { shards, horizonMs: schedulerHorizonMs(CLOUD_TICK_SECONDS) },
+    // as the cloud composes it (functions/platform.ts): the horizon and the fill-ahead
+    config: { shards, horizonMs: schedulerHorizonMs(CLOUD_TICK_SECONDS), fillAheadMs: CLOUD_FILL_AHEAD_SECONDS * 1000 },
   });
   const health = createHealthMonitorHandler({ registry, heartbeats, events, config, clock });
   const manager = new AgentManager({

@@ -211,6 +211,7 @@ export class Composition {
         config: {
           shards,
           horizonMs,
+          ...(platform.schedulerFillAheadSeconds !== undefined ? { fillAheadMs: platform.schedulerFillAheadSeconds * 1000 } : {}),
           budgetMs: schedulerBudgetMs(platform.tickSeconds),
           maxAdvancesPerSecond: SCHEDULER_ADVANCES_PER_SECOND,
         },

@@ -45,6 +45,7 @@ import type {
   ShardFanOut,
   StubCounter,
 } from '../shared/core/ports';
+import { CLOUD_FILL_AHEAD_SECONDS } from './scheduler/core';
 import { LambdaShardFanOut } from '../shared/adapters/aws/lambda-fan-out';
 import { S3DigestStore } from '../shared/adapters/aws/s3-digest-store';
 import { CLOUD_ENV } from '../shared/definitions/cloud-env';
@@ -85,6 +86,8 @@ export interface Platform {
   auth: AuthConfig;
   /** how often the scheduler ticks (its horizon follows from it) */
   tickSeconds: number;
+  /** how far ahead a picked agent's slots are dispatched (SchedulerOptions.fillAheadMs); absent: the horizon */
+  schedulerFillAheadSeconds?: number;
   /**
    * how a tick starts one tick per shard (cloud: asynchronous invocations of the scheduler
    * function itself); absent (local mode): a tick covers every shard in one call
@@ -165,6 +168,7 @@ export function cloudPlatform(
     digests: () => (digests ??= config.LEDGER_DIGEST_BUCKET ? new S3DigestStore(clients.s3, config.LEDGER_DIGEST_BUCKET) : undefined),
     auth: { mode: mode.data },
     tickSeconds: CLOUD_TICK_SECONDS,
+    schedulerFillAheadSeconds: CLOUD_FILL_AHEAD_SECONDS,
     // in a Lambda function, AWS_LAMBDA_FUNCTION_NAME is the function itself (set by Lambda); the
     // scheduler fans its tick out to itself, one invocation per shard
     shardFanOut: () => {

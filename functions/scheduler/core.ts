@@ -41,6 +41,14 @@ export function schedulerHorizonMs(tickEverySeconds: number): number {
   return Math.round(tickEverySeconds * 1500);
 }
 
+/**
+ * The cloud's fill-ahead (SchedulerOptions.fillAheadMs): slots up to 5 minutes ahead for an agent
+ * a tick picks, so a 60 s agent's schedule is advanced about once every 4 slots (the advance was
+ * the largest part of a cycle's DynamoDB cost: docs/scheduling.md "Fill-ahead"). Local mode keeps
+ * the horizon (its writes cost nothing, and a 1 s tick keeps it exact).
+ */
+export const CLOUD_FILL_AHEAD_SECONDS = 300;
+
 const TICK = SCHEDULES.find((s) => s.id === 'SchedulerTick');
 export const CLOUD_TICK_SECONDS = TICK?.everySeconds ?? 60;
 export const LOCAL_TICK_SECONDS = TICK?.localEverySeconds ?? 1;
@@ -73,6 +81,7 @@ export interface SchedulerHandlerDeps {
   config: {
     shards: number;
     horizonMs: number;
+    fillAheadMs?: number;
     budgetMs?: number;
     maxAdvancesPerSecond?: number;
     pageSize?: number;

@@ -29,11 +29,24 @@ import { silentLogger, type Logger } from '../logger';
 import { errorMessage } from '../errors';
 import { SchedulerConfigError, SchedulerDispatchError, SchedulerStoreError } from './errors';
 
+/** The longest a slot may be dispatched ahead of its start: SQS's longest per-message delay (15 min). */
+export const MAX_FILL_AHEAD_MS = 900_000;
+
 export interface SchedulerOptions {
   /** number of `dueShard` values (AGENT_SCHEDULE_SHARDS) */
   shards: number;
-  /** slots starting before now + horizonMs are dispatched by this tick */
+  /** agents due before now + horizonMs are picked by this tick */
   horizonMs: number;
+  /**
+   * An agent the tick picks gets its slots up to now + fillAheadMs (at least the horizon; default:
+   * the horizon). Above the horizon, one advance (3 write units: the item and its `due` index
+   * entry moved) covers several slots of a short-period agent, which the tick then leaves alone
+   * until its next slot is inside the horizon again: a 60 s agent with a 60 s tick, a 90 s
+   * horizon and 300 s of fill-ahead is advanced about once every 4 slots instead of every slot.
+   * The slots wait in the dispatch queue meanwhile (their runs re-check status and generation),
+   * so at most MAX_DISPATCH_AHEAD_MS (the queue's longest delay).
+   */
+  fillAheadMs?: number;
   /** due agents read per query page (default 500) */
   pageSize?: number;
   /** at most this many agents per shard per tick; the rest are picked up (overdue) next tick (default 20 000) */
@@ -163,6 +176,10 @@ export class SchedulerService {
     if (!Number.isInteger(opts.shards) || opts.shards < 1)
       throw new SchedulerConfigError(`shards must be a positive integer, got ${opts.shards}`);
     if (!(opts.horizonMs >= 0)) throw new SchedulerConfigError(`horizonMs must be >= 0, got ${opts.horizonMs}`);
+    if (opts.fillAheadMs !== undefined && !(opts.fillAheadMs >= 0 && opts.fillAheadMs <= MAX_FILL_AHEAD_MS))
+      throw new SchedulerConfigError(
+        `fillAheadMs must be between 0 and ${MAX_FILL_AHEAD_MS} (the queue's longest delay), got ${opts.fillAheadMs}`,
+      );
     this.clock = deps.clock ?? systemClock;
     this.log = deps.logger ?? silentLogger;
     this.pageSize = opts.pageSize ?? 500;
@@ -202,7 +219,10 @@ export class SchedulerService {
     // a shard whose query fails (store unreachable mid-tick) does not cost the other shards the
     // slots they won: those are dispatched first, then the tick reports the failure
     const shardErrors: unknown[] = [];
-    await Promise.all(shards.map((sh) => this.tickShard(sh, now, before, report, won).catch((e: unknown) => void shardErrors.push(e))));
+    const fillUntil = now + Math.max(horizonMs, this.opts.fillAheadMs ?? horizonMs);
+    await Promise.all(
+      shards.map((sh) => this.tickShard(sh, now, before, fillUntil, report, won).catch((e: unknown) => void shardErrors.push(e))),
+    );
     const items: DispatchItem[] = [];
     for (const w of won) {
       for (const s of w.plan.slots) {
@@ -240,7 +260,7 @@ export class SchedulerService {
     return report;
   }
 
-  private async tickShard(shard: string, now: number, before: number, report: TickReport, won: Won[]): Promise<void> {
+  private async tickShard(shard: string, now: number, before: number, fillUntil: number, report: TickReport, won: Won[]): Promise<void> {
     let seen = 0;
     const started = this.timer.now();
     const rate = this.opts.maxAdvancesPerSecond;
@@ -260,7 +280,7 @@ export class SchedulerService {
       report.due += due.length;
       seen += due.length;
       await mapLimit(due, this.concurrency, async (agent) => {
-        const plan = planSlots(agent, now, before, this.maxSlotsPerAgent);
+        const plan = planSlots(agent, now, fillUntil, this.maxSlotsPerAgent);
         await pace();
         const activate = agent.status === 'restarting';
         let ok: boolean;
