@@ -125,15 +125,16 @@ describe('dashboard', () => {
     expect(JSON.parse((await registered.locator('pre').textContent()) ?? '')).toMatchObject({ name: 'ticker', version: '1.0.0' });
 
     // at 1400 px nothing is clipped: the table fits, every action label is whole
-    const fits = await page.evaluate(() => {
-      const wrap = document.querySelector('.table-wrap') as HTMLElement;
-      const buttons = [...document.querySelectorAll<HTMLButtonElement>('#agents td.actions button')];
+    // (a string: the test's TypeScript has no DOM types)
+    const fits = await page.evaluate(`(() => {
+      const wrap = document.querySelector('.table-wrap');
+      const buttons = [...document.querySelectorAll('#agents td.actions button')];
       return {
         table: wrap.scrollWidth <= wrap.clientWidth,
         buttons: buttons.length,
         clipped: buttons.filter((b) => b.scrollWidth > b.clientWidth).map((b) => b.textContent),
       };
-    });
+    })()`);
     expect(fits).toEqual({ table: true, buttons: 6, clipped: [] });
 
     await row.locator('button[data-action=pause]').click();

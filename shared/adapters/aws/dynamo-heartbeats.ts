@@ -71,8 +71,8 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import type { CompletionStatus, HeartbeatStore, RunClaim, RunCompletion } from '../../core/ports';
-import { LOG_RING_RUNS } from '../../core/logs';
+import type { AgentLogEntry, CompletionStatus, HeartbeatStore, RunClaim, RunCompletion, RunLog } from '../../core/ports';
+import { LOG_RETENTION_DAYS, LOG_RING_RUNS } from '../../core/logs';
 import { z } from 'zod';
 import type { ClaimOutcome, HeartbeatClaimReader, StubCounter } from '../../core/ports';
 import { DURATION_BUCKETS_MS, HeartbeatRecordSchema, type HeartbeatRecord } from '../../core/heartbeat';
@@ -721,6 +721,52 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
         best = { name, expectBy: rec.expectBy, lastHeartbeat: rec.lastHeartbeat };
     }
     return best;
+  }
+
+  /**
+   * One run's kept lines into its ring slot (PutItem; the slot's previous run is replaced), with
+   * a TTL of LOG_RETENTION_DAYS. Lines travel as one JSON string attribute (bounded: 8 KB).
+   */
+  async putRunLog(name: string, log: RunLog, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    const slot = log.kind === 'envelope' ? `e${slotOfRunId(log.runId)}` : `c${log.cycle % LOG_RING_RUNS}`;
+    await this.ddb.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          name: logItemKey(name, slot),
+          run: JSON.stringify(log),
+          expiresAt: Math.floor(log.at / 1000) + LOG_RETENTION_DAYS * 86_400,
+        },
+      }),
+      opts.signal ? { abortSignal: opts.signal } : {},
+    );
+  }
+
+  /** The ring's runs, oldest first, and their lines: the last `limit` lines. */
+  async recentLogs(name: string, limit: number): Promise<AgentLogEntry[]> {
+    const keys = logSlots(name).map((k) => ({ name: k }));
+    const items: Record<string, unknown>[] = [];
+    let pending: Record<string, unknown>[] | undefined = keys;
+    for (let attempt = 0; pending?.length; attempt++) {
+      if (attempt > 8) throw new StoreError('BatchGetItem on heartbeats kept returning unprocessed keys');
+      const out: BatchGetCommandOutput = await this.ddb.send(
+        new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }),
+      );
+      items.push(...(out.Responses?.[this.tableName] ?? []));
+      pending = out.UnprocessedKeys?.[this.tableName]?.Keys;
+    }
+    const runs: RunLog[] = [];
+    for (const it of items) {
+      try {
+        const r = RunLogItemSchema.safeParse(JSON.parse(String(it.run)));
+        if (r.success) runs.push(r.data);
+      } catch {
+        // an unreadable item is skipped: logs are best effort
+      }
+    }
+    runs.sort((a, b) => a.at - b.at || a.cycle - b.cycle);
+    const lines = runs.flatMap((r) => r.lines.map((l) => ({ ...l, runId: r.runId, kind: r.kind, cycle: r.cycle, version: r.version })));
+    return lines.slice(-limit);
   }
 
   async remove(name: string): Promise<void> {
