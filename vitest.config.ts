@@ -17,11 +17,16 @@ const SYSTEM = [
 ];
 
 /**
- * Tests that load the shared DynamoDB Local for minutes (the capacity test seeds 202 000 items):
- * run after the parallel files, one at a time, against a DynamoDB Local of their own, so that
- * they do not slow the other files' waits.
+ * Tests that load DynamoDB Local for minutes (the capacity test seeds 202 000 items) or depend on
+ * its background work (an index added to an existing table): run after the parallel files, one
+ * at a time, against a DynamoDB Local of their own.
  */
-const HEAVY = ['tests/capacity/agent-reads.test.ts'];
+const HEAVY = [
+  'tests/capacity/agent-reads.test.ts',
+  // adds an index to an existing table: DynamoDB Local's background index build was seen to stall
+  // while other files created and deleted tables around it
+  'tests/manager/registry-upgrade.test.ts',
+];
 
 // Integration tests start real emulators (DynamoDB Local on Java, s3rver), so they run in forked
 // processes with generous timeouts (bounds on waits, never measurements: a slower machine only

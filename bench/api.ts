@@ -1,24 +1,3 @@
-/**
- * Control API latency under load: the API handler behind the local HTTP listener (local/http.ts),
- * over DynamoDB Local with 50 registered agents (heartbeats with histograms), hammered from a
- * SECOND process over loopback: 8 keep-alive connections, closed loop, GET /agents then
- * GET /metrics for a fixed time each. The load process measures each request (send → last body
- * byte) and reports p50/p99 and throughput; the server side is this process. A short
- * single-connection run of GET /agents first gives the latency without queueing.
- *
- * DynamoDB Local is a single Java process sharing the 2 cores with the server and the load
- * generator, so these are local-mode figures: in the cloud a request costs one Lambda invocation
- * plus the same DynamoDB reads (GET /agents: one keys-only Query per status and two BatchGets for
- * the page; /metrics: a Scan of the registry, a BatchGet per 100 heartbeats and the ledger head).
- *
- * Fleet size (issue 16): the same API with 10 000 registered agents wired as local mode wires it
- * (local/read-model.ts: the write-through read model, loaded once; `/metrics` with the default
- * METRICS_PER_AGENT=auto, so aggregate-only above 1 000 agents), loaded OPEN-LOOP from a second
- * process at 500 req/s (a request every 2 ms whatever the answers; latency counted from when the
- * request was due, so a stall shows up in the percentiles instead of slowing the load) for
- * GET /agents (one page of 100) and GET /metrics.
- */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createClients } from '../shared/adapters/aws/clients';
 import { ensureTables } from '../shared/adapters/aws/tables';
@@ -30,13 +9,15 @@ import { TABLES } from '../shared/definitions/tables';
 import { ControlService } from '../shared/core/control/service';
 import { healthPolicyFrom } from '../shared/core/health/policy';
 import { loadConfig } from '../shared/core/config';
-import { versionSortKey } from '../shared/core/bundle/identity';
 import type { Envelope } from '../shared/core/envelope';
 import type { DispatchItem } from '../shared/core/dispatch';
 import { createApiHandler } from '../functions/api/app';
 import { createStreamHandler } from '../functions/api/stream-core';
 import { createRpcServer } from '../functions/api/rpc/server';
-import { BatchWriteItemCommand, GetItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { spawn } from 'node:child_process';
+import { versionSortKey } from '../shared/core/bundle/identity';
+import { GetItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { batchWrite } from '../tests/support/seed';
 import { COUNT_SHARDS, DynamoSchedule } from '../shared/adapters/aws/dynamo-registry';
 import { COUNTS_ITEM, shardOf } from '../shared/definitions/tables';
 import { CachedLedgerTail, ReadModel } from '../local/read-model';
@@ -57,6 +38,7 @@ const [url, token, path, seconds, conns] = process.argv.slice(1);
 const until = performance.now() + Number(seconds) * 1000;
 const lat = [];
 let errors = 0;
+
 async function worker() {
   while (performance.now() < until) {
     const t0 = performance.now();
@@ -77,6 +59,39 @@ lat.sort((a, b) => a - b);
 const q = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
 process.stdout.write(JSON.stringify({ n: lat.length, errors, rps: lat.length / secondsTaken, p50: q(0.5), p99: q(0.99), max: lat[lat.length - 1] }));
 `;
+
+/** One registered agent with three finished cycles (4, 40 and 400 ms), as the runner records them. */
+async function seedAgent(
+  registry: DynamoRegistry,
+  heartbeats: DynamoHeartbeats,
+  name: string,
+  o: { cycleSeconds: number; now: number; generation: number; expectBy: number | null },
+): Promise<void> {
+  await registry.register({
+    name,
+    version: '1.0.0',
+    versionKey: versionSortKey('1.0.0'),
+    bundleKey: `agents/${name}/1.0.0.mjs`,
+    sha256: randomBytes(32).toString('hex'),
+    size: 100,
+    signer: null,
+    manifest: { cycleSeconds: o.cycleSeconds, timeoutSeconds: 5, subscriptions: [], hasOnEnvelope: false },
+    at: new Date(o.now).toISOString(),
+    firstRunAt: o.now + o.cycleSeconds * 1000,
+  });
+  for (const ms of [4, 40, 400])
+    await heartbeats.complete(name, {
+      runId: `${name}-${ms}`,
+      at: o.now,
+      outcome: 'ok',
+      error: null,
+      durationMs: ms,
+      generation: o.generation,
+      stateChanges: {},
+      expectBy: o.expectBy,
+      countsAsCycle: true,
+    });
+}
 
 const FLEET = 10_000;
 const RATE = 500;
@@ -155,25 +170,6 @@ function openLoad(url: string, token: string, path: string): Promise<LoadResult>
   });
 }
 
-async function batchWrite(ddb: DynamoDBClient, table: string, items: Record<string, AttributeValue>[]): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    for (;;) {
-      const i = next;
-      next += 25;
-      if (i >= items.length) return;
-      let req: Record<string, { PutRequest: { Item: Record<string, AttributeValue> } }[]> | undefined = {
-        [table]: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })),
-      };
-      while (req && Object.keys(req).length > 0) {
-        const out = await ddb.send(new BatchWriteItemCommand({ RequestItems: req }));
-        req = out.UnprocessedItems as typeof req;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: 8 }, worker));
-}
-
 /**
  * The API with FLEET agents as local mode serves it: DynamoDB Local seeded with clones of items
  * the adapters wrote (every agent with a heartbeat and a duration histogram; the counts items),
@@ -192,30 +188,7 @@ export async function startFleetFixture(): Promise<{ url: string; token: string;
     };
     const now = Date.now();
     const tpl = 'agent-00000';
-    await stores.registry.register({
-      name: tpl,
-      version: '1.0.0',
-      versionKey: versionSortKey('1.0.0'),
-      bundleKey: `agents/${tpl}/1.0.0.mjs`,
-      sha256: randomBytes(32).toString('hex'),
-      size: 100,
-      signer: null,
-      manifest: { cycleSeconds: 60, timeoutSeconds: 5, subscriptions: [], hasOnEnvelope: false },
-      at: new Date(now).toISOString(),
-      firstRunAt: now + 60_000,
-    });
-    for (const ms of [4, 40, 400])
-      await stores.heartbeats.complete(tpl, {
-        runId: `${tpl}-${ms}`,
-        at: now,
-        outcome: 'ok',
-        error: null,
-        durationMs: ms,
-        generation: 1,
-        stateChanges: {},
-        expectBy: now + 180_000,
-        countsAsCycle: true,
-      });
+    await seedAgent(stores.registry, stores.heartbeats, tpl, { cycleSeconds: 60, now, generation: 1, expectBy: now + 180_000 });
     const get = async (table: string) =>
       (await clients.ddbRaw.send(new GetItemCommand({ TableName: table, Key: { name: { S: tpl } }, ConsistentRead: true }))).Item!;
     const [reg, hb] = [await get(names.Registry), await get(names.Heartbeats)];
@@ -297,30 +270,7 @@ export async function startApiFixture(): Promise<{ url: string; token: string; c
     const now = Date.now();
     for (let i = 0; i < AGENTS; i++) {
       const name = `agent-${String(i).padStart(3, '0')}`;
-      await registry.register({
-        name,
-        version: '1.0.0',
-        versionKey: versionSortKey('1.0.0'),
-        bundleKey: `agents/${name}/1.0.0.mjs`,
-        sha256: randomBytes(32).toString('hex'),
-        size: 100,
-        signer: null,
-        manifest: { cycleSeconds: 10, timeoutSeconds: 5, subscriptions: [], hasOnEnvelope: false },
-        at: new Date(now).toISOString(),
-        firstRunAt: now + 10_000,
-      });
-      for (const ms of [4, 40, 400])
-        await heartbeats.complete(name, {
-          runId: `${name}-${ms}`,
-          at: now,
-          outcome: 'ok',
-          error: null,
-          durationMs: ms,
-          generation: 0,
-          stateChanges: {},
-          expectBy: null,
-          countsAsCycle: true,
-        });
+      await seedAgent(registry, heartbeats, name, { cycleSeconds: 10, now, generation: 0, expectBy: null });
     }
     const dispatched: DispatchItem[] = [];
     const dispatcher = { dispatch: async (items: DispatchItem[]) => void dispatched.push(...items) };

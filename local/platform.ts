@@ -23,7 +23,7 @@ import type { AwsClients } from '../shared/adapters/aws/clients';
 import { WorkerSandbox } from '../shared/adapters/node/sandbox';
 import { ProcessSandbox } from '../shared/adapters/node/process-sandbox';
 import { RuntimeSelector } from '../shared/core/runner/runtimes';
-import type { AgentSandbox } from '../shared/core/ports';
+import type { AgentSandbox, LedgerStore } from '../shared/core/ports';
 import type { RuntimeName } from '../shared/core/registry';
 import { CachedLedgerTail, ReadModel } from './read-model';
 import { ConfigError } from '../shared/core/errors';
@@ -38,7 +38,7 @@ import { kafkaOutboundRule } from '../shared/definitions/kafka';
 import type { KafkaConsumer } from '../shared/core/ports';
 import type { Composition } from '../functions/compose';
 import { LOCAL_TICK_SECONDS } from '../functions/scheduler/core';
-import type { Platform } from '../functions/platform';
+import type { Platform, Stores } from '../functions/platform';
 import { LocalBus, type LocalTarget } from './bus';
 import { LocalRunnerPool } from './runner';
 import { LocalTimers } from './timers';
@@ -56,6 +56,12 @@ export interface LocalPlatformOptions {
   runnerConcurrency?: number;
   /** observes every run report (tests, soak) */
   onRun?: (report: RunReport) => void;
+  /**
+   * Keep the read model and the ledger tail in memory (default true). Sound only where this
+   * process is the tables' only writer, as local mode is; false where several compositions share
+   * one set of tables (tests standing in for several pollers of one ledger).
+   */
+  readModel?: boolean;
 }
 
 export interface LocalPlatform {
@@ -151,17 +157,21 @@ export function createLocalPlatform(o: LocalPlatformOptions): LocalPlatform {
     tickSeconds: o.periods?.SchedulerTick ?? LOCAL_TICK_SECONDS,
     busCounters: () => bus.stats(),
     // every writer of the registry and heartbeats runs in this process: the API reads from memory
-    decorateStores: (stores) => {
-      const model = new ReadModel(stores);
-      return {
-        registry: model.registry,
-        schedule: model.schedule,
-        heartbeats: model.heartbeats,
-        load: () => model.load(),
-        fleet: () => model.fleet(),
-      };
-    },
-    decorateLedgerStore: (store) => new CachedLedgerTail(store),
+    ...(o.readModel === false
+      ? {}
+      : {
+          decorateStores: (stores: Stores) => {
+            const model = new ReadModel(stores);
+            return {
+              registry: model.registry,
+              schedule: model.schedule,
+              heartbeats: model.heartbeats,
+              load: () => model.load(),
+              fleet: () => model.fleet(),
+            };
+          },
+          decorateLedgerStore: (store: LedgerStore) => new CachedLedgerTail(store),
+        }),
     logger: log,
   };
 

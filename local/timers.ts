@@ -82,6 +82,14 @@ export class LocalTimers {
     if (enabled) this.arm(s);
   }
 
+  /**
+   * Resolves once the schedule's firing in progress (if any) has ended: a switch turned off stops
+   * the next firings, not the one under way (a tick already querying dispatches what it won).
+   */
+  async settled(id: ScheduleDef['id']): Promise<void> {
+    await this.states.get(id)?.running;
+  }
+
   isEnabled(id: ScheduleDef['id']): boolean {
     return this.states.get(id)?.enabled ?? false;
   }

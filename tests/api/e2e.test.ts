@@ -76,8 +76,10 @@ describe('API over the full local mode', () => {
     const comps = (await (await api('/components')).json()) as { components: { name: string; running: boolean }[] };
     expect(comps.components.filter((c) => !c.running).map((c) => c.name)).toEqual(['scheduler']);
 
-    // slots dispatched before the stop (up to the scheduler's horizon ahead) still run: wait until
-    // none of them is waiting or running; after that, nothing more
+    // a tick under way when the switch turned off still dispatches what it won, and slots
+    // dispatched before the stop (up to the scheduler's horizon ahead) still run: wait until the
+    // tick has ended and none of them is waiting or running; after that, nothing more
+    await host.timers.settled('SchedulerTick');
     await waitFor('the slots dispatched before the stop to be done', async () => {
       await host.pool.idle();
       return host.pool.waiting().some((w) => w.message.agent === 'fast') ? undefined : true;

@@ -17,7 +17,8 @@
  * BatchWriteItem requests of 25 items, which is what DynamoDB Local sustains best here).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BatchWriteItemCommand, GetItemCommand, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { batchWrite } from '../support/seed';
 import { createTestTables, ddbEndpoint } from '../support/env';
 import { createClients } from '../../shared/adapters/aws/clients';
 import { COUNT_SHARDS, COUNTS_MARKER, DynamoRegistry } from '../../shared/adapters/aws/dynamo-registry';
@@ -38,25 +39,6 @@ const name = (i: number) => `agent-${String(i).padStart(6, '0')}`;
 interface Fleet {
   t: TestTables;
   size: number;
-}
-
-async function batchWrite(t: TestTables, table: string, items: Record<string, AttributeValue>[]): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    for (;;) {
-      const i = next;
-      next += 25;
-      if (i >= items.length) return;
-      let req: Record<string, { PutRequest: { Item: Record<string, AttributeValue> } }[]> | undefined = {
-        [table]: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })),
-      };
-      while (req && Object.keys(req).length > 0) {
-        const out = await t.clients.ddbRaw.send(new BatchWriteItemCommand({ RequestItems: req }));
-        req = out.UnprocessedItems as typeof req;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: 8 }, worker));
 }
 
 /** A fleet of `size` active agents, each with a heartbeat; agents 0, 1, … ERRORING-1 erroring. */
@@ -100,8 +82,8 @@ async function fleet(size: number): Promise<Fleet> {
     counts.set(k, (counts.get(k) ?? 0) + 1);
   }
   const countItems = [...[...counts].map(([k, n]) => ({ name: { S: k }, active: { N: String(n) } })), { name: { S: COUNTS_MARKER } }];
-  await batchWrite(t, t.names.Registry, [...regs, ...countItems]);
-  await batchWrite(t, t.names.Heartbeats, hbs);
+  await batchWrite(t.clients.ddbRaw, t.names.Registry, [...regs, ...countItems]);
+  await batchWrite(t.clients.ddbRaw, t.names.Heartbeats, hbs);
   return { t, size };
 }
 

@@ -24,6 +24,10 @@ import { kcatConsume, kcatProduceMany, startKafkaMock, type KafkaMock } from '..
 import { allEntries } from '../bus/helpers';
 
 const N = 200;
+/** records produced per extra round while the group rebalances */
+const ROUND = 20;
+/** records produced in all (N and the rounds) */
+let produced = 0;
 let kafka: KafkaMock;
 let t: TestTables;
 const dirs: ReturnType<typeof tempDir>[] = [];
@@ -41,7 +45,15 @@ function bridge(group: string) {
   });
   const dir = tempDir('orch-kafka-group-');
   dirs.push(dir);
-  const local = createLocalPlatform({ config, dataDir: dir.path, clients: t.clients, token: 'test', logger: silentLogger });
+  // several writers of one ledger (as several pollers would be): no in-memory read model or tail
+  const local = createLocalPlatform({
+    config,
+    dataDir: dir.path,
+    clients: t.clients,
+    token: 'test',
+    logger: silentLogger,
+    readModel: false,
+  });
   const c = compose(config, local.platform);
   local.connect(c);
   const consumer = local.kafkaConsumer();
@@ -73,31 +85,49 @@ describe('two bridges in one consumer group', () => {
     const a = bridge('shared-group');
     const b = bridge('shared-group');
     await Promise.all([a.local.components.set('kafka', true), b.local.components.set('kafka', true)]);
+    // the group's members join over seconds, and a member that joins late gets its share only at
+    // the rebalance: produce N records, then rounds of ROUND more until both bridges have read some
     await kcatProduceMany(
       kafka.mockBrokers,
       'ticks',
       Array.from({ length: N }, (_, i) => JSON.stringify({ i })),
     );
+    produced = N;
+    await waitFor(
+      'both bridges reading a share of the partitions',
+      async () => {
+        if ([a, b].every((x) => x.local.bus.stats().published > 0)) return true;
+        await new Promise((r) => setTimeout(r, 500));
+        await kcatProduceMany(
+          kafka.mockBrokers,
+          'ticks',
+          Array.from({ length: ROUND }, (_, k) => JSON.stringify({ i: produced + k })),
+        );
+        produced += ROUND;
+        return undefined;
+      },
+      120_000,
+    );
     const records = await kcatConsume(kafka.mockBrokers, 'ticks');
-    expect(records).toHaveLength(N);
+    expect(records).toHaveLength(produced);
     expect(new Set(records.map((r) => r.partition)).size).toBeGreaterThan(1);
 
     const entries = await waitFor(
-      `${N} records in the ledger`,
+      `${produced} records in the ledger`,
       async () => {
         const e = await fromKafka();
-        return e.length >= N ? e : undefined;
+        return e.length >= produced ? e : undefined;
       },
       120_000,
     );
     for (const x of bridges) await x.local.bus.idle();
-    expect(entries).toHaveLength(N);
+    expect(entries).toHaveLength(produced);
     expect(new Set(entries.map((e) => e.id))).toEqual(new Set(records.map((r) => kafkaEnvelopeId('ticks', r.partition, String(r.offset)))));
-    expect(entries.map((e) => e.payload.i).sort((x, y) => Number(x) - Number(y))).toEqual(Array.from({ length: N }, (_, i) => i));
+    expect(entries.map((e) => e.payload.i).sort((x, y) => Number(x) - Number(y))).toEqual(Array.from({ length: produced }, (_, i) => i));
     // each bridge read a share of the partitions: both published, together at least every record
     const published = [a, b].map((x) => x.local.bus.stats().published);
     expect(published.every((n) => n > 0)).toBe(true);
-    expect(published[0]! + published[1]!).toBeGreaterThanOrEqual(N);
+    expect(published[0]! + published[1]!).toBeGreaterThanOrEqual(produced);
     expect((await bridges[0]!.c.ledger.verify()).ok).toBe(true);
   }, 240_000);
 
@@ -107,7 +137,7 @@ describe('two bridges in one consumer group', () => {
     await replay.local.components.set('kafka', true);
     await waitFor(
       'every record read by the other group',
-      async () => (replay.local.bus.stats().delivered.Ledger >= N ? true : undefined),
+      async () => (replay.local.bus.stats().delivered.Ledger >= produced ? true : undefined),
       120_000,
     );
     await replay.local.bus.idle();
