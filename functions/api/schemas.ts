@@ -8,7 +8,7 @@ import { TopicSchema } from '../../shared/core/envelope';
 import { ALL_COMPONENT_NAMES } from '../../shared/definitions/routing';
 import { AGENT_ACTIONS, COMPONENT_ACTIONS, type RestRouteId } from '../../shared/definitions/api';
 import { AgentStatusSchema, DEFAULT_AGENT_PAGE, MAX_AGENT_PAGE } from '../../shared/core/registry';
-import { LOGS_DEFAULT_LIMIT, LOGS_MAX_LIMIT } from '../../shared/core/logs';
+import { AgentLogLineSchema, LOGS_DEFAULT_LIMIT, LOGS_MAX_LIMIT, RunKindSchema } from '../../shared/core/logs';
 
 export { AgentNameSchema };
 
@@ -293,13 +293,9 @@ export const ROUTE_SCHEMAS = {
       z.object({
         agent: AgentNameSchema,
         lines: z.array(
-          z.object({
-            ts: z.string(),
-            level: z.enum(['debug', 'info', 'warn', 'error']),
-            msg: z.string(),
-            fields: z.record(z.string(), z.unknown()).optional(),
+          AgentLogLineSchema.extend({
             runId: z.string(),
-            kind: z.enum(['cycle', 'trigger', 'envelope']),
+            kind: RunKindSchema,
             cycle: z.number().int(),
             version: z.string(),
           }),

@@ -12,7 +12,28 @@
  *
  * The full output still goes to the orchestrator's own log (local mode's stdout, CloudWatch).
  */
+import { z } from 'zod';
 import type { AgentLogLine } from './ports';
+
+/** One kept line, as stored and as the API answers it (AgentLogLine in ports). */
+export const AgentLogLineSchema = z.object({
+  ts: z.string(),
+  level: z.enum(['debug', 'info', 'warn', 'error']),
+  msg: z.string(),
+  fields: z.record(z.string(), z.unknown()).optional(),
+});
+
+export const RunKindSchema = z.enum(['cycle', 'trigger', 'envelope']);
+
+/** One run's kept lines as the Heartbeats table stores them (RunLog in ports). */
+export const RunLogSchema = z.object({
+  runId: z.string(),
+  kind: RunKindSchema,
+  cycle: z.number(),
+  version: z.string(),
+  at: z.number(),
+  lines: z.array(AgentLogLineSchema),
+});
 
 export const RUN_LOG_MAX_LINES = 50;
 export const RUN_LOG_MAX_BYTES = 8 * 1024;

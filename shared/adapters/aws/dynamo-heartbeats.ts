@@ -72,8 +72,7 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import type { AgentLogEntry, CompletionStatus, HeartbeatStore, RunClaim, RunCompletion, RunLog } from '../../core/ports';
-import { LOG_RETENTION_DAYS, LOG_RING_RUNS } from '../../core/logs';
-import { z } from 'zod';
+import { LOG_RETENTION_DAYS, LOG_RING_RUNS, RunLogSchema } from '../../core/logs';
 import type { ClaimOutcome, HeartbeatClaimReader, StubCounter } from '../../core/ports';
 import { DURATION_BUCKETS_MS, HeartbeatRecordSchema, type HeartbeatRecord } from '../../core/heartbeat';
 import { DEFAULT_SCHEDULE_SHARDS, ERRORING_INDEX, EXPECT_INDEX, shardOf } from '../../definitions/tables';
@@ -152,22 +151,6 @@ function slotOfRunId(runId: string): number {
   for (let i = 0; i < runId.length; i++) h = Math.imul(h ^ runId.charCodeAt(i), 16777619);
   return (h >>> 0) % LOG_RING_RUNS;
 }
-
-const RunLogItemSchema = z.object({
-  runId: z.string(),
-  kind: z.enum(['cycle', 'trigger', 'envelope']),
-  cycle: z.number(),
-  version: z.string(),
-  at: z.number(),
-  lines: z.array(
-    z.object({
-      ts: z.string(),
-      level: z.enum(['debug', 'info', 'warn', 'error']),
-      msg: z.string(),
-      fields: z.record(z.string(), z.unknown()).optional(),
-    }),
-  ),
-});
 
 export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, StubCounter {
   private readonly shards: number;
@@ -758,7 +741,7 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
     const runs: RunLog[] = [];
     for (const it of items) {
       try {
-        const r = RunLogItemSchema.safeParse(JSON.parse(String(it.run)));
+        const r = RunLogSchema.safeParse(JSON.parse(String(it.run)));
         if (r.success) runs.push(r.data);
       } catch {
         // an unreadable item is skipped: logs are best effort
