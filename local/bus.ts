@@ -9,8 +9,9 @@
  *   the envelope after a JSON round trip) and refuses what PutEvents would refuse (invalid
  *   envelope, entry over 256 KB) before accepting anything. Like PutEvents it returns once the
  *   events are accepted, not when they are delivered.
- * - Delivery: one queue per target, strictly in order, one delivery at a time (different
- *   targets independently). The targets the cloud feeds through an SQS queue get what the queue
+ * - Delivery: one queue per target, in order, one delivery at a time (different targets
+ *   independently) unless `concurrency` lets a target take several at once, as the cloud's
+ *   EventBridge → Lambda deliveries do (each event its own asynchronous invocation). The targets the cloud feeds through an SQS queue get what the queue
  *   hands their Lambda: an SQS event whose records' bodies are the EventBridge events — the
  *   Ledger rule's ledger writer up to `ledgerBatchSize` (default 10, the cloud FIFO queue's batch;
  *   local mode passes a whole ledger block, MAX_BLOCK_ENTRIES), the
@@ -98,6 +99,13 @@ export interface LocalBusOptions {
   maxBuffered?: number;
   /** failed deliveries kept for inspection (default 100) */
   maxDeadLetters?: number;
+  /**
+   * deliveries in flight at once per target (default 1: one at a time, in order). For targets
+   * the cloud invokes concurrently and that do not depend on order (the health monitor: each
+   * agent.failed is judged on its own, a concurrent decision on the same agent loses on the
+   * registry's generation condition). Not for the queued rules' targets, whose order is kept.
+   */
+  concurrency?: Partial<Record<TargetName, number>>;
 }
 
 /** Rules whose cloud target sits behind an SQS queue (batched SQS events, retried in place, in order). */
@@ -124,7 +132,9 @@ interface Delivery {
 interface TargetQueue {
   name: TargetName;
   items: Delivery[];
-  running: Promise<void> | null;
+  /** deliveries at most in flight at once */
+  limit: number;
+  workers: Set<Promise<void>>;
 }
 
 /** counters per rule: the rules of RULES always, the Kafka bridge's rule only where the bus has it */
@@ -214,6 +224,11 @@ export class LocalBus implements EventPublisher {
     this.kafkaBatchSize = Math.max(1, opts.kafkaBatchSize ?? 100);
     this.maxBuffered = opts.maxBuffered ?? 100_000;
     this.maxDeadLetters = opts.maxDeadLetters ?? 100;
+    for (const [target, n] of Object.entries(opts.concurrency ?? {})) {
+      if (!Number.isInteger(n) || n < 1) throw new RangeError(`concurrency of ${target} must be a positive integer, got ${n}`);
+      if (n > 1 && opts.rules.some((r) => r.target === target && QUEUED_RULES.has(r.id)))
+        throw new RangeError(`concurrency of ${target}: the target of a queued rule is delivered in order, one batch at a time`);
+    }
     // compiling validates every pattern at start-up (InvalidPatternError names the fault)
     this.rules = opts.rules.map((def) => ({
       def,
@@ -330,30 +345,34 @@ export class LocalBus implements EventPublisher {
   private queue(name: TargetName): TargetQueue {
     let q = this.queues.get(name);
     if (!q) {
-      q = { name, items: [], running: null };
+      q = { name, items: [], limit: this.opts.concurrency?.[name] ?? 1, workers: new Set() };
       this.queues.set(name, q);
     }
     return q;
   }
 
   private run(q: TargetQueue): void {
-    if (!q.running) q.running = this.drain(q);
+    while (q.workers.size < q.limit && q.workers.size < q.items.length) {
+      const w: Promise<void> = this.drain(q).finally(() => {
+        q.workers.delete(w);
+        // an event enqueued between the loop's end and this callback found the worker still counted
+        if (q.items.length > 0) this.run(q);
+      });
+      q.workers.add(w);
+    }
   }
 
   private async drain(q: TargetQueue): Promise<void> {
-    try {
-      while (q.items.length > 0) {
-        const first = q.items[0]!;
-        let n = 1;
-        if (QUEUED_RULES.has(first.rule.def.id)) {
-          const max = first.rule.def.id === 'Ledger' ? this.ledgerBatchSize : this.kafkaBatchSize;
-          while (n < max && n < q.items.length && q.items[n]!.rule === first.rule) n++;
-        }
-        const batch = q.items.splice(0, n);
-        await this.deliver(q.name, batch);
+    // start after run() has counted this worker, so it spawns one per waiting item up to the limit
+    await Promise.resolve();
+    while (q.items.length > 0) {
+      const first = q.items[0]!;
+      let n = 1;
+      if (QUEUED_RULES.has(first.rule.def.id)) {
+        const max = first.rule.def.id === 'Ledger' ? this.ledgerBatchSize : this.kafkaBatchSize;
+        while (n < max && n < q.items.length && q.items[n]!.rule === first.rule) n++;
       }
-    } finally {
-      q.running = null;
+      await this.deliver(q.name, q.items.splice(0, n));
     }
   }
 
@@ -446,7 +465,7 @@ export class LocalBus implements EventPublisher {
   /** Resolves when every accepted event has been delivered (or given up on). */
   async idle(): Promise<void> {
     for (;;) {
-      const running = [...this.queues.values()].map((q) => q.running).filter((p): p is Promise<void> => p !== null);
+      const running = [...this.queues.values()].flatMap((q) => [...q.workers]);
       if (running.length === 0 && this.retrying.size === 0) return;
       await Promise.all([...running, ...this.retrying]);
     }

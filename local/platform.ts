@@ -78,6 +78,9 @@ export interface LocalPlatform {
   connect(c: Composition): void;
 }
 
+/** agent.failed events the local health monitor judges at once */
+const HEALTH_DELIVERIES_IN_FLIGHT = 4;
+
 export function createLocalPlatform(o: LocalPlatformOptions): LocalPlatform {
   const log = o.logger;
   const targets: Partial<Record<TargetName, LocalTarget>> = {};
@@ -92,6 +95,9 @@ export function createLocalPlatform(o: LocalPlatformOptions): LocalPlatform {
     vars: { HOT_BUCKET: o.config.HOT_BUCKET },
     targets,
     ledgerBatchSize: MAX_BLOCK_ENTRIES,
+    // the cloud invokes the health monitor once per agent.failed, concurrently: a backlog of
+    // failures (after an outage, many faulty agents) is judged in parallel, not one by one
+    concurrency: { 'health-monitor': HEALTH_DELIVERIES_IN_FLIGHT },
     logger: log.child({ component: 'bus' }),
   });
   // the component kafka: the outbound rule (its envelopes are buffered while it is off, as the

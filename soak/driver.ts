@@ -670,7 +670,7 @@ export function formatResult(r: SoakResult): string {
     `| healthy slots ran / expected (missed within outages) | ${f.healthySlots.ran} / ${f.healthySlots.expected} (${f.healthySlots.missedInFaultWindows}) |`,
     `| healthy slot jitter (run start − slot start) p50 / p90 / p99 / max | ${f.jitterMs.p50} / ${f.jitterMs.p90} / ${f.jitterMs.p99} / ${f.jitterMs.max} ms (${f.jitterMs.samples} runs) |`,
     `| the same, slots away from emulator outages | ${f.jitterQuietMs.p50} / ${f.jitterQuietMs.p90} / ${f.jitterQuietMs.p99} / ${f.jitterQuietMs.max} ms (${f.jitterQuietMs.samples} runs) |`,
-    `| faulty restart epochs, most failed cycles in one | ${f.faultyEpochs.epochs}, ${f.faultyEpochs.maxFailuresInAnEpoch} |`,
+    `| faulty restart epochs, most failed cycles in one (those reaching the threshold in a DynamoDB outage's recovery: count, most) | ${f.faultyEpochs.epochs}, ${f.faultyEpochs.maxFailuresInAnEpoch} (${f.faultyEpochs.recoveryEpochs}, ${f.faultyEpochs.maxFailuresInRecovery}) |`,
     `| duplicate deliveries injected | ${f.duplicatesInjected} |`,
     `| emulator restarts (DynamoDB / s3rver), total unreachable | ${f.faults.dynamodb} / ${f.faults.s3}, ${(f.faults.unreachableMs / 1000).toFixed(1)} s |`,
   ];

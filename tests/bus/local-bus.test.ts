@@ -173,6 +173,49 @@ describe('LocalBus', () => {
     expect(maxActive).toBe(1);
   });
 
+  it('a target given a concurrency takes that many deliveries at once (the cloud invokes it per event); a queued rule target cannot', async () => {
+    const gates: (() => void)[] = [];
+    let active = 0;
+    let maxActive = 0;
+    const seen: number[] = [];
+    const bus = new LocalBus({
+      rules: RULES,
+      vars: VARS,
+      concurrency: { 'health-monitor': 3 },
+      targets: {
+        'health-monitor': async (e: BusEvent<Envelope>) => {
+          active++;
+          maxActive = Math.max(maxActive, active);
+          await new Promise<void>((r) => gates.push(r));
+          seen.push(e.detail.payload.i as number);
+          active--;
+        },
+      },
+    });
+    for (let i = 0; i < 7; i++) await bus.publish([env('agent.failed', 'orchestrator', { i })]);
+    // three held at once, the other four wait their turn
+    await expect.poll(() => gates.length).toBe(3);
+    expect(bus.stats().queued['health-monitor']).toBe(4);
+    // released one by one, each freed place takes the next event, never more than three
+    for (let released = 0; released < 7; released++) {
+      await expect.poll(() => gates.length).toBeGreaterThan(released);
+      gates[released]!();
+    }
+    await bus.idle();
+    expect(seen.sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect(maxActive).toBe(3);
+    expect(bus.stats().delivered.Health).toBe(7);
+    // a second burst after the queue ran dry is picked up again
+    await bus.publish([env('agent.failed', 'orchestrator', { i: 7 })]);
+    await expect.poll(() => gates.length).toBe(8);
+    gates[7]!();
+    await bus.idle();
+    expect(seen).toContain(7);
+
+    expect(() => new LocalBus({ rules: RULES, vars: VARS, targets: {}, concurrency: { 'ledger-writer': 2 } })).toThrow(/queued rule/);
+    expect(() => new LocalBus({ rules: RULES, vars: VARS, targets: {}, concurrency: { router: 0 } })).toThrow(/positive integer/);
+  });
+
   it('retries a failing Ledger delivery in place, holding back the events behind it (FIFO), for as long as its time budget', async () => {
     let down = true;
     const seen: number[] = [];
