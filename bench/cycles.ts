@@ -137,9 +137,9 @@ const runtimeAgentSource = (runtime: LocalRuntime, cycleSeconds: number) =>
   `export default { runtime: '${runtime}', cycleSeconds: ${cycleSeconds}, timeoutSeconds: 5, async runCycle(ctx) { ctx.state.set('n', (ctx.state.get('n') ?? 0) + 1); } };`;
 
 /** runs of each runtime's backlog: the process runtime drains in seconds, threads take ~40 ms a run */
-const BACKLOG: Record<LocalRuntime, { agents: number; perAgent: number }> = {
-  process: { agents: 16, perAgent: 60 },
-  thread: { agents: 16, perAgent: 12 },
+const BACKLOG: Record<LocalRuntime, { agents: number; perAgent: number; rounds: number }> = {
+  process: { agents: 16, perAgent: 60, rounds: 6 },
+  thread: { agents: 16, perAgent: 12, rounds: 1 },
 };
 
 /**
@@ -243,33 +243,51 @@ export async function localMode(env: Env, o: { concurrency?: number; quick?: boo
       );
       await pool.idle();
       await bus.idle();
-      cycles.length = 0;
-      const items = agents.flatMap((a) =>
-        Array.from({ length: BACKLOG[rt].perAgent }, (_, j) => ({
-          message: { kind: 'trigger' as const, agent: a, runId: `${a}!bench!${j}` },
-          notBefore: 0,
-        })),
-      );
-      const cpu0 = process.cpuUsage();
-      const jvm0 = procCpuSeconds(env.ddbPid);
-      const t0 = performance.now();
-      await pool.dispatch(items);
-      await pool.idle();
-      const poolS = (performance.now() - t0) / 1000;
-      await bus.idle(); // the ledger has appended every agent.cycle
-      const drainS = (performance.now() - t0) / 1000;
-      const cpu = process.cpuUsage(cpu0);
-      const jvm1 = procCpuSeconds(env.ddbPid);
-      const perCycleMs = (sec: number) => round((1000 * sec) / items.length, 2);
-      const cpuNote = `CPU per cycle: orchestrator process ${perCycleMs((cpu.user + cpu.system) / 1e6)} ms${rt === 'thread' ? ' (its worker threads included)' : ''}${jvm0 !== null && jvm1 !== null ? `, DynamoDB Local's JVM ${perCycleMs(jvm1 - jvm0)} ms` : ''}`;
-      const ok = cycles.filter((e) => e.topic === 'agent.cycle').length;
-      if (ok !== items.length) throw new Error(`pool drain (${rt}): ${ok} of ${items.length} runs succeeded`);
-      rate[rt] = items.length / drainS;
+      // rounds of the whole backlog: the figure is the last one, when DynamoDB Local's JVM (fresh
+      // in each run of this module) has compiled its hot paths with C2 — as in an orchestrator that
+      // has been up for a minute; the first rounds (cold JVM) are in the note
+      const rounds: { rate: number; poolS: number; drainS: number; cpuNote: string }[] = [];
+      for (let k = 0; k < BACKLOG[rt].rounds; k++) {
+        cycles.length = 0;
+        // round-robin over the agents, as due slots of many agents arrive (agent-major order would
+        // queue one agent's runs behind each other: its process runs one at a time)
+        const items = Array.from({ length: BACKLOG[rt].perAgent }, (_, j) =>
+          agents.map((a) => ({
+            message: { kind: 'trigger' as const, agent: a, runId: `${a}!bench!${k}!${j}` },
+            notBefore: 0,
+          })),
+        ).flat();
+        const cpu0 = process.cpuUsage();
+        const jvm0 = procCpuSeconds(env.ddbPid);
+        const t0 = performance.now();
+        await pool.dispatch(items);
+        await pool.idle();
+        const poolS = (performance.now() - t0) / 1000;
+        await bus.idle(); // the ledger has appended every agent.cycle
+        const drainS = (performance.now() - t0) / 1000;
+        const cpu = process.cpuUsage(cpu0);
+        const jvm1 = procCpuSeconds(env.ddbPid);
+        const perCycleMs = (sec: number) => round((1000 * sec) / items.length, 2);
+        const cpuNote = `CPU per cycle: orchestrator process ${perCycleMs((cpu.user + cpu.system) / 1e6)} ms${rt === 'thread' ? ' (its worker threads included)' : ''}${jvm0 !== null && jvm1 !== null ? `, DynamoDB Local's JVM ${perCycleMs(jvm1 - jvm0)} ms` : ''}`;
+        const ok = cycles.filter((e) => e.topic === 'agent.cycle').length;
+        if (ok !== items.length) throw new Error(`pool drain (${rt}): ${ok} of ${items.length} runs succeeded`);
+        rounds.push({ rate: items.length / drainS, poolS, drainS, cpuNote });
+      }
+      const last = rounds[rounds.length - 1]!;
+      const runs = agents.length * BACKLOG[rt].perAgent;
+      rate[rt] = last.rate;
       results.push({
         name: `local: cycles/s through the runner pool, ${rt} runtime`,
-        value: round(items.length / drainS),
+        value: round(last.rate),
         unit: 'cycles/s',
-        note: `${items.length} trigger runs of ${agents.length} agents, pool concurrency ${concurrency} (default), DynamoDB Local + s3rver, ledger appends included (runs done in ${round(poolS, 2)} s, ledger caught up at ${round(drainS, 2)} s); ${cpuNote}`,
+        note: `${runs} trigger runs of ${agents.length} agents (round-robin), pool concurrency ${concurrency} (default), DynamoDB Local + s3rver, ledger appends included (runs done in ${round(last.poolS, 2)} s, ledger caught up at ${round(last.drainS, 2)} s); ${last.cpuNote}${
+          rounds.length > 1
+            ? `; round ${rounds.length} of ${rounds.length} (JVM warm), the rounds before: ${rounds
+                .slice(0, -1)
+                .map((r) => round(r.rate))
+                .join(', ')} cycles/s (the first right after DynamoDB Local started)`
+            : ''
+        }`,
       });
     }
     results.push({

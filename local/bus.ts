@@ -93,6 +93,13 @@ export interface LocalBusOptions {
    * maximum; a larger value only changes how many envelopes one local append commits at once)
    */
   ledgerBatchSize?: number;
+  /**
+   * Group commit of the ledger: a Ledger batch smaller than `ledgerBatchSize` waits until this
+   * long after the previous Ledger delivery started (default 0: no wait), so that under load one
+   * append carries many envelopes instead of one each. Adds at most this much to an envelope's
+   * way into the ledger; deliveries to agents (the Delivery rule) never wait for it.
+   */
+  ledgerLingerMs?: number;
   /** records per SQS batch to the KafkaOutbound rule's target (default 100, the cloud's batch size) */
   kafkaBatchSize?: number;
   /** events the Delivery rule buffers while disabled (default 100 000) */
@@ -194,6 +201,8 @@ export class LocalBus implements EventPublisher {
   private readonly retrying = new Set<Promise<void>>();
   private readonly ledgerBatchSize: number;
   private readonly kafkaBatchSize: number;
+  private readonly ledgerLingerMs: number;
+  private lastLedgerDelivery = Number.NEGATIVE_INFINITY;
   private readonly maxBuffered: number;
   private readonly maxDeadLetters: number;
   private readonly listeners = new Set<(e: BusEvent<Envelope>) => void>();
@@ -222,6 +231,7 @@ export class LocalBus implements EventPublisher {
     this.fifoRetryForMs = opts.fifoRetryForMs ?? 600_000;
     this.ledgerBatchSize = Math.max(1, opts.ledgerBatchSize ?? 10);
     this.kafkaBatchSize = Math.max(1, opts.kafkaBatchSize ?? 100);
+    this.ledgerLingerMs = Math.max(0, opts.ledgerLingerMs ?? 0);
     this.maxBuffered = opts.maxBuffered ?? 100_000;
     this.maxDeadLetters = opts.maxDeadLetters ?? 100;
     for (const [target, n] of Object.entries(opts.concurrency ?? {})) {
@@ -367,6 +377,11 @@ export class LocalBus implements EventPublisher {
     await Promise.resolve();
     while (q.items.length > 0) {
       const first = q.items[0]!;
+      if (first.rule.def.id === 'Ledger' && this.ledgerLingerMs > 0) {
+        const wait = this.lastLedgerDelivery + this.ledgerLingerMs - performance.now();
+        if (wait > 0 && this.count(q, first.rule) < this.ledgerBatchSize) await sleep(wait);
+        this.lastLedgerDelivery = performance.now();
+      }
       let n = 1;
       if (QUEUED_RULES.has(first.rule.def.id)) {
         const max = first.rule.def.id === 'Ledger' ? this.ledgerBatchSize : this.kafkaBatchSize;
@@ -374,6 +389,13 @@ export class LocalBus implements EventPublisher {
       }
       await this.deliver(q.name, q.items.splice(0, n));
     }
+  }
+
+  /** leading items of the queue that belong to `rule` */
+  private count(q: TargetQueue, rule: RuleState): number {
+    let n = 0;
+    while (n < q.items.length && q.items[n]!.rule === rule) n++;
+    return n;
   }
 
   private shape(batch: Delivery[], attempt: number): unknown {

@@ -78,6 +78,12 @@ export interface LocalPlatform {
   connect(c: Composition): void;
 }
 
+/**
+ * Group commit: ledger appends at most every 20 ms, each carrying what arrived meanwhile (at 300
+ * cycles/s about six envelopes per block instead of one); an idle bus appends at once.
+ */
+const LEDGER_LINGER_MS = 20;
+
 /** agent.failed events the local health monitor judges at once */
 const HEALTH_DELIVERIES_IN_FLIGHT = 4;
 
@@ -95,6 +101,7 @@ export function createLocalPlatform(o: LocalPlatformOptions): LocalPlatform {
     vars: { HOT_BUCKET: o.config.HOT_BUCKET },
     targets,
     ledgerBatchSize: MAX_BLOCK_ENTRIES,
+    ledgerLingerMs: LEDGER_LINGER_MS,
     // the cloud invokes the health monitor once per agent.failed, concurrently: a backlog of
     // failures (after an outage, many faulty agents) is judged in parallel, not one by one
     concurrency: { 'health-monitor': HEALTH_DELIVERIES_IN_FLIGHT },

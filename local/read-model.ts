@@ -14,9 +14,9 @@
  *   A write whose outcome is unknown (it threw) is followed by a consistent read of the item.
  * - Writes of one agent's item are serialized per table (a per-name queue): the cache is updated
  *   in the order DynamoDB applied them. Different agents' writes run concurrently as before.
- * - What is served from memory: the registry's `list`, `page`, `counts`; the heartbeats'
+ * - What is served from memory: the registry's `get`, `list`, `page`, `counts`; the heartbeats'
  *   `getMany`, `erroringCount`, `earliestExpected`; and the fleet aggregates of `/metrics`
- *   (kept incrementally: O(1) per write, O(1) per read). Everything else (single-item `get`s,
+ *   (kept incrementally: O(1) per write, O(1) per read). Everything else (heartbeat `get`s,
  *   claims, the due and overdue queries) goes to DynamoDB as before.
  */
 import type {
@@ -247,12 +247,41 @@ export class CachedRegistry implements RegistryStore {
     private readonly queue: KeyedQueue,
   ) {}
 
-  private async reread(name: string): Promise<void> {
-    this.model.setRecord(name, await this.inner.get(name));
+  /**
+   * Agents whose cached record may be stale: a write failed without an answer (it may have been
+   * applied) and reading the record back failed too (the store was down). Their `get` reads
+   * through until a read or a write succeeds.
+   */
+  private readonly uncertain = new Set<string>();
+
+  /** Reads the record back from the store (after a write whose outcome is unknown). */
+  async reread(name: string): Promise<void> {
+    try {
+      this.model.setRecord(name, await this.inner.get(name));
+      this.uncertain.delete(name);
+    } catch (e) {
+      this.uncertain.add(name);
+      throw e;
+    }
   }
 
-  get(name: string): Promise<AgentRecord | null> {
-    return this.inner.get(name);
+  private known(name: string, rec: AgentRecord | null): void {
+    this.model.setRecord(name, rec);
+    this.uncertain.delete(name);
+  }
+
+  /**
+   * From memory (every registry write passes here): the runner's admit, the manager's and the
+   * monitor's reads. A copy. A record left uncertain by a write whose outcome is unknown is read
+   * from the store (in order with the agent's writes) until the store answers.
+   */
+  async get(name: string): Promise<AgentRecord | null> {
+    if (this.uncertain.has(name))
+      await this.queue.run(name, async () => {
+        if (this.uncertain.has(name)) await this.reread(name);
+      });
+    const rec = this.model.record(name);
+    return rec ? structuredClone(rec) : null;
   }
   async list(): Promise<AgentRecord[]> {
     return this.model.list();
@@ -280,7 +309,7 @@ export class CachedRegistry implements RegistryStore {
       settle(
         async () => {
           const removed = await this.inner.deregister(name, version);
-          if (removed) this.model.setRecord(name, null);
+          if (removed) this.known(name, null);
           return removed;
         },
         () => this.reread(name),
@@ -292,7 +321,7 @@ export class CachedRegistry implements RegistryStore {
       settle(
         async () => {
           const rec = await this.inner.transition(name, t);
-          this.model.setRecord(name, rec);
+          this.known(name, rec);
           return rec;
         },
         () => this.reread(name),
@@ -326,7 +355,7 @@ export class CachedSchedule implements ScheduleStore {
           this.model.patchRecord(name, activated ? { nextRunAt, status: 'active', statusChangedAt: at, updatedAt: at } : { nextRunAt });
           return true;
         },
-        async () => this.model.setRecord(name, await this.model.registry.inner.get(name)),
+        () => this.model.registry.reread(name),
       ),
     );
   }

@@ -173,6 +173,33 @@ describe('LocalBus', () => {
     expect(maxActive).toBe(1);
   });
 
+  it('ledgerLingerMs: a Ledger batch waits out the linger since the previous one, so what arrives meanwhile goes in one append', async () => {
+    const batches: SqsBatchEvent[] = [];
+    const bus = new LocalBus({
+      rules: RULES,
+      vars: VARS,
+      ledgerLingerMs: 200,
+      targets: { 'ledger-writer': async (b: SqsBatchEvent) => void batches.push(b) },
+    });
+    // the first goes at once (nothing appended before)
+    await bus.publish([env('t', 's', { i: 0 })]);
+    await expect.poll(() => batches.length).toBe(1);
+    // five separate publishes within the linger: one batch of five, in order
+    for (let i = 1; i <= 5; i++) await bus.publish([env('t', 's', { i })]);
+    await bus.idle();
+    expect(batches.map((b) => b.Records.length)).toEqual([1, 5]);
+    expect(bodies(batches).map((e) => e.detail.payload.i)).toEqual([0, 1, 2, 3, 4, 5]);
+
+    // without it (the default) each separate publish is its own append
+    const single: SqsBatchEvent[] = [];
+    const plain = new LocalBus({ rules: RULES, vars: VARS, targets: { 'ledger-writer': async (b: SqsBatchEvent) => void single.push(b) } });
+    for (let i = 0; i < 3; i++) {
+      await plain.publish([env('t', 's', { i })]);
+      await plain.idle();
+    }
+    expect(single.map((b) => b.Records.length)).toEqual([1, 1, 1]);
+  });
+
   it('a target given a concurrency takes that many deliveries at once (the cloud invokes it per event); a queued rule target cannot', async () => {
     const gates: (() => void)[] = [];
     let active = 0;

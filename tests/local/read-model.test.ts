@@ -55,6 +55,8 @@ async function expectCurrent(): Promise<void> {
   const recs = await truth.registry.list();
   const names = recs.map((r) => r.name);
   expect(await model.registry.list()).toEqual(recs);
+  for (const r of recs) expect(await model.registry.get(r.name)).toEqual(r);
+  expect(await model.registry.get('nobody')).toBeNull();
   const hbs = await truth.heartbeats.getMany(names);
   expect(await model.heartbeats.getMany(names)).toEqual(hbs);
   expect(await model.registry.counts()).toEqual(await truth.registry.counts());
@@ -156,6 +158,37 @@ describe('the read model serves what DynamoDB holds once a write returned', () =
     ).rejects.toThrow('the answer was lost');
     expect((await broken.registry.list()).find((r) => r.name === 'a-1')?.status).toBe('paused');
     expect((await broken.registry.counts()).paused).toBe(1);
+  });
+
+  it('a write whose answer is lost while the store is down: get reads through until the store answers', async () => {
+    let down = false;
+    const inner = fresh().registry;
+    const broken = new ReadModel({
+      ...fresh(),
+      registry: withFaults(inner, {
+        transition: async (name, tr) => {
+          const rec = await truth.registry.transition(name, tr);
+          down = true; // applied, then the store went away: no answer, no read-back
+          throw new Error(`the answer was lost (${rec.status})`);
+        },
+        get: async (name) => {
+          if (down) throw new Error('connect ECONNREFUSED');
+          return inner.get(name);
+        },
+      }),
+    });
+    await broken.load();
+    await expect(
+      broken.registry.transition('a-1', { to: 'paused', from: ['active'], at: NOW, reason: 'x', nextRunAt: null }),
+    ).rejects.toThrow('the answer was lost');
+    // the cache cannot know: the store is asked, and while it is down the read fails (not a stale answer)
+    await expect(broken.registry.get('a-1')).rejects.toThrow('ECONNREFUSED');
+    down = false;
+    expect(await broken.registry.get('a-1')).toMatchObject({ status: 'paused' });
+    expect((await broken.registry.list()).find((r) => r.name === 'a-1')?.status).toBe('paused');
+    // settled: served from memory again (the store is not asked)
+    down = true;
+    expect(await broken.registry.get('a-1')).toMatchObject({ status: 'paused' });
   });
 });
 

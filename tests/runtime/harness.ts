@@ -19,6 +19,7 @@ import { FakeClock } from '../../shared/core/clock';
 import type { Envelope } from '../../shared/core/envelope';
 import type { RunReport } from '../../shared/core/runner/service';
 import type { DispatchMessage } from '../../shared/core/dispatch';
+import type { AgentSandbox } from '../../shared/core/ports';
 import { RULES } from '../../shared/definitions/routing';
 import { createSchedulerHandler } from '../../functions/scheduler/core';
 import { createRunnerCore, type RunnerCoreDeps } from '../../functions/runner/core';
@@ -41,6 +42,36 @@ export interface RuntimeOptions {
 }
 
 export type Runtime = Awaited<ReturnType<typeof startRuntime>>;
+
+/**
+ * A runner host that dies mid-run, for the agents in `dying`: their runs go to a core of its own
+ * (its own heartbeat store client, as another host's) whose sandbox never ends, so it claims and
+ * never completes; the pool sees the run skipped. `wrapCore` goes into RuntimeOptions; `rt`
+ * returns the runtime once started.
+ */
+export function dyingHost(rt: () => Runtime): { dying: Set<string>; wrapCore: NonNullable<RuntimeOptions['wrapCore']> } {
+  const dying = new Set<string>();
+  const never: AgentSandbox = { inspect: () => new Promise(() => {}), run: () => new Promise(() => {}) };
+  const wrapCore: NonNullable<RuntimeOptions['wrapCore']> = (core) => {
+    let dead: ((m: DispatchMessage) => Promise<RunReport>) | undefined;
+    return async (msg) => {
+      if (!dying.has(msg.agent)) return core(msg);
+      const r = rt();
+      dead ??= createRunnerCore({
+        registry: r.registry,
+        heartbeats: new DynamoHeartbeats(r.tables.clients.ddb, r.tables.names.Heartbeats, { shards: r.config.AGENT_SCHEDULE_SHARDS }),
+        bundles: r.bundles,
+        events: r.bus,
+        sandbox: never,
+        config: r.config,
+        clock: r.clock,
+      });
+      void dead(msg);
+      return { status: 'skipped', agent: msg.agent, runId: msg.runId, kind: msg.kind, reason: 'duplicate' };
+    };
+  };
+  return { dying, wrapCore };
+}
 
 export async function startRuntime(opts: RuntimeOptions = {}) {
   const s3 = await startTestS3();

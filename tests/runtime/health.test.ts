@@ -5,17 +5,15 @@
  * their run, and neighbours are never disturbed.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createRunnerCore } from '../../functions/runner/core';
-import type { AgentSandbox } from '../../shared/core/ports';
-import type { DispatchMessage } from '../../shared/core/dispatch';
-import { slotExpiryMs, type RunReport } from '../../shared/core/runner/service';
+import { slotExpiryMs } from '../../shared/core/runner/service';
 import { makeEnvelope } from '../../shared/core/envelope';
 import { ValidationError } from '../../shared/core/errors';
 import { InvalidFailureEventError } from '../../shared/core/health/errors';
 import { BUS_SOURCE } from '../../shared/definitions/routing';
 import { restartBackoffMs } from '../../shared/core/health/policy';
-import { startRuntime, type Runtime } from './harness';
-import { registration } from './helpers';
+import { dyingHost, startRuntime, type Runtime } from './harness';
+import { registration, withFaults } from './helpers';
+import { createHealthMonitorHandler } from '../../functions/health-monitor/core';
 
 /** slots of an agent's runs must be consecutive grid slots: no missed, no doubled */
 function expectContiguous(slots: number[], periodMs = 1000) {
@@ -210,34 +208,109 @@ describe('concurrent agent.failed deliveries', () => {
   });
 });
 
+describe('a restart whose registry write loses its answer', () => {
+  let rt: Runtime;
+  beforeAll(async () => {
+    rt = await startRuntime();
+  });
+  afterAll(async () => rt?.stop());
+
+  it('is read back and carried through: heartbeat reset and agent.restarted, once, though the event is delivered again', async () => {
+    await rt.publish('lossy', 'healthy.mjs');
+    const rec = (await rt.registry.get('lossy'))!;
+    for (let i = 1; i <= rt.policy.errThreshold; i++)
+      await rt.heartbeats.complete('lossy', {
+        runId: `l${i}`,
+        at: rt.clock.now(),
+        outcome: 'error',
+        error: 'boom',
+        durationMs: 1,
+        generation: rec.generation,
+        stateChanges: {},
+        expectBy: null,
+        countsAsCycle: true,
+      });
+    // the store applies the restart, then the connection dies before the answer
+    let lost = 0;
+    const registry = withFaults(rt.registry, {
+      transition: async (name, t) => {
+        await rt.registry.transition(name, t);
+        lost++;
+        throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+      },
+    });
+    const health = createHealthMonitorHandler({ registry, heartbeats: rt.heartbeats, events: rt.bus, config: rt.config, clock: rt.clock });
+    const event = {
+      source: BUS_SOURCE,
+      'detail-type': 'agent.failed',
+      detail: makeEnvelope(
+        {
+          topic: 'agent.failed',
+          sender: 'orchestrator',
+          payload: { name: 'lossy', generation: rec.generation, outcome: 'error', error: 'boom' },
+        },
+        rt.clock.now(),
+      ),
+    };
+    expect(await health(event)).toMatchObject({ kind: 'failed', decision: { action: 'restarted', generation: rec.generation + 1 } });
+    expect(lost).toBe(1);
+    // the bus delivers the event again (at least once): nothing more happens
+    expect(await health(event)).toMatchObject({ kind: 'failed', decision: { action: 'none' } });
+    await rt.bus.idle();
+    expect(rt.ledgerOf('agent.restarted', 'lossy').map((e) => e.payload.generation)).toEqual([rec.generation + 1]);
+    expect(await rt.registry.get('lossy')).toMatchObject({ status: 'restarting', generation: rec.generation + 1 });
+    expect((await rt.heartbeats.get('lossy'))?.consecutiveErrors).toBe(0);
+  });
+
+  it('a write that was not applied is not taken for one that was: the error goes to the bus for a retry', async () => {
+    await rt.publish('refused', 'healthy.mjs');
+    const rec = (await rt.registry.get('refused'))!;
+    for (let i = 1; i <= rt.policy.errThreshold; i++)
+      await rt.heartbeats.complete('refused', {
+        runId: `r${i}`,
+        at: rt.clock.now(),
+        outcome: 'error',
+        error: 'boom',
+        durationMs: 1,
+        generation: rec.generation,
+        stateChanges: {},
+        expectBy: null,
+        countsAsCycle: true,
+      });
+    const registry = withFaults(rt.registry, {
+      transition: async () => {
+        throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+      },
+    });
+    const health = createHealthMonitorHandler({ registry, heartbeats: rt.heartbeats, events: rt.bus, config: rt.config, clock: rt.clock });
+    const event = {
+      source: BUS_SOURCE,
+      'detail-type': 'agent.failed',
+      detail: makeEnvelope(
+        {
+          topic: 'agent.failed',
+          sender: 'orchestrator',
+          payload: { name: 'refused', generation: rec.generation, outcome: 'error', error: 'boom' },
+        },
+        rt.clock.now(),
+      ),
+    };
+    await expect(health(event)).rejects.toThrow('ECONNREFUSED');
+    expect(await rt.registry.get('refused')).toMatchObject({ status: 'active', generation: rec.generation });
+    await rt.bus.idle();
+    expect(rt.ledgerOf('agent.restarted', 'refused')).toEqual([]);
+  });
+});
+
 describe('hangs, crashes, memory blow-ups and stuck agents', () => {
   let rt: Runtime;
   /** agents whose runs go to a runner host that dies mid-run (claims, never completes) */
-  const dying = new Set<string>();
+  const host = dyingHost(() => rt);
+  const { dying } = host;
   // a runtime of its own per test, each with its own well-behaved neighbour 'calm'
   beforeEach(async () => {
     dying.clear();
-    rt = await startRuntime({
-      env: { AGENT_STUCK_GRACE_SECONDS: '2' },
-      wrapCore: (core) => {
-        let dead: ((m: DispatchMessage) => Promise<RunReport>) | undefined;
-        return async (msg) => {
-          if (!dying.has(msg.agent)) return core(msg);
-          const never: AgentSandbox = { inspect: () => new Promise(() => {}), run: () => new Promise(() => {}) };
-          dead ??= createRunnerCore({
-            registry: rt.registry,
-            heartbeats: rt.heartbeats,
-            bundles: rt.bundles,
-            events: rt.bus,
-            sandbox: never,
-            config: rt.config,
-            clock: rt.clock,
-          });
-          void dead(msg);
-          return { status: 'skipped', agent: msg.agent, runId: msg.runId, kind: msg.kind, reason: 'duplicate' };
-        };
-      },
-    });
+    rt = await startRuntime({ env: { AGENT_STUCK_GRACE_SECONDS: '2' }, wrapCore: host.wrapCore });
     await rt.publish('calm', 'healthy.mjs');
   });
   afterEach(async () => rt?.stop());

@@ -100,6 +100,66 @@ describe('DynamoHeartbeats (DynamoDB Local)', () => {
     expect((await other.complete('u', fail(3000, T0 + 2000, T0 + 3100))).status).toBe('superseded');
   });
 
+  it('a lean trigger or envelope claim is one BatchGetItem; the completion creates the claim item done in its one transaction', async () => {
+    const clients = createClients({ region: 'us-east-1', endpoints: { dynamodb: ddbEndpoint() }, localCredentials: true });
+    const counter = new RequestCounter();
+    counter.count(clients.ddbRaw, 'DynamoDB');
+    const lean = new DynamoHeartbeats(clients.ddb, t.names.Heartbeats, { shards: SHARDS });
+    await lean.complete('tl', done({ runId: 'seed', stateChanges: { n: 1 } }));
+    counter.reset();
+    const claim = { runId: 'tl!trigger!1', startedAt: T0 + 1000, deadline: T0 + 36_000 };
+    const c = await lean.claimAndRead('tl', claim);
+    expect(c).toMatchObject({ claimed: true, state: { n: 1 }, record: { cycles: 1 } });
+    expect(counter.snapshot()).toEqual({ 'DynamoDB:BatchGetItem': 1 });
+    // nothing written by the claim
+    const key = { name: claimItemKey('tl', claim.runId) };
+    expect((await t.clients.ddb.send(new GetCommand({ TableName: t.names.Heartbeats, Key: key }))).Item).toBeUndefined();
+    counter.reset();
+    const d = done({ runId: claim.runId, at: T0 + 1050, lease: { startedAt: claim.startedAt }, stateChanges: { n: 2 } });
+    expect(await lean.complete('tl', d)).toEqual({ consecutiveErrors: 0, status: 'applied' });
+    // a successful cycle's count is 0 by the write itself: nothing read back
+    expect(counter.snapshot()).toEqual({ 'DynamoDB:TransactWriteItems': 1 });
+    expect((await t.clients.ddb.send(new GetCommand({ TableName: t.names.Heartbeats, Key: key }))).Item).toMatchObject({
+      runId: claim.runId,
+      startedAt: claim.startedAt,
+      doneAt: T0 + 1050,
+      expiresAt: Math.ceil(claim.deadline / 1000) + 86_400,
+    });
+    // the retried write of that completion (its answer lost): already applied, not twice
+    await lean.claimAndRead('tl', { ...claim, runId: 'tl!other', startedAt: T0 + 1100 }); // (an unrelated claim meanwhile)
+    const retry = new DynamoHeartbeats(clients.ddb, t.names.Heartbeats, { shards: SHARDS });
+    expect((await retry.claimAndRead('tl', { ...claim, startedAt: T0 + 2000 })).claimed).toBe(false);
+    expect(await lean.getState('tl')).toEqual({ n: 2 });
+
+    // two copies of one run claimed at once (what the queue normally prevents): both may run,
+    // one completion is recorded, the other is superseded and its state is not kept
+    const twin = { runId: 'tl<env-7', startedAt: T0 + 3000, deadline: T0 + 38_000 };
+    const other = { ...twin, startedAt: T0 + 3001 };
+    expect((await lean.claimAndRead('tl', twin)).claimed).toBe(true);
+    expect((await lean.claimAndRead('tl', other)).claimed).toBe(true);
+    const env = (startedAt: number, n: number) =>
+      done({ runId: twin.runId, at: startedAt + 10, countsAsCycle: false, expectBy: null, lease: { startedAt }, stateChanges: { n } });
+    expect((await lean.complete('tl', env(twin.startedAt, 3))).status).toBe('applied');
+    expect((await lean.complete('tl', env(other.startedAt, 4))).status).toBe('superseded');
+    expect(await lean.getState('tl')).toEqual({ n: 3 });
+    // a later delivery of that envelope run: done, refused
+    expect(await lean.claimAndRead('tl', { ...twin, startedAt: T0 + 9000, deadline: T0 + 44_000 })).toMatchObject({
+      claimed: false,
+      claimedBefore: true,
+    });
+  });
+
+  it('a claim item written as a lease (claim) is honoured by a lean claim: live → held, expired → taken over', async () => {
+    const lease = { runId: 'th!trigger!1', startedAt: T0, deadline: T0 + 5000 };
+    expect(await hb.claim('th', lease)).toBe(true);
+    expect(await hb.claimAndRead('th', { ...lease, startedAt: T0 + 1000 })).toMatchObject({ claimed: false, heldUntil: T0 + 5000 });
+    const taken = { ...lease, startedAt: T0 + 6000, deadline: T0 + 11_000 };
+    expect((await hb.claimAndRead('th', taken)).claimed).toBe(true);
+    expect((await hb.complete('th', done({ runId: lease.runId, lease: { startedAt: T0 } }))).status).toBe('superseded');
+    expect((await hb.complete('th', done({ runId: lease.runId, lease: { startedAt: T0 + 6000 } }))).status).toBe('applied');
+    expect((await hb.claimAndRead('th', { ...lease, startedAt: T0 + 20_000, deadline: T0 + 25_000 })).claimed).toBe(false);
+  });
+
   it('a lean slot claim writes nothing: the completion is the one write (GetItem + UpdateItem per slot)', async () => {
     const clients = createClients({ region: 'us-east-1', endpoints: { dynamodb: ddbEndpoint() }, localCredentials: true });
     const counter = new RequestCounter();

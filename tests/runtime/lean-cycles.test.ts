@@ -10,12 +10,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createClients } from '../../shared/adapters/aws/clients';
 import { DynamoHeartbeats } from '../../shared/adapters/aws/dynamo-heartbeats';
 import { RequestCounter } from '../../shared/adapters/aws/request-counter';
-import { createRunnerCore } from '../../functions/runner/core';
 import type { DispatchMessage } from '../../shared/core/dispatch';
-import type { AgentSandbox } from '../../shared/core/ports';
 import type { RunReport } from '../../shared/core/runner/service';
 import { ddbEndpoint } from '../support/env';
-import { startRuntime, type Runtime } from './harness';
+import { dyingHost, startRuntime, type Runtime } from './harness';
 
 let rt: Runtime | undefined;
 afterEach(async () => {
@@ -77,31 +75,9 @@ describe('lean cycles', () => {
   });
 
   it('a runner host that dies without a trace of a steady-state run: the next run writes its lease first, and the agent is found stuck', async () => {
-    const dying = new Set<string>();
-    rt = await startRuntime({
-      env: { AGENT_STUCK_GRACE_SECONDS: '2' },
-      wrapCore: (core) => {
-        let dead: ((m: DispatchMessage) => Promise<RunReport>) | undefined;
-        return async (msg) => {
-          if (!dying.has(msg.agent)) return core(msg);
-          // a host that dies right after it started the run: a steady-state run leaves no trace
-          const never: AgentSandbox = { inspect: () => new Promise(() => {}), run: () => new Promise(() => {}) };
-          dead ??= createRunnerCore({
-            registry: rt!.registry,
-            heartbeats: new DynamoHeartbeats(rt!.tables.clients.ddb, rt!.tables.names.Heartbeats, {
-              shards: rt!.config.AGENT_SCHEDULE_SHARDS,
-            }),
-            bundles: rt!.bundles,
-            events: rt!.bus,
-            sandbox: never,
-            config: rt!.config,
-            clock: rt!.clock,
-          });
-          void dead(msg);
-          return { status: 'skipped', agent: msg.agent, runId: msg.runId, kind: msg.kind, reason: 'duplicate' };
-        };
-      },
-    });
+    const host = dyingHost(() => rt!);
+    const { dying } = host;
+    rt = await startRuntime({ env: { AGENT_STUCK_GRACE_SECONDS: '2' }, wrapCore: host.wrapCore });
     await rt.publish('fragile', 'healthy.mjs');
     for (let s = 0; s < 3; s++) await rt.step(1000, { sweep: true });
     const lastBeat = (await rt.heartbeats.get('fragile'))!.lastHeartbeat!;

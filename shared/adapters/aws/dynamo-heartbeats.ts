@@ -12,8 +12,9 @@
  * sets it, a successful cycle or a health reset removes it, in the same write that changes the
  * count. The summary counts the erroring agents from that index alone.
  *
- * Items `name = <agent>#run#<runId>` are claims of trigger and envelope runs, deleted by the
- * table's TTL (`expiresAt`, epoch seconds).
+ * Items `name = <agent>#run#<runId>` are claims of trigger and envelope runs (written done by
+ * their completion; as a lease first only by `claim`), deleted by the table's TTL (`expiresAt`,
+ * epoch seconds).
  *
  * Claims are leases (see RunClaim): a slot's lease is `running` on the agent's item, a trigger's or
  * envelope run's lease is its claim item. A redelivery takes over a lease of the same run whose
@@ -41,6 +42,14 @@
  * cloud (an SQS duplicate delivery, rare; a scheduler advance whose answer was lost, dispatched
  * anyway) both run the agent's code; one completion is recorded, the other is `superseded` and
  * neither its state nor its events are kept.
+ *
+ * Lean runs: a trigger's or envelope run's claim (claimAndRead) is likewise a read — the agent's
+ * item and the run's claim item in one BatchGetItem — and its completion creates the claim item,
+ * done, in its one transaction (conditional on the item not existing). A claim item found done
+ * refuses the run (`duplicate`); one holding a lease (written by `claim`, or an older version)
+ * is honoured and taken over after its deadline as before. Same guarantee and the same residue
+ * as lean slots: copies delivered at the same time may both run, one is recorded. One write per
+ * run instead of two; a successful cycle's completion reads nothing back (its count is 0).
  *
  * Expected heartbeats: `stuckAt` is the exact deadline (the record's expectBy), `expectBy` + `hbShard`
  * the sparse `expect` index (KEYS_ONLY): a lower bound of `stuckAt`, moved only when less than a
@@ -157,6 +166,8 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
   private readonly claimTtlSeconds: number;
   /** what each slot claim read (and whether its lease is written), by lease, until its completion */
   private readonly claimed = new Map<string, ClaimedSlot>();
+  /** lean claims of trigger and envelope runs awaiting their completion: the claim item's expiresAt */
+  private readonly leanItems = new Map<string, number>();
 
   constructor(
     private readonly ddb: DynamoDBDocumentClient,
@@ -228,12 +239,7 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
    * UpdateItem returning ALL_NEW. Trigger/envelope claims are a PutItem and a GetItem.
    */
   async claimAndRead(name: string, claim: RunClaim): Promise<ClaimOutcome> {
-    if (claim.slot === undefined) {
-      const r = await this.claimItem(name, claim);
-      if (!r.claimed) return refused(r);
-      const out = await this.ddb.send(new GetCommand({ TableName: this.tableName, Key: { name }, ConsistentRead: true }));
-      return { claimed: true, record: out.Item ? this.parse(out.Item) : null, state: this.stateOf(name, out.Item) };
-    }
+    if (claim.slot === undefined) return this.claimItemLean(name, claim);
     if (claim.exclusive) return this.claimSlotEagerly(name, claim);
     const item = (await this.ddb.send(new GetCommand({ TableName: this.tableName, Key: { name }, ConsistentRead: true }))).Item ?? {};
     const running = item.running as { runId?: unknown; deadline?: unknown } | undefined;
@@ -375,6 +381,51 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
       if (live) return { claimed: false, heldUntil: old.deadline as number };
       return { claimed: false, claimedBefore: e.Item !== undefined };
     }
+  }
+
+  /**
+   * A trigger's or envelope run's claim as a read (see "Lean runs" in the header): the agent's
+   * item and the run's claim item in one BatchGetItem. No claim item: claimed, and the completion
+   * creates it (done). A claim item of an earlier attempt: done → refused; a live lease → held;
+   * an expired lease → taken over (written) as before.
+   */
+  private async claimItemLean(name: string, claim: RunClaim): Promise<ClaimOutcome> {
+    const key = claimItemKey(name, claim.runId);
+    const items = await this.batchGetItems([name, key]);
+    const claimItem = items.get(key);
+    if (claimItem) {
+      if (claimItem.doneAt !== undefined) return refused({ claimedBefore: true });
+      const deadline = claimItem.deadline;
+      if (typeof deadline === 'number' && deadline >= claim.startedAt) return refused({ heldUntil: deadline });
+      const r = await this.claimItem(name, { ...claim, takeoverOnly: true });
+      if (!r.claimed) return refused(r);
+      const out = await this.ddb.send(new GetCommand({ TableName: this.tableName, Key: { name }, ConsistentRead: true }));
+      return { claimed: true, record: out.Item ? this.parse(out.Item) : null, state: this.stateOf(name, out.Item) };
+    }
+    if (claim.takeoverOnly) return refused({});
+    this.rememberLean(claimedKey(name, claim.runId, claim.startedAt), Math.ceil(claim.deadline / 1000) + this.claimTtlSeconds);
+    const item = items.get(name);
+    return { claimed: true, record: item ? this.parse(item) : null, state: this.stateOf(name, item) };
+  }
+
+  /** Items of this table by name, consistent, in one BatchGetItem (unprocessed keys asked again). */
+  private async batchGetItems(names: string[]): Promise<Map<string, Record<string, unknown>>> {
+    const found = new Map<string, Record<string, unknown>>();
+    let keys: Record<string, unknown>[] = names.map((n) => ({ name: n }));
+    for (let attempt = 0; keys.length > 0; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** attempt)));
+      const out: BatchGetCommandOutput = await this.ddb.send(
+        new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }),
+      );
+      for (const it of out.Responses?.[this.tableName] ?? []) found.set(String(it.name), it);
+      keys = (out.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Record<string, unknown>[];
+    }
+    return found;
+  }
+
+  private rememberLean(key: string, expiresAt: number): void {
+    if (this.leanItems.size >= MAX_CLAIMED) this.leanItems.delete(this.leanItems.keys().next().value as string);
+    this.leanItems.set(key, expiresAt);
   }
 
   /** The quarantine stub consumed an envelope for this agent: counted, not run. */
@@ -563,12 +614,26 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
     u: UpdateExpr,
   ): Promise<{ consecutiveErrors: number; status: CompletionStatus }> {
     const key = claimItemKey(name, done.runId);
+    const leanKey = claimedKey(name, done.runId, startedAt);
+    const lean = this.leanItems.get(leanKey);
+    // a lean claim: the claim item is created by this completion, done (no other attempt wrote one)
+    const claimStep =
+      lean !== undefined
+        ? {
+            Put: {
+              TableName: this.tableName,
+              Item: { name: key, runId: done.runId, startedAt, doneAt: done.at, expiresAt: lean },
+              ConditionExpression: 'attribute_not_exists(#name)',
+              ExpressionAttributeNames: { '#name': 'name' },
+            },
+          }
+        : null;
     try {
       await this.ddb.send(
         new TransactWriteCommand({
           TransactItems: [
             { Update: { TableName: this.tableName, Key: { name }, ...u.request() } },
-            {
+            claimStep ?? {
               Update: {
                 TableName: this.tableName,
                 Key: { name: key },
@@ -583,10 +648,14 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
       );
     } catch (e) {
       if (!(e instanceof TransactionCanceledException) || e.CancellationReasons?.[1]?.Code !== 'ConditionalCheckFailed') throw e;
+      this.leanItems.delete(leanKey);
       const claimItem = (await this.ddb.send(new GetCommand({ TableName: this.tableName, Key: { name: key }, ConsistentRead: true }))).Item;
       const ours = claimItem?.doneAt !== undefined && claimItem.startedAt === startedAt;
       return { consecutiveErrors: await this.consecutiveErrors(name), status: ours ? 'already' : 'superseded' };
     }
+    this.leanItems.delete(leanKey);
+    // a successful cycle set the count to 0 (completionUpdate): nothing to read back
+    if (done.outcome === 'ok' && done.countsAsCycle) return { consecutiveErrors: 0, status: 'applied' };
     return { consecutiveErrors: await this.consecutiveErrors(name), status: 'applied' };
   }
 

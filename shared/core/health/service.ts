@@ -23,11 +23,11 @@
  */
 import { z } from 'zod';
 import { retryFollowUp } from '../retry';
-import { ConflictError } from '../errors';
+import { ConflictError, errorMessage, isRetryable } from '../errors';
 import { AgentNameSchema } from '../bundle/identity';
 import { ORCHESTRATOR_SENDER, type Envelope } from '../envelope';
 import { orchestratorEvent, type OrchestratorPayload, type OrchestratorTopic } from '../events';
-import { SCHEDULED_STATUSES, type AgentRecord } from '../registry';
+import { SCHEDULED_STATUSES, type AgentRecord, type Transition } from '../registry';
 import type { EventPublisher, HeartbeatStore, RegistryStore } from '../ports';
 import { iso, isoOrNull, systemClock, type Clock } from '../clock';
 import { silentLogger, type Logger } from '../logger';
@@ -154,7 +154,7 @@ export class HealthMonitor {
     try {
       if (recent >= policy.maxRestarts) {
         const qReason = `more than ${policy.maxRestarts} restarts within ${policy.restartWindowMs / 1000} s; ${reason}`;
-        await this.deps.registry.transition(rec.name, {
+        await this.transition(rec, {
           to: 'quarantined',
           from: ['active', 'restarting'],
           at: now,
@@ -173,7 +173,7 @@ export class HealthMonitor {
       const n = recent + 1;
       const backoffMs = restartBackoffMs(policy, n);
       const next = now + backoffMs;
-      const updated = await this.deps.registry.transition(rec.name, {
+      const updated = await this.transition(rec, {
         to: 'restarting',
         from: ['active', 'restarting'],
         at: now,
@@ -207,6 +207,34 @@ export class HealthMonitor {
       return { action: 'restarted', name: rec.name, reason, backoffMs, restartsInWindow: n, generation: updated.generation };
     } catch (e) {
       if (e instanceof ConflictError) return { action: 'none', name: rec.name, reason: `changed concurrently: ${e.message}` };
+      throw e;
+    }
+  }
+
+  /**
+   * The registry transition of a decision. When it fails without an answer (the store went away
+   * mid-request: the write may have been applied), the record is read back until the store
+   * answers: applied (this decision's status and time, the generation it implies) → the decision
+   * goes on to its follow-up steps; not applied → the error is thrown and the whole event is
+   * retried. Without this, a retry would find the transition made, take it for someone else's
+   * and stop: the restart's heartbeat reset and its ledger event would be lost.
+   */
+  private async transition(rec: AgentRecord, t: Transition): Promise<AgentRecord> {
+    try {
+      return await this.deps.registry.transition(rec.name, t);
+    } catch (e) {
+      if (e instanceof ConflictError || !isRetryable(e)) throw e;
+      const generation = rec.generation + (t.bumpGeneration ? 1 : 0);
+      const cur = await retryFollowUp(() => this.deps.registry.get(rec.name), {
+        forMs: FOLLOW_UP_MS,
+        log: this.log,
+        what: `${t.to}: reading back a transition whose answer was lost`,
+        fields: { agent: rec.name },
+      });
+      if (cur && cur.status === t.to && cur.generation === generation && cur.statusChangedAt === iso(t.at)) {
+        this.log.warn('transition applied although its answer was lost; going on', { agent: rec.name, to: t.to, error: errorMessage(e) });
+        return cur;
+      }
       throw e;
     }
   }
