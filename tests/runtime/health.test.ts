@@ -21,6 +21,34 @@ function expectContiguous(slots: number[], periodMs = 1000) {
   for (let i = 1; i < slots.length; i++) expect(slots[i]! - slots[i - 1]!).toBe(periodMs);
 }
 
+/** The agent's heartbeat records `errThreshold` failed cycles of this generation (as the runner would). */
+async function failToThreshold(rt: Runtime, name: string, generation: number): Promise<void> {
+  for (let i = 1; i <= rt.policy.errThreshold; i++)
+    await rt.heartbeats.complete(name, {
+      runId: `${name}-f${i}`,
+      at: rt.clock.now(),
+      outcome: 'error',
+      error: 'boom',
+      durationMs: 1,
+      generation,
+      stateChanges: {},
+      expectBy: null,
+      countsAsCycle: true,
+    });
+}
+
+/** An agent.failed event as EventBridge hands it to the health monitor. */
+function failedEvent(rt: Runtime, name: string, generation: number, error = 'boom') {
+  return {
+    source: BUS_SOURCE,
+    'detail-type': 'agent.failed',
+    detail: makeEnvelope(
+      { topic: 'agent.failed', sender: 'orchestrator', payload: { name, generation, outcome: 'error', error } },
+      rt.clock.now(),
+    ),
+  };
+}
+
 describe('failing agents: restart at the threshold, quarantine after the budget (contract defaults)', () => {
   let rt: Runtime;
   beforeAll(async () => {
@@ -170,31 +198,9 @@ describe('concurrent agent.failed deliveries', () => {
   it('five deliveries of the threshold failure at once restart the agent exactly once', async () => {
     await rt.publish('flaky', 'healthy.mjs');
     const rec = (await rt.registry.get('flaky'))!;
-    for (let i = 1; i <= rt.policy.errThreshold; i++)
-      await rt.heartbeats.complete('flaky', {
-        runId: `f${i}`,
-        at: rt.clock.now(),
-        outcome: 'error',
-        error: 'boom',
-        durationMs: 1,
-        generation: rec.generation,
-        stateChanges: {},
-        expectBy: null,
-        countsAsCycle: true,
-      });
+    await failToThreshold(rt, 'flaky', rec.generation);
     // at-least-once delivery: four failure events and a duplicate of the first, all at once
-    const events = Array.from({ length: 4 }, (_, i) => ({
-      source: BUS_SOURCE,
-      'detail-type': 'agent.failed',
-      detail: makeEnvelope(
-        {
-          topic: 'agent.failed',
-          sender: 'orchestrator',
-          payload: { name: 'flaky', generation: rec.generation, outcome: 'error', error: `boom ${i}` },
-        },
-        rt.clock.now(),
-      ),
-    }));
+    const events = Array.from({ length: 4 }, (_, i) => failedEvent(rt, 'flaky', rec.generation, `boom ${i}`));
     const results = await Promise.all([...events, events[0]].map((e) => rt.health(e)));
     const decisions = results.map((r) => (r.kind === 'failed' ? r.decision.action : r.kind));
     expect(decisions.filter((d) => d === 'restarted')).toHaveLength(1);
@@ -218,18 +224,7 @@ describe('a restart whose registry write loses its answer', () => {
   it('is read back and carried through: heartbeat reset and agent.restarted, once, though the event is delivered again', async () => {
     await rt.publish('lossy', 'healthy.mjs');
     const rec = (await rt.registry.get('lossy'))!;
-    for (let i = 1; i <= rt.policy.errThreshold; i++)
-      await rt.heartbeats.complete('lossy', {
-        runId: `l${i}`,
-        at: rt.clock.now(),
-        outcome: 'error',
-        error: 'boom',
-        durationMs: 1,
-        generation: rec.generation,
-        stateChanges: {},
-        expectBy: null,
-        countsAsCycle: true,
-      });
+    await failToThreshold(rt, 'lossy', rec.generation);
     // the store applies the restart, then the connection dies before the answer
     let lost = 0;
     const registry = withFaults(rt.registry, {
@@ -240,18 +235,7 @@ describe('a restart whose registry write loses its answer', () => {
       },
     });
     const health = createHealthMonitorHandler({ registry, heartbeats: rt.heartbeats, events: rt.bus, config: rt.config, clock: rt.clock });
-    const event = {
-      source: BUS_SOURCE,
-      'detail-type': 'agent.failed',
-      detail: makeEnvelope(
-        {
-          topic: 'agent.failed',
-          sender: 'orchestrator',
-          payload: { name: 'lossy', generation: rec.generation, outcome: 'error', error: 'boom' },
-        },
-        rt.clock.now(),
-      ),
-    };
+    const event = failedEvent(rt, 'lossy', rec.generation);
     expect(await health(event)).toMatchObject({ kind: 'failed', decision: { action: 'restarted', generation: rec.generation + 1 } });
     expect(lost).toBe(1);
     // the bus delivers the event again (at least once): nothing more happens
@@ -265,36 +249,14 @@ describe('a restart whose registry write loses its answer', () => {
   it('a write that was not applied is not taken for one that was: the error goes to the bus for a retry', async () => {
     await rt.publish('refused', 'healthy.mjs');
     const rec = (await rt.registry.get('refused'))!;
-    for (let i = 1; i <= rt.policy.errThreshold; i++)
-      await rt.heartbeats.complete('refused', {
-        runId: `r${i}`,
-        at: rt.clock.now(),
-        outcome: 'error',
-        error: 'boom',
-        durationMs: 1,
-        generation: rec.generation,
-        stateChanges: {},
-        expectBy: null,
-        countsAsCycle: true,
-      });
+    await failToThreshold(rt, 'refused', rec.generation);
     const registry = withFaults(rt.registry, {
       transition: async () => {
         throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
       },
     });
     const health = createHealthMonitorHandler({ registry, heartbeats: rt.heartbeats, events: rt.bus, config: rt.config, clock: rt.clock });
-    const event = {
-      source: BUS_SOURCE,
-      'detail-type': 'agent.failed',
-      detail: makeEnvelope(
-        {
-          topic: 'agent.failed',
-          sender: 'orchestrator',
-          payload: { name: 'refused', generation: rec.generation, outcome: 'error', error: 'boom' },
-        },
-        rt.clock.now(),
-      ),
-    };
+    const event = failedEvent(rt, 'refused', rec.generation);
     await expect(health(event)).rejects.toThrow('ECONNREFUSED');
     expect(await rt.registry.get('refused')).toMatchObject({ status: 'active', generation: rec.generation });
     await rt.bus.idle();

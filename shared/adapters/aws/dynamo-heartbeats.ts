@@ -196,21 +196,9 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
 
   async getMany(names: string[]): Promise<Map<string, HeartbeatRecord>> {
     const result = new Map<string, HeartbeatRecord>();
-    const unique = [...new Set(names)];
-    for (let i = 0; i < unique.length; i += 100) {
-      let keys: Record<string, unknown>[] | undefined = unique.slice(i, i + 100).map((name) => ({ name }));
-      for (let attempt = 0; keys && keys.length > 0; attempt++) {
-        if (attempt > 8) throw new StoreError('BatchGetItem on heartbeats kept returning unprocessed keys');
-        if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 20 * 2 ** attempt)));
-        const out: BatchGetCommandOutput = await this.ddb.send(
-          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }),
-        );
-        for (const it of out.Responses?.[this.tableName] ?? []) {
-          const rec = this.parse(it);
-          result.set(rec.name, rec);
-        }
-        keys = out.UnprocessedKeys?.[this.tableName]?.Keys;
-      }
+    for (const it of (await this.batchGetItems(names)).values()) {
+      const rec = this.parse(it);
+      result.set(rec.name, rec);
     }
     return result;
   }
@@ -408,17 +396,24 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
     return { claimed: true, record: item ? this.parse(item) : null, state: this.stateOf(name, item) };
   }
 
-  /** Items of this table by name, consistent, in one BatchGetItem (unprocessed keys asked again). */
+  /**
+   * Items of this table by name, consistent: BatchGetItem per 100 keys, unprocessed keys asked
+   * again with backoff (a StoreError after 8 tries).
+   */
   private async batchGetItems(names: string[]): Promise<Map<string, Record<string, unknown>>> {
     const found = new Map<string, Record<string, unknown>>();
-    let keys: Record<string, unknown>[] = names.map((n) => ({ name: n }));
-    for (let attempt = 0; keys.length > 0; attempt++) {
-      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** attempt)));
-      const out: BatchGetCommandOutput = await this.ddb.send(
-        new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }),
-      );
-      for (const it of out.Responses?.[this.tableName] ?? []) found.set(String(it.name), it);
-      keys = (out.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Record<string, unknown>[];
+    const unique = [...new Set(names)];
+    for (let i = 0; i < unique.length; i += 100) {
+      let keys: Record<string, unknown>[] | undefined = unique.slice(i, i + 100).map((name) => ({ name }));
+      for (let attempt = 0; keys && keys.length > 0; attempt++) {
+        if (attempt > 8) throw new StoreError('BatchGetItem on heartbeats kept returning unprocessed keys');
+        if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 20 * 2 ** attempt)));
+        const out: BatchGetCommandOutput = await this.ddb.send(
+          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }),
+        );
+        for (const it of out.Responses?.[this.tableName] ?? []) found.set(String(it.name), it);
+        keys = out.UnprocessedKeys?.[this.tableName]?.Keys;
+      }
     }
     return found;
   }
@@ -796,17 +791,7 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
 
   /** The ring's runs, oldest first, and their lines: the last `limit` lines. */
   async recentLogs(name: string, limit: number): Promise<AgentLogEntry[]> {
-    const keys = logSlots(name).map((k) => ({ name: k }));
-    const items: Record<string, unknown>[] = [];
-    let pending: Record<string, unknown>[] | undefined = keys;
-    for (let attempt = 0; pending?.length; attempt++) {
-      if (attempt > 8) throw new StoreError('BatchGetItem on heartbeats kept returning unprocessed keys');
-      const out: BatchGetCommandOutput = await this.ddb.send(
-        new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }),
-      );
-      items.push(...(out.Responses?.[this.tableName] ?? []));
-      pending = out.UnprocessedKeys?.[this.tableName]?.Keys;
-    }
+    const items = (await this.batchGetItems(logSlots(name))).values();
     const runs: RunLog[] = [];
     for (const it of items) {
       try {
