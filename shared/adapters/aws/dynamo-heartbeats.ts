@@ -70,8 +70,6 @@
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import {
-  BatchGetCommand,
-  type BatchGetCommandOutput,
   DeleteCommand,
   GetCommand,
   PutCommand,
@@ -87,6 +85,7 @@ import { DURATION_BUCKETS_MS, HeartbeatRecordSchema, type HeartbeatRecord } from
 import { DEFAULT_SCHEDULE_SHARDS, ERRORING_INDEX, EXPECT_INDEX, shardOf } from '../../definitions/tables';
 import { StoreError } from './errors';
 import { queryShard } from './sparse-index';
+import { batchGetByName } from './batch-get';
 import { UpdateExpr } from './update-expression';
 
 const numberOr0 = (v: unknown): number => (typeof v === 'number' ? v : 0);
@@ -396,26 +395,8 @@ export class DynamoHeartbeats implements HeartbeatStore, HeartbeatClaimReader, S
     return { claimed: true, record: item ? this.parse(item) : null, state: this.stateOf(name, item) };
   }
 
-  /**
-   * Items of this table by name, consistent: BatchGetItem per 100 keys, unprocessed keys asked
-   * again with backoff (a StoreError after 8 tries).
-   */
-  private async batchGetItems(names: string[]): Promise<Map<string, Record<string, unknown>>> {
-    const found = new Map<string, Record<string, unknown>>();
-    const unique = [...new Set(names)];
-    for (let i = 0; i < unique.length; i += 100) {
-      let keys: Record<string, unknown>[] | undefined = unique.slice(i, i + 100).map((name) => ({ name }));
-      for (let attempt = 0; keys && keys.length > 0; attempt++) {
-        if (attempt > 8) throw new StoreError('BatchGetItem on heartbeats kept returning unprocessed keys');
-        if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 20 * 2 ** attempt)));
-        const out: BatchGetCommandOutput = await this.ddb.send(
-          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }),
-        );
-        for (const it of out.Responses?.[this.tableName] ?? []) found.set(String(it.name), it);
-        keys = out.UnprocessedKeys?.[this.tableName]?.Keys;
-      }
-    }
-    return found;
+  private batchGetItems(names: string[]): Promise<Map<string, Record<string, unknown>>> {
+    return batchGetByName(this.ddb, this.tableName, names, 'heartbeats');
   }
 
   private rememberLean(key: string, expiresAt: number): void {

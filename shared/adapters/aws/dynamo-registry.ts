@@ -17,8 +17,6 @@
  */
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
-  BatchGetCommand,
-  type BatchGetCommandOutput,
   GetCommand,
   PutCommand,
   QueryCommand,
@@ -47,6 +45,7 @@ import {
 import { AGENTS_INDEX, COUNTS_ITEM, DEFAULT_SCHEDULE_SHARDS, DUE_INDEX, shardOf } from '../../definitions/tables';
 import { StoreError } from './errors';
 import { queryShard } from './sparse-index';
+import { batchGetByName } from './batch-get';
 
 export interface RegistryOptions {
   /** number of `dueShard` values (AGENT_SCHEDULE_SHARDS); must match the scheduler's */
@@ -202,20 +201,7 @@ export class DynamoRegistry implements RegistryStore {
   }
 
   private async batchGet(names: string[]): Promise<Record<string, unknown>[]> {
-    const items: Record<string, unknown>[] = [];
-    for (let i = 0; i < names.length; i += 100) {
-      let keys: Record<string, unknown>[] | undefined = names.slice(i, i + 100).map((name) => ({ name }));
-      for (let attempt = 0; keys && keys.length > 0; attempt++) {
-        if (attempt > 8) throw new StoreError('BatchGetItem on the registry kept returning unprocessed keys');
-        if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 20 * 2 ** attempt)));
-        const out: BatchGetCommandOutput = await this.ddb.send(
-          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }),
-        );
-        items.push(...(out.Responses?.[this.tableName] ?? []));
-        keys = out.UnprocessedKeys?.[this.tableName]?.Keys;
-      }
-    }
-    return items;
+    return [...(await batchGetByName(this.ddb, this.tableName, names, 'the registry')).values()];
   }
 
   /**
